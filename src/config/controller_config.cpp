@@ -1,0 +1,174 @@
+#include "config/controller_config.h"
+
+#include <set>
+
+#include "common/fs.h"
+#include "common/url.h"
+#include "config/yaml_reader.h"
+
+namespace aha::config {
+
+bool IsDns1123Label(const std::string& n) {
+  if (n.empty() || n.size() > 63) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(n.front()) || !alnum(n.back())) return false;
+  for (char c : n) {
+    if (!alnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+namespace {
+
+constexpr size_t kMaxRegions = 64;
+
+void ReadTls(MapReader& parent, const std::string& key, TlsConfig* tls, std::string* err) {
+  MapReader r(parent.node(key), parent.child_path(key), err);
+  tls->ca_file = r.str("caFile");
+  tls->cert_file = r.str("certFile");
+  tls->key_file = r.str("keyFile");
+  tls->insecure_skip_verify = r.boolean("insecureSkipVerify", false);
+  r.finish();
+  if (!err->empty()) return;
+  if (tls->cert_file.empty() != tls->key_file.empty()) {
+    r.fail(tls->cert_file.empty() ? "certFile" : "keyFile",
+           "certFile and keyFile must be set together");
+  }
+}
+
+void ReadProbe(MapReader& root, ProbeConfig* p, std::string* err) {
+  MapReader r(root.node("probe"), "probe", err);
+  p->interval_seconds = r.number("intervalSeconds", p->interval_seconds);
+  p->timeout_seconds = r.number("timeoutSeconds", p->timeout_seconds);
+  p->failure_threshold = static_cast<int>(r.integer("failureThreshold", p->failure_threshold));
+  p->success_threshold = static_cast<int>(r.integer("successThreshold", p->success_threshold));
+  p->min_healthy_endpoints =
+      static_cast<int>(r.integer("minHealthyEndpoints", p->min_healthy_endpoints));
+  ReadTls(r, "tls", &p->tls, err);
+  r.finish();
+  if (!err->empty()) return;
+  if (p->interval_seconds < 0.05 || p->interval_seconds > 3600) {
+    r.fail("intervalSeconds", "must be between 0.05 and 3600");
+  } else if (p->timeout_seconds <= 0) {
+    r.fail("timeoutSeconds", "must be greater than 0");
+  } else if (p->timeout_seconds >= p->interval_seconds) {
+    r.fail("timeoutSeconds", "must be less than probe.intervalSeconds (" +
+                                 std::to_string(p->interval_seconds) + ")");
+  } else if (p->failure_threshold < 1 || p->failure_threshold > 1000) {
+    r.fail("failureThreshold", "must be between 1 and 1000");
+  } else if (p->success_threshold < 1 || p->success_threshold > 1000) {
+    r.fail("successThreshold", "must be between 1 and 1000");
+  } else if (p->min_healthy_endpoints < 1 || p->min_healthy_endpoints > 64) {
+    r.fail("minHealthyEndpoints", "must be between 1 and 64");
+  }
+}
+
+void ReadRegions(MapReader& root, const ProbeConfig& probe, std::vector<RegionConfig>* out,
+                 std::string* err) {
+  YAML::Node list = root.node("regions");
+  if (!list.IsDefined() || list.IsNull()) {
+    root.fail("regions", "at least one region is required");
+    return;
+  }
+  if (!list.IsSequence()) {
+    root.fail("regions", "expected a list of regions");
+    return;
+  }
+  if (list.size() == 0) {
+    root.fail("regions", "at least one region is required");
+    return;
+  }
+  if (list.size() > kMaxRegions) {
+    root.fail("regions", "at most 64 regions are supported, got " + std::to_string(list.size()));
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < list.size() && err->empty(); ++i) {
+    const std::string path = IndexPath("regions", i);
+    MapReader r(list[i], path, err);
+    RegionConfig rc;
+    rc.name = r.str("name");
+    rc.active = r.boolean("active", true);
+    rc.endpoint = r.str("endpoint");
+    rc.priority = static_cast<int>(r.integer("priority", 0));
+    rc.min_healthy_endpoints =
+        static_cast<int>(r.integer("minHealthyEndpoints", probe.min_healthy_endpoints));
+    r.node("nodeSelector");  // accepted for values.yaml compatibility; used by the chart only
+    r.finish();
+    if (!err->empty()) return;
+    if (rc.name.empty()) {
+      r.fail("name", "required");
+    } else if (!IsDns1123Label(rc.name)) {
+      r.fail("name", "invalid region name " + Quote(rc.name) +
+                         ": must be a DNS-1123 label (lowercase letters, digits and '-', "
+                         "starting and ending with a letter or digit, at most 63 characters)");
+    } else if (!seen.insert(rc.name).second) {
+      r.fail("name", "duplicate region " + Quote(rc.name));
+    } else if (rc.endpoint.empty()) {
+      r.fail("endpoint", "required");
+    } else if (auto u = ParseUrl(rc.endpoint); !u) {
+      r.fail("endpoint", "invalid URL " + Quote(rc.endpoint) + ": " + u.message());
+    } else if (u->scheme != "http" && u->scheme != "https") {
+      r.fail("endpoint", "unsupported scheme " + Quote(u->scheme) + " (want http or https)");
+    } else if (rc.priority < 0 || rc.priority > 1000000) {
+      r.fail("priority", "must be between 0 and 1000000");
+    } else if (rc.min_healthy_endpoints < 1 || rc.min_healthy_endpoints > 64) {
+      r.fail("minHealthyEndpoints", "must be between 1 and 64");
+    }
+    out->push_back(std::move(rc));
+  }
+}
+
+}  // namespace
+
+Result<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
+                                               const std::string& source) {
+  auto doc = LoadYamlString(yaml_text, source);
+  if (!doc) return doc.error();
+  std::string err;
+  ControllerConfig c;
+  MapReader root(*doc, "", &err);
+  ReadProbe(root, &c.probe, &err);
+  if (err.empty()) ReadRegions(root, c.probe, &c.regions, &err);
+  if (err.empty()) {
+    MapReader p(root.node("policy"), "policy", &err);
+    c.policy.failback_seconds = p.number("failbackSeconds", c.policy.failback_seconds);
+    p.finish();
+    if (err.empty() && (c.policy.failback_seconds < 0 || c.policy.failback_seconds > 86400)) {
+      p.fail("failbackSeconds", "must be between 0 and 86400");
+    }
+  }
+  if (err.empty()) {
+    MapReader s(root.node("state"), "state", &err);
+    c.state.file = s.str("file");
+    s.finish();
+    if (err.empty() && c.state.file.empty()) s.fail("file", "required (a state directory)");
+    if (err.empty() && c.state.file.find('\0') != std::string::npos) s.fail("file", "invalid path");
+  }
+  if (err.empty()) {
+    c.listen = root.str("listen", c.listen);
+    if (!c.listen.empty()) {
+      if (auto hp = ParseHostPort(c.listen); !hp) {
+        root.fail("listen", "invalid address " + Quote(c.listen) + ": " + hp.message());
+      }
+    }
+  }
+  if (err.empty()) {
+    c.log_level = root.str("logLevel", c.log_level);
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+        c.log_level != "error") {
+      root.fail("logLevel", "must be one of debug, info, warn, error; got " + Quote(c.log_level));
+    }
+  }
+  if (err.empty()) root.finish();
+  if (!err.empty()) return Err(err);
+  return c;
+}
+
+Result<ControllerConfig> LoadControllerConfig(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text) return Err("cannot read config: " + text.message());
+  return ParseControllerConfig(*text, path);
+}
+
+}  // namespace aha::config

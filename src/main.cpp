@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("agency-ha " AHA_VERSION); return 0; }
