@@ -1,0 +1,198 @@
+#include "controller/controller.h"
+
+#include <chrono>
+
+#include "common/log.h"
+
+namespace aha::controller {
+
+using failover::Decision;
+using failover::Health;
+using failover::Observation;
+using failover::State;
+using failover::Transition;
+using failover::TransitionKind;
+using nlohmann::json;
+
+void DefineControllerMetrics(metrics::Registry& reg) {
+  reg.DefineGauge("agency_ha_build_info", "Build information.");
+  reg.Set("agency_ha_build_info", {{"version", AHA_VERSION}}, 1);
+  reg.DefineHistogram("agency_ha_probe_duration_seconds",
+                      "Duration of region probes (to the verdict).",
+                      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+  reg.DefineCounter("agency_ha_probes_total", "Region probes by result.");
+  reg.DefineGauge("agency_ha_region_up", "1 when the region's last probe succeeded.");
+  reg.DefineGauge("agency_ha_region_failed", "1 when the region is failed (after hysteresis).");
+  reg.DefineGauge("agency_ha_region_serving", "1 when the region is in servingRegions.");
+  reg.DefineGauge("agency_ha_region_promoted", "1 when a passive region is promoted.");
+  reg.DefineCounter("agency_ha_transitions_total", "Region and panic transitions by type.");
+  reg.DefineGauge("agency_ha_panic",
+                  "1 when every region that could serve is failed and the last serving set is "
+                  "kept (fail-open).");
+  reg.DefineGauge("agency_ha_state_generation", "Generation of the failover state.");
+  reg.DefineCounter("agency_ha_state_writes_total", "State keys written (changed) to the store.");
+  reg.DefineCounter("agency_ha_state_write_errors_total", "Failed state store writes.");
+}
+
+ProberSource::ProberSource(const config::ControllerConfig& cfg, const Clock& clock,
+                           metrics::Registry& reg, std::shared_ptr<probe::Resolver> resolver)
+    : clock_(clock),
+      reg_(reg),
+      prober_(probe::Options{cfg.probe.timeout_seconds, cfg.probe.tls}, std::move(resolver)) {
+  for (const auto& r : cfg.regions) {
+    targets_.push_back(probe::Target{r.name, r.endpoint, r.min_healthy_endpoints});
+  }
+}
+
+std::map<std::string, Observation> ProberSource::Observe() {
+  auto results = prober_.ProbeAll(targets_);
+  const WallTime at = clock_.wall();
+  std::map<std::string, Observation> out;
+  for (auto& [region, r] : results) {
+    reg_.Observe("agency_ha_probe_duration_seconds", {{"region", region}}, r.latency_ms / 1000.0);
+    reg_.Add("agency_ha_probes_total", {{"region", region}, {"result", r.ok ? "success" : "failure"}});
+    out.emplace(region, Observation{r.ok, r.latency_ms, r.detail, at});
+  }
+  return out;
+}
+
+Controller::Controller(config::ControllerConfig cfg, state::StateStore& store,
+                       ObservationSource& source, const Clock& clock, metrics::Registry& reg)
+    : cfg_(std::move(cfg)), store_(store), source_(source), clock_(clock), reg_(reg) {
+  for (const auto& r : cfg_.regions) active_[r.name] = r.active;
+}
+
+Status Controller::Start() {
+  auto kv = store_.Read();
+  if (!kv) return Err("cannot read state from " + store_.Describe() + ": " + kv.message());
+  State loaded;
+  auto it = kv->find(failover::kStateJsonKey);
+  if (it != kv->end()) {
+    auto s = failover::StateFromJson(it->second);
+    if (s) {
+      loaded = std::move(*s);
+      log::Info("state loaded", {{"store", store_.Describe()},
+                                 {"generation", loaded.generation},
+                                 {"failedRegions", loaded.Failed()},
+                                 {"servingRegions", loaded.serving}});
+    } else {
+      log::Warn("persisted state is malformed; starting from a fresh state and rewriting it",
+                {{"store", store_.Describe()}, {"error", s.message()}});
+    }
+  }
+  // Reconcile with the config without observations: adds new regions, drops removed ones and
+  // computes the serving set, so readers see a complete state before the first probe round.
+  Decision d = failover::Decide(loaded, {}, cfg_, clock_.wall());
+  std::lock_guard l(mu_);
+  state_ = std::move(d.next);
+  if (state_.generation == 0) state_.generation = 1;
+  dirty_ = true;
+  if (Status w = Persist(state_); !w) {
+    // Not fatal: the loop retries every round and /readyz reports it.
+    log::Error("state write failed", {{"store", store_.Describe()}, {"error", w.message()}});
+  }
+  PublishMetrics(state_);
+  return Status::Ok();
+}
+
+Status Controller::Persist(const State& s) {
+  state::KeyValues kv{
+      {failover::kStateJsonKey, failover::StateToJson(s, active_)},
+      {failover::kFailedRegionsKey, failover::FormatRegionList(s.Failed())},
+      {failover::kServingRegionsKey, failover::FormatRegionList(s.serving)},
+  };
+  auto n = store_.Write(kv);
+  if (!n) {
+    dirty_ = true;
+    last_write_error_ = n.message();
+    reg_.Add("agency_ha_state_write_errors_total", {});
+    return n.error();
+  }
+  dirty_ = false;
+  last_write_error_.clear();
+  if (*n > 0) reg_.Add("agency_ha_state_writes_total", {}, *n);
+  return Status::Ok();
+}
+
+Decision Controller::Tick() {
+  auto obs = source_.Observe();
+  State prev;
+  {
+    std::lock_guard l(mu_);
+    prev = state_;
+  }
+  Decision d = failover::Decide(prev, obs, cfg_, clock_.wall());
+  for (const Transition& t : d.transitions) {
+    json f = {{"event", failover::TransitionName(t.kind)}, {"reason", t.reason}};
+    if (!t.region.empty()) f["region"] = t.region;
+    f["generation"] = d.next.generation;
+    f["failedRegions"] = d.next.Failed();
+    f["servingRegions"] = d.next.serving;
+    if (t.kind == TransitionKind::kPanicEntered) {
+      log::Error("panic: every region that could serve is failed; keeping the last serving set",
+                 f);
+    } else {
+      log::Info("region transition", f);
+    }
+    reg_.Add("agency_ha_transitions_total",
+             {{"region", t.region}, {"type", failover::TransitionName(t.kind)}});
+  }
+  std::lock_guard l(mu_);
+  state_ = d.next;
+  ticked_ = true;
+  last_tick_ = clock_.wall();
+  if (d.changed || dirty_) {
+    if (Status w = Persist(state_); !w) {
+      log::Error("state write failed; will retry next round",
+                 {{"store", store_.Describe()}, {"error", w.message()}});
+    }
+  }
+  PublishMetrics(state_);
+  return d;
+}
+
+void Controller::Run(Stopper& stop) {
+  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(cfg_.probe.interval_seconds));
+  auto next = std::chrono::steady_clock::now();
+  while (!stop.stopped()) {
+    Tick();
+    next += interval;
+    const auto now = std::chrono::steady_clock::now();
+    if (next < now) next = now;  // a slow round skips ahead instead of bursting
+    if (stop.WaitUntil(next)) break;
+  }
+}
+
+void Controller::PublishMetrics(const State& s) {
+  reg_.ClearGauge("agency_ha_region_up");
+  reg_.ClearGauge("agency_ha_region_failed");
+  reg_.ClearGauge("agency_ha_region_serving");
+  reg_.ClearGauge("agency_ha_region_promoted");
+  for (const auto& [name, rs] : s.regions) {
+    metrics::Labels lb{{"region", name}};
+    if (rs.last) reg_.Set("agency_ha_region_up", lb, rs.last->ok ? 1 : 0);
+    reg_.Set("agency_ha_region_failed", lb, rs.health == Health::kFailed ? 1 : 0);
+    reg_.Set("agency_ha_region_serving", lb, failover::ContainsRegion(s.serving, name) ? 1 : 0);
+    reg_.Set("agency_ha_region_promoted", lb, rs.promoted ? 1 : 0);
+  }
+  reg_.Set("agency_ha_panic", {}, s.panic ? 1 : 0);
+  reg_.Set("agency_ha_state_generation", {}, static_cast<double>(s.generation));
+}
+
+json Controller::StatusJson() const {
+  std::lock_guard l(mu_);
+  json j = json::parse(failover::StateToJson(state_, active_));
+  j["store"] = store_.Describe();
+  j["ready"] = ticked_ && !dirty_;
+  j["lastRound"] = last_tick_ == WallTime{} ? json(nullptr) : json(FormatTime(last_tick_));
+  j["lastWriteError"] = last_write_error_.empty() ? json(nullptr) : json(last_write_error_);
+  return j;
+}
+
+bool Controller::Ready() const {
+  std::lock_guard l(mu_);
+  return ticked_ && !dirty_;
+}
+
+}  // namespace aha::controller

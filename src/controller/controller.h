@@ -1,0 +1,87 @@
+// Controller: the observe → decide → act loop of the failover controller.
+//
+//   observe: ObservationSource::Observe()  (the prober, concurrently, bounded by the timeout)
+//   decide:  failover::Decide(state, observations, config, clock.wall())   (pure)
+//   act:     log + count each transition; write the state keys when the decision changed
+//            (or a previous write failed); publish status and metrics.
+//
+// State is read back at Start() so a restart does not flap regions; an unreadable or malformed
+// state.json is logged and replaced (the controller owns those keys).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "common/stopper.h"
+#include "config/controller_config.h"
+#include "failover/decide.h"
+#include "metrics/registry.h"
+#include "probe/prober.h"
+#include "state/store.h"
+
+namespace aha::controller {
+
+class ObservationSource {
+ public:
+  virtual ~ObservationSource() = default;
+  virtual std::map<std::string, failover::Observation> Observe() = 0;
+};
+
+// The production source: probes every region's endpoint with probe::Prober and records probe
+// metrics.
+class ProberSource final : public ObservationSource {
+ public:
+  ProberSource(const config::ControllerConfig& cfg, const Clock& clock, metrics::Registry& reg,
+               std::shared_ptr<probe::Resolver> resolver = probe::SystemResolver());
+  std::map<std::string, failover::Observation> Observe() override;
+
+ private:
+  const Clock& clock_;
+  metrics::Registry& reg_;
+  probe::Prober prober_;
+  std::vector<probe::Target> targets_;
+};
+
+class Controller {
+ public:
+  Controller(config::ControllerConfig cfg, state::StateStore& store, ObservationSource& source,
+             const Clock& clock, metrics::Registry& reg);
+
+  // Reads the persisted state and writes the initial state. Fails only when the store cannot be
+  // read at all (an I/O error, not malformed content).
+  Status Start();
+  // One round. Returns the decision it acted on.
+  failover::Decision Tick();
+  // Ticks every probe interval until `stop` is stopped.
+  void Run(Stopper& stop);
+
+  nlohmann::json StatusJson() const;
+  bool Ready() const;  // a round completed and the last state write succeeded
+
+ private:
+  Status Persist(const failover::State& s);
+  void PublishMetrics(const failover::State& s);
+
+  const config::ControllerConfig cfg_;
+  state::StateStore& store_;
+  ObservationSource& source_;
+  const Clock& clock_;
+  metrics::Registry& reg_;
+  std::map<std::string, bool> active_;
+
+  mutable std::mutex mu_;  // guards everything below (read by the HTTP thread)
+  failover::State state_;
+  bool dirty_ = true;  // persisted copy may differ from state_
+  bool ticked_ = false;
+  std::string last_write_error_;
+  WallTime last_tick_{};
+};
+
+void DefineControllerMetrics(metrics::Registry& reg);
+
+}  // namespace aha::controller

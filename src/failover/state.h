@@ -1,0 +1,108 @@
+// The failover state: what the controller believes about every region, and how it is persisted.
+//
+// The controller owns this state; Decide() computes the next one from the previous one plus one
+// round of observations. The persisted form is three keys of the state store:
+//   failedRegions   exact names, one per line, sorted, "" when none
+//   servingRegions  same format: the regions that should take traffic now
+//   state.json      per-region detail, generation, panic flag, recent transitions
+// Readers (the gate, the MCP server, people with `kubectl get cm`) match names exactly, line by
+// line; never by substring (upstream's `grep -q eu` matched "eu-west-1").
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+
+namespace aha::failover {
+
+enum class Health { kHealthy, kFailed };
+const char* HealthName(Health h);
+
+// One probe round's verdict for one region (the prober's output, reduced to what decides).
+struct Observation {
+  bool ok = false;
+  double latency_ms = 0.0;
+  std::string detail;  // "HTTP 200", "connection refused", "1/3 endpoints healthy (need 2)"
+  WallTime at{};
+};
+
+struct RegionState {
+  Health health = Health::kHealthy;
+  WallTime since{};  // when `health` last changed (or when the region was first seen)
+  std::string reason;  // why the region has its current health
+  int consecutive_failures = 0;
+  int consecutive_successes = 0;
+  // Passive regions only: promoted while standing in for failed active regions.
+  bool promoted = false;
+  WallTime promoted_since{};
+  std::vector<std::string> promoted_for;  // sorted active region names
+  std::optional<Observation> last;        // last probe result
+};
+
+enum class TransitionKind {
+  kRegionFailed,
+  kRegionRecovered,
+  kRegionPromoted,
+  kRegionDemoted,
+  kPanicEntered,
+  kPanicExited,
+};
+// "RegionFailed", ... : also the Kubernetes Event reasons.
+const char* TransitionName(TransitionKind k);
+std::optional<TransitionKind> ParseTransitionName(const std::string& s);
+
+struct Transition {
+  TransitionKind kind;
+  std::string region;  // empty for panic transitions
+  WallTime at{};
+  std::string reason;
+  bool operator==(const Transition&) const = default;
+};
+
+struct State {
+  uint64_t generation = 0;
+  WallTime updated_at{};
+  bool panic = false;
+  WallTime panic_since{};
+  std::vector<std::string> serving;  // sorted
+  std::map<std::string, RegionState> regions;
+  std::deque<Transition> recent;  // newest last, bounded by kMaxRecentTransitions
+
+  std::vector<std::string> Failed() const;  // sorted names with health == kFailed
+};
+
+inline constexpr size_t kMaxRecentTransitions = 50;
+
+// True when the two states differ in anything that is persisted as a decision: health and
+// since, promotion, serving set, panic. Probe counters and latencies are not decisions; they are
+// persisted along with a decision but do not by themselves cause a write (a write every probe
+// round would turn the ConfigMap into a write hot spot).
+bool DecisionEqual(const State& a, const State& b);
+
+// Persisted keys.
+inline constexpr const char* kFailedRegionsKey = "failedRegions";
+inline constexpr const char* kServingRegionsKey = "servingRegions";
+inline constexpr const char* kStateJsonKey = "state.json";
+
+// "a\nb\n" for {a, b}; "" for none.
+std::string FormatRegionList(const std::vector<std::string>& names);
+// Parses the region list format: one exact name per line; blank lines and surrounding spaces
+// ignored. Errors on a line that is not a valid region name (a reader must fail static rather than
+// guess).
+Result<std::vector<std::string>> ParseRegionList(const std::string& text);
+// Exact membership test on a parsed list.
+bool ContainsRegion(const std::vector<std::string>& list, const std::string& name);
+
+// state.json. `active` tells the serializer which regions are active (for readers' convenience).
+std::string StateToJson(const State& s, const std::map<std::string, bool>& active);
+// Reads back what StateToJson wrote. Counters are reset to zero on load: a counter persisted with
+// an older decision is stale, and acting on it after a restart could fail a region early.
+Result<State> StateFromJson(const std::string& text);
+
+}  // namespace aha::failover

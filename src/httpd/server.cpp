@@ -1,0 +1,44 @@
+#include "httpd/server.h"
+
+#include <httplib.h>
+
+#include "common/url.h"
+
+namespace aha::httpd {
+
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Get(const std::string& path, Handler h) {
+  server_->Get(path, [h](const httplib::Request&, httplib::Response& res) {
+    Response r = h();
+    res.status = r.status;
+    res.set_content(r.body, r.content_type.c_str());
+  });
+}
+
+Status HttpServer::Start(const std::string& listen) {
+  auto hp = ParseHostPort(listen);
+  if (!hp) return Err("listen " + listen + ": " + hp.message());
+  std::string host = hp->host.empty() ? "0.0.0.0" : hp->host;
+  if (hp->port == 0) {
+    port_ = server_->bind_to_any_port(host);
+    if (port_ <= 0) return Err("listen " + listen + ": cannot bind");
+  } else {
+    if (!server_->bind_to_port(host, hp->port)) {
+      return Err("listen " + listen + ": cannot bind (address in use or not local)");
+    }
+    port_ = hp->port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace aha::httpd

@@ -1,0 +1,52 @@
+// StateStore: where the failover state keys live.
+//
+// Two implementations share this contract and one conformance suite
+// (tests/unit/state_store_conformance.h): the file store (a directory with one file per key, the
+// same layout as a mounted ConfigMap; the embedded default) and the ConfigMap store (Kubernetes
+// API, later). The contract:
+// - Keys are ConfigMap data keys: [-._a-zA-Z0-9]+, at most 253 characters, not starting with '.'
+//   (a leading dot is reserved for the file store's temp files and kubelet's ..data links).
+// - Read() returns every key currently stored. Keys written by other writers (e.g. the MCP
+//   server's `simulatedOutages`) are returned too.
+// - Write(kv) sets the given keys and leaves every other key untouched. It writes nothing for a key
+//   whose stored value already equals the new one and reports how many keys it changed, so a
+//   controller that calls it every round causes no writes while nothing changes.
+// - Readers never observe a partially written value.
+// - Errors are returned, never thrown; nothing is written when the input is invalid.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace aha::state {
+
+using KeyValues = std::map<std::string, std::string>;
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  virtual Result<KeyValues> Read() = 0;
+  virtual Result<int> Write(const KeyValues& kv) = 0;
+  // Human-readable location for logs ("dir /var/run/agency-ha/state").
+  virtual std::string Describe() const = 0;
+};
+
+// Empty string when `key` is a valid key; otherwise why not.
+std::string ValidateKey(const std::string& key);
+
+// Directory store. The directory is created when missing.
+class FileStateStore final : public StateStore {
+ public:
+  explicit FileStateStore(std::string dir);
+  Result<KeyValues> Read() override;
+  Result<int> Write(const KeyValues& kv) override;
+  std::string Describe() const override { return "dir " + dir_; }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace aha::state

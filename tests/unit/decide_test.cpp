@@ -1,0 +1,312 @@
+// Table tests of failover::Decide. Each case is a config plus a script of probe rounds; after every
+// round the failed set, serving set, panic flag and emitted transitions are checked.
+#include "failover/decide.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace aha::failover {
+namespace {
+
+using config::ControllerConfig;
+using config::RegionConfig;
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// "us-east-1" active, "~ap" passive; "~ap:5" passive with priority 5.
+ControllerConfig Cfg(const std::string& regions, int fail = 3, int succeed = 2,
+                     double failback = 10) {
+  ControllerConfig c;
+  for (auto spec : Split(regions)) {
+    RegionConfig r;
+    if (spec[0] == '~') {
+      r.active = false;
+      spec = spec.substr(1);
+    }
+    if (auto colon = spec.find(':'); colon != std::string::npos) {
+      r.priority = std::stoi(spec.substr(colon + 1));
+      spec = spec.substr(0, colon);
+    }
+    r.name = spec;
+    r.endpoint = "http://127.0.0.1/health";
+    c.regions.push_back(r);
+  }
+  c.probe.failure_threshold = fail;
+  c.probe.success_threshold = succeed;
+  c.policy.failback_seconds = failback;
+  return c;
+}
+
+struct Round {
+  double t;            // seconds since start
+  std::string down;    // regions whose probe fails this round; every other region succeeds
+  std::string failed;  // expected failedRegions after the round
+  std::string serving;
+  std::string events = "";  // expected transitions: "Failed:a,Promoted:p,PanicEntered"
+  bool panic = false;
+};
+
+std::string Events(const std::vector<Transition>& ts) {
+  std::string out;
+  for (const auto& t : ts) {
+    std::string n = TransitionName(t.kind);
+    if (n.rfind("Region", 0) == 0) n = n.substr(6);
+    out += (out.empty() ? "" : ",") + n + (t.region.empty() ? "" : ":" + t.region);
+  }
+  return out;
+}
+
+const WallTime kStart = WallTime{} + std::chrono::hours(24 * 365 * 56);
+
+WallTime At(double t) {
+  return kStart + std::chrono::duration_cast<WallTime::duration>(std::chrono::duration<double>(t));
+}
+
+State Play(const ControllerConfig& cfg, const std::vector<Round>& rounds, State s = {},
+           const std::string& only = "") {
+  s = Decide(s, {}, cfg, At(0)).next;  // reconcile, as Controller::Start does
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    const Round& r = rounds[i];
+    std::map<std::string, Observation> obs;
+    auto down = Split(r.down);
+    for (const auto& rc : cfg.regions) {
+      if (!only.empty() && rc.name != only) continue;
+      bool ok = std::find(down.begin(), down.end(), rc.name) == down.end();
+      obs[rc.name] = Observation{ok, 1.0, ok ? "HTTP 200" : "connection refused", At(r.t)};
+    }
+    Decision d = Decide(s, obs, cfg, At(r.t));
+    SCOPED_TRACE("round " + std::to_string(i) + " at t=" + std::to_string(r.t));
+    EXPECT_EQ(d.next.Failed(), Split(r.failed));
+    EXPECT_EQ(d.next.serving, Split(r.serving));
+    EXPECT_EQ(d.next.panic, r.panic);
+    EXPECT_EQ(Events(d.transitions), r.events);
+    EXPECT_EQ(d.changed, d.next.generation == s.generation + 1);
+    if (!d.transitions.empty()) EXPECT_TRUE(d.changed) << "every transition is a change";
+    s = d.next;
+  }
+  return s;
+}
+
+TEST(Decide, InitialStateServesActiveRegionsOnly) {
+  auto cfg = Cfg("us-east-1,eu-west-1,~ap-southeast-1");
+  Decision d = Decide(State{}, {}, cfg, At(0));
+  EXPECT_EQ(d.next.serving, Split("eu-west-1,us-east-1"));
+  EXPECT_TRUE(d.next.Failed().empty());
+  EXPECT_TRUE(d.changed);
+  EXPECT_EQ(d.next.generation, 1u);
+  EXPECT_FALSE(d.next.panic);
+}
+
+TEST(Decide, FailureNeedsThresholdConsecutiveFailures) {
+  Play(Cfg("a,b"), {
+                       {1, "a", "", "a,b"},
+                       {2, "a", "", "a,b"},
+                       {3, "a", "a", "b", "Failed:a"},
+                       {4, "a", "a", "b"},
+                   });
+}
+
+TEST(Decide, FlappingBelowThresholdNeverFails) {
+  std::vector<Round> rounds;
+  for (int i = 0; i < 40; ++i) {
+    // down, down, up, repeat: never 3 in a row.
+    rounds.push_back({double(i), i % 3 == 2 ? "" : "a", "", "a,b"});
+  }
+  Play(Cfg("a,b"), rounds);
+}
+
+TEST(Decide, RecoveryNeedsSuccessThreshold) {
+  Play(Cfg("a,b", 2, 3), {
+                             {1, "a", "", "a,b"},
+                             {2, "a", "a", "b", "Failed:a"},
+                             {3, "", "a", "b"},
+                             {4, "", "a", "b"},
+                             {5, "a", "a", "b"},  // a failure resets the success count
+                             {6, "", "a", "b"},
+                             {7, "", "a", "b"},
+                             {8, "", "", "a,b", "Recovered:a"},
+                         });
+}
+
+TEST(Decide, FlappingFailedRegionStaysFailed) {
+  std::vector<Round> rounds = {{1, "a", "a", "b", "Failed:a"}};
+  for (int i = 2; i < 40; ++i) rounds.push_back({double(i), i % 2 ? "a" : "", "a", "b"});
+  Play(Cfg("a,b", 1, 2), rounds);
+}
+
+TEST(Decide, PassivePromotedWhenActiveFailsAndDemotedAfterFailback) {
+  Play(Cfg("us-east-1,eu-west-1,~ap-southeast-1", 2, 2, 10),
+       {
+           {1, "us-east-1", "", "eu-west-1,us-east-1"},
+           {2, "us-east-1", "us-east-1", "ap-southeast-1,eu-west-1",
+            "Failed:us-east-1,Promoted:ap-southeast-1"},
+           {3, "", "us-east-1", "ap-southeast-1,eu-west-1"},
+           // Recovered at t=4: serves at once, the passive stays until failback (t >= 14).
+           {4, "", "", "ap-southeast-1,eu-west-1,us-east-1", "Recovered:us-east-1"},
+           {13.9, "", "", "ap-southeast-1,eu-west-1,us-east-1"},
+           {14, "", "", "eu-west-1,us-east-1", "Demoted:ap-southeast-1"},
+           {15, "", "", "eu-west-1,us-east-1"},
+       });
+}
+
+TEST(Decide, ActiveFailingAgainBeforeFailbackKeepsThePassiveWithoutChurn) {
+  Play(Cfg("a,~p", 1, 1, 10), {
+                                  {1, "a", "a", "p", "Failed:a,Promoted:p"},
+                                  {2, "", "", "a,p", "Recovered:a"},
+                                  {5, "a", "a", "p", "Failed:a"},
+                                  {6, "", "", "a,p", "Recovered:a"},
+                                  {16, "", "", "a", "Demoted:p"},
+                              });
+}
+
+TEST(Decide, PromotionOrderIsPriorityThenName) {
+  Play(Cfg("a,b,~p3:3,~p1:1,~p0b:0,~p0a:0", 1, 1),
+       {
+           {1, "a", "a", "b,p0a", "Failed:a,Promoted:p0a"},
+           {2, "a,b", "a,b", "p0a,p0b", "Failed:b,Promoted:p0b"},
+           // p0a fails: demoted, and a is covered by the next free passive (p1).
+           {3, "a,b,p0a", "a,b,p0a", "p0b,p1", "Failed:p0a,Demoted:p0a,Promoted:p1"},
+       });
+}
+
+TEST(Decide, UnhealthyPassiveIsNotPromoted) {
+  Play(Cfg("a,~p,~q:5", 1, 1), {
+                                   {1, "p", "p", "a", "Failed:p"},
+                                   {2, "a,p", "a,p", "q", "Failed:a,Promoted:q"},
+                               });
+}
+
+TEST(Decide, OnePassiveCoversSeveralFailedActives) {
+  Play(Cfg("a,b,c,~p", 1, 1, 5), {
+                                     {1, "a", "a", "b,c,p", "Failed:a,Promoted:p"},
+                                     {2, "a,b", "a,b", "c,p", "Failed:b"},
+                                     {3, "b", "b", "a,c,p", "Recovered:a"},
+                                     // a healthy since t=3; failback at 8 releases a, p stays for b.
+                                     {8, "b", "b", "a,c,p"},
+                                     {9, "", "", "a,b,c,p", "Recovered:b"},
+                                     {14, "", "", "a,b,c", "Demoted:p"},
+                                 });
+}
+
+TEST(Decide, EveryRegionDownKeepsLastServingSetAndPanics) {
+  Play(Cfg("a,b,~p", 1, 1),
+       {
+           {1, "a", "a", "b,p", "Failed:a,Promoted:p"},
+           {2, "a,b,p", "a,b,p", "b,p", "Failed:b,Failed:p,Demoted:p,PanicEntered", true},
+           {3, "a,b,p", "a,b,p", "b,p", "", true},
+           {4, "a,p", "a,p", "b", "Recovered:b,PanicExited"},
+       });
+}
+
+TEST(Decide, PanicOnFirstRoundKeepsActiveRegions) {
+  Play(Cfg("a,b,~p", 1, 1), {
+                                {1, "a,b,p", "a,b,p", "a,b", "Failed:a,Failed:b,Failed:p,PanicEntered",
+                                 true},
+                            });
+}
+
+TEST(Decide, SingleRegionNeverDrains) {
+  Play(Cfg("only", 2, 1), {
+                              {1, "only", "", "only"},
+                              {2, "only", "only", "only", "Failed:only,PanicEntered", true},
+                              {3, "", "", "only", "Recovered:only,PanicExited"},
+                          });
+}
+
+TEST(Decide, NamesThatArePrefixesOfOthersAreDistinct) {
+  Play(Cfg("eu,eu-west-1,eu-west-10", 1, 1), {
+                                                  {1, "eu-west-1", "eu-west-1", "eu,eu-west-10",
+                                                   "Failed:eu-west-1"},
+                                                  {2, "eu", "eu", "eu-west-1,eu-west-10",
+                                                   "Failed:eu,Recovered:eu-west-1"},
+                                              });
+}
+
+TEST(Decide, MissingObservationKeepsCounters) {
+  auto cfg = Cfg("a,b", 2, 1);
+  // Only "a" observed each round; "b" keeps its (zero) counters and stays healthy.
+  State s = Play(cfg, {{1, "a", "", "a,b"}, {2, "a", "a", "b", "Failed:a"}}, {}, "a");
+  EXPECT_EQ(s.regions.at("b").consecutive_failures, 0);
+  EXPECT_EQ(s.regions.at("a").consecutive_failures, 2);
+}
+
+TEST(Decide, RestartFromSavedStateDoesNotFlap) {
+  auto cfg = Cfg("us-east-1,eu-west-1,~ap-southeast-1", 2, 2, 30);
+  State s = Play(cfg, {{1, "us-east-1", "", "eu-west-1,us-east-1"},
+                       {2, "us-east-1", "us-east-1", "ap-southeast-1,eu-west-1",
+                        "Failed:us-east-1,Promoted:ap-southeast-1"}});
+  std::map<std::string, bool> active = {
+      {"us-east-1", true}, {"eu-west-1", true}, {"ap-southeast-1", false}};
+  auto loaded = StateFromJson(StateToJson(s, active));
+  ASSERT_TRUE(loaded.ok()) << loaded.message();
+  EXPECT_EQ(loaded->generation, s.generation);
+  EXPECT_TRUE(DecisionEqual(*loaded, s));
+  // After the restart the first round (region still down) changes nothing, and one success is
+  // not enough to recover.
+  Decision d1 = Decide(*loaded, {}, cfg, At(3));
+  EXPECT_FALSE(d1.changed);
+  Decision d2 = Decide(d1.next, {{"us-east-1", {true, 1, "HTTP 200", At(4)}}}, cfg, At(4));
+  EXPECT_FALSE(d2.changed);
+  EXPECT_EQ(d2.next.Failed(), Split("us-east-1"));
+}
+
+TEST(Decide, ConfigChangesAreReconciled) {
+  auto cfg = Cfg("a,b,~p", 1, 1);
+  State s = Play(cfg, {{1, "a", "a", "b,p", "Failed:a,Promoted:p"}});
+  // "a" is removed from the config: its coverage ends and p is demoted.
+  auto cfg2 = Cfg("b,~p", 1, 1);
+  Decision d = Decide(s, {}, cfg2, At(2));
+  EXPECT_EQ(d.next.regions.count("a"), 0u);
+  EXPECT_EQ(d.next.serving, Split("b"));
+  EXPECT_EQ(Events(d.transitions), "Demoted:p");
+  // A new region starts healthy and (if active) serving.
+  auto cfg3 = Cfg("b,c,~p", 1, 1);
+  Decision d3 = Decide(d.next, {}, cfg3, At(3));
+  EXPECT_EQ(d3.next.serving, Split("b,c"));
+}
+
+TEST(Decide, RecentTransitionsAreBounded) {
+  auto cfg = Cfg("a,b", 1, 1);
+  State s = Decide(State{}, {}, cfg, At(0)).next;
+  for (int i = 1; i < 200; ++i) {
+    s = Decide(s, {{"a", {i % 2 == 0, 1, "x", At(i)}}}, cfg, At(i)).next;
+  }
+  EXPECT_EQ(s.recent.size(), kMaxRecentTransitions);
+  EXPECT_EQ(s.recent.back().at, At(199));
+}
+
+TEST(StateFormat, RegionListsAreExactAndSorted) {
+  EXPECT_EQ(FormatRegionList({"b", "a"}), "a\nb\n");
+  EXPECT_EQ(FormatRegionList({}), "");
+  auto l = ParseRegionList("eu-west-1\n  us-east-1 \n\n");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(*l, Split("eu-west-1,us-east-1"));
+  EXPECT_FALSE(ContainsRegion(*l, "eu"));
+  EXPECT_FALSE(ContainsRegion(*l, "west"));
+  EXPECT_TRUE(ContainsRegion(*l, "eu-west-1"));
+  EXPECT_FALSE(ParseRegionList("eu-west-1; rm -rf /\n").ok());
+  EXPECT_FALSE(ParseRegionList("EU-WEST-1\n").ok());
+}
+
+TEST(StateFormat, MalformedStateJsonIsAnError) {
+  EXPECT_FALSE(StateFromJson("").ok());
+  EXPECT_FALSE(StateFromJson("{").ok());
+  EXPECT_FALSE(StateFromJson("[]").ok());
+  EXPECT_FALSE(StateFromJson(R"({"apiVersion":"other/v9"})").ok());
+  EXPECT_FALSE(StateFromJson(
+                   R"({"apiVersion":"agency-ha/v1","generation":1,"panic":false,"servingRegions":[],)"
+                   R"("regions":{"a":{"status":"sideways"}}})")
+                   .ok());
+}
+
+}  // namespace
+}  // namespace aha::failover
