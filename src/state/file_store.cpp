@@ -118,6 +118,29 @@ Status Fsync(const std::string& path) {
   return Status::Ok();
 }
 
+Status WriteNewFile(const std::string& path, const std::string& data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Err(path + ": " + ErrnoText(errno));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return Err(path + ": write failed: " + ErrnoText(e));
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Err(path + ": fsync failed: " + ErrnoText(e));
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
 class DirLock {
  public:
   explicit DirLock(const std::string& dir) {
@@ -157,8 +180,10 @@ Result<KeyValues> FileStateStore::Read() {
     }
     auto kv = ReadKeysIn(dir_ + "/" + version, &vanished);
     if (!kv) return kv;
-    if (!vanished) return kv;  // a complete version
-    // The version was replaced and removed while we read it: read the new one.
+    // Writers delete a version only after swapping ..data away from it, so if ..data still
+    // names the version we read, nothing was removed from it while we read: it is complete.
+    if (!vanished && CurrentVersion(dir_) == version) return kv;
+    // The version was replaced (and maybe partly removed) while we read it: read the new one.
   }
   return Err(dir_ + ": state keeps changing while being read");
 }
@@ -197,7 +222,9 @@ Result<int> FileStateStore::Write(const KeyValues& kv) {
   ::chmod(vpath.c_str(), 0755);
   auto abandon = [&] { fs::remove_all(vpath, ec); };
   for (const auto& [key, value] : merged) {
-    if (Status s = WriteFileAtomic(vpath + "/" + key, value); !s) {
+    // The version directory is private until the swap: write files in place (no temp name,
+    // which could exceed NAME_MAX for a 253-character key).
+    if (Status s = WriteNewFile(vpath + "/" + key, value); !s) {
       abandon();
       return s.error();
     }
@@ -223,7 +250,7 @@ Result<int> FileStateStore::Write(const KeyValues& kv) {
     char buf[512];
     ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
     if (n > 0 && std::string(buf, static_cast<size_t>(n)) == target) continue;
-    const std::string tmp = dir_ + "/.." + key + ".linktmp";
+    const std::string tmp = dir_ + "/..linktmp";
     ::unlink(tmp.c_str());
     if (::symlink(target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), link.c_str()) != 0) {
       return Err(link + ": cannot create key link: " + ErrnoText(errno));
