@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (*help) {
-    std::fputs(app.help().c_str(), stdout);
+    // app.help() would describe the selected subcommand ("help" itself); describe the app.
+    std::fputs(app.get_formatter()->make_help(&app, "agency-ha", CLI::AppFormatMode::Normal).c_str(),
+               stdout);
     return 0;
   }
   if (*version) {

@@ -60,6 +60,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
                                     {"regions", cfg->regions.size()},
                                     {"store", store.Describe()},
                                     {"listen", cfg->listen},
+                                    {"port", http.port()},
                                     {"version", AHA_VERSION}});
   if (Status s = ctl.Start(); !s) {
     log::Error("cannot start", {{"error", s.message()}});

@@ -141,13 +141,14 @@ Decision Controller::Tick() {
   state_ = d.next;
   ticked_ = true;
   last_tick_ = clock_.wall();
+  // Metrics and status first: whatever a reader sees in the store is already visible there.
+  PublishMetrics(state_);
   if (d.changed || dirty_) {
     if (Status w = Persist(state_); !w) {
       log::Error("state write failed; will retry next round",
                  {{"store", store_.Describe()}, {"error", w.message()}});
     }
   }
-  PublishMetrics(state_);
   return d;
 }
 

@@ -1,0 +1,119 @@
+// Shared helpers for the black-box system tests: the real binary, real loopback servers.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+
+export const BIN = process.env.AHA_BINARY;
+if (!BIN) throw new Error('AHA_BINARY must point at the agency-ha binary');
+
+export function tempDir(t) {
+  const dir = mkdtempSync(join(tmpdir(), 'aha-sys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function run(args, opts = {}) {
+  return spawnSync(BIN, args, { encoding: 'utf8', timeout: 30000, ...opts });
+}
+
+// A region endpoint that can be taken down (listener closed: connection refused) and brought
+// back on the same port, or switched to answering 503.
+export class Endpoint {
+  constructor() {
+    this.status = 200;
+    this.server = null;
+    this.port = 0;
+  }
+  async up() {
+    this.server = http.createServer((req, res) => {
+      res.writeHead(this.status, { 'content-type': 'text/plain' });
+      res.end(this.status === 200 ? 'ok\n' : 'unhealthy\n');
+    });
+    await new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', resolve);
+    });
+    this.port = this.server.address().port;
+    return this;
+  }
+  async down() {
+    if (!this.server) return;
+    const s = this.server;
+    this.server = null;
+    s.closeAllConnections();
+    await new Promise((resolve) => s.close(resolve));
+  }
+  get url() {
+    return `http://127.0.0.1:${this.port}/health`;
+  }
+}
+
+// Starts `agency-ha controller`; resolves once it logged its start line (with the HTTP port).
+export async function startController(t, configPath) {
+  const child = spawn(BIN, ['controller', '--config', configPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines = [];
+  let buf = '';
+  let resolveStart;
+  const started = new Promise((resolve, reject) => {
+    resolveStart = resolve;
+    child.once('exit', (code) => reject(new Error(`controller exited early with ${code}: ${buf}`)));
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      let j;
+      try {
+        j = JSON.parse(line);
+      } catch {
+        j = { raw: line };
+      }
+      lines.push(j);
+      if (j.msg === 'controller starting') resolveStart(j);
+    }
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const start = await started;
+  return { child, lines, port: start.port, exited };
+}
+
+export function readKey(stateDir, key) {
+  const p = join(stateDir, key);
+  return existsSync(p) ? readFileSync(p, 'utf8') : null;
+}
+
+export function regionList(stateDir, key) {
+  const v = readKey(stateDir, key);
+  return v === null ? null : v.split('\n').filter((l) => l.length > 0);
+}
+
+export async function waitFor(what, pred, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function writeConfig(dir, cfg) {
+  const path = join(dir, 'controller.yaml');
+  writeFileSync(path, cfg);
+  return path;
+}
+
+export async function get(port, path) {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
+}
