@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
   }
   if (*help) {
     // app.help() would describe the selected subcommand ("help" itself); describe the app.
-    std::fputs(app.get_formatter()->make_help(&app, "agency-ha", CLI::AppFormatMode::Normal).c_str(),
-               stdout);
+    std::fputs(
+        app.get_formatter()->make_help(&app, "agency-ha", CLI::AppFormatMode::Normal).c_str(),
+        stdout);
     return 0;
   }
   if (*version) {

@@ -40,7 +40,8 @@ bool ParseTime(const std::string& s, WallTime* out) {
       ++i;
     }
     if (digits == 0) return false;
-    for (int d = digits; d < 3; ++d) ms *= 10;
+    for (int d = digits; d < 3; ++d)
+      ms *= 10;
     rest = rest.substr(i);
   }
   if (rest != "Z") return false;

@@ -13,7 +13,9 @@
 
 namespace aha {
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+std::string ErrnoText(int err) {
+  return std::strerror(err);
+}
 
 Result<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -79,7 +81,7 @@ Status EnsureWritableDir(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) return Err(path + ": cannot create directory: " + ec.message());
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Err(path + ": " + ErrnoText(errno));
   if (!S_ISDIR(st.st_mode)) return Err(path + ": not a directory");
   // access(2) says yes to root on a read-only mount or an immutable directory; only creating a

@@ -25,7 +25,9 @@ const char* Name(Level l) {
 }
 }  // namespace
 
-void SetLevel(Level l) { g_level = static_cast<int>(l); }
+void SetLevel(Level l) {
+  g_level = static_cast<int>(l);
+}
 
 bool ParseLevel(const std::string& s, Level* out) {
   for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
@@ -39,14 +41,13 @@ bool ParseLevel(const std::string& s, Level* out) {
 
 void Write(Level l, const std::string& msg, const nlohmann::json& fields) {
   if (static_cast<int>(l) < g_level.load()) return;
-  nlohmann::json j = {{"ts", FormatTime(SystemClock::instance().wall())},
-                      {"level", Name(l)},
-                      {"msg", msg}};
+  nlohmann::json j = {
+      {"ts", FormatTime(SystemClock::instance().wall())}, {"level", Name(l)}, {"msg", msg}};
   if (fields.is_object()) {
-    for (const auto& [k, v] : fields.items()) j[k] = v;
+    for (const auto& [k, v] : fields.items())
+      j[k] = v;
   }
-  const std::string line =
-      j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(g_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

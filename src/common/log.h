@@ -13,7 +13,8 @@ enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 void SetLevel(Level l);
 bool ParseLevel(const std::string& s, Level* out);
-void Write(Level l, const std::string& msg, const nlohmann::json& fields = nlohmann::json::object());
+void Write(Level l, const std::string& msg,
+           const nlohmann::json& fields = nlohmann::json::object());
 
 inline void Debug(const std::string& m, const nlohmann::json& f = nlohmann::json::object()) {
   Write(Level::kDebug, m, f);

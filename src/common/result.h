@@ -57,6 +57,8 @@ class [[nodiscard]] Status {
   std::optional<Error> err_;
 };
 
-inline Error Err(std::string message) { return Error{std::move(message)}; }
+inline Error Err(std::string message) {
+  return Error{std::move(message)};
+}
 
 }  // namespace aha

@@ -52,8 +52,8 @@ void ReadProbe(MapReader& root, ProbeConfig* p, std::string* err) {
   } else if (p->timeout_seconds <= 0) {
     r.fail("timeoutSeconds", "must be greater than 0");
   } else if (p->timeout_seconds >= p->interval_seconds) {
-    r.fail("timeoutSeconds", "must be less than probe.intervalSeconds (" +
-                                 std::to_string(p->interval_seconds) + ")");
+    r.fail("timeoutSeconds",
+           "must be less than probe.intervalSeconds (" + std::to_string(p->interval_seconds) + ")");
   } else if (p->failure_threshold < 1 || p->failure_threshold > 1000) {
     r.fail("failureThreshold", "must be between 1 and 1000");
   } else if (p->success_threshold < 1 || p->success_threshold > 1000) {

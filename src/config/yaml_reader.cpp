@@ -64,7 +64,9 @@ MapReader::MapReader(const YAML::Node& node, std::string path, std::string* erro
   }
 }
 
-std::string MapReader::child_path(const std::string& key) const { return JoinPath(path_, key); }
+std::string MapReader::child_path(const std::string& key) const {
+  return JoinPath(path_, key);
+}
 
 void MapReader::fail(const std::string& key, const std::string& msg) {
   if (error_->empty()) *error_ = (key.empty() ? path_ : child_path(key)) + ": " + msg;

@@ -44,8 +44,9 @@ int RunCommand(const std::string& config_path, bool check_only) {
   http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
   http.Get("/readyz", [&] {
     bool ready = ctl.Ready();
-    return httpd::Response{ready ? 200 : 503, "text/plain",
-                           ready ? "ready\n" : "not ready: no completed round or state unwritten\n"};
+    return httpd::Response{
+        ready ? 200 : 503, "text/plain",
+        ready ? "ready\n" : "not ready: no completed round or state unwritten\n"};
   });
   http.Get("/v1/status", [&] {
     return httpd::Response{200, "application/json", ctl.StatusJson().dump(2) + "\n"};

@@ -50,7 +50,8 @@ std::map<std::string, Observation> ProberSource::Observe() {
   std::map<std::string, Observation> out;
   for (auto& [region, r] : results) {
     reg_.Observe("agency_ha_probe_duration_seconds", {{"region", region}}, r.latency_ms / 1000.0);
-    reg_.Add("agency_ha_probes_total", {{"region", region}, {"result", r.ok ? "success" : "failure"}});
+    reg_.Add("agency_ha_probes_total",
+             {{"region", region}, {"result", r.ok ? "success" : "failure"}});
     out.emplace(region, Observation{r.ok, r.latency_ms, r.detail, at});
   }
   return out;
@@ -59,7 +60,8 @@ std::map<std::string, Observation> ProberSource::Observe() {
 Controller::Controller(config::ControllerConfig cfg, state::StateStore& store,
                        ObservationSource& source, const Clock& clock, metrics::Registry& reg)
     : cfg_(std::move(cfg)), store_(store), source_(source), clock_(clock), reg_(reg) {
-  for (const auto& r : cfg_.regions) active_[r.name] = r.active;
+  for (const auto& r : cfg_.regions)
+    active_[r.name] = r.active;
 }
 
 Status Controller::Start() {
@@ -129,8 +131,7 @@ Decision Controller::Tick() {
     f["failedRegions"] = d.next.Failed();
     f["servingRegions"] = d.next.serving;
     if (t.kind == TransitionKind::kPanicEntered) {
-      log::Error("panic: every region that could serve is failed; keeping the last serving set",
-                 f);
+      log::Error("panic: every region that could serve is failed; keeping the last serving set", f);
     } else {
       log::Info("region transition", f);
     }

@@ -92,7 +92,8 @@ Observed ReadState(state::StateStore& store) {
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  for (const auto& s : v)
+    out += (out.empty() ? "" : ",") + s;
   return out.empty() ? "-" : out;
 }
 
@@ -149,9 +150,10 @@ int Run(const Options& opts) {
     std::printf("  %-15s %-8s %s\n", r.name.c_str(), r.active ? "active" : "passive",
                 r.endpoint.c_str());
   }
-  std::printf("  probe every %.2fs, timeout %.2fs, fail after %d, recover after %d, failback %.1fs\n\n",
-              cfg.probe.interval_seconds, cfg.probe.timeout_seconds, cfg.probe.failure_threshold,
-              cfg.probe.success_threshold, cfg.policy.failback_seconds);
+  std::printf(
+      "  probe every %.2fs, timeout %.2fs, fail after %d, recover after %d, failback %.1fs\n\n",
+      cfg.probe.interval_seconds, cfg.probe.timeout_seconds, cfg.probe.failure_threshold,
+      cfg.probe.success_threshold, cfg.policy.failback_seconds);
   std::fflush(stdout);
 
   metrics::Registry reg;
@@ -262,8 +264,8 @@ int Run(const Options& opts) {
   if (opts.json) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& s : steps) {
-      j.push_back({{"step", s.name}, {"atMs", s.at_ms}, {"generation", s.generation},
-                   {"state", s.note}});
+      j.push_back(
+          {{"step", s.name}, {"atMs", s.at_ms}, {"generation", s.generation}, {"state", s.note}});
     }
     std::printf("%s\n", nlohmann::json{{"timeline", j},
                                        {"detectionMs", detected},

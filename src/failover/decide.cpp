@@ -73,8 +73,8 @@ struct Round {
       if (rs.health == Health::kHealthy && rs.consecutive_failures >= cfg.probe.failure_threshold) {
         rs.health = Health::kFailed;
         rs.since = now;
-        rs.reason = std::to_string(rs.consecutive_failures) + " consecutive failed probes, last: " +
-                    o.detail;
+        rs.reason = std::to_string(rs.consecutive_failures) +
+                    " consecutive failed probes, last: " + o.detail;
         Emit(TransitionKind::kRegionFailed, name, rs.reason);
       } else if (rs.health == Health::kFailed &&
                  rs.consecutive_successes >= cfg.probe.success_threshold) {
@@ -88,9 +88,8 @@ struct Round {
 
   bool FailbackDue(const RegionState& active) const {
     if (active.health != Health::kHealthy) return false;
-    return now - active.since >=
-           std::chrono::duration_cast<WallTime::duration>(
-               std::chrono::duration<double>(cfg.policy.failback_seconds));
+    return now - active.since >= std::chrono::duration_cast<WallTime::duration>(
+                                     std::chrono::duration<double>(cfg.policy.failback_seconds));
   }
 
   // Passive regions in promotion order: (priority, name).
@@ -103,7 +102,8 @@ struct Round {
       return std::tie(a->priority, a->name) < std::tie(b->priority, b->name);
     });
     std::vector<std::string> out;
-    for (const auto* p : passives) out.push_back(p->name);
+    for (const auto* p : passives)
+      out.push_back(p->name);
     return out;
   }
 
@@ -138,10 +138,9 @@ struct Round {
       }
       p.promoted_for = keep;
       if (keep.empty()) {
-        std::string why = released.empty()
-                              ? std::string("no failed active region to cover")
-                              : "failback: " + released.front() + " healthy for " +
-                                    Seconds(cfg.policy.failback_seconds);
+        std::string why = released.empty() ? std::string("no failed active region to cover")
+                                           : "failback: " + released.front() + " healthy for " +
+                                                 Seconds(cfg.policy.failback_seconds);
         Demote(name, p, why);
       }
     }
@@ -179,7 +178,8 @@ struct Round {
       if (fresh) {
         p.promoted = true;
         p.promoted_since = now;
-        Emit(TransitionKind::kRegionPromoted, chosen, "standing in for failed active region " + r.name);
+        Emit(TransitionKind::kRegionPromoted, chosen,
+             "standing in for failed active region " + r.name);
       }
     }
   }
@@ -212,7 +212,8 @@ struct Round {
         if (r.active) kept.push_back(r.name);
       }
       if (kept.empty()) {
-        for (const auto& r : cfg.regions) kept.push_back(r.name);
+        for (const auto& r : cfg.regions)
+          kept.push_back(r.name);
       }
     }
     std::sort(kept.begin(), kept.end());
@@ -246,7 +247,8 @@ Decision Decide(const State& prev, const std::map<std::string, Observation>& obs
   }
   for (const auto& t : d.transitions) {
     d.next.recent.push_back(t);
-    while (d.next.recent.size() > kMaxRecentTransitions) d.next.recent.pop_front();
+    while (d.next.recent.size() > kMaxRecentTransitions)
+      d.next.recent.pop_front();
   }
   return d;
 }

@@ -10,7 +10,9 @@ namespace aha::failover {
 
 using nlohmann::json;
 
-const char* HealthName(Health h) { return h == Health::kHealthy ? "healthy" : "failed"; }
+const char* HealthName(Health h) {
+  return h == Health::kHealthy ? "healthy" : "failed";
+}
 
 namespace {
 constexpr std::pair<TransitionKind, const char*> kTransitionNames[] = {
@@ -65,7 +67,8 @@ std::string FormatRegionList(const std::vector<std::string>& names) {
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());
   std::string out;
-  for (const auto& n : sorted) out += n + "\n";
+  for (const auto& n : sorted)
+    out += n + "\n";
   return out;
 }
 
@@ -96,7 +99,9 @@ bool ContainsRegion(const std::vector<std::string>& list, const std::string& nam
 
 namespace {
 
-json TimeOrNull(WallTime t) { return t == WallTime{} ? json(nullptr) : json(FormatTime(t)); }
+json TimeOrNull(WallTime t) {
+  return t == WallTime{} ? json(nullptr) : json(FormatTime(t));
+}
 
 Result<WallTime> ReadTime(const json& j, const char* key, const std::string& where) {
   if (!j.contains(key) || j.at(key).is_null()) return WallTime{};
@@ -216,7 +221,8 @@ Result<State> StateFromJson(const std::string& text) {
         if (!at) return at.error();
         s.recent.push_back(Transition{*kind, t.value("region", ""), *at, t.value("reason", "")});
       }
-      while (s.recent.size() > kMaxRecentTransitions) s.recent.pop_front();
+      while (s.recent.size() > kMaxRecentTransitions)
+        s.recent.pop_front();
     }
     return s;
   } catch (const json::exception& e) {

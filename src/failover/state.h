@@ -34,7 +34,7 @@ struct Observation {
 
 struct RegionState {
   Health health = Health::kHealthy;
-  WallTime since{};  // when `health` last changed (or when the region was first seen)
+  WallTime since{};    // when `health` last changed (or when the region was first seen)
   std::string reason;  // why the region has its current health
   int consecutive_failures = 0;
   int consecutive_successes = 0;

@@ -7,7 +7,9 @@
 namespace aha::httpd {
 
 HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 void HttpServer::Get(const std::string& path, Handler h) {
   server_->Get(path, [h](const httplib::Request&, httplib::Response& res) {

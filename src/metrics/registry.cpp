@@ -75,7 +75,8 @@ void Registry::Observe(const std::string& name, const Labels& labels, double val
   Family& f = families_[name];
   // Key holds the raw label list (without le) so buckets can be added at render time.
   std::string key;
-  for (const auto& [k, v] : labels) key += (key.empty() ? "" : ",") + k + "=\"" + Escape(v) + "\"";
+  for (const auto& [k, v] : labels)
+    key += (key.empty() ? "" : ",") + k + "=\"" + Escape(v) + "\"";
   Hist& h = f.hists[key];
   if (h.counts.size() != f.bounds.size()) h.counts.assign(f.bounds.size(), 0);
   for (size_t i = 0; i < f.bounds.size(); ++i) {
@@ -93,7 +94,8 @@ std::string Registry::Render() const {
   std::ostringstream os;
   for (const auto& [name, f] : families_) {
     os << "# HELP " << name << " " << f.help << "\n# TYPE " << name << " " << f.type << "\n";
-    for (const auto& [labels, v] : f.values) os << name << labels << " " << Num(v) << "\n";
+    for (const auto& [labels, v] : f.values)
+      os << name << labels << " " << Num(v) << "\n";
     for (const auto& [key, h] : f.hists) {
       const std::string sep = key.empty() ? "" : ",";
       double cum = 0;

@@ -66,7 +66,7 @@ Result<KeyValues> ReadKeysIn(const std::string& dir, bool* vanished) {
   ::closedir(d);
   for (const auto& name : names) {
     const std::string path = dir + "/" + name;
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       if (errno == ENOENT) {
         *vanished = true;  // swapped or removed under us
@@ -217,7 +217,8 @@ Result<int> FileStateStore::Write(const KeyValues& kv) {
   // 1. The new version directory, complete and durable.
   std::string version = NewVersionName() + "XXXXXX";
   std::string vpath = dir_ + "/" + version;
-  if (!::mkdtemp(vpath.data())) return Err(dir_ + ": cannot create version dir: " + ErrnoText(errno));
+  if (!::mkdtemp(vpath.data()))
+    return Err(dir_ + ": cannot create version dir: " + ErrnoText(errno));
   version = fs::path(vpath).filename().string();
   ::chmod(vpath.c_str(), 0755);
   auto abandon = [&] { fs::remove_all(vpath, ec); };

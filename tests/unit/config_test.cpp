@@ -94,7 +94,8 @@ const std::string kUnknownRegion = Base("  - {name: a, endpoint: 'http://x/h', a
 const std::string kShell = Base("  - {name: 'a;rm -rf /', endpoint: 'http://x/h'}\n");
 const std::string kUpper = Base("  - {name: US-EAST-1, endpoint: 'http://x/h'}\n");
 const std::string kDollar = Base("  - {name: '$(reboot)', endpoint: 'http://x/h'}\n");
-const std::string kLong = Base("  - {name: " + std::string(64, 'a') + ", endpoint: 'http://x/h'}\n");
+const std::string kLong =
+    Base("  - {name: " + std::string(64, 'a') + ", endpoint: 'http://x/h'}\n");
 const std::string kTimeout = Base(kA, "probe: {intervalSeconds: 1, timeoutSeconds: 1}\n");
 const std::string kBadUrl = Base("  - {name: a, endpoint: 'not a url'}\n");
 const std::string kBadScheme = Base("  - {name: a, endpoint: 'ftp://x/h'}\n");
@@ -129,14 +130,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"unknown_top", kUnknownTop.c_str(), "failureTreshold: unknown key"},
         BadCase{"unknown_probe", kUnknownProbe.c_str(), "probe.failureTreshold: unknown key"},
         BadCase{"unknown_region", kUnknownRegion.c_str(), "regions[0].activ: unknown key"},
-        BadCase{"shell_meta", kShell.c_str(), "regions[0].name: invalid region name \"a;rm -rf /\""},
+        BadCase{"shell_meta", kShell.c_str(),
+                "regions[0].name: invalid region name \"a;rm -rf /\""},
         BadCase{"dollar", kDollar.c_str(), "regions[0].name: invalid region name \"$(reboot)\""},
         BadCase{"uppercase", kUpper.c_str(), "regions[0].name: invalid region name \"US-EAST-1\""},
         BadCase{"too_long", kLong.c_str(), "regions[0].name: invalid region name"},
         BadCase{"timeout_ge_interval", kTimeout.c_str(),
                 "probe.timeoutSeconds: must be less than probe.intervalSeconds"},
         BadCase{"bad_url", kBadUrl.c_str(), "regions[0].endpoint: invalid URL \"not a url\""},
-        BadCase{"bad_scheme", kBadScheme.c_str(), "regions[0].endpoint: unsupported scheme \"ftp\""},
+        BadCase{"bad_scheme", kBadScheme.c_str(),
+                "regions[0].endpoint: unsupported scheme \"ftp\""},
         BadCase{"credentials", kCreds.c_str(), "regions[0].endpoint: invalid URL"},
         BadCase{"bad_port", kBadPort.c_str(), "regions[0].endpoint: invalid URL"},
         BadCase{"no_endpoint", kNoEndpoint.c_str(), "regions[0].endpoint: required"},

@@ -139,7 +139,8 @@ TEST(Decide, RecoveryNeedsSuccessThreshold) {
 
 TEST(Decide, FlappingFailedRegionStaysFailed) {
   std::vector<Round> rounds = {{1, "a", "a", "b", "Failed:a"}};
-  for (int i = 2; i < 40; ++i) rounds.push_back({double(i), i % 2 ? "a" : "", "a", "b"});
+  for (int i = 2; i < 40; ++i)
+    rounds.push_back({double(i), i % 2 ? "a" : "", "a", "b"});
   Play(Cfg("a,b", 1, 2), rounds);
 }
 
@@ -186,15 +187,16 @@ TEST(Decide, UnhealthyPassiveIsNotPromoted) {
 }
 
 TEST(Decide, OnePassiveCoversSeveralFailedActives) {
-  Play(Cfg("a,b,c,~p", 1, 1, 5), {
-                                     {1, "a", "a", "b,c,p", "Failed:a,Promoted:p"},
-                                     {2, "a,b", "a,b", "c,p", "Failed:b"},
-                                     {3, "b", "b", "a,c,p", "Recovered:a"},
-                                     // a healthy since t=3; failback at 8 releases a, p stays for b.
-                                     {8, "b", "b", "a,c,p"},
-                                     {9, "", "", "a,b,c,p", "Recovered:b"},
-                                     {14, "", "", "a,b,c", "Demoted:p"},
-                                 });
+  Play(Cfg("a,b,c,~p", 1, 1, 5),
+       {
+           {1, "a", "a", "b,c,p", "Failed:a,Promoted:p"},
+           {2, "a,b", "a,b", "c,p", "Failed:b"},
+           {3, "b", "b", "a,c,p", "Recovered:a"},
+           // a healthy since t=3; failback at 8 releases a, p stays for b.
+           {8, "b", "b", "a,c,p"},
+           {9, "", "", "a,b,c,p", "Recovered:b"},
+           {14, "", "", "a,b,c", "Demoted:p"},
+       });
 }
 
 TEST(Decide, EveryRegionDownKeepsLastServingSetAndPanics) {
@@ -208,10 +210,10 @@ TEST(Decide, EveryRegionDownKeepsLastServingSetAndPanics) {
 }
 
 TEST(Decide, PanicOnFirstRoundKeepsActiveRegions) {
-  Play(Cfg("a,b,~p", 1, 1), {
-                                {1, "a,b,p", "a,b,p", "a,b", "Failed:a,Failed:b,Failed:p,PanicEntered",
-                                 true},
-                            });
+  Play(Cfg("a,b,~p", 1, 1),
+       {
+           {1, "a,b,p", "a,b,p", "a,b", "Failed:a,Failed:b,Failed:p,PanicEntered", true},
+       });
 }
 
 TEST(Decide, SingleRegionNeverDrains) {
@@ -223,12 +225,11 @@ TEST(Decide, SingleRegionNeverDrains) {
 }
 
 TEST(Decide, NamesThatArePrefixesOfOthersAreDistinct) {
-  Play(Cfg("eu,eu-west-1,eu-west-10", 1, 1), {
-                                                  {1, "eu-west-1", "eu-west-1", "eu,eu-west-10",
-                                                   "Failed:eu-west-1"},
-                                                  {2, "eu", "eu", "eu-west-1,eu-west-10",
-                                                   "Failed:eu,Recovered:eu-west-1"},
-                                              });
+  Play(Cfg("eu,eu-west-1,eu-west-10", 1, 1),
+       {
+           {1, "eu-west-1", "eu-west-1", "eu,eu-west-10", "Failed:eu-west-1"},
+           {2, "eu", "eu", "eu-west-1,eu-west-10", "Failed:eu,Recovered:eu-west-1"},
+       });
 }
 
 TEST(Decide, MissingObservationKeepsCounters) {
@@ -302,10 +303,11 @@ TEST(StateFormat, MalformedStateJsonIsAnError) {
   EXPECT_FALSE(StateFromJson("{").ok());
   EXPECT_FALSE(StateFromJson("[]").ok());
   EXPECT_FALSE(StateFromJson(R"({"apiVersion":"other/v9"})").ok());
-  EXPECT_FALSE(StateFromJson(
-                   R"({"apiVersion":"agency-ha/v1","generation":1,"panic":false,"servingRegions":[],)"
-                   R"("regions":{"a":{"status":"sideways"}}})")
-                   .ok());
+  EXPECT_FALSE(
+      StateFromJson(
+          R"({"apiVersion":"agency-ha/v1","generation":1,"panic":false,"servingRegions":[],)"
+          R"("regions":{"a":{"status":"sideways"}}})")
+          .ok());
 }
 
 }  // namespace

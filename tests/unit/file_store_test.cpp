@@ -44,7 +44,8 @@ TEST(FileStore, LayoutMatchesAMountedConfigMap) {
   // Plain readers (cat, a mounted-volume reader) see the content through the key path.
   EXPECT_EQ(*ReadFile(dir + "/failedRegions"), "a\n");
   // After many writes only one version directory remains and no temp files are left.
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(s.Write({{"failedRegions", std::to_string(i)}}).ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(s.Write({{"failedRegions", std::to_string(i)}}).ok());
   int versions = 0, others = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
     std::string n = e.path().filename().string();

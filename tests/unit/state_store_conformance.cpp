@@ -12,7 +12,9 @@ KeyValues MustRead(StateStore& s) {
   return kv.ok() ? *kv : KeyValues{};
 }
 
-TEST_P(StateStoreConformance, EmptyStoreReadsNothing) { EXPECT_TRUE(MustRead(*store_).empty()); }
+TEST_P(StateStoreConformance, EmptyStoreReadsNothing) {
+  EXPECT_TRUE(MustRead(*store_).empty());
+}
 
 TEST_P(StateStoreConformance, WriteThenReadRoundTrips) {
   KeyValues kv = {{"failedRegions", "eu-west-1\nus-east-1\n"},
@@ -85,7 +87,8 @@ TEST_P(StateStoreConformance, MultiKeyWritesAreAtomicForReaders) {
     ASSERT_TRUE(w.ok()) << w.message();
   }
   done = true;
-  for (auto& t : readers) t.join();
+  for (auto& t : readers)
+    t.join();
   EXPECT_EQ(torn.load(), 0) << "torn reads out of " << reads.load();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_GT(reads.load(), 0);
@@ -96,10 +99,12 @@ TEST_P(StateStoreConformance, ConcurrentWritersDoNotLoseEachOthersKeys) {
   auto a = env_->Client();
   auto b = env_->Client();
   std::thread ta([&] {
-    for (int i = 0; i < kWrites; ++i) ASSERT_TRUE(a->Write({{"ka", std::to_string(i)}}).ok());
+    for (int i = 0; i < kWrites; ++i)
+      ASSERT_TRUE(a->Write({{"ka", std::to_string(i)}}).ok());
   });
   std::thread tb([&] {
-    for (int i = 0; i < kWrites; ++i) ASSERT_TRUE(b->Write({{"kb", std::to_string(i)}}).ok());
+    for (int i = 0; i < kWrites; ++i)
+      ASSERT_TRUE(b->Write({{"kb", std::to_string(i)}}).ok());
   });
   ta.join();
   tb.join();

@@ -28,7 +28,9 @@ struct StoreFactory {
   std::function<std::unique_ptr<StoreEnv>()> make;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const StoreFactory& f) { return os << f.name; }
+inline std::ostream& operator<<(std::ostream& os, const StoreFactory& f) {
+  return os << f.name;
+}
 
 class StateStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
