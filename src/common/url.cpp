@@ -81,7 +81,7 @@ Result<Url> ParseUrl(const std::string& text) {
   std::string authority = rest.substr(0, slash);
   u.path = slash == std::string::npos ? "" : rest.substr(slash);
   if (u.path.find('#') != std::string::npos) return Err("URL fragments are not allowed");
-  if (!u.path.empty() && u.path[0] == '?') u.path = "/" + u.path;
+  if (!u.path.empty() && u.path[0] == '?') u.path.insert(0, "/");
   if (u.scheme == "file") {
     if (!authority.empty() && authority != "localhost") {
       return Err("file URLs must have an empty host (file:///path)");

@@ -90,7 +90,9 @@ State Play(const ControllerConfig& cfg, const std::vector<Round>& rounds, State 
     EXPECT_EQ(d.next.panic, r.panic);
     EXPECT_EQ(Events(d.transitions), r.events);
     EXPECT_EQ(d.changed, d.next.generation == s.generation + 1);
-    if (!d.transitions.empty()) EXPECT_TRUE(d.changed) << "every transition is a change";
+    if (!d.transitions.empty()) {
+      EXPECT_TRUE(d.changed) << "every transition is a change";
+    }
     s = d.next;
   }
   return s;
