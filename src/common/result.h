@@ -15,6 +15,7 @@ namespace aha {
 
 struct Error {
   std::string message;
+  int code = 0;  // optional machine-readable cause, e.g. the HTTP status of an API error
 };
 
 template <class T>
@@ -36,6 +37,7 @@ class [[nodiscard]] Result {
 
   const Error& error() const { return std::get<1>(v_); }
   const std::string& message() const { return error().message; }
+  int code() const { return error().code; }
 
  private:
   std::variant<T, Error> v_;
@@ -52,13 +54,14 @@ class [[nodiscard]] Status {
   explicit operator bool() const { return ok(); }
   const Error& error() const { return *err_; }
   const std::string& message() const { return err_->message; }
+  int code() const { return err_->code; }
 
  private:
   std::optional<Error> err_;
 };
 
-inline Error Err(std::string message) {
-  return Error{std::move(message)};
+inline Error Err(std::string message, int code = 0) {
+  return Error{std::move(message), code};
 }
 
 }  // namespace aha

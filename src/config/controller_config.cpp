@@ -119,6 +119,37 @@ void ReadRegions(MapReader& root, const ProbeConfig& probe, std::vector<RegionCo
   }
 }
 
+void ReadLeaderElection(MapReader& root, LeaderElectionConfig* le, std::string* err) {
+  YAML::Node n = root.node("leaderElection");
+  if (!n.IsDefined() || n.IsNull()) return;
+  MapReader r(n, "leaderElection", err);
+  le->enabled = r.boolean("enabled", true);
+  YAML::Node lease = r.node("lease");
+  MapReader l(lease, "leaderElection.lease", err);
+  le->lease_namespace = l.str("namespace");
+  le->lease_name = l.str("name");
+  l.finish();
+  le->identity = r.str("identity");
+  le->lease_duration_seconds = r.number("leaseDurationSeconds", le->lease_duration_seconds);
+  le->renew_deadline_seconds = r.number("renewDeadlineSeconds", le->renew_deadline_seconds);
+  le->retry_period_seconds = r.number("retryPeriodSeconds", le->retry_period_seconds);
+  r.finish();
+  if (!err->empty() || !le->enabled) return;
+  if (le->lease_name.empty()) {
+    l.fail("name", "required");
+  } else if (!IsDns1123Subdomain(le->lease_name)) {
+    l.fail("name", "invalid Lease name " + Quote(le->lease_name));
+  } else if (!le->lease_namespace.empty() && !IsDns1123Label(le->lease_namespace)) {
+    l.fail("namespace", "invalid namespace " + Quote(le->lease_namespace));
+  } else if (le->retry_period_seconds <= 0) {
+    r.fail("retryPeriodSeconds", "must be greater than 0");
+  } else if (le->renew_deadline_seconds <= le->retry_period_seconds) {
+    r.fail("renewDeadlineSeconds", "must be greater than retryPeriodSeconds");
+  } else if (le->lease_duration_seconds <= le->renew_deadline_seconds) {
+    r.fail("leaseDurationSeconds", "must be greater than renewDeadlineSeconds");
+  }
+}
+
 }  // namespace
 
 Result<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
@@ -138,13 +169,9 @@ Result<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
       p.fail("failbackSeconds", "must be between 0 and 86400");
     }
   }
-  if (err.empty()) {
-    MapReader s(root.node("state"), "state", &err);
-    c.state.file = s.str("file");
-    s.finish();
-    if (err.empty() && c.state.file.empty()) s.fail("file", "required (a state directory)");
-    if (err.empty() && c.state.file.find('\0') != std::string::npos) s.fail("file", "invalid path");
-  }
+  if (err.empty()) ReadStateSource(root, &c.state, &err);
+  if (err.empty()) c.kubeconfig = root.str("kubeconfig");
+  if (err.empty()) ReadLeaderElection(root, &c.leader_election, &err);
   if (err.empty()) {
     c.listen = root.str("listen", c.listen);
     if (!c.listen.empty()) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/state_config.h"
 
 namespace aha::config {
 
@@ -43,15 +44,23 @@ struct PolicyConfig {
   double failback_seconds = 60.0;
 };
 
-struct StateConfig {
-  std::string file;  // directory, one file per key (like a mounted ConfigMap)
+struct LeaderElectionConfig {
+  bool enabled = false;
+  std::string lease_namespace;  // default: the ConfigMap's / kubeconfig's namespace
+  std::string lease_name;
+  std::string identity;  // default: $POD_NAME, else hostname_pid
+  double lease_duration_seconds = 15;
+  double renew_deadline_seconds = 10;
+  double retry_period_seconds = 2;
 };
 
 struct ControllerConfig {
   std::vector<RegionConfig> regions;
   ProbeConfig probe;
   PolicyConfig policy;
-  StateConfig state;
+  StateSourceConfig state;
+  LeaderElectionConfig leader_election;
+  std::string kubeconfig;                 // optional; else $KUBECONFIG, in-cluster, ~/.kube/config
   std::string listen = "127.0.0.1:9090";  // empty string disables the HTTP server
   std::string log_level = "info";
 };

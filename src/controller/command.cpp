@@ -1,14 +1,37 @@
 #include "controller/command.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "controller/controller.h"
 #include "httpd/server.h"
+#include "kube/client.h"
+#include "kube/events.h"
+#include "kube/leader.h"
+#include "state/configmap_store.h"
 
 namespace aha::controller {
+
+namespace {
+
+std::string DefaultIdentity() {
+  if (const char* pod = std::getenv("POD_NAME"); pod && *pod) return pod;
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + "_" + std::to_string(::getpid());
+}
+
+std::chrono::milliseconds Ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+}  // namespace
 
 int RunCommand(const std::string& config_path, bool check_only) {
   auto cfg = config::LoadControllerConfig(config_path);
@@ -22,9 +45,35 @@ int RunCommand(const std::string& config_path, bool check_only) {
   }
   log::Level level;
   if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
-  if (Status s = EnsureWritableDir(cfg->state.file); !s) {
-    std::fprintf(stderr, "agency-ha controller: state.file: %s\n", s.message().c_str());
-    return 2;
+
+  // The state store (and, with it, the API connection when the state lives in a ConfigMap).
+  std::shared_ptr<kube::Client> kube_client;
+  std::unique_ptr<state::StateStore> store;
+  std::string ns;
+  const bool needs_api = cfg->state.is_configmap() || cfg->leader_election.enabled;
+  if (needs_api) {
+    auto conn = kube::Resolve(
+        kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+    if (!conn) {
+      std::fprintf(stderr, "agency-ha controller: kubeconfig: %s\n", conn.message().c_str());
+      return 2;
+    }
+    ns = conn->ns;
+    kube_client = std::make_shared<kube::Client>(*conn);
+  }
+  if (cfg->state.is_configmap()) {
+    const std::string cm_ns =
+        cfg->state.configmap_namespace.empty() ? ns : cfg->state.configmap_namespace;
+    store = std::make_unique<state::ConfigMapStateStore>(
+        kube_client, cm_ns, cfg->state.configmap_name,
+        std::map<std::string, std::string>{{"app.kubernetes.io/managed-by", "agency-ha"},
+                                           {"app.kubernetes.io/component", "failover-state"}});
+  } else {
+    if (Status s = EnsureWritableDir(cfg->state.file); !s) {
+      std::fprintf(stderr, "agency-ha controller: state.file: %s\n", s.message().c_str());
+      return 2;
+    }
+    store = std::make_unique<state::FileStateStore>(cfg->state.file);
   }
 
   BlockTerminationSignals();
@@ -33,20 +82,70 @@ int RunCommand(const std::string& config_path, bool check_only) {
 
   metrics::Registry reg;
   DefineControllerMetrics(reg);
-  state::FileStateStore store(cfg->state.file);
   ProberSource source(*cfg, SystemClock::instance(), reg);
-  Controller ctl(*cfg, store, source, SystemClock::instance(), reg);
+  Controller ctl(*cfg, *store, source, SystemClock::instance(), reg);
+
+  // Leader election.
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::thread election;
+  Stopper election_stop;
+  if (cfg->leader_election.enabled) {
+    const auto& le = cfg->leader_election;
+    kube::LeaderConfig lc;
+    lc.ns = le.lease_namespace.empty()
+                ? (cfg->state.configmap_namespace.empty() ? ns : cfg->state.configmap_namespace)
+                : le.lease_namespace;
+    lc.name = le.lease_name;
+    lc.identity = le.identity.empty() ? DefaultIdentity() : le.identity;
+    lc.lease_duration = Ms(le.lease_duration_seconds);
+    lc.renew_deadline = Ms(le.renew_deadline_seconds);
+    lc.retry_period = Ms(le.retry_period_seconds);
+    elector = std::make_unique<kube::LeaderElector>(kube_client, lc, SystemClock::instance());
+    ctl.SetLeadership(elector.get());
+    reg.DefineGauge("agency_ha_leader", "1 on the replica that holds the lease.");
+  }
+
+  // Kubernetes Events on the state ConfigMap, one per transition.
+  std::unique_ptr<kube::EventRecorder> events;
+  if (cfg->state.is_configmap()) {
+    auto* cm = static_cast<state::ConfigMapStateStore*>(store.get());
+    events = std::make_unique<kube::EventRecorder>(
+        kube_client, "agency-ha-controller", elector ? elector->Identity() : DefaultIdentity());
+    ctl.SetTransitionSink([&events, cm](const std::vector<failover::Transition>& ts) {
+      for (const auto& t : ts) {
+        const bool warning = t.kind == failover::TransitionKind::kRegionFailed ||
+                             t.kind == failover::TransitionKind::kPanicEntered;
+        std::string msg =
+            (t.region.empty() ? std::string() : "region " + t.region + ": ") + t.reason;
+        kube::ObjectRef ref{"v1", "ConfigMap", cm->ns(), cm->name(), ""};
+        if (Status s = events->Record(ref, warning ? "Warning" : "Normal",
+                                      failover::TransitionName(t.kind), msg, t.at);
+            !s) {
+          log::Warn("cannot record event",
+                    {{"reason", failover::TransitionName(t.kind)}, {"error", s.message()}});
+        }
+      }
+    });
+  }
 
   httpd::HttpServer http;
   http.Get("/metrics", [&] {
+    if (elector) {
+      reg.Set("agency_ha_leader", {{"identity", elector->Identity()}}, elector->IsLeader() ? 1 : 0);
+    }
     return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
   });
   http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
   http.Get("/readyz", [&] {
     bool ready = ctl.Ready();
-    return httpd::Response{
-        ready ? 200 : 503, "text/plain",
-        ready ? "ready\n" : "not ready: no completed round or state unwritten\n"};
+    std::string body = ready ? "ready" : "not ready: no completed round or state unwritten";
+    if (elector) {
+      body += elector->IsLeader()
+                  ? "; leader " + elector->Identity()
+                  : "; standby, leader is " +
+                        (elector->Holder().empty() ? std::string("(none)") : elector->Holder());
+    }
+    return httpd::Response{ready ? 200 : 503, "text/plain", body + "\n"};
   });
   http.Get("/v1/status", [&] {
     return httpd::Response{200, "application/json", ctl.StatusJson().dump(2) + "\n"};
@@ -59,15 +158,31 @@ int RunCommand(const std::string& config_path, bool check_only) {
   }
   log::Info("controller starting", {{"config", config_path},
                                     {"regions", cfg->regions.size()},
-                                    {"store", store.Describe()},
+                                    {"store", store->Describe()},
                                     {"listen", cfg->listen},
                                     {"port", http.port()},
+                                    {"leaderElection", cfg->leader_election.enabled},
+                                    {"identity", elector ? elector->Identity() : ""},
                                     {"version", AHA_VERSION}});
-  if (Status s = ctl.Start(); !s) {
-    log::Error("cannot start", {{"error", s.message()}});
-    return 1;
+  if (elector) {
+    elector->TryAcquireOrRenew();  // lead at once when the lease is free
+    election = std::thread([&] { elector->Run(election_stop); });
   }
-  ctl.Run(stop);
+  // With an API store, an unreachable API at start-up is retried rather than fatal.
+  while (!stop.stopped()) {
+    Status s = ctl.Start();
+    if (s) break;
+    log::Error("cannot read state; retrying", {{"error", s.message()}});
+    if (stop.WaitFor(std::chrono::seconds(2))) break;
+  }
+  if (!stop.stopped()) ctl.Run(stop);
+  if (elector) {
+    election_stop.Stop();
+    election.join();
+    if (Status s = elector->Release(); !s) {
+      log::Warn("cannot release the lease", {{"error", s.message()}});
+    }
+  }
   http.Stop();
   log::Info("controller stopped", {{"signal", signals.signal()}});
   return 0;

@@ -89,11 +89,13 @@ Status Controller::Start() {
   state_ = std::move(d.next);
   if (state_.generation == 0) state_.generation = 1;
   dirty_ = true;
-  if (Status w = Persist(state_); !w) {
-    // Not fatal: the loop retries every round and /readyz reports it.
-    log::Error("state write failed", {{"store", store_.Describe()}, {"error", w.message()}});
-  }
   PublishMetrics(state_);
+  if (Leading()) {
+    if (Status w = Persist(state_); !w) {
+      // Not fatal: the loop retries every round and /readyz reports it.
+      log::Error("state write failed", {{"store", store_.Describe()}, {"error", w.message()}});
+    }
+  }
   return Status::Ok();
 }
 
@@ -124,7 +126,9 @@ Decision Controller::Tick() {
     prev = state_;
   }
   Decision d = failover::Decide(prev, obs, cfg_, clock_.wall());
+  const bool leading = Leading();
   for (const Transition& t : d.transitions) {
+    if (!leading) break;  // a standby's private view is not news
     json f = {{"event", failover::TransitionName(t.kind)}, {"reason", t.reason}};
     if (!t.region.empty()) f["region"] = t.region;
     f["generation"] = d.next.generation;
@@ -144,10 +148,12 @@ Decision Controller::Tick() {
   last_tick_ = clock_.wall();
   // Metrics and status first: whatever a reader sees in the store is already visible there.
   PublishMetrics(state_);
-  if (d.changed || dirty_) {
+  if ((d.changed || dirty_) && Leading()) {
     if (Status w = Persist(state_); !w) {
       log::Error("state write failed; will retry next round",
                  {{"store", store_.Describe()}, {"error", w.message()}});
+    } else if (sink_ && !d.transitions.empty()) {
+      sink_(d.transitions);
     }
   }
   return d;
@@ -157,7 +163,14 @@ void Controller::Run(Stopper& stop) {
   const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(cfg_.probe.interval_seconds));
   auto next = std::chrono::steady_clock::now();
+  bool was_leading = Leading();
   while (!stop.stopped()) {
+    const bool leading = Leading();
+    if (leading && !was_leading) {
+      // New term: the previous leader's decisions are the truth, not our private view.
+      if (Status s = Start(); !s) log::Error("cannot reload state", {{"error", s.message()}});
+    }
+    was_leading = leading;
     Tick();
     next += interval;
     const auto now = std::chrono::steady_clock::now();
@@ -186,15 +199,21 @@ json Controller::StatusJson() const {
   std::lock_guard l(mu_);
   json j = json::parse(failover::StateToJson(state_, active_));
   j["store"] = store_.Describe();
-  j["ready"] = ticked_ && !dirty_;
+  j["ready"] = ticked_ && (!Leading() || !dirty_);
   j["lastRound"] = last_tick_ == WallTime{} ? json(nullptr) : json(FormatTime(last_tick_));
   j["lastWriteError"] = last_write_error_.empty() ? json(nullptr) : json(last_write_error_);
+  if (leadership_) {
+    j["leader"] = {{"identity", leadership_->Identity()},
+                   {"holder", leadership_->Holder()},
+                   {"leading", leadership_->IsLeader()}};
+  }
   return j;
 }
 
 bool Controller::Ready() const {
   std::lock_guard l(mu_);
-  return ticked_ && !dirty_;
+  if (!ticked_) return false;
+  return !Leading() || !dirty_;  // a standby is ready when it observes; a leader when written
 }
 
 }  // namespace aha::controller

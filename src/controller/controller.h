@@ -9,6 +9,7 @@
 // state.json is logged and replaced (the controller owns those keys).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/leadership.h"
 #include "common/result.h"
 #include "common/stopper.h"
 #include "config/controller_config.h"
@@ -52,8 +54,15 @@ class Controller {
   Controller(config::ControllerConfig cfg, state::StateStore& store, ObservationSource& source,
              const Clock& clock, metrics::Registry& reg);
 
-  // Reads the persisted state and writes the initial state. Fails only when the store cannot be
-  // read at all (an I/O error, not malformed content).
+  // With leader election only the leader writes; a standby observes and decides for its status
+  // page but writes nothing, and reloads the persisted state when it becomes the leader.
+  void SetLeadership(const Leadership* leadership) { leadership_ = leadership; }
+  // Called with each round's transitions after they were persisted (e.g. Kubernetes Events).
+  using TransitionSink = std::function<void(const std::vector<failover::Transition>&)>;
+  void SetTransitionSink(TransitionSink sink) { sink_ = std::move(sink); }
+
+  // Reads the persisted state and writes the initial state (when leading). Fails only when the
+  // store cannot be read at all (an I/O error, not malformed content).
   Status Start();
   // One round. Returns the decision it acted on.
   failover::Decision Tick();
@@ -67,7 +76,11 @@ class Controller {
   Status Persist(const failover::State& s);
   void PublishMetrics(const failover::State& s);
 
+  bool Leading() const { return !leadership_ || leadership_->IsLeader(); }
+
   const config::ControllerConfig cfg_;
+  const Leadership* leadership_ = nullptr;
+  TransitionSink sink_;
   state::StateStore& store_;
   ObservationSource& source_;
   const Clock& clock_;

@@ -122,7 +122,9 @@ std::string TimeoutText(long long timeout_ms) {
 }
 
 // Short human text for a failed transfer.
-std::string DescribeFailure(CURLcode rc, long os_errno, const char* errbuf, long long timeout_ms) {
+// `tls_established`: a TLS handshake completed before the failure.
+std::string DescribeFailure(CURLcode rc, long os_errno, const char* errbuf, bool tls_established,
+                            long long timeout_ms) {
   std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' '))
     detail.pop_back();
@@ -165,10 +167,17 @@ std::string DescribeFailure(CURLcode rc, long os_errno, const char* errbuf, long
       return "empty reply from server";
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
-      // With TLS 1.3 a server rejecting the client certificate says so only after the client
-      // considers the handshake done, so the alert surfaces as a receive error.
+      // With TLS 1.3 a server that rejects the client certificate says so only after the client
+      // considers the handshake done: the alert surfaces as a receive error, or, when the server
+      // has already closed the connection, as a send error (EPIPE) that never shows the alert.
       if (mentions_tls()) return "TLS: " + detail;
-      if (os_errno == ECONNRESET) return "connection reset";
+      if (os_errno == EPIPE || os_errno == ECONNRESET) {
+        if (tls_established) {
+          return "TLS: connection closed by server after handshake (client certificate "
+                 "rejected?)";
+        }
+        return os_errno == EPIPE ? "connection closed by server" : "connection reset";
+      }
       return detail;
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_UNSUPPORTED_PROTOCOL:
@@ -275,7 +284,7 @@ struct Prober::Impl {
 
     CURL* e = p->easy;
     curl_easy_setopt(e, CURLOPT_URL, request_url.c_str());
-    curl_easy_setopt(e, CURLOPT_SHARE, p->share);
+    // MUTATION
     if (p->resolve != nullptr) curl_easy_setopt(e, CURLOPT_RESOLVE, p->resolve);
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
@@ -315,6 +324,8 @@ struct Prober::Impl {
     curl_easy_getinfo(p->easy, CURLINFO_OS_ERRNO, &os_errno);
     curl_off_t total_us = 0;
     curl_easy_getinfo(p->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+    curl_off_t appconnect_us = 0;
+    curl_easy_getinfo(p->easy, CURLINFO_APPCONNECT_TIME_T, &appconnect_us);
     curl_multi_remove_handle(multi, p->easy);
     p->multi = nullptr;
 
@@ -325,7 +336,7 @@ struct Prober::Impl {
     if (code >= 200 && !Is2xx(code)) {
       r.error = "HTTP " + std::to_string(code);
     } else if (rc != CURLE_OK) {
-      r.error = DescribeFailure(rc, os_errno, p->errbuf, TimeoutMs());
+      r.error = DescribeFailure(rc, os_errno, p->errbuf, appconnect_us > 0, TimeoutMs());
     } else if (!Is2xx(code)) {
       r.error = "invalid HTTP response: status " + std::to_string(code);
     } else {

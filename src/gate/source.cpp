@@ -1,0 +1,187 @@
+#include "gate/source.h"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <random>
+
+#include "common/log.h"
+#include "state/configmap_store.h"
+
+namespace aha::gate {
+
+using nlohmann::json;
+
+Snapshot StateSource::Get() const {
+  std::lock_guard l(mu_);
+  return snap_;
+}
+
+Snapshot StateSource::WaitNewer(uint64_t after,
+                                std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock l(mu_);
+  cv_.wait_until(l, deadline, [&] { return snap_.version > after; });
+  return snap_;
+}
+
+uint64_t StateSource::restarts() const {
+  std::lock_guard l(mu_);
+  return restarts_;
+}
+
+void StateSource::Publish(state::KeyValues kv) {
+  {
+    std::lock_guard l(mu_);
+    snap_.error.clear();
+    const bool changed = !snap_.synced || kv != snap_.kv;
+    snap_.synced = true;
+    if (!changed) return;
+    snap_.kv = std::move(kv);
+    snap_.version++;
+    snap_.updated_at = SystemClock::instance().wall();
+  }
+  cv_.notify_all();
+}
+
+void StateSource::SetError(std::string error) {
+  std::lock_guard l(mu_);
+  snap_.error = std::move(error);
+}
+
+void StateSource::CountRestart() {
+  std::lock_guard l(mu_);
+  ++restarts_;
+}
+
+// ---- FileSource ----
+
+FileSource::FileSource(std::string dir, std::chrono::milliseconds resync)
+    : dir_(std::move(dir)), resync_(resync) {}
+
+void FileSource::Reload() {
+  state::FileStateStore store(dir_);
+  auto kv = store.Read();
+  if (!kv) {
+    SetError(kv.message());
+    return;
+  }
+  Publish(std::move(*kv));
+}
+
+void FileSource::Run(Stopper& stop) {
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  int wd = -1;
+  auto next_resync = std::chrono::steady_clock::now();
+  while (!stop.stopped()) {
+    if (fd >= 0 && wd < 0) {
+      wd = inotify_add_watch(fd, dir_.c_str(),
+                             IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM |
+                                 IN_DELETE_SELF | IN_MOVE_SELF);
+      if (wd >= 0) Reload();  // the directory (re)appeared
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_resync) {
+      Reload();
+      next_resync = now + resync_;
+    }
+    int timeout_ms = wd >= 0 ? 200 : 100;  // bounded so Stop() is noticed quickly
+    if (fd < 0) {
+      stop.WaitFor(std::chrono::milliseconds(timeout_ms));
+      continue;
+    }
+    pollfd p{fd, POLLIN, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n > 0 && (p.revents & POLLIN)) {
+      alignas(inotify_event) char buf[16384];
+      bool self_gone = false;
+      ssize_t len;
+      while ((len = ::read(fd, buf, sizeof buf)) > 0) {
+        for (char* ptr = buf; ptr < buf + len;) {
+          auto* ev = reinterpret_cast<inotify_event*>(ptr);
+          if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) self_gone = true;
+          ptr += sizeof(inotify_event) + ev->len;
+        }
+      }
+      if (self_gone) {
+        inotify_rm_watch(fd, wd);
+        wd = -1;
+      }
+      Reload();
+    }
+  }
+  if (fd >= 0) ::close(fd);
+}
+
+// ---- ConfigMapSource ----
+
+ConfigMapSource::ConfigMapSource(std::shared_ptr<kube::Client> client, std::string ns,
+                                 std::string name)
+    : client_(std::move(client)), ns_(std::move(ns)), name_(std::move(name)) {}
+
+void ConfigMapSource::Run(Stopper& stop) {
+  std::mt19937_64 rng{std::random_device{}()};
+  std::chrono::milliseconds backoff{200};
+  const std::string selector = "metadata.name=" + name_;
+  while (!stop.stopped()) {
+    // List: the authoritative snapshot and the resourceVersion to watch from.
+    auto list = client_->List(kube::kConfigMaps, ns_, selector);
+    if (!list) {
+      SetError("list: " + list.message());
+      log::Warn("state source unreachable; keeping the last known state (fail-static)",
+                {{"source", Describe()}, {"error", list.message()}});
+      std::uniform_int_distribution<long long> d(backoff.count() / 2, backoff.count());
+      if (stop.WaitFor(std::chrono::milliseconds(d(rng)))) break;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+      continue;
+    }
+    state::KeyValues kv;
+    const json& items = (*list)["items"];
+    if (items.is_array() && !items.empty()) kv = state::ConfigMapStateStore::DataOf(items[0]);
+    Publish(std::move(kv));
+    std::string rv = (*list)["metadata"].value("resourceVersion", "");
+    // Watch, resuming from the last resourceVersion seen until the server says it is too old.
+    while (!stop.stopped()) {
+      kube::WatchOptions opts;
+      opts.field_selector = selector;
+      opts.resource_version = rv;
+      opts.bookmarks = true;
+      opts.timeout_seconds = 300;
+      Status s = client_->Watch(
+          kube::kConfigMaps, ns_, opts,
+          [&](const kube::WatchEvent& ev) {
+            if (ev.object.contains("metadata")) {
+              rv = ev.object["metadata"].value("resourceVersion", rv);
+            }
+            if (ev.type == "ADDED" || ev.type == "MODIFIED") {
+              Publish(state::ConfigMapStateStore::DataOf(ev.object));
+            } else if (ev.type == "DELETED") {
+              Publish({});
+            }
+            return true;
+          },
+          &stop);
+      if (stop.stopped()) break;
+      CountRestart();
+      if (!s) {
+        if (s.code() == 410) {
+          log::Info("watch expired (410 Gone); relisting", {{"source", Describe()}});
+          break;  // relist
+        }
+        SetError("watch: " + s.message());
+        log::Warn("watch failed; keeping the last known state (fail-static)",
+                  {{"source", Describe()}, {"error", s.message()}});
+        std::uniform_int_distribution<long long> d(backoff.count() / 2, backoff.count());
+        if (stop.WaitFor(std::chrono::milliseconds(d(rng)))) break;
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+        // A cut stream (transport error) resumes from the last resourceVersion seen; an API
+        // error (403, 500, ...) relists, since events may have been missed.
+        if (s.code() == 0) continue;
+        break;
+      }
+      backoff = std::chrono::milliseconds(200);  // clean end of stream: re-watch from rv
+    }
+  }
+}
+
+}  // namespace aha::gate

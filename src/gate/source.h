@@ -1,0 +1,81 @@
+// StateSource: keeps an up-to-date copy of the state keys for readers (the gate, the MCP server).
+//
+// - FileSource watches the state directory with inotify (the controller's atomic ..data swap is
+//   one IN_MOVED_TO event), re-reading on every change, with a periodic re-read as safety net.
+// - ConfigMapSource lists the ConfigMap (fieldSelector metadata.name=, so RBAC can be restricted
+//   to that one name) and watches it from the list's resourceVersion: changes arrive within
+//   milliseconds, not kubelet's 60–90 s volume sync. It resumes after a cut stream from the last
+//   resourceVersion seen (bookmarks keep it fresh), relists on 410 Gone, and backs off on errors.
+// Both fail static: when the source is unreachable the last snapshot stays in force, and
+// Snapshot::error says why (readers report it; they do not drop to a default).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "common/stopper.h"
+#include "kube/client.h"
+#include "state/store.h"
+
+namespace aha::gate {
+
+struct Snapshot {
+  state::KeyValues kv;
+  bool synced = false;    // at least one successful read
+  uint64_t version = 0;   // increases on every change of kv
+  WallTime updated_at{};  // when kv last changed (local clock)
+  std::string error;      // last error while (re)syncing; empty when healthy
+};
+
+class StateSource {
+ public:
+  virtual ~StateSource() = default;
+  // Keeps the snapshot fresh until `stop`.
+  virtual void Run(Stopper& stop) = 0;
+  virtual std::string Describe() const = 0;
+
+  Snapshot Get() const;
+  // Waits until the snapshot version exceeds `after` (or the deadline); returns the snapshot.
+  Snapshot WaitNewer(uint64_t after, std::chrono::steady_clock::time_point deadline) const;
+  // Watch restarts and relists so far (observability).
+  uint64_t restarts() const;
+
+ protected:
+  void Publish(state::KeyValues kv);
+  void SetError(std::string error);
+  void CountRestart();
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  Snapshot snap_;
+  uint64_t restarts_ = 0;
+};
+
+class FileSource final : public StateSource {
+ public:
+  explicit FileSource(std::string dir, std::chrono::milliseconds resync = std::chrono::seconds(5));
+  void Run(Stopper& stop) override;
+  std::string Describe() const override { return "dir " + dir_; }
+
+ private:
+  void Reload();
+  std::string dir_;
+  std::chrono::milliseconds resync_;
+};
+
+class ConfigMapSource final : public StateSource {
+ public:
+  ConfigMapSource(std::shared_ptr<kube::Client> client, std::string ns, std::string name);
+  void Run(Stopper& stop) override;
+  std::string Describe() const override { return "configmap " + ns_ + "/" + name_; }
+
+ private:
+  std::shared_ptr<kube::Client> client_;
+  std::string ns_, name_;
+};
+
+}  // namespace aha::gate

@@ -1,0 +1,404 @@
+#include "kube/client.h"
+
+#include <curl/curl.h>
+#include <sys/stat.h>
+
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/fs.h"
+
+namespace aha::kube {
+
+using nlohmann::json;
+
+namespace {
+
+std::once_flag g_curl_init;
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+size_t CollectBody(char* ptr, size_t size, size_t n, void* userdata) {
+  static_cast<std::string*>(userdata)->append(ptr, size * n);
+  return size * n;
+}
+
+struct Headers {
+  std::string retry_after;
+};
+
+size_t CollectHeader(char* ptr, size_t size, size_t n, void* userdata) {
+  std::string line(ptr, size * n);
+  auto* h = static_cast<Headers*>(userdata);
+  const std::string key = "retry-after:";
+  if (line.size() > key.size()) {
+    std::string lower = line.substr(0, key.size());
+    for (auto& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == key) {
+      h->retry_after = line.substr(key.size());
+      while (!h->retry_after.empty() &&
+             (h->retry_after.back() == '\r' || h->retry_after.back() == '\n')) {
+        h->retry_after.pop_back();
+      }
+    }
+  }
+  return size * n;
+}
+
+bool Retryable(long status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+bool RetryableCurl(CURLcode c) {
+  return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING ||
+         c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_COULDNT_RESOLVE_HOST ||
+         c == CURLE_PARTIAL_FILE;
+}
+
+std::string StatusMessage(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) {
+    return j["message"].get<std::string>();
+  }
+  std::string b = body.substr(0, 200);
+  for (auto& c : b) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return b;
+}
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* s) const { curl_slist_free_all(s); }
+};
+
+}  // namespace
+
+std::string Resource::Path(const std::string& ns, const std::string& name) const {
+  std::string p = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+  if (!ns.empty()) p += "/namespaces/" + UrlEncode(ns);
+  p += "/" + plural;
+  if (!name.empty()) p += "/" + UrlEncode(name);
+  return p;
+}
+
+std::string Describe(const std::string& verb, const Resource& r, const std::string& ns,
+                     const std::string& name) {
+  std::string s = verb + " " + r.plural;
+  if (!r.group.empty()) s += "." + r.group;
+  if (!name.empty()) s += " \"" + name + "\"";
+  if (!ns.empty()) s += " in namespace \"" + ns + "\"";
+  return s;
+}
+
+std::string RbacRule(const std::string& verb, const Resource& r, const std::string& name) {
+  std::string rule = "{apiGroups: [\"" + r.group + "\"], resources: [\"" + r.plural +
+                     "\"], verbs: [\"" + verb + "\"]";
+  if (!name.empty() && verb != "create" && verb != "list") {
+    rule += ", resourceNames: [\"" + name + "\"]";
+  }
+  return rule + "}";
+}
+
+Client::Client(Connection conn, RetryPolicy retry) : conn_(std::move(conn)), retry_(retry) {
+  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+Client::~Client() = default;
+
+std::string Client::Token() {
+  if (conn_.token_file.empty()) return conn_.token;
+  struct stat st {};
+  if (::stat(conn_.token_file.c_str(), &st) != 0) return conn_.token;
+  const long long mtime =
+      static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  std::lock_guard l(token_mu_);
+  if (mtime != token_mtime_ns_) {
+    if (auto t = ReadFile(conn_.token_file); t) {
+      std::string v = *t;
+      while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' '))
+        v.pop_back();
+      cached_token_ = v;
+      token_mtime_ns_ = mtime;
+    }
+  }
+  return cached_token_;
+}
+
+void* Client::NewHandle(const std::string& url) {
+  CURL* c = curl_easy_init();
+  if (!c) return nullptr;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "agency-ha/" AHA_VERSION);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!conn_.ca_pem.empty()) {
+    curl_blob blob{const_cast<char*>(conn_.ca_pem.data()), conn_.ca_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+  }
+  if (!conn_.client_cert_pem.empty()) {
+    curl_blob cert{const_cast<char*>(conn_.client_cert_pem.data()), conn_.client_cert_pem.size(),
+                   CURL_BLOB_COPY};
+    curl_blob key{const_cast<char*>(conn_.client_key_pem.data()), conn_.client_key_pem.size(),
+                  CURL_BLOB_COPY};
+    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+  if (conn_.insecure_skip_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  return c;
+}
+
+Result<json> Client::Do(const std::string& verb, const Resource& r, const std::string& ns,
+                        const std::string& name, const std::string& method, const std::string& path,
+                        const std::string& content_type, const std::string& body) {
+  const std::string what = Describe(verb, r, ns, name);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string last_error;
+  int last_code = 0;
+  for (int attempt = 1; attempt <= retry_.max_attempts; ++attempt) {
+    std::unique_ptr<CURL, CurlDeleter> c(static_cast<CURL*>(NewHandle(conn_.server + path)));
+    if (!c) return Err(what + ": curl_easy_init failed");
+    std::unique_ptr<curl_slist, SlistDeleter> hdrs;
+    auto add = [&](const std::string& h) {
+      hdrs.reset(curl_slist_append(hdrs.release(), h.c_str()));
+    };
+    add("Accept: application/json");
+    if (!content_type.empty()) add("Content-Type: " + content_type);
+    if (std::string tok = Token(); !tok.empty()) add("Authorization: Bearer " + tok);
+    curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, hdrs.get());
+    curl_easy_setopt(c.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (method != "GET" && method != "DELETE") {
+      curl_easy_setopt(c.get(), CURLOPT_POSTFIELDS, body.c_str());
+      curl_easy_setopt(c.get(), CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    curl_easy_setopt(c.get(), CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(retry_.request_timeout.count()));
+    std::string resp;
+    Headers h;
+    curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, CollectBody);
+    curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(c.get(), CURLOPT_HEADERFUNCTION, CollectHeader);
+    curl_easy_setopt(c.get(), CURLOPT_HEADERDATA, &h);
+    ++requests_;
+    CURLcode rc = curl_easy_perform(c.get());
+    long status = 0;
+    curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+    std::chrono::milliseconds wait{0};
+    if (rc != CURLE_OK) {
+      last_error = what + ": " + curl_easy_strerror(rc) + " (" + conn_.server + ")";
+      last_code = 0;
+      if (!RetryableCurl(rc)) return Err(last_error, 0);
+    } else if (status >= 200 && status < 300) {
+      if (resp.empty()) return json::object();
+      json j = json::parse(resp, nullptr, false);
+      if (j.is_discarded()) return Err(what + ": response is not JSON", static_cast<int>(status));
+      return j;
+    } else {
+      const std::string msg = StatusMessage(resp);
+      last_code = static_cast<int>(status);
+      if (status == 401) {
+        return Err(what + ": unauthorized (401): the API server rejected the credentials from " +
+                       conn_.source + ": " + msg,
+                   401);
+      }
+      if (status == 403) {
+        return Err(what + ": forbidden (403): " + msg +
+                       ". Grant the service account this RBAC rule in its Role: " +
+                       RbacRule(verb, r, name),
+                   403);
+      }
+      if (!Retryable(status)) {
+        return Err(what + ": " + std::to_string(status) + ": " + msg, static_cast<int>(status));
+      }
+      last_error = what + ": " + std::to_string(status) + ": " + msg;
+      if (!h.retry_after.empty()) {
+        try {
+          wait = std::chrono::seconds(std::stoi(h.retry_after));
+        } catch (...) {
+        }
+      }
+    }
+    if (attempt == retry_.max_attempts) break;
+    // Full jitter: uniform in [0, min(max, base * 2^attempt)], at least Retry-After.
+    auto cap =
+        std::min<long long>(retry_.max.count(), retry_.base.count() << std::min(attempt, 20));
+    std::uniform_int_distribution<long long> dist(0, std::max<long long>(cap, 1));
+    auto backoff = std::chrono::milliseconds(dist(rng));
+    if (wait > backoff) backoff = std::min<std::chrono::milliseconds>(wait, retry_.max);
+    std::this_thread::sleep_for(backoff);
+  }
+  return Err(last_error + " (gave up after " + std::to_string(retry_.max_attempts) + " attempts)",
+             last_code);
+}
+
+Result<json> Client::Get(const Resource& r, const std::string& ns, const std::string& name) {
+  return Do("get", r, ns, name, "GET", r.Path(ns, name), "", "");
+}
+
+Result<json> Client::List(const Resource& r, const std::string& ns,
+                          const std::string& field_selector) {
+  std::string path = r.Path(ns);
+  if (!field_selector.empty()) path += "?fieldSelector=" + UrlEncode(field_selector);
+  return Do("list", r, ns, "", "GET", path, "", "");
+}
+
+Result<json> Client::Create(const Resource& r, const std::string& ns, const json& obj) {
+  std::string name = obj.contains("metadata") ? obj["metadata"].value("name", "") : "";
+  return Do("create", r, ns, name, "POST", r.Path(ns), "application/json", obj.dump());
+}
+
+Result<json> Client::Update(const Resource& r, const std::string& ns, const std::string& name,
+                            const json& obj) {
+  return Do("update", r, ns, name, "PUT", r.Path(ns, name), "application/json", obj.dump());
+}
+
+Result<json> Client::Patch(const Resource& r, const std::string& ns, const std::string& name,
+                           PatchType type, const json& patch) {
+  const char* ct = type == PatchType::kMerge            ? "application/merge-patch+json"
+                   : type == PatchType::kStrategicMerge ? "application/strategic-merge-patch+json"
+                                                        : "application/json-patch+json";
+  return Do("patch", r, ns, name, "PATCH", r.Path(ns, name), ct, patch.dump());
+}
+
+Status Client::Delete(const Resource& r, const std::string& ns, const std::string& name) {
+  auto res = Do("delete", r, ns, name, "DELETE", r.Path(ns, name), "", "");
+  if (!res) return res.error();
+  return Status::Ok();
+}
+
+namespace {
+struct WatchState {
+  std::string buf;
+  const WatchCallback* cb;
+  const Stopper* stop;
+  bool callback_stopped = false;
+  Error error;  // set for an ERROR event
+  bool failed = false;
+  long status = 0;
+  std::string error_body;
+};
+
+size_t WatchWrite(char* ptr, size_t size, size_t n, void* userdata) {
+  auto* st = static_cast<WatchState*>(userdata);
+  const size_t len = size * n;
+  st->buf.append(ptr, len);
+  if (st->status != 0 && st->status != 200) {
+    st->error_body = st->buf;
+    return len;
+  }
+  size_t pos;
+  while ((pos = st->buf.find('\n')) != std::string::npos) {
+    std::string line = st->buf.substr(0, pos);
+    st->buf.erase(0, pos + 1);
+    if (line.empty() || line == "\r") continue;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      st->failed = true;
+      st->error = Err("watch: malformed event line");
+      return 0;
+    }
+    WatchEvent ev{j.value("type", ""), j.value("object", json::object())};
+    if (ev.type == "ERROR") {
+      int code = ev.object.value("code", 0);
+      st->failed = true;
+      st->error = Err("watch: " + ev.object.value("message", std::string("error event")), code);
+      return 0;
+    }
+    if (!(*st->cb)(ev)) {
+      st->callback_stopped = true;
+      return 0;
+    }
+  }
+  return len;
+}
+
+int WatchProgress(void* userdata, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* st = static_cast<WatchState*>(userdata);
+  return st->stop && st->stop->stopped() ? 1 : 0;
+}
+
+size_t WatchHeader(char* ptr, size_t size, size_t n, void* userdata) {
+  auto* st = static_cast<WatchState*>(userdata);
+  std::string line(ptr, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    auto sp = line.find(' ');
+    if (sp != std::string::npos) st->status = std::strtol(line.c_str() + sp + 1, nullptr, 10);
+  }
+  return size * n;
+}
+}  // namespace
+
+Status Client::Watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
+                     const WatchCallback& on_event, const Stopper* stop) {
+  std::string path = r.Path(ns) + "?watch=true";
+  if (!opts.field_selector.empty()) path += "&fieldSelector=" + UrlEncode(opts.field_selector);
+  if (!opts.resource_version.empty())
+    path += "&resourceVersion=" + UrlEncode(opts.resource_version);
+  if (opts.bookmarks) path += "&allowWatchBookmarks=true";
+  if (opts.timeout_seconds > 0) path += "&timeoutSeconds=" + std::to_string(opts.timeout_seconds);
+  const std::string what = Describe("watch", r, ns, "");
+  std::unique_ptr<CURL, CurlDeleter> c(static_cast<CURL*>(NewHandle(conn_.server + path)));
+  if (!c) return Err(what + ": curl_easy_init failed");
+  std::unique_ptr<curl_slist, SlistDeleter> hdrs;
+  auto add = [&](const std::string& h) {
+    hdrs.reset(curl_slist_append(hdrs.release(), h.c_str()));
+  };
+  add("Accept: application/json");
+  if (std::string tok = Token(); !tok.empty()) add("Authorization: Bearer " + tok);
+  curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, hdrs.get());
+  WatchState st{"", &on_event, stop};
+  curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, WatchWrite);
+  curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &st);
+  curl_easy_setopt(c.get(), CURLOPT_HEADERFUNCTION, WatchHeader);
+  curl_easy_setopt(c.get(), CURLOPT_HEADERDATA, &st);
+  curl_easy_setopt(c.get(), CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c.get(), CURLOPT_XFERINFOFUNCTION, WatchProgress);
+  curl_easy_setopt(c.get(), CURLOPT_XFERINFODATA, &st);
+  // A silent stream is a dead stream: the server sends bookmarks or ends it within timeout.
+  curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c.get(), CURLOPT_LOW_SPEED_TIME,
+                   static_cast<long>(std::max(opts.timeout_seconds, 30) + 30));
+  ++requests_;
+  CURLcode rc = curl_easy_perform(c.get());
+  if (st.failed) return st.error;
+  if (st.callback_stopped) return Status::Ok();
+  if (rc == CURLE_ABORTED_BY_CALLBACK && stop && stop->stopped()) return Status::Ok();
+  if (st.status != 0 && st.status != 200) {
+    std::string body = st.error_body.empty() ? st.buf : st.error_body;
+    const std::string msg = StatusMessage(body);
+    if (st.status == 403) {
+      return Err(
+          what + ": forbidden (403): " + msg +
+              ". Grant the service account this RBAC rule in its Role: " + RbacRule("watch", r, ""),
+          403);
+    }
+    return Err(what + ": " + std::to_string(st.status) + ": " + msg, static_cast<int>(st.status));
+  }
+  if (rc != CURLE_OK) return Err(what + ": stream ended: " + curl_easy_strerror(rc), 0);
+  return Status::Ok();
+}
+
+}  // namespace aha::kube

@@ -1,0 +1,67 @@
+#include "kube/events.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace aha::kube {
+
+using nlohmann::json;
+
+std::string FormatMicroTime(WallTime t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(us % 1000000));
+  return buf;
+}
+
+std::string FormatKubeTime(WallTime t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+EventRecorder::EventRecorder(std::shared_ptr<Client> client, std::string component,
+                             std::string instance)
+    : client_(std::move(client)),
+      component_(std::move(component)),
+      instance_(std::move(instance)) {}
+
+Status EventRecorder::Record(const ObjectRef& obj, const std::string& type,
+                             const std::string& reason, const std::string& message, WallTime at) {
+  char suffix[32];
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+  std::snprintf(suffix, sizeof suffix, "%llx%02x", static_cast<unsigned long long>(ns),
+                (counter_++) & 0xff);
+  json involved = {{"apiVersion", obj.api_version},
+                   {"kind", obj.kind},
+                   {"namespace", obj.ns},
+                   {"name", obj.name}};
+  if (!obj.uid.empty()) involved["uid"] = obj.uid;
+  json ev = {{"apiVersion", "v1"},
+             {"kind", "Event"},
+             {"metadata", {{"name", obj.name + "." + suffix}, {"namespace", obj.ns}}},
+             {"involvedObject", involved},
+             {"reason", reason},
+             {"message", message.substr(0, 1024)},
+             {"type", type},
+             {"source", {{"component", component_}}},
+             {"reportingComponent", component_},
+             {"reportingInstance", instance_},
+             {"firstTimestamp", FormatKubeTime(at)},
+             {"lastTimestamp", FormatKubeTime(at)},
+             {"count", 1}};
+  auto r = client_->Create(kEvents, obj.ns, ev);
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
+}  // namespace aha::kube

@@ -1,0 +1,85 @@
+#include "state/configmap_store.h"
+
+namespace aha::state {
+
+using nlohmann::json;
+
+namespace {
+constexpr int kMaxConflictRetries = 16;
+}
+
+ConfigMapStateStore::ConfigMapStateStore(std::shared_ptr<kube::Client> client, std::string ns,
+                                         std::string name,
+                                         std::map<std::string, std::string> labels)
+    : client_(std::move(client)),
+      ns_(std::move(ns)),
+      name_(std::move(name)),
+      labels_(std::move(labels)) {}
+
+KeyValues ConfigMapStateStore::DataOf(const json& cm) {
+  KeyValues out;
+  if (!cm.contains("data") || !cm["data"].is_object()) return out;
+  for (const auto& [k, v] : cm["data"].items()) {
+    if (v.is_string()) out.emplace(k, v.get<std::string>());
+  }
+  return out;
+}
+
+Result<KeyValues> ConfigMapStateStore::Read() {
+  auto cm = client_->Get(kube::kConfigMaps, ns_, name_);
+  if (!cm) {
+    if (cm.code() == 404) return KeyValues{};
+    return cm.error();
+  }
+  return DataOf(*cm);
+}
+
+Result<int> ConfigMapStateStore::Write(const KeyValues& kv) {
+  for (const auto& [key, value] : kv) {
+    if (std::string why = ValidateKey(key); !why.empty()) {
+      return Err("invalid state key \"" + key + "\": " + why);
+    }
+  }
+  for (int attempt = 0; attempt <= kMaxConflictRetries; ++attempt) {
+    auto cm = client_->Get(kube::kConfigMaps, ns_, name_);
+    if (!cm && cm.code() != 404) return cm.error();
+    if (!cm) {
+      json obj = {{"apiVersion", "v1"},
+                  {"kind", "ConfigMap"},
+                  {"metadata", {{"name", name_}, {"namespace", ns_}}},
+                  {"data", json::object()}};
+      if (!labels_.empty()) obj["metadata"]["labels"] = labels_;
+      for (const auto& [k, v] : kv)
+        obj["data"][k] = v;
+      auto created = client_->Create(kube::kConfigMaps, ns_, obj);
+      if (created) return static_cast<int>(kv.size());
+      if (created.code() == 409) {  // someone created it meanwhile: merge into theirs
+        ++conflicts_;
+        continue;
+      }
+      return created.error();
+    }
+    json obj = *cm;
+    if (!obj.contains("data") || !obj["data"].is_object()) obj["data"] = json::object();
+    int changed = 0;
+    for (const auto& [k, v] : kv) {
+      if (obj["data"].contains(k) && obj["data"][k].is_string() && obj["data"][k] == v) continue;
+      obj["data"][k] = v;
+      ++changed;
+    }
+    if (changed == 0) return 0;
+    // resourceVersion from the read stays in obj.metadata: the PUT is conditional on it.
+    auto updated = client_->Update(kube::kConfigMaps, ns_, name_, obj);
+    if (updated) return changed;
+    if (updated.code() == 409 || updated.code() == 404) {
+      ++conflicts_;
+      continue;
+    }
+    return updated.error();
+  }
+  return Err(Describe() + ": gave up after " + std::to_string(kMaxConflictRetries) +
+                 " conflicting writes by other writers",
+             409);
+}
+
+}  // namespace aha::state
