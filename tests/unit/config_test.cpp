@@ -152,7 +152,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"tls_pair", kTlsPair.c_str(), "probe.tls.keyFile: certFile and keyFile"},
         BadCase{"log_level", kLevel.c_str(), "logLevel: must be one of"},
         BadCase{"no_state", "regions: [{name: a, endpoint: 'http://x/h'}]\n",
-                "state.file: required"}),
+                "state: set either file"}),
     [](const auto& p) { return std::string(p.param.name); });
 
 TEST(Config, Dns1123) {
