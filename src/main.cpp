@@ -5,6 +5,8 @@
 
 #include "controller/command.h"
 #include "demo/demo.h"
+#include "gate/command.h"
+#include "state/command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"agency-ha: multi-region high availability for the Simple-CLI Digital Agency"};
@@ -16,6 +18,34 @@ int main(int argc, char** argv) {
   auto* ctl = app.add_subcommand("controller", "Run the failover controller");
   ctl->add_option("--config", config_path, "Controller config (YAML)")->required();
   ctl->add_flag("--check", check, "Validate the config and exit (0 valid, 2 invalid)");
+
+  std::string gate_config;
+  bool gate_check_config = false;
+  auto* gate = app.add_subcommand("gate", "Run the readiness gate sidecar");
+  gate->add_option("--config", gate_config, "Gate config (YAML)");
+  gate->add_flag("--check", gate_check_config, "Validate the config and exit (0 valid, 2 invalid)");
+  std::string gate_probe_config;
+  auto* gate_probe = gate->add_subcommand(
+      "check", "Exec-probe helper: exit 0 when the running gate is ready, 1 when not");
+  gate_probe->add_option("--config", gate_probe_config, "Gate config (YAML)")->required();
+
+  aha::state::CommandOptions st;
+  auto* state = app.add_subcommand("state", "Read or write failover state keys");
+  state->require_subcommand(1);
+  auto add_store_opts = [&](CLI::App* c) {
+    c->add_option("--dir", st.dir, "State directory (file store)");
+    c->add_option("--configmap", st.configmap, "State ConfigMap as NAMESPACE/NAME");
+    c->add_option("--kubeconfig", st.kubeconfig, "kubeconfig (default: KUBECONFIG, in-cluster)");
+  };
+  auto* state_get = state->add_subcommand("get", "Print one key, or all keys as JSON");
+  add_store_opts(state_get);
+  state_get->add_option("key", st.key, "Key to print");
+  auto* state_set = state->add_subcommand("set", "Write one key (other keys are kept)");
+  add_store_opts(state_set);
+  state_set->add_option("key", st.key, "Key to write")->required();
+  auto* value_opt = state_set->add_option("--value", st.value, "The value");
+  state_set->add_option("--from-file", st.from_file, "Read the value from a file (- = stdin)")
+      ->excludes(value_opt);
 
   aha::demo::Options demo_opts;
   auto* demo = app.add_subcommand("demo", "Run the local failover drill on embedded defaults");
@@ -49,5 +79,18 @@ int main(int argc, char** argv) {
   }
   if (*ctl) return aha::controller::RunCommand(config_path, check);
   if (*demo) return aha::demo::Run(demo_opts);
+  if (*state_get) return aha::state::GetCommand(st);
+  if (*state_set) {
+    st.has_value = value_opt->count() > 0;
+    return aha::state::SetCommand(st);
+  }
+  if (*gate_probe) return aha::gate::CheckCommand(gate_probe_config);
+  if (*gate) {
+    if (gate_config.empty()) {
+      std::fprintf(stderr, "agency-ha gate: --config is required\n");
+      return 2;
+    }
+    return aha::gate::RunCommand(gate_config, gate_check_config);
+  }
   return 2;
 }

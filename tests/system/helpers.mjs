@@ -117,3 +117,16 @@ export async function get(port, path) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
 }
+
+// Like run(), without blocking the event loop (needed when the child talks to servers that live
+// in this test process).
+export function runAsync(args) {
+  return new Promise((resolve) => {
+    const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}

@@ -1,0 +1,145 @@
+#include "gate/command.h"
+
+#include <curl/curl.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/url.h"
+#include "gate/gate.h"
+#include "httpd/server.h"
+#include "kube/client.h"
+#include "metrics/registry.h"
+
+namespace aha::gate {
+
+using nlohmann::json;
+
+int RunCommand(const std::string& config_path, bool check_only) {
+  auto cfg = config::LoadGateConfig(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "agency-ha gate: %s\n", cfg.message().c_str());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("%s: valid (region %s)\n", config_path.c_str(), cfg->region.c_str());
+    return 0;
+  }
+  log::Level level;
+  if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
+
+  std::unique_ptr<StateSource> source;
+  if (cfg->state.is_configmap()) {
+    auto conn = kube::Resolve(
+        kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+    if (!conn) {
+      std::fprintf(stderr, "agency-ha gate: kubeconfig: %s\n", conn.message().c_str());
+      return 2;
+    }
+    const std::string ns =
+        cfg->state.configmap_namespace.empty() ? conn->ns : cfg->state.configmap_namespace;
+    source = std::make_unique<ConfigMapSource>(std::make_shared<kube::Client>(*conn), ns,
+                                               cfg->state.configmap_name);
+  } else {
+    source = std::make_unique<FileSource>(cfg->state.file);
+  }
+
+  BlockTerminationSignals();
+  Stopper stop;
+  SignalWatcher signals(stop);
+  Gate gate(*cfg, *source, SystemClock::instance());
+
+  metrics::Registry reg;
+  reg.DefineGauge("agency_ha_gate_ready", "1 when /ready would answer 200.");
+  reg.DefineGauge("agency_ha_gate_healthy", "1 when /health would answer 200.");
+  reg.DefineGauge("agency_ha_gate_state_synced", "1 once the state was read at least once.");
+  reg.DefineGauge("agency_ha_gate_state_error", "1 while the state source fails (fail-static).");
+  reg.DefineCounter("agency_ha_gate_watch_restarts_total", "Watch restarts and relists.");
+  reg.DefineGauge("agency_ha_gate_state_version", "Changes of the state seen so far.");
+  const metrics::Labels lb{{"region", cfg->region}};
+
+  auto answer = [](const Verdict& v) {
+    json body = {{"ok", v.ok}, {"reason", v.reason}};
+    return httpd::Response{v.ok ? 200 : 503, "application/json", body.dump() + "\n"};
+  };
+  httpd::HttpServer http;
+  http.Get("/health", [&] { return answer(gate.Health()); });
+  http.Get("/ready", [&] { return answer(gate.Ready()); });
+  http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
+  http.Get("/v1/status", [&] {
+    return httpd::Response{200, "application/json", gate.Status().dump(2) + "\n"};
+  });
+  http.Get("/metrics", [&] {
+    json st = gate.Status();
+    reg.Set("agency_ha_gate_ready", lb, gate.Ready().ok ? 1 : 0);
+    reg.Set("agency_ha_gate_healthy", lb, gate.Health().ok ? 1 : 0);
+    reg.Set("agency_ha_gate_state_synced", lb, st["synced"].get<bool>() ? 1 : 0);
+    reg.Set("agency_ha_gate_state_error", lb, st["sourceError"].is_null() ? 0 : 1);
+    reg.Set("agency_ha_gate_state_version", lb, st["stateVersion"].get<double>());
+    reg.Set("agency_ha_gate_watch_restarts_total", lb, st["watchRestarts"].get<double>());
+    return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
+  });
+  if (Status s = http.Start(cfg->listen); !s) {
+    log::Error("cannot start HTTP server", {{"error", s.message()}});
+    return 1;
+  }
+  Stopper source_stop;
+  std::thread watcher([&] { source->Run(source_stop); });
+  log::Info("gate starting", {{"config", config_path},
+                              {"region", cfg->region},
+                              {"source", source->Describe()},
+                              {"listen", cfg->listen},
+                              {"port", http.port()},
+                              {"version", AHA_VERSION}});
+  stop.WaitUntil(std::chrono::steady_clock::time_point::max());
+  source_stop.Stop();
+  watcher.join();
+  http.Stop();
+  log::Info("gate stopped", {{"signal", signals.signal()}});
+  return 0;
+}
+
+namespace {
+size_t Collect(char* p, size_t size, size_t n, void* ud) {
+  static_cast<std::string*>(ud)->append(p, size * n);
+  return size * n;
+}
+}  // namespace
+
+int CheckCommand(const std::string& config_path) {
+  auto cfg = config::LoadGateConfig(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "agency-ha gate check: %s\n", cfg.message().c_str());
+    return 2;
+  }
+  auto hp = ParseHostPort(cfg->listen);
+  std::string host = hp->host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  const std::string url = "http://" + host + ":" + std::to_string(hp->port) + "/ready";
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  CURL* c = curl_easy_init();
+  std::string body;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(cfg->app_timeout_seconds * 1000 + 1000));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  CURLcode rc = curl_easy_perform(c);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  if (rc != CURLE_OK) {
+    std::fprintf(stderr, "not ready: gate at %s unreachable: %s\n", url.c_str(),
+                 curl_easy_strerror(rc));
+    return 1;
+  }
+  std::fputs(body.c_str(), status == 200 ? stdout : stderr);
+  return status == 200 ? 0 : 1;
+}
+
+}  // namespace aha::gate

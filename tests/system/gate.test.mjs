@@ -1,0 +1,186 @@
+// Black-box tests of `agency-ha gate` with the file state source: the real binary, a real app
+// health endpoint, and the state directory written the way the controller writes it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import net from 'node:net';
+import { BIN, Endpoint, get, run, runAsync, startController, tempDir, waitFor, writeConfig } from './helpers.mjs';
+
+function writeKey(dir, key, value) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `.${key}.tmp`), value);
+  renameSync(join(dir, `.${key}.tmp`), join(dir, key)); // atomic, like the controller's writes
+}
+
+async function freePort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function startGate(t, dir, region, stateDir, appUrl) {
+  const cfg = join(dir, `gate-${region}.yaml`);
+  // A fixed port, so that `gate check --config` (which reads the same file) can find the gate.
+  writeFileSync(cfg, `region: ${region}\n${appUrl ? `appHealthUrl: "${appUrl}"\n` : ''}` +
+    `appTimeoutSeconds: 0.5\nlisten: "127.0.0.1:${await freePort()}"\nstate: {file: "${stateDir}"}\n`);
+  const child = spawn(BIN, ['gate', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const lines = [];
+  const port = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const j = JSON.parse(line);
+          lines.push(j);
+          if (j.msg === 'gate starting') resolve(j.port);
+        } catch { lines.push({ raw: line }); }
+      }
+    });
+    child.once('exit', (c) => reject(new Error(`gate exited ${c}: ${buf}`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, port, cfg, lines, exited };
+}
+
+const ready = async (g) => (await get(g.port, '/ready')).status;
+const health = async (g) => (await get(g.port, '/health')).status;
+
+test('gate: serving by default, drained by servingRegions, health independent of serving', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const app = await new Endpoint().up();
+  t.after(() => app.down());
+  const g = await startGate(t, dir, 'eu-west-1', stateDir, app.url);
+  assert.equal(await ready(g), 200, 'no state yet: serving by default');
+  assert.match((await get(g.port, '/ready')).body, /not (read|written) yet/);
+
+  writeKey(stateDir, 'servingRegions', 'eu-west-1\nus-east-1\n');
+  await waitFor('synced', async () => JSON.parse((await get(g.port, '/v1/status')).body).synced);
+  assert.equal(await ready(g), 200);
+
+  // Exact names: eu-west-10 is not eu-west-1.
+  writeKey(stateDir, 'servingRegions', 'eu-west-10\nus-east-1\n');
+  await waitFor('drained', async () => (await ready(g)) === 503, 2000);
+  assert.match((await get(g.port, '/ready')).body, /not in servingRegions/);
+  assert.equal(await health(g), 200, '/health ignores the serving decision');
+
+  writeKey(stateDir, 'servingRegions', 'eu-west-1\n');
+  await waitFor('serving again', async () => (await ready(g)) === 200, 2000);
+
+  // App unhealthy: both fail.
+  app.status = 500;
+  assert.equal(await health(g), 503);
+  assert.equal(await ready(g), 503);
+  assert.match((await get(g.port, '/health')).body, /HTTP 500/);
+  app.status = 200;
+  await app.down();
+  assert.equal(await health(g), 503, 'app down: connection refused is unhealthy');
+  await app.up();
+  assert.equal(await health(g), 200);
+
+  // Exec-probe helper.
+  assert.equal((await runAsync(['gate', 'check', '--config', g.cfg])).status, 0);
+  writeKey(stateDir, 'servingRegions', 'us-east-1\n');
+  await waitFor('drained', async () => (await ready(g)) === 503, 2000);
+  const chk = (await runAsync(['gate', 'check', '--config', g.cfg]));
+  assert.equal(chk.status, 1);
+  assert.match(chk.stderr, /not in servingRegions/);
+
+  g.child.kill('SIGTERM');
+  assert.equal(await g.exited, 0);
+  assert.equal((await runAsync(['gate', 'check', '--config', g.cfg])).status, 1, 'unreachable gate: not ready');
+});
+
+test('gate: simulated outages make /health fail until they expire', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const g = await startGate(t, dir, 'us-east-1', stateDir, null);
+  const now = Date.now();
+  const outage = (region, ms) => ({ id: `drill-${region}`, region, failureType: 'health',
+    startedAt: new Date(now).toISOString(), expiresAt: new Date(now + ms).toISOString(), by: 'test' });
+  writeKey(stateDir, 'simulatedOutages', JSON.stringify({ apiVersion: 'agency-ha/v1',
+    outages: [outage('us-east-1', 1500), outage('eu-west-1', 60000)] }));
+  await waitFor('outage active', async () => (await health(g)) === 503, 2000);
+  assert.match((await get(g.port, '/health')).body, /simulated outage drill-us-east-1/);
+  assert.equal(await ready(g), 503);
+  // Expiry is judged by the gate's clock: no writer needs to be alive to end the drill.
+  await waitFor('outage expired', async () => (await health(g)) === 200, 5000);
+  assert.ok(Date.now() - now >= 1400, 'not before its expiry');
+});
+
+test('gate: malformed state keeps the last known values (fail-static)', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const g = await startGate(t, dir, 'us-east-1', stateDir, null);
+  writeKey(stateDir, 'servingRegions', 'eu-west-1\n');
+  await waitFor('drained', async () => (await ready(g)) === 503, 2000);
+  writeKey(stateDir, 'servingRegions', 'us-east-1; rm -rf /\n');
+  await waitFor('problem reported', async () =>
+    JSON.parse((await get(g.port, '/v1/status')).body).problems !== null, 2000);
+  assert.equal(await ready(g), 503, 'still drained: the last good value stays in force');
+  assert.ok(g.lines.some((l) => l.level === 'error' && /fail-static/.test(l.msg)));
+  writeKey(stateDir, 'servingRegions', 'us-east-1\n');
+  await waitFor('serving', async () => (await ready(g)) === 200, 2000);
+});
+
+test('gate: bad config exits 2 naming the key', (t) => {
+  const dir = tempDir(t);
+  const cfg = join(dir, 'g.yaml');
+  writeFileSync(cfg, 'region: US_EAST\nstate: {file: /tmp/x}\n');
+  let r = run(['gate', '--config', cfg]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /region: invalid region name "US_EAST"/);
+  writeFileSync(cfg, 'region: a\nstate: {file: /tmp/x}\nlisten: nope\n');
+  r = run(['gate', 'check', '--config', cfg]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /listen: invalid address "nope"/);
+  writeFileSync(cfg, 'region: a\nstate: {}\n');
+  r = run(['gate', '--config', cfg, '--check']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /state: set either file/);
+});
+
+test('full loop: drill on a region → controller fails it via the gate → gate drains → recovery visible', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const gus = await startGate(t, dir, 'us-east-1', stateDir, null);
+  const geu = await startGate(t, dir, 'eu-west-1', stateDir, null);
+  const gap = await startGate(t, dir, 'ap-southeast-1', stateDir, null);
+  const url = (g) => `http://127.0.0.1:${g.port}/health`;
+  const cfg = writeConfig(dir, `regions:
+  - {name: us-east-1, endpoint: "${url(gus)}"}
+  - {name: eu-west-1, endpoint: "${url(geu)}"}
+  - {name: ap-southeast-1, active: false, endpoint: "${url(gap)}"}
+probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+policy: {failbackSeconds: 0.5}
+state: {file: "${stateDir}"}
+listen: "127.0.0.1:0"
+`);
+  const ctl = await startController(t, cfg);
+  await waitFor('ap drained, us serving', async () => (await ready(gap)) === 503 && (await ready(gus)) === 200);
+
+  // The drill: simulatedOutages for us-east-1, written beside the controller's keys.
+  const drill = JSON.stringify({ apiVersion: 'agency-ha/v1', outages: [{
+    id: 'd1', region: 'us-east-1', failureType: 'health', startedAt: new Date().toISOString(),
+    expiresAt: new Date(Date.now() + 2500).toISOString(), by: 'test' }] });
+  const set = run(['state', 'set', '--dir', stateDir, 'simulatedOutages', '--value', drill]);
+  assert.equal(set.status, 0, set.stderr);
+  await waitFor('us-east-1 drained', async () => (await ready(gus)) === 503, 5000);
+  await waitFor('ap-southeast-1 promoted', async () => (await ready(gap)) === 200, 5000);
+  // Recovery is visible: the controller probes /health, which ignores servingRegions.
+  await waitFor('us-east-1 back after expiry', async () => (await ready(gus)) === 200, 8000);
+  await waitFor('ap-southeast-1 demoted', async () => (await ready(gap)) === 503, 5000);
+  const events = ctl.lines.filter((l) => l.msg === 'region transition').map((l) => `${l.event}:${l.region}`);
+  assert.deepEqual(events, ['RegionFailed:us-east-1', 'RegionPromoted:ap-southeast-1',
+    'RegionRecovered:us-east-1', 'RegionDemoted:ap-southeast-1']);
+});
