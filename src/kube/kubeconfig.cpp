@@ -65,11 +65,11 @@ Result<Connection> LoadKubeconfig(const std::string& path, const std::string& co
   std::string ctx_name = context.empty() ? Str(doc, "current-context") : context;
   if (ctx_name.empty()) return Err("kubeconfig " + path + ": no current-context and no --context");
   YAML::Node ctx = Named(doc["contexts"], ctx_name);
-  if (!ctx) return Err("kubeconfig " + path + ": context \"" + ctx_name + "\" not found");
+  if (!ctx.IsMap()) return Err("kubeconfig " + path + ": context \"" + ctx_name + "\" not found");
   YAML::Node c = ctx["context"];
   const std::string cluster_name = Str(c, "cluster"), user_name = Str(c, "user");
   YAML::Node cluster = Named(doc["clusters"], cluster_name)["cluster"];
-  if (!cluster) return Err("kubeconfig " + path + ": cluster \"" + cluster_name + "\" not found");
+  if (!cluster.IsMap()) return Err("kubeconfig " + path + ": cluster \"" + cluster_name + "\" not found");
   Connection conn;
   conn.source = "kubeconfig " + path + " (context " + ctx_name + ")";
   conn.server = Str(cluster, "server");
@@ -85,7 +85,7 @@ Result<Connection> LoadKubeconfig(const std::string& path, const std::string& co
   if (std::string ns = Str(c, "namespace"); !ns.empty()) conn.ns = ns;
   if (!user_name.empty()) {
     YAML::Node user = Named(doc["users"], user_name)["user"];
-    if (!user) return Err("kubeconfig " + path + ": user \"" + user_name + "\" not found");
+    if (!user.IsMap()) return Err("kubeconfig " + path + ": user \"" + user_name + "\" not found");
     const std::string uwhere = "kubeconfig " + path + ": users[" + user_name + "]";
     conn.token = Str(user, "token");
     conn.token_file = Resolve(base_dir, Str(user, "tokenFile"));
