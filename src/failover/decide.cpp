@@ -23,8 +23,9 @@ struct Round {
   State next;
   std::vector<Transition> transitions;
 
-  void Emit(TransitionKind k, const std::string& region, std::string reason) {
-    transitions.push_back(Transition{k, region, now, std::move(reason)});
+  void Emit(TransitionKind k, const std::string& region, std::string reason,
+            WallTime first_probe_at = {}) {
+    transitions.push_back(Transition{k, region, now, std::move(reason), first_probe_at});
   }
 
   const RegionConfig* Config(const std::string& name) const {
@@ -64,9 +65,11 @@ struct Round {
       const Observation& o = it->second;
       rs.last = o;
       if (o.ok) {
+        if (rs.consecutive_successes == 0) rs.streak_since = o.at;
         rs.consecutive_successes = std::min(rs.consecutive_successes + 1, 1 << 30);
         rs.consecutive_failures = 0;
       } else {
+        if (rs.consecutive_failures == 0) rs.streak_since = o.at;
         rs.consecutive_failures = std::min(rs.consecutive_failures + 1, 1 << 30);
         rs.consecutive_successes = 0;
       }
@@ -75,13 +78,13 @@ struct Round {
         rs.since = now;
         rs.reason = std::to_string(rs.consecutive_failures) +
                     " consecutive failed probes, last: " + o.detail;
-        Emit(TransitionKind::kRegionFailed, name, rs.reason);
+        Emit(TransitionKind::kRegionFailed, name, rs.reason, rs.streak_since);
       } else if (rs.health == Health::kFailed &&
                  rs.consecutive_successes >= cfg.probe.success_threshold) {
         rs.health = Health::kHealthy;
         rs.since = now;
         rs.reason = std::to_string(rs.consecutive_successes) + " consecutive healthy probes";
-        Emit(TransitionKind::kRegionRecovered, name, rs.reason);
+        Emit(TransitionKind::kRegionRecovered, name, rs.reason, rs.streak_since);
       }
     }
   }

@@ -141,10 +141,12 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
   }
   json transitions = json::array();
   for (const auto& t : s.recent) {
-    transitions.push_back({{"type", TransitionName(t.kind)},
-                           {"region", t.region},
-                           {"at", TimeOrNull(t.at)},
-                           {"reason", t.reason}});
+    json tj = {{"type", TransitionName(t.kind)},
+               {"region", t.region},
+               {"at", TimeOrNull(t.at)},
+               {"reason", t.reason}};
+    if (t.first_probe_at != WallTime{}) tj["firstProbeAt"] = TimeOrNull(t.first_probe_at);
+    transitions.push_back(tj);
   }
   json doc = {{"apiVersion", "agency-ha/v1"},
               {"kind", "FailoverState"},
@@ -219,7 +221,10 @@ Result<State> StateFromJson(const std::string& text) {
         if (!kind) continue;
         auto at = ReadTime(t, "at", "state.json transitions");
         if (!at) return at.error();
-        s.recent.push_back(Transition{*kind, t.value("region", ""), *at, t.value("reason", "")});
+        auto first = ReadTime(t, "firstProbeAt", "state.json transitions");
+        if (!first) return first.error();
+        s.recent.push_back(
+            Transition{*kind, t.value("region", ""), *at, t.value("reason", ""), *first});
       }
       while (s.recent.size() > kMaxRecentTransitions)
         s.recent.pop_front();

@@ -38,6 +38,7 @@ struct RegionState {
   std::string reason;  // why the region has its current health
   int consecutive_failures = 0;
   int consecutive_successes = 0;
+  WallTime streak_since{};  // when the current run of equal probe results began (its first probe)
   // Passive regions only: promoted while standing in for failed active regions.
   bool promoted = false;
   WallTime promoted_since{};
@@ -62,6 +63,9 @@ struct Transition {
   std::string region;  // empty for panic transitions
   WallTime at{};
   std::string reason;
+  // Failed/Recovered: when the first probe of the streak that caused it was taken (so a drill
+  // report can show "first failed probe" as a measured time, not an estimate).
+  WallTime first_probe_at{};
   bool operator==(const Transition&) const = default;
 };
 

@@ -314,3 +314,37 @@ TEST(StateFormat, MalformedStateJsonIsAnError) {
 
 }  // namespace
 }  // namespace aha::failover
+
+namespace aha::failover {
+namespace {
+
+TEST(Decide, TransitionsCarryTheFirstProbeOfTheirStreak) {
+  auto cfg = Cfg("a,b", 3, 2);
+  State s = Decide(State{}, {}, cfg, At(0)).next;
+  std::vector<Transition> all;
+  auto round = [&](double t, bool ok) {
+    Decision d = Decide(s, {{"a", {ok, 1, ok ? "HTTP 200" : "HTTP 503", At(t)}}}, cfg, At(t));
+    all.insert(all.end(), d.transitions.begin(), d.transitions.end());
+    s = d.next;
+  };
+  round(1, true);
+  round(2, false);  // streak starts
+  round(3, false);
+  round(4, false);  // failed
+  round(5, true);   // recovery streak starts
+  round(6, true);   // recovered
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].kind, TransitionKind::kRegionFailed);
+  EXPECT_EQ(all[0].first_probe_at, At(2));
+  EXPECT_EQ(all[0].at, At(4));
+  EXPECT_EQ(all[1].kind, TransitionKind::kRegionRecovered);
+  EXPECT_EQ(all[1].first_probe_at, At(5));
+  // And it survives the round trip through state.json.
+  auto back = StateFromJson(StateToJson(s, {{"a", true}, {"b", true}}));
+  ASSERT_TRUE(back.ok()) << back.message();
+  ASSERT_EQ(back->recent.size(), 2u);
+  EXPECT_EQ(back->recent[0].first_probe_at, At(2));
+}
+
+}  // namespace
+}  // namespace aha::failover
