@@ -23,8 +23,9 @@ std::string LeaderElector::Holder() const {
 bool LeaderElector::TryAcquireOrRenew() {
   const WallTime now_wall = clock_.wall();
   const MonoTime now = clock_.mono();
-  const int lease_seconds = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(cfg_.lease_duration).count());
+  // Lease durations are whole seconds in the API; round up so a lease is never shorter than
+  // configured (client-go judges expiry by the record's leaseDurationSeconds).
+  const int lease_seconds = static_cast<int>((cfg_.lease_duration.count() + 999) / 1000);
   auto lease = client_->Get(kLeases, cfg_.ns, cfg_.name);
   if (!lease && lease.code() == 404) {
     json obj = {{"apiVersion", "coordination.k8s.io/v1"},

@@ -1,0 +1,847 @@
+// The Kubernetes API test server (tests/kube-apiserver/server.mjs) proven with the real kubectl
+// (default flags) and with direct HTTPS requests: discovery, CRUD, patches, watches, RBAC, faults
+// and the admin API. Runs the server as a child process, as the C++ tests will.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SERVER = join(dirname(fileURLToPath(import.meta.url)), '..', 'kube-apiserver', 'server.mjs');
+const KUBECTL = process.env.KUBECTL || '/usr/bin/kubectl';
+const HAVE_KUBECTL = existsSync(KUBECTL);
+const kubectlTest = (name, fn) => test(name, { skip: HAVE_KUBECTL ? false : `kubectl not found at ${KUBECTL}` }, fn);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- harness ---------------------------------------------------------------------------------------
+
+const children = new Set();
+const dirs = new Set();
+
+function tempDir() {
+  const d = mkdtempSync(join(tmpdir(), 'kas-test-'));
+  dirs.add(d);
+  return d;
+}
+
+// Starts the server; resolves with its ready line plus {child, dir, ca}.
+async function startServer(extraArgs = []) {
+  const dir = tempDir();
+  const kubeconfig = join(dir, 'kubeconfig.yaml');
+  const child = spawn(process.execPath, [SERVER, '--kubeconfig', kubeconfig, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => { err += d; });
+  const ready = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server not ready in 10 s: ${err}`)), 10000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      out += d;
+      const i = out.indexOf('\n');
+      if (i >= 0) {
+        clearTimeout(timer);
+        resolve(JSON.parse(out.slice(0, i)));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${err}`));
+    });
+  });
+  const ca = ready.caFile ? readFileSync(ready.caFile) : null;
+  if (ready.caFile) serverTmp.add(dirname(ready.caFile));
+  return { ...ready, child, dir, ca, stderr: () => err };
+}
+
+async function stopServer(srv) {
+  if (srv.child.exitCode !== null) return srv.child.exitCode;
+  const exited = new Promise((r) => srv.child.once('exit', (code) => r(code)));
+  srv.child.kill('SIGTERM');
+  return exited;
+}
+
+// Servers still running at the end get SIGTERM (they remove their temp dir), SIGKILL if stuck.
+const serverTmp = new Set();
+after(async () => {
+  await Promise.all([...children].map((c) => new Promise((resolve) => {
+    const timer = setTimeout(() => c.kill('SIGKILL'), 3000);
+    c.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    c.kill('SIGTERM');
+  })));
+  for (const d of [...dirs, ...serverTmp]) rmSync(d, { recursive: true, force: true });
+});
+
+// One HTTP(S) request to the API. body: object (JSON) or string; returns {status, headers, text, json}.
+function request(srv, method, path, { body, token = srv.token, contentType, headers = {}, noAuth = false } = {}) {
+  const url = new URL(path, srv.url);
+  const lib = url.protocol === 'https:' ? https : http;
+  const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const h = { Accept: 'application/json', ...headers };
+  if (!noAuth) h.Authorization = `Bearer ${token}`;
+  if (data !== undefined) {
+    h['Content-Type'] = contentType ?? 'application/json';
+    h['Content-Length'] = Buffer.byteLength(data);
+  }
+  return new Promise((resolve, reject) => {
+    const req = lib.request(url, { method, headers: h, ca: srv.ca, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.on('error', reject);
+    if (data !== undefined) req.write(data);
+    req.end();
+  });
+}
+
+async function admin(srv, method, path, body) {
+  const res = await fetch(new URL(path, srv.adminUrl), {
+    method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+// A watch stream: parsed events, the unparsed tail, and how it ended.
+function openWatch(srv, path, { token = srv.token, headers = {} } = {}) {
+  const url = new URL(path, srv.url);
+  const lib = url.protocol === 'https:' ? https : http;
+  const w = { events: [], tail: '', ended: false, error: null, status: 0, headers: null };
+  const waiters = new Set();
+  const notify = () => { for (const fn of waiters) fn(); };
+  let onResponse;
+  w.response = new Promise((r) => { onResponse = r; });
+  const req = lib.request(url, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', ...headers }, ca: srv.ca, agent: false }, (res) => {
+    w.status = res.statusCode;
+    w.headers = res.headers;
+    onResponse(res);
+    res.setEncoding('utf8');
+    res.on('data', (d) => {
+      w.tail += d;
+      let i;
+      while ((i = w.tail.indexOf('\n')) >= 0) {
+        const line = w.tail.slice(0, i);
+        w.tail = w.tail.slice(i + 1);
+        if (line.trim()) w.events.push(JSON.parse(line));
+      }
+      notify();
+    });
+    res.on('end', () => { w.ended = true; notify(); });
+    res.on('error', (e) => { w.error = e; notify(); });
+    res.on('aborted', () => { w.error ??= new Error('aborted'); notify(); });
+  });
+  req.on('error', (e) => { w.error = e; onResponse(null); notify(); });
+  req.end();
+  w.waitFor = (pred, ms = 5000, what = 'watch condition') => new Promise((resolve, reject) => {
+    const check = () => {
+      const v = pred(w);
+      if (v) {
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      waiters.delete(check);
+      reject(new Error(`timed out waiting for ${what}; events: ${JSON.stringify(w.events).slice(0, 2000)} tail=${w.tail} ended=${w.ended} error=${w.error}`));
+    }, ms);
+    waiters.add(check);
+    check();
+  });
+  w.close = () => req.destroy();
+  return w;
+}
+
+function kubectl(srv, args, { input } = {}) {
+  const r = spawnSync(KUBECTL, ['--kubeconfig', srv.kubeconfig, ...args], {
+    encoding: 'utf8', timeout: 30000, input, env: { ...process.env, KUBECACHEDIR: join(srv.dir, 'kcache') },
+  });
+  if (r.error) throw r.error;
+  return r;
+}
+
+function ok(r) {
+  assert.equal(r.status, 0, `kubectl failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+const cm = (name, data, extra = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ...extra }, data });
+const NS = '/api/v1/namespaces/default';
+
+let srv;
+before(async () => {
+  srv = await startServer(['--bookmark-interval', '0.3']);
+});
+
+// ---- discovery ------------------------------------------------------------------------------------------
+
+test('version is public; discovery needs a token and lists the served resources', async () => {
+  const v = await request(srv, 'GET', '/version', { noAuth: true });
+  assert.equal(v.status, 200);
+  assert.equal(v.json.major, '1');
+  assert.equal((await request(srv, 'GET', '/api', { noAuth: true })).status, 401);
+
+  const core = await request(srv, 'GET', '/api/v1');
+  assert.equal(core.json.kind, 'APIResourceList');
+  const byName = Object.fromEntries(core.json.resources.map((r) => [r.name, r]));
+  assert.deepEqual(Object.keys(byName).sort(), ['configmaps', 'events', 'namespaces', 'pods']);
+  assert.deepEqual(byName.configmaps.shortNames, ['cm']);
+  assert.equal(byName.configmaps.namespaced, true);
+  assert.equal(byName.namespaces.namespaced, false);
+  assert.deepEqual(byName.pods.verbs, ['get', 'list', 'watch']);
+  assert.ok(byName.configmaps.verbs.includes('patch') && byName.configmaps.verbs.includes('watch'));
+
+  const groups = await request(srv, 'GET', '/apis');
+  assert.deepEqual(groups.json.groups.map((g) => g.preferredVersion.groupVersion).sort(), ['coordination.k8s.io/v1', 'events.k8s.io/v1']);
+  const leases = await request(srv, 'GET', '/apis/coordination.k8s.io/v1');
+  assert.equal(leases.json.resources[0].kind, 'Lease');
+
+  const agg = await request(srv, 'GET', '/apis', { headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' } });
+  assert.match(agg.headers['content-type'], /as=APIGroupDiscoveryList/);
+  assert.equal(agg.json.kind, 'APIGroupDiscoveryList');
+  assert.deepEqual(agg.json.items.map((i) => i.metadata.name).sort(), ['coordination.k8s.io', 'events.k8s.io']);
+
+  const oa = await request(srv, 'GET', '/openapi/v3');
+  const doc = await request(srv, 'GET', oa.json.paths['api/v1'].serverRelativeURL);
+  const patchOp = doc.json.paths['/api/v1/namespaces/{namespace}/configmaps/{name}'].patch;
+  assert.ok(patchOp.parameters.some((p) => p.name === 'fieldValidation'));
+  assert.ok(patchOp.requestBody.content['application/strategic-merge-patch+json']);
+  assert.equal((await request(srv, 'GET', '/apis/nope.example.com/v1/things')).status, 404);
+});
+
+// ---- kubectl --------------------------------------------------------------------------------------------
+
+kubectlTest('kubectl get/apply/patch/delete a ConfigMap with default flags', async () => {
+  const empty = kubectl(srv, ['get', 'cm', '-n', 'kubectl-ns']);
+  assert.equal(empty.status, 0, empty.stderr);
+  assert.equal(empty.stdout, '');
+  assert.match(empty.stderr, /No resources found in kubectl-ns namespace\./);
+
+  const file = join(srv.dir, 'cm.yaml');
+  const yaml = (value) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  namespace: kubectl-ns\n  labels: {app: demo}\ndata:\n  mode: ${value}\n  keep: "yes"\n`;
+  writeFileSync(file, yaml('active'));
+  assert.match(ok(kubectl(srv, ['apply', '-f', file])), /^configmap\/app-config created$/m);
+  const first = JSON.parse(ok(kubectl(srv, ['get', 'cm', 'app-config', '-n', 'kubectl-ns', '-o', 'json'])));
+  assert.deepEqual(first.data, { keep: 'yes', mode: 'active' });
+
+  writeFileSync(file, yaml('passive'));
+  assert.match(ok(kubectl(srv, ['apply', '-f', file])), /^configmap\/app-config configured$/m);
+  assert.match(ok(kubectl(srv, ['apply', '-f', file])), /^configmap\/app-config unchanged$/m);
+  const got = JSON.parse(ok(kubectl(srv, ['get', 'cm', 'app-config', '-n', 'kubectl-ns', '-o', 'json'])));
+  assert.deepEqual(got.data, { keep: 'yes', mode: 'passive' });
+  assert.equal(got.metadata.uid, first.metadata.uid);
+  assert.ok(Number(got.metadata.resourceVersion) > Number(first.metadata.resourceVersion));
+  assert.ok(got.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'].includes('passive'));
+
+  const table = ok(kubectl(srv, ['get', 'cm', '-n', 'kubectl-ns']));
+  assert.match(table, /^NAME\s+DATA\s+AGE\n/);
+  assert.match(table, /^app-config\s+2\s+\d+s$/m);
+
+  // The three patch types kubectl knows; the server applies them.
+  assert.match(ok(kubectl(srv, ['patch', 'cm', 'app-config', '-n', 'kubectl-ns', '--type', 'merge', '-p', '{"data":{"merged":"1","keep":null}}'])), /patched/);
+  assert.match(ok(kubectl(srv, ['patch', 'cm', 'app-config', '-n', 'kubectl-ns', '-p', '{"data":{"strategic":"2"}}'])), /patched/);
+  assert.match(ok(kubectl(srv, ['patch', 'cm', 'app-config', '-n', 'kubectl-ns', '--type', 'json', '-p',
+    '[{"op":"test","path":"/data/mode","value":"passive"},{"op":"replace","path":"/data/mode","value":"json"}]'])), /patched/);
+  const after = await request(srv, 'GET', '/api/v1/namespaces/kubectl-ns/configmaps/app-config');
+  assert.deepEqual(after.json.data, { merged: '1', mode: 'json', strategic: '2' });
+  const failed = kubectl(srv, ['patch', 'cm', 'app-config', '-n', 'kubectl-ns', '--type', 'json', '-p', '[{"op":"test","path":"/data/mode","value":"nope"}]']);
+  assert.notEqual(failed.status, 0);
+  assert.match(failed.stderr, /the server rejected our request due to an error in our request/);
+
+  assert.match(ok(kubectl(srv, ['delete', 'cm', 'app-config', '-n', 'kubectl-ns'])), /configmap "app-config" deleted/);
+  const gone = kubectl(srv, ['get', 'cm', 'app-config', '-n', 'kubectl-ns']);
+  assert.notEqual(gone.status, 0);
+  assert.match(gone.stderr, /Error from server \(NotFound\): configmaps "app-config" not found/);
+});
+
+kubectlTest('kubectl get -w -o json streams the MODIFIED object', async (t) => {
+  const created = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('watched', { v: '1' }) });
+  assert.equal(created.status, 201);
+  const child = spawn(KUBECTL, ['--kubeconfig', srv.kubeconfig, 'get', 'cm', 'watched', '-w', '-o', 'json'], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECACHEDIR: join(srv.dir, 'kcache') },
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => { err += d; });
+  const objects = [];
+  const seen = (pred, what) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kubectl -w did not print ${what}: ${out} ${err}`)), 10000);
+    const check = () => {
+      // kubectl prints a stream of pretty-printed JSON objects.
+      const parts = out.split(/\n}\n/);
+      objects.length = 0;
+      for (const p of parts.slice(0, -1)) objects.push(JSON.parse(`${p}\n}`));
+      const hit = objects.find(pred);
+      if (hit) {
+        clearTimeout(timer);
+        child.stdout.off('data', onData);
+        resolve(hit);
+      }
+    };
+    const onData = (d) => { out += d; check(); };
+    child.stdout.on('data', onData);
+    check();
+  });
+  const initial = await seen((o) => o.data?.v === '1', 'the initial object');
+  assert.equal(initial.metadata.name, 'watched');
+  const patched = await request(srv, 'PATCH', `${NS}/configmaps/watched`, { body: { data: { v: '2' } }, contentType: 'application/merge-patch+json' });
+  assert.equal(patched.status, 200);
+  const modified = await seen((o) => o.data?.v === '2', 'the MODIFIED object');
+  assert.equal(modified.metadata.resourceVersion, patched.json.metadata.resourceVersion);
+  child.kill('SIGTERM');
+});
+
+kubectlTest('kubectl create -f a Lease, get leases, AlreadyExists on a second create', () => {
+  const file = join(srv.dir, 'lease.yaml');
+  writeFileSync(file, 'apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: agency-ha-leader\nspec:\n  holderIdentity: controller-a\n  leaseDurationSeconds: 15\n  renewTime: "2024-05-01T10:00:00Z"\n');
+  assert.match(ok(kubectl(srv, ['create', '-f', file])), /lease.coordination.k8s.io\/agency-ha-leader created/);
+  const list = ok(kubectl(srv, ['get', 'leases']));
+  assert.match(list, /^NAME\s+HOLDER\s+AGE\n/);
+  assert.match(list, /^agency-ha-leader\s+controller-a\s+/m);
+  const lease = JSON.parse(ok(kubectl(srv, ['get', 'lease', 'agency-ha-leader', '-o', 'json'])));
+  assert.equal(lease.spec.renewTime, '2024-05-01T10:00:00.000000Z'); // MicroTime, as the apiserver stores it
+  assert.equal(lease.spec.leaseDurationSeconds, 15);
+  const again = kubectl(srv, ['create', '-f', file]);
+  assert.notEqual(again.status, 0);
+  assert.match(again.stderr, /\(AlreadyExists\).*leases.coordination.k8s.io "agency-ha-leader" already exists/);
+});
+
+kubectlTest('kubectl typed commands (protobuf bodies): create configmap, label, create namespace', async () => {
+  assert.match(ok(kubectl(srv, ['create', 'configmap', 'typed', '--from-literal=a=1', '--from-literal=b=2'])), /configmap\/typed created/);
+  assert.match(ok(kubectl(srv, ['label', 'cm', 'typed', 'tier=gold'])), /labeled/);
+  const got = await request(srv, 'GET', `${NS}/configmaps/typed`);
+  assert.deepEqual(got.json.data, { a: '1', b: '2' });
+  assert.deepEqual(got.json.metadata.labels, { tier: 'gold' });
+  assert.match(ok(kubectl(srv, ['create', 'namespace', 'typed-ns'])), /namespace\/typed-ns created/);
+  assert.match(ok(kubectl(srv, ['get', 'ns', 'typed-ns'])), /typed-ns\s+Active/);
+  assert.match(ok(kubectl(srv, ['get', 'cm', '-l', 'tier=gold', '-o', 'name'])), /^configmap\/typed$/m);
+});
+
+// ---- CRUD semantics over HTTP --------------------------------------------------------------------------
+
+test('create/get/update: resourceVersion, uid, 404/409 Status bodies, stale update conflicts', async () => {
+  const c = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('crud', { a: '1' }) });
+  assert.equal(c.status, 201);
+  assert.match(c.json.metadata.uid, /^[0-9a-f-]{36}$/);
+  assert.match(c.json.metadata.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  const rv1 = c.json.metadata.resourceVersion;
+  assert.match(rv1, /^\d+$/);
+
+  const dup = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('crud', { a: '1' }) });
+  assert.equal(dup.status, 409);
+  assert.deepEqual(dup.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'configmaps "crud" already exists',
+    reason: 'AlreadyExists', details: { name: 'crud', kind: 'configmaps' }, code: 409,
+  });
+
+  const missing = await request(srv, 'GET', `${NS}/configmaps/nope`);
+  assert.equal(missing.status, 404);
+  assert.deepEqual(missing.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'configmaps "nope" not found',
+    reason: 'NotFound', details: { name: 'nope', kind: 'configmaps' }, code: 404,
+  });
+  const missingLease = await request(srv, 'GET', '/apis/coordination.k8s.io/v1/namespaces/default/leases/nope');
+  assert.equal(missingLease.json.message, 'leases.coordination.k8s.io "nope" not found');
+  assert.deepEqual(missingLease.json.details, { name: 'nope', group: 'coordination.k8s.io', kind: 'leases' });
+
+  const u = await request(srv, 'PUT', `${NS}/configmaps/crud`, { body: { ...c.json, data: { a: '2' } } });
+  assert.equal(u.status, 200);
+  assert.ok(Number(u.json.metadata.resourceVersion) > Number(rv1));
+  assert.equal(u.json.metadata.uid, c.json.metadata.uid);
+  assert.equal(u.json.metadata.creationTimestamp, c.json.metadata.creationTimestamp);
+
+  const stale = await request(srv, 'PUT', `${NS}/configmaps/crud`, { body: { ...c.json, data: { a: '3' } } });
+  assert.equal(stale.status, 409);
+  assert.equal(stale.json.reason, 'Conflict');
+  assert.equal(stale.json.message, 'Operation cannot be fulfilled on configmaps "crud": the object has been modified; please apply your changes to the latest version and try again');
+  assert.deepEqual(stale.json.details, { name: 'crud', kind: 'configmaps' });
+
+  const unconditional = await request(srv, 'PUT', `${NS}/configmaps/crud`, { body: cm('crud', { a: '4' }) });
+  assert.equal(unconditional.status, 200);
+  assert.deepEqual(unconditional.json.data, { a: '4' });
+
+  const putMissing = await request(srv, 'PUT', `${NS}/configmaps/ghost`, { body: cm('ghost', { a: '1' }) });
+  assert.equal(putMissing.status, 404);
+  const wrongName = await request(srv, 'PUT', `${NS}/configmaps/crud`, { body: cm('other', {}) });
+  assert.equal(wrongName.status, 400);
+  assert.equal(wrongName.json.message, 'the name of the object (other) does not match the name on the URL (crud)');
+
+  // Writing identical content is a no-op: no new resourceVersion.
+  const same = await request(srv, 'PUT', `${NS}/configmaps/crud`, { body: unconditional.json });
+  assert.equal(same.status, 200);
+  assert.equal(same.json.metadata.resourceVersion, unconditional.json.metadata.resourceVersion);
+
+  const list = await request(srv, 'GET', `${NS}/configmaps?fieldSelector=metadata.name%3Dcrud`);
+  assert.equal(list.json.kind, 'ConfigMapList');
+  assert.equal(list.json.items.length, 1);
+  assert.ok(Number(list.json.metadata.resourceVersion) >= Number(unconditional.json.metadata.resourceVersion));
+
+  const preconditioned = await request(srv, 'DELETE', `${NS}/configmaps/crud`, {
+    body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { resourceVersion: rv1 } },
+  });
+  assert.equal(preconditioned.status, 409);
+  assert.match(preconditioned.json.message, /Precondition failed: ResourceVersion in precondition: \d+, ResourceVersion in object meta: \d+$/);
+  const del = await request(srv, 'DELETE', `${NS}/configmaps/crud`);
+  assert.equal(del.status, 200);
+  assert.equal(del.json.status, 'Success');
+  assert.equal(del.json.details.uid, c.json.metadata.uid);
+  assert.equal((await request(srv, 'DELETE', `${NS}/configmaps/crud`)).status, 404);
+});
+
+test('validation: DNS-1123 names, ConfigMap keys, lease duration -> 422 Invalid; unknown fields', async () => {
+  const badName = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('Bad_Name', {}) });
+  assert.equal(badName.status, 422);
+  assert.equal(badName.json.reason, 'Invalid');
+  assert.match(badName.json.message, /^ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain must consist of/);
+  assert.equal(badName.json.details.causes[0].field, 'metadata.name');
+
+  const badKey = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('badkey', { 'no spaces': 'x' }) });
+  assert.equal(badKey.status, 422);
+  assert.match(badKey.json.message, /data\[no spaces\]: Invalid value: "no spaces": a valid config key must consist of alphanumeric characters/);
+
+  const lease = await request(srv, 'POST', '/apis/coordination.k8s.io/v1/namespaces/default/leases', {
+    body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'bad' }, spec: { leaseDurationSeconds: 0 } },
+  });
+  assert.equal(lease.status, 422);
+  assert.equal(lease.json.message, 'Lease.coordination.k8s.io "bad" is invalid: spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0');
+
+  const typeErr = await request(srv, 'POST', `${NS}/configmaps`, { body: { ...cm('typed-err', {}), data: { n: 1 } } });
+  assert.equal(typeErr.status, 400);
+  assert.match(typeErr.json.message, /cannot unmarshal number into Go struct field ConfigMap.data of type string/);
+
+  const strict = await request(srv, 'POST', `${NS}/configmaps?fieldValidation=Strict`, { body: { ...cm('strict', {}), bogus: 1 } });
+  assert.equal(strict.status, 400);
+  assert.equal(strict.json.message, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "bogus"');
+  const warn = await request(srv, 'POST', `${NS}/configmaps`, { body: { ...cm('warned', { a: 'b' }), bogus: 1 } });
+  assert.equal(warn.status, 201);
+  assert.equal(warn.headers.warning, '299 - "unknown field \\"bogus\\""');
+  assert.equal(warn.json.bogus, undefined);
+
+  const gen = await request(srv, 'POST', `${NS}/configmaps`, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { generateName: 'gen-' } } });
+  assert.equal(gen.status, 201);
+  assert.match(gen.json.metadata.name, /^gen-[a-z0-9]{5}$/);
+});
+
+test('patches: merge-patch null deletes, strategic merge, json-patch test op, no-op keeps resourceVersion', async () => {
+  const base = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('patchme', { a: '1', b: '2', c: '3' }) });
+  assert.equal(base.status, 201);
+  const merge = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, { body: { data: { b: null, d: '4' } }, contentType: 'application/merge-patch+json' });
+  assert.equal(merge.status, 200);
+  assert.deepEqual(merge.json.data, { a: '1', c: '3', d: '4' });
+
+  const smp = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, {
+    body: { metadata: { labels: { role: 'x' }, finalizers: ['example.com/f1'] }, data: { a: null, e: '5' } }, contentType: 'application/strategic-merge-patch+json',
+  });
+  assert.equal(smp.status, 200);
+  assert.deepEqual(smp.json.data, { c: '3', d: '4', e: '5' });
+  // finalizers use patchStrategy=merge: a second patch adds to the list instead of replacing it.
+  const smp2 = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, { body: { metadata: { finalizers: ['example.com/f2'] } }, contentType: 'application/strategic-merge-patch+json' });
+  assert.deepEqual(smp2.json.metadata.finalizers, ['example.com/f1', 'example.com/f2']);
+  const merge2 = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, { body: { metadata: { finalizers: ['example.com/f3'] } }, contentType: 'application/merge-patch+json' });
+  assert.deepEqual(merge2.json.metadata.finalizers, ['example.com/f3']);
+
+  const jp = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, {
+    body: [{ op: 'test', path: '/data/c', value: '3' }, { op: 'remove', path: '/data/c' }, { op: 'add', path: '/data/f', value: '6' }],
+    contentType: 'application/json-patch+json',
+  });
+  assert.equal(jp.status, 200);
+  assert.deepEqual(jp.json.data, { d: '4', e: '5', f: '6' });
+
+  const failedTest = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, { body: [{ op: 'test', path: '/data/d', value: 'x' }], contentType: 'application/json-patch+json' });
+  assert.equal(failedTest.status, 422);
+  assert.deepEqual(failedTest.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+    message: 'the server rejected our request due to an error in our request', reason: 'Invalid', details: {}, code: 422,
+  });
+
+  const noop = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, { body: { data: { d: '4' } }, contentType: 'application/merge-patch+json' });
+  assert.equal(noop.json.metadata.resourceVersion, jp.json.metadata.resourceVersion);
+
+  const stalePatch = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, {
+    body: { metadata: { resourceVersion: base.json.metadata.resourceVersion }, data: { z: '1' } }, contentType: 'application/merge-patch+json',
+  });
+  assert.equal(stalePatch.status, 409);
+  assert.equal(stalePatch.json.reason, 'Conflict');
+
+  assert.equal((await request(srv, 'PATCH', `${NS}/configmaps/ghost`, { body: {}, contentType: 'application/merge-patch+json' })).status, 404);
+  const badType = await request(srv, 'PATCH', `${NS}/configmaps/patchme`, { body: {}, contentType: 'application/json' });
+  assert.equal(badType.status, 415);
+});
+
+test('list: label selectors, field selectors, limit/continue, cluster-wide list', async () => {
+  for (const [name, tier] of [['sel-a', 'web'], ['sel-b', 'web'], ['sel-c', 'db']]) {
+    assert.equal((await request(srv, 'POST', '/api/v1/namespaces/sel/configmaps', { body: cm(name, {}, { labels: { tier, group: 'sel' } }) })).status, 201);
+  }
+  const names = (r) => r.json.items.map((i) => i.metadata.name);
+  assert.deepEqual(names(await request(srv, 'GET', '/api/v1/namespaces/sel/configmaps?labelSelector=tier%3Dweb')), ['sel-a', 'sel-b']);
+  assert.deepEqual(names(await request(srv, 'GET', '/api/v1/namespaces/sel/configmaps?labelSelector=tier%3Dweb,group%3Dsel')), ['sel-a', 'sel-b']);
+  assert.deepEqual(names(await request(srv, 'GET', '/api/v1/namespaces/sel/configmaps?labelSelector=tier!%3Dweb')), ['sel-c']);
+  assert.deepEqual(names(await request(srv, 'GET', '/api/v1/namespaces/sel/configmaps?labelSelector=tier+in+(db)')), ['sel-c']);
+  assert.deepEqual(names(await request(srv, 'GET', '/api/v1/configmaps?fieldSelector=metadata.namespace%3Dsel,metadata.name%3Dsel-b')), ['sel-b']);
+  const bad = await request(srv, 'GET', '/api/v1/namespaces/sel/configmaps?fieldSelector=data.x%3Dy');
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.message, 'field label not supported: data.x');
+
+  const p1 = await request(srv, 'GET', '/api/v1/namespaces/sel/configmaps?limit=2');
+  assert.deepEqual(names(p1), ['sel-a', 'sel-b']);
+  assert.equal(p1.json.metadata.remainingItemCount, 1);
+  const p2 = await request(srv, 'GET', `/api/v1/namespaces/sel/configmaps?limit=2&continue=${encodeURIComponent(p1.json.metadata.continue)}`);
+  assert.deepEqual(names(p2), ['sel-c']);
+  assert.equal(p2.json.metadata.continue, undefined);
+});
+
+test('events: core/v1 and events.k8s.io/v1 share one storage', async () => {
+  const e = await request(srv, 'POST', `${NS}/events`, {
+    body: {
+      apiVersion: 'v1', kind: 'Event', metadata: { name: 'failover.1' }, involvedObject: { kind: 'ConfigMap', name: 'state', namespace: 'default' },
+      reason: 'Failover', message: 'promoted eu-west-1', type: 'Normal', count: 1, source: { component: 'agency-ha' },
+      firstTimestamp: '2024-05-01T10:00:00Z', lastTimestamp: '2024-05-01T10:00:00Z',
+    },
+  });
+  assert.equal(e.status, 201, e.text);
+  assert.equal(e.json.reportingComponent, '');
+  const v1 = await request(srv, 'GET', '/apis/events.k8s.io/v1/namespaces/default/events/failover.1');
+  assert.equal(v1.status, 200);
+  assert.equal(v1.json.apiVersion, 'events.k8s.io/v1');
+  assert.equal(v1.json.note, 'promoted eu-west-1');
+  assert.equal(v1.json.regarding.name, 'state');
+  assert.equal(v1.json.deprecatedCount, 1);
+  assert.equal(v1.json.metadata.resourceVersion, e.json.metadata.resourceVersion);
+  const byReason = await request(srv, 'GET', `${NS}/events?fieldSelector=reason%3DFailover,involvedObject.name%3Dstate`);
+  assert.deepEqual(byReason.json.items.map((i) => i.metadata.name), ['failover.1']);
+  const newApi = await request(srv, 'POST', '/apis/events.k8s.io/v1/namespaces/default/events', {
+    body: { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'ev2' }, eventTime: '2024-05-01T10:00:00.123456Z', reportingController: 'agency-ha/controller', reportingInstance: 'pod-1', action: 'Promote', reason: 'Failover', type: 'Normal', regarding: { kind: 'ConfigMap', name: 'state', namespace: 'default' }, note: 'x' },
+  });
+  assert.equal(newApi.status, 201, newApi.text);
+  const invalid = await request(srv, 'POST', '/apis/events.k8s.io/v1/namespaces/default/events', { body: { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name: 'ev3' } } });
+  assert.equal(invalid.status, 422);
+  assert.match(invalid.json.message, /^Event.events.k8s.io "ev3" is invalid: .*eventTime: Required value/);
+  const core = await request(srv, 'GET', `${NS}/events/ev2`);
+  assert.equal(core.json.message, 'x');
+  assert.equal(core.json.eventTime, '2024-05-01T10:00:00.123456Z');
+});
+
+// ---- watches --------------------------------------------------------------------------------------------
+
+test('watch: initial ADDED events, resume from a resourceVersion, fieldSelector, timeoutSeconds', async (t) => {
+  const a = await request(srv, 'POST', '/api/v1/namespaces/watch-ns/configmaps', { body: cm('w-a', { v: '0' }) });
+  const from = a.json.metadata.resourceVersion;
+  await request(srv, 'PATCH', '/api/v1/namespaces/watch-ns/configmaps/w-a', { body: { data: { v: '1' } }, contentType: 'application/merge-patch+json' });
+  await request(srv, 'POST', '/api/v1/namespaces/watch-ns/configmaps', { body: cm('w-b', {}) });
+  await request(srv, 'DELETE', '/api/v1/namespaces/watch-ns/configmaps/w-b');
+
+  const resumed = openWatch(srv, `/api/v1/namespaces/watch-ns/configmaps?watch=true&resourceVersion=${from}`);
+  t.after(() => resumed.close());
+  await resumed.waitFor((w) => w.events.length >= 3, 5000, '3 replayed events');
+  assert.deepEqual(resumed.events.map((e) => [e.type, e.object.metadata.name]), [['MODIFIED', 'w-a'], ['ADDED', 'w-b'], ['DELETED', 'w-b']]);
+  assert.equal(resumed.headers['content-type'], 'application/json');
+  assert.equal(resumed.headers['transfer-encoding'], 'chunked');
+  const rvs = resumed.events.map((e) => Number(e.object.metadata.resourceVersion));
+  assert.ok(rvs[0] > Number(from) && rvs[1] > rvs[0] && rvs[2] > rvs[1]);
+  assert.equal(resumed.events[0].object.kind, 'ConfigMap');
+
+  const initial = openWatch(srv, '/api/v1/namespaces/watch-ns/configmaps?watch=1&fieldSelector=metadata.name%3Dw-a');
+  t.after(() => initial.close());
+  await initial.waitFor((w) => w.events.length >= 1, 5000, 'the initial ADDED');
+  assert.equal(initial.events[0].type, 'ADDED');
+  assert.equal(initial.events[0].object.data.v, '1');
+
+  await request(srv, 'POST', '/api/v1/namespaces/watch-ns/configmaps', { body: cm('w-c', {}) });
+  await request(srv, 'PATCH', '/api/v1/namespaces/watch-ns/configmaps/w-a', { body: { data: { v: '2' } }, contentType: 'application/merge-patch+json' });
+  await resumed.waitFor((w) => w.events.some((e) => e.type === 'MODIFIED' && e.object.data?.v === '2'), 5000, 'live MODIFIED');
+  await initial.waitFor((w) => w.events.some((e) => e.type === 'MODIFIED' && e.object.data?.v === '2'), 5000, 'live MODIFIED (filtered)');
+  assert.ok(!initial.events.some((e) => e.object.metadata.name !== 'w-a'), 'fieldSelector leaked other objects');
+
+  const timed = openWatch(srv, '/api/v1/namespaces/watch-ns/configmaps?watch=true&timeoutSeconds=1&resourceVersion=0');
+  t.after(() => timed.close());
+  const started = Date.now();
+  await timed.waitFor((w) => w.ended, 4000, 'the server to end the watch');
+  assert.ok(Date.now() - started >= 900);
+});
+
+test('watch: BOOKMARK events carry only the resourceVersion', async (t) => {
+  const w = openWatch(srv, '/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&allowWatchBookmarks=true&resourceVersion=0');
+  t.after(() => w.close());
+  const bm = await w.waitFor((x) => x.events.find((e) => e.type === 'BOOKMARK'), 3000, 'a BOOKMARK');
+  assert.equal(bm.object.kind, 'Lease');
+  assert.equal(bm.object.apiVersion, 'coordination.k8s.io/v1');
+  assert.match(bm.object.metadata.resourceVersion, /^\d+$/);
+  assert.deepEqual(Object.keys(bm.object.metadata).sort(), ['creationTimestamp', 'resourceVersion']);
+  const plain = openWatch(srv, '/apis/coordination.k8s.io/v1/namespaces/default/leases?watch=true&resourceVersion=0');
+  t.after(() => plain.close());
+  await plain.response;
+  await sleep(800);
+  assert.ok(!plain.events.some((e) => e.type === 'BOOKMARK'), 'bookmarks were not requested');
+});
+
+test('watch: 410 Expired ERROR event after /compact', async (t) => {
+  const c = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('compacted', {}) });
+  const old = c.json.metadata.resourceVersion;
+  await request(srv, 'PATCH', `${NS}/configmaps/compacted`, { body: { data: { x: '1' } }, contentType: 'application/merge-patch+json' });
+  const compact = await admin(srv, 'POST', '/compact');
+  assert.equal(compact.status, 200);
+  const w = openWatch(srv, `${NS}/configmaps?watch=true&resourceVersion=${old}`);
+  t.after(() => w.close());
+  await w.waitFor((x) => x.ended, 5000, 'the watch to end');
+  assert.equal(w.status, 200);
+  assert.equal(w.events.length, 1);
+  assert.equal(w.events[0].type, 'ERROR');
+  assert.equal(w.events[0].object.code, 410);
+  assert.equal(w.events[0].object.reason, 'Expired');
+  assert.equal(w.events[0].object.message, `too old resource version: ${old} (${compact.json.compactedResourceVersion})`);
+  // The current revision can still be watched.
+  const fresh = openWatch(srv, `${NS}/configmaps?watch=true&resourceVersion=${compact.json.compactedResourceVersion}`);
+  t.after(() => fresh.close());
+  await fresh.response;
+  await request(srv, 'PATCH', `${NS}/configmaps/compacted`, { body: { data: { x: '2' } }, contentType: 'application/merge-patch+json' });
+  await fresh.waitFor((x) => x.events.some((e) => e.type === 'MODIFIED'), 5000, 'MODIFIED after compaction');
+});
+
+test('admin: /watch/cut closes every watch mid-event', async (t) => {
+  const w = openWatch(srv, `${NS}/configmaps?watch=true&resourceVersion=0`);
+  t.after(() => w.close());
+  await w.response;
+  const open = await admin(srv, 'GET', '/watches');
+  assert.ok(open.json.open >= 1);
+  const cut = await admin(srv, 'POST', '/watch/cut');
+  assert.ok(cut.json.cut >= 1);
+  await w.waitFor((x) => x.error || x.ended, 5000, 'the stream to break');
+  assert.equal(w.tail, '{"type":"MODIFIED","object":{"kind":', 'a partial JSON line was written before the cut');
+  assert.ok(w.error, 'the stream must end abnormally, not cleanly');
+  const after = await admin(srv, 'GET', '/watches');
+  assert.equal(after.json.open, 0);
+});
+
+// ---- authentication and authorization -------------------------------------------------------------------
+
+test('401 without a token or with an unknown token', async () => {
+  const none = await request(srv, 'GET', `${NS}/configmaps`, { noAuth: true });
+  assert.equal(none.status, 401);
+  assert.deepEqual(none.json, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+  const bad = await request(srv, 'GET', '/version', { token: 'not-a-token' });
+  assert.equal(bad.status, 401);
+});
+
+test('403 with the RBAC message; resourceNames apply to list/watch only through fieldSelector', async (t) => {
+  const token = 'restricted-token';
+  const user = 'system:serviceaccount:agency:controller';
+  const add = await admin(srv, 'POST', '/tokens', {
+    token, user,
+    rules: [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'patch'], resourceNames: ['state'], namespaces: ['agency'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'], namespaces: ['agency'] },
+    ],
+  });
+  assert.equal(add.status, 201);
+  assert.equal((await request(srv, 'POST', '/api/v1/namespaces/agency/configmaps', { body: cm('state', { a: '1' }) })).status, 201);
+  assert.equal((await request(srv, 'POST', '/api/v1/namespaces/agency/configmaps', { body: cm('other', {}) })).status, 201);
+  const as = { token };
+
+  assert.equal((await request(srv, 'GET', '/api/v1/namespaces/agency/configmaps/state', as)).status, 200);
+  const patch = await request(srv, 'PATCH', '/api/v1/namespaces/agency/configmaps/state', { ...as, body: { data: { a: '2' } }, contentType: 'application/merge-patch+json' });
+  assert.equal(patch.status, 200);
+
+  const del = await request(srv, 'DELETE', '/api/v1/namespaces/agency/configmaps/state', as);
+  assert.equal(del.status, 403);
+  assert.deepEqual(del.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+    message: `configmaps "state" is forbidden: User "${user}" cannot delete resource "configmaps" in API group "" in the namespace "agency"`,
+    reason: 'Forbidden', details: { name: 'state', kind: 'configmaps' }, code: 403,
+  });
+  const other = await request(srv, 'GET', '/api/v1/namespaces/agency/configmaps/other', as);
+  assert.equal(other.status, 403);
+  assert.equal(other.json.message, `configmaps "other" is forbidden: User "${user}" cannot get resource "configmaps" in API group "" in the namespace "agency"`);
+  const otherNs = await request(srv, 'GET', '/api/v1/namespaces/default/configmaps/state', as);
+  assert.equal(otherNs.status, 403);
+
+  const list = await request(srv, 'GET', '/api/v1/namespaces/agency/configmaps', as);
+  assert.equal(list.status, 403);
+  assert.equal(list.json.message, `configmaps is forbidden: User "${user}" cannot list resource "configmaps" in API group "" in the namespace "agency"`);
+  assert.deepEqual(list.json.details, { kind: 'configmaps' });
+  const named = await request(srv, 'GET', '/api/v1/namespaces/agency/configmaps?fieldSelector=metadata.name%3Dstate', as);
+  assert.equal(named.status, 200);
+  assert.deepEqual(named.json.items.map((i) => i.metadata.name), ['state']);
+  const namedOther = await request(srv, 'GET', '/api/v1/namespaces/agency/configmaps?fieldSelector=metadata.name%3Dother', as);
+  assert.equal(namedOther.status, 403);
+  assert.match(namedOther.json.message, /^configmaps "other" is forbidden: User .* cannot list resource/);
+
+  const w = openWatch(srv, '/api/v1/namespaces/agency/configmaps?watch=true&fieldSelector=metadata.name%3Dstate', { token });
+  t.after(() => w.close());
+  await w.waitFor((x) => x.events.length >= 1, 5000, 'the allowed watch');
+  assert.equal(w.status, 200);
+  const denied = await request(srv, 'GET', '/api/v1/namespaces/agency/configmaps?watch=true', as);
+  assert.equal(denied.status, 403);
+  assert.match(denied.json.message, /cannot watch resource "configmaps" in API group "" in the namespace "agency"$/);
+
+  const lease = await request(srv, 'POST', '/apis/coordination.k8s.io/v1/namespaces/agency/leases', { ...as, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' }, spec: {} } });
+  assert.equal(lease.status, 201);
+  const leaseDel = await request(srv, 'DELETE', '/apis/coordination.k8s.io/v1/namespaces/agency/leases/l', as);
+  assert.equal(leaseDel.status, 403);
+  assert.equal(leaseDel.json.message, `leases.coordination.k8s.io "l" is forbidden: User "${user}" cannot delete resource "leases" in API group "coordination.k8s.io" in the namespace "agency"`);
+  const clusterList = await request(srv, 'GET', '/api/v1/configmaps', as);
+  assert.equal(clusterList.status, 403);
+  assert.match(clusterList.json.message, /cannot list resource "configmaps" in API group "" at the cluster scope$/);
+});
+
+test('token rotation through the admin API', async () => {
+  const first = await admin(srv, 'POST', '/tokens', { token: 'rot-1', user: 'rotator', rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] });
+  assert.equal(first.status, 201);
+  assert.equal((await request(srv, 'GET', `${NS}/configmaps`, { token: 'rot-1' })).status, 200);
+  await admin(srv, 'POST', '/tokens', { token: 'rot-2', user: 'rotator', rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] });
+  const removed = await admin(srv, 'DELETE', '/tokens/rot-1');
+  assert.equal(removed.json.deleted, true);
+  assert.equal((await request(srv, 'GET', `${NS}/configmaps`, { token: 'rot-1' })).status, 401);
+  assert.equal((await request(srv, 'GET', `${NS}/configmaps`, { token: 'rot-2' })).status, 200);
+  assert.equal((await admin(srv, 'DELETE', '/tokens/rot-1')).status, 404);
+});
+
+test('--state-file defines tokens and rules at start-up', async (t) => {
+  const dir = tempDir();
+  const state = join(dir, 'rbac.json');
+  writeFileSync(state, JSON.stringify({
+    tokens: { 'reader-token': { user: 'system:serviceaccount:ns:reader', rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: ['x'], namespaces: ['ns'] }] } },
+    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'seeded', namespace: 'ns' }, status: { phase: 'Running' } }],
+  }));
+  const s2 = await startServer(['--state-file', state, '--insecure-http']);
+  t.after(() => stopServer(s2));
+  assert.match(s2.url, /^http:\/\//);
+  assert.equal(s2.caFile, null);
+  const seeded = await request(s2, 'GET', '/api/v1/namespaces/ns/pods/seeded');
+  assert.equal(seeded.json.status.phase, 'Running');
+  assert.equal(await request(s2, 'GET', '/api/v1/namespaces/ns/pods/seeded', { noAuth: true }).then((r) => r.status), 200, 'plain http: no token = admin');
+  await request(s2, 'POST', '/api/v1/namespaces/ns/configmaps', { body: cm('x', {}) });
+  assert.equal((await request(s2, 'GET', '/api/v1/namespaces/ns/configmaps/x', { token: 'reader-token' })).status, 200);
+  const p = await request(s2, 'PATCH', '/api/v1/namespaces/ns/configmaps/x', { token: 'reader-token', body: {}, contentType: 'application/merge-patch+json' });
+  assert.equal(p.status, 403);
+  assert.equal(p.json.message, 'configmaps "x" is forbidden: User "system:serviceaccount:ns:reader" cannot patch resource "configmaps" in API group "" in the namespace "ns"');
+  if (HAVE_KUBECTL) {
+    assert.match(readFileSync(s2.kubeconfig, 'utf8'), /server: "http:\/\/127\.0\.0\.1:\d+"/);
+    assert.match(ok(kubectl(s2, ['get', 'cm', 'x', '-n', 'ns', '-o', 'name'])), /configmap\/x/);
+  }
+});
+
+// ---- faults, request log, pause/resume ------------------------------------------------------------------
+
+test('faults: 503 twice then OK, 429 with Retry-After; the request log records them', async () => {
+  await request(srv, 'POST', `${NS}/configmaps`, { body: cm('faulty', {}) });
+  assert.equal((await admin(srv, 'DELETE', '/requests')).status, 200);
+  const f = await admin(srv, 'POST', '/faults', { match: { verb: 'get', resource: 'configmaps', name: 'faulty' }, count: 2, status: 503 });
+  assert.equal(f.status, 201);
+  const r1 = await request(srv, 'GET', `${NS}/configmaps/faulty`);
+  const other = await request(srv, 'GET', `${NS}/configmaps/patchme`);
+  const r2 = await request(srv, 'GET', `${NS}/configmaps/faulty`);
+  const r3 = await request(srv, 'GET', `${NS}/configmaps/faulty`);
+  assert.deepEqual([r1.status, other.status, r2.status, r3.status], [503, 200, 503, 200]);
+  assert.equal(r1.json.kind, 'Status');
+  assert.equal(r1.json.reason, 'ServiceUnavailable');
+
+  await admin(srv, 'POST', '/faults', { match: { verb: 'patch' }, count: 1, status: 429, retryAfterSeconds: 2 });
+  const throttled = await request(srv, 'PATCH', `${NS}/configmaps/faulty`, { body: {}, contentType: 'application/merge-patch+json' });
+  assert.equal(throttled.status, 429);
+  assert.equal(throttled.headers['retry-after'], '2');
+  assert.equal(throttled.json.reason, 'TooManyRequests');
+  assert.equal(throttled.json.details.retryAfterSeconds, 2);
+
+  await admin(srv, 'POST', '/faults', { match: { verb: 'update', resource: 'configmaps' }, count: 1, status: 409 });
+  const conflict = await request(srv, 'PUT', `${NS}/configmaps/faulty`, { body: cm('faulty', { a: '1' }) });
+  assert.equal(conflict.status, 409);
+  assert.equal(conflict.json.message, 'Operation cannot be fulfilled on configmaps "faulty": the object has been modified; please apply your changes to the latest version and try again');
+
+  await admin(srv, 'POST', '/faults', { match: { resource: 'configmaps', name: 'faulty', verb: 'get' }, count: 1, delayMs: 400 });
+  const t0 = Date.now();
+  const slow = await request(srv, 'GET', `${NS}/configmaps/faulty`);
+  assert.equal(slow.status, 200);
+  assert.ok(Date.now() - t0 >= 380, 'the delay fault delays the answer');
+  await admin(srv, 'POST', '/faults', { match: { pathPrefix: '/api/v1/namespaces/default/configmaps/faulty' }, count: 1, reset: true });
+  await assert.rejects(request(srv, 'GET', `${NS}/configmaps/faulty`), /socket hang up|ECONNRESET/);
+
+  const log = (await admin(srv, 'GET', '/requests')).json.requests;
+  const gets = log.filter((e) => e.verb === 'get' && e.name === 'faulty');
+  assert.deepEqual(gets.map((e) => e.status), [503, 503, 200, 200, 0]);
+  assert.equal(gets[0].user, 'kubernetes-admin');
+  assert.equal(gets[0].path, `${NS}/configmaps/faulty`);
+  assert.equal((await admin(srv, 'GET', '/faults')).json.faults.length, 0);
+});
+
+function connectRefused(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(false); });
+    s.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
+  });
+}
+
+test('pause closes the listener and every connection; resume listens on the same port', async (t) => {
+  const s3 = await startServer();
+  t.after(() => stopServer(s3));
+  const port = Number(new URL(s3.url).port);
+  const w = openWatch(s3, `${NS}/configmaps?watch=true`);
+  t.after(() => w.close());
+  await w.response;
+  const paused = await admin(s3, 'POST', '/pause');
+  assert.equal(paused.json.mode, 'paused');
+  await w.waitFor((x) => x.error || x.ended, 5000, 'the watch to be dropped');
+  assert.equal(await connectRefused(port), true);
+  if (HAVE_KUBECTL) assert.notEqual(kubectl(s3, ['get', 'cm', '--request-timeout=2s']).status, 0);
+  const resumed = await admin(s3, 'POST', '/resume');
+  assert.equal(resumed.json.mode, 'serving');
+  assert.equal(resumed.json.port, port);
+  assert.equal((await request(s3, 'GET', `${NS}/configmaps`)).status, 200);
+
+  await admin(s3, 'POST', '/pause', { mode: 'hang' });
+  const hung = await Promise.race([request(s3, 'GET', `${NS}/configmaps`).then(() => 'answered'), sleep(500).then(() => 'hung')]);
+  assert.equal(hung, 'hung');
+  await admin(s3, 'POST', '/resume');
+  assert.equal((await request(s3, 'GET', `${NS}/configmaps`)).status, 200);
+});
+
+test('SIGTERM stops the server cleanly and removes its temp dir', async () => {
+  const s4 = await startServer();
+  assert.ok(existsSync(s4.caFile));
+  const w = openWatch(s4, `${NS}/configmaps?watch=true`);
+  await w.response;
+  const code = await stopServer(s4);
+  assert.equal(code, 0);
+  assert.equal(existsSync(s4.caFile), false);
+  await w.waitFor((x) => x.error || x.ended, 5000, 'the watch to close');
+});
+
+test('admin: objects can be injected (read-only pods) and dumped', async () => {
+  const put = await admin(srv, 'POST', '/objects', {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'default', labels: { app: 'web' } },
+    spec: { containers: [{ name: 'c', image: 'x' }] }, status: { phase: 'Running', containerStatuses: [{ name: 'c', ready: true, restartCount: 0 }] },
+  });
+  assert.equal(put.status, 200);
+  const pods = await request(srv, 'GET', `${NS}/pods?labelSelector=app%3Dweb`);
+  assert.deepEqual(pods.json.items.map((p) => p.metadata.name), ['web-0']);
+  const create = await request(srv, 'POST', `${NS}/pods`, { body: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } } });
+  assert.equal(create.status, 405);
+  assert.equal(create.json.reason, 'MethodNotAllowed');
+  const dump = await admin(srv, 'GET', '/objects');
+  assert.ok(dump.json.items.some((o) => o.kind === 'Pod' && o.metadata.name === 'web-0'));
+  assert.match(dump.json.resourceVersion, /^\d+$/);
+  if (HAVE_KUBECTL) assert.match(ok(kubectl(srv, ['get', 'pods'])), /^web-0\s+1\/1\s+Running\s+0\s+/m);
+});

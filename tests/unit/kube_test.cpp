@@ -1,0 +1,402 @@
+// The Kubernetes client, ConfigMap store, ConfigMap watch source, Events and leader election,
+// all against the Kubernetes API test server (tests/kube-apiserver, proven with kubectl).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "common/clock.h"
+#include "gate/source.h"
+#include "kube/client.h"
+#include "kube/events.h"
+#include "kube/leader.h"
+#include "state/configmap_store.h"
+#include "state_store_conformance.h"
+#include "support/kube_server.h"
+
+namespace aha {
+namespace {
+
+using nlohmann::json;
+using state::testing::StateStoreConformance;
+using state::testing::StoreEnv;
+using state::testing::StoreFactory;
+using testing::KubeTestServer;
+using namespace std::chrono_literals;
+
+KubeTestServer& Server() {
+  // One server for the whole binary, stopped at exit (a static's destructor), so no node process
+  // outlives the tests.
+  static KubeTestServer s(R"({"tokens": {
+    "restricted": {"user": "system:serviceaccount:agency:gate",
+      "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"],
+                 "resourceNames": ["state"], "namespaces": ["agency"]}]}}})");
+  return s;
+}
+
+std::shared_ptr<kube::Client> NewClient(kube::Connection conn = Server().Connection()) {
+  kube::RetryPolicy retry;
+  retry.base = 20ms;
+  retry.max = 200ms;
+  return std::make_shared<kube::Client>(conn, retry);
+}
+
+std::string UniqueName(const std::string& prefix) {
+  static std::atomic<int> n{0};
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+json ConfigMap(const std::string& name, json data) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}, {"namespace", "agency"}}},
+          {"data", data}};
+}
+
+// ---- ConfigMap store: the same conformance suite as the file store ----
+
+struct ConfigMapEnv : StoreEnv {
+  std::string name = UniqueName("state");
+  std::unique_ptr<state::StateStore> Client() override {
+    return std::make_unique<state::ConfigMapStateStore>(NewClient(), "agency", name);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(ConfigMap, StateStoreConformance,
+                         ::testing::Values(StoreFactory{
+                             "configmap", [] { return std::make_unique<ConfigMapEnv>(); }}),
+                         [](const auto& p) { return p.param.name; });
+
+// ---- Client ----
+
+TEST(KubeApi, CrudWithResourceVersions) {
+  auto c = NewClient();
+  const std::string name = UniqueName("cm");
+  auto missing = c->Get(kube::kConfigMaps, "agency", name);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.code(), 404);
+  EXPECT_NE(missing.message().find("not found"), std::string::npos);
+  auto created = c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {{"a", "1"}}));
+  ASSERT_TRUE(created.ok()) << created.message();
+  auto again = c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {{"a", "1"}}));
+  EXPECT_EQ(again.code(), 409);
+  json stale = *created;
+  json fresh = *created;
+  fresh["data"]["a"] = "2";
+  ASSERT_TRUE(c->Update(kube::kConfigMaps, "agency", name, fresh).ok());
+  stale["data"]["a"] = "3";
+  auto conflict = c->Update(kube::kConfigMaps, "agency", name, stale);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.code(), 409) << "update with an old resourceVersion conflicts";
+  auto patched = c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+                          {{"data", {{"b", "x"}, {"a", nullptr}}}});
+  ASSERT_TRUE(patched.ok()) << patched.message();
+  EXPECT_EQ((*patched)["data"], json({{"b", "x"}}));
+  auto list = c->List(kube::kConfigMaps, "agency", "metadata.name=" + name);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ((*list)["items"].size(), 1u);
+  EXPECT_TRUE(c->Delete(kube::kConfigMaps, "agency", name).ok());
+  EXPECT_EQ(c->Get(kube::kConfigMaps, "agency", name).code(), 404);
+}
+
+TEST(KubeApi, ServerErrorsAreRetriedWithBackoff) {
+  auto c = NewClient();
+  const std::string name = UniqueName("cm");
+  ASSERT_TRUE(c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {})).ok());
+  Server().Admin("POST", "/faults",
+                 {{"match", {{"verb", "get"}, {"name", name}}}, {"count", 3}, {"status", 503}});
+  const auto before = c->requests();
+  auto got = c->Get(kube::kConfigMaps, "agency", name);
+  EXPECT_TRUE(got.ok()) << got.message();
+  EXPECT_EQ(c->requests() - before, 4u) << "3 failures, then success";
+  Server().Admin("POST", "/faults",
+                 {{"match", {{"verb", "get"}, {"name", name}}},
+                  {"count", 1},
+                  {"status", 429},
+                  {"retryAfterSeconds", 1}});
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c->Get(kube::kConfigMaps, "agency", name).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 190ms) << "Retry-After honoured (capped)";
+  Server().Admin("POST", "/faults",
+                 {{"match", {{"verb", "get"}, {"name", name}}}, {"count", 10}, {"status", 500}});
+  auto failed = c->Get(kube::kConfigMaps, "agency", name);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.code(), 500);
+  EXPECT_NE(failed.message().find("gave up after 5 attempts"), std::string::npos);
+  Server().Admin("DELETE", "/faults");
+}
+
+TEST(KubeApi, AuthErrorsExplainThemselves) {
+  kube::Connection bad = Server().Connection();
+  bad.token = "wrong-token";
+  auto r = NewClient(bad)->Get(kube::kConfigMaps, "agency", "state");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), 401);
+  EXPECT_NE(r.message().find("unauthorized"), std::string::npos);
+  EXPECT_EQ(r.message().find("wrong-token"), std::string::npos) << "token leaked: " << r.message();
+
+  kube::Connection restricted = Server().Connection();
+  restricted.token = "restricted";
+  auto w = NewClient(restricted)
+               ->Patch(kube::kConfigMaps, "agency", "state", kube::PatchType::kMerge,
+                       {{"data", {{"a", "b"}}}});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.code(), 403);
+  EXPECT_NE(w.message().find("cannot patch resource \"configmaps\""), std::string::npos)
+      << w.message();
+  EXPECT_NE(w.message().find("verbs: [\"patch\"], resourceNames: [\"state\"]"), std::string::npos)
+      << w.message();
+}
+
+TEST(KubeApi, RotatedTokenFileIsPickedUp) {
+  testing::TempDir dir;
+  const std::string token_file = dir.path() + "/token";
+  std::ofstream(token_file) << "rotating-1\n";
+  Server().Admin(
+      "POST", "/tokens",
+      {{"token", "rotating-1"},
+       {"user", "u1"},
+       {"rules",
+        json::array({{{"apiGroups", {""}}, {"resources", {"configmaps"}}, {"verbs", {"*"}}}})}});
+  kube::Connection conn = Server().Connection();
+  conn.token.clear();
+  conn.token_file = token_file;
+  auto c = NewClient(conn);
+  ASSERT_TRUE(c->List(kube::kConfigMaps, "agency").ok());
+  // Rotation: the old token is revoked, the file replaced (kubelet writes a new file).
+  Server().Admin(
+      "POST", "/tokens",
+      {{"token", "rotating-2"},
+       {"user", "u1"},
+       {"rules",
+        json::array({{{"apiGroups", {""}}, {"resources", {"configmaps"}}, {"verbs", {"*"}}}})}});
+  Server().Admin("DELETE", "/tokens/rotating-1");
+  std::this_thread::sleep_for(20ms);  // a distinct mtime
+  std::ofstream(token_file + ".new") << "rotating-2\n";
+  std::rename((token_file + ".new").c_str(), token_file.c_str());
+  auto after = c->List(kube::kConfigMaps, "agency");
+  EXPECT_TRUE(after.ok()) << after.message();
+}
+
+TEST(KubeApi, WatchDeliversEventsAndReportsExpiry) {
+  auto c = NewClient();
+  const std::string name = UniqueName("cm");
+  auto created = c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {{"v", "0"}}));
+  ASSERT_TRUE(created.ok());
+  const std::string rv = (*created)["metadata"]["resourceVersion"];
+  std::thread writer([&] {
+    for (int i = 1; i <= 3; ++i) {
+      std::this_thread::sleep_for(50ms);
+      c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+               {{"data", {{"v", std::to_string(i)}}}});
+    }
+  });
+  std::vector<std::string> seen;
+  kube::WatchOptions opts;
+  opts.field_selector = "metadata.name=" + name;
+  opts.resource_version = rv;
+  Status s = c->Watch(
+      kube::kConfigMaps, "agency", opts,
+      [&](const kube::WatchEvent& ev) {
+        if (ev.type == "MODIFIED") seen.push_back(ev.object["data"]["v"]);
+        return seen.size() < 3;
+      },
+      nullptr);
+  writer.join();
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(seen, (std::vector<std::string>{"1", "2", "3"}));
+
+  Server().Admin("POST", "/compact");
+  Status expired = c->Watch(
+      kube::kConfigMaps, "agency", opts, [](const kube::WatchEvent&) { return true; }, nullptr);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.code(), 410);
+}
+
+TEST(KubeApi, WatchStopsPromptly) {
+  auto c = NewClient();
+  Stopper stop;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    stop.Stop();
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  kube::WatchOptions opts;
+  opts.field_selector = "metadata.name=nothing-here";
+  Status s = c->Watch(
+      kube::kConfigMaps, "agency", opts, [](const kube::WatchEvent&) { return true; }, &stop);
+  stopper.join();
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+}
+
+// ---- ConfigMap store specifics ----
+
+TEST(ConfigMapStore, KeepsOtherKeysAndLabelsAndSurvivesConflictStorms) {
+  auto c = NewClient();
+  const std::string name = UniqueName("state");
+  json cm = ConfigMap(name, {{"simulatedOutages", "x"}});
+  cm["metadata"]["labels"] = {{"team", "sre"}};
+  ASSERT_TRUE(c->Create(kube::kConfigMaps, "agency", cm).ok());
+  state::ConfigMapStateStore store(c, "agency", name);
+  Server().Admin("POST", "/faults",
+                 {{"match", {{"verb", "update"}, {"name", name}}}, {"count", 3}, {"status", 409}});
+  auto n = store.Write({{"failedRegions", "a\n"}});
+  ASSERT_TRUE(n.ok()) << n.message();
+  EXPECT_EQ(store.conflicts(), 3);
+  auto got = c->Get(kube::kConfigMaps, "agency", name);
+  EXPECT_EQ((*got)["metadata"]["labels"]["team"], "sre");
+  EXPECT_EQ((*got)["data"]["simulatedOutages"], "x");
+  EXPECT_EQ((*got)["data"]["failedRegions"], "a\n");
+  // Nothing changes: a read, no write.
+  Server().ClearRequests();
+  ASSERT_EQ(*store.Write({{"failedRegions", "a\n"}}), 0);
+  EXPECT_EQ(Server().CountRequests("update"), 0);
+  EXPECT_EQ(Server().CountRequests("get"), 1);
+}
+
+TEST(ConfigMapStore, ApiErrorsAreErrorsNotEmptyState) {
+  kube::Connection restricted = Server().Connection();
+  restricted.token = "restricted";
+  state::ConfigMapStateStore store(NewClient(restricted), "agency", "other");
+  auto r = store.Read();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), 403);
+}
+
+// ---- Watch source ----
+
+TEST(ConfigMapSource, FollowsChangesThroughCutsCompactionAndOutages) {
+  auto c = NewClient();
+  const std::string name = UniqueName("state");
+  gate::ConfigMapSource src(NewClient(), "agency", name);
+  Stopper stop;
+  std::thread t([&] { src.Run(stop); });
+  auto deadline = [] { return std::chrono::steady_clock::now() + 5s; };
+  auto snap = src.WaitNewer(0, deadline());
+  ASSERT_TRUE(snap.synced);
+  EXPECT_TRUE(snap.kv.empty()) << "missing ConfigMap = no keys";
+
+  ASSERT_TRUE(
+      c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {{"servingRegions", "a\n"}})).ok());
+  snap = src.WaitNewer(snap.version, deadline());
+  EXPECT_EQ(snap.kv["servingRegions"], "a\n");
+
+  Server().Admin("POST", "/watch/cut");  // the stream dies mid-event: resume
+  c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+           {{"data", {{"servingRegions", "b\n"}}}});
+  snap = src.WaitNewer(snap.version, deadline());
+  EXPECT_EQ(snap.kv["servingRegions"], "b\n");
+
+  Server().Admin("POST", "/compact");
+  Server().Admin("POST", "/watch/cut");  // resume from a compacted rv: 410, relist
+  c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+           {{"data", {{"servingRegions", "c\n"}}}});
+  snap = src.WaitNewer(snap.version, deadline());
+  EXPECT_EQ(snap.kv["servingRegions"], "c\n");
+
+  // API unreachable: the last state stays (fail-static) and the error is reported.
+  Server().Admin("POST", "/pause");
+  for (int i = 0; i < 100 && src.Get().error.empty(); ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(src.Get().error.empty());
+  EXPECT_EQ(src.Get().kv["servingRegions"], "c\n");
+  Server().Admin("POST", "/resume");
+  c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+           {{"data", {{"servingRegions", "d\n"}}}});
+  snap = src.WaitNewer(snap.version, std::chrono::steady_clock::now() + 15s);
+  EXPECT_EQ(snap.kv["servingRegions"], "d\n");
+  EXPECT_GE(src.restarts(), 2u);
+  stop.Stop();
+  t.join();
+}
+
+// ---- Events ----
+
+TEST(KubeEvents, RecordedOnTheConfigMap) {
+  auto c = NewClient();
+  const std::string name = UniqueName("state");
+  kube::EventRecorder rec(c, "agency-ha-controller", "replica-1");
+  ASSERT_TRUE(rec.Record({"v1", "ConfigMap", "agency", name, ""}, "Warning", "RegionFailed",
+                         "region us-east-1: 3 consecutive failed probes",
+                         SystemClock::instance().wall())
+                  .ok());
+  auto list = c->List(kube::kEvents, "agency", "involvedObject.name=" + name);
+  ASSERT_TRUE(list.ok()) << list.message();
+  ASSERT_EQ((*list)["items"].size(), 1u);
+  EXPECT_EQ((*list)["items"][0]["reason"], "RegionFailed");
+  EXPECT_EQ((*list)["items"][0]["type"], "Warning");
+}
+
+// ---- Leader election ----
+
+kube::LeaderConfig FastLease(const std::string& name, const std::string& id) {
+  kube::LeaderConfig lc;
+  lc.ns = "agency";
+  lc.name = name;
+  lc.identity = id;
+  lc.lease_duration = 2000ms;
+  lc.renew_deadline = 1000ms;
+  lc.retry_period = 100ms;
+  return lc;
+}
+
+TEST(LeaderElection, OneLeaderTakeoverAfterExpiryAndImmediateOnRelease) {
+  const std::string lease = UniqueName("lease");
+  kube::LeaderElector a(NewClient(), FastLease(lease, "a"), SystemClock::instance());
+  kube::LeaderElector b(NewClient(), FastLease(lease, "b"), SystemClock::instance());
+  EXPECT_TRUE(a.TryAcquireOrRenew());
+  EXPECT_FALSE(b.TryAcquireOrRenew());
+  EXPECT_TRUE(a.IsLeader());
+  EXPECT_FALSE(b.IsLeader());
+  EXPECT_EQ(b.Holder(), "a");
+
+  // a dies without releasing: b takes over only after the lease expires.
+  Stopper stop_b;
+  std::thread tb([&] { b.Run(stop_b); });
+  auto t0 = std::chrono::steady_clock::now();
+  while (!b.IsLeader() && std::chrono::steady_clock::now() - t0 < 5s)
+    std::this_thread::sleep_for(10ms);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_TRUE(b.IsLeader());
+  EXPECT_GE(took, 1800ms) << "not before the 2 s lease expired";
+  EXPECT_LE(took, 3500ms) << "within lease duration + retry period (+ slack)";
+  // a's term ended without renewals: it no longer believes it leads.
+  EXPECT_FALSE(a.IsLeader());
+  EXPECT_FALSE(a.TryAcquireOrRenew());
+
+  // b releases: a takes over at once.
+  stop_b.Stop();
+  tb.join();
+  ASSERT_TRUE(b.Release().ok());
+  EXPECT_FALSE(b.IsLeader());
+  EXPECT_TRUE(a.TryAcquireOrRenew());
+  auto l = NewClient()->Get(kube::kLeases, "agency", lease);
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ((*l)["spec"]["holderIdentity"], "a");
+  EXPECT_EQ((*l)["spec"]["leaseTransitions"], 1)
+      << "b→(released)→a: released leases are not transitions";
+}
+
+TEST(LeaderElection, LeaderThatCannotRenewStopsBeforeTheLeaseExpires) {
+  const std::string lease = UniqueName("lease");
+  kube::LeaderElector a(NewClient(), FastLease(lease, "a"), SystemClock::instance());
+  ASSERT_TRUE(a.TryAcquireOrRenew());
+  Server().Admin("POST", "/faults", {{"match", {{"name", lease}}}, {"count", 0}, {"status", 503}});
+  Stopper stop;
+  std::thread t([&] { a.Run(stop); });
+  auto t0 = std::chrono::steady_clock::now();
+  while (a.IsLeader() && std::chrono::steady_clock::now() - t0 < 5s)
+    std::this_thread::sleep_for(10ms);
+  auto lost = std::chrono::steady_clock::now() - t0;
+  stop.Stop();
+  t.join();
+  Server().Admin("DELETE", "/faults");
+  EXPECT_FALSE(a.IsLeader());
+  EXPECT_LT(lost, 2000ms) << "stopped acting before the 2 s lease could expire";
+}
+
+}  // namespace
+}  // namespace aha
