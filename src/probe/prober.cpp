@@ -6,27 +6,28 @@
 //   delays only its own region. Resolver threads wake curl_multi_poll() with curl_multi_wakeup().
 // - Every address gets its own easy handle with CURLOPT_RESOLVE pinning host:port to it. Each
 //   handle has a private DNS cache (a CURLSH sharing only DNS) because CURLOPT_RESOLVE entries
-//   otherwise land in the multi handle's shared cache, where probes of the same host:port to
-//   different addresses would overwrite each other's pin.
+//   otherwise land in the multi handle's shared cache (and stay there for good), where probes of
+//   the same host:port to different addresses could overwrite each other's pin.
 // - CURLOPT_TIMEOUT_MS is the time left to the deadline when the probe starts.
 // - Connections are never reused (FRESH_CONNECT, FORBID_REUSE, "Connection: close") and no
 //   proxy is used, whatever the environment says: the probe must talk to the address itself.
+#include "probe/prober.h"
+
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
 #include "common/url.h"
-#include "probe/prober.h"
 
 #ifndef AHA_VERSION
 #define AHA_VERSION "dev"
@@ -35,7 +36,7 @@
 namespace aha::probe {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // A health body is read (and discarded) up to this size; a 2xx response with a larger body is
@@ -55,7 +56,7 @@ bool IsIpLiteral(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-double MillisBetween(Clock::time_point a, Clock::time_point b) {
+double MillisBetween(SteadyClock::time_point a, SteadyClock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
@@ -211,8 +212,9 @@ RegionResult Summarize(const Target& target, const TargetState& st) {
     r.latency_ms = st.resolve_ms;
     return r;
   }
-  for (const Probe* p : st.probes)
+  for (const Probe* p : st.probes) {
     r.endpoints.push_back(p->result);
+  }
   r.total = static_cast<int>(r.endpoints.size());
   double fastest_ok = -1.0;
   double slowest = 0.0;
@@ -254,8 +256,9 @@ struct Prober::Impl {
   }
 
   // Creates and adds the easy handle for one address; on failure the probe is finished at once.
-  void Start(Probe* p, const Url& url, Clock::time_point start, Clock::time_point deadline) {
-    Clock::time_point now = Clock::now();
+  void Start(Probe* p, const Url& url, SteadyClock::time_point start,
+             SteadyClock::time_point deadline) {
+    SteadyClock::time_point now = SteadyClock::now();
     p->start_offset_ms = MillisBetween(start, now);
     p->result.address = p->address;
     auto fail = [&](std::string error) {
@@ -284,7 +287,7 @@ struct Prober::Impl {
 
     CURL* e = p->easy;
     curl_easy_setopt(e, CURLOPT_URL, request_url.c_str());
-    // MUTATION
+    curl_easy_setopt(e, CURLOPT_SHARE, p->share);
     if (p->resolve != nullptr) curl_easy_setopt(e, CURLOPT_RESOLVE, p->resolve);
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
@@ -311,8 +314,9 @@ struct Prober::Impl {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (curl_multi_add_handle(multi, e) != CURLM_OK)
+    if (curl_multi_add_handle(multi, e) != CURLM_OK) {
       return fail("internal error: cannot add probe");
+    }
     p->multi = multi;
   }
 
@@ -359,11 +363,12 @@ std::map<std::string, RegionResult> Prober::ProbeAll(const std::vector<Target>& 
   Impl& im = *impl_;
   std::map<std::string, RegionResult> out;
   if (targets.empty()) return out;
-  const Clock::time_point start = Clock::now();
-  const Clock::time_point deadline = start + milliseconds(im.TimeoutMs());
+  const SteadyClock::time_point start = SteadyClock::now();
+  const SteadyClock::time_point deadline = start + milliseconds(im.TimeoutMs());
   if (im.multi == nullptr || im.headers == nullptr) {
-    for (const Target& t : targets)
+    for (const Target& t : targets) {
       out[t.region].detail = "internal error: libcurl unavailable";
+    }
     return out;
   }
 
@@ -417,15 +422,20 @@ std::map<std::string, RegionResult> Prober::ProbeAll(const std::vector<Target>& 
   std::vector<std::jthread> resolvers;
   resolvers.reserve(hosts.size());
   for (HostLookup& h : hosts) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    resolvers.emplace_back([&mu, &h, multi, left, resolver = im.resolver] {
-      Result<std::vector<std::string>> r = resolver->Resolve(h.host, left);
-      {
-        std::lock_guard lock(mu);
-        h.result.emplace(std::move(r));
-      }
-      curl_multi_wakeup(multi);
-    });
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
+    try {
+      resolvers.emplace_back([&mu, &h, multi, left, resolver = im.resolver] {
+        Result<std::vector<std::string>> r = resolver->Resolve(h.host, left);
+        {
+          std::lock_guard lock(mu);
+          h.result.emplace(std::move(r));
+        }
+        curl_multi_wakeup(multi);
+      });
+    } catch (const std::system_error&) {
+      std::lock_guard lock(mu);
+      h.result.emplace(Err("cannot start a resolver thread"));
+    }
   }
   size_t hosts_pending = hosts.size();
 
@@ -436,7 +446,7 @@ std::map<std::string, RegionResult> Prober::ProbeAll(const std::vector<Target>& 
         if (h.handled || !h.result.has_value()) continue;
         h.handled = true;
         --hosts_pending;
-        double ms = MillisBetween(start, Clock::now());
+        double ms = MillisBetween(start, SteadyClock::now());
         for (size_t ti : h.targets) {
           TargetState& st = states[ti];
           st.resolved = true;
@@ -466,7 +476,7 @@ std::map<std::string, RegionResult> Prober::ProbeAll(const std::vector<Target>& 
     }
 
     if (hosts_pending == 0 && active == 0) break;
-    Clock::time_point now = Clock::now();
+    SteadyClock::time_point now = SteadyClock::now();
     if (now >= deadline + kGrace) break;
     auto wait = std::chrono::duration_cast<milliseconds>(deadline + kGrace - now).count() + 1;
     curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::min<long long>(wait, 1000)), nullptr);
@@ -478,17 +488,18 @@ std::map<std::string, RegionResult> Prober::ProbeAll(const std::vector<Target>& 
     if (p->finished) continue;
     p->finished = true;
     p->result.error = TimeoutText(im.TimeoutMs());
-    p->result.latency_ms = MillisBetween(start, Clock::now());
+    p->result.latency_ms = MillisBetween(start, SteadyClock::now());
   }
   for (TargetState& st : states) {
     if (st.error.empty() && !st.resolved) {
       st.error = "resolve failed: timed out after " + std::to_string(im.TimeoutMs()) + " ms";
-      st.resolve_ms = MillisBetween(start, Clock::now());
+      st.resolve_ms = MillisBetween(start, SteadyClock::now());
     }
   }
 
-  for (size_t i = 0; i < targets.size(); ++i)
+  for (size_t i = 0; i < targets.size(); ++i) {
     out[targets[i].region] = Summarize(targets[i], states[i]);
+  }
   resolvers.clear();  // joins; every Resolve() returns within its timeout
   probes.clear();     // removes and frees the easy handles while the multi handle is alive
   return out;

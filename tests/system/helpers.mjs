@@ -51,9 +51,10 @@ export class Endpoint {
 }
 
 // Starts `agency-ha controller`; resolves once it logged its start line (with the HTTP port).
-export async function startController(t, configPath) {
+export async function startController(t, configPath, env = {}) {
   const child = spawn(BIN, ['controller', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const lines = [];
   let buf = '';
@@ -129,4 +130,60 @@ export function runAsync(args) {
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('exit', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+// Starts `agency-ha ARGS...` as a long-running role; resolves once it logged `startMsg` (the
+// parsed JSON line is returned as `start`). stderr lines are collected in `lines`.
+export async function startRole(t, args, startMsg) {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const lines = [];
+  let buf = '';
+  const start = await new Promise((resolve, reject) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        let j;
+        try { j = JSON.parse(line); } catch { j = { raw: line }; }
+        lines.push(j);
+        if (j.msg === startMsg) resolve(j);
+      }
+    });
+    child.once('exit', (c) => reject(new Error(`${args[0]} exited ${c}: ${buf}`)));
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, start, port: start.port, exited };
+}
+
+// Starts the Kubernetes API test server (tests/kube-apiserver); resolves with its ready line plus
+// an admin() helper for its fault/inspection API.
+export async function startKubeServer(t, dir, args = []) {
+  const server = new URL('../kube-apiserver/server.mjs', import.meta.url).pathname;
+  const kubeconfig = join(dir, 'kubeconfig.yaml');
+  const child = spawn(process.execPath, [server, '--kubeconfig', kubeconfig, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGTERM'); });
+  const ready = await new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) resolve(JSON.parse(buf.slice(0, i)));
+    });
+    child.once('exit', (c) => reject(new Error(`kube test server exited ${c}`)));
+  });
+  const admin = async (method, path, body) => {
+    const res = await fetch(`${ready.adminUrl}${path}`, {
+      method, headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return res.json();
+  };
+  return { ...ready, child, admin };
 }
