@@ -189,8 +189,9 @@ TEST(KubeApi, WatchDeliversEventsAndReportsExpiry) {
   std::thread writer([&] {
     for (int i = 1; i <= 3; ++i) {
       std::this_thread::sleep_for(50ms);
-      c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
-               {{"data", {{"v", std::to_string(i)}}}});
+      ASSERT_TRUE(c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+                           {{"data", {{"v", std::to_string(i)}}}})
+                      .ok());
     }
   });
   std::vector<std::string> seen;
@@ -285,15 +286,17 @@ TEST(ConfigMapSource, FollowsChangesThroughCutsCompactionAndOutages) {
   EXPECT_EQ(snap.kv["servingRegions"], "a\n");
 
   Server().Admin("POST", "/watch/cut");  // the stream dies mid-event: resume
-  c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
-           {{"data", {{"servingRegions", "b\n"}}}});
+  ASSERT_TRUE(c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+                       {{"data", {{"servingRegions", "b\n"}}}})
+                  .ok());
   snap = src.WaitNewer(snap.version, deadline());
   EXPECT_EQ(snap.kv["servingRegions"], "b\n");
 
   Server().Admin("POST", "/compact");
   Server().Admin("POST", "/watch/cut");  // resume from a compacted rv: 410, relist
-  c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
-           {{"data", {{"servingRegions", "c\n"}}}});
+  ASSERT_TRUE(c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+                       {{"data", {{"servingRegions", "c\n"}}}})
+                  .ok());
   snap = src.WaitNewer(snap.version, deadline());
   EXPECT_EQ(snap.kv["servingRegions"], "c\n");
 
@@ -304,8 +307,9 @@ TEST(ConfigMapSource, FollowsChangesThroughCutsCompactionAndOutages) {
   EXPECT_FALSE(src.Get().error.empty());
   EXPECT_EQ(src.Get().kv["servingRegions"], "c\n");
   Server().Admin("POST", "/resume");
-  c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
-           {{"data", {{"servingRegions", "d\n"}}}});
+  ASSERT_TRUE(c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+                       {{"data", {{"servingRegions", "d\n"}}}})
+                  .ok());
   snap = src.WaitNewer(snap.version, std::chrono::steady_clock::now() + 15s);
   EXPECT_EQ(snap.kv["servingRegions"], "d\n");
   EXPECT_GE(src.restarts(), 2u);
