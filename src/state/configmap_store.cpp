@@ -59,23 +59,28 @@ Result<int> ConfigMapStateStore::Write(const KeyValues& kv) {
       }
       return created.error();
     }
-    json obj = *cm;
-    if (!obj.contains("data") || !obj["data"].is_object()) obj["data"] = json::object();
+    // A merge patch of just the changed keys, conditional on the resourceVersion we read (a
+    // resourceVersion inside a patch is a precondition: 409 when someone wrote in between).
+    // Needs only `patch` on this one ConfigMap, so RBAC can name it in resourceNames.
+    const json& data =
+        (*cm).contains("data") && (*cm)["data"].is_object() ? (*cm)["data"] : json::object();
+    json patch = {
+        {"metadata", {{"resourceVersion", (*cm)["metadata"].value("resourceVersion", "")}}},
+        {"data", json::object()}};
     int changed = 0;
     for (const auto& [k, v] : kv) {
-      if (obj["data"].contains(k) && obj["data"][k].is_string() && obj["data"][k] == v) continue;
-      obj["data"][k] = v;
+      if (data.contains(k) && data[k].is_string() && data[k] == v) continue;
+      patch["data"][k] = v;
       ++changed;
     }
     if (changed == 0) return 0;
-    // resourceVersion from the read stays in obj.metadata: the PUT is conditional on it.
-    auto updated = client_->Update(kube::kConfigMaps, ns_, name_, obj);
-    if (updated) return changed;
-    if (updated.code() == 409 || updated.code() == 404) {
+    auto patched = client_->Patch(kube::kConfigMaps, ns_, name_, kube::PatchType::kMerge, patch);
+    if (patched) return changed;
+    if (patched.code() == 409 || patched.code() == 404) {
       ++conflicts_;
       continue;
     }
-    return updated.error();
+    return patched.error();
   }
   return Err(Describe() + ": gave up after " + std::to_string(kMaxConflictRetries) +
                  " conflicting writes by other writers",

@@ -3,10 +3,12 @@
 // Same contract as every StateStore (src/state/store.h; same conformance suite). Specifics:
 // - Write() merges into the ConfigMap's data, preserving keys it was not asked to write (e.g. the
 //   MCP server's simulatedOutages) and everything else in the object (labels, annotations).
-// - Optimistic concurrency: read, merge, PUT with the read resourceVersion; on 409 Conflict
-//   re-read and retry (bounded). An identical write sends no request after the read.
+// - Optimistic concurrency: read, then a merge patch of only the changed keys carrying the read
+//   resourceVersion as a precondition; on 409 Conflict re-read and retry (bounded). An identical
+//   write sends no request after the read.
 // - Creates the ConfigMap (with the given labels) when it does not exist.
-// Needs RBAC on the ConfigMap: get, update, create (and list/watch for watchers).
+// Needs RBAC on the ConfigMap: get and patch (restrictable by resourceNames), create only when
+// the ConfigMap does not exist yet (the chart creates it), list/watch for watchers.
 #pragma once
 
 #include <map>

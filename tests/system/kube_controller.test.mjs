@@ -130,3 +130,24 @@ test('gate fails static while the API is unreachable, and recovers', async (t) =
   assert.equal((await set('us-east-1\n')).status, 0);
   await waitFor('serving again', async () => (await ready(g)) === 200, 15000);
 });
+
+test('controller started while the API is unreachable writes the state once it is back', async (t) => {
+  const dir = tempDir(t);
+  const kube = await startKubeServer(t, dir);
+  await kube.admin('POST', '/pause');
+  const cfg = writeConfig(dir, `regions:
+  - {name: us-east-1, endpoint: "http://127.0.0.1:1/health"}
+probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1}
+state: {configMap: {namespace: agency, name: simple-agency-failover}}
+kubeconfig: "${kube.kubeconfig}"
+listen: "127.0.0.1:0"
+`);
+  const ctl = await startController(t, cfg);
+  await waitFor('retrying', () => ctl.lines.some((l) => /cannot read state; retrying/.test(l.msg ?? '')), 20000);
+  assert.equal((await get(ctl.port, '/readyz')).status, 503);
+  await kube.admin('POST', '/resume');
+  await waitFor('state written', async () => (await configMap(kube))?.data?.servingRegions === 'us-east-1\n', 20000);
+  await waitFor('ready', async () => (await get(ctl.port, '/readyz')).status === 200, 5000);
+  ctl.child.kill('SIGTERM');
+  assert.equal((await ctl.exited).code, 0);
+});
