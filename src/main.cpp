@@ -6,6 +6,7 @@
 #include "controller/command.h"
 #include "demo/demo.h"
 #include "gate/command.h"
+#include "mcp/command.h"
 #include "state/command.h"
 
 int main(int argc, char** argv) {
@@ -57,6 +58,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.5, 600.0));
   demo->add_flag("--json", demo_opts.json, "Print the timeline as JSON");
 
+  std::string mcp_config, mcp_http;
+  bool mcp_check = false;
+  auto* mcp = app.add_subcommand("mcp", "Run the Security Monitor MCP server (DR drills)");
+  mcp->add_option("--config", mcp_config, "Controller config with an mcp: section (YAML)")
+      ->required();
+  mcp->add_option("--http", mcp_http, "Serve Streamable HTTP on HOST:PORT (default: stdio)");
+  mcp->add_flag("--check", mcp_check, "Validate the config and exit (0 valid, 2 invalid)");
+
   auto* help = app.add_subcommand("help", "Show help");
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -79,6 +88,7 @@ int main(int argc, char** argv) {
   }
   if (*ctl) return aha::controller::RunCommand(config_path, check);
   if (*demo) return aha::demo::Run(demo_opts);
+  if (*mcp) return aha::mcp::RunCommand(mcp_config, mcp_check, mcp_http);
   if (*state_get) return aha::state::GetCommand(st);
   if (*state_set) {
     st.has_value = value_opt->count() > 0;

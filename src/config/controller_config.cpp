@@ -187,6 +187,7 @@ Result<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
       root.fail("logLevel", "must be one of debug, info, warn, error; got " + Quote(c.log_level));
     }
   }
+  if (err.empty()) ReadMcpSection(root, &c.mcp, &err);
   if (err.empty()) root.finish();
   if (!err.empty()) return Err(err);
   return c;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/mcp_config.h"
 #include "config/state_config.h"
 
 namespace aha::config {
@@ -63,6 +64,7 @@ struct ControllerConfig {
   std::string kubeconfig;                 // optional; else $KUBECONFIG, in-cluster, ~/.kube/config
   std::string listen = "127.0.0.1:9090";  // empty string disables the HTTP server
   std::string log_level = "info";
+  McpConfig mcp;  // read by `agency-ha mcp` only; the controller ignores it
 };
 
 // Parses and validates. The error names the key: "probe.timeoutSeconds: must be less than ...".

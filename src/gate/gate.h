@@ -43,7 +43,7 @@ class Gate {
  private:
   struct View {
     bool synced = false;
-    bool serving = true;  // fail-open before the first read
+    bool serving = true;       // fail-open before the first read
     bool has_serving = false;  // servingRegions was present in the state
     std::vector<failover::SimulatedOutage> outages;
     std::string problems;  // malformed keys (fail-static)

@@ -69,7 +69,8 @@ Result<Connection> LoadKubeconfig(const std::string& path, const std::string& co
   YAML::Node c = ctx["context"];
   const std::string cluster_name = Str(c, "cluster"), user_name = Str(c, "user");
   YAML::Node cluster = Named(doc["clusters"], cluster_name)["cluster"];
-  if (!cluster.IsMap()) return Err("kubeconfig " + path + ": cluster \"" + cluster_name + "\" not found");
+  if (!cluster.IsMap())
+    return Err("kubeconfig " + path + ": cluster \"" + cluster_name + "\" not found");
   Connection conn;
   conn.source = "kubeconfig " + path + " (context " + ctx_name + ")";
   conn.server = Str(cluster, "server");

@@ -69,8 +69,11 @@ listen: "127.0.0.1:0"
   const leaderId = (await lease()).spec.holderIdentity;
   assert.ok(['controller-1', 'controller-2'].includes(leaderId));
   const [leader, standby] = leaderId === 'controller-1' ? [r1, r2] : [r2, r1];
-  assert.match((await get(leader.port, '/readyz')).body, /leader controller-/);
-  assert.match((await get(standby.port, '/readyz')).body, /standby, leader is controller-/);
+  await waitFor('leader reports itself', async () => /^ready; leader controller-/.test((await get(leader.port, '/readyz')).body), 5000);
+  await waitFor('standby reports the leader', async () => {
+    const r = await get(standby.port, '/readyz');
+    return r.status === 200 && r.body.includes(`standby, leader is ${leaderId}`);
+  }, 5000);
   assert.match((await get(leader.port, '/metrics')).body, /agency_ha_leader\{identity="controller-\d"\} 1/);
   await waitFor('gates see the state', async () => (await ready(gus)) === 200 && (await ready(gap)) === 503);
 
