@@ -1,0 +1,81 @@
+{{/* Chart name, truncated to the DNS label limit. */}}
+{{- define "simple-cli.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified release name. */}}
+{{- define "simple-cli.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Standard labels. */}}
+{{- define "simple-cli.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "simple-cli.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: simple-cli
+{{- range $k, $v := .Values.commonLabels }}
+{{ $k }}: {{ $v | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "simple-cli.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "simple-cli.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The failover state ConfigMap (failedRegions, servingRegions, state.json, simulatedOutages). */}}
+{{- define "simple-cli.stateConfigMap" -}}
+{{- printf "%s-failover" (include "simple-cli.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "simple-cli.controllerName" -}}
+{{- printf "%s-failover-controller" (include "simple-cli.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "simple-cli.haImage" -}}
+{{- printf "%s:%s" .Values.haImage.repository (default .Chart.AppVersion .Values.haImage.tag) -}}
+{{- end -}}
+
+{{/* Per-region agent name: <fullname>-<region>. */}}
+{{- define "simple-cli.regionName" -}}
+{{- printf "%s-%s" (include "simple-cli.fullname" .root) .region.name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Probe endpoint of a region: its own value, or the in-cluster probe Service. */}}
+{{- define "simple-cli.regionEndpoint" -}}
+{{- if .region.endpoint -}}
+{{- .region.endpoint -}}
+{{- else -}}
+{{- printf "http://%s-probe.%s.svc:%d/health" (include "simple-cli.regionName" .) .root.Release.Namespace (int .root.Values.gate.port) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The regions whose workloads this cluster runs. */}}
+{{- define "simple-cli.localRegions" -}}
+{{- $local := .Values.multiRegion.localRegion -}}
+{{- $out := list -}}
+{{- range .Values.multiRegion.regions -}}
+{{- if or (eq $local "") (eq $local .name) -}}
+{{- $out = append $out .name -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{- define "simple-cli.restrictedContainer" -}}
+securityContext:
+  runAsNonRoot: true
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  capabilities:
+    drop: ["ALL"]
+  seccompProfile:
+    type: RuntimeDefault
+{{- end -}}
