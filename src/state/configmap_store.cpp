@@ -1,11 +1,15 @@
 #include "state/configmap_store.h"
 
+#include <chrono>
+#include <random>
+#include <thread>
+
 namespace aha::state {
 
 using nlohmann::json;
 
 namespace {
-constexpr int kMaxConflictRetries = 16;
+constexpr int kMaxConflictRetries = 64;
 }
 
 ConfigMapStateStore::ConfigMapStateStore(std::shared_ptr<kube::Client> client, std::string ns,
@@ -78,6 +82,10 @@ Result<int> ConfigMapStateStore::Write(const KeyValues& kv) {
     if (patched) return changed;
     if (patched.code() == 409 || patched.code() == 404) {
       ++conflicts_;
+      // Another writer won the race: back off a little (jittered) so contending writers spread.
+      thread_local std::mt19937 rng{std::random_device{}()};
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 5 + attempt)(rng)));
       continue;
     }
     return patched.error();

@@ -1,0 +1,75 @@
+#include "config/mcp_config.h"
+
+namespace aha::config {
+
+namespace {
+
+// scheme://host[:port] with http or https, no path: the form browsers send in Origin.
+bool IsOrigin(const std::string& s) {
+  std::string rest;
+  if (s.rfind("http://", 0) == 0) {
+    rest = s.substr(7);
+  } else if (s.rfind("https://", 0) == 0) {
+    rest = s.substr(8);
+  } else {
+    return false;
+  }
+  if (rest.empty()) return false;
+  for (char c : rest) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                    c == ':' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
+  YAML::Node n = root.node("mcp");
+  if (!n.IsDefined() || n.IsNull()) return;
+  MapReader r(n, "mcp", err);
+  const long long def = r.integer("defaultDurationSeconds", out->default_duration_seconds);
+  const long long min = r.integer("minDurationSeconds", out->min_duration_seconds);
+  const long long max = r.integer("maxDurationSeconds", out->max_duration_seconds);
+  out->audit_log = r.str("auditLog");
+  out->http_token = r.str("httpToken");
+  out->http_token_file = r.str("httpTokenFile");
+  out->max_request_bytes = r.integer("maxRequestBytes", out->max_request_bytes);
+  YAML::Node origins = r.node("allowedOrigins");
+  r.finish();
+  if (!err->empty()) return;
+  if (min < 1 || min > 86400) {
+    r.fail("minDurationSeconds", "must be between 1 and 86400");
+  } else if (max < min || max > 86400) {
+    r.fail("maxDurationSeconds",
+           "must be between minDurationSeconds (" + std::to_string(min) + ") and 86400");
+  } else if (def < min || def > max) {
+    r.fail("defaultDurationSeconds", "must be between minDurationSeconds (" + std::to_string(min) +
+                                         ") and maxDurationSeconds (" + std::to_string(max) + ")");
+  } else if (!out->http_token.empty() && !out->http_token_file.empty()) {
+    r.fail("httpTokenFile", "set either httpToken or httpTokenFile, not both");
+  } else if (out->max_request_bytes < 1024 || out->max_request_bytes > (64LL << 20)) {
+    r.fail("maxRequestBytes", "must be between 1024 and 67108864");
+  }
+  if (!err->empty()) return;
+  out->default_duration_seconds = static_cast<int>(def);
+  out->min_duration_seconds = static_cast<int>(min);
+  out->max_duration_seconds = static_cast<int>(max);
+  if (origins.IsDefined() && !origins.IsNull()) {
+    if (!origins.IsSequence()) {
+      r.fail("allowedOrigins", "expected a list of origins");
+      return;
+    }
+    for (size_t i = 0; i < origins.size(); ++i) {
+      const std::string path = IndexPath("allowedOrigins", i);
+      if (!origins[i].IsScalar() || !IsOrigin(origins[i].as<std::string>())) {
+        r.fail(path, "expected an origin such as \"https://console.example.com\"");
+        return;
+      }
+      out->allowed_origins.push_back(origins[i].as<std::string>());
+    }
+  }
+}
+
+}  // namespace aha::config

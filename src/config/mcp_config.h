@@ -1,0 +1,40 @@
+// The Security Monitor MCP server's section of the controller config (`mcp:`).
+//
+// The MCP server reads the controller's own file (regions, state source) plus this section:
+//   mcp:
+//     defaultDurationSeconds: 300   # drill length when the caller gives none
+//     minDurationSeconds: 10        # bounds for duration_seconds (1 <= min <= default <= max)
+//     maxDurationSeconds: 3600      # at most 86400
+//     auditLog: /var/log/agency-ha/drills.jsonl   # JSON lines, appended; "" = audit lines go to
+//                                                 # the stderr log only (msg "drill audit")
+//     httpToken: ""                 # bearer token for --http; required when --http binds to a
+//     httpTokenFile: ""             #   non-loopback address (set at most one of the two)
+//     allowedOrigins: []            # extra Origin values accepted by --http
+//     (scheme://host[:port]);
+//                                   #   loopback origins are accepted while bound to loopback
+//     maxRequestBytes: 1048576      # largest JSON-RPC message accepted (1 KiB .. 64 MiB)
+// Every error names the key path ("mcp.maxDurationSeconds: ...").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/yaml_reader.h"
+
+namespace aha::config {
+
+struct McpConfig {
+  int default_duration_seconds = 300;
+  int min_duration_seconds = 10;
+  int max_duration_seconds = 3600;
+  std::string audit_log;
+  std::string http_token;
+  std::string http_token_file;
+  std::vector<std::string> allowed_origins;
+  long long max_request_bytes = 1 << 20;
+};
+
+// Reads the optional `mcp` section of `root` into *out; the first error goes to *err.
+void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err);
+
+}  // namespace aha::config

@@ -1,0 +1,261 @@
+#include "mcp/command.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/url.h"
+#include "config/controller_config.h"
+#include "gate/source.h"
+#include "kube/client.h"
+#include "kube/events.h"
+#include "mcp/http.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/tools.h"
+#include "metrics/registry.h"
+#include "state/configmap_store.h"
+
+namespace aha::mcp {
+
+using nlohmann::json;
+
+namespace {
+
+int Fail(const std::string& msg, int rc = 2) {
+  std::fprintf(stderr, "agency-ha mcp: %s\n", msg.c_str());
+  return rc;
+}
+
+void WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    off += static_cast<size_t>(n);
+  }
+}
+
+// Newline-delimited JSON-RPC on stdin/stdout until end of input or `stop`. Lines longer than
+// `max_bytes` are discarded and answered with -32600.
+void ServeStdio(Dispatcher& disp, size_t max_bytes, Stopper& stop) {
+  Session session;
+  std::string buf;
+  bool discarding = false;
+  auto too_large = [&] {
+    log::Warn("mcp stdio: message too large; discarded", {{"limit", max_bytes}});
+    WriteAll(
+        1, MakeError(nullptr, kInvalidRequest,
+                     "Invalid Request: message larger than " + std::to_string(max_bytes) + " bytes")
+                   .dump() +
+               "\n");
+  };
+  auto handle_line = [&](std::string line) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) return;
+    if (line.size() > max_bytes) {
+      too_large();
+      return;
+    }
+    if (auto out = disp.HandleText(line, session)) WriteAll(1, out->dump() + "\n");
+  };
+  char chunk[65536];
+  while (!stop.stopped()) {
+    pollfd p{0, POLLIN, 0};
+    int r = ::poll(&p, 1, 200);
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    ssize_t n = ::read(0, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // end of input: the client closed the stream
+    size_t start = 0;
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
+      if (chunk[i] != '\n') continue;
+      if (discarding) {
+        discarding = false;
+      } else {
+        buf.append(chunk + start, i - start);
+        handle_line(std::move(buf));
+      }
+      buf.clear();
+      start = i + 1;
+    }
+    if (!discarding) buf.append(chunk + start, static_cast<size_t>(n) - start);
+    if (!discarding && buf.size() > max_bytes) {
+      too_large();
+      buf.clear();
+      discarding = true;
+    }
+  }
+  if (!discarding && !buf.empty()) handle_line(std::move(buf));
+}
+
+}  // namespace
+
+int RunCommand(const std::string& config_path, bool check_only, const std::string& http_listen) {
+  auto cfg = config::LoadControllerConfig(config_path);
+  if (!cfg) return Fail(cfg.message());
+  const config::McpConfig& mc = cfg->mcp;
+
+  HttpOptions ho;
+  if (!http_listen.empty()) {
+    auto hp = ParseHostPort(http_listen);
+    if (!hp) return Fail("--http: invalid address " + http_listen + ": " + hp.message());
+    ho.host = hp->host.empty() ? "127.0.0.1" : hp->host;
+    if (ho.host.size() > 2 && ho.host.front() == '[')
+      ho.host = ho.host.substr(1, ho.host.size() - 2);
+    ho.port = hp->port;
+    ho.allowed_origins = mc.allowed_origins;
+    ho.max_request_bytes = static_cast<size_t>(mc.max_request_bytes);
+    ho.token = mc.http_token;
+    if (!mc.http_token_file.empty()) {
+      auto t = ReadFile(mc.http_token_file);
+      if (!t) return Fail("mcp.httpTokenFile: " + t.message());
+      ho.token = *t;
+      while (!ho.token.empty() && std::isspace(static_cast<unsigned char>(ho.token.back()))) {
+        ho.token.pop_back();
+      }
+      if (ho.token.empty()) return Fail("mcp.httpTokenFile: the file is empty");
+    }
+    if (!IsLoopbackHost(ho.host) && ho.token.empty()) {
+      return Fail("--http " + http_listen +
+                  " binds to a non-loopback address: set mcp.httpToken or mcp.httpTokenFile "
+                  "(every request must then carry Authorization: Bearer <token>)");
+    }
+  }
+  if (check_only) {
+    std::printf("%s: valid (%zu regions; mcp drills %d..%d s, default %d s)\n", config_path.c_str(),
+                cfg->regions.size(), mc.min_duration_seconds, mc.max_duration_seconds,
+                mc.default_duration_seconds);
+    return 0;
+  }
+  log::Level level;
+  if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
+
+  // The audit log is opened before anything runs: a drill must never go unrecorded.
+  int audit_fd = -1;
+  if (!mc.audit_log.empty()) {
+    audit_fd = ::open(mc.audit_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (audit_fd < 0)
+      return Fail("mcp.auditLog: cannot open " + mc.audit_log + ": " + ErrnoText(errno), 1);
+  }
+
+  std::shared_ptr<kube::Client> kube_client;
+  std::unique_ptr<state::StateStore> store;
+  std::unique_ptr<gate::StateSource> source;
+  std::unique_ptr<kube::EventRecorder> events;
+  kube::ObjectRef cm_ref;
+  if (cfg->state.is_configmap()) {
+    auto conn = kube::Resolve(
+        kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+    if (!conn) return Fail("kubeconfig: " + conn.message());
+    const std::string ns =
+        cfg->state.configmap_namespace.empty() ? conn->ns : cfg->state.configmap_namespace;
+    kube_client = std::make_shared<kube::Client>(*conn);
+    store = std::make_unique<state::ConfigMapStateStore>(
+        kube_client, ns, cfg->state.configmap_name,
+        std::map<std::string, std::string>{{"app.kubernetes.io/managed-by", "agency-ha"},
+                                           {"app.kubernetes.io/component", "failover-state"}});
+    source = std::make_unique<gate::ConfigMapSource>(kube_client, ns, cfg->state.configmap_name);
+    const char* pod = std::getenv("POD_NAME");
+    events = std::make_unique<kube::EventRecorder>(
+        kube_client, "agency-ha-mcp",
+        pod && *pod ? std::string(pod) : "mcp-" + std::to_string(::getpid()));
+    cm_ref = kube::ObjectRef{"v1", "ConfigMap", ns, cfg->state.configmap_name, ""};
+  } else {
+    if (Status s = EnsureWritableDir(cfg->state.file); !s) {
+      return Fail("state.file: " + s.message());
+    }
+    store = std::make_unique<state::FileStateStore>(cfg->state.file);
+    source = std::make_unique<gate::FileSource>(cfg->state.file);
+  }
+
+  BlockTerminationSignals();
+  Stopper stop;
+  SignalWatcher signals(stop);
+
+  std::mutex audit_mu;
+  AuditSink audit = [&](const json& j) {
+    log::Info("drill audit", j);
+    if (audit_fd < 0) return;
+    std::lock_guard l(audit_mu);
+    WriteAll(audit_fd, j.dump() + "\n");
+  };
+  EventSink event_sink;
+  if (events) {
+    event_sink = [&](const std::string& type, const std::string& reason, const std::string& msg,
+                     WallTime at) {
+      if (Status s = events->Record(cm_ref, type, reason, msg, at); !s) {
+        log::Warn("cannot record event", {{"reason", reason}, {"error", s.message()}});
+      }
+    };
+  }
+  metrics::Registry reg;
+  SecurityMonitor monitor(*cfg, *store, SystemClock::instance(), reg, audit, event_sink);
+
+  // Keep a live copy of the state and feed every change to the monitor with the time it was seen.
+  Stopper source_stop;
+  std::thread watcher([&] { source->Run(source_stop); });
+  std::thread observer([&] {
+    uint64_t seen = 0;
+    while (!source_stop.stopped()) {
+      gate::Snapshot s = source->WaitNewer(
+          seen, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+      if (s.version > seen) {
+        seen = s.version;
+        monitor.Observe(s.kv, s.updated_at);
+      }
+    }
+  });
+
+  ServerInfo info;
+  info.version = AHA_VERSION;
+  info.instructions =
+      "Security Monitor for agency-ha multi-region failover. Runs real DR drills: "
+      "simulate_regional_outage makes a region's gates report unhealthy until the drill expires; "
+      "the failover controller detects it through its normal probes. Follow a drill with "
+      "get_drill_report; every number in it is measured.";
+  Dispatcher disp(monitor, info);
+
+  int rc = 0;
+  if (!http_listen.empty()) {
+    HttpTransport http(disp, ho, [&reg] { return reg.Render(); });
+    if (Status s = http.Start(); !s) {
+      log::Error("cannot start the MCP HTTP server", {{"error", s.message()}});
+      rc = 1;
+    } else {
+      log::Info("mcp server starting", {{"config", config_path},
+                                        {"transport", "http"},
+                                        {"host", ho.host},
+                                        {"port", http.port()},
+                                        {"auth", !ho.token.empty()},
+                                        {"store", store->Describe()},
+                                        {"version", AHA_VERSION}});
+      stop.WaitUntil(std::chrono::steady_clock::time_point::max());
+      http.Stop();
+    }
+  } else {
+    log::Info("mcp server starting", {{"config", config_path},
+                                      {"transport", "stdio"},
+                                      {"store", store->Describe()},
+                                      {"version", AHA_VERSION}});
+    ServeStdio(disp, static_cast<size_t>(mc.max_request_bytes), stop);
+  }
+  source_stop.Stop();
+  observer.join();
+  watcher.join();
+  if (audit_fd >= 0) ::close(audit_fd);
+  log::Info("mcp server stopped", {{"signal", signals.signal()}});
+  return rc;
+}
+
+}  // namespace aha::mcp

@@ -1,0 +1,87 @@
+// Streamable HTTP transport for the MCP server (one endpoint, /mcp).
+//
+// Contract (MCP 2025-11-25 "Streamable HTTP", also what 2025-06-18/2025-03-26 clients expect):
+// - POST /mcp: one JSON-RPC message. Requires Content-Type application/json (else 415) and an
+//   Accept listing application/json and text/event-stream (else 406). Requests are answered with
+//   application/json (no SSE: this server never sends requests or notifications of its own);
+//   notifications and responses get 202 with no body. Unparsable or invalid messages and batches
+//   get 400 with a JSON-RPC error body.
+// - Sessions: a successful initialize returns MCP-Session-Id (128 random bits, hex); every other
+//   POST must carry it (missing: 400, unknown or deleted: 404). DELETE /mcp ends a session.
+//   At most kMaxSessions; the least recently used one is dropped beyond that.
+// - MCP-Protocol-Version on non-initialize requests: an unsupported value is 400; absent means
+//   the client predates the header (2025-03-26) and is accepted.
+// - GET /mcp: 405 (the spec lets a server not offer a standalone SSE stream).
+// - Security: binds loopback unless told otherwise (the command refuses a non-loopback bind without
+//   a token). With a token every request needs `Authorization: Bearer <token>` (401 otherwise,
+//   compared in constant time). Origin, when present, must be a configured allowed origin or,
+//   while bound to loopback, a loopback origin (403 otherwise: DNS-rebinding protection); while
+//   bound to loopback the Host header must name a loopback host too. Bodies larger than
+//   max_request_bytes get 413.
+// - GET /metrics: Prometheus text from `metrics` (same auth and Origin rules).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "mcp/jsonrpc.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace aha::mcp {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;       // 0 picks a free port
+  std::string token;  // empty = no authentication (loopback only; enforced by the command)
+  std::vector<std::string> allowed_origins;
+  size_t max_request_bytes = 1 << 20;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost" (with or without brackets).
+bool IsLoopbackHost(const std::string& host);
+
+class HttpTransport {
+ public:
+  static constexpr size_t kMaxSessions = 1000;
+
+  HttpTransport(Dispatcher& dispatcher, HttpOptions opts, std::function<std::string()> metrics);
+  ~HttpTransport();
+  Status Start();
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  struct Entry {
+    std::mutex mu;
+    Session session;
+    uint64_t last_used = 0;
+  };
+  // Empty when allowed; otherwise sets the response and returns false.
+  bool Admit(const httplib::Request& req, httplib::Response& res) const;
+  void Post(const httplib::Request& req, httplib::Response& res);
+  void Delete(const httplib::Request& req, httplib::Response& res);
+
+  Dispatcher& dispatcher_;
+  HttpOptions opts_;
+  std::function<std::string()> metrics_;
+  bool loopback_ = true;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> sessions_;
+  uint64_t tick_ = 0;
+};
+
+}  // namespace aha::mcp

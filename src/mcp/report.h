@@ -1,0 +1,56 @@
+// Drill reports: the measured timeline of one simulated regional outage, as a pure function of
+// timestamps that really happened. Nothing is estimated: a step that has not happened (yet) is
+// null, and so is every duration that needs it.
+//
+// Sources of the timestamps:
+// - the drill itself (written by this server into `simulatedOutages`): injected at = startedAt;
+//   outage ended = the time end_regional_outage removed it, else expiresAt once it has passed
+//   (gates judge expiry on their own clock, so that instant is when they stop failing);
+// - the controller's transitions in state.json (decision time `at`, written with the state, and
+//   `firstProbeAt` = the first probe of the streak that caused a RegionFailed/RegionRecovered);
+// - this server's own observations of the state keys changing (StateSource snapshot times):
+//   when failedRegions first contained the region, when servingRegions first differed from its
+//   value at injection, when failedRegions no longer contained the region, and when
+//   servingRegions was back to its value at injection.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "failover/state.h"
+
+namespace aha::mcp {
+
+struct Drill {
+  std::string id;
+  std::string region;
+  std::string failure_type = "health";
+  int duration_seconds = 0;
+  WallTime injected_at{};
+  WallTime expires_at{};
+  std::optional<WallTime> ended_early_at;  // end_regional_outage
+  std::vector<std::string> serving_before;
+  std::vector<std::string> failed_before;
+};
+
+// The state keys as this server saw them change.
+struct Observation {
+  WallTime at{};
+  std::vector<std::string> failed;
+  std::vector<std::string> serving;
+};
+
+// The report (JSON, the `get_drill_report` structured content). `transitions` may contain
+// anything (other regions, older drills): only this region's transitions at or after injection
+// are used. `now` decides whether expiresAt has passed.
+nlohmann::json BuildDrillReport(const Drill& d,
+                                const std::vector<failover::Transition>& transitions,
+                                const std::vector<Observation>& observed, WallTime now);
+
+// Seconds between two report timestamps (strings or null); null when either is null.
+nlohmann::json SecondsBetween(const nlohmann::json& from, const nlohmann::json& to);
+
+}  // namespace aha::mcp

@@ -1,0 +1,693 @@
+#include "mcp/tools.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "common/log.h"
+#include "failover/outages.h"
+#include "failover/state.h"
+
+namespace aha::mcp {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxObservations = 2000;
+constexpr size_t kMaxTransitions = 1000;
+constexpr size_t kMaxDrills = 200;
+
+ToolResult Fail(const std::string& text) {
+  return ToolResult{json::object(), text, true};
+}
+
+ToolResult Ok(json structured, std::string summary) {
+  return ToolResult{structured, summary + "\n" + structured.dump(2), false};
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v)
+    out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "(none)" : out;
+}
+
+std::vector<std::string> ListKey(const state::KeyValues& kv, const char* key) {
+  auto it = kv.find(key);
+  if (it == kv.end()) return {};
+  auto parsed = failover::ParseRegionList(it->second);
+  return parsed ? *parsed : std::vector<std::string>{};
+}
+
+std::vector<failover::Transition> TransitionsOf(const state::KeyValues& kv) {
+  auto it = kv.find(failover::kStateJsonKey);
+  if (it == kv.end()) return {};
+  auto st = failover::StateFromJson(it->second);
+  if (!st) return {};
+  return {st->recent.begin(), st->recent.end()};
+}
+
+// Checks that every argument is one the schema names (additionalProperties: false).
+std::string UnknownArgument(const json& args, std::initializer_list<const char*> known) {
+  for (const auto& [k, v] : args.items()) {
+    bool ok = false;
+    for (const char* n : known)
+      ok = ok || k == n;
+    if (!ok) return k;
+  }
+  return "";
+}
+
+json NullableString() {
+  return {{"type", json::array({"string", "null"})}};
+}
+json StringArray() {
+  return {{"type", "array"}, {"items", {{"type", "string"}}}};
+}
+
+json OutageJson(const failover::SimulatedOutage& o) {
+  return {{"drillId", o.id},
+          {"region", o.region},
+          {"failureType", o.failure_type},
+          {"startedAt", FormatTime(o.started_at)},
+          {"expiresAt", FormatTime(o.expires_at)},
+          {"by", o.by}};
+}
+
+json DrillRefSchema() {
+  return {{"type", "object"},
+          {"properties",
+           {{"drillId", {{"type", "string"}}},
+            {"region", {{"type", "string"}}},
+            {"failureType", {{"type", "string"}}},
+            {"startedAt", {{"type", "string"}}},
+            {"expiresAt", {{"type", "string"}}},
+            {"by", {{"type", "string"}}}}},
+          {"required", {"drillId", "region", "startedAt", "expiresAt"}}};
+}
+
+}  // namespace
+
+SecurityMonitor::SecurityMonitor(const config::ControllerConfig& cfg, state::StateStore& store,
+                                 const Clock& clock, metrics::Registry& reg, AuditSink audit,
+                                 EventSink events)
+    : cfg_(cfg),
+      store_(store),
+      clock_(clock),
+      reg_(reg),
+      audit_(std::move(audit)),
+      events_(std::move(events)) {
+  reg_.DefineGauge(kRecoveryMetric,
+                   "Seconds from the end of the last drill's outage to the region's recovery "
+                   "(controller decision), measured.");
+  reg_.DefineCounter("agency_ha_mcp_drills_total", "Drills started, ended early and completed.");
+}
+
+const config::RegionConfig* SecurityMonitor::FindRegion(const std::string& name) const {
+  for (const auto& r : cfg_.regions) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+json SecurityMonitor::List() const {
+  std::vector<std::string> names;
+  for (const auto& r : cfg_.regions)
+    names.push_back(r.name);
+  const auto& m = cfg_.mcp;
+  const json region = {
+      {"type", "string"}, {"enum", names}, {"description", "Region name, exactly as configured."}};
+  json tools = json::array();
+
+  tools.push_back(
+      {{"name", "simulate_regional_outage"},
+       {"title", "Simulate a regional outage (DR drill)"},
+       {"description",
+        "Start a disaster-recovery drill: the region's readiness gates report unhealthy until the "
+        "drill expires (recorded with its expiry in the shared failover state, so it ends on time "
+        "even if this server stops). The failover controller then detects the failure through its "
+        "normal probes and fails over. One drill per region at a time; refuses to take down the "
+        "last region that could serve unless force is true. Use dry_run to see what would "
+        "happen."},
+       {"inputSchema",
+        {{"type", "object"},
+         {"properties",
+          {{"region", region},
+           {"failure_type",
+            {{"type", "string"},
+             {"enum", {"health"}},
+             {"default", "health"},
+             {"description",
+              "health: the region's gates fail /health. Upstream's pod, node and network are "
+              "refused: this server has no fault injector for them."}}},
+           {"duration_seconds",
+            {{"type", "integer"},
+             {"minimum", m.min_duration_seconds},
+             {"maximum", m.max_duration_seconds},
+             {"default", m.default_duration_seconds}}},
+           {"dry_run",
+            {{"type", "boolean"},
+             {"default", false},
+             {"description", "Validate and show the plan; write nothing."}}},
+           {"force",
+            {{"type", "boolean"},
+             {"default", false},
+             {"description", "Allow taking down the last region that could serve."}}}}},
+         {"required", {"region"}},
+         {"additionalProperties", false}}},
+       {"outputSchema",
+        {{"type", "object"},
+         {"properties",
+          {{"dryRun", {{"type", "boolean"}}},
+           {"drillId", NullableString()},
+           {"region", {{"type", "string"}}},
+           {"failureType", {{"type", "string"}}},
+           {"durationSeconds", {{"type", "integer"}}},
+           {"startedAt", {{"type", "string"}}},
+           {"expiresAt", {{"type", "string"}}},
+           {"servingBefore", StringArray()},
+           {"failedBefore", StringArray()},
+           {"survivors", StringArray()},
+           {"forced", {{"type", "boolean"}}}}},
+         {"required",
+          {"dryRun", "drillId", "region", "failureType", "durationSeconds", "startedAt",
+           "expiresAt", "servingBefore", "survivors"}}}},
+       {"annotations",
+        {{"title", "Simulate a regional outage"},
+         {"readOnlyHint", false},
+         {"destructiveHint", true},
+         {"idempotentHint", false},
+         {"openWorldHint", false}}}});
+
+  tools.push_back(
+      {{"name", "end_regional_outage"},
+       {"title", "End a drill early"},
+       {"description", "End the active drill for a region now (removes its simulated outage)."},
+       {"inputSchema",
+        {{"type", "object"},
+         {"properties", {{"region", region}}},
+         {"required", {"region"}},
+         {"additionalProperties", false}}},
+       {"outputSchema",
+        {{"type", "object"},
+         {"properties",
+          {{"drillId", {{"type", "string"}}},
+           {"region", {{"type", "string"}}},
+           {"startedAt", {{"type", "string"}}},
+           {"endedAt", {{"type", "string"}}},
+           {"ranSeconds", {{"type", "number"}}}}},
+         {"required", {"drillId", "region", "startedAt", "endedAt", "ranSeconds"}}}},
+       {"annotations",
+        {{"readOnlyHint", false},
+         {"destructiveHint", false},
+         {"idempotentHint", true},
+         {"openWorldHint", false}}}});
+
+  tools.push_back(
+      {{"name", "get_failover_status"},
+       {"title", "Failover status"},
+       {"description",
+        "Current failover state as written by the controller: every region's status, the serving "
+        "and failed sets, the panic flag, recent transitions and active drills."},
+       {"inputSchema",
+        {{"type", "object"}, {"properties", json::object()}, {"additionalProperties", false}}},
+       {"outputSchema",
+        {{"type", "object"},
+         {"properties",
+          {{"generation", {{"type", json::array({"integer", "null"})}}},
+           {"updatedAt", NullableString()},
+           {"panic", {{"type", "boolean"}}},
+           {"panicSince", NullableString()},
+           {"servingRegions", StringArray()},
+           {"failedRegions", StringArray()},
+           {"regions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
+           {"lastTransitions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
+           {"activeDrills", {{"type", "array"}, {"items", DrillRefSchema()}}}}},
+         {"required",
+          {"panic", "servingRegions", "failedRegions", "regions", "lastTransitions",
+           "activeDrills"}}}},
+       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}});
+
+  json ts = {{"type", "object"}};
+  tools.push_back(
+      {{"name", "get_drill_report"},
+       {"title", "Drill report"},
+       {"description",
+        "The measured timeline of a drill (by drill_id, or the latest drill of a region): injected "
+        "at, first failed probe, region failed (state written), serving set changed, outage ended, "
+        "region recovered, serving set restored, with durations in seconds. Every time comes from "
+        "a real state change or controller transition; steps that did not happen yet are null. "
+        "regional_failover_recovery_time = outage ended -> region recovered."},
+       {"inputSchema",
+        {{"type", "object"},
+         {"properties", {{"region", region}, {"drill_id", {{"type", "string"}}}}},
+         {"additionalProperties", false}}},
+       {"outputSchema",
+        {{"type", "object"},
+         {"properties",
+          {{"drillId", {{"type", "string"}}},
+           {"region", {{"type", "string"}}},
+           {"phase", {{"type", "string"}}},
+           {"complete", {{"type", "boolean"}}},
+           {"timeline", ts},
+           {"durationsSeconds", ts},
+           {"regional_failover_recovery_time", {{"type", json::array({"number", "null"})}}}}},
+         {"required",
+          {"drillId", "region", "phase", "complete", "timeline", "durationsSeconds",
+           "regional_failover_recovery_time"}}}},
+       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}});
+
+  tools.push_back(
+      {{"name", "list_regions"},
+       {"title", "Regions"},
+       {"description", "The configured regions with their role and current status."},
+       {"inputSchema",
+        {{"type", "object"}, {"properties", json::object()}, {"additionalProperties", false}}},
+       {"outputSchema",
+        {{"type", "object"},
+         {"properties",
+          {{"regions",
+            {{"type", "array"},
+             {"items",
+              {{"type", "object"},
+               {"properties",
+                {{"name", {{"type", "string"}}},
+                 {"active", {{"type", "boolean"}}},
+                 {"priority", {{"type", "integer"}}},
+                 {"status", {{"type", "string"}}},
+                 {"serving", {{"type", "boolean"}}},
+                 {"drillActive", {{"type", "boolean"}}}}},
+               {"required", {"name", "active", "priority", "status", "serving"}}}}}}}},
+         {"required", {"regions"}}}},
+       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}});
+  return tools;
+}
+
+std::optional<ToolResult> SecurityMonitor::Call(const std::string& name, const json& args) {
+  std::lock_guard l(mu_);
+  if (name == "simulate_regional_outage") return Simulate(args);
+  if (name == "end_regional_outage") return End(args);
+  if (name == "get_failover_status") return Status();
+  if (name == "get_drill_report") return Report(args);
+  if (name == "list_regions") return Regions();
+  return std::nullopt;
+}
+
+ToolResult SecurityMonitor::Simulate(const json& args) {
+  if (auto k =
+          UnknownArgument(args, {"region", "failure_type", "duration_seconds", "dry_run", "force"});
+      !k.empty()) {
+    return Fail("unknown argument \"" + k + "\"");
+  }
+  if (!args.contains("region") || !args["region"].is_string()) {
+    return Fail("region: required, a string");
+  }
+  const std::string region = args["region"];
+  if (!FindRegion(region)) {
+    std::vector<std::string> names;
+    for (const auto& r : cfg_.regions)
+      names.push_back(r.name);
+    return Fail("unknown region \"" + region + "\"; configured regions: " + Join(names));
+  }
+  std::string type = "health";
+  if (args.contains("failure_type")) {
+    if (!args["failure_type"].is_string()) return Fail("failure_type: must be a string");
+    type = args["failure_type"];
+  }
+  if (type == "pod" || type == "node" || type == "network") {
+    return Fail("failure_type \"" + type + "\" is not supported: this server has no " + type +
+                "-level fault injector (it does not delete pods, cordon nodes or partition the "
+                "network). Use failure_type \"health\": the region's readiness gates report "
+                "unhealthy, which the failover controller detects through its real probes.");
+  }
+  if (type != "health") {
+    return Fail("failure_type: unknown value \"" + type + "\" (supported: health)");
+  }
+  const auto& m = cfg_.mcp;
+  long long duration = m.default_duration_seconds;
+  if (args.contains("duration_seconds")) {
+    const json& d = args["duration_seconds"];
+    if (d.is_number_integer()) {
+      duration = d.get<long long>();
+    } else if (d.is_number_float() && std::floor(d.get<double>()) == d.get<double>() &&
+               std::abs(d.get<double>()) < 1e9) {
+      duration = static_cast<long long>(d.get<double>());
+    } else {
+      return Fail("duration_seconds: must be a whole number of seconds");
+    }
+  }
+  if (duration < m.min_duration_seconds || duration > m.max_duration_seconds) {
+    return Fail("duration_seconds: " + std::to_string(duration) + " is out of bounds (" +
+                std::to_string(m.min_duration_seconds) + ".." +
+                std::to_string(m.max_duration_seconds) +
+                ", set by mcp.minDurationSeconds and "
+                "mcp.maxDurationSeconds)");
+  }
+  bool dry_run = false, force = false;
+  for (auto [key, out] : {std::pair<const char*, bool*>{"dry_run", &dry_run}, {"force", &force}}) {
+    if (!args.contains(key)) continue;
+    if (!args[key].is_boolean()) return Fail(std::string(key) + ": must be a boolean");
+    *out = args[key].get<bool>();
+  }
+
+  auto kv = store_.Read();
+  if (!kv)
+    return Fail("cannot read the failover state (" + store_.Describe() + "): " + kv.message());
+  std::vector<failover::SimulatedOutage> outages;
+  if (auto it = kv->find(failover::kSimulatedOutagesKey); it != kv->end()) {
+    auto parsed = failover::ParseOutages(it->second);
+    if (!parsed) {
+      return Fail("the stored simulatedOutages key is malformed (" + parsed.message() +
+                  "); refusing to overwrite it. Inspect it with `agency-ha state get "
+                  "simulatedOutages`.");
+    }
+    outages = std::move(*parsed);
+  }
+  const WallTime now = clock_.wall();
+  if (const auto* o = failover::ActiveOutage(outages, region, now)) {
+    return Fail("a drill is already active for region " + region + " (" + o->id + ", until " +
+                FormatTime(o->expires_at) + "); end it with end_regional_outage first");
+  }
+  const auto failed = ListKey(*kv, failover::kFailedRegionsKey);
+  const auto serving = ListKey(*kv, failover::kServingRegionsKey);
+  std::vector<std::string> survivors;
+  for (const auto& r : cfg_.regions) {
+    if (r.name == region) continue;
+    if (failover::ContainsRegion(failed, r.name)) continue;
+    if (failover::ActiveOutage(outages, r.name, now)) continue;
+    if (failover::ContainsRegion(serving, r.name) || !r.active) survivors.push_back(r.name);
+  }
+  if (survivors.empty() && !force) {
+    return Fail("refusing to take down " + region + ": no other region could serve (serving: " +
+                Join(serving) + "; failed: " + Join(failed) +
+                "). This drill would leave nothing to fail over to; pass force: true to run it "
+                "anyway.");
+  }
+
+  failover::SimulatedOutage o;
+  o.id = "drill-" + region + "-" + std::to_string(EpochMillis(now));
+  o.region = region;
+  o.failure_type = type;
+  o.started_at = now;
+  o.expires_at = now + std::chrono::seconds(duration);
+  o.by = "mcp";
+  json out = {{"dryRun", dry_run},
+              {"drillId", dry_run ? json(nullptr) : json(o.id)},
+              {"region", region},
+              {"failureType", type},
+              {"durationSeconds", duration},
+              {"startedAt", FormatTime(o.started_at)},
+              {"expiresAt", FormatTime(o.expires_at)},
+              {"servingBefore", serving},
+              {"failedBefore", failed},
+              {"survivors", survivors},
+              {"forced", force && survivors.empty()}};
+  json audit = {{"event", dry_run ? "DrillDryRun" : "DrillStarted"}, {"at", FormatTime(now)}};
+  audit.update(out);
+  if (dry_run) {
+    audit_(audit);
+    return Ok(out, "Dry run: a " + std::to_string(duration) + " s " + type + " outage of " +
+                       region + " would be written; nothing was changed. Regions left to serve: " +
+                       Join(survivors) + ".");
+  }
+  std::vector<failover::SimulatedOutage> kept;
+  for (auto& x : outages) {
+    if (now < x.expires_at) kept.push_back(std::move(x));
+  }
+  kept.push_back(o);
+  if (auto w = store_.Write({{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)}});
+      !w) {
+    return Fail("cannot write the drill to the failover state (" + store_.Describe() +
+                "): " + w.message());
+  }
+  Drill d;
+  d.id = o.id;
+  d.region = region;
+  d.failure_type = type;
+  d.duration_seconds = static_cast<int>(duration);
+  d.injected_at = o.started_at;
+  d.expires_at = o.expires_at;
+  d.serving_before = serving;
+  d.failed_before = failed;
+  drills_.push_back(d);
+  if (drills_.size() > kMaxDrills) drills_.erase(drills_.begin());
+  audit_(audit);
+  reg_.Add("agency_ha_mcp_drills_total", {{"region", region}, {"event", "started"}});
+  if (events_) {
+    events_("Warning", "DrillStarted",
+            "drill " + o.id + ": simulated " + type + " outage of region " + region + " for " +
+                std::to_string(duration) + "s, until " + FormatTime(o.expires_at),
+            now);
+  }
+  return Ok(out, "Drill " + o.id + " started: region " + region + " reports unhealthy until " +
+                     FormatTime(o.expires_at) + ". Follow it with get_drill_report.");
+}
+
+ToolResult SecurityMonitor::End(const json& args) {
+  if (auto k = UnknownArgument(args, {"region"}); !k.empty()) {
+    return Fail("unknown argument \"" + k + "\"");
+  }
+  if (!args.contains("region") || !args["region"].is_string()) {
+    return Fail("region: required, a string");
+  }
+  const std::string region = args["region"];
+  if (!FindRegion(region)) return Fail("unknown region \"" + region + "\"");
+  auto kv = store_.Read();
+  if (!kv) return Fail("cannot read the failover state: " + kv.message());
+  std::vector<failover::SimulatedOutage> outages;
+  if (auto it = kv->find(failover::kSimulatedOutagesKey); it != kv->end()) {
+    auto parsed = failover::ParseOutages(it->second);
+    if (!parsed) return Fail("the stored simulatedOutages key is malformed: " + parsed.message());
+    outages = std::move(*parsed);
+  }
+  const WallTime now = clock_.wall();
+  const auto* active = failover::ActiveOutage(outages, region, now);
+  if (!active) return Fail("no active drill for region " + region);
+  const failover::SimulatedOutage ended = *active;
+  std::vector<failover::SimulatedOutage> kept;
+  for (auto& x : outages) {
+    if (now < x.expires_at && x.id != ended.id) kept.push_back(std::move(x));
+  }
+  if (auto w = store_.Write({{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)}});
+      !w) {
+    return Fail("cannot write the failover state: " + w.message());
+  }
+  for (auto& d : drills_) {
+    if (d.id == ended.id) d.ended_early_at = now;
+  }
+  const double ran = static_cast<double>(EpochMillis(now) - EpochMillis(ended.started_at)) / 1000.0;
+  json out = {{"drillId", ended.id},
+              {"region", region},
+              {"startedAt", FormatTime(ended.started_at)},
+              {"endedAt", FormatTime(now)},
+              {"ranSeconds", ran}};
+  json audit = {{"event", "DrillEnded"}, {"at", FormatTime(now)}};
+  audit.update(out);
+  audit_(audit);
+  reg_.Add("agency_ha_mcp_drills_total", {{"region", region}, {"event", "ended"}});
+  if (events_) {
+    events_("Normal", "DrillEnded", "drill " + ended.id + " for region " + region + " ended early",
+            now);
+  }
+  return Ok(out, "Drill " + ended.id + " ended; region " + region +
+                     " reports healthy again and recovers after the controller's success "
+                     "threshold.");
+}
+
+ToolResult SecurityMonitor::Status() {
+  auto kv = store_.Read();
+  if (!kv) return Fail("cannot read the failover state: " + kv.message());
+  const WallTime now = clock_.wall();
+  json doc = json::object();
+  if (auto it = kv->find(failover::kStateJsonKey); it != kv->end()) {
+    doc = json::parse(it->second, nullptr, false);
+    if (!doc.is_object()) doc = json::object();
+  }
+  std::vector<failover::SimulatedOutage> outages;
+  if (auto it = kv->find(failover::kSimulatedOutagesKey); it != kv->end()) {
+    if (auto p = failover::ParseOutages(it->second); p) outages = std::move(*p);
+  }
+  const auto failed = ListKey(*kv, failover::kFailedRegionsKey);
+  const auto serving = ListKey(*kv, failover::kServingRegionsKey);
+  json regions = json::array();
+  json active_drills = json::array();
+  const json per =
+      doc.contains("regions") && doc["regions"].is_object() ? doc["regions"] : json::object();
+  for (const auto& r : cfg_.regions) {
+    json e = {{"name", r.name}, {"active", r.active}};
+    const json s = per.contains(r.name) ? per[r.name] : json::object();
+    e["status"] =
+        s.value("status", failover::ContainsRegion(failed, r.name) ? "failed" : "unknown");
+    e["serving"] = failover::ContainsRegion(serving, r.name);
+    for (const char* k : {"since", "reason", "promoted", "promotedFor", "lastProbe"}) {
+      e[k] = s.contains(k) ? s[k] : json(nullptr);
+    }
+    const auto* o = failover::ActiveOutage(outages, r.name, now);
+    e["activeDrill"] = o ? OutageJson(*o) : json(nullptr);
+    if (o) active_drills.push_back(OutageJson(*o));
+    regions.push_back(e);
+  }
+  json transitions = doc.contains("transitions") && doc["transitions"].is_array()
+                         ? doc["transitions"]
+                         : json::array();
+  json last = json::array();
+  for (size_t i = transitions.size() > 10 ? transitions.size() - 10 : 0; i < transitions.size();
+       ++i) {
+    last.push_back(transitions[i]);
+  }
+  json out = {{"generation", doc.contains("generation") ? doc["generation"] : json(nullptr)},
+              {"updatedAt", doc.contains("updatedAt") ? doc["updatedAt"] : json(nullptr)},
+              {"panic", doc.value("panic", false)},
+              {"panicSince", doc.contains("panicSince") ? doc["panicSince"] : json(nullptr)},
+              {"servingRegions", serving},
+              {"failedRegions", failed},
+              {"regions", regions},
+              {"lastTransitions", last},
+              {"activeDrills", active_drills}};
+  std::string text = "Serving: " + Join(serving) + ". Failed: " + Join(failed) +
+                     ". Panic: " + (out["panic"].get<bool>() ? "yes" : "no") +
+                     ". Active drills: " + std::to_string(active_drills.size()) + ".";
+  if (!kv->count(failover::kStateJsonKey)) {
+    text += " (The controller has not written state.json yet.)";
+  }
+  return Ok(out, text);
+}
+
+json SecurityMonitor::ReportLocked(const Drill& d, WallTime now) const {
+  return BuildDrillReport(d, transitions_, observed_, now);
+}
+
+ToolResult SecurityMonitor::Report(const json& args) {
+  if (auto k = UnknownArgument(args, {"region", "drill_id"}); !k.empty()) {
+    return Fail("unknown argument \"" + k + "\"");
+  }
+  const bool by_id = args.contains("drill_id");
+  const bool by_region = args.contains("region");
+  if (!by_id && !by_region) return Fail("give region or drill_id");
+  if ((by_id && !args["drill_id"].is_string()) || (by_region && !args["region"].is_string())) {
+    return Fail("region and drill_id must be strings");
+  }
+  const Drill* found = nullptr;
+  for (auto it = drills_.rbegin(); it != drills_.rend() && !found; ++it) {
+    if (by_id && it->id != args["drill_id"].get<std::string>()) continue;
+    if (by_region && it->region != args["region"].get<std::string>()) continue;
+    found = &*it;
+  }
+  if (!found) {
+    if (by_region && !FindRegion(args["region"].get<std::string>())) {
+      return Fail("unknown region \"" + args["region"].get<std::string>() + "\"");
+    }
+    return Fail("no drill " +
+                (by_id ? "with id " + args["drill_id"].get<std::string>()
+                       : "for region " + args["region"].get<std::string>()) +
+                " was started by this server since it started");
+  }
+  // Fresh transitions too (the watcher may not have seen the latest write yet).
+  if (auto kv = store_.Read(); kv) {
+    for (const auto& t : TransitionsOf(*kv)) {
+      if (std::find(transitions_.begin(), transitions_.end(), t) == transitions_.end()) {
+        transitions_.push_back(t);
+      }
+    }
+  }
+  json r = ReportLocked(*found, clock_.wall());
+  const json& tl = r["timeline"];
+  const json& du = r["durationsSeconds"];
+  auto line = [&](const char* label, const char* key) {
+    return std::string("  ") + label + ": " +
+           (tl[key].is_null() ? "-" : tl[key].get<std::string>()) + "\n";
+  };
+  auto secs = [&](const char* key) {
+    return du[key].is_null() ? std::string("-") : std::to_string(du[key].get<double>()) + " s";
+  };
+  std::string text =
+      "Drill " + found->id + " (" + found->region + "), phase " + r["phase"].get<std::string>() +
+      "\n" + line("injected", "injectedAt") + line("first failed probe", "firstFailedProbeAt") +
+      line("region failed (state written)", "regionFailedAt") +
+      line("serving set changed (observed)", "servingChangedAt") +
+      line("outage ended", "outageEndedAt") + line("region recovered", "regionRecoveredAt") +
+      line("serving set restored (observed)", "servingRestoredAt") +
+      "  detection: " + secs("injectedToRegionFailed") +
+      ", failover: " + secs("injectedToServingChanged") +
+      ", regional_failover_recovery_time: " + secs("outageEndedToRegionRecovered") + "\n";
+  return ToolResult{r, text + r.dump(2), false};
+}
+
+ToolResult SecurityMonitor::Regions() {
+  auto kv = store_.Read();
+  state::KeyValues empty;
+  const state::KeyValues& v = kv ? *kv : empty;
+  const auto failed = ListKey(v, failover::kFailedRegionsKey);
+  const auto serving = ListKey(v, failover::kServingRegionsKey);
+  std::vector<failover::SimulatedOutage> outages;
+  if (auto it = v.find(failover::kSimulatedOutagesKey); it != v.end()) {
+    if (auto p = failover::ParseOutages(it->second); p) outages = std::move(*p);
+  }
+  const WallTime now = clock_.wall();
+  json list = json::array();
+  std::string text;
+  for (const auto& r : cfg_.regions) {
+    const bool f = failover::ContainsRegion(failed, r.name);
+    const bool s = failover::ContainsRegion(serving, r.name);
+    const bool drill = failover::ActiveOutage(outages, r.name, now) != nullptr;
+    const std::string status = !kv ? "unknown" : f ? "failed" : "healthy";
+    list.push_back({{"name", r.name},
+                    {"active", r.active},
+                    {"priority", r.priority},
+                    {"status", status},
+                    {"serving", s},
+                    {"drillActive", drill}});
+    text += r.name + (r.active ? " (active)" : " (passive)") + ": " + status +
+            (s ? ", serving" : "") + (drill ? ", drill active" : "") + "\n";
+  }
+  if (!kv) text += "(state unreadable: " + kv.message() + ")\n";
+  return ToolResult{{{"regions", list}}, text, false};
+}
+
+void SecurityMonitor::Observe(const state::KeyValues& kv, WallTime at) {
+  std::lock_guard l(mu_);
+  auto failed = failover::ParseRegionList(
+      kv.count(failover::kFailedRegionsKey) ? kv.at(failover::kFailedRegionsKey) : std::string());
+  auto serving = failover::ParseRegionList(
+      kv.count(failover::kServingRegionsKey) ? kv.at(failover::kServingRegionsKey) : std::string());
+  if (failed && serving && (!have_last_ || *failed != last_failed_ || *serving != last_serving_)) {
+    observed_.push_back(Observation{at, *failed, *serving});
+    if (observed_.size() > kMaxObservations) observed_.erase(observed_.begin());
+    last_failed_ = *failed;
+    last_serving_ = *serving;
+    have_last_ = true;
+  }
+  for (const auto& t : TransitionsOf(kv)) {
+    if (std::find(transitions_.begin(), transitions_.end(), t) == transitions_.end()) {
+      transitions_.push_back(t);
+    }
+  }
+  if (transitions_.size() > kMaxTransitions) {
+    transitions_.erase(
+        transitions_.begin(),
+        transitions_.begin() + static_cast<long>(transitions_.size() - kMaxTransitions));
+  }
+  CheckCompletedLocked(clock_.wall());
+}
+
+void SecurityMonitor::CheckCompletedLocked(WallTime now) {
+  for (const auto& d : drills_) {
+    if (reported_.count(d.id)) continue;
+    json r = ReportLocked(d, now);
+    if (!r["complete"].get<bool>()) continue;
+    reported_[d.id] = true;
+    audit_({{"event", "DrillCompleted"}, {"at", FormatTime(now)}, {"report", r}});
+    reg_.Add("agency_ha_mcp_drills_total", {{"region", d.region}, {"event", "completed"}});
+    const json& rt = r[kRecoveryMetric];
+    if (rt.is_number()) reg_.Set(kRecoveryMetric, {{"region", d.region}}, rt.get<double>());
+    if (events_) {
+      events_("Normal", "DrillCompleted",
+              "drill " + d.id + " for region " + d.region + " complete; " + kRecoveryMetric + "=" +
+                  (rt.is_number() ? std::to_string(rt.get<double>()) + "s" : "n/a"),
+              now);
+    }
+  }
+}
+
+}  // namespace aha::mcp

@@ -1,0 +1,88 @@
+// The Security Monitor's tools: DR drills against the real failover path.
+//
+// A drill writes an entry (with its expiry) into the `simulatedOutages` state key. Gates of that
+// region fail /health while it is active (judged on their own clock), the controller probes those
+// /health endpoints, and so the drill exercises the real detection → failover → recovery path.
+// The drill ends on time even if this process dies.
+//
+// Tools (each with inputSchema and outputSchema; results carry structuredContent + a text block):
+//   simulate_regional_outage {region, failure_type=health, duration_seconds, dry_run, force}
+//     failure_type: `health` only. `pod`, `node` and `network` (upstream's names) are refused with
+//     the reason: this server has no pod/node/network fault injector; all it can honestly do is
+//     make the region's gates report unhealthy, which is `health`.
+//     Refused (isError) when: unknown region, duration outside [min, max], a drill for that region
+//     is already active, or no other region could serve (every other region failed, under a drill,
+//     or not serving and not a passive standby) unless force is true.
+//   end_regional_outage {region}
+//   get_failover_status {}
+//   get_drill_report {region | drill_id}
+//   list_regions {}
+// Every drill start, early end and completion is passed to the audit sink (one JSON object each)
+// and the event sink (Kubernetes Events when the state is a ConfigMap).
+// Observe() must be fed every new state snapshot (the command's watcher does it): it records when
+// failedRegions/servingRegions changed and collects the controller's transitions for the reports.
+// Thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/controller_config.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/report.h"
+#include "metrics/registry.h"
+#include "state/store.h"
+
+namespace aha::mcp {
+
+using AuditSink = std::function<void(const nlohmann::json&)>;
+// type ("Normal"/"Warning"), reason, message, time.
+using EventSink =
+    std::function<void(const std::string&, const std::string&, const std::string&, WallTime)>;
+
+inline constexpr const char* kRecoveryMetric = "regional_failover_recovery_time";
+
+class SecurityMonitor final : public Tools {
+ public:
+  SecurityMonitor(const config::ControllerConfig& cfg, state::StateStore& store, const Clock& clock,
+                  metrics::Registry& reg, AuditSink audit, EventSink events = nullptr);
+
+  nlohmann::json List() const override;
+  std::optional<ToolResult> Call(const std::string& name, const nlohmann::json& args) override;
+
+  // Feed a state snapshot seen at `at` (the time this process saw it change).
+  void Observe(const state::KeyValues& kv, WallTime at);
+
+ private:
+  ToolResult Simulate(const nlohmann::json& args);
+  ToolResult End(const nlohmann::json& args);
+  ToolResult Status();
+  ToolResult Report(const nlohmann::json& args);
+  ToolResult Regions();
+  const config::RegionConfig* FindRegion(const std::string& name) const;
+  nlohmann::json ReportLocked(const Drill& d, WallTime now) const;
+  void CheckCompletedLocked(WallTime now);
+
+  const config::ControllerConfig& cfg_;
+  state::StateStore& store_;
+  const Clock& clock_;
+  metrics::Registry& reg_;
+  AuditSink audit_;
+  EventSink events_;
+
+  mutable std::mutex mu_;
+  std::vector<Drill> drills_;                      // oldest first
+  std::map<std::string, bool> reported_;           // drill id -> completion audited
+  std::vector<Observation> observed_;              // bounded
+  std::vector<failover::Transition> transitions_;  // union of those seen, bounded
+  std::vector<std::string> last_failed_, last_serving_;
+  bool have_last_ = false;
+};
+
+}  // namespace aha::mcp

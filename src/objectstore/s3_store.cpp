@@ -1,0 +1,892 @@
+#include "objectstore/s3_store.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/base64.h"
+#include "common/fs.h"
+#include "common/url.h"
+#include "objectstore/sigv4.h"
+
+namespace aha::objectstore {
+
+using sigv4::KeyValues;
+
+// ---------------------------------------------------------------------------------------------
+// XML
+
+std::string XmlDecode(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '&') {
+      out += s[i];
+      continue;
+    }
+    size_t semi = s.find(';', i);
+    if (semi == std::string::npos || semi - i > 12) {
+      out += s[i];
+      continue;
+    }
+    const std::string ent = s.substr(i + 1, semi - i - 1);
+    unsigned long cp = 0;
+    bool numeric = false;
+    if (ent == "lt")
+      out += '<';
+    else if (ent == "gt")
+      out += '>';
+    else if (ent == "amp")
+      out += '&';
+    else if (ent == "quot")
+      out += '"';
+    else if (ent == "apos")
+      out += '\'';
+    else if (ent.size() > 1 && ent[0] == '#') {
+      char* end = nullptr;
+      const bool hex = ent[1] == 'x' || ent[1] == 'X';
+      cp = std::strtoul(ent.c_str() + (hex ? 2 : 1), &end, hex ? 16 : 10);
+      numeric = end != nullptr && *end == '\0' && cp > 0 && cp <= 0x10FFFF;
+      if (!numeric) {
+        out += s[i];
+        continue;
+      }
+    } else {
+      out += s[i];
+      continue;
+    }
+    if (numeric) {  // UTF-8
+      if (cp < 0x80) {
+        out += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+    }
+    i = semi;
+  }
+  return out;
+}
+
+std::string XmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> XmlElements(const std::string& xml, const std::string& tag) {
+  std::vector<std::string> out;
+  const std::string open = "<" + tag, close = "</" + tag + ">";
+  size_t pos = 0;
+  while ((pos = xml.find(open, pos)) != std::string::npos) {
+    size_t after = pos + open.size();
+    if (after >= xml.size()) break;
+    const char c = xml[after];
+    if (c != '>' && c != ' ' && c != '/' && c != '\t' && c != '\r' && c != '\n') {
+      pos = after;  // a longer tag name ("<Key" vs "<KeyCount")
+      continue;
+    }
+    size_t gt = xml.find('>', after);
+    if (gt == std::string::npos) break;
+    if (xml[gt - 1] == '/') {  // <Tag/>
+      out.emplace_back();
+      pos = gt + 1;
+      continue;
+    }
+    size_t end = xml.find(close, gt + 1);
+    if (end == std::string::npos) break;
+    out.push_back(xml.substr(gt + 1, end - gt - 1));
+    pos = end + close.size();
+  }
+  return out;
+}
+
+std::string XmlFirst(const std::string& xml, const std::string& tag) {
+  auto v = XmlElements(xml, tag);
+  return v.empty() ? "" : XmlDecode(v[0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+namespace {
+
+bool ValidBucket(const std::string& b) {
+  if (b.size() < 3 || b.size() > 63) return false;
+  for (char c : b) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-')) {
+      return false;
+    }
+  }
+  return std::isalnum(static_cast<unsigned char>(b.front())) &&
+         std::isalnum(static_cast<unsigned char>(b.back()));
+}
+
+bool IsIpHost(const Url& u) {
+  if (u.ipv6_literal) return true;
+  return !u.host.empty() && std::all_of(u.host.begin(), u.host.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) || c == '.';
+  });
+}
+
+}  // namespace
+
+Result<S3Config> S3ConfigFromUrlAndEnv(const std::string& url, const S3Overrides& o,
+                                       const EnvLookup& env) {
+  const std::string scheme = "s3://";
+  if (url.compare(0, scheme.size(), scheme) != 0) {
+    return Err("replica URL \"" + url + "\": want s3://bucket[/prefix]");
+  }
+  std::string rest = url.substr(scheme.size());
+  S3Config c;
+  const size_t slash = rest.find('/');
+  c.bucket = rest.substr(0, slash);
+  if (slash != std::string::npos) c.prefix = rest.substr(slash + 1);
+  while (!c.prefix.empty() && c.prefix.back() == '/')
+    c.prefix.pop_back();
+  if (!ValidBucket(c.bucket)) {
+    return Err("replica URL \"" + url + "\": invalid bucket name \"" + c.bucket +
+               "\" (3-63 of a-z 0-9 . -)");
+  }
+  if (!c.prefix.empty() && !ValidateKey(c.prefix).empty()) {
+    return Err("replica URL \"" + url + "\": invalid prefix: " + ValidateKey(c.prefix));
+  }
+  c.region = !o.region.empty()
+                 ? o.region
+                 : env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or("us-east-1"));
+  c.endpoint = !o.endpoint.empty()
+                   ? o.endpoint
+                   : env("AWS_ENDPOINT_URL_S3").value_or(env("AWS_ENDPOINT_URL").value_or(""));
+  bool auto_path_style = !c.endpoint.empty() || c.bucket.find('.') != std::string::npos;
+  if (!c.endpoint.empty()) {
+    auto u = ParseUrl(c.endpoint);
+    if (!u) return Err("S3 endpoint \"" + c.endpoint + "\": " + u.message());
+    if (u->scheme != "http" && u->scheme != "https") {
+      return Err("S3 endpoint \"" + c.endpoint + "\": want http:// or https://");
+    }
+  }
+  c.path_style = o.path_style.value_or(auto_path_style);
+  if (o.part_size) c.part_size = o.part_size;
+  if (o.parallelism) c.parallelism = o.parallelism;
+  c.credentials = o.credentials ? o.credentials : DefaultCredentialsChain(env);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+namespace {
+
+std::once_flag g_curl_init;
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* s) const { curl_slist_free_all(s); }
+};
+
+bool RetryableStatus(long s) {
+  return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+bool RetryableCurl(CURLcode c) {
+  return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING ||
+         c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_COULDNT_RESOLVE_HOST ||
+         c == CURLE_PARTIAL_FILE || c == CURLE_SSL_CONNECT_ERROR;
+}
+
+// Streaming hashes (SHA-256 and MD5) over a body.
+class Hasher {
+ public:
+  explicit Hasher(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(ctx_, md, nullptr);
+  }
+  ~Hasher() { EVP_MD_CTX_free(ctx_); }
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+  void Update(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+  std::string Final() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, md, &len);
+    return std::string(reinterpret_cast<char*>(md), len);
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+std::string Md5Raw(const char* p, size_t n) {
+  Hasher h(EVP_md5());
+  h.Update(p, n);
+  return h.Final();
+}
+
+struct Body {
+  const char* mem = nullptr;  // in-memory body, or
+  int fd = -1;                // a file region
+  uint64_t offset = 0, length = 0;
+};
+
+struct Transfer {
+  CURL* curl = nullptr;
+  const Body* body = nullptr;
+  uint64_t sent = 0;
+  // Response
+  std::string* sink_mem = nullptr;  // 2xx body here, or
+  int sink_fd = -1;                 // into this file
+  bool sink_error = false;
+  std::unique_ptr<Hasher> sha;  // over the 2xx body
+  uint64_t received = 0;
+  std::string error_body;
+  std::map<std::string, std::string> headers;
+};
+
+size_t ReadBody(char* buf, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  const uint64_t left = t->body->length - t->sent;
+  size_t want = static_cast<size_t>(std::min<uint64_t>(left, size * n));
+  if (want == 0) return 0;
+  if (t->body->mem) {
+    std::memcpy(buf, t->body->mem + t->body->offset + t->sent, want);
+  } else {
+    ssize_t r;
+    do {
+      r = ::pread(t->body->fd, buf, want, static_cast<off_t>(t->body->offset + t->sent));
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) return CURL_READFUNC_ABORT;  // file shrank or I/O error
+    want = static_cast<size_t>(r);
+  }
+  t->sent += want;
+  return want;
+}
+
+size_t WriteBody(char* p, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  const size_t len = size * n;
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300 || (!t->sink_mem && t->sink_fd < 0)) {
+    if (t->error_body.size() < 65536) t->error_body.append(p, std::min<size_t>(len, 65536));
+    return len;
+  }
+  if (t->sha) t->sha->Update(p, len);
+  t->received += len;
+  if (t->sink_mem) {
+    t->sink_mem->append(p, len);
+    return len;
+  }
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = ::write(t->sink_fd, p + off, len - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      t->sink_error = true;
+      return 0;  // aborts the transfer
+    }
+    off += static_cast<size_t>(w);
+  }
+  return len;
+}
+
+size_t CollectHeader(char* p, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  std::string line(p, size * n);
+  if (line.rfind("HTTP/", 0) == 0) t->headers.clear();  // a new response (after 100 Continue)
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.erase(0, 1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      value.pop_back();
+    t->headers[name] = value;
+  }
+  return size * n;
+}
+
+}  // namespace
+
+struct Response {
+  long status = 0;
+  std::string body;  // error body (non-2xx) or in-memory 2xx body
+  std::map<std::string, std::string> headers;
+  std::string sha256;  // raw SHA-256 of a streamed 2xx body
+};
+
+struct S3ObjectStore::Impl {
+  struct Call {
+    std::string op;   // "put", "get", ...
+    std::string key;  // for errors
+    std::string method;
+    std::string object;  // object name in the bucket ("" for the bucket itself)
+    KeyValues query;
+    KeyValues headers;  // signed
+    Body body;
+    std::string payload_hash;  // hex or UNSIGNED-PAYLOAD
+    std::string* sink_mem = nullptr;
+    int sink_fd = -1;
+    bool hash_response = false;
+  };
+
+  static std::string What(const S3ObjectStore& s, const Call& c) {
+    std::string w = s.Describe() + ": " + c.op;
+    if (!c.key.empty()) w += " \"" + c.key + "\"";
+    return w;
+  }
+
+  // S3's error body -> "Code: Message", with a hint for the common ones.
+  static Error S3Error(const S3ObjectStore& s, const Call& c, const Response& r) {
+    std::string code = XmlFirst(r.body, "Code"), msg = XmlFirst(r.body, "Message");
+    std::string text = What(s, c) + ": HTTP " + std::to_string(r.status);
+    if (!code.empty()) text += " " + code;
+    if (!msg.empty()) text += ": " + msg;
+    if (code == "NoSuchBucket" || (code.empty() && r.status == 404 && c.object.empty())) {
+      text += " (bucket \"" + s.cfg_.bucket + "\" does not exist at " + s.scheme_ + "://" +
+              s.host_header_ + ")";
+    } else if (code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch") {
+      text += " (check the credentials from " + s.cfg_.credentials->Name() + ")";
+    } else if (code.empty() && r.status == 403) {
+      text += " (access denied; check the credentials from " + s.cfg_.credentials->Name() + ")";
+    }
+    // Code 404 means "no such object" (store.h); a missing bucket is a configuration error.
+    const bool no_bucket =
+        code == "NoSuchBucket" || (code.empty() && r.status == 404 && c.object.empty());
+    return Err(text, no_bucket ? 0 : static_cast<int>(r.status));
+  }
+
+  static Result<Response> Do(S3ObjectStore& s, const Call& c) {
+    std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::string raw_path = s.base_path_;
+    if (s.cfg_.path_style) raw_path += "/" + s.cfg_.bucket;
+    raw_path += "/" + c.object;
+    if (!s.cfg_.path_style && c.object.empty()) raw_path = s.base_path_ + "/";
+    const std::string canonical_uri = sigv4::EncodePath(raw_path);
+    std::string url = s.scheme_ + "://" + s.host_header_ + canonical_uri;
+    if (!c.query.empty()) url += "?" + sigv4::CanonicalQuery(c.query);
+    std::string last_error;
+    int last_code = 0;
+    for (int attempt = 1; attempt <= s.cfg_.max_attempts; ++attempt) {
+      auto creds = s.cfg_.credentials->Get();
+      if (!creds) return Err(What(s, c) + ": credentials: " + creds.message(), 401);
+      KeyValues headers = {{"host", s.host_header_}};
+      headers.insert(headers.end(), c.headers.begin(), c.headers.end());
+      sigv4::Request req{c.method, canonical_uri, c.query, headers, c.payload_hash};
+      auto sig = sigv4::Sign(req, *creds, s.cfg_.region, "s3", std::time(nullptr));
+
+      std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+      if (!curl) return Err(What(s, c) + ": curl_easy_init failed");
+      CURL* h = curl.get();
+      std::unique_ptr<curl_slist, SlistDeleter> hl;
+      auto add = [&](const std::string& line) {
+        hl.reset(curl_slist_append(hl.release(), line.c_str()));
+      };
+      for (const auto& [n, v] : c.headers)
+        add(n + ": " + v);
+      for (const auto& [n, v] : sig.headers)
+        add(n + ": " + v);
+      add("Authorization: " + sig.authorization);
+      add("Expect:");  // no 100-continue round trip
+      curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+      curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl.get());
+      curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(h, CURLOPT_USERAGENT, "agency-ha/" AHA_VERSION);
+      curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(s.cfg_.connect_timeout.count()));
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+      curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                       std::max(1L, static_cast<long>(s.cfg_.low_speed_timeout.count() / 1000)));
+      if (!s.cfg_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, s.cfg_.ca_file.c_str());
+      Transfer t;
+      t.curl = h;
+      t.body = &c.body;
+      t.sink_mem = c.sink_mem;
+      t.sink_fd = c.sink_fd;
+      if (c.hash_response) t.sha = std::make_unique<Hasher>(EVP_sha256());
+      if (c.sink_mem) c.sink_mem->clear();
+      if (c.sink_fd >= 0) {
+        if (::ftruncate(c.sink_fd, 0) != 0 || ::lseek(c.sink_fd, 0, SEEK_SET) != 0) {
+          return Err(What(s, c) + ": cannot truncate the download file: " + ErrnoText(errno));
+        }
+      }
+      if (c.method == "HEAD") {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+      } else if (c.method == "PUT" || c.method == "POST") {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadBody);
+        curl_easy_setopt(h, CURLOPT_READDATA, &t);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(c.body.length));
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c.method.c_str());
+      } else {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c.method.c_str());
+      }
+      curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
+      curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+      curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, CollectHeader);
+      curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+      ++s.requests_;
+      CURLcode rc = curl_easy_perform(h);
+      s.bytes_up_ += t.sent;
+      s.bytes_down_ += t.received;
+      long status = 0;
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+      std::chrono::milliseconds retry_after{0};
+      if (t.sink_error) {
+        return Err(What(s, c) + ": writing the download failed: " + ErrnoText(errno));
+      }
+      if (rc != CURLE_OK) {
+        last_error = What(s, c) + ": " + curl_easy_strerror(rc) + " (" + s.scheme_ + "://" +
+                     s.host_header_ + ")";
+        last_code = 0;
+        if (!RetryableCurl(rc)) return Err(last_error);
+      } else {
+        Response r;
+        r.status = status;
+        r.headers = std::move(t.headers);
+        r.body = std::move(t.error_body);
+        if (t.sha) r.sha256 = t.sha->Final();
+        if (!RetryableStatus(status)) return r;
+        last_error = S3Error(s, c, r).message;
+        last_code = static_cast<int>(status);
+        if (auto it = r.headers.find("retry-after"); it != r.headers.end()) {
+          retry_after = std::chrono::seconds(std::atoi(it->second.c_str()));
+        }
+      }
+      if (attempt == s.cfg_.max_attempts) break;
+      const long long cap = std::min<long long>(
+          s.cfg_.backoff_max.count(), s.cfg_.backoff_base.count() << std::min(attempt, 20));
+      std::uniform_int_distribution<long long> dist(0, std::max<long long>(cap, 1));
+      auto wait = std::chrono::milliseconds(dist(rng));
+      if (retry_after > wait) wait = std::min(retry_after, s.cfg_.backoff_max);
+      std::this_thread::sleep_for(wait);
+    }
+    return Err(last_error + " (gave up after " + std::to_string(s.cfg_.max_attempts) + " attempts)",
+               last_code);
+  }
+
+  static Status PutBody(S3ObjectStore& s, const std::string& key, const Body& body,
+                        const std::string& sha_raw, const std::string& md5_raw) {
+    Call c{"put",
+           key,
+           "PUT",
+           s.ObjectName(key),
+           {},
+           {{"content-type", "application/octet-stream"},
+            {"content-md5", Base64Encode(md5_raw)},
+            {"x-amz-checksum-sha256", Base64Encode(sha_raw)}},
+           body,
+           sigv4::Hex(sha_raw)};
+    auto r = Do(s, c);
+    if (!r) return r.error();
+    if (r->status / 100 != 2) return S3Error(s, c, *r);
+    return Status::Ok();
+  }
+
+  static Status Multipart(S3ObjectStore& s, const std::string& key, int fd, uint64_t size);
+};
+
+S3ObjectStore::S3ObjectStore(S3Config config) : cfg_(std::move(config)) {}
+
+Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Create(S3Config c) {
+  if (!ValidBucket(c.bucket)) return Err("S3: invalid bucket name \"" + c.bucket + "\"");
+  if (!c.prefix.empty() && !ValidateKey(c.prefix).empty()) {
+    return Err("S3: invalid prefix \"" + c.prefix + "\": " + ValidateKey(c.prefix));
+  }
+  if (!c.credentials) return Err("S3: no credentials provider");
+  if (c.part_size < 1024 || c.parallelism < 1 || c.parallelism > 64 || c.max_attempts < 1) {
+    return Err("S3: part_size must be >= 1 KiB, parallelism 1..64, max_attempts >= 1");
+  }
+  if (c.region.empty()) return Err("S3: empty region");
+  const std::string endpoint =
+      c.endpoint.empty() ? "https://s3." + c.region + ".amazonaws.com" : c.endpoint;
+  auto u = ParseUrl(endpoint);
+  if (!u) return Err("S3 endpoint \"" + endpoint + "\": " + u.message());
+  if (u->scheme != "http" && u->scheme != "https") {
+    return Err("S3 endpoint \"" + endpoint + "\": want http:// or https://");
+  }
+  if (IsIpHost(*u) && !c.path_style) c.path_style = true;  // no virtual hosts on an IP
+  std::unique_ptr<S3ObjectStore> s(new S3ObjectStore(std::move(c)));
+  s->scheme_ = u->scheme;
+  s->host_ = u->host_for_url();
+  s->host_header_ = (s->cfg_.path_style ? "" : s->cfg_.bucket + ".") + s->host_;
+  if (u->explicit_port) s->host_header_ += ":" + std::to_string(u->port);
+  s->base_path_ = u->path;
+  while (!s->base_path_.empty() && s->base_path_.back() == '/')
+    s->base_path_.pop_back();
+  if (s->base_path_.find('?') != std::string::npos) {
+    return Err("S3 endpoint \"" + endpoint + "\": no query string allowed");
+  }
+  return s;
+}
+
+std::string S3ObjectStore::ObjectName(const std::string& key) const {
+  return cfg_.prefix.empty() ? key : cfg_.prefix + "/" + key;
+}
+
+std::string S3ObjectStore::Describe() const {
+  return "s3://" + cfg_.bucket + (cfg_.prefix.empty() ? "" : "/" + cfg_.prefix) + " (" + scheme_ +
+         "://" + host_header_ + ", region " + cfg_.region + ")";
+}
+
+Stats S3ObjectStore::stats() const {
+  return Stats{requests_.load(), bytes_up_.load(), bytes_down_.load()};
+}
+
+Status S3ObjectStore::Put(const std::string& key, const std::string& data) {
+  if (auto why = ValidateKey(key); !why.empty()) {
+    return Err(Describe() + ": put \"" + key + "\": " + why, 400);
+  }
+  Body b{data.data(), -1, 0, data.size()};
+  return Impl::PutBody(*this, key, b, sigv4::Sha256Raw(data), Md5Raw(data.data(), data.size()));
+}
+
+Status S3ObjectStore::PutFile(const std::string& key, const std::string& path) {
+  const std::string what = Describe() + ": put \"" + key + "\"";
+  if (auto why = ValidateKey(key); !why.empty()) return Err(what + ": " + why, 400);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Err(what + ": cannot open " + path + ": " + ErrnoText(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Err(what + ": " + path + " is not a regular file");
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  Status result;
+  if (size > cfg_.part_size) {
+    result = Impl::Multipart(*this, key, fd, size);
+  } else {
+    // First pass: hashes, streaming; second pass: the upload.
+    Hasher sha(EVP_sha256()), md5(EVP_md5());
+    std::string buf(1 << 20, '\0');
+    uint64_t off = 0;
+    while (off < size) {
+      ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(fd);
+        return Err(what + ": reading " + path + " failed");
+      }
+      sha.Update(buf.data(), static_cast<size_t>(n));
+      md5.Update(buf.data(), static_cast<size_t>(n));
+      off += static_cast<uint64_t>(n);
+    }
+    Body b{nullptr, fd, 0, size};
+    result = Impl::PutBody(*this, key, b, sha.Final(), md5.Final());
+  }
+  ::close(fd);
+  return result;
+}
+
+Status S3ObjectStore::Impl::Multipart(S3ObjectStore& s, const std::string& key, int fd,
+                                      uint64_t size) {
+  const std::string object = s.ObjectName(key);
+  const uint64_t nparts = (size + s.cfg_.part_size - 1) / s.cfg_.part_size;
+  if (nparts > 10000) {
+    return Err(s.Describe() + ": put \"" + key + "\": " + std::to_string(nparts) +
+               " parts exceed S3's 10000; raise the part size");
+  }
+  Call create{
+      "create multipart upload",
+      key,
+      "POST",
+      object,
+      {{"uploads", ""}},
+      {{"content-type", "application/octet-stream"}, {"x-amz-checksum-algorithm", "SHA256"}},
+      {},
+      sigv4::kEmptySha256};
+  std::string create_body;
+  create.sink_mem = &create_body;
+  auto cr = Do(s, create);
+  if (!cr) return cr.error();
+  if (cr->status / 100 != 2) return S3Error(s, create, *cr);
+  const std::string upload_id = XmlFirst(create_body, "UploadId");
+  if (upload_id.empty()) {
+    return Err(s.Describe() + ": create multipart upload \"" + key + "\": no UploadId in reply");
+  }
+
+  struct Part {
+    std::string etag, checksum;
+  };
+  std::vector<Part> parts(nparts);
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex err_mu;
+  std::optional<Error> first_error;
+  auto worker = [&] {
+    std::string buf;  // one part-sized buffer per worker: memory = parallelism x part_size
+    for (;;) {
+      if (failed.load()) return;
+      const uint64_t i = next++;
+      if (i >= nparts) return;
+      const uint64_t off = i * s.cfg_.part_size;
+      const uint64_t len = std::min<uint64_t>(s.cfg_.part_size, size - off);
+      buf.resize(len);
+      uint64_t got = 0;
+      while (got < len) {
+        ssize_t n = ::pread(fd, buf.data() + got, len - got, static_cast<off_t>(off + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += static_cast<uint64_t>(n);
+      }
+      auto fail = [&](Error e) {
+        std::lock_guard l(err_mu);
+        if (!first_error) first_error = std::move(e);
+        failed = true;
+      };
+      if (got != len)
+        return fail(Err(s.Describe() + ": put \"" + key + "\": reading part " +
+                        std::to_string(i + 1) + " failed (file changed?)"));
+      const std::string sha = sigv4::Sha256Raw(buf);
+      Call c{"upload part " + std::to_string(i + 1),
+             key,
+             "PUT",
+             object,
+             {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
+             {{"content-md5", Base64Encode(Md5Raw(buf.data(), buf.size()))},
+              {"x-amz-checksum-sha256", Base64Encode(sha)}},
+             Body{buf.data(), -1, 0, len},
+             sigv4::Hex(sha)};
+      auto r = Do(s, c);
+      if (!r) return fail(r.error());
+      if (r->status / 100 != 2) return fail(S3Error(s, c, *r));
+      auto it = r->headers.find("etag");
+      if (it == r->headers.end()) return fail(Err(What(s, c) + ": no ETag in reply"));
+      parts[i] = Part{it->second, Base64Encode(sha)};
+    }
+  };
+  const int nworkers = static_cast<int>(std::min<uint64_t>(s.cfg_.parallelism, nparts));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < nworkers; ++w)
+    threads.emplace_back(worker);
+  for (auto& t : threads)
+    t.join();
+
+  auto abort = [&] {
+    Call a{"abort multipart upload",  key, "DELETE", object,
+           {{"uploadId", upload_id}}, {},  {},       sigv4::kEmptySha256};
+    (void)Do(s, a);  // best effort; a lifecycle rule cleans up what this misses
+  };
+  if (first_error) {
+    abort();
+    return *first_error;
+  }
+  std::string xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (uint64_t i = 0; i < nparts; ++i) {
+    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+           XmlEscape(parts[i].etag) + "</ETag><ChecksumSHA256>" + parts[i].checksum +
+           "</ChecksumSHA256></Part>";
+  }
+  xml += "</CompleteMultipartUpload>";
+  Call done{"complete multipart upload",
+            key,
+            "POST",
+            object,
+            {{"uploadId", upload_id}},
+            {{"content-type", "application/xml"}},
+            Body{xml.data(), -1, 0, xml.size()},
+            sigv4::Sha256Hex(xml)};
+  std::string done_body;
+  done.sink_mem = &done_body;
+  auto dr = Do(s, done);
+  if (!dr) {
+    abort();
+    return dr.error();
+  }
+  // S3 can answer 200 and still fail: the error is then in the body.
+  if (dr->status / 100 != 2 || done_body.find("<Error>") != std::string::npos) {
+    Response r = *dr;
+    if (r.status / 100 == 2) r.body = done_body;
+    abort();
+    return S3Error(s, done, r);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> S3ObjectStore::Get(const std::string& key) {
+  if (auto why = ValidateKey(key); !why.empty()) {
+    return Err(Describe() + ": get \"" + key + "\": " + why, 400);
+  }
+  std::string data;
+  Impl::Call c{"get", key,
+               "GET", ObjectName(key),
+               {},    {{"x-amz-checksum-mode", "ENABLED"}},
+               {},    sigv4::kEmptySha256};
+  c.sink_mem = &data;
+  auto r = Impl::Do(*this, c);
+  if (!r) return r.error();
+  if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
+    return Err(Impl::What(*this, c) + ": no such object", 404);
+  }
+  if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
+  if (auto it = r->headers.find("x-amz-checksum-sha256");
+      it != r->headers.end() && it->second.find('-') == std::string::npos &&
+      it->second != Base64Encode(sigv4::Sha256Raw(data))) {
+    return Err(Impl::What(*this, c) + ": SHA-256 mismatch: the download is corrupt");
+  }
+  return data;
+}
+
+Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path) {
+  if (auto why = ValidateKey(key); !why.empty()) {
+    return Err(Describe() + ": get \"" + key + "\": " + why, 400);
+  }
+  namespace fs = std::filesystem;
+  const fs::path target = fs::absolute(path);
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp =
+      (target.parent_path() / (".aha~" + target.filename().string() + "." +
+                               std::to_string(::getpid()) + "." + std::to_string(counter++)))
+          .string();
+  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  Impl::Call c{"get", key,
+               "GET", ObjectName(key),
+               {},    {{"x-amz-checksum-mode", "ENABLED"}},
+               {},    sigv4::kEmptySha256};
+  if (fd < 0) return Err(Impl::What(*this, c) + ": cannot create " + tmp + ": " + ErrnoText(errno));
+  c.sink_fd = fd;
+  c.hash_response = true;
+  auto r = Impl::Do(*this, c);
+  auto fail = [&](Error e) -> Status {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (!r) return fail(r.error());
+  if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
+    return fail(Err(Impl::What(*this, c) + ": no such object", 404));
+  }
+  if (r->status / 100 != 2) return fail(Impl::S3Error(*this, c, *r));
+  if (auto it = r->headers.find("x-amz-checksum-sha256");
+      it != r->headers.end() && it->second.find('-') == std::string::npos &&
+      it->second != Base64Encode(r->sha256)) {
+    return fail(Err(Impl::What(*this, c) + ": SHA-256 mismatch: the download is corrupt"));
+  }
+  if (::fsync(fd) != 0) return fail(Err(Impl::What(*this, c) + ": fsync: " + ErrnoText(errno)));
+  ::close(fd);
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return Err(Impl::What(*this, c) + ": rename to " + path + ": " + ErrnoText(e));
+  }
+  return Status::Ok();
+}
+
+Result<bool> S3ObjectStore::Exists(const std::string& key) {
+  if (auto why = ValidateKey(key); !why.empty()) {
+    return Err(Describe() + ": exists \"" + key + "\": " + why, 400);
+  }
+  Impl::Call c{"exists", key, "HEAD", ObjectName(key), {}, {}, {}, sigv4::kEmptySha256};
+  auto r = Impl::Do(*this, c);
+  if (!r) return r.error();
+  if (r->status / 100 == 2) return true;
+  if (r->status == 404) {
+    // HEAD has no error body: tell a missing bucket from a missing key with a bucket request.
+    Impl::Call b{"exists", key, "HEAD", "", {}, {}, {}, sigv4::kEmptySha256};
+    auto br = Impl::Do(*this, b);
+    if (br.ok() && br->status == 404) return Impl::S3Error(*this, b, *br);
+    return false;
+  }
+  return Impl::S3Error(*this, c, *r);
+}
+
+Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix) {
+  if (auto why = ValidatePrefix(prefix); !why.empty()) {
+    return Err(Describe() + ": list \"" + prefix + "\": " + why, 400);
+  }
+  const std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
+  const std::string full = strip + prefix;
+  std::vector<ObjectInfo> out;
+  std::string token;
+  for (int page = 0; page < 1000000; ++page) {
+    Impl::Call c{"list",
+                 prefix,
+                 "GET",
+                 "",
+                 {{"list-type", "2"}, {"prefix", full}},
+                 {},
+                 {},
+                 sigv4::kEmptySha256};
+    if (!token.empty()) c.query.emplace_back("continuation-token", token);
+    std::string body;
+    c.sink_mem = &body;
+    auto r = Impl::Do(*this, c);
+    if (!r) return r.error();
+    if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
+    for (const auto& item : XmlElements(body, "Contents")) {
+      std::string k = XmlFirst(item, "Key");
+      if (k.compare(0, strip.size(), strip) != 0) continue;
+      k = k.substr(strip.size());
+      if (!ValidateKey(k).empty()) continue;  // not written by us
+      out.push_back(ObjectInfo{k, std::strtoull(XmlFirst(item, "Size").c_str(), nullptr, 10)});
+    }
+    if (XmlFirst(body, "IsTruncated") != "true") break;
+    token = XmlFirst(body, "NextContinuationToken");
+    if (token.empty()) {
+      return Err(Impl::What(*this, c) + ": truncated listing without NextContinuationToken");
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  return out;
+}
+
+Status S3ObjectStore::Delete(const std::string& key) {
+  if (auto why = ValidateKey(key); !why.empty()) {
+    return Err(Describe() + ": delete \"" + key + "\": " + why, 400);
+  }
+  Impl::Call c{"delete", key, "DELETE", ObjectName(key), {}, {}, {}, sigv4::kEmptySha256};
+  auto r = Impl::Do(*this, c);
+  if (!r) return r.error();
+  if (r->status / 100 == 2) return Status::Ok();
+  if (r->status == 404 && XmlFirst(r->body, "Code") == "NoSuchKey") return Status::Ok();
+  return Impl::S3Error(*this, c, *r);
+}
+
+}  // namespace aha::objectstore

@@ -1,0 +1,62 @@
+// ObjectStore: the narrow interface every replication backend implements (file://, s3://).
+//
+// One conformance suite (tests/unit/object_store_conformance.{h,cpp}) runs against every
+// implementation, as Litestream does with its ReplicaClient. Contract:
+// - Keys are relative paths: non-empty, '/'-separated segments of [A-Za-z0-9._=-]+ (no "." or
+//   ".." segments, no leading or trailing '/'), at most 1024 bytes.
+// - Put is atomic and durable when it returns Ok: a reader sees the whole object or nothing,
+//   never a partial one. Putting an existing key replaces it.
+// - PutFile streams from a local file (memory bounded regardless of size); implementations may
+//   split large files (S3 multipart, parts uploaded in parallel). The object's SHA-256 is checked
+//   end to end where the backend allows (S3: x-amz-checksum-sha256).
+// - Get / GetToFile return Error code 404 when the key does not exist.
+// - List returns every key that starts with `prefix` as a plain string (S3 semantics: "a/b"
+//   matches "a/b/c" and "a/bc"; pass "a/b/" for a directory), all pages, sorted bytewise, with
+//   sizes. The empty prefix lists everything.
+// - Delete of a missing key is Ok (idempotent).
+// - Transient failures (5xx, 429, timeouts, connection resets) are retried inside the
+//   implementation with jittered exponential backoff; what reaches the caller is final.
+// - Errors name the store, the operation and the key; credentials never appear in them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace aha::objectstore {
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+};
+
+struct Stats {
+  uint64_t requests = 0;  // requests sent to the backend (each retry counts)
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+  virtual Status Put(const std::string& key, const std::string& data) = 0;
+  virtual Status PutFile(const std::string& key, const std::string& path) = 0;
+  virtual Result<std::string> Get(const std::string& key) = 0;
+  // Writes the object to `path` (created or truncated); 404 when missing.
+  virtual Status GetToFile(const std::string& key, const std::string& path) = 0;
+  virtual Result<bool> Exists(const std::string& key) = 0;
+  virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
+  virtual Status Delete(const std::string& key) = 0;
+  virtual std::string Describe() const = 0;  // "s3://bucket/prefix (endpoint ...)", no secrets
+  virtual Stats stats() const = 0;
+};
+
+// Empty when `key` is valid; otherwise why not.
+std::string ValidateKey(const std::string& key);
+// Empty when `prefix` is a valid List prefix (empty, or key characters and '/'; no leading '/').
+std::string ValidatePrefix(const std::string& prefix);
+
+}  // namespace aha::objectstore

@@ -1,0 +1,385 @@
+// Black-box tests of `agency-ha mcp` with the official MCP TypeScript SDK client, over stdio and
+// Streamable HTTP, plus raw protocol abuse; the last test runs a complete drill against the real
+// controller and gates (file state store) and checks the report against the state files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import http from 'node:http';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { BIN, readKey, run, startController, startRole, tempDir, waitFor } from './helpers.mjs';
+
+const TOOLS = ['end_regional_outage', 'get_drill_report', 'get_failover_status', 'list_regions',
+  'simulate_regional_outage'];
+
+function mcpConfig(dir, { regions, mcp = '', extra = '' }) {
+  const path = join(dir, 'mcp.yaml');
+  writeFileSync(path, `regions:\n${regions}\nstate: {file: "${join(dir, 'state')}"}\n${extra}` +
+    `mcp: {minDurationSeconds: 1, maxDurationSeconds: 600, defaultDurationSeconds: 60, ` +
+    `auditLog: "${join(dir, 'audit.jsonl')}"${mcp}}\n`);
+  return path;
+}
+
+const THREE = `  - {name: us-east-1, endpoint: "http://127.0.0.1:9/health"}
+  - {name: eu-west-1, endpoint: "http://127.0.0.1:9/health"}
+  - {name: ap-southeast-1, active: false, endpoint: "http://127.0.0.1:9/health"}`;
+
+async function stdioClient(t, cfg) {
+  const client = new Client({ name: 'aha-system-test', version: '1.0.0' });
+  const transport = new StdioClientTransport({ command: BIN, args: ['mcp', '--config', cfg],
+    stderr: 'ignore' });
+  await client.connect(transport);
+  t.after(() => client.close());
+  return client;
+}
+
+async function call(client, name, args = {}) {
+  return client.callTool({ name, arguments: args });
+}
+
+const text = (r) => r.content.map((c) => c.text).join('\n');
+
+test('mcp --check validates like the controller, plus the mcp section and --http rules', (t) => {
+  const dir = tempDir(t);
+  const ok = mcpConfig(dir, { regions: THREE });
+  let r = run(['mcp', '--config', ok, '--check']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /valid \(3 regions/);
+  writeFileSync(ok, readFileSync(ok, 'utf8').replace('maxDurationSeconds: 600', 'maxDurationSeconds: 0'));
+  r = run(['mcp', '--config', ok, '--check']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /mcp\.maxDurationSeconds: must be between/);
+  const open = mcpConfig(dir, { regions: THREE });
+  r = run(['mcp', '--config', open, '--check', '--http', '0.0.0.0:0']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /non-loopback address: set mcp\.httpToken/);
+  const withToken = mcpConfig(dir, { regions: THREE, mcp: ', httpToken: "t0ken"' });
+  r = run(['mcp', '--config', withToken, '--check', '--http', '0.0.0.0:0']);
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('mcp over stdio with the SDK client: every tool, and refusals as isError results', async (t) => {
+  const dir = tempDir(t);
+  const client = await stdioClient(t, mcpConfig(dir, { regions: THREE }));
+  assert.equal(client.getServerVersion().name, 'agency-ha-mcp');
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((x) => x.name).sort(), TOOLS);
+  for (const tool of tools) {
+    assert.equal(tool.inputSchema.type, 'object');
+    assert.equal(tool.outputSchema.type, 'object', tool.name);
+  }
+
+  let r = await call(client, 'list_regions');
+  assert.equal(r.isError, false);
+  assert.deepEqual(r.structuredContent.regions.map((x) => x.name), ['us-east-1', 'eu-west-1', 'ap-southeast-1']);
+  r = await call(client, 'get_failover_status');
+  assert.equal(r.isError, false);
+  assert.equal(r.structuredContent.panic, false);
+  assert.match(text(r), /not written state\.json yet/);
+
+  // Dry run: validated and described, nothing written.
+  r = await call(client, 'simulate_regional_outage', { region: 'us-east-1', dry_run: true, duration_seconds: 30 });
+  assert.equal(r.isError, false, text(r));
+  assert.equal(r.structuredContent.dryRun, true);
+  assert.equal(r.structuredContent.drillId, null);
+  assert.equal(readKey(join(dir, 'state'), 'simulatedOutages'), null);
+
+  // Refusals.
+  const refused = async (args, re) => {
+    const x = await call(client, 'simulate_regional_outage', args);
+    assert.equal(x.isError, true, JSON.stringify(args));
+    assert.match(text(x), re);
+  };
+  await refused({ region: 'mars-1' }, /unknown region "mars-1"; configured regions: us-east-1, eu-west-1, ap-southeast-1/);
+  await refused({ region: 'us-east-1', duration_seconds: 601 }, /duration_seconds: 601 is out of bounds \(1\.\.600/);
+  await refused({ region: 'us-east-1', duration_seconds: 0 }, /out of bounds/);
+  await refused({ region: 'us-east-1', duration_seconds: 'long' }, /whole number/);
+  await refused({ region: 'us-east-1', failure_type: 'pod' }, /failure_type "pod" is not supported/);
+  await refused({ region: 'us-east-1', failure_type: 'network' }, /not supported/);
+  await refused({ region: 'us-east-1', failure_type: 'meteor' }, /unknown value "meteor"/);
+  await refused({ region: 'us-east-1', colour: 'red' }, /unknown argument "colour"/);
+  await refused({}, /region: required/);
+
+  // A real drill: written with its expiry; one per region at a time; ended early.
+  r = await call(client, 'simulate_regional_outage', { region: 'eu-west-1', duration_seconds: 120 });
+  assert.equal(r.isError, false, text(r));
+  const id = r.structuredContent.drillId;
+  const stored = JSON.parse(readKey(join(dir, 'state'), 'simulatedOutages'));
+  assert.equal(stored.outages.length, 1);
+  assert.equal(stored.outages[0].id, id);
+  assert.equal(stored.outages[0].expiresAt, r.structuredContent.expiresAt);
+  assert.equal(Date.parse(stored.outages[0].expiresAt) - Date.parse(stored.outages[0].startedAt), 120000);
+  await refused({ region: 'eu-west-1' }, /already active for region eu-west-1/);
+  r = await call(client, 'get_failover_status');
+  assert.deepEqual(r.structuredContent.activeDrills.map((d) => d.drillId), [id]);
+  r = await call(client, 'get_drill_report', { drill_id: id });
+  assert.equal(r.isError, false, text(r));
+  assert.equal(r.structuredContent.phase, 'injected');
+  assert.equal(r.structuredContent.timeline.regionFailedAt, null, 'nothing is estimated');
+  r = await call(client, 'end_regional_outage', { region: 'eu-west-1' });
+  assert.equal(r.isError, false, text(r));
+  assert.equal(r.structuredContent.drillId, id);
+  assert.deepEqual(JSON.parse(readKey(join(dir, 'state'), 'simulatedOutages')).outages, []);
+  r = await call(client, 'end_regional_outage', { region: 'eu-west-1' });
+  assert.equal(r.isError, true);
+  assert.match(text(r), /no active drill for region eu-west-1/);
+  r = await call(client, 'get_drill_report', { region: 'eu-west-1' });
+  assert.equal(r.structuredContent.endedBy, 'ended');
+  r = await call(client, 'get_drill_report', { region: 'us-east-1' });
+  assert.equal(r.isError, true);
+
+  const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(audit.map((a) => a.event), ['DrillDryRun', 'DrillStarted', 'DrillEnded']);
+  assert.equal(audit[1].drillId, id);
+});
+
+test('mcp refuses to take down the last region that could serve unless forced', async (t) => {
+  const dir = tempDir(t);
+  const client = await stdioClient(t, mcpConfig(dir, {
+    regions: '  - {name: solo-1, endpoint: "http://127.0.0.1:9/health"}' }));
+  let r = await call(client, 'simulate_regional_outage', { region: 'solo-1', duration_seconds: 5 });
+  assert.equal(r.isError, true);
+  assert.match(text(r), /refusing to take down solo-1: no other region could serve.*force: true/s);
+  assert.equal(readKey(join(dir, 'state'), 'simulatedOutages'), null);
+  r = await call(client, 'simulate_regional_outage', { region: 'solo-1', duration_seconds: 5, force: true });
+  assert.equal(r.isError, false, text(r));
+  assert.equal(r.structuredContent.forced, true);
+});
+
+// Raw stdio: what a broken or hostile client sends.
+test('mcp stdio: protocol faults are JSON-RPC errors, and the server keeps serving', async (t) => {
+  const dir = tempDir(t);
+  const cfg = mcpConfig(dir, { regions: THREE, mcp: ', maxRequestBytes: 2048' });
+  const child = spawn(BIN, ['mcp', '--config', cfg], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const replies = [];
+  let buf = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) { replies.push(JSON.parse(buf.slice(0, i))); buf = buf.slice(i + 1); }
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const send = async (line) => {
+    const n = replies.length;
+    child.stdin.write(line + '\n');
+    await waitFor(`reply to ${line.slice(0, 60)}`, () => replies.length > n, 5000);
+    return replies[n];
+  };
+  let r = await send('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{}}}');
+  assert.equal(r.error.code, -32602);
+  assert.equal(r.error.message, 'Unsupported protocol version');
+  assert.deepEqual(r.error.data.supported, ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+  r = await send('{"jsonrpc":"2.0","id":2,"method":"tools/list"}');
+  assert.equal(r.error.code, -32600, 'not initialized');
+  r = await send('{"jsonrpc":"2.0","id":3,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}');
+  assert.equal(r.result.protocolVersion, '2024-11-05');
+  child.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+  assert.equal((await send('{"jsonrpc": "2.0", "id": 4, "method": "tools/list"')).error.code, -32700);
+  r = await send('[{"jsonrpc":"2.0","id":5,"method":"ping"}]');
+  assert.equal(r.error.code, -32600);
+  assert.match(r.error.message, /batch/);
+  r = await send(`{"jsonrpc":"2.0","id":6,"method":"ping","params":{"pad":"${'x'.repeat(5000)}"}}`);
+  assert.equal(r.error.code, -32600);
+  assert.match(r.error.message, /larger than 2048 bytes/);
+  assert.equal((await send('{"jsonrpc":"2.0","id":7,"method":"prompts/list"}')).error.code, -32601);
+  assert.equal((await send('{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"arguments":{}}}')).error.code, -32602);
+  assert.equal((await send('{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"rm_rf"}}')).error.code, -32602);
+  assert.equal((await send('{"jsonrpc":"2.0","id":10,"method":"tools/call","params":"x"}')).error.code, -32602);
+  r = await send('{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"list_regions"}}');
+  assert.equal(r.id, 11);
+  assert.equal(r.result.isError, false);
+  assert.equal(r.result.structuredContent, undefined, '2024-11-05 has no structuredContent');
+  child.stdin.end();
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0, 'end of input ends the server');
+  for (const line of stderr.trim().split('\n')) JSON.parse(line); // logs: JSON lines on stderr only
+});
+
+async function startHttp(t, cfg, listen = '127.0.0.1:0') {
+  const s = await startRole(t, ['mcp', '--config', cfg, '--http', listen], 'mcp server starting');
+  return { ...s, url: `http://127.0.0.1:${s.port}/mcp` };
+}
+
+const H = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } });
+
+test('mcp over Streamable HTTP: SDK client, sessions, and transport-level refusals', async (t) => {
+  const dir = tempDir(t);
+  const srv = await startHttp(t, mcpConfig(dir, { regions: THREE, mcp: ', maxRequestBytes: 4096' }));
+  const client = new Client({ name: 'aha-system-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(srv.url));
+  await client.connect(transport);
+  assert.ok(transport.sessionId, 'session id issued');
+  assert.equal(transport.protocolVersion, '2025-11-25');
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name).sort(), TOOLS);
+  const st = await call(client, 'get_failover_status');
+  assert.equal(st.isError, false);
+  await client.ping();
+
+  const post = (body, headers = {}) => fetch(srv.url, { method: 'POST', headers: { ...H, ...headers }, body });
+  const sid = { 'mcp-session-id': transport.sessionId, 'mcp-protocol-version': '2025-11-25' };
+  let res = await post('{"jsonrpc":"2.0","method":"notifications/initialized"}', sid);
+  assert.equal(res.status, 202);
+  assert.equal(await res.text(), '');
+  res = await post('{"jsonrpc":"2.0","id":2,"method":"ping"}', { ...sid, 'mcp-protocol-version': '2031-01-01' });
+  assert.equal(res.status, 400, 'unsupported MCP-Protocol-Version');
+  res = await post('{"jsonrpc":"2.0","id":2,"method":"ping"}');
+  assert.equal(res.status, 400, 'no session id');
+  res = await post('{"jsonrpc":"2.0","id":2,"method":"ping"}', { 'mcp-session-id': 'nope' });
+  assert.equal(res.status, 404, 'unknown session');
+  res = await post('{"jsonrpc":"2.0","id":2,"method":"nope/nope"}', sid);
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).error.code, -32601);
+  res = await post('{"jsonrpc":', sid);
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error.code, -32700);
+  res = await post('[{"jsonrpc":"2.0","id":1,"method":"ping"}]', sid);
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error.code, -32600);
+  res = await post(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping', params: { pad: 'x'.repeat(8000) } }), sid);
+  assert.equal(res.status, 413, 'request size limit');
+  res = await post(INIT, { accept: 'application/json' });
+  assert.equal(res.status, 406, 'Accept must list both types');
+  res = await post(INIT, { 'content-type': 'text/plain' });
+  assert.equal(res.status, 415);
+  res = await post(INIT, { origin: 'https://evil.example' });
+  assert.equal(res.status, 403, 'foreign Origin (DNS rebinding)');
+  res = await post(INIT, { origin: 'http://localhost:3000' });
+  assert.equal(res.status, 200, 'loopback Origin while bound to loopback');
+  res = await fetch(srv.url, { headers: { accept: 'text/event-stream', ...sid } });
+  assert.equal(res.status, 405, 'no standalone SSE stream');
+  // DNS rebinding: a browser on attacker.example resolved to 127.0.0.1 sends its own Host.
+  const rebound = await new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: srv.port, path: '/mcp', method: 'POST',
+      headers: { ...H, host: `attacker.example:${srv.port}` } }, (r) => { r.resume(); resolve(r.statusCode); });
+    req.on('error', reject);
+    req.end(INIT);
+  });
+  assert.equal(rebound, 403, 'Host must name a loopback host');
+  res = await fetch(`http://127.0.0.1:${srv.port}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /regional_failover_recovery_time/);
+
+  await transport.terminateSession();
+  res = await post('{"jsonrpc":"2.0","id":2,"method":"ping"}', sid);
+  assert.equal(res.status, 404, 'deleted session');
+  await client.close();
+  srv.child.kill('SIGTERM');
+  assert.equal(await srv.exited, 0);
+});
+
+test('mcp over HTTP with a token: required on every request', async (t) => {
+  const dir = tempDir(t);
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 's3cret-token\n');
+  const srv = await startHttp(t, mcpConfig(dir, { regions: THREE, mcp: `, httpTokenFile: "${tokenFile}"` }));
+  let res = await fetch(srv.url, { method: 'POST', headers: H, body: INIT });
+  assert.equal(res.status, 401);
+  assert.match(res.headers.get('www-authenticate'), /^Bearer/);
+  res = await fetch(srv.url, { method: 'POST', headers: { ...H, authorization: 'Bearer wrong' }, body: INIT });
+  assert.equal(res.status, 401);
+  const noToken = new Client({ name: 't', version: '1' });
+  await assert.rejects(noToken.connect(new StreamableHTTPClientTransport(new URL(srv.url))));
+  const client = new Client({ name: 't', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(srv.url),
+    { requestInit: { headers: { authorization: 'Bearer s3cret-token' } } }));
+  assert.equal((await call(client, 'list_regions')).isError, false);
+  await client.close();
+});
+
+test('full drill: outage → region failed → serving set changed → expiry → recovered, measured', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const gate = async (region) => {
+    const cfg = join(dir, `gate-${region}.yaml`);
+    writeFileSync(cfg, `region: ${region}\nlisten: "127.0.0.1:0"\nstate: {file: "${stateDir}"}\n`);
+    return startRole(t, ['gate', '--config', cfg], 'gate starting');
+  };
+  const [gus, geu, gap] = await Promise.all([gate('us-east-1'), gate('eu-west-1'), gate('ap-southeast-1')]);
+  const url = (g) => `http://127.0.0.1:${g.port}/health`;
+  const cfg = mcpConfig(dir, {
+    regions: `  - {name: us-east-1, endpoint: "${url(gus)}"}
+  - {name: eu-west-1, endpoint: "${url(geu)}"}
+  - {name: ap-southeast-1, active: false, endpoint: "${url(gap)}"}`,
+    extra: `probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+policy: {failbackSeconds: 0.5}
+listen: "127.0.0.1:0"
+`,
+  });
+  const ctl = await startController(t, cfg);
+  await waitFor('initial state written', () => readKey(stateDir, 'state.json') !== null);
+  const client = await stdioClient(t, cfg);
+
+  const sim = await call(client, 'simulate_regional_outage', { region: 'us-east-1', duration_seconds: 3 });
+  assert.equal(sim.isError, false, text(sim));
+  const id = sim.structuredContent.drillId;
+  assert.deepEqual(sim.structuredContent.servingBefore, ['eu-west-1', 'us-east-1']);
+
+  let report;
+  await waitFor('drill complete', async () => {
+    report = (await call(client, 'get_drill_report', { drill_id: id })).structuredContent;
+    return report.complete;
+  }, 20000);
+  const tl = report.timeline;
+  const ms = (k) => Date.parse(tl[k]);
+  // Order of the measured steps.
+  const order = ['injectedAt', 'regionFailedAt', 'servingChangedAt', 'outageEndedAt', 'regionRecoveredAt',
+    'servingRestoredAt'];
+  for (const k of [...order, 'firstFailedProbeAt', 'firstHealthyProbeAt']) {
+    assert.ok(tl[k], `${k} measured: ${JSON.stringify(tl)}`);
+  }
+  for (let i = 1; i < order.length; i++) {
+    assert.ok(ms(order[i - 1]) <= ms(order[i]), `${order[i - 1]} <= ${order[i]}: ${JSON.stringify(tl)}`);
+  }
+  // A probe's time is when its round started; a round that started a few ms before the gate saw the
+  // change can already observe it, hence one probe interval of tolerance before the cause.
+  assert.ok(ms('firstFailedProbeAt') >= ms('injectedAt') - 200 && ms('firstFailedProbeAt') <= ms('regionFailedAt'));
+  assert.ok(ms('firstHealthyProbeAt') >= ms('outageEndedAt') - 200 && ms('firstHealthyProbeAt') <= ms('regionRecoveredAt'));
+  assert.ok(ms('regionFailedAt') <= ms('failedObservedAt'));
+  assert.equal(report.promotedRegion, 'ap-southeast-1');
+  assert.deepEqual(report.servingDuring, ['ap-southeast-1', 'eu-west-1']);
+
+  // Every time is one the state files carry.
+  const outage = JSON.parse(readKey(stateDir, 'simulatedOutages')).outages.find((o) => o.id === id);
+  assert.equal(tl.injectedAt, outage.startedAt);
+  assert.equal(tl.outageEndedAt, outage.expiresAt);
+  const st = JSON.parse(readKey(stateDir, 'state.json'));
+  const tr = (type, region) => st.transitions.find((x) => x.type === type && x.region === region &&
+    Date.parse(x.at) >= Date.parse(outage.startedAt));
+  const failed = tr('RegionFailed', 'us-east-1');
+  const recovered = tr('RegionRecovered', 'us-east-1');
+  assert.equal(tl.regionFailedAt, failed.at);
+  assert.equal(tl.firstFailedProbeAt, failed.firstProbeAt);
+  assert.equal(tl.regionRecoveredAt, recovered.at);
+  assert.equal(tl.firstHealthyProbeAt, recovered.firstProbeAt);
+  assert.equal(tl.promotedAt, tr('RegionPromoted', 'ap-southeast-1').at);
+  assert.equal(tl.demotedAt, tr('RegionDemoted', 'ap-southeast-1').at);
+  const secs = (a, b) => (Date.parse(b) - Date.parse(a)) / 1000;
+  const d = report.durationsSeconds;
+  assert.equal(d.injectedToRegionFailed, secs(outage.startedAt, failed.at));
+  assert.equal(d.injectedToFirstFailedProbe, secs(outage.startedAt, failed.firstProbeAt));
+  assert.equal(d.outage, 3);
+  assert.equal(d.outageEndedToRegionRecovered, secs(outage.expiresAt, recovered.at));
+  assert.equal(report.regional_failover_recovery_time, d.outageEndedToRegionRecovered);
+  // Detection needs failureThreshold probes after injection; recovery successThreshold after expiry.
+  assert.ok(d.injectedToRegionFailed >= 0.4 && d.injectedToRegionFailed < 3, JSON.stringify(d));
+  assert.ok(d.outageEndedToRegionRecovered >= 0.2 && d.outageEndedToRegionRecovered < 3, JSON.stringify(d));
+  // The controller saw it the same way.
+  const events = ctl.lines.filter((l) => l.msg === 'region transition').map((l) => `${l.event}:${l.region}`);
+  assert.deepEqual(events, ['RegionFailed:us-east-1', 'RegionPromoted:ap-southeast-1',
+    'RegionRecovered:us-east-1', 'RegionDemoted:ap-southeast-1']);
+  // Audited, with the measured report.
+  await waitFor('completion audited', () => readFileSync(join(dir, 'audit.jsonl'), 'utf8').includes('DrillCompleted'), 5000);
+  const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const done = audit.find((a) => a.event === 'DrillCompleted');
+  assert.equal(done.report.drillId, id);
+  assert.equal(done.report.regional_failover_recovery_time, report.regional_failover_recovery_time);
+  if (process.env.AHA_PRINT_REPORT) console.log(JSON.stringify(report, null, 2));
+});
