@@ -138,7 +138,7 @@ test('fails an active region, promotes the passive one, recovers and fails back'
     'RegionRecovered:us-east-1', 'RegionDemoted:ap-southeast-1']);
 
   ctl.child.kill('SIGTERM');
-  const { code } = await ctl.exited;
+  const code = await ctl.exited;
   assert.equal(code, 0);
   assert.ok(ctl.lines.some((l) => l.msg === 'controller stopped'));
 });
@@ -177,7 +177,7 @@ test('a restart reads the state back and does not flap', async (t) => {
   await waitFor('b failed', () => readKey(stateDir, 'failedRegions') === 'b\n');
   const before = JSON.parse(readKey(stateDir, 'state.json'));
   ctl.child.kill('SIGTERM');
-  assert.equal((await ctl.exited).code, 0);
+  assert.equal((await ctl.exited), 0);
 
   ctl = await startController(t, cfg);
   await waitFor('ready', async () => (await get(ctl.port, '/readyz')).status === 200);
@@ -188,7 +188,7 @@ test('a restart reads the state back and does not flap', async (t) => {
   assert.equal(after.regions.b.since, before.regions.b.since);
   assert.ok(!ctl.lines.some((l) => l.msg === 'region transition'), 'no transition after restart');
   ctl.child.kill('SIGTERM');
-  assert.equal((await ctl.exited).code, 0);
+  assert.equal((await ctl.exited), 0);
 });
 
 test('malformed persisted state is replaced, with a warning', async (t) => {
@@ -207,5 +207,5 @@ test('malformed persisted state is replaced, with a warning', async (t) => {
   });
   assert.ok(ctl.lines.some((l) => l.level === 'warn' && /malformed/.test(l.msg)));
   ctl.child.kill('SIGTERM');
-  assert.equal((await ctl.exited).code, 0);
+  assert.equal((await ctl.exited), 0);
 });

@@ -2,11 +2,9 @@
 // health endpoint, and the state directory written the way the controller writes it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import net from 'node:net';
-import { BIN, Endpoint, get, run, runAsync, startController, tempDir, waitFor, writeConfig } from './helpers.mjs';
+import { Endpoint, get, run, runAsync, startController, startGate, tempDir, waitFor, writeConfig } from './helpers.mjs';
 
 function writeKey(dir, key, value) {
   mkdirSync(dir, { recursive: true });
@@ -14,42 +12,9 @@ function writeKey(dir, key, value) {
   renameSync(join(dir, `.${key}.tmp`), join(dir, key)); // atomic, like the controller's writes
 }
 
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function startGate(t, dir, region, stateDir, appUrl) {
-  const cfg = join(dir, `gate-${region}.yaml`);
-  // A fixed port, so that `gate check --config` (which reads the same file) can find the gate.
-  writeFileSync(cfg, `region: ${region}\n${appUrl ? `appHealthUrl: "${appUrl}"\n` : ''}` +
-    `appTimeoutSeconds: 0.5\nlisten: "127.0.0.1:${await freePort()}"\nstate: {file: "${stateDir}"}\n`);
-  const child = spawn(BIN, ['gate', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  const lines = [];
-  const port = await new Promise((resolve, reject) => {
-    let buf = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          const j = JSON.parse(line);
-          lines.push(j);
-          if (j.msg === 'gate starting') resolve(j.port);
-        } catch { lines.push({ raw: line }); }
-      }
-    });
-    child.once('exit', (c) => reject(new Error(`gate exited ${c}: ${buf}`)));
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, port, cfg, lines, exited };
+function startFileGate(t, dir, region, stateDir, appUrl) {
+  const extra = `${appUrl ? `appHealthUrl: "${appUrl}"\n` : ''}appTimeoutSeconds: 0.5\n`;
+  return startGate(t, dir, region, `{file: "${stateDir}"}`, extra);
 }
 
 const ready = async (g) => (await get(g.port, '/ready')).status;
@@ -60,7 +25,7 @@ test('gate: serving by default, drained by servingRegions, health independent of
   const stateDir = join(dir, 'state');
   const app = await new Endpoint().up();
   t.after(() => app.down());
-  const g = await startGate(t, dir, 'eu-west-1', stateDir, app.url);
+  const g = await startFileGate(t, dir, 'eu-west-1', stateDir, app.url);
   assert.equal(await ready(g), 200, 'no state yet: serving by default');
   assert.match((await get(g.port, '/ready')).body, /not (read|written) yet/);
 
@@ -104,7 +69,7 @@ test('gate: serving by default, drained by servingRegions, health independent of
 test('gate: simulated outages make /health fail until they expire', async (t) => {
   const dir = tempDir(t);
   const stateDir = join(dir, 'state');
-  const g = await startGate(t, dir, 'us-east-1', stateDir, null);
+  const g = await startFileGate(t, dir, 'us-east-1', stateDir, null);
   const now = Date.now();
   const outage = (region, ms) => ({ id: `drill-${region}`, region, failureType: 'health',
     startedAt: new Date(now).toISOString(), expiresAt: new Date(now + ms).toISOString(), by: 'test' });
@@ -121,7 +86,7 @@ test('gate: simulated outages make /health fail until they expire', async (t) =>
 test('gate: malformed state keeps the last known values (fail-static)', async (t) => {
   const dir = tempDir(t);
   const stateDir = join(dir, 'state');
-  const g = await startGate(t, dir, 'us-east-1', stateDir, null);
+  const g = await startFileGate(t, dir, 'us-east-1', stateDir, null);
   writeKey(stateDir, 'servingRegions', 'eu-west-1\n');
   await waitFor('drained', async () => (await ready(g)) === 503, 2000);
   writeKey(stateDir, 'servingRegions', 'us-east-1; rm -rf /\n');
@@ -153,9 +118,9 @@ test('gate: bad config exits 2 naming the key', (t) => {
 test('full loop: drill on a region → controller fails it via the gate → gate drains → recovery visible', async (t) => {
   const dir = tempDir(t);
   const stateDir = join(dir, 'state');
-  const gus = await startGate(t, dir, 'us-east-1', stateDir, null);
-  const geu = await startGate(t, dir, 'eu-west-1', stateDir, null);
-  const gap = await startGate(t, dir, 'ap-southeast-1', stateDir, null);
+  const gus = await startFileGate(t, dir, 'us-east-1', stateDir, null);
+  const geu = await startFileGate(t, dir, 'eu-west-1', stateDir, null);
+  const gap = await startFileGate(t, dir, 'ap-southeast-1', stateDir, null);
   const url = (g) => `http://127.0.0.1:${g.port}/health`;
   const cfg = writeConfig(dir, `regions:
   - {name: us-east-1, endpoint: "${url(gus)}"}

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 
 export const BIN = process.env.AHA_BINARY;
 if (!BIN) throw new Error('AHA_BINARY must point at the agency-ha binary');
@@ -51,41 +52,8 @@ export class Endpoint {
 }
 
 // Starts `agency-ha controller`; resolves once it logged its start line (with the HTTP port).
-export async function startController(t, configPath, env = {}) {
-  const child = spawn(BIN, ['controller', '--config', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  const lines = [];
-  let buf = '';
-  let resolveStart;
-  const started = new Promise((resolve, reject) => {
-    resolveStart = resolve;
-    child.once('exit', (code) => reject(new Error(`controller exited early with ${code}: ${buf}`)));
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      let j;
-      try {
-        j = JSON.parse(line);
-      } catch {
-        j = { raw: line };
-      }
-      lines.push(j);
-      if (j.msg === 'controller starting') resolveStart(j);
-    }
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const start = await started;
-  return { child, lines, port: start.port, exited };
+export function startController(t, configPath, env = {}) {
+  return startRole(t, ['controller', '--config', configPath], 'controller starting', env);
 }
 
 export function readKey(stateDir, key) {
@@ -133,9 +101,10 @@ export function runAsync(args) {
 }
 
 // Starts `agency-ha ARGS...` as a long-running role; resolves once it logged `startMsg` (the
-// parsed JSON line is returned as `start`). stderr lines are collected in `lines`.
-export async function startRole(t, args, startMsg) {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+// parsed JSON line is returned as `start`). stderr lines are collected in `lines`; `exited`
+// resolves with the exit code.
+export async function startRole(t, args, startMsg, env = {}) {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const lines = [];
   let buf = '';
@@ -157,6 +126,25 @@ export async function startRole(t, args, startMsg) {
   });
   const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, lines, start, port: start.port, exited };
+}
+
+// A free loopback port (for configs that must name their port up front).
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+// Starts `agency-ha gate` for `region` with the given state section (YAML flow text) on a fixed
+// free port, so that `gate check --config` (reading the same file) finds it.
+export async function startGate(t, dir, region, stateYaml, extraYaml = '') {
+  const port = await freePort();
+  const cfg = join(dir, `gate-${region}.yaml`);
+  writeFileSync(cfg, `region: ${region}\nlisten: "127.0.0.1:${port}"\nstate: ${stateYaml}\n${extraYaml}`);
+  const g = await startRole(t, ['gate', '--config', cfg], 'gate starting');
+  return { ...g, cfg, url: `http://127.0.0.1:${port}/health` };
 }
 
 // Starts the Kubernetes API test server (tests/kube-apiserver); resolves with its ready line plus
