@@ -29,6 +29,8 @@
 #include "common/stopper.h"
 #include "kube/kubeconfig.h"
 
+struct curl_slist;  // libcurl's header list (kept out of this header)
+
 namespace aha::kube {
 
 struct Resource {
@@ -100,6 +102,8 @@ class Client {
                             const std::string& body);
   std::string Token();
   void* NewHandle(const std::string& url);  // CURL*, configured for TLS and auth
+  // Accept, optional Content-Type and the bearer token (re-read when rotated).
+  ::curl_slist* Headers(const std::string& content_type);
 
   Connection conn_;
   RetryPolicy retry_;
