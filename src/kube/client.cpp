@@ -141,7 +141,7 @@ std::string Client::Token() {
   return cached_token_;
 }
 
-curl_slist* Client::Headers(const std::string& content_type) {
+curl_slist* Client::RequestHeaders(const std::string& content_type) {
   curl_slist* h = curl_slist_append(nullptr, "Accept: application/json");
   if (!content_type.empty()) h = curl_slist_append(h, ("Content-Type: " + content_type).c_str());
   if (std::string tok = Token(); !tok.empty()) {
@@ -190,7 +190,7 @@ Result<json> Client::Do(const std::string& verb, const Resource& r, const std::s
   for (int attempt = 1; attempt <= retry_.max_attempts; ++attempt) {
     std::unique_ptr<CURL, CurlDeleter> c(static_cast<CURL*>(NewHandle(conn_.server + path)));
     if (!c) return Err(what + ": curl_easy_init failed");
-    std::unique_ptr<curl_slist, SlistDeleter> hdrs(Headers(content_type));
+    std::unique_ptr<curl_slist, SlistDeleter> hdrs(RequestHeaders(content_type));
     curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, hdrs.get());
     curl_easy_setopt(c.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
     if (method != "GET" && method != "DELETE") {
@@ -365,7 +365,7 @@ Status Client::Watch(const Resource& r, const std::string& ns, const WatchOption
   const std::string what = Describe("watch", r, ns, "");
   std::unique_ptr<CURL, CurlDeleter> c(static_cast<CURL*>(NewHandle(conn_.server + path)));
   if (!c) return Err(what + ": curl_easy_init failed");
-  std::unique_ptr<curl_slist, SlistDeleter> hdrs(Headers(""));
+  std::unique_ptr<curl_slist, SlistDeleter> hdrs(RequestHeaders(""));
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, hdrs.get());
   WatchState st{"", &on_event, stop};
   curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, WatchWrite);

@@ -103,7 +103,7 @@ class Client {
   std::string Token();
   void* NewHandle(const std::string& url);  // CURL*, configured for TLS and auth
   // Accept, optional Content-Type and the bearer token (re-read when rotated).
-  ::curl_slist* Headers(const std::string& content_type);
+  ::curl_slist* RequestHeaders(const std::string& content_type);
 
   Connection conn_;
   RetryPolicy retry_;
