@@ -75,9 +75,12 @@ listen: "127.0.0.1:0"
   await waitFor('passive promoted', async () => (await ready(gap)) === 200, 2000);
   const cm = await configMap(kube);
   assert.equal(cm.data.simulatedOutages, drill, 'the drill key survives the controller writes');
-  const events = (await kube.admin('GET', '/objects')).items.filter((o) => o.kind === 'Event');
-  assert.ok(events.some((e) => e.reason === 'RegionFailed' && e.involvedObject.name === 'simple-agency-failover' && e.type === 'Warning'));
-  assert.ok(events.some((e) => e.reason === 'RegionPromoted'));
+  // Events are recorded right after the state write, one request each: wait for both.
+  const events = async () => (await kube.admin('GET', '/objects')).items.filter((o) => o.kind === 'Event');
+  await waitFor('RegionFailed event', async () => (await events()).some((e) => e.reason === 'RegionFailed' &&
+    e.involvedObject.name === 'simple-agency-failover' && e.type === 'Warning'), 3000);
+  await waitFor('RegionPromoted event', async () => (await events()).some((e) => e.reason === 'RegionPromoted' &&
+    e.type === 'Normal'), 3000);
 
   // SIGKILL the leader: the standby takes over within lease duration + retry period and
   // carries the drill through to recovery.
