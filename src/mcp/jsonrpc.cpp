@@ -12,6 +12,16 @@ const std::vector<std::string>& SupportedProtocolVersions() {
   return v;
 }
 
+const std::vector<std::string>& AllProtocolVersions() {
+  static const std::vector<std::string> v = [] {
+    std::vector<std::string> all = {kStatelessProtocolVersion};
+    for (const auto& x : SupportedProtocolVersions())
+      all.push_back(x);
+    return all;
+  }();
+  return v;
+}
+
 bool IsSupportedProtocolVersion(const std::string& v) {
   const auto& s = SupportedProtocolVersions();
   return std::find(s.begin(), s.end(), v) != s.end();
@@ -45,12 +55,55 @@ Message Invalid(json id, int code, const std::string& msg) {
 
 // Revisions that know outputSchema, tool titles and structuredContent.
 bool HasStructuredContent(const std::string& version) {
-  return version == "2025-11-25" || version == "2025-06-18";
+  return version == kStatelessProtocolVersion || version == "2025-11-25" || version == "2025-06-18";
+}
+
+// 2026-07-28: every result says what it is; this server only ever completes.
+json Stamp(json result, const json& server_info) {
+  result["resultType"] = "complete";
+  result["_meta"] = {{kMetaServerInfo, server_info}};
+  return result;
+}
+
+// Deepest array/object nesting in `text`, counted outside strings; stops counting past `limit`.
+// Iterative and O(n): it must not share the recursion it guards against.
+size_t NestingDepth(std::string_view text, size_t limit) {
+  size_t depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+      if (max_depth > limit) return max_depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return max_depth;
 }
 
 }  // namespace
 
 Message Parse(std::string_view text) {
+  // nlohmann::json parses iteratively, but copies, compares and serializes recursively: a 1 MiB
+  // line of '[' nests 500k deep and overflows the stack (found by a stack-overflow crash). No MCP
+  // message needs anything near the limit.
+  if (NestingDepth(text, kMaxNestingDepth) > kMaxNestingDepth) {
+    return Invalid(
+        nullptr, kInvalidRequest,
+        "Invalid Request: JSON nested deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+  }
   json doc = json::parse(text.begin(), text.end(), nullptr, false);
   if (doc.is_discarded()) return Invalid(nullptr, kParseError, "Parse error: not valid JSON");
   if (doc.is_array()) {
@@ -118,23 +171,92 @@ std::optional<json> Dispatcher::Handle(const Message& m, Session& s) {
       break;
   }
   if (m.method == "initialize") return Initialize(m, s);
+  if (auto r = HandleStateless(m)) return r;
   if (m.method == "ping") return MakeResult(m.id, json::object());
   if (m.method == "tools/list" || m.method == "tools/call") {
     if (!s.initialized) {
       return MakeError(m.id, kInvalidRequest,
                        "Invalid Request: the session is not initialized; send initialize first");
     }
-    if (m.method == "tools/call") return CallTool(m, s);
-    json tools = tools_.List();
-    if (!HasStructuredContent(s.protocol_version)) {
-      for (auto& t : tools) {
-        t.erase("outputSchema");
-        t.erase("title");
-      }
-    }
-    return MakeResult(m.id, {{"tools", tools}});
+    if (m.method == "tools/call") return CallTool(m, s.protocol_version);
+    return MakeResult(m.id, ListTools(s.protocol_version));
   }
   return MakeError(m.id, kMethodNotFound, "Method not found: " + m.method);
+}
+
+json Dispatcher::ServerInfoJson(const std::string& version) const {
+  json info = {{"name", info_.name}, {"version", info_.version}};
+  if (HasStructuredContent(version)) info["title"] = info_.title;
+  return info;
+}
+
+json Dispatcher::ListTools(const std::string& version) {
+  json tools = tools_.List();
+  if (!HasStructuredContent(version)) {
+    for (auto& t : tools) {
+      t.erase("outputSchema");
+      t.erase("title");
+    }
+  }
+  return {{"tools", tools}};
+}
+
+std::optional<json> Dispatcher::HandleStateless(const Message& m) {
+  const json* meta = nullptr;
+  if (m.params.is_object()) {
+    if (auto it = m.params.find("_meta"); it != m.params.end() && it->is_object()) meta = &*it;
+  }
+  const bool declares = meta && meta->contains(kMetaProtocolVersion);
+  if (!declares && m.method != "server/discover") return std::nullopt;
+  if (!declares) {
+    return MakeError(
+        m.id, kInvalidParams,
+        std::string("Invalid params: _meta \"") + kMetaProtocolVersion + "\" is required");
+  }
+  const json& v = (*meta)[kMetaProtocolVersion];
+  if (!v.is_string()) {
+    return MakeError(
+        m.id, kInvalidParams,
+        std::string("Invalid params: _meta \"") + kMetaProtocolVersion + "\" must be a string");
+  }
+  const std::string version = v.get<std::string>();
+  if (version != kStatelessProtocolVersion) {
+    if (!IsSupportedProtocolVersion(version)) {
+      return MakeError(m.id, kUnsupportedProtocolVersion, "Unsupported protocol version",
+                       {{"supported", AllProtocolVersions()}, {"requested", version}});
+    }
+    // A legacy revision: its requests follow the session rules; discovery answers anyway.
+    if (m.method != "server/discover") return std::nullopt;
+  }
+  auto caps = meta->find(kMetaClientCapabilities);
+  if (caps == meta->end() || !caps->is_object()) {
+    return MakeError(m.id, kInvalidParams,
+                     std::string("Invalid params: _meta \"") + kMetaClientCapabilities +
+                         "\" is required (an object)");
+  }
+  const json server_info = ServerInfoJson(kStatelessProtocolVersion);
+  if (m.method == "server/discover") {
+    json r = {{"supportedVersions", AllProtocolVersions()},
+              {"capabilities", {{"tools", {{"listChanged", false}}}}},
+              {"ttlMs", kCacheTtlMs},
+              {"cacheScope", "private"}};
+    if (!info_.instructions.empty()) r["instructions"] = info_.instructions;
+    return MakeResult(m.id, Stamp(r, server_info));
+  }
+  if (m.method == "tools/list") {
+    json r = ListTools(kStatelessProtocolVersion);
+    r["ttlMs"] = kCacheTtlMs;
+    // Region names come from this deployment's configuration: not for shared caches.
+    r["cacheScope"] = "private";
+    return MakeResult(m.id, Stamp(r, server_info));
+  }
+  if (m.method == "tools/call") {
+    json r = CallTool(m, kStatelessProtocolVersion);
+    if (r.contains("result")) r["result"] = Stamp(r["result"], server_info);
+    return r;
+  }
+  return MakeError(m.id, kMethodNotFound,
+                   "Method not found: " + m.method + " (protocol version " + version + ")");
 }
 
 json Dispatcher::Initialize(const Message& m, Session& s) {
@@ -157,16 +279,14 @@ json Dispatcher::Initialize(const Message& m, Session& s) {
   s.initialized = true;
   s.protocol_version = requested;
   s.client_info = m.params.value("clientInfo", json::object());
-  json server_info = {{"name", info_.name}, {"version", info_.version}};
-  if (HasStructuredContent(requested)) server_info["title"] = info_.title;
   json result = {{"protocolVersion", requested},
                  {"capabilities", {{"tools", {{"listChanged", false}}}}},
-                 {"serverInfo", server_info}};
+                 {"serverInfo", ServerInfoJson(requested)}};
   if (!info_.instructions.empty()) result["instructions"] = info_.instructions;
   return MakeResult(m.id, result);
 }
 
-json Dispatcher::CallTool(const Message& m, const Session& s) {
+json Dispatcher::CallTool(const Message& m, const std::string& version) {
   if (m.params.is_null()) return MakeError(m.id, kInvalidParams, "Invalid params: missing params");
   auto name = m.params.find("name");
   if (name == m.params.end() || !name->is_string()) {
@@ -184,7 +304,7 @@ json Dispatcher::CallTool(const Message& m, const Session& s) {
   json result = {{"content", json::array({{{"type", "text"}, {"text", r->text}}})},
                  {"isError", r->is_error}};
   // Errors carry no structuredContent: it would have to match the tool's outputSchema.
-  if (!r->is_error && HasStructuredContent(s.protocol_version)) {
+  if (!r->is_error && HasStructuredContent(version)) {
     result["structuredContent"] = r->structured;
   }
   return MakeResult(m.id, result);

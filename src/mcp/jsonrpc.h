@@ -2,17 +2,30 @@
 //
 // Transports (stdio, Streamable HTTP) hand every received message to Dispatcher::Handle together
 // with the connection's Session and send back what it returns. Contract:
-// - Protocol revisions: 2025-11-25 (latest), 2025-06-18, 2025-03-26, 2024-11-05. `initialize`
-//   with any other protocolVersion is refused with -32602 "Unsupported protocol version" and
-//   data {supported: [...], requested} (the spec's error); the 2026-07-28 draft is not supported.
+// - Legacy revisions (initialize handshake): 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05.
+//   `initialize` with any other protocolVersion is refused with -32602 "Unsupported protocol
+//   version" and data {supported: [the legacy revisions], requested}.
+// - The stateless 2026-07-28 revision (dual-era server, as its versioning page allows): a request
+//   whose params._meta carries "io.modelcontextprotocol/protocolVersion", or any server/discover
+//   request, is served without a session: server/discover, tools/list and tools/call. Its
+//   _meta must also carry "io.modelcontextprotocol/clientCapabilities" (an object), else -32602.
+//   A version this server does not know gets -32022 "Unsupported protocol version" with data
+//   {supported: AllProtocolVersions(), requested} (UnsupportedProtocolVersionError). A legacy
+//   revision named in _meta is served by the legacy rules (server/discover answers it anyway).
+//   Results carry resultType "complete" and _meta "io.modelcontextprotocol/serverInfo";
+//   server/discover and tools/list also carry ttlMs and cacheScope "private" (CacheableResult).
+//   ping (removed in 2026-07-28) and other methods get -32601. initialize always means legacy.
+//   Not implemented: the HTTP transport's 2026-07-28 rules (no session, Mcp-Method/Mcp-Name
+//   headers, HeaderMismatch -32020), subscriptions/listen; HTTP stays legacy-only.
 // - Methods: initialize, ping, tools/list, tools/call; notifications/initialized and
 //   notifications/cancelled are accepted; other notifications are ignored; other methods get
 //   -32601. Requests other than initialize and ping before initialize get -32600.
 // - Faults: unparsable JSON -32700 (id null); not a JSON-RPC 2.0 request/notification/response,
 //   bad id, non-object params, or a batch (an array; batching was removed in 2025-06-18 and is not
-//   supported for older revisions either) -32600; wrong params -32602 (including an unknown tool
-//   name). A tool's own failure (bad argument value, unknown region, refused drill) is a result
-//   with isError: true, as the spec requires, so the model can see and correct it.
+//   supported for older revisions either) -32600; JSON nested deeper than kMaxNestingDepth
+//   -32600 (before parsing: deep nesting would overflow the stack); wrong params -32602 (including
+//   an unknown tool name). A tool's own failure (bad argument value, unknown region, refused drill)
+//   is a result with isError: true, as the spec requires, so the model can see and correct it.
 // - Revisions before 2025-06-18 have no outputSchema, tool title or structuredContent: those are
 //   stripped from what is sent to such clients.
 // Thread-safety: Handle() may be called from several threads for different sessions; Tools must be
@@ -27,10 +40,25 @@
 
 namespace aha::mcp {
 
-inline constexpr const char* kLatestProtocolVersion = "2025-11-25";
-// Newest first.
+inline constexpr const char* kLatestProtocolVersion = "2025-11-25";  // latest legacy revision
+inline constexpr const char* kStatelessProtocolVersion = "2026-07-28";
+// The legacy (initialize) revisions, newest first.
 const std::vector<std::string>& SupportedProtocolVersions();
 bool IsSupportedProtocolVersion(const std::string& v);
+// Every revision served: 2026-07-28 first, then the legacy ones.
+const std::vector<std::string>& AllProtocolVersions();
+
+// 2026-07-28 request _meta keys and result fields.
+inline constexpr const char* kMetaProtocolVersion = "io.modelcontextprotocol/protocolVersion";
+inline constexpr const char* kMetaClientCapabilities = "io.modelcontextprotocol/clientCapabilities";
+inline constexpr const char* kMetaClientInfo = "io.modelcontextprotocol/clientInfo";
+inline constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
+// ttlMs of server/discover and tools/list: the tool list is fixed while the process runs (it is
+// built from the configuration loaded at start); 5 minutes bounds staleness across a restart.
+inline constexpr int kCacheTtlMs = 300000;
+
+// Deepest array/object nesting accepted in a message (deeper: -32600, checked before parsing).
+inline constexpr size_t kMaxNestingDepth = 64;
 
 // JSON-RPC error codes.
 inline constexpr int kParseError = -32700;
@@ -38,6 +66,8 @@ inline constexpr int kInvalidRequest = -32600;
 inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
+// MCP 2026-07-28 (UnsupportedProtocolVersionError).
+inline constexpr int kUnsupportedProtocolVersion = -32022;
 
 // What a tool call produced: structured content plus the text block that mirrors it.
 struct ToolResult {
@@ -99,7 +129,11 @@ class Dispatcher {
 
  private:
   nlohmann::json Initialize(const Message& m, Session& s);
-  nlohmann::json CallTool(const Message& m, const Session& s);
+  nlohmann::json CallTool(const Message& m, const std::string& version);
+  nlohmann::json ListTools(const std::string& version);
+  // A 2026-07-28 request (per-request _meta), or nullopt when `m` is not one.
+  std::optional<nlohmann::json> HandleStateless(const Message& m);
+  nlohmann::json ServerInfoJson(const std::string& version) const;
   Tools& tools_;
   ServerInfo info_;
 };

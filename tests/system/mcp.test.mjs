@@ -195,6 +195,27 @@ test('mcp stdio: protocol faults are JSON-RPC errors, and the server keeps servi
   assert.equal(r.id, 11);
   assert.equal(r.result.isError, false);
   assert.equal(r.result.structuredContent, undefined, '2024-11-05 has no structuredContent');
+  // Nesting that would overflow a recursive copy is refused, not a crash.
+  r = await send(`{"jsonrpc":"2.0","id":12,"method":"ping","params":{"a":${'['.repeat(500)}${']'.repeat(500)}}}`);
+  assert.equal(r.error.code, -32600);
+  assert.match(r.error.message, /nested deeper than 64/);
+  // The stateless 2026-07-28 revision, next to the legacy session: per-request _meta.
+  const meta = (v) => ({ 'io.modelcontextprotocol/protocolVersion': v,
+    'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 'new', version: '1' } });
+  r = await send(JSON.stringify({ jsonrpc: '2.0', id: 13, method: 'server/discover', params: { _meta: meta('2026-07-28') } }));
+  assert.deepEqual(r.result.supportedVersions, ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+  assert.equal(r.result.resultType, 'complete');
+  assert.equal(r.result._meta['io.modelcontextprotocol/serverInfo'].name, 'agency-ha-mcp');
+  assert.equal(r.result.cacheScope, 'private');
+  assert.ok(r.result.ttlMs >= 0);
+  r = await send(JSON.stringify({ jsonrpc: '2.0', id: 14, method: 'tools/call',
+    params: { name: 'list_regions', arguments: {}, _meta: meta('2026-07-28') } }));
+  assert.equal(r.result.resultType, 'complete');
+  assert.equal(r.result.structuredContent.regions.length, 3);
+  r = await send(JSON.stringify({ jsonrpc: '2.0', id: 15, method: 'tools/list', params: { _meta: meta('2099-01-01') } }));
+  assert.equal(r.error.code, -32022);
+  assert.deepEqual(r.error.data, { supported: ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'],
+    requested: '2099-01-01' });
   child.stdin.end();
   const code = await new Promise((resolve) => child.once('exit', resolve));
   assert.equal(code, 0, 'end of input ends the server');

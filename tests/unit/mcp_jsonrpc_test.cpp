@@ -145,6 +145,117 @@ std::string Base(const std::string& mcp) {
          mcp;
 }
 
+// Deep nesting is refused before parsing: nlohmann::json copies and serializes recursively, and a
+// 1 MiB line of '[' crashed the server with a stack overflow.
+TEST_F(JsonRpcTest, DeepNestingIsRefusedNotACrash) {
+  const size_t n = 500000;
+  std::string deep = R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":)" +
+                     std::string(n, '[') + std::string(n, ']') + "}}";
+  json r = Send(deep);
+  EXPECT_EQ(r["error"]["code"], kInvalidRequest) << r.dump().substr(0, 200);
+  EXPECT_TRUE(r["id"].is_null());
+  // At the limit: accepted. Brackets inside strings do not count.
+  std::string ok = R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{"s":"[[[[{{{{","a":)";
+  const size_t inner = kMaxNestingDepth - 2;  // the message object and params take two levels
+  ok += std::string(inner, '[') + std::string(inner, ']') + "}}";
+  r = Send(ok);
+  EXPECT_TRUE(r.contains("result")) << r.dump();
+  std::string over = R"({"jsonrpc":"2.0","id":3,"method":"ping","params":{"a":)" +
+                     std::string(inner + 1, '[') + std::string(inner + 1, ']') + "}}";
+  EXPECT_EQ(Send(over)["error"]["code"], kInvalidRequest);
+  // An escaped quote does not end a string.
+  r = Send(R"({"jsonrpc":"2.0","id":4,"method":"ping","params":{"s":"\"[[[[[[[[[[[["}})");
+  EXPECT_TRUE(r.contains("result")) << r.dump();
+}
+
+// MCP 2026-07-28: stateless requests with per-request _meta, server/discover, resultType.
+std::string Meta(const std::string& version, bool caps = true) {
+  return std::string(R"("_meta":{"io.modelcontextprotocol/protocolVersion":")") + version + "\"" +
+         (caps ? R"(,"io.modelcontextprotocol/clientCapabilities":{})" : "") +
+         R"(,"io.modelcontextprotocol/clientInfo":{"name":"new","version":"2"}})";
+}
+
+TEST_F(JsonRpcTest, StatelessDiscover) {
+  json r = Send(R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{)" +
+                Meta("2026-07-28") + "}}");
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  const json& res = r["result"];
+  EXPECT_EQ(res["supportedVersions"],
+            json({"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}));
+  EXPECT_EQ(res["capabilities"]["tools"]["listChanged"], false);
+  EXPECT_EQ(res["resultType"], "complete");
+  EXPECT_EQ(res["ttlMs"], kCacheTtlMs);
+  EXPECT_EQ(res["cacheScope"], "private");
+  EXPECT_EQ(res["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "srv");
+  EXPECT_EQ(res["_meta"]["io.modelcontextprotocol/serverInfo"]["version"], "1.0");
+  EXPECT_FALSE(s.initialized) << "no session is created";
+  // Discovery answers a legacy revision too (that is how a client learns the list).
+  r = Send(R"({"jsonrpc":"2.0","id":2,"method":"server/discover","params":{)" + Meta("2025-11-25") +
+           "}}");
+  EXPECT_EQ(r["result"]["resultType"], "complete") << r.dump();
+}
+
+TEST_F(JsonRpcTest, StatelessToolsWithoutInitialize) {
+  json r = Send(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{)" + Meta("2026-07-28") +
+                "}}");
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  EXPECT_EQ(r["result"]["tools"][0]["name"], "echo");
+  EXPECT_TRUE(r["result"]["tools"][0].contains("outputSchema"));
+  EXPECT_EQ(r["result"]["resultType"], "complete");
+  EXPECT_EQ(r["result"]["ttlMs"], kCacheTtlMs);
+  EXPECT_EQ(r["result"]["cacheScope"], "private");
+  r = Send(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo",)"
+           R"("arguments":{"x":1},)" +
+           Meta("2026-07-28") + "}}");
+  ASSERT_TRUE(r.contains("result")) << r.dump();
+  EXPECT_EQ(r["result"]["structuredContent"]["args"]["x"], 1);
+  EXPECT_EQ(r["result"]["isError"], false);
+  EXPECT_EQ(r["result"]["resultType"], "complete");
+  EXPECT_EQ(r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "srv");
+  EXPECT_FALSE(r["result"].contains("ttlMs"));
+  // Errors stay JSON-RPC errors.
+  r = Send(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nope",)" +
+           Meta("2026-07-28") + "}}");
+  EXPECT_EQ(r["error"]["code"], kInvalidParams);
+  // ping was removed in 2026-07-28; initialize never is stateless.
+  r = Send(R"({"jsonrpc":"2.0","id":4,"method":"ping","params":{)" + Meta("2026-07-28") + "}}");
+  EXPECT_EQ(r["error"]["code"], kMethodNotFound);
+  EXPECT_FALSE(s.initialized);
+  // A legacy session is unaffected and can be used alongside.
+  Init();
+  r = Send(R"({"jsonrpc":"2.0","id":5,"method":"tools/list"})");
+  EXPECT_FALSE(r["result"].contains("resultType")) << r.dump();
+}
+
+TEST_F(JsonRpcTest, StatelessVersionAndMetaErrors) {
+  json r = Send(R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{)" + Meta("2031-01-01") +
+                "}}");
+  EXPECT_EQ(r["id"], 1);
+  EXPECT_EQ(r["error"]["code"], kUnsupportedProtocolVersion);
+  EXPECT_EQ(r["error"]["code"], -32022);
+  EXPECT_EQ(r["error"]["message"], "Unsupported protocol version");
+  EXPECT_EQ(r["error"]["data"]["supported"], json(AllProtocolVersions()));
+  EXPECT_EQ(r["error"]["data"]["requested"], "2031-01-01");
+  r = Send(R"({"jsonrpc":"2.0","id":2,"method":"server/discover","params":{)" + Meta("1900-01-01") +
+           "}}");
+  EXPECT_EQ(r["error"]["code"], kUnsupportedProtocolVersion);
+  // clientCapabilities is required.
+  r = Send(R"({"jsonrpc":"2.0","id":3,"method":"tools/list","params":{)" +
+           Meta("2026-07-28", false) + "}}");
+  EXPECT_EQ(r["error"]["code"], kInvalidParams);
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("clientCapabilities"), std::string::npos);
+  // server/discover without a declared version; a non-string version.
+  EXPECT_EQ(Send(R"({"jsonrpc":"2.0","id":4,"method":"server/discover"})")["error"]["code"],
+            kInvalidParams);
+  r = Send(R"({"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"_meta":)"
+           R"({"io.modelcontextprotocol/protocolVersion":20260728}}})");
+  EXPECT_EQ(r["error"]["code"], kInvalidParams);
+  // A legacy revision in _meta follows the legacy rules: not initialized.
+  r = Send(R"({"jsonrpc":"2.0","id":6,"method":"tools/list","params":{)" + Meta("2025-11-25") +
+           "}}");
+  EXPECT_EQ(r["error"]["code"], kInvalidRequest);
+}
+
 TEST(McpConfigTest, DefaultsAndValues) {
   auto c = config::ParseControllerConfig(Base(""), "t");
   ASSERT_TRUE(c) << c.message();
