@@ -7,6 +7,7 @@
 #include "demo/demo.h"
 #include "gate/command.h"
 #include "mcp/command.h"
+#include "replication/command.h"
 #include "state/command.h"
 
 int main(int argc, char** argv) {
@@ -66,6 +67,31 @@ int main(int argc, char** argv) {
   mcp->add_option("--http", mcp_http, "Serve Streamable HTTP on HOST:PORT (default: stdio)");
   mcp->add_flag("--check", mcp_check, "Validate the config and exit (0 valid, 2 invalid)");
 
+  std::string repl_config;
+  bool repl_once = false, repl_check = false;
+  auto* repl =
+      app.add_subcommand("replicate", "Run the replication sidecar (snapshots to remotes)");
+  repl->add_option("--config", repl_config, "Replication config (YAML)")->required();
+  repl->add_flag("--once", repl_once, "Take and publish one snapshot, print a JSON report, exit");
+  repl->add_flag("--check", repl_check, "Validate the config and exit (0 valid, 2 invalid)");
+  aha::replication::RemoteArgs repl_remote;
+  bool snaps_json = false;
+  auto* snaps = app.add_subcommand("snapshots", "List a region's snapshots on a remote");
+  snaps->add_option("--remote", repl_remote.remotes, "s3://bucket/prefix or file:///path")
+      ->required();
+  snaps->add_option("--region", repl_remote.region, "Lineage (region) name")->required();
+  snaps->add_option("--endpoint", repl_remote.endpoint, "S3 endpoint (default: AWS env)");
+  snaps->add_flag("--json", snaps_json, "Print JSON");
+  std::string restore_to, restore_snapshot = "latest";
+  bool restore_force = false;
+  auto* restore = app.add_subcommand("restore", "Restore a snapshot into a directory");
+  restore->add_option("--remote", repl_remote.remotes, "Remote(s), tried in order")->required();
+  restore->add_option("--region", repl_remote.region, "Lineage (region) name")->required();
+  restore->add_option("--endpoint", repl_remote.endpoint, "S3 endpoint (default: AWS env)");
+  restore->add_option("--to", restore_to, "Target directory")->required();
+  restore->add_option("--snapshot", restore_snapshot, "Snapshot id or latest");
+  restore->add_flag("--force", restore_force, "Replace a non-empty target");
+
   auto* help = app.add_subcommand("help", "Show help");
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -93,6 +119,12 @@ int main(int argc, char** argv) {
   if (*state_set) {
     st.has_value = value_opt->count() > 0;
     return aha::state::SetCommand(st);
+  }
+  if (*repl) return aha::replication::ReplicateCommand(repl_config, repl_once, repl_check);
+  if (*snaps) return aha::replication::SnapshotsCommand(repl_remote, snaps_json);
+  if (*restore) {
+    return aha::replication::RestoreCommand(repl_remote, restore_to, restore_snapshot,
+                                            restore_force);
   }
   if (*gate_probe) return aha::gate::CheckCommand(gate_probe_config);
   if (*gate) {

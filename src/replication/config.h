@@ -1,0 +1,45 @@
+// Replication sidecar config (`agency-ha replicate --config FILE`), loaded strictly: unknown keys
+// are errors and every message names the key path (`remotes[1].url: ...`), like the controller's.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace aha::replication {
+
+struct RemoteConfig {
+  std::string url;               // s3://bucket[/prefix] or file:///abs/path
+  std::string region, endpoint;  // S3 only; empty = AWS environment / defaults
+  std::optional<bool> path_style;
+};
+
+struct RetentionConfig {
+  // A snapshot is kept when it is among the newest keepLast OR younger than keepWithinSeconds.
+  // The latest snapshot is always kept. 0/0 keeps everything.
+  long long keep_last = 48;
+  double keep_within_seconds = 86400;
+};
+
+struct ReplicationConfig {
+  std::string source;     // directory to replicate (absolute)
+  std::string region;     // lineage name on the remotes (DNS-1123 label)
+  std::string state_dir;  // local index/lineage; default <source>/.agency-ha (never replicated)
+  std::vector<RemoteConfig> remotes;
+  double sync_interval_seconds = 60;
+  long long debounce_milliseconds = 2000;
+  int parallelism = 4;
+  RetentionConfig retention;
+  std::string listen = "127.0.0.1:9091";  // "" disables /healthz and /metrics
+};
+
+Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
+                                                 const std::string& source);
+Result<ReplicationConfig> LoadReplicationConfig(const std::string& path);
+
+// Validates a remote URL (scheme s3 or file, file paths absolute); empty when fine.
+std::string ValidateRemoteUrl(const std::string& url);
+
+}  // namespace aha::replication

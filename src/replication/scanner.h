@@ -1,0 +1,87 @@
+// Scanner: captures a consistent, hashed listing of the source directory for one snapshot.
+//
+// Contracts (why: every snapshot on a remote must be restorable and self-consistent):
+// - Torn reads never ship: a file is hashed between two fstat()s of the open descriptor; when
+//   size, mtime or ctime differ, it is read again (up to max_read_attempts), else the capture
+//   fails naming the file. The uploader re-verifies the SHA-256 when it reads the file again.
+// - LanceDB datasets (every directory named `*.lance`): the set of version manifests
+//   (`_versions/*.manifest`) is fixed FIRST, then every other file of the dataset (data/,
+//   _deletions/, _indices/, _transactions/) is captured, then the manifests of that set. A
+//   manifest committed after the listing is left for the next snapshot, so a captured manifest
+//   only references files that existed before it was listed and were captured after. If a
+//   non-manifest file vanishes meanwhile (a cleanup ran), the dataset is captured again.
+//   `_latest.manifest` (older Lance) is kept only when identical to a captured version manifest.
+//   Dot-files inside a dataset (a writer's temporaries, e.g. data/.tmpXXXX) are not captured.
+// - Unchanged files are not re-read: a cache keyed by (path, size, mtime_ns, inode) gives the
+//   SHA-256. Symlinks, devices and sockets are skipped and counted; so are names that are not
+//   valid UTF-8 (the record is JSON).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace aha::replication {
+
+struct FileEntry {
+  std::string path;  // relative to the source root, '/'-separated
+  std::string sha256;
+  uint64_t size = 0;
+  uint32_t mode = 0644;  // permission bits only
+  int64_t mtime_ns = 0;
+};
+
+struct CacheEntry {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t ino = 0;
+  std::string sha256;
+};
+using HashCache = std::map<std::string, CacheEntry>;
+
+struct DatasetInfo {
+  std::string path;                   // relative dir, e.g. brain/memory.lance
+  std::vector<std::string> versions;  // captured manifest names, e.g. 3.manifest
+  int attempts = 1;
+};
+
+struct ScanOptions {
+  std::vector<std::string> exclude;  // absolute paths not to descend into (the state dir)
+  int max_read_attempts = 5;
+  int max_dataset_attempts = 3;
+  // Test hook: called after a file's bytes were read, before the second fstat.
+  std::function<void(const std::string& rel, int attempt)> after_read;
+};
+
+struct ScanStats {
+  uint64_t files = 0, bytes = 0;
+  uint64_t hashed_files = 0, hashed_bytes = 0, cache_hits = 0;
+  uint64_t torn_retries = 0, skipped = 0, dataset_retries = 0;
+};
+
+struct Capture {
+  std::vector<FileEntry> files;  // sorted by path
+  std::vector<DatasetInfo> datasets;
+  ScanStats stats;
+};
+
+// `cache` is read and rewritten (entries of files no longer present are dropped).
+Result<Capture> CaptureTree(const std::string& root, HashCache* cache, const ScanOptions& opts);
+
+// Hashes one file with the torn-read rule; error code 404 when it does not exist.
+struct HashedFile {
+  FileEntry entry;
+  uint64_t ino = 0;
+  int attempts = 1;
+};
+Result<HashedFile> HashFile(const std::string& abs, const std::string& rel,
+                            const ScanOptions& opts);
+
+// Streaming SHA-256 of a file (no consistency checks); used to verify downloads.
+Result<std::string> Sha256File(const std::string& path);
+
+}  // namespace aha::replication

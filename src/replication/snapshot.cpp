@@ -1,0 +1,255 @@
+#include "replication/snapshot.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace aha::replication {
+
+using nlohmann::json;
+
+uint64_t Record::total_bytes() const {
+  uint64_t n = 0;
+  for (const auto& f : files)
+    n += f.size;
+  return n;
+}
+
+namespace {
+
+bool IsSha256(const std::string& s) {
+  if (s.size() != 64) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+}  // namespace
+
+bool SafeRelativePath(const std::string& p) {
+  if (p.empty() || p.front() == '/' || p.back() == '/' || p.find('\0') != std::string::npos) {
+    return false;
+  }
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    const std::string seg = p.substr(start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+std::string RecordToJson(const Record& r) {
+  json files = json::array();
+  for (const auto& f : r.files) {
+    files.push_back({{"path", f.path},
+                     {"sha256", f.sha256},
+                     {"size", f.size},
+                     {"mode", f.mode},
+                     {"mtimeNs", f.mtime_ns}});
+  }
+  json datasets = json::array();
+  for (const auto& d : r.datasets)
+    datasets.push_back({{"path", d.path}, {"versions", d.versions}});
+  json j = {{"format", kRecordFormat},
+            {"id", r.id},
+            {"region", r.region},
+            {"generation", r.generation},
+            {"parent", r.parent},
+            {"createdAt", r.created_at},
+            {"host", r.host},
+            {"fileCount", r.files.size()},
+            {"totalBytes", r.total_bytes()},
+            {"datasets", datasets},
+            {"files", files}};
+  return j.dump(1) + "\n";
+}
+
+Result<Record> RecordFromJson(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Err("snapshot record is not a JSON object");
+  auto str = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (!j.contains("format") || !j["format"].is_number_integer() || j["format"] != kRecordFormat) {
+    return Err("snapshot record: unsupported format (want " + std::to_string(kRecordFormat) + ")");
+  }
+  Record r;
+  r.id = str("id");
+  r.region = str("region");
+  r.generation = str("generation");
+  r.parent = str("parent");
+  r.created_at = str("createdAt");
+  r.host = str("host");
+  if (!IsSnapshotId(r.id)) return Err("snapshot record: invalid id");
+  if (!j.contains("files") || !j["files"].is_array()) return Err("snapshot record: no files list");
+  std::set<std::string> seen;
+  for (const auto& f : j["files"]) {
+    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("sha256") ||
+        !f["sha256"].is_string() || !f.contains("size") || !f["size"].is_number_unsigned()) {
+      return Err("snapshot record " + r.id + ": malformed file entry");
+    }
+    FileEntry e;
+    e.path = f["path"].get<std::string>();
+    e.sha256 = f["sha256"].get<std::string>();
+    e.size = f["size"].get<uint64_t>();
+    e.mode = f.value("mode", 0644u) & 07777u;
+    e.mtime_ns = f.value("mtimeNs", int64_t{0});
+    if (!SafeRelativePath(e.path)) return Err("snapshot record " + r.id + ": unsafe path");
+    if (!IsSha256(e.sha256)) return Err("snapshot record " + r.id + ": bad sha256 for " + e.path);
+    if (!seen.insert(e.path).second) return Err("snapshot record " + r.id + ": duplicate path");
+    r.files.push_back(std::move(e));
+  }
+  if (j.contains("datasets") && j["datasets"].is_array()) {
+    for (const auto& d : j["datasets"]) {
+      DatasetInfo di;
+      di.path = d.value("path", "");
+      if (d.contains("versions") && d["versions"].is_array()) {
+        for (const auto& v : d["versions"])
+          if (v.is_string()) di.versions.push_back(v.get<std::string>());
+      }
+      r.datasets.push_back(std::move(di));
+    }
+  }
+  return r;
+}
+
+std::string LatestToJson(const LatestPointer& p) {
+  return json{{"id", p.id}, {"generation", p.generation}}.dump() + "\n";
+}
+
+Result<LatestPointer> LatestFromJson(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("id") || !j["id"].is_string()) {
+    return Err("latest pointer is not {\"id\": ...}");
+  }
+  LatestPointer p{j["id"].get<std::string>(), j.value("generation", "")};
+  if (!IsSnapshotId(p.id)) return Err("latest pointer names an invalid id");
+  return p;
+}
+
+std::string MakeSnapshotId(WallTime t, uint64_t seq) {
+  const auto ms = EpochMillis(t);
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ-%06llu", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000), static_cast<unsigned long long>(seq % 1000000));
+  return buf;
+}
+
+bool SnapshotIdTime(const std::string& id, WallTime* out) {
+  int y, mo, d, h, mi, s, ms;
+  unsigned long long seq;
+  char z, dash;
+  if (id.size() != 27 || std::sscanf(id.c_str(), "%4d%2d%2dT%2d%2d%2d.%3d%c%c%6llu", &y, &mo, &d,
+                                     &h, &mi, &s, &ms, &z, &dash, &seq) != 10) {
+    return false;
+  }
+  if (z != 'Z' || dash != '-') return false;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  const std::time_t secs = timegm(&tm);
+  if (out) *out = WallTime{} + std::chrono::seconds(secs) + std::chrono::milliseconds(ms);
+  return true;
+}
+
+bool IsSnapshotId(const std::string& id) {
+  if (id.size() != 27) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    const bool ok = (i == 8 && c == 'T') || (i == 15 && c == '.') || (i == 19 && c == 'Z') ||
+                    (i == 20 && c == '-') || (c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return SnapshotIdTime(id, nullptr);
+}
+
+std::string BlobKey(const std::string& region, const std::string& sha256) {
+  return region + "/blobs/" + sha256.substr(0, 2) + "/" + sha256;
+}
+std::string RecordKey(const std::string& region, const std::string& id) {
+  return region + "/snapshots/" + id + ".json";
+}
+std::string LatestKey(const std::string& region) {
+  return region + "/latest";
+}
+std::string SnapshotsPrefix(const std::string& region) {
+  return region + "/snapshots/";
+}
+std::string BlobsPrefix(const std::string& region) {
+  return region + "/blobs/";
+}
+
+Status CheckLineage(const std::optional<LatestPointer>& remote_latest, const RemoteLineage& local,
+                    const std::string& region) {
+  if (!remote_latest) return Status::Ok();
+  const std::string& id = remote_latest->id;
+  if (!local.last_published.empty() && id == local.last_published) return Status::Ok();
+  if (!local.pending.empty() && id == local.pending) return Status::Ok();
+  if (local.last_published.empty() && !local.restored_from.empty() && id == local.restored_from) {
+    return Status::Ok();
+  }
+  std::string why = "remote already has snapshot " + id + " (generation " +
+                    (remote_latest->generation.empty() ? "?" : remote_latest->generation) +
+                    ") as latest for region " + region + ", ";
+  if (local.last_published.empty()) {
+    why +=
+        "and this source never published there: refusing to start a second lineage over it "
+        "(restore it first with `agency-ha restore`, or use another region name)";
+  } else {
+    why += "newer than " + local.last_published +
+           ", the last one this source published: another writer (or a restored copy) advanced "
+           "the lineage; refusing to publish";
+  }
+  return Err(why, 409);
+}
+
+UploadPlan PlanUploads(const std::vector<FileEntry>& files,
+                       const std::set<std::string>& remote_has) {
+  UploadPlan p;
+  std::set<std::string> planned, skipped;
+  for (const auto& f : files) {
+    if (remote_has.count(f.sha256)) {
+      skipped.insert(f.sha256);
+      continue;
+    }
+    if (!planned.insert(f.sha256).second) continue;
+    p.uploads.push_back(f);
+    p.upload_bytes += f.size;
+  }
+  p.already_present = skipped.size();
+  return p;
+}
+
+std::vector<std::string> PlanRetention(const std::vector<std::string>& ids,
+                                       const std::string& latest, WallTime now,
+                                       const RetentionConfig& retention) {
+  std::vector<std::string> out;
+  if (retention.keep_last == 0 && retention.keep_within_seconds == 0) return out;
+  const size_t n = ids.size();
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& id = ids[i];
+    if (id == latest) continue;
+    const bool in_last = n - i <= static_cast<size_t>(retention.keep_last);
+    WallTime t{};
+    const bool parsed = SnapshotIdTime(id, &t);
+    const bool young =
+        !parsed || std::chrono::duration<double>(now - t).count() < retention.keep_within_seconds;
+    if (!in_last && !young) out.push_back(id);
+  }
+  return out;
+}
+
+}  // namespace aha::replication

@@ -1,0 +1,88 @@
+// Snapshot records, remote layout and the publish protocol's pure decisions.
+//
+// Remote layout (keys relative to the remote's root: the s3 prefix or the file:// directory):
+//   <region>/blobs/<sha256[0:2]>/<sha256>      file contents, content-addressed, immutable
+//   <region>/snapshots/<id>.json               the record: every file's path, sha256, size, mode,
+//                                              mtime; written after all its blobs
+//   <region>/latest                            {"id","generation"}; written after the record
+// So a reader that finds a record finds all its blobs (point-in-time, never partial), and
+// `latest` never names a record that is not there.
+//
+// Ids sort by time: 20261127T181500.123Z-000042 (UTC, milliseconds, local sequence number).
+//
+// Lineage: each local state has a random generation id, written into every record. Before
+// publishing, the writer reads `latest`; it publishes only when the remote has no latest, or the
+// latest is the snapshot this state last published (or was about to publish, or restored from).
+// Anything else means someone else advanced this region's lineage: refuse, never overwrite.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "replication/config.h"
+#include "replication/scanner.h"
+
+namespace aha::replication {
+
+inline constexpr int kRecordFormat = 1;
+
+struct Record {
+  std::string id, region, generation, parent, created_at, host;
+  std::vector<FileEntry> files;
+  std::vector<DatasetInfo> datasets;
+  uint64_t total_bytes() const;
+};
+
+struct LatestPointer {
+  std::string id, generation;
+};
+
+std::string RecordToJson(const Record& r);
+Result<Record> RecordFromJson(const std::string& text);  // validates every field and path
+std::string LatestToJson(const LatestPointer& p);
+Result<LatestPointer> LatestFromJson(const std::string& text);
+
+std::string MakeSnapshotId(WallTime t, uint64_t seq);
+bool IsSnapshotId(const std::string& id);
+// Parses the time part of an id; false when malformed.
+bool SnapshotIdTime(const std::string& id, WallTime* out);
+
+std::string BlobKey(const std::string& region, const std::string& sha256);
+std::string RecordKey(const std::string& region, const std::string& id);
+std::string LatestKey(const std::string& region);
+std::string SnapshotsPrefix(const std::string& region);  // "<region>/snapshots/"
+std::string BlobsPrefix(const std::string& region);      // "<region>/blobs/"
+
+// A relative path a record may contain: no "", ".", ".." segments, no leading '/', no NUL.
+bool SafeRelativePath(const std::string& p);
+
+// What this local state knows about one remote.
+struct RemoteLineage {
+  std::string last_published;  // id of our last completed publish to this remote
+  std::string pending;         // id we were about to publish (crash between record and ack)
+  std::string restored_from;   // id this source was restored from (adopting a lineage)
+};
+
+// Ok when publishing on top of `remote_latest` is allowed; otherwise the reason (code 409).
+Status CheckLineage(const std::optional<LatestPointer>& remote_latest, const RemoteLineage& local,
+                    const std::string& region);
+
+// The blobs to upload: one entry per distinct sha256 not in `remote_has` (first path wins).
+struct UploadPlan {
+  std::vector<FileEntry> uploads;
+  uint64_t upload_bytes = 0;
+  uint64_t already_present = 0;  // distinct blobs skipped
+};
+UploadPlan PlanUploads(const std::vector<FileEntry>& files,
+                       const std::set<std::string>& remote_has);
+
+// Snapshot ids to delete under `retention` (ids sorted ascending, `latest` always kept).
+std::vector<std::string> PlanRetention(const std::vector<std::string>& ids,
+                                       const std::string& latest, WallTime now,
+                                       const RetentionConfig& retention);
+
+}  // namespace aha::replication
