@@ -7,6 +7,7 @@
 #include "demo/demo.h"
 #include "gate/command.h"
 #include "mcp/command.h"
+#include "probe/command.h"
 #include "replication/command.h"
 #include "state/command.h"
 
@@ -48,6 +49,20 @@ int main(int argc, char** argv) {
   auto* value_opt = state_set->add_option("--value", st.value, "The value");
   state_set->add_option("--from-file", st.from_file, "Read the value from a file (- = stdin)")
       ->excludes(value_opt);
+
+  aha::probe::CommandOptions probe_opts;
+  auto* probe =
+      app.add_subcommand("probe", "Probe URLs once, as the controller does (exit 0 all up)");
+  probe->add_option("urls", probe_opts.urls, "http(s) URLs")->required();
+  probe->add_option("--timeout", probe_opts.timeout_seconds, "Per-probe timeout in seconds")
+      ->check(CLI::Range(0.01, 60.0));
+  probe
+      ->add_option("--min-healthy", probe_opts.min_healthy,
+                   "Addresses behind each host that must answer 2xx")
+      ->check(CLI::Range(1, 64));
+  probe->add_option("--ca-file", probe_opts.ca_file, "CA bundle for https");
+  probe->add_flag("--insecure", probe_opts.insecure, "Skip TLS verification");
+  probe->add_flag("--json", probe_opts.json, "Print the results as JSON");
 
   aha::demo::Options demo_opts;
   auto* demo = app.add_subcommand("demo", "Run the local failover drill on embedded defaults");
@@ -126,6 +141,7 @@ int main(int argc, char** argv) {
     return aha::replication::RestoreCommand(repl_remote, restore_to, restore_snapshot,
                                             restore_force);
   }
+  if (*probe) return aha::probe::RunCommand(probe_opts);
   if (*gate_probe) return aha::gate::CheckCommand(gate_probe_config);
   if (*gate) {
     if (gate_config.empty()) {

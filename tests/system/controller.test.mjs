@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BIN, Endpoint, get, readKey, regionList, run, startController, tempDir, waitFor, writeConfig,
+  BIN, Endpoint, get, readKey, regionList, run, runAsync, startController, tempDir, waitFor, writeConfig,
 } from './helpers.mjs';
 
 test('version and help', () => {
@@ -208,4 +208,22 @@ test('malformed persisted state is replaced, with a warning', async (t) => {
   assert.ok(ctl.lines.some((l) => l.level === 'warn' && /malformed/.test(l.msg)));
   ctl.child.kill('SIGTERM');
   assert.equal((await ctl.exited), 0);
+});
+
+test('probe: one round against real endpoints, exit code says whether all are up', async (t) => {
+  const up = await new Endpoint().up();
+  const bad = await new Endpoint().up();
+  bad.status = 503;
+  t.after(() => Promise.all([up.down(), bad.down()]));
+  let r = await runAsync(['probe', up.url, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const [res] = JSON.parse(r.stdout);
+  assert.equal(res.ok, true);
+  assert.equal(res.detail, 'HTTP 200');
+  r = await runAsync(['probe', up.url, bad.url]);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /DOWN .*HTTP 503/);
+  r = await runAsync(['probe', 'ftp://x/']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /invalid URL "ftp:\/\/x\/"/);
 });
