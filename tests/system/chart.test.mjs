@@ -98,12 +98,21 @@ test('rendered configs pass the binary\'s own --check', (t) => {
   for (const f of readdirSync(join(CHART, 'ci'))) {
     for (const o of byKind(render(ci(f)), 'ConfigMap')) {
       for (const [key, value] of Object.entries(o.data ?? {})) {
-        const role = { 'controller.yaml': 'controller', 'gate.yaml': 'gate' }[key];
+        const role = { 'controller.yaml': 'controller', 'gate.yaml': 'gate', 'replicate.yaml': 'replicate' }[key];
         if (!role) continue;
         const path = join(dir, `${o.metadata.name}-${key}`);
         writeFileSync(path, value);
         const r = spawnSync(BIN, [role, '--config', path, '--check'], { encoding: 'utf8' });
         assert.equal(r.status, 0, `${f}: ${o.metadata.name}/${key}: ${r.stderr}\n${value}`);
+        if (role === 'controller' && value.includes('httpTokenFile:')) {
+          // The MCP server reads the same file; its token file is the mounted Secret.
+          const token = join(dir, 'mcp-token');
+          writeFileSync(token, 's3cret\n');
+          const mcpPath = join(dir, `${o.metadata.name}-mcp-${key}`);
+          writeFileSync(mcpPath, value.replace(/httpTokenFile: .*/, `httpTokenFile: ${token}`));
+          const m = spawnSync(BIN, ['mcp', '--config', mcpPath, '--http', '0.0.0.0:8765', '--check'], { encoding: 'utf8' });
+          assert.equal(m.status, 0, `${f}: mcp --check: ${m.stderr}`);
+        }
       }
     }
   }
@@ -136,6 +145,125 @@ test('external-dns routing policies', () => {
   assert.equal(named(weighted, 'Service', 'simple-agency-simple-cli-us-east-1').metadata.annotations['external-dns.alpha.kubernetes.io/aws-weight'], '100');
 });
 
+const replCfg = (objs, name) =>
+  parseAllDocuments(named(objs, 'ConfigMap', `${name}-gate`).data['replicate.yaml'])[0].toJS();
+
+test('seed example: replication sidecars with remotes derived from the release and regions', () => {
+  const objs = render(ci('seed-values.yaml'));
+  for (const region of ['us-east-1', 'eu-west-1']) {
+    const name = `simple-agency-simple-cli-${region}`;
+    const cfg = replCfg(objs, name);
+    assert.equal(cfg.source, '/app/.agent');
+    assert.equal(cfg.region, region);
+    assert.equal(cfg.listen, '0.0.0.0:9091');
+    assert.equal(cfg.syncIntervalSeconds, 60);
+    assert.deepEqual(cfg.remotes, [
+      { url: 's3://simple-agency-agency-backup-us-east-1/agency', region: 'us-east-1' },
+      { url: 's3://simple-agency-agency-backup-eu-west-1/agency', region: 'eu-west-1' },
+    ]);
+    const pod = named(objs, 'StatefulSet', name).spec.template.spec;
+    const repl = pod.containers.find((c) => c.name === 'replicate');
+    assert.deepEqual(repl.args, ['replicate', '--config', '/etc/agency-ha/replicate.yaml']);
+    assert.equal(repl.env, undefined, 'no static credentials by default');
+    assert.deepEqual(repl.volumeMounts.map((m) => m.mountPath), ['/etc/agency-ha', '/app/.agent', '/app/.agent/brain', '/tmp']);
+    assert.equal(repl.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(pod.initContainers, undefined, 'no restore init container (restore cannot swap a mount point)');
+    const probe = named(objs, 'Service', `${name}-probe`);
+    assert.ok(probe.spec.ports.some((p) => p.name === 'repl-metrics' && p.port === 9091));
+  }
+  assert.equal(named(objs, 'ServiceAccount', 'simple-agency-simple-cli-gate').metadata.annotations, undefined);
+  assert.equal(byKind(objs, 'ServiceMonitor').length + byKind(objs, 'PrometheusRule').length, 0);
+  const np = named(objs, 'NetworkPolicy', 'simple-agency-simple-cli-agent');
+  assert.deepEqual(np.spec.ingress.map((r) => r.ports[0].port), [3000, 8081, 3004, 9091]);
+  assert.equal(np.spec.ingress[0].from, undefined, 'the app port is open');
+  assert.deepEqual(np.spec.ingress[1].from, [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'failover-controller' } } }]);
+  assert.deepEqual(np.spec.ingress[2].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency' } } }]);
+  assert.deepEqual(np.spec.ingress[3].from, [{ podSelector: {} }]);
+  const off = render(ci('seed-values.yaml'), ['--set', 'networkPolicy.enabled=false']);
+  assert.equal(byKind(off, 'NetworkPolicy').length, 0);
+});
+
+test('replication: explicit remotes, IRSA annotations, retention; static keys from a Secret', () => {
+  const objs = render(ci('replication-irsa-values.yaml'));
+  assert.deepEqual(named(objs, 'ServiceAccount', 'simple-agency-simple-cli-gate').metadata.annotations,
+    { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/agency-backup' });
+  const cfg = replCfg(objs, 'simple-agency-simple-cli-eu-west-1');
+  assert.equal(cfg.region, 'eu-west-1');
+  assert.equal(cfg.syncIntervalSeconds, 120);
+  assert.deepEqual(cfg.retention, { keepLast: 100, keepWithinSeconds: 604800 });
+  assert.deepEqual(cfg.remotes[1], { url: 's3://acme-agency-backup-eu-west-1/agency', region: 'eu-west-1', endpoint: 'https://minio.backup.example.com', pathStyle: true });
+  const sec = render(ci('monitoring-values.yaml'));
+  const repl = named(sec, 'StatefulSet', 'simple-agency-simple-cli-us-east-1').spec.template.spec.containers.find((c) => c.name === 'replicate');
+  assert.deepEqual(repl.env.map((e) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.optional ?? false]), [
+    ['AWS_ACCESS_KEY_ID', 'agency-backup-credentials', false],
+    ['AWS_SECRET_ACCESS_KEY', 'agency-backup-credentials', false],
+    ['AWS_SESSION_TOKEN', 'agency-backup-credentials', true],
+  ]);
+  const disabled = render(ci('single-region-values.yaml'));
+  assert.ok(byKind(disabled, 'StatefulSet')[0].spec.template.spec.containers.every((c) => c.name !== 'replicate'));
+  assert.equal(named(disabled, 'ConfigMap', 'simple-agency-simple-cli-us-east-1-gate').data['replicate.yaml'], undefined);
+});
+
+test('security monitor: MCP server with its own RBAC, token from a Secret, mcp section in controller.yaml', () => {
+  const objs = render(ci('security-monitor-values.yaml'));
+  const name = 'simple-agency-simple-cli-security-monitor';
+  const dep = named(objs, 'Deployment', name);
+  const pod = dep.spec.template.spec;
+  assert.equal(pod.serviceAccountName, name);
+  const c = pod.containers[0];
+  assert.deepEqual(c.args, ['mcp', '--config', '/etc/agency-ha/controller.yaml', '--http', '0.0.0.0:8765']);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  assert.deepEqual(pod.volumes.find((v) => v.name === 'config').configMap, { name: 'simple-agency-simple-cli-failover-controller-config' });
+  assert.deepEqual(pod.volumes.find((v) => v.name === 'token').secret, { secretName: 'agency-mcp-token', items: [{ key: 'token', path: 'token' }] });
+  assert.equal(c.volumeMounts.find((m) => m.name === 'token').mountPath, '/var/run/secrets/agency-ha-mcp');
+  const cfg = parseAllDocuments(named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'])[0].toJS();
+  assert.deepEqual(cfg.mcp, { defaultDurationSeconds: 120, minDurationSeconds: 30, maxDurationSeconds: 1800, httpTokenFile: '/var/run/secrets/agency-ha-mcp/token' });
+  assert.deepEqual(named(objs, 'Role', name).rules, [
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: ['simple-agency-simple-cli-failover'], verbs: ['get', 'patch', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  ]);
+  const svc = named(objs, 'Service', name);
+  assert.equal(svc.spec.type, 'ClusterIP');
+  assert.deepEqual(svc.spec.ports.map((p) => p.port), [8765]);
+  const seed = render(ci('seed-values.yaml'));
+  assert.equal(named(seed, 'Deployment', name), undefined);
+  assert.ok(!named(seed, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'].includes('mcp:'));
+});
+
+test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', () => {
+  const objs = render(ci('monitoring-values.yaml'));
+  const sms = byKind(objs, 'ServiceMonitor');
+  assert.deepEqual(sms.map((s) => s.metadata.name).sort(), ['simple-agency-simple-cli-agent', 'simple-agency-simple-cli-failover-controller']);
+  for (const s of sms) assert.equal(s.metadata.labels.release, 'kube-prometheus-stack');
+  const agentSm = named(objs, 'ServiceMonitor', 'simple-agency-simple-cli-agent');
+  assert.deepEqual(agentSm.spec.endpoints.map((e) => e.port), ['gate', 'repl-metrics']);
+  // The selector matches the probe Services only.
+  const matched = byKind(objs, 'Service').filter((svc) =>
+    Object.entries(agentSm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v));
+  assert.deepEqual(matched.map((s) => s.metadata.name).sort(), ['simple-agency-simple-cli-eu-west-1-probe', 'simple-agency-simple-cli-us-east-1-probe']);
+  const rules = byKind(objs, 'PrometheusRule')[0].spec.groups[0].rules;
+  const alert = Object.fromEntries(rules.map((r) => [r.alert, r]));
+  assert.deepEqual(Object.keys(alert), ['AgencyRegionFailed', 'AgencyFailoverPanic', 'AgencyReplicationLagHigh', 'AgencyNoRecentSnapshot', 'AgencyControllerWithoutLeader']);
+  assert.equal(alert.AgencyRegionFailed.expr, 'agency_ha_region_failed == 1');
+  assert.equal(alert.AgencyRegionFailed.for, '1m');
+  assert.equal(alert.AgencyFailoverPanic.expr, 'agency_ha_panic == 1');
+  assert.equal(alert.AgencyReplicationLagHigh.expr, 'agency_ha_replication_lag_seconds > 120');
+  assert.equal(alert.AgencyReplicationLagHigh.for, '5m');
+  assert.equal(alert.AgencyNoRecentSnapshot.expr, 'time() - agency_ha_replication_last_snapshot_timestamp_seconds > 900');
+  assert.equal(alert.AgencyControllerWithoutLeader.expr, 'max(agency_ha_leader) == 0 or absent(agency_ha_leader)');
+  assert.match(alert.AgencyRegionFailed.annotations.summary, /\{\{ \$labels\.region \}\}/);
+  const dash = named(objs, 'ConfigMap', 'simple-agency-simple-cli-dashboard');
+  assert.equal(dash.metadata.labels.grafana_dashboard, '1');
+  const json = JSON.parse(dash.data['agency-ha.json']);
+  assert.deepEqual(json, JSON.parse(readFileSync(join(CHART, 'dashboards/agency-ha.json'), 'utf8')));
+  const exprs = json.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  for (const m of ['agency_ha_region_serving', 'agency_ha_leader', 'agency_ha_replication_lag_seconds', 'agency_ha_gate_ready']) assert.ok(exprs.includes(m), m);
+  const np = named(objs, 'NetworkPolicy', 'simple-agency-simple-cli-agent');
+  const mon = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } };
+  assert.deepEqual(np.spec.ingress[1].from.at(-1), mon);
+  assert.deepEqual(np.spec.ingress[3].from.at(-1), mon);
+});
+
 const BAD = join(ROOT, 'tests/chart/bad');
 for (const f of readdirSync(BAD)) {
   test(`bad values fail naming the key: ${f}`, () => {
@@ -146,3 +274,19 @@ for (const f of readdirSync(BAD)) {
     assert.match(r.stderr, expect);
   });
 }
+
+test('helm test pod probes the controller and the local gates with agency-ha probe', (t) => {
+  const objs = render(ci('per-cluster-active-passive-values.yaml'));
+  const pod = objs.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
+  assert.ok(pod, 'a helm test pod');
+  const args = pod.spec.containers[0].args;
+  assert.equal(args[0], 'probe');
+  assert.deepEqual(args.slice(3), [
+    'http://simple-agency-simple-cli-failover-controller.agency.svc:9090/readyz',
+    'http://simple-agency-simple-cli-eu-west-1-probe.agency.svc:8081/health',
+  ]);
+  // The same arguments are valid for the binary (it rejects bad URLs with exit 2; these are
+  // unreachable here, so it must say DOWN and exit 1, not 2).
+  const r = spawnSync(BIN, [...args.slice(0, 2), '0.2', ...args.slice(3)], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+});

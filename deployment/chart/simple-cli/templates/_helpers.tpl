@@ -79,3 +79,29 @@ securityContext:
   seccompProfile:
     type: RuntimeDefault
 {{- end -}}
+
+{{/* Replication remotes: the configured list, or one s3://<release>-agency-backup-<region>/agency
+per region of multiRegion.regions (bucket names cut to the 63-character S3 limit). */}}
+{{- define "simple-cli.replicationRemotes" -}}
+{{- $out := list -}}
+{{- if .Values.replicationSidecar.remotes -}}
+{{- range .Values.replicationSidecar.remotes -}}
+{{- $out = append $out . -}}
+{{- end -}}
+{{- else -}}
+{{- range .Values.multiRegion.regions -}}
+{{- $bucket := printf "%s-agency-backup-%s" $.Release.Name .name | trunc 63 | trimSuffix "-" -}}
+{{- $out = append $out (dict "url" (printf "s3://%s/agency" $bucket) "region" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{- define "simple-cli.mcpName" -}}
+{{- printf "%s-security-monitor" (include "simple-cli.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Where the Security Monitor's bearer token is mounted. */}}
+{{- define "simple-cli.mcpTokenFile" -}}
+/var/run/secrets/agency-ha-mcp/token
+{{- end -}}
