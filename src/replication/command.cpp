@@ -15,10 +15,12 @@
 #include "metrics/registry.h"
 #include "objectstore/file_store.h"
 #include "objectstore/s3_store.h"
+#include "objectstore/sigv4.h"
 #include "replication/publish.h"
 #include "replication/restore.h"
 #include "replication/scanner.h"
 #include "replication/state.h"
+#include "replication/watcher.h"
 
 namespace aha::replication {
 
@@ -56,8 +58,27 @@ struct Remote {
   std::unique_ptr<objectstore::ObjectStore> store;
 };
 
+// Identity of a capture's content: two captures with equal signatures make identical records
+// (apart from id/time), so publishing the second one would only cost requests.
+std::string CaptureSignature(const std::vector<FileEntry>& files,
+                             const std::vector<DatasetInfo>& datasets) {
+  std::string s;
+  for (const auto& f : files) {
+    s += f.path + '\0' + f.sha256 + '\0' + std::to_string(f.size) + '\0' + std::to_string(f.mode) +
+         '\0' + std::to_string(f.mtime_ns) + '\n';
+  }
+  for (const auto& d : datasets) {
+    s += d.path;
+    for (const auto& v : d.versions)
+      s += '\0' + v;
+    s += '\n';
+  }
+  return objectstore::sigv4::Sha256Hex(s);
+}
+
 struct Cycle {
   bool captured = false, all_ok = false, retry = false;
+  bool unchanged = false;  // every remote already holds this exact content: nothing published
   std::string capture_error;
   Record record;
   ScanStats stats;
@@ -79,6 +100,7 @@ struct Cycle {
                          {"seconds", r.seconds}});
     }
     json j = {{"ok", all_ok},
+              {"unchanged", unchanged},
               {"snapshot", captured ? record.id : ""},
               {"files", stats.files},
               {"bytes", stats.bytes},
@@ -100,7 +122,9 @@ class Replicator {
   Replicator(ReplicationConfig cfg, std::vector<Remote> remotes, LocalState state)
       : cfg_(std::move(cfg)), remotes_(std::move(remotes)), state_(std::move(state)) {}
 
-  Cycle RunOnce(bool apply_retention = true) {
+  // With `skip_unchanged`, a remote whose last successful publish (by this process) had the same
+  // content is not contacted at all; when that holds for every remote nothing is published.
+  Cycle RunOnce(bool apply_retention = true, bool skip_unchanged = false) {
     Cycle c;
     ScanOptions so;
     so.exclude.push_back(cfg_.state_dir);
@@ -116,6 +140,18 @@ class Replicator {
     }
     c.captured = true;
     c.stats = cap->stats;
+    const std::string sig = CaptureSignature(cap->files, cap->datasets);
+    published_sig_.resize(remotes_.size());
+    std::vector<size_t> targets;
+    for (size_t i = 0; i < remotes_.size(); ++i) {
+      if (!skip_unchanged || published_sig_[i] != sig) targets.push_back(i);
+    }
+    if (targets.empty()) {
+      std::lock_guard l(mu_);
+      state_.cache = std::move(cache);  // same content; at most access-only cache changes
+      c.unchanged = c.all_ok = true;
+      return c;
+    }
     Record& r = c.record;
     {
       std::lock_guard l(mu_);
@@ -140,22 +176,26 @@ class Replicator {
       std::lock_guard l(mu_);
       r.parent = state_.remotes[remotes_.front().cfg.url].lineage.last_published;
     }
-    c.reports.resize(remotes_.size());
+    c.reports.resize(targets.size());
     std::vector<std::thread> threads;
-    for (size_t i = 0; i < remotes_.size(); ++i) {
-      threads.emplace_back([&, i] {
+    for (size_t k = 0; k < targets.size(); ++k) {
+      threads.emplace_back([&, k] {
+        const size_t i = targets[k];
         RemoteState* rs;
         {
           std::lock_guard l(mu_);
           rs = &state_.remotes[remotes_[i].cfg.url];
           if (rs->lineage.last_published.empty()) rs->lineage.restored_from = state_.restored_from;
         }
-        c.reports[i] = Publish(
+        c.reports[k] = Publish(
             *remotes_[i].store, r, rs, &mu_, [&] { return Persist(); }, po);
       });
     }
     for (auto& t : threads)
       t.join();
+    for (size_t k = 0; k < targets.size(); ++k) {
+      published_sig_[targets[k]] = c.reports[k].ok ? sig : std::string();
+    }
     c.all_ok = true;
     for (const auto& rep : c.reports) {
       c.all_ok = c.all_ok && rep.ok && rep.error.empty();
@@ -174,10 +214,10 @@ class Replicator {
   std::vector<Remote> remotes_;
   std::mutex mu_;
   LocalState state_;
+  std::vector<std::string> published_sig_;  // per remote: content of the last ok publish
 };
 
-void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu,
-                   std::map<std::string, double>* last_ok) {
+void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu) {
   std::lock_guard l(mu);
   for (const auto& r : c.reports) {
     metrics::Labels lb{{"remote", r.remote}};
@@ -186,7 +226,6 @@ void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mute
           static_cast<double>(r.uploaded_blobs));
     m.Add("agency_ha_replication_requests_total", lb, static_cast<double>(r.requests));
     if (r.ok) {
-      (*last_ok)[r.remote] = now_s;
       m.Set("agency_ha_replication_last_snapshot_timestamp_seconds", lb, now_s);
     } else {
       m.Add("agency_ha_replication_errors_total", lb);
@@ -237,7 +276,10 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
     return c.all_ok ? 0 : 1;
   }
 
-  // Continuous mode: a full capture every syncIntervalSeconds (unchanged files cost a stat).
+  // Continuous mode: inotify says when something changed; a snapshot is taken once the tree has
+  // been quiet for debounceMilliseconds (at most 5x that under continuous churn). A full capture
+  // every syncIntervalSeconds is the safety net for anything inotify missed. A capture whose
+  // content equals the last published one publishes nothing (idle costs zero remote requests).
   BlockTerminationSignals();
   Stopper stop;
   SignalWatcher signals(stop);
@@ -249,12 +291,32 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   m.DefineGauge("agency_ha_replication_last_snapshot_timestamp_seconds",
                 "Capture time of the last snapshot published to the remote");
   m.DefineGauge("agency_ha_replication_lag_seconds",
-                "Seconds since the last snapshot published to the remote was captured");
+                "Age of the oldest change not yet in a published snapshot (0 when caught up)");
+  m.DefineCounter("agency_ha_replication_captures_total",
+                  "Captures of the source by trigger (inotify, overflow, rescan)");
+  m.DefineGauge("agency_ha_replication_inotify_watches", "Directories watched with inotify");
+  m.Set("agency_ha_replication_lag_seconds", {}, 0);
   std::mutex mu;
-  std::map<std::string, double> last_ok;
   json last_cycle = json::object();
+  double pending_since = 0;  // wall seconds of the oldest change taken but not yet published
   auto now_s = [] {
     return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
+  };
+  TreeWatcher watcher(cfg->source, {cfg->state_dir});
+  const bool watching = [&] {
+    if (Status s = watcher.Start(); !s) {
+      log::Warn("inotify unavailable; only the periodic rescan runs", {{"error", s.message()}});
+      return false;
+    }
+    return true;
+  }();
+  auto lag = [&] {
+    double oldest = pending_since;
+    if (watching) {
+      const WatchBatch b = watcher.Peek();
+      if (b.pending && (oldest == 0 || b.first_wall_s < oldest)) oldest = b.first_wall_s;
+    }
+    return oldest == 0 ? 0.0 : std::max(0.0, now_s() - oldest);
   };
   httpd::HttpServer http;
   if (!cfg->listen.empty()) {
@@ -265,8 +327,9 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
     http.Get("/metrics", [&] {
       {
         std::lock_guard l(mu);
-        for (const auto& [remote, t] : last_ok)
-          m.Set("agency_ha_replication_lag_seconds", {{"remote", remote}}, now_s() - t);
+        m.Set("agency_ha_replication_lag_seconds", {}, lag());
+        m.Set("agency_ha_replication_inotify_watches", {},
+              watching ? static_cast<double>(watcher.watch_count()) : 0.0);
       }
       return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
     });
@@ -278,22 +341,76 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   log::Info("replicate starting", {{"source", cfg->source},
                                    {"region", cfg->region},
                                    {"remotes", cfg->remotes.size()},
+                                   {"inotify", watching},
+                                   {"watches", watching ? watcher.watch_count() : 0},
                                    {"port", http.port()}});
+  using Steady = std::chrono::steady_clock;
+  const auto debounce = std::chrono::milliseconds(cfg->debounce_milliseconds);
+  const auto max_wait = 5 * debounce;
+  const auto rescan_every =
+      std::chrono::milliseconds(static_cast<long long>(cfg->sync_interval_seconds * 1000));
+  const auto tick = std::chrono::milliseconds(250);  // bounds the reaction to SIGTERM
+  auto next_rescan = Steady::now();                  // the first capture runs at once
   double last_retention = 0;
+  auto backoff = std::chrono::milliseconds(1000);  // retry of a failed publish: 1 s, doubling
   while (!stop.stopped()) {
-    const double t0 = now_s();
-    const bool retention = t0 - last_retention >= 3600;  // listing the remote: hourly
-    Cycle c = rep.RunOnce(retention);
-    if (retention && c.all_ok) last_retention = t0;
-    RecordMetrics(m, c, t0, mu, &last_ok);
+    const auto now = Steady::now();
+    const WatchBatch peek = watching ? watcher.Peek() : WatchBatch{};
+    std::string trigger;
+    if (peek.pending) {
+      const auto fire = peek.overflow ? now : std::min(peek.last + debounce, peek.first + max_wait);
+      if (now >= fire) trigger = peek.overflow ? "overflow" : "inotify";
+    }
+    if (trigger.empty() && now >= next_rescan) trigger = "rescan";
+    if (trigger.empty()) {
+      if (peek.pending) {
+        const auto fire = std::min(peek.last + debounce, peek.first + max_wait);
+        stop.WaitUntil(std::min({fire, next_rescan, now + tick}));
+      } else if (watching) {
+        watcher.WaitForEvent(std::min(next_rescan, now + tick));
+      } else {
+        stop.WaitUntil(std::min(next_rescan, now + tick));
+      }
+      continue;
+    }
+    // Events from here on belong to the next batch: this capture may or may not see them.
+    const WatchBatch batch = watching ? watcher.Take() : WatchBatch{};
     {
       std::lock_guard l(mu);
-      last_cycle = c.ToJson();
+      if (batch.pending && (pending_since == 0 || batch.first_wall_s < pending_since)) {
+        pending_since = batch.first_wall_s;
+      }
     }
-    log::Write(c.all_ok ? log::Level::kInfo : log::Level::kWarn, "snapshot", c.ToJson());
-    stop.WaitFor(
-        std::chrono::milliseconds(static_cast<long long>(cfg->sync_interval_seconds * 1000)));
+    const double t0 = now_s();
+    const bool retention = t0 - last_retention >= 3600;  // listing the remote: hourly
+    Cycle c = rep.RunOnce(retention, /*skip_unchanged=*/true);
+    if (retention && c.all_ok && !c.unchanged) last_retention = t0;
+    RecordMetrics(m, c, t0, mu);
+    {
+      std::lock_guard l(mu);
+      m.Add("agency_ha_replication_captures_total", {{"trigger", trigger}});
+      if (c.all_ok) pending_since = 0;
+      if (!c.unchanged || last_cycle.empty()) last_cycle = c.ToJson();
+    }
+    next_rescan = Steady::now() + rescan_every;
+    if (c.retry) next_rescan = std::min(next_rescan, Steady::now() + debounce);
+    if (!c.all_ok) {
+      // Changes are waiting (the lag grows): retry before the next rescan, backing off.
+      next_rescan = std::min(next_rescan, Steady::now() + backoff);
+      backoff = std::min<std::chrono::milliseconds>(2 * backoff, std::chrono::minutes(5));
+    } else {
+      backoff = std::chrono::milliseconds(1000);
+    }
+    json fields = c.ToJson();
+    fields["trigger"] = trigger;
+    fields["events"] = batch.events;
+    if (c.unchanged) {
+      log::Debug("no changes", fields);
+    } else {
+      log::Write(c.all_ok ? log::Level::kInfo : log::Level::kWarn, "snapshot", fields);
+    }
   }
+  watcher.Stop();
   http.Stop();
   log::Info("replicate stopped", {{"signal", signals.signal()}});
   return 0;

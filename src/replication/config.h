@@ -29,7 +29,7 @@ struct ReplicationConfig {
   std::string state_dir;  // local index/lineage; default <source>/.agency-ha (never replicated)
   std::vector<RemoteConfig> remotes;
   double sync_interval_seconds = 60;
-  long long debounce_milliseconds = 2000;
+  long long debounce_milliseconds = 200;  // quiet time before an inotify-triggered snapshot
   int parallelism = 4;
   RetentionConfig retention;
   std::string listen = "127.0.0.1:9091";  // "" disables /healthz and /metrics

@@ -1,5 +1,7 @@
 #include "replication/scanner.h"
 
+#include <chrono>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -127,6 +129,12 @@ class Walker {
       Add(e, into);
       return Status::Ok();
     }
+    // Racily-clean guard (as git does for its index): a file modified within the filesystem's
+    // timestamp granularity of the moment we hash it could change again without its
+    // (size, mtime, inode) changing, so such a hash is used for this capture but not cached.
+    const int64_t hash_start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
     auto h = HashFile(abs, rel, opts_);
     if (!h) {
       if (h.code() == 404) {
@@ -138,7 +146,10 @@ class Walker {
     out_.stats.hashed_files++;
     out_.stats.hashed_bytes += h->entry.size;
     out_.stats.torn_retries += static_cast<uint64_t>(h->attempts - 1);
-    (*cache_)[rel] = CacheEntry{h->entry.size, h->entry.mtime_ns, h->ino, h->entry.sha256};
+    constexpr int64_t kRacyWindowNs = 50'000'000;  // > coarse-clock tick of local filesystems
+    if (h->entry.mtime_ns < hash_start_ns - kRacyWindowNs) {
+      (*cache_)[rel] = CacheEntry{h->entry.size, h->entry.mtime_ns, h->ino, h->entry.sha256};
+    }
     Add(h->entry, into);
     return Status::Ok();
   }
