@@ -3,6 +3,7 @@
 #include <set>
 
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/url.h"
 #include "config/yaml_reader.h"
 
@@ -182,8 +183,8 @@ Result<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
   }
   if (err.empty()) {
     c.log_level = root.str("logLevel", c.log_level);
-    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
-        c.log_level != "error") {
+    log::Level level;
+    if (!log::ParseLevel(c.log_level, &level)) {
       root.fail("logLevel", "must be one of debug, info, warn, error; got " + Quote(c.log_level));
     }
   }

@@ -1,6 +1,7 @@
 #include "config/gate_config.h"
 
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/url.h"
 #include "config/controller_config.h"
 
@@ -41,8 +42,8 @@ Result<GateConfig> ParseGateConfig(const std::string& yaml_text, const std::stri
       root.fail("listen", "invalid address " + Quote(c.listen) + ": " + hp.message());
     }
   }
-  if (err.empty() && c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
-      c.log_level != "error") {
+  log::Level level;
+  if (err.empty() && !log::ParseLevel(c.log_level, &level)) {
     root.fail("logLevel", "must be one of debug, info, warn, error; got " + Quote(c.log_level));
   }
   if (!err.empty()) return Err(err);
