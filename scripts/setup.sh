@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format
   libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
   libcli11-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
-  openssl iproute2 curl ca-certificates unzip rclone chromium
+  openssl iproute2 curl ca-certificates unzip rclone chromium python3-kubernetes
 )
 missing=()
 for p in "${packages[@]}"; do

