@@ -269,7 +269,7 @@ test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', ()
   assert.deepEqual(sms.map((s) => s.metadata.name).sort(), ['simple-agency-simple-cli-agent', 'simple-agency-simple-cli-failover-controller']);
   for (const s of sms) assert.equal(s.metadata.labels.release, 'kube-prometheus-stack');
   const agentSm = named(objs, 'ServiceMonitor', 'simple-agency-simple-cli-agent');
-  assert.deepEqual(agentSm.spec.endpoints.map((e) => e.port), ['gate', 'repl-metrics']);
+  assert.deepEqual(agentSm.spec.endpoints.map((e) => e.port), ['gate', 'repl-metrics', 'follow-metrics']);
   // The selector matches the probe Services only.
   const matched = byKind(objs, 'Service').filter((svc) =>
     Object.entries(agentSm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v));
@@ -402,47 +402,60 @@ test('the object-model validator rejects misspelt fields, wrong types, unknown k
   assert.match(r.stderr, /PrometheusRule\/.*: spec\.groups\[0\]\.rules\[0\]\.labels\.severity: must be a string/);
 });
 
-test('passive region: warm standby follows the highest-priority active region; restore init container', () => {
+test('passive region: warm standby follows the highest-priority active region; restore init container in the others', () => {
   const objs = render(ci('per-cluster-passive-standby-values.yaml'));
   const name = 'simple-agency-simple-cli-ap-southeast-1';
   assert.deepEqual(agents(objs).map((s) => s.metadata.name), [name]);
   const pod = named(objs, 'StatefulSet', name).spec.template.spec;
   const follow = pod.containers.find((c) => c.name === 'follow');
   assert.deepEqual(follow.args, ['follow', '--config', '/etc/agency-ha/replicate.yaml', '--region', 'us-east-1',
-    '--to', '/data/standby', '--interval', '10', '--listen', '0.0.0.0:9092']);
+    '--to', '/data/agent', '--interval', '10', '--listen', '0.0.0.0:9092']);
   assert.deepEqual(follow.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
   assert.equal(follow.env, undefined, 'IRSA: no static keys');
-  // The restore init container: the volume's parent mount, the app's sub-directory as target.
-  assert.equal(pod.initContainers.length, 1);
-  const restore = pod.initContainers[0];
-  assert.equal(restore.name, 'restore');
-  assert.deepEqual(restore.args, ['restore', '--config', '/etc/agency-ha/replicate.yaml', '--region', name.replace('simple-agency-simple-cli-', ''),
-    '--to', '/data/agent', '--if-empty']);
-  assert.deepEqual(restore.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
+  assert.equal(follow.securityContext.readOnlyRootFilesystem, true);
+  // follow refuses a directory replicate has published from: no replicate, no restore here.
+  assert.ok(pod.containers.every((c) => c.name !== 'replicate'));
+  assert.equal(pod.initContainers, undefined);
   const app = pod.containers.find((c) => c.name === 'agent');
   assert.deepEqual(app.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/app/.agent', subPath: 'agent' });
-  assert.equal(restore.securityContext.readOnlyRootFilesystem, true);
   const probe = named(objs, 'Service', `${name}-probe`);
-  assert.deepEqual(probe.spec.ports.map((p) => p.name), ['gate', 'repl-metrics', 'follow-metrics']);
+  assert.deepEqual(probe.spec.ports.map((p) => p.name), ['gate', 'follow-metrics']);
+  // The same values in the active region's cluster: replicate, and the restore init container on
+  // the volume's parent mount with the app's sub-directory as its target.
+  const us = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.localRegion=us-east-1']);
+  const upod = named(us, 'StatefulSet', 'simple-agency-simple-cli-us-east-1').spec.template.spec;
+  assert.ok(upod.containers.some((c) => c.name === 'replicate') && upod.containers.every((c) => c.name !== 'follow'));
+  assert.equal(upod.initContainers.length, 1);
+  const restore = upod.initContainers[0];
+  assert.equal(restore.name, 'restore');
+  assert.deepEqual(restore.args, ['restore', '--config', '/etc/agency-ha/replicate.yaml', '--region', 'us-east-1',
+    '--to', '/data/agent', '--if-empty']);
+  assert.deepEqual(restore.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
+  assert.equal(restore.securityContext.readOnlyRootFilesystem, true);
   // Explicit follow region and restore lineage (a region taking over from a lost one).
   const other = render(ci('per-cluster-passive-standby-values.yaml'),
-    ['--set', 'replicationSidecar.follow.region=eu-west-1,replicationSidecar.restore.region=us-east-1']);
-  const opod = named(other, 'StatefulSet', name).spec.template.spec;
-  assert.equal(opod.containers.find((c) => c.name === 'follow').args[4], 'eu-west-1');
-  assert.equal(opod.initContainers[0].args[4], 'us-east-1');
+    ['--set', 'replicationSidecar.follow.region=eu-west-1,replicationSidecar.restore.region=eu-west-1,multiRegion.localRegion=us-east-1']);
+  assert.equal(named(other, 'StatefulSet', 'simple-agency-simple-cli-us-east-1').spec.template.spec.initContainers[0].args[4], 'eu-west-1');
+  const f2 = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'replicationSidecar.follow.region=eu-west-1']);
+  assert.equal(named(f2, 'StatefulSet', name).spec.template.spec.containers.find((c) => c.name === 'follow').args[4], 'eu-west-1');
   // Priority decides; ties go to the name (the controller's promotion order).
   const tie = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.regions[1].priority=0']);
   assert.equal(named(tie, 'StatefulSet', name).spec.template.spec.containers.find((c) => c.name === 'follow').args[4], 'eu-west-1');
+  // follow off: the passive region replicates like the others.
   const off = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'replicationSidecar.follow.enabled=false']);
-  assert.ok(named(off, 'StatefulSet', name).spec.template.spec.containers.every((c) => c.name !== 'follow'));
+  const opod = named(off, 'StatefulSet', name).spec.template.spec;
+  assert.ok(opod.containers.every((c) => c.name !== 'follow') && opod.containers.some((c) => c.name === 'replicate'));
+  assert.equal(opod.initContainers[0].name, 'restore');
 });
 
 test('restore and follow as rendered are accepted by the binary', (t) => {
   const objs = render(ci('per-cluster-passive-standby-values.yaml'));
   const pod = agents(objs)[0].spec.template.spec;
+  const us = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.localRegion=us-east-1']);
+  const restoreArgs = agents(us)[0].spec.template.spec.initContainers[0].args;
   const help = (cmd) => spawnSync(BIN, [cmd, '--help'], { encoding: 'utf8' });
   const missing = [];
-  for (const [cmd, args] of [['restore', pod.initContainers[0].args], ['follow', pod.containers.find((c) => c.name === 'follow').args]]) {
+  for (const [cmd, args] of [['restore', restoreArgs], ['follow', pod.containers.find((c) => c.name === 'follow').args]]) {
     const h = help(cmd);
     if (h.status !== 0) { missing.push(`${cmd} (no such command)`); continue; }
     for (const flag of args.filter((a) => a.startsWith('--'))) {
