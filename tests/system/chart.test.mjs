@@ -151,6 +151,9 @@ test('one cluster per region: only the local region is rendered, the others are 
   assert.equal(svc.metadata.annotations['external-dns.alpha.kubernetes.io/set-identifier'], 'eu-west-1');
   assert.equal(svc.metadata.annotations['external-dns.alpha.kubernetes.io/aws-failover'], 'PRIMARY');
   assert.equal(svc.metadata.annotations['external-dns.alpha.kubernetes.io/ttl'], '30');
+  assert.equal(svc.metadata.annotations['external-dns.alpha.kubernetes.io/aws-health-check-id'], '0c1a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8');
+  assert.equal(named(render(ci('stretched-latency-values.yaml')), 'Service', 'simple-agency-simple-cli-us-east-1')
+    .metadata.annotations['external-dns.alpha.kubernetes.io/aws-health-check-id'], undefined);
   for (const sts of byKind(objs, 'StatefulSet')) {
     assert.ok(sts.spec.volumeClaimTemplates.every((v) => v.spec.storageClassName === 'gp3'), sts.metadata.name);
   }
