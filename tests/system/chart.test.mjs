@@ -285,7 +285,7 @@ test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', ()
   assert.equal(alert.AgencyFailoverPanic.expr, 'agency_ha_panic == 1');
   assert.equal(alert.AgencyReplicationLagHigh.expr, 'agency_ha_replication_lag_seconds > 120');
   assert.equal(alert.AgencyReplicationLagHigh.for, '5m');
-  assert.equal(alert.AgencyNoRecentSnapshot.expr, 'time() - agency_ha_replication_last_snapshot_timestamp_seconds > 900');
+  assert.equal(alert.AgencyNoRecentSnapshot.expr, 'time() - agency_ha_replication_last_snapshot_timestamp_seconds > 900 unless on(namespace, pod) agency_ha_replication_lag_seconds == 0');
   assert.equal(alert.AgencyControllerWithoutLeader.expr, 'max(agency_ha_leader) == 0 or absent(agency_ha_leader)');
   assert.match(alert.AgencyRegionFailed.annotations.summary, /\{\{ \$labels\.region \}\}/);
   const dash = named(objs, 'ConfigMap', 'simple-agency-simple-cli-dashboard');
