@@ -3,8 +3,9 @@
 // the rendered configs to the binary's own --check, and check that bad values fail naming the key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { BIN, tempDir } from './helpers.mjs';
@@ -468,4 +469,62 @@ test('restore and follow as rendered are accepted by the binary', (t) => {
   if (missing.length) {
     t.skip(`this agency-ha does not have ${missing.join(', ')} yet (the chart renders them for the image it ships with)`);
   }
+});
+
+// The container image's runtime root filesystem, assembled by the script the Dockerfile runs.
+test('image rootfs: only the binary, its libraries and a few /etc files; runs as 65532 in a chroot', async (t) => {
+  const dir = tempDir(t);
+  const root = join(dir, 'rootfs');
+  const mk = spawnSync('bash', [join(ROOT, 'deployment/docker/make-rootfs.sh'), BIN, root], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  const files = [];
+  const walk = (rel) => {
+    for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(p);
+      else files.push(p);
+    }
+  };
+  walk('');
+  const allowed = /^(usr\/local\/bin\/agency-ha|lib64\/ld-linux-x86-64\.so\.2|(usr\/)?lib\/x86_64-linux-gnu\/[^/]+\.so(\.[0-9.]+)?|etc\/(passwd|group|nsswitch\.conf|hosts|ssl\/certs\/ca-certificates\.crt))$/;
+  assert.deepEqual(files.filter((f) => !allowed.test(f)), [], 'nothing but the binary, shared objects and /etc basics');
+  for (const f of ['usr/local/bin/agency-ha', 'lib64/ld-linux-x86-64.so.2', 'etc/ssl/certs/ca-certificates.crt']) assert.ok(files.includes(f), f);
+  assert.ok(files.some((f) => /libcurl\.so/.test(f)), 'libcurl is in the closure');
+  for (const sh of ['bin/sh', 'bin/bash', 'usr/bin/sh', 'bin/busybox']) assert.ok(!existsSync(join(root, sh)), `${sh} must not exist`);
+  assert.equal(statSync(join(root, 'tmp')).mode & 0o7777, 0o1777);
+  assert.match(readFileSync(join(root, 'etc/passwd'), 'utf8'), /^nonroot:x:65532:65532:/m);
+  // A second run into a non-empty directory is refused.
+  const again = spawnSync('bash', [join(ROOT, 'deployment/docker/make-rootfs.sh'), BIN, root], { encoding: 'utf8' });
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /not empty/);
+
+  // Run it there as the image does: user 65532, only the rootfs visible (own /proc for ASan).
+  const server = createServer((req, res) => { res.writeHead(req.url === '/health' ? 200 : 404); res.end('ok'); });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = server.address().port;
+  const inRoot = (args) => new Promise((resolve) => {
+    const c = spawn('unshare', ['--mount', '--pid', '--fork', `--mount-proc=${join(root, 'proc')}`,
+      'chroot', '--userspec=65532:65532', root, '/usr/local/bin/agency-ha', ...args], { encoding: 'utf8' });
+    let out = '', err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err += d; });
+    c.on('close', (status) => resolve({ status, out, err }));
+    c.on('error', (e) => resolve({ status: -1, out, err: String(e) }));
+  });
+  const v = await inRoot(['version']);
+  // Only the sandbox itself may be unavailable (unprivileged runner); a binary that cannot load
+  // its libraries in the rootfs ("error while loading shared libraries") fails the test.
+  if (v.status !== 0 && /^unshare: .*(Operation not permitted|failed to execute)|^chroot: cannot change root directory|spawn unshare ENOENT/m.test(v.err)) {
+    t.skip(`cannot unshare+chroot here (needs root and CAP_SYS_ADMIN): ${v.err.trim()}`);
+    return;
+  }
+  assert.equal(v.status, 0, v.err);
+  assert.match(v.out, /^agency-ha \d+\.\d+\.\d+/);
+  // libcurl, DNS through /etc/hosts + nsswitch, HTTP: the helm test pod's command.
+  const up = await inRoot(['probe', '--timeout', '10', `http://localhost:${port}/health`]);
+  assert.equal(up.status, 0, up.out + up.err);
+  assert.match(up.out, /up .*HTTP 200/);
+  const down = await inRoot(['probe', '--timeout', '10', `http://localhost:${port}/nope`]);
+  assert.equal(down.status, 1, down.out + down.err);
 });
