@@ -23,7 +23,7 @@ Exit status: 0 all valid, 1 errors (one line each: `SOURCE: KIND/NAME: PATH: pro
 usage or unreadable/unparseable input. A summary goes to stdout.
 """
 import datetime
-import inspect
+import os
 import re
 import sys
 
@@ -91,11 +91,13 @@ VERSION_PREFIX = re.compile(r"^V\d+(?:(?:alpha|beta)\d+)?")
 def kind_table():
     """(apiVersion, kind) -> (model class name, namespaced) from the generated API classes."""
     table = {}
-    pat = re.compile(r"call_api\(\s*'([^']+)',\s*'POST',.*?response_type='(\w+)'", re.S)
-    for name, cls in inspect.getmembers(kapi, inspect.isclass):
-        if not name.endswith("Api"):
+    pat = re.compile(r"call_api\(\s*'([^']+)',\s*'POST',[^)]*?response_type='(\w+)'", re.S)
+    api_dir = os.path.dirname(kapi.__file__)
+    for fname in sorted(os.listdir(api_dir)):
+        if not fname.endswith("_api.py"):
             continue
-        src = inspect.getsource(cls)
+        with open(os.path.join(api_dir, fname), encoding="utf-8") as f:
+            src = f.read()
         for path, model in pat.findall(src):
             m = re.match(r"^/api/(v1)/(.*)$", path) or re.match(r"^/apis/([^/]+/[^/]+)/(.*)$", path)
             if not m or "{name}" in path or model.endswith("List") or model == "V1Status":

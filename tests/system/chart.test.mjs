@@ -383,27 +383,37 @@ test('the object-model validator rejects misspelt fields, wrong types, unknown k
     ['kind in the wrong group', (o) => { o.apiVersion = 'v1'; }, /unknown kind 'StatefulSet' in apiVersion 'v1' \(the API serves StatefulSet as apps\/v1\)/],
     ['namespace missing', (o) => { delete o.metadata.namespace; }, /metadata\.namespace: StatefulSet is namespaced/],
   ];
-  for (const [what, mutate, expect] of cases) {
-    const o = structuredClone(sts);
-    mutate(o);
-    const path = join(dir, 'bad.yaml');
-    writeFileSync(path, JSON.stringify(o));
-    const r = validateObjects([path]);
-    assert.equal(r.status, 1, `${what}: accepted\n${r.stdout}`);
-    assert.match(r.stderr, expect, what);
-    assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: exactly one error\n${r.stderr}`);
-  }
   // CRDs: the strict known shape.
   const mon = render(ci('monitoring-values.yaml'));
-  const sm = structuredClone(byKind(mon, 'ServiceMonitor')[0]);
-  sm.spec.endpoints[0].intervall = '30s';
-  const rule = structuredClone(byKind(mon, 'PrometheusRule')[0]);
-  rule.spec.groups[0].rules[0].labels = { severity: 1 };
-  writeFileSync(join(dir, 'crd.yaml'), `${JSON.stringify(sm)}\n---\n${JSON.stringify(rule)}\n`);
-  const r = validateObjects([join(dir, 'crd.yaml')]);
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /ServiceMonitor\/.*: spec\.endpoints\[0\]\.intervall: unknown field/);
-  assert.match(r.stderr, /PrometheusRule\/.*: spec\.groups\[0\]\.rules\[0\]\.labels\.severity: must be a string/);
+  // (These mutators return a replacement object instead of changing the StatefulSet.)
+  cases.push(['ServiceMonitor field', () => {
+    const o = structuredClone(byKind(mon, 'ServiceMonitor')[0]);
+    o.spec.endpoints[0].intervall = '30s';
+    return o;
+  }, /ServiceMonitor\/.*: spec\.endpoints\[0\]\.intervall: unknown field/]);
+  cases.push(['PrometheusRule label type', () => {
+    const o = structuredClone(byKind(mon, 'PrometheusRule')[0]);
+    o.spec.groups[0].rules[0].labels = { severity: 1 };
+    return o;
+  }, /PrometheusRule\/.*: spec\.groups\[0\]\.rules\[0\]\.labels\.severity: must be a string/]);
+  // One validator run for every case (importing the models is the slow part); one file each.
+  const files = cases.map(([, mutate], i) => {
+    let o = structuredClone(sts);
+    const r = mutate(o);
+    if (r) o = r;
+    const path = join(dir, `case-${i}.yaml`);
+    writeFileSync(path, JSON.stringify(o));
+    return path;
+  });
+  const r = validateObjects(files);
+  assert.equal(r.status, 1, r.stdout);
+  const lines = r.stderr.trim().split('\n');
+  cases.forEach(([what, , expect], i) => {
+    const mine = lines.filter((l) => l.startsWith(`${files[i]}: `));
+    assert.equal(mine.length, 1, `${what}: exactly one error\n${r.stderr}`);
+    assert.match(mine[0], expect, what);
+  });
+  assert.equal(lines.length, cases.length, r.stderr);
 });
 
 test('passive region: warm standby follows the highest-priority active region; restore init container in the others', () => {
