@@ -61,7 +61,7 @@ CRDS = {
                 "namespaceSelector": {"fields": {"any": "bool", "matchNames": "list[str]"}},
                 "endpoints": ("list", {"fields": {
                     "port": "str", "targetPort": "intorstr", "path": "str", "scheme": "str",
-                    "interval": "str", "scrapeTimeout": "str", "honorLabels": "bool",
+                    "interval": "duration", "scrapeTimeout": "duration", "honorLabels": "bool",
                     "honorTimestamps": "bool", "params": "dict(str, list[str])",
                 }}),
             }},
@@ -73,10 +73,11 @@ CRDS = {
         "fields": {
             "apiVersion": "str", "kind": "str", "metadata": "V1ObjectMeta",
             "spec": {"fields": {"groups": ("list", {"required": ["name"], "fields": {
-                "name": "str", "interval": "str", "limit": "int", "partial_response_strategy": "str",
+                "name": "str", "interval": "duration", "limit": "int", "partial_response_strategy": "str",
+                "labels": "dict(str, str)", "query_offset": "duration",
                 "rules": ("list", {"required": ["expr"], "fields": {
-                    "alert": "str", "record": "str", "expr": "intorstr", "for": "str",
-                    "keep_firing_for": "str", "labels": "dict(str, str)",
+                    "alert": "str", "record": "str", "expr": "intorstr", "for": "duration",
+                    "keep_firing_for": "duration", "labels": "dict(str, str)",
                     "annotations": "dict(str, str)",
                 }}),
             }})}},
@@ -85,6 +86,7 @@ CRDS = {
     },
 }
 
+DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 VERSION_PREFIX = re.compile(r"^V\d+(?:(?:alpha|beta)\d+)?")
 
 
@@ -179,6 +181,10 @@ class Validator:
         if typ == "bool":
             if not isinstance(value, bool):
                 self.err(path, f"must be a boolean, not {tname(value)} ({value!r})")
+            return
+        if typ == "duration":  # the CRDs' Prometheus duration pattern
+            if not isinstance(value, str) or not DURATION.match(value):
+                self.err(path, f"must be a Prometheus duration such as 30s or 1m, not {value!r}")
             return
         if typ == "intorstr":
             if isinstance(value, bool) or not isinstance(value, (int, str)):

@@ -396,6 +396,11 @@ test('the object-model validator rejects misspelt fields, wrong types, unknown k
     o.spec.groups[0].rules[0].labels = { severity: 1 };
     return o;
   }, /PrometheusRule\/.*: spec\.groups\[0\]\.rules\[0\]\.labels\.severity: must be a string/]);
+  cases.push(['PrometheusRule duration', () => {
+    const o = structuredClone(byKind(mon, 'PrometheusRule')[0]);
+    o.spec.groups[0].rules[1].for = '5 minutes';
+    return o;
+  }, /PrometheusRule\/.*: spec\.groups\[0\]\.rules\[1\]\.for: must be a Prometheus duration/]);
   // One validator run for every case (importing the models is the slow part); one file each.
   const files = cases.map(([, mutate], i) => {
     let o = structuredClone(sts);
