@@ -543,3 +543,19 @@ test('image rootfs: only the binary, its libraries and a few /etc files; runs as
   const down = await inRoot(['probe', '--timeout', '10', `http://localhost:${port}/nope`]);
   assert.equal(down.status, 1, down.out + down.err);
 });
+
+test('config checksums: a config change rolls exactly the pods that read it', () => {
+  const ann = (objs, kind, name) => named(objs, kind, name).spec.template.metadata.annotations['checksum/config'];
+  const base = render(ci('security-monitor-values.yaml'));
+  const probe = render(ci('security-monitor-values.yaml'), ['--set', 'failoverController.probe.failureThreshold=5']);
+  const gate = render(ci('security-monitor-values.yaml'), ['--set', 'gate.appTimeoutSeconds=2']);
+  const ctl = 'simple-agency-simple-cli-failover-controller';
+  const mcp = 'simple-agency-simple-cli-security-monitor';
+  const us = 'simple-agency-simple-cli-us-east-1';
+  assert.match(ann(base, 'Deployment', ctl), /^[0-9a-f]{64}$/);
+  assert.notEqual(ann(probe, 'Deployment', ctl), ann(base, 'Deployment', ctl), 'probe settings roll the controller');
+  assert.notEqual(ann(probe, 'Deployment', mcp), ann(base, 'Deployment', mcp), 'and the MCP server (same file)');
+  assert.equal(ann(probe, 'StatefulSet', us), ann(base, 'StatefulSet', us), 'but not the agents');
+  assert.notEqual(ann(gate, 'StatefulSet', us), ann(base, 'StatefulSet', us), 'gate settings roll the agents');
+  assert.equal(ann(gate, 'Deployment', ctl), ann(base, 'Deployment', ctl));
+});

@@ -141,3 +141,35 @@ env:
     valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_SESSION_TOKEN, optional: true}}
 {{- end -}}
 {{- end -}}
+
+{{/* The controller's config file (controller.yaml; the MCP server reads it too). Its checksum
+rolls the controller and the Security Monitor when it changes. */}}
+{{- define "simple-cli.controllerConfig" -}}
+regions:
+{{- range .Values.multiRegion.regions }}
+  - name: {{ .name }}
+    active: {{ ne .active false }}
+    endpoint: {{ include "simple-cli.regionEndpoint" (dict "root" $ "region" .) | quote }}
+    priority: {{ .priority | default 0 }}
+{{- end }}
+probe:
+  intervalSeconds: {{ .Values.failoverController.probe.intervalSeconds }}
+  timeoutSeconds: {{ .Values.failoverController.probe.timeoutSeconds }}
+  failureThreshold: {{ .Values.failoverController.probe.failureThreshold }}
+  successThreshold: {{ .Values.failoverController.probe.successThreshold }}
+policy:
+  failbackSeconds: {{ .Values.failoverController.failbackSeconds }}
+state:
+  configMap: {namespace: {{ .Release.Namespace }}, name: {{ include "simple-cli.stateConfigMap" . }}}
+leaderElection:
+  lease: {namespace: {{ .Release.Namespace }}, name: {{ include "simple-cli.controllerName" . }}}
+listen: "0.0.0.0:9090"
+{{- if .Values.securityMonitor.enabled }}
+# The Security Monitor MCP server's section (read by `agency-ha mcp` only).
+mcp:
+  defaultDurationSeconds: {{ .Values.securityMonitor.mcp.defaultDurationSeconds }}
+  minDurationSeconds: {{ .Values.securityMonitor.mcp.minDurationSeconds }}
+  maxDurationSeconds: {{ .Values.securityMonitor.mcp.maxDurationSeconds }}
+  httpTokenFile: {{ include "simple-cli.mcpTokenFile" . }}
+{{- end }}
+{{- end -}}
