@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, existsSync, statSync, cpSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -558,4 +558,47 @@ test('config checksums: a config change rolls exactly the pods that read it', ()
   assert.equal(ann(probe, 'StatefulSet', us), ann(base, 'StatefulSet', us), 'but not the agents');
   assert.notEqual(ann(gate, 'StatefulSet', us), ann(base, 'StatefulSet', us), 'gate settings roll the agents');
   assert.equal(ann(gate, 'Deployment', ctl), ann(base, 'Deployment', ctl));
+});
+
+test('everything disabled renders no object (what NOTES.txt then says)', () => {
+  assert.deepEqual(render(ci('disabled-values.yaml')), []);
+  assert.match(readFileSync(join(CHART, 'templates/NOTES.txt'), 'utf8'), /multiRegion\.enabled is false, so no workload is deployed/);
+});
+
+// NOTES.txt rendered like `helm install` prints it (helm template does not render NOTES, so a
+// copy of the chart renders it into a ConfigMap), and its commands name objects that exist.
+function renderNotes(t, valuesFile, extra = []) {
+  const dir = tempDir(t);
+  const copy = join(dir, 'chart');
+  cpSync(CHART, copy, { recursive: true });
+  const notes = readFileSync(join(copy, 'templates/NOTES.txt'), 'utf8');
+  rmSync(join(copy, 'templates/NOTES.txt'));
+  writeFileSync(join(copy, 'templates/_notes_test.tpl'), `{{- define "notes-test" }}${notes}{{- end }}`);
+  writeFileSync(join(copy, 'templates/notes-test.yaml'),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes-test}\ndata:\n  notes: {{ include "notes-test" . | quote }}\n');
+  const r = helm(['template', 'simple-agency', copy, '--namespace', 'agency', '-f', valuesFile, '--show-only', 'templates/notes-test.yaml', ...extra]);
+  assert.equal(r.status, 0, r.stderr);
+  return parseAllDocuments(r.stdout)[0].toJS().data.notes;
+}
+
+test('NOTES.txt commands name the objects the release has', (t) => {
+  const objs = render(ci('per-cluster-passive-standby-values.yaml'));
+  const notes = renderNotes(t, ci('per-cluster-passive-standby-values.yaml'));
+  const names = new Set(objs.map((o) => `${o.kind}/${o.metadata.name}`));
+  for (const [, kind, name] of notes.matchAll(/kubectl -n agency (?:get|describe|port-forward|rollout restart) (configmap|svc|lease|statefulset)[/ ]([a-z0-9-]+)/g)) {
+    const k = { configmap: 'ConfigMap', svc: 'Service', lease: 'Lease', statefulset: 'StatefulSet' }[kind];
+    assert.ok(names.has(`${k}/${name}`), `NOTES names ${k}/${name}, which the release does not have`);
+  }
+  assert.match(notes, /Warm standby: ap-southeast-1 follows us-east-1/);
+  assert.match(notes, /rollout restart statefulset\/simple-agency-simple-cli-ap-southeast-1/);
+  assert.doesNotMatch(notes, /Restore init container/, 'no local region restores here');
+  assert.match(renderNotes(t, ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.localRegion=us-east-1']),
+    /Restore init container \(us-east-1\)/);
+  // The snapshots command as printed parses (the remote is unreachable here: exit 1, not 2).
+  const cmd = notes.match(/AWS_REGION=(\S+) agency-ha (snapshots .*) --region REGION/);
+  assert.ok(cmd, notes);
+  // (--endpoint: a closed local port instead of AWS, so nothing leaves the machine.)
+  const r = spawnSync(BIN, [...cmd[2].split(' '), '--region', 'us-east-1', '--endpoint', 'http://127.0.0.1:9'],
+    { encoding: 'utf8', timeout: 60000, env: { ...process.env, AWS_REGION: cmd[1], AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_EC2_METADATA_DISABLED: 'true' } });
+  assert.equal(r.status, 1, `expected a remote failure, not bad usage: ${r.stderr}`);
 });
