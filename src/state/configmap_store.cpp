@@ -44,9 +44,22 @@ Result<int> ConfigMapStateStore::Write(const KeyValues& kv) {
       return Err("invalid state key \"" + key + "\": " + why);
     }
   }
+  return Update([&kv](const KeyValues&) -> Result<KeyValues> { return kv; });
+}
+
+Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
   for (int attempt = 0; attempt <= kMaxConflictRetries; ++attempt) {
     auto cm = client_->Get(kube::kConfigMaps, ns_, name_);
     if (!cm && cm.code() != 404) return cm.error();
+    // fn decides on what we read; the write below lands only if that is still current.
+    auto update = fn(cm ? DataOf(*cm) : KeyValues{});
+    if (!update) return update.error();
+    const KeyValues& kv = *update;
+    for (const auto& [key, value] : kv) {
+      if (std::string why = ValidateKey(key); !why.empty()) {
+        return Err("invalid state key \"" + key + "\": " + why);
+      }
+    }
     if (!cm) {
       json obj = {{"apiVersion", "v1"},
                   {"kind", "ConfigMap"},

@@ -26,6 +26,7 @@ class ConfigMapStateStore final : public StateStore {
                       std::map<std::string, std::string> labels = {});
   Result<KeyValues> Read() override;
   Result<int> Write(const KeyValues& kv) override;
+  Result<int> Update(const UpdateFn& fn) override;
   std::string Describe() const override { return "configmap " + ns_ + "/" + name_; }
 
   const std::string& ns() const { return ns_; }

@@ -194,6 +194,10 @@ Result<int> FileStateStore::Write(const KeyValues& kv) {
       return Err("invalid state key \"" + key + "\": " + why);
     }
   }
+  return Update([&kv](const KeyValues&) -> Result<KeyValues> { return kv; });
+}
+
+Result<int> FileStateStore::Update(const UpdateFn& fn) {
   std::error_code ec;
   fs::create_directories(dir_, ec);  // no-op when it exists
   if (ec) return Err(dir_ + ": cannot create directory: " + ec.message());
@@ -204,6 +208,15 @@ Result<int> FileStateStore::Write(const KeyValues& kv) {
   bool vanished = false;
   auto current = ReadKeysIn(old_version.empty() ? dir_ : dir_ + "/" + old_version, &vanished);
   if (!current) return current.error();
+  // Every writer holds the lock from this read to the swap: nobody can write in between.
+  auto update = fn(*current);
+  if (!update) return update.error();
+  const KeyValues& kv = *update;
+  for (const auto& [key, value] : kv) {
+    if (std::string why = ValidateKey(key); !why.empty()) {
+      return Err("invalid state key \"" + key + "\": " + why);
+    }
+  }
   KeyValues merged = *current;
   int changed = 0;
   for (const auto& [key, value] : kv) {

@@ -13,8 +13,14 @@
 //   controller that calls it every round causes no writes while nothing changes.
 // - Readers never observe a partially written value.
 // - Errors are returned, never thrown; nothing is written when the input is invalid.
+// - Update(fn) is a conditional read-modify-write: fn sees the current keys and returns the keys
+//   to write (merged like Write), and they land only if nobody wrote in between; otherwise fn is
+//   called again on the fresh keys (file store: under the directory lock, so never; ConfigMap
+//   store: resourceVersion precondition, retried on 409). An error from fn aborts with nothing
+//   written and is returned unchanged (its message and code), e.g. "a drill is already active".
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,12 +30,14 @@
 namespace aha::state {
 
 using KeyValues = std::map<std::string, std::string>;
+using UpdateFn = std::function<Result<KeyValues>(const KeyValues& current)>;
 
 class StateStore {
  public:
   virtual ~StateStore() = default;
   virtual Result<KeyValues> Read() = 0;
   virtual Result<int> Write(const KeyValues& kv) = 0;
+  virtual Result<int> Update(const UpdateFn& fn) = 0;
   // Human-readable location for logs ("dir /var/run/agency-ha/state").
   virtual std::string Describe() const = 0;
 };
@@ -43,6 +51,7 @@ class FileStateStore final : public StateStore {
   explicit FileStateStore(std::string dir);
   Result<KeyValues> Read() override;
   Result<int> Write(const KeyValues& kv) override;
+  Result<int> Update(const UpdateFn& fn) override;
   std::string Describe() const override { return "dir " + dir_; }
 
  private:

@@ -1,6 +1,7 @@
 #include "state_store_conformance.h"
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 namespace aha::state::testing {
@@ -109,6 +110,82 @@ TEST_P(StateStoreConformance, ConcurrentWritersDoNotLoseEachOthersKeys) {
   ta.join();
   tb.join();
   EXPECT_EQ(MustRead(*store_), (KeyValues{{"ka", "99"}, {"kb", "99"}}));
+}
+
+TEST_P(StateStoreConformance, UpdateSeesCurrentKeysAndMergesItsResult) {
+  ASSERT_TRUE(store_->Write({{"a", "1"}, {"b", "2"}}).ok());
+  KeyValues seen;
+  auto n = store_->Update([&](const KeyValues& cur) -> Result<KeyValues> {
+    seen = cur;
+    return KeyValues{{"b", cur.at("b") + "+"}, {"c", "3"}};
+  });
+  ASSERT_TRUE(n.ok()) << n.message();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(seen, (KeyValues{{"a", "1"}, {"b", "2"}}));
+  EXPECT_EQ(MustRead(*store_), (KeyValues{{"a", "1"}, {"b", "2+"}, {"c", "3"}}));
+  auto same = store_->Update([](const KeyValues&) -> Result<KeyValues> {
+    return KeyValues{{"c", "3"}};
+  });
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, 0) << "an identical update must not write";
+}
+
+TEST_P(StateStoreConformance, UpdateRefusalOrInvalidKeyWritesNothing) {
+  ASSERT_TRUE(store_->Write({{"a", "1"}}).ok());
+  auto r = store_->Update(
+      [](const KeyValues&) -> Result<KeyValues> { return Err("a drill is already active", 409); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "a drill is already active");
+  EXPECT_EQ(r.code(), 409);
+  auto bad = store_->Update([](const KeyValues&) -> Result<KeyValues> {
+    return KeyValues{{"a", "2"}, {"bad/key", "x"}};
+  });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("invalid state key \"bad/key\""), std::string::npos);
+  EXPECT_EQ(MustRead(*store_), (KeyValues{{"a", "1"}}));
+}
+
+// Read-modify-write from several clients: no update is lost (each appends to one shared key),
+// and of several claims on one slot exactly one wins.
+TEST_P(StateStoreConformance, ConcurrentUpdatesAreConditional) {
+  constexpr int kClients = 4, kEach = 10;
+  std::vector<std::thread> threads;
+  std::atomic<int> claims_won{0}, claims_refused{0}, errors{0};
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = env_->Client();
+      for (int i = 0; i < kEach; ++i) {
+        auto r = client->Update([&](const KeyValues& cur) -> Result<KeyValues> {
+          auto it = cur.find("log");
+          return KeyValues{{"log", (it == cur.end() ? "" : it->second) + std::to_string(c) + "." +
+                                       std::to_string(i) + "\n"}};
+        });
+        if (!r.ok()) ++errors;
+      }
+      auto claim = client->Update([&](const KeyValues& cur) -> Result<KeyValues> {
+        if (cur.count("owner")) return Err("taken by " + cur.at("owner"), 409);
+        return KeyValues{{"owner", std::to_string(c)}};
+      });
+      if (claim.ok()) {
+        ++claims_won;
+      } else if (claim.message().rfind("taken by ", 0) == 0) {
+        ++claims_refused;
+      } else {
+        ++errors;
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(claims_won.load(), 1);
+  EXPECT_EQ(claims_refused.load(), kClients - 1);
+  const KeyValues kv = MustRead(*store_);
+  std::set<std::string> lines;
+  std::string log = kv.count("log") ? kv.at("log") : "";
+  for (size_t p = 0, q; (q = log.find('\n', p)) != std::string::npos; p = q + 1)
+    lines.insert(log.substr(p, q - p));
+  EXPECT_EQ(lines.size(), static_cast<size_t>(kClients * kEach)) << log;
 }
 
 }  // namespace
