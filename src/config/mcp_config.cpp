@@ -37,6 +37,7 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
   out->http_token_file = r.str("httpTokenFile");
   out->max_request_bytes = r.integer("maxRequestBytes", out->max_request_bytes);
   YAML::Node origins = r.node("allowedOrigins");
+  YAML::Node replication = r.node("replication");
   r.finish();
   if (!err->empty()) return;
   if (min < 1 || min > 86400) {
@@ -56,6 +57,27 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
   out->default_duration_seconds = static_cast<int>(def);
   out->min_duration_seconds = static_cast<int>(min);
   out->max_duration_seconds = static_cast<int>(max);
+  if (replication.IsDefined() && !replication.IsNull()) {
+    MapReader rr(replication, "mcp.replication", err);
+    YAML::Node remotes = rr.node("remotes");
+    rr.finish();
+    if (!err->empty()) return;
+    // The replication config's own parser reads the list (one format, one set of checks): it is
+    // handed a minimal replication document around it, and its key paths get our prefix.
+    YAML::Node doc(YAML::NodeType::Map);
+    doc["source"] = "/";
+    doc["region"] = "mcp";
+    doc["listen"] = "";
+    if (remotes.IsDefined()) doc["remotes"] = remotes;
+    YAML::Emitter emit;
+    emit << doc;
+    auto parsed = replication::ParseReplicationConfig(emit.c_str(), "mcp.replication");
+    if (!parsed) {
+      *err = "mcp.replication." + parsed.message();
+      return;
+    }
+    out->replication_remotes = parsed->remotes;
+  }
   if (origins.IsDefined() && !origins.IsNull()) {
     if (!origins.IsSequence()) {
       r.fail("allowedOrigins", "expected a list of origins");

@@ -13,6 +13,10 @@
 //     (scheme://host[:port]);
 //                                   #   loopback origins are accepted while bound to loopback
 //     maxRequestBytes: 1048576      # largest JSON-RPC message accepted (1 KiB .. 64 MiB)
+//     replication:                  # optional: get_replication_status reads these remotes
+//       remotes:                    #   same format as the replication config's `remotes`
+//         - {url: "s3://bucket/prefix", region: us-east-1}   # (parsed by its own parser)
+//         - {url: "file:///mnt/replica"}
 // Every error names the key path ("mcp.maxDurationSeconds: ...").
 #pragma once
 
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "config/yaml_reader.h"
+#include "replication/config.h"
 
 namespace aha::config {
 
@@ -32,6 +37,8 @@ struct McpConfig {
   std::string http_token_file;
   std::vector<std::string> allowed_origins;
   long long max_request_bytes = 1 << 20;
+  // Remotes get_replication_status reads (empty: the tool reports that none are configured).
+  std::vector<replication::RemoteConfig> replication_remotes;
 };
 
 // Reads the optional `mcp` section of `root` into *out; the first error goes to *err.

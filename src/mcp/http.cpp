@@ -146,6 +146,17 @@ void HttpTransport::Post(const httplib::Request& req, httplib::Response& res) {
     Reply(res, 400, m.error_response);
     return;
   }
+  if ((m.kind == Message::Kind::kRequest || m.kind == Message::Kind::kNotification) &&
+      !req.has_header("MCP-Session-Id")) {
+    const bool declares = m.params.is_object() && m.params.contains("_meta") &&
+                          m.params["_meta"].is_object() &&
+                          m.params["_meta"].contains(kMetaProtocolVersion);
+    if (declares || m.method == "server/discover" ||
+        req.get_header_value("MCP-Protocol-Version") == kStatelessProtocolVersion) {
+      PostStateless(req, m, res);
+      return;
+    }
+  }
   if (m.kind == Message::Kind::kRequest && m.method == "initialize") {
     auto e = std::make_shared<Entry>();
     std::optional<json> out = dispatcher_.Handle(m, e->session);
@@ -199,6 +210,50 @@ void HttpTransport::Post(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard l(e->mu);
     out = dispatcher_.Handle(m, e->session);
   }
+  if (!out) {
+    res.status = 202;
+    return;
+  }
+  Reply(res, 200, *out);
+}
+
+void HttpTransport::PostStateless(const httplib::Request& req, const Message& m,
+                                  httplib::Response& res) {
+  auto mismatch = [&](const std::string& why) {
+    Reply(res, 400, MakeError(m.id, kHeaderMismatch, "Header mismatch: " + why));
+  };
+  const std::string hv = req.get_header_value("MCP-Protocol-Version");
+  if (hv.empty()) return mismatch("the MCP-Protocol-Version header is required");
+  const auto& all = AllProtocolVersions();
+  if (std::find(all.begin(), all.end(), hv) == all.end()) {
+    Reply(res, 400,
+          MakeError(m.id, kUnsupportedProtocolVersion, "Unsupported protocol version",
+                    {{"supported", all}, {"requested", hv}}));
+    return;
+  }
+  json mv = nullptr;
+  if (m.params.is_object() && m.params.contains("_meta") && m.params["_meta"].is_object()) {
+    mv = m.params["_meta"].value(kMetaProtocolVersion, json(nullptr));
+  }
+  if (!mv.is_string() || mv.get<std::string>() != hv) {
+    return mismatch("MCP-Protocol-Version " + json(hv).dump() + " does not match _meta \"" +
+                    kMetaProtocolVersion + "\" " + mv.dump());
+  }
+  if (!req.has_header("Mcp-Method")) return mismatch("the Mcp-Method header is required");
+  if (req.get_header_value("Mcp-Method") != m.method) {
+    return mismatch("Mcp-Method " + json(req.get_header_value("Mcp-Method")).dump() +
+                    " does not match the method " + json(m.method).dump());
+  }
+  if (m.method == "tools/call") {
+    const json name = m.params.value("name", json(nullptr));
+    if (!req.has_header("Mcp-Name")) return mismatch("the Mcp-Name header is required");
+    if (!name.is_string() || req.get_header_value("Mcp-Name") != name.get<std::string>()) {
+      return mismatch("Mcp-Name " + json(req.get_header_value("Mcp-Name")).dump() +
+                      " does not match params.name " + name.dump());
+    }
+  }
+  Session none;  // sessionless: nothing carries over between requests
+  std::optional<json> out = dispatcher_.Handle(m, none);
   if (!out) {
     res.status = 202;
     return;

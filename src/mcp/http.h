@@ -11,6 +11,13 @@
 //   At most kMaxSessions; the least recently used one is dropped beyond that.
 // - MCP-Protocol-Version on non-initialize requests: an unsupported value is 400; absent means
 //   the client predates the header (2025-03-26) and is accepted.
+// - The 2026-07-28 revision (sessionless): a POST without MCP-Session-Id whose header
+//   MCP-Protocol-Version is 2026-07-28, or whose body carries _meta
+//   "io.modelcontextprotocol/protocolVersion", or that is server/discover, is served without a
+//   session. It must carry MCP-Protocol-Version equal to the body's _meta version, Mcp-Method
+//   equal to the body's method and, for tools/call, Mcp-Name equal to params.name; otherwise 400
+//   with JSON-RPC error -32020 (HeaderMismatch). A version this server does not know: 400 with
+//   -32022 and data {supported, requested}. Notifications: 202.
 // - GET /mcp: 405 (the spec lets a server not offer a standalone SSE stream).
 // - Security: binds loopback unless told otherwise (the command refuses a non-loopback bind without
 //   a token). With a token every request needs `Authorization: Bearer <token>` (401 otherwise,
@@ -70,6 +77,7 @@ class HttpTransport {
   // Empty when allowed; otherwise sets the response and returns false.
   bool Admit(const httplib::Request& req, httplib::Response& res) const;
   void Post(const httplib::Request& req, httplib::Response& res);
+  void PostStateless(const httplib::Request& req, const Message& m, httplib::Response& res);
   void Delete(const httplib::Request& req, httplib::Response& res);
 
   Dispatcher& dispatcher_;

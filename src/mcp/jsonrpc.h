@@ -15,8 +15,9 @@
 //   Results carry resultType "complete" and _meta "io.modelcontextprotocol/serverInfo";
 //   server/discover and tools/list also carry ttlMs and cacheScope "private" (CacheableResult).
 //   ping (removed in 2026-07-28) and other methods get -32601. initialize always means legacy.
-//   Not implemented: the HTTP transport's 2026-07-28 rules (no session, Mcp-Method/Mcp-Name
-//   headers, HeaderMismatch -32020), subscriptions/listen; HTTP stays legacy-only.
+//   The HTTP transport applies 2026-07-28's header rules (no session, MCP-Protocol-Version,
+//   Mcp-Method and Mcp-Name mirroring the body, HeaderMismatch -32020; see http.h). Not
+//   implemented: subscriptions/listen.
 // - Methods: initialize, ping, tools/list, tools/call; notifications/initialized and
 //   notifications/cancelled are accepted; other notifications are ignored; other methods get
 //   -32601. Requests other than initialize and ping before initialize get -32600.
@@ -68,6 +69,8 @@ inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
 // MCP 2026-07-28 (UnsupportedProtocolVersionError).
 inline constexpr int kUnsupportedProtocolVersion = -32022;
+// MCP 2026-07-28 Streamable HTTP: headers missing or not matching the body (HeaderMismatch).
+inline constexpr int kHeaderMismatch = -32020;
 
 // What a tool call produced: structured content plus the text block that mirrors it.
 struct ToolResult {

@@ -64,23 +64,37 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
     }
   }
 
-  // What this server saw in the state keys, after injection.
+  // What this server saw in the state keys, after injection. A gap observation says a step
+  // happened (saw_*) without knowing when (seen_* stays null).
   std::optional<WallTime> seen_failed, seen_serving_changed, seen_recovered, seen_serving_restored;
+  bool saw_failed = false, saw_serving_changed = false, saw_recovered = false,
+       saw_serving_restored = false, used_gap = false;
   std::vector<std::string> serving_during;
   for (const auto& o : observed) {
     if (o.at < d.injected_at) continue;
-    if (!seen_failed) {
-      if (Contains(o.failed, d.region)) seen_failed = o.at;
-    } else if (!seen_recovered && !Contains(o.failed, d.region)) {
-      seen_recovered = o.at;
-    }
-    if (!seen_serving_changed) {
-      if (o.serving != d.serving_before) {
-        seen_serving_changed = o.at;
-        serving_during = o.serving;
+    const std::optional<WallTime> when = o.gap ? std::nullopt : std::optional<WallTime>(o.at);
+    if (!saw_failed) {
+      if (Contains(o.failed, d.region)) {
+        saw_failed = true;
+        seen_failed = when;
+        used_gap = used_gap || o.gap;
       }
-    } else if (seen_recovered && !seen_serving_restored && o.serving == d.serving_before) {
-      seen_serving_restored = o.at;
+    } else if (!saw_recovered && !Contains(o.failed, d.region)) {
+      saw_recovered = true;
+      seen_recovered = when;
+      used_gap = used_gap || o.gap;
+    }
+    if (!saw_serving_changed) {
+      if (o.serving != d.serving_before) {
+        saw_serving_changed = true;
+        seen_serving_changed = when;
+        serving_during = o.serving;
+        used_gap = used_gap || o.gap;
+      }
+    } else if (saw_recovered && !saw_serving_restored && o.serving == d.serving_before) {
+      saw_serving_restored = true;
+      seen_serving_restored = when;
+      used_gap = used_gap || o.gap;
     }
   }
 
@@ -120,11 +134,11 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
   };
 
   std::string phase = "injected";
-  if (failed_at || seen_failed) phase = "failed";
-  if (seen_serving_changed) phase = "failed-over";
+  if (failed_at || saw_failed) phase = "failed";
+  if (saw_serving_changed) phase = "failed-over";
   if (ended) phase = "outage-ended";
-  if (recovered_at || seen_recovered) phase = "recovered";
-  const bool serving_back = !seen_serving_changed || seen_serving_restored;
+  if (recovered_at || saw_recovered) phase = "recovered";
+  const bool serving_back = !saw_serving_changed || saw_serving_restored;
   const bool complete = phase == "recovered" && serving_back;
   if (complete) phase = "complete";
 
@@ -138,13 +152,147 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
       {"phase", phase},
       {"complete", complete},
       {"servingBefore", d.serving_before},
-      {"servingDuring", seen_serving_changed ? json(serving_during) : json(nullptr)},
+      {"servingDuring", saw_serving_changed ? json(serving_during) : json(nullptr)},
       {"failedBefore", d.failed_before},
       {"promotedRegion", promoted_region.empty() ? json(nullptr) : json(promoted_region)},
       {"timeline", tl},
       {"durationsSeconds", durations},
       {"regional_failover_recovery_time", durations["outageEndedToRegionRecovered"]},
+      {"notes", used_gap ? json::array({"some state changes happened while no MCP server was "
+                                        "watching (it restarted); their observed times are "
+                                        "unknown and left null"})
+                         : json::array()},
   };
+}
+
+namespace {
+
+json ListJson(const std::vector<std::string>& v) {
+  return v;
+}
+
+Result<std::vector<std::string>> StringList(const json& j, const std::string& what) {
+  if (!j.is_array()) return Err(what + ": expected a list of strings");
+  std::vector<std::string> out;
+  for (const auto& x : j) {
+    if (!x.is_string()) return Err(what + ": expected a list of strings");
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
+Result<WallTime> TimeField(const json& o, const char* key, const std::string& what) {
+  WallTime t{};
+  if (!o.contains(key) || !o[key].is_string() || !ParseTime(o[key].get<std::string>(), &t)) {
+    return Err(what + "." + key + ": expected a timestamp");
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string DrillsToJson(const std::vector<Drill>& all) {
+  json list = json::array();
+  const size_t from = all.size() > kMaxStoredDrills ? all.size() - kMaxStoredDrills : 0;
+  for (size_t i = from; i < all.size(); ++i) {
+    const Drill& d = all[i];
+    json obs = json::array();
+    const size_t ofrom = d.observations.size() > kMaxObservationsPerDrill
+                             ? d.observations.size() - kMaxObservationsPerDrill
+                             : 0;
+    for (size_t k = ofrom; k < d.observations.size(); ++k) {
+      const Observation& o = d.observations[k];
+      json e = {{"at", FormatTime(o.at)},
+                {"failed", ListJson(o.failed)},
+                {"serving", ListJson(o.serving)}};
+      if (o.gap) e["gap"] = true;
+      obs.push_back(e);
+    }
+    list.push_back({{"id", d.id},
+                    {"region", d.region},
+                    {"failureType", d.failure_type},
+                    {"durationSeconds", d.duration_seconds},
+                    {"injectedAt", FormatTime(d.injected_at)},
+                    {"expiresAt", FormatTime(d.expires_at)},
+                    {"endedEarlyAt", T(d.ended_early_at)},
+                    {"servingBefore", d.serving_before},
+                    {"failedBefore", d.failed_before},
+                    {"observations", obs},
+                    {"completedAt", T(d.completed_at)},
+                    {"report", d.report}});
+  }
+  return json{{"apiVersion", "agency-ha/v1"}, {"drills", list}}.dump() + "\n";
+}
+
+Result<std::vector<Drill>> ParseDrills(const std::string& text) {
+  std::vector<Drill> out;
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("drills") ||
+      !doc["drills"].is_array()) {
+    return Err("drills: expected {\"drills\": [...]}");
+  }
+  for (size_t i = 0; i < doc["drills"].size(); ++i) {
+    const json& o = doc["drills"][i];
+    const std::string what = "drills[" + std::to_string(i) + "]";
+    if (!o.is_object()) return Err(what + ": expected an object");
+    Drill d;
+    if (!o.contains("id") || !o["id"].is_string() || !o.contains("region") ||
+        !o["region"].is_string()) {
+      return Err(what + ": id and region must be strings");
+    }
+    d.id = o["id"];
+    d.region = o["region"];
+    d.failure_type = o.value("failureType", "health");
+    if (o.contains("durationSeconds") && o["durationSeconds"].is_number_integer()) {
+      d.duration_seconds = o["durationSeconds"].get<int>();
+    }
+    auto inj = TimeField(o, "injectedAt", what);
+    if (!inj) return inj.error();
+    d.injected_at = *inj;
+    auto exp = TimeField(o, "expiresAt", what);
+    if (!exp) return exp.error();
+    d.expires_at = *exp;
+    for (auto [key, field] :
+         {std::pair<const char*, std::optional<WallTime>*>{"endedEarlyAt", &d.ended_early_at},
+          {"completedAt", &d.completed_at}}) {
+      if (!o.contains(key) || o[key].is_null()) continue;
+      auto t = TimeField(o, key, what);
+      if (!t) return t.error();
+      *field = *t;
+    }
+    for (auto [key, field] :
+         {std::pair<const char*, std::vector<std::string>*>{"servingBefore", &d.serving_before},
+          {"failedBefore", &d.failed_before}}) {
+      if (!o.contains(key)) continue;
+      auto l = StringList(o[key], what + "." + key);
+      if (!l) return l.error();
+      *field = std::move(*l);
+    }
+    if (o.contains("observations")) {
+      if (!o["observations"].is_array()) return Err(what + ".observations: expected a list");
+      for (size_t k = 0; k < o["observations"].size(); ++k) {
+        const json& e = o["observations"][k];
+        const std::string ow = what + ".observations[" + std::to_string(k) + "]";
+        if (!e.is_object()) return Err(ow + ": expected an object");
+        Observation ob;
+        auto at = TimeField(e, "at", ow);
+        if (!at) return at.error();
+        ob.at = *at;
+        auto f = StringList(e.value("failed", json::array()), ow + ".failed");
+        if (!f) return f.error();
+        auto sv = StringList(e.value("serving", json::array()), ow + ".serving");
+        if (!sv) return sv.error();
+        ob.failed = std::move(*f);
+        ob.serving = std::move(*sv);
+        ob.gap = e.value("gap", false);
+        d.observations.push_back(std::move(ob));
+      }
+    }
+    if (o.contains("report") && o["report"].is_object()) d.report = o["report"];
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 }  // namespace aha::mcp

@@ -11,7 +11,16 @@
 // - this server's own observations of the state keys changing (StateSource snapshot times):
 //   when failedRegions first contained the region, when servingRegions first differed from its
 //   value at injection, when failedRegions no longer contained the region, and when
-//   servingRegions was back to its value at injection.
+//   servingRegions was back to its value at injection. Observations are kept with the drill in the
+//   shared state (see DrillsToJson), so a restarted server reports what its predecessor saw. A
+//   change first seen right after a restart (`gap`) happened at an unknown time while no server
+//   was watching: it advances the phase, but its time stays null (and `notes` says why).
+//
+// Persistence: the `drills` state key holds the last kMaxStoredDrills drills (the record written
+// with the drill's simulatedOutages entry, the observations, and the final report once complete):
+//   {"apiVersion": "agency-ha/v1", "drills": [{"id", "region", "failureType", "durationSeconds",
+//     "injectedAt", "expiresAt", "endedEarlyAt", "servingBefore", "failedBefore",
+//     "observations": [{"at", "failed", "serving", "gap"}], "completedAt", "report"}]}
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,9 +29,18 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/result.h"
 #include "failover/state.h"
 
 namespace aha::mcp {
+
+// The state keys as this server saw them change.
+struct Observation {
+  WallTime at{};
+  std::vector<std::string> failed;
+  std::vector<std::string> serving;
+  bool gap = false;  // first seen after a restart: happened at an unknown time before `at`
+};
 
 struct Drill {
   std::string id;
@@ -34,14 +52,19 @@ struct Drill {
   std::optional<WallTime> ended_early_at;  // end_regional_outage
   std::vector<std::string> serving_before;
   std::vector<std::string> failed_before;
+  std::vector<Observation> observations;  // changes of failed/serving after injection
+  std::optional<WallTime> completed_at;   // when a server saw the drill complete
+  nlohmann::json report;                  // the final report once complete (else null)
 };
 
-// The state keys as this server saw them change.
-struct Observation {
-  WallTime at{};
-  std::vector<std::string> failed;
-  std::vector<std::string> serving;
-};
+inline constexpr const char* kDrillsKey = "drills";
+inline constexpr size_t kMaxStoredDrills = 20;
+inline constexpr size_t kMaxObservationsPerDrill = 50;
+
+// The `drills` state key. Keeps the newest kMaxStoredDrills.
+std::string DrillsToJson(const std::vector<Drill>& drills);
+// "" parses to no drills; malformed content is an error naming what is wrong.
+Result<std::vector<Drill>> ParseDrills(const std::string& text);
 
 // The report (JSON, the `get_drill_report` structured content). `transitions` may contain
 // anything (other regions, older drills): only this region's transitions at or after injection

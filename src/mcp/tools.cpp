@@ -7,6 +7,9 @@
 #include "common/log.h"
 #include "failover/outages.h"
 #include "failover/state.h"
+#include "replication/command.h"
+#include "replication/publish.h"
+#include "replication/snapshot.h"
 
 namespace aha::mcp {
 
@@ -14,9 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr size_t kMaxObservations = 2000;
 constexpr size_t kMaxTransitions = 1000;
-constexpr size_t kMaxDrills = 200;
 
 ToolResult Fail(const std::string& text) {
   return ToolResult{json::object(), text, true};
@@ -97,7 +98,9 @@ SecurityMonitor::SecurityMonitor(const config::ControllerConfig& cfg, state::Sta
       clock_(clock),
       reg_(reg),
       audit_(std::move(audit)),
-      events_(std::move(events)) {
+      events_(std::move(events)),
+      started_at_(clock.wall()),
+      remotes_(cfg.mcp.replication_remotes.size()) {
   reg_.DefineGauge(kRecoveryMetric,
                    "Seconds from the end of the last drill's outage to the region's recovery "
                    "(controller decision), measured.");
@@ -281,6 +284,38 @@ json SecurityMonitor::List() const {
                {"required", {"name", "active", "priority", "status", "serving"}}}}}}}},
          {"required", {"regions"}}}},
        {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}});
+  tools.push_back(
+      {{"name", "get_replication_status"},
+       {"title", "Replication status"},
+       {"description",
+        "Per region, the newest snapshot on the replication remotes (mcp.replication.remotes): "
+        "its id, creation time, age (now minus the record's createdAt), files and bytes, which "
+        "remotes have it, and which remotes failed to answer (with the error). Read live from "
+        "the remotes on every call."},
+       {"inputSchema",
+        {{"type", "object"},
+         {"properties", {{"region", region}}},
+         {"additionalProperties", false}}},
+       {"outputSchema",
+        {{"type", "object"},
+         {"properties",
+          {{"measuredAt", {{"type", "string"}}},
+           {"remotes", StringArray()},
+           {"regions",
+            {{"type", "array"},
+             {"items",
+              {{"type", "object"},
+               {"properties",
+                {{"region", {{"type", "string"}}},
+                 {"latest", {{"type", json::array({"object", "null"})}}},
+                 {"haveLatest", StringArray()},
+                 {"missingLatest", StringArray()},
+                 {"failed", {{"type", "array"}, {"items", {{"type", "object"}}}}},
+                 {"remotes", {{"type", "array"}, {"items", {{"type", "object"}}}}}}},
+               {"required",
+                {"region", "latest", "haveLatest", "missingLatest", "failed", "remotes"}}}}}}}},
+         {"required", {"measuredAt", "remotes", "regions"}}}},
+       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", true}}}});
   return tools;
 }
 
@@ -291,6 +326,7 @@ std::optional<ToolResult> SecurityMonitor::Call(const std::string& name, const j
   if (name == "get_failover_status") return Status();
   if (name == "get_drill_report") return Report(args);
   if (name == "list_regions") return Regions();
+  if (name == "get_replication_status") return Replication(args);
   return std::nullopt;
 }
 
@@ -351,87 +387,116 @@ ToolResult SecurityMonitor::Simulate(const json& args) {
     *out = args[key].get<bool>();
   }
 
-  auto kv = store_.Read();
-  if (!kv)
-    return Fail("cannot read the failover state (" + store_.Describe() + "): " + kv.message());
-  std::vector<failover::SimulatedOutage> outages;
-  if (auto it = kv->find(failover::kSimulatedOutagesKey); it != kv->end()) {
-    auto parsed = failover::ParseOutages(it->second);
-    if (!parsed) {
-      return Fail("the stored simulatedOutages key is malformed (" + parsed.message() +
-                  "); refusing to overwrite it. Inspect it with `agency-ha state get "
-                  "simulatedOutages`.");
-    }
-    outages = std::move(*parsed);
-  }
   const WallTime now = clock_.wall();
-  if (const auto* o = failover::ActiveOutage(outages, region, now)) {
-    return Fail("a drill is already active for region " + region + " (" + o->id + ", until " +
-                FormatTime(o->expires_at) + "); end it with end_regional_outage first");
-  }
-  const auto failed = ListKey(*kv, failover::kFailedRegionsKey);
-  const auto serving = ListKey(*kv, failover::kServingRegionsKey);
-  std::vector<std::string> survivors;
-  for (const auto& r : cfg_.regions) {
-    if (r.name == region) continue;
-    if (failover::ContainsRegion(failed, r.name)) continue;
-    if (failover::ActiveOutage(outages, r.name, now)) continue;
-    if (failover::ContainsRegion(serving, r.name) || !r.active) survivors.push_back(r.name);
-  }
-  if (survivors.empty() && !force) {
-    return Fail("refusing to take down " + region + ": no other region could serve (serving: " +
-                Join(serving) + "; failed: " + Join(failed) +
-                "). This drill would leave nothing to fail over to; pass force: true to run it "
-                "anyway.");
-  }
-
+  // Decides on one version of the state; run once for a dry run, and inside the store's
+  // conditional update for a real drill (so two servers cannot both start one for a region).
+  json out;
   failover::SimulatedOutage o;
-  o.id = "drill-" + region + "-" + std::to_string(EpochMillis(now));
-  o.region = region;
-  o.failure_type = type;
-  o.started_at = now;
-  o.expires_at = now + std::chrono::seconds(duration);
-  o.by = "mcp";
-  json out = {{"dryRun", dry_run},
-              {"drillId", dry_run ? json(nullptr) : json(o.id)},
-              {"region", region},
-              {"failureType", type},
-              {"durationSeconds", duration},
-              {"startedAt", FormatTime(o.started_at)},
-              {"expiresAt", FormatTime(o.expires_at)},
-              {"servingBefore", serving},
-              {"failedBefore", failed},
-              {"survivors", survivors},
-              {"forced", force && survivors.empty()}};
-  json audit = {{"event", dry_run ? "DrillDryRun" : "DrillStarted"}, {"at", FormatTime(now)}};
-  audit.update(out);
+  std::vector<std::string> serving, failed;
+  auto plan = [&](const state::KeyValues& cur) -> Result<state::KeyValues> {
+    std::vector<failover::SimulatedOutage> outages;
+    if (auto it = cur.find(failover::kSimulatedOutagesKey); it != cur.end()) {
+      auto parsed = failover::ParseOutages(it->second);
+      if (!parsed) {
+        return Err("the stored simulatedOutages key is malformed (" + parsed.message() +
+                   "); refusing to overwrite it. Inspect it with `agency-ha state get "
+                   "simulatedOutages`.");
+      }
+      outages = std::move(*parsed);
+    }
+    std::vector<Drill> drills;
+    if (auto it = cur.find(kDrillsKey); it != cur.end()) {
+      auto parsed = ParseDrills(it->second);
+      if (!parsed) {
+        return Err("the stored drills key is malformed (" + parsed.message() +
+                   "); refusing to overwrite it");
+      }
+      drills = std::move(*parsed);
+    }
+    if (const auto* a = failover::ActiveOutage(outages, region, now)) {
+      return Err("drill already running for region " + region + " (" + a->id + ", until " +
+                     FormatTime(a->expires_at) + "); end it with end_regional_outage first",
+                 409);
+    }
+    failed = ListKey(cur, failover::kFailedRegionsKey);
+    serving = ListKey(cur, failover::kServingRegionsKey);
+    std::vector<std::string> survivors;
+    for (const auto& r : cfg_.regions) {
+      if (r.name == region) continue;
+      if (failover::ContainsRegion(failed, r.name)) continue;
+      if (failover::ActiveOutage(outages, r.name, now)) continue;
+      if (failover::ContainsRegion(serving, r.name) || !r.active) survivors.push_back(r.name);
+    }
+    if (survivors.empty() && !force) {
+      return Err("refusing to take down " + region + ": no other region could serve (serving: " +
+                 Join(serving) + "; failed: " + Join(failed) +
+                 "). This drill would leave nothing to fail over to; pass force: true to run it "
+                 "anyway.");
+    }
+    o = failover::SimulatedOutage{};
+    o.id = "drill-" + region + "-" + std::to_string(EpochMillis(now));
+    o.region = region;
+    o.failure_type = type;
+    o.started_at = now;
+    o.expires_at = now + std::chrono::seconds(duration);
+    o.by = "mcp";
+    out = {{"dryRun", dry_run},
+           {"drillId", dry_run ? json(nullptr) : json(o.id)},
+           {"region", region},
+           {"failureType", type},
+           {"durationSeconds", duration},
+           {"startedAt", FormatTime(o.started_at)},
+           {"expiresAt", FormatTime(o.expires_at)},
+           {"servingBefore", serving},
+           {"failedBefore", failed},
+           {"survivors", survivors},
+           {"forced", force && survivors.empty()}};
+    std::vector<failover::SimulatedOutage> kept;
+    for (auto& x : outages) {
+      if (now < x.expires_at) kept.push_back(std::move(x));
+    }
+    kept.push_back(o);
+    Drill d;
+    d.id = o.id;
+    d.region = region;
+    d.failure_type = type;
+    d.duration_seconds = static_cast<int>(duration);
+    d.injected_at = o.started_at;
+    d.expires_at = o.expires_at;
+    d.serving_before = serving;
+    d.failed_before = failed;
+    drills.push_back(std::move(d));
+    // One write: the gates' outage entry and the drill's record land together or not at all.
+    return state::KeyValues{{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)},
+                            {kDrillsKey, DrillsToJson(drills)}};
+  };
   if (dry_run) {
+    auto kv = store_.Read();
+    if (!kv) {
+      return Fail("cannot read the failover state (" + store_.Describe() + "): " + kv.message());
+    }
+    auto p = plan(*kv);
+    if (!p) return Fail(p.message());
+    json audit = {{"event", "DrillDryRun"}, {"at", FormatTime(now)}};
+    audit.update(out);
     audit_(audit);
     return Ok(out, "Dry run: a " + std::to_string(duration) + " s " + type + " outage of " +
                        region + " would be written; nothing was changed. Regions left to serve: " +
-                       Join(survivors) + ".");
+                       Join(out["survivors"].get<std::vector<std::string>>()) + ".");
   }
-  std::vector<failover::SimulatedOutage> kept;
-  for (auto& x : outages) {
-    if (now < x.expires_at) kept.push_back(std::move(x));
-  }
-  kept.push_back(o);
-  if (auto w = store_.Write({{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)}});
-      !w) {
+  bool decided = false;
+  auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
+    auto p = plan(cur);
+    decided = p.ok();
+    return p;
+  });
+  if (!w) {
+    if (!decided) return Fail(w.message());
     return Fail("cannot write the drill to the failover state (" + store_.Describe() +
                 "): " + w.message());
   }
-  Drill d;
-  d.id = o.id;
-  d.region = region;
-  d.failure_type = type;
-  d.duration_seconds = static_cast<int>(duration);
-  d.injected_at = o.started_at;
-  d.expires_at = o.expires_at;
-  d.serving_before = serving;
-  d.failed_before = failed;
-  drills_.push_back(d);
-  if (drills_.size() > kMaxDrills) drills_.erase(drills_.begin());
+  json audit = {{"event", "DrillStarted"}, {"at", FormatTime(now)}};
+  audit.update(out);
   audit_(audit);
   reg_.Add("agency_ha_mcp_drills_total", {{"region", region}, {"event", "started"}});
   if (events_) {
@@ -453,28 +518,39 @@ ToolResult SecurityMonitor::End(const json& args) {
   }
   const std::string region = args["region"];
   if (!FindRegion(region)) return Fail("unknown region \"" + region + "\"");
-  auto kv = store_.Read();
-  if (!kv) return Fail("cannot read the failover state: " + kv.message());
-  std::vector<failover::SimulatedOutage> outages;
-  if (auto it = kv->find(failover::kSimulatedOutagesKey); it != kv->end()) {
-    auto parsed = failover::ParseOutages(it->second);
-    if (!parsed) return Fail("the stored simulatedOutages key is malformed: " + parsed.message());
-    outages = std::move(*parsed);
-  }
   const WallTime now = clock_.wall();
-  const auto* active = failover::ActiveOutage(outages, region, now);
-  if (!active) return Fail("no active drill for region " + region);
-  const failover::SimulatedOutage ended = *active;
-  std::vector<failover::SimulatedOutage> kept;
-  for (auto& x : outages) {
-    if (now < x.expires_at && x.id != ended.id) kept.push_back(std::move(x));
-  }
-  if (auto w = store_.Write({{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)}});
-      !w) {
+  failover::SimulatedOutage ended;
+  bool decided = false;
+  auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
+    decided = false;
+    std::vector<failover::SimulatedOutage> outages;
+    if (auto it = cur.find(failover::kSimulatedOutagesKey); it != cur.end()) {
+      auto parsed = failover::ParseOutages(it->second);
+      if (!parsed) return Err("the stored simulatedOutages key is malformed: " + parsed.message());
+      outages = std::move(*parsed);
+    }
+    const auto* active = failover::ActiveOutage(outages, region, now);
+    if (!active) return Err("no active drill for region " + region);
+    ended = *active;
+    std::vector<failover::SimulatedOutage> kept;
+    for (auto& x : outages) {
+      if (now < x.expires_at && x.id != ended.id) kept.push_back(std::move(x));
+    }
+    state::KeyValues upd{{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)}};
+    if (auto it = cur.find(kDrillsKey); it != cur.end()) {
+      if (auto drills = ParseDrills(it->second); drills) {
+        for (auto& d : *drills) {
+          if (d.id == ended.id) d.ended_early_at = now;
+        }
+        upd[kDrillsKey] = DrillsToJson(*drills);
+      }
+    }
+    decided = true;
+    return upd;
+  });
+  if (!w) {
+    if (!decided) return Fail(w.message());
     return Fail("cannot write the failover state: " + w.message());
-  }
-  for (auto& d : drills_) {
-    if (d.id == ended.id) d.ended_early_at = now;
   }
   const double ran = static_cast<double>(EpochMillis(now) - EpochMillis(ended.started_at)) / 1000.0;
   json out = {{"drillId", ended.id},
@@ -555,7 +631,8 @@ ToolResult SecurityMonitor::Status() {
 }
 
 json SecurityMonitor::ReportLocked(const Drill& d, WallTime now) const {
-  return BuildDrillReport(d, transitions_, observed_, now);
+  if (d.report.is_object()) return d.report;  // complete: the report as it was when completed
+  return BuildDrillReport(d, transitions_, d.observations, now);
 }
 
 ToolResult SecurityMonitor::Report(const json& args) {
@@ -568,28 +645,37 @@ ToolResult SecurityMonitor::Report(const json& args) {
   if ((by_id && !args["drill_id"].is_string()) || (by_region && !args["region"].is_string())) {
     return Fail("region and drill_id must be strings");
   }
+  if (by_region && !FindRegion(args["region"].get<std::string>())) {
+    return Fail("unknown region \"" + args["region"].get<std::string>() + "\"");
+  }
+  // The drills live in the shared state: drills started before this server (re)started, or by
+  // another server, are reported too.
+  auto kv = store_.Read();
+  if (!kv) return Fail("cannot read the failover state: " + kv.message());
+  std::vector<Drill> drills;
+  if (auto it = kv->find(kDrillsKey); it != kv->end()) {
+    auto parsed = ParseDrills(it->second);
+    if (!parsed) return Fail("the stored drills key is malformed: " + parsed.message());
+    drills = std::move(*parsed);
+  }
+  // Fresh transitions too (the watcher may not have seen the latest write yet).
+  for (const auto& t : TransitionsOf(*kv)) {
+    if (std::find(transitions_.begin(), transitions_.end(), t) == transitions_.end()) {
+      transitions_.push_back(t);
+    }
+  }
   const Drill* found = nullptr;
-  for (auto it = drills_.rbegin(); it != drills_.rend() && !found; ++it) {
+  for (auto it = drills.rbegin(); it != drills.rend() && !found; ++it) {
     if (by_id && it->id != args["drill_id"].get<std::string>()) continue;
     if (by_region && it->region != args["region"].get<std::string>()) continue;
     found = &*it;
   }
   if (!found) {
-    if (by_region && !FindRegion(args["region"].get<std::string>())) {
-      return Fail("unknown region \"" + args["region"].get<std::string>() + "\"");
-    }
     return Fail("no drill " +
                 (by_id ? "with id " + args["drill_id"].get<std::string>()
                        : "for region " + args["region"].get<std::string>()) +
-                " was started by this server since it started");
-  }
-  // Fresh transitions too (the watcher may not have seen the latest write yet).
-  if (auto kv = store_.Read(); kv) {
-    for (const auto& t : TransitionsOf(*kv)) {
-      if (std::find(transitions_.begin(), transitions_.end(), t) == transitions_.end()) {
-        transitions_.push_back(t);
-      }
-    }
+                " in the failover state (" + store_.Describe() + "; the last " +
+                std::to_string(kMaxStoredDrills) + " drills are kept)");
   }
   json r = ReportLocked(*found, clock_.wall());
   const json& tl = r["timeline"];
@@ -645,19 +731,146 @@ ToolResult SecurityMonitor::Regions() {
   return ToolResult{{{"regions", list}}, text, false};
 }
 
+ToolResult SecurityMonitor::Replication(const json& args) {
+  if (auto k = UnknownArgument(args, {"region"}); !k.empty()) {
+    return Fail("unknown argument \"" + k + "\"");
+  }
+  std::vector<std::string> regions;
+  if (args.contains("region")) {
+    if (!args["region"].is_string()) return Fail("region: must be a string");
+    const std::string r = args["region"];
+    if (!FindRegion(r)) return Fail("unknown region \"" + r + "\"");
+    regions.push_back(r);
+  } else {
+    for (const auto& r : cfg_.regions)
+      regions.push_back(r.name);
+  }
+  const auto& rcs = cfg_.mcp.replication_remotes;
+  if (rcs.empty()) {
+    return Fail(
+        "no replication remotes configured: list them under mcp.replication.remotes (same format "
+        "as the replication config's remotes)");
+  }
+  json remote_names = json::array();
+  for (const auto& rc : rcs)
+    remote_names.push_back(rc.url);
+  json out_regions = json::array();
+  std::string text;
+  for (const auto& region : regions) {
+    struct PerRemote {
+      std::string url;
+      json row;
+      std::optional<replication::Record> record;
+      std::string latest_id;
+      objectstore::ObjectStore* store = nullptr;
+      std::string error;
+    };
+    std::vector<PerRemote> per;
+    for (size_t i = 0; i < rcs.size(); ++i) {
+      PerRemote p;
+      p.url = rcs[i].url;
+      if (!remotes_[i]) {
+        auto opened = replication::OpenRemote(rcs[i], 4);
+        if (opened)
+          remotes_[i] = std::move(*opened);
+        else
+          p.error = "cannot open: " + opened.message();
+      }
+      p.store = remotes_[i].get();
+      if (p.store) {
+        auto latest = replication::ReadLatest(*p.store, region);
+        if (!latest) {
+          p.error = latest.message();
+        } else if (*latest) {
+          p.latest_id = (*latest)->id;
+          auto body = p.store->Get(replication::RecordKey(region, p.latest_id));
+          auto rec =
+              body ? replication::RecordFromJson(*body) : Result<replication::Record>(body.error());
+          if (rec) {
+            p.record = std::move(*rec);
+          } else {
+            p.error = "snapshot " + p.latest_id + ": " + rec.message();
+          }
+        }
+      }
+      per.push_back(std::move(p));
+    }
+    // The newest snapshot any remote names (ids sort by time).
+    const PerRemote* best = nullptr;
+    for (const auto& p : per) {
+      if (p.record && (!best || p.latest_id > best->latest_id)) best = &p;
+    }
+    const WallTime now = clock_.wall();
+    json latest = nullptr;
+    if (best) {
+      WallTime created{};
+      json age = nullptr;
+      if (ParseTime(best->record->created_at, &created)) {
+        age = std::round(static_cast<double>(EpochMillis(now) - EpochMillis(created))) / 1000.0;
+      }
+      latest = {{"id", best->latest_id},
+                {"createdAt", best->record->created_at},
+                {"ageSeconds", age},
+                {"files", best->record->files.size()},
+                {"bytes", best->record->total_bytes()},
+                {"generation", best->record->generation}};
+    }
+    json have = json::array(), missing = json::array(), failed = json::array(),
+         rows = json::array();
+    for (auto& p : per) {
+      json row = {{"remote", p.url},
+                  {"ok", p.error.empty()},
+                  {"latestId", p.latest_id.empty() ? json(nullptr) : json(p.latest_id)},
+                  {"latestCreatedAt", p.record ? json(p.record->created_at) : json(nullptr)},
+                  {"error", p.error.empty() ? json(nullptr) : json(p.error)}};
+      if (!p.error.empty()) {
+        failed.push_back({{"remote", p.url}, {"error", p.error}});
+      } else if (best) {
+        bool has = p.latest_id == best->latest_id;
+        if (!has) {
+          auto e = p.store->Exists(replication::RecordKey(region, best->latest_id));
+          if (!e) {
+            row["ok"] = false;
+            row["error"] = e.message();
+            failed.push_back({{"remote", p.url}, {"error", e.message()}});
+            rows.push_back(row);
+            continue;
+          }
+          has = *e;
+        }
+        (has ? have : missing).push_back(p.url);
+        row["hasLatest"] = has;
+      } else {
+        missing.push_back(p.url);
+        row["hasLatest"] = false;
+      }
+      rows.push_back(row);
+    }
+    text += region + ": " +
+            (best ? "latest " + best->latest_id + " (" + best->record->created_at + ", age " +
+                        latest["ageSeconds"].dump() + " s, " + latest["files"].dump() + " files, " +
+                        latest["bytes"].dump() + " bytes) on " + std::to_string(have.size()) + "/" +
+                        std::to_string(per.size()) + " remotes"
+                  : std::string("no snapshot on any remote")) +
+            (failed.empty() ? "" : "; " + std::to_string(failed.size()) + " remote(s) failed") +
+            "\n";
+    out_regions.push_back({{"region", region},
+                           {"latest", latest},
+                           {"haveLatest", have},
+                           {"missingLatest", missing},
+                           {"failed", failed},
+                           {"remotes", rows}});
+  }
+  json out = {{"measuredAt", FormatTime(clock_.wall())},
+              {"remotes", remote_names},
+              {"regions", out_regions}};
+  return Ok(out, text);
+}
+
 void SecurityMonitor::Observe(const state::KeyValues& kv, WallTime at) {
   std::lock_guard l(mu_);
-  auto failed = failover::ParseRegionList(
-      kv.count(failover::kFailedRegionsKey) ? kv.at(failover::kFailedRegionsKey) : std::string());
-  auto serving = failover::ParseRegionList(
-      kv.count(failover::kServingRegionsKey) ? kv.at(failover::kServingRegionsKey) : std::string());
-  if (failed && serving && (!have_last_ || *failed != last_failed_ || *serving != last_serving_)) {
-    observed_.push_back(Observation{at, *failed, *serving});
-    if (observed_.size() > kMaxObservations) observed_.erase(observed_.begin());
-    last_failed_ = *failed;
-    last_serving_ = *serving;
-    have_last_ = true;
-  }
+  const bool first = !observed_once_;
+  observed_once_ = true;
   for (const auto& t : TransitionsOf(kv)) {
     if (std::find(transitions_.begin(), transitions_.end(), t) == transitions_.end()) {
       transitions_.push_back(t);
@@ -668,15 +881,87 @@ void SecurityMonitor::Observe(const state::KeyValues& kv, WallTime at) {
         transitions_.begin(),
         transitions_.begin() + static_cast<long>(transitions_.size() - kMaxTransitions));
   }
-  CheckCompletedLocked(clock_.wall());
+  auto failed = failover::ParseRegionList(
+      kv.count(failover::kFailedRegionsKey) ? kv.at(failover::kFailedRegionsKey) : std::string());
+  auto serving = failover::ParseRegionList(
+      kv.count(failover::kServingRegionsKey) ? kv.at(failover::kServingRegionsKey) : std::string());
+  auto it = kv.find(kDrillsKey);
+  if (it == kv.end() || !failed || !serving) return;
+  auto drills = ParseDrills(it->second);
+  if (!drills) {
+    log::Warn("mcp: the stored drills key is malformed", {{"error", drills.message()}});
+    return;
+  }
+  // Record the change with every drill still in progress. The first snapshot after this server
+  // started may show changes nobody watched happen: those are gaps (time unknown).
+  auto changed = [&](const Drill& d) {
+    const auto& lf = d.observations.empty() ? d.failed_before : d.observations.back().failed;
+    const auto& ls = d.observations.empty() ? d.serving_before : d.observations.back().serving;
+    return !d.completed_at && at >= d.injected_at && (lf != *failed || ls != *serving);
+  };
+  bool any = false;
+  for (const auto& d : *drills)
+    any = any || changed(d);
+  if (any) {
+    auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
+      auto c = cur.find(kDrillsKey);
+      if (c == cur.end()) return state::KeyValues{};
+      auto ds = ParseDrills(c->second);
+      if (!ds) return ds.error();
+      for (auto& d : *ds) {
+        // Another server may have recorded this very change already: then nothing to add.
+        if (!changed(d)) continue;
+        d.observations.push_back(
+            Observation{at, *failed, *serving, first && d.injected_at < started_at_});
+      }
+      return state::KeyValues{{kDrillsKey, DrillsToJson(*ds)}};
+    });
+    if (!w) {
+      log::Warn("mcp: cannot record a drill observation", {{"error", w.message()}});
+      return;  // retried with the next snapshot
+    }
+    // The write comes back as a new snapshot; completion is checked on that one.
+    if (*w > 0) return;
+  }
+  CheckCompletedLocked(*drills, clock_.wall());
 }
 
-void SecurityMonitor::CheckCompletedLocked(WallTime now) {
-  for (const auto& d : drills_) {
-    if (reported_.count(d.id)) continue;
-    json r = ReportLocked(d, now);
+void SecurityMonitor::CheckCompletedLocked(const std::vector<Drill>& drills, WallTime now) {
+  for (const auto& d : drills) {
+    if (d.completed_at) {
+      // Completed (maybe by another server, or before a restart): expose the measured value.
+      if (!gauged_.count(d.id) && d.report.is_object() && d.report[kRecoveryMetric].is_number()) {
+        gauged_.insert(d.id);
+        reg_.Set(kRecoveryMetric, {{"region", d.region}}, d.report[kRecoveryMetric].get<double>());
+      }
+      continue;
+    }
+    json r = BuildDrillReport(d, transitions_, d.observations, now);
     if (!r["complete"].get<bool>()) continue;
-    reported_[d.id] = true;
+    // Exactly one server records the completion (and audits it).
+    bool won = false;
+    auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
+      won = false;
+      auto c = cur.find(kDrillsKey);
+      if (c == cur.end()) return state::KeyValues{};
+      auto ds = ParseDrills(c->second);
+      if (!ds) return ds.error();
+      for (auto& x : *ds) {
+        if (x.id != d.id || x.completed_at) continue;
+        x.completed_at = now;
+        x.report = r;
+        won = true;
+      }
+      if (!won) return state::KeyValues{};
+      return state::KeyValues{{kDrillsKey, DrillsToJson(*ds)}};
+    });
+    if (!w) {
+      log::Warn("mcp: cannot record a drill's completion",
+                {{"drill", d.id}, {"error", w.message()}});
+      continue;
+    }
+    if (!won) continue;
+    gauged_.insert(d.id);
     audit_({{"event", "DrillCompleted"}, {"at", FormatTime(now)}, {"report", r}});
     reg_.Add("agency_ha_mcp_drills_total", {{"region", d.region}, {"event", "completed"}});
     const json& rt = r[kRecoveryMetric];

@@ -17,6 +17,8 @@
 //   get_failover_status {}
 //   get_drill_report {region | drill_id}
 //   list_regions {}
+//   get_replication_status {region?}: the newest snapshot per region on mcp.replication.remotes
+//     (read live), its age from the record's createdAt, and which remotes have it or failed.
 // Every drill start, early end and completion is passed to the audit sink (one JSON object each)
 // and the event sink (Kubernetes Events when the state is a ConfigMap).
 // Observe() must be fed every new state snapshot (the command's watcher does it): it records when
@@ -26,9 +28,11 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +41,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/report.h"
 #include "metrics/registry.h"
+#include "objectstore/store.h"
 #include "state/store.h"
 
 namespace aha::mcp {
@@ -65,9 +70,10 @@ class SecurityMonitor final : public Tools {
   ToolResult Status();
   ToolResult Report(const nlohmann::json& args);
   ToolResult Regions();
+  ToolResult Replication(const nlohmann::json& args);
   const config::RegionConfig* FindRegion(const std::string& name) const;
   nlohmann::json ReportLocked(const Drill& d, WallTime now) const;
-  void CheckCompletedLocked(WallTime now);
+  void CheckCompletedLocked(const std::vector<Drill>& drills, WallTime now);
 
   const config::ControllerConfig& cfg_;
   state::StateStore& store_;
@@ -76,13 +82,13 @@ class SecurityMonitor final : public Tools {
   AuditSink audit_;
   EventSink events_;
 
+  const WallTime started_at_;
+  // One per mcp.replication.remotes entry, opened on first use (null until then).
+  std::vector<std::unique_ptr<objectstore::ObjectStore>> remotes_;
   mutable std::mutex mu_;
-  std::vector<Drill> drills_;                      // oldest first
-  std::map<std::string, bool> reported_;           // drill id -> completion audited
-  std::vector<Observation> observed_;              // bounded
+  bool observed_once_ = false;
+  std::set<std::string> gauged_;                   // drills whose recovery time is exported
   std::vector<failover::Transition> transitions_;  // union of those seen, bounded
-  std::vector<std::string> last_failed_, last_serving_;
-  bool have_last_ = false;
 };
 
 }  // namespace aha::mcp

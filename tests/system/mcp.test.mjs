@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,8 +12,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { BIN, readKey, run, startController, startRole, tempDir, waitFor } from './helpers.mjs';
 
-const TOOLS = ['end_regional_outage', 'get_drill_report', 'get_failover_status', 'list_regions',
-  'simulate_regional_outage'];
+const TOOLS = ['end_regional_outage', 'get_drill_report', 'get_failover_status', 'get_replication_status',
+  'list_regions', 'simulate_regional_outage'];
 
 function mcpConfig(dir, { regions, mcp = '', extra = '' }) {
   const path = join(dir, 'mcp.yaml');
@@ -112,7 +112,7 @@ test('mcp over stdio with the SDK client: every tool, and refusals as isError re
   assert.equal(stored.outages[0].id, id);
   assert.equal(stored.outages[0].expiresAt, r.structuredContent.expiresAt);
   assert.equal(Date.parse(stored.outages[0].expiresAt) - Date.parse(stored.outages[0].startedAt), 120000);
-  await refused({ region: 'eu-west-1' }, /already active for region eu-west-1/);
+  await refused({ region: 'eu-west-1' }, /drill already running for region eu-west-1/);
   r = await call(client, 'get_failover_status');
   assert.deepEqual(r.structuredContent.activeDrills.map((d) => d.drillId), [id]);
   r = await call(client, 'get_drill_report', { drill_id: id });
@@ -315,7 +315,16 @@ test('mcp over HTTP with a token: required on every request', async (t) => {
   await client.close();
 });
 
-test('full drill: outage → region failed → serving set changed → expiry → recovered, measured', async (t) => {
+async function httpClient(t, cfg) {
+  const srv = await startHttp(t, cfg);
+  const client = new Client({ name: 'aha-system-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(srv.url)));
+  t.after(() => client.close());
+  return client;
+}
+
+for (const transport of ['stdio', 'http'])
+test(`full drill over ${transport}: outage → region failed → serving set changed → expiry → recovered, measured`, async (t) => {
   const dir = tempDir(t);
   const stateDir = join(dir, 'state');
   const gate = async (region) => {
@@ -336,7 +345,7 @@ listen: "127.0.0.1:0"
   });
   const ctl = await startController(t, cfg);
   await waitFor('initial state written', () => readKey(stateDir, 'state.json') !== null);
-  const client = await stdioClient(t, cfg);
+  const client = transport === 'stdio' ? await stdioClient(t, cfg) : await httpClient(t, cfg);
 
   const sim = await call(client, 'simulate_regional_outage', { region: 'us-east-1', duration_seconds: 3 });
   assert.equal(sim.isError, false, text(sim));
@@ -402,5 +411,172 @@ listen: "127.0.0.1:0"
   const done = audit.find((a) => a.event === 'DrillCompleted');
   assert.equal(done.report.drillId, id);
   assert.equal(done.report.regional_failover_recovery_time, report.regional_failover_recovery_time);
+  // The drill, its observations and its final report are in the shared state too.
+  const stored = JSON.parse(readKey(stateDir, 'drills')).drills.find((x) => x.id === id);
+  assert.deepEqual(stored.report.timeline, report.timeline);
+  assert.equal(stored.report.regional_failover_recovery_time, report.regional_failover_recovery_time);
+  assert.ok(stored.observations.length >= 3, JSON.stringify(stored.observations));
+  assert.ok(stored.observations.every((o) => !o.gap));
+  assert.equal(tl.servingChangedAt, stored.observations.find((o) => o.serving.join() !== 'eu-west-1,us-east-1').at);
+  assert.equal(tl.servingRestoredAt, stored.observations.at(-1).at);
+  assert.deepEqual(stored.observations.at(-1).serving, ['eu-west-1', 'us-east-1']);
   if (process.env.AHA_PRINT_REPORT) console.log(JSON.stringify(report, null, 2));
+});
+
+test('two MCP servers on one state dir: concurrent drills both land, one region has one winner, a restarted server still reports', async (t) => {
+  const dir = tempDir(t);
+  const cfg = mcpConfig(dir, { regions: THREE });
+  const a = await stdioClient(t, cfg);
+  const b = await stdioClient(t, cfg);
+  const [ra, rb] = await Promise.all([
+    call(a, 'simulate_regional_outage', { region: 'us-east-1', duration_seconds: 300 }),
+    call(b, 'simulate_regional_outage', { region: 'eu-west-1', duration_seconds: 300 })]);
+  assert.equal(ra.isError, false, text(ra));
+  assert.equal(rb.isError, false, text(rb));
+  let stored = JSON.parse(readKey(join(dir, 'state'), 'simulatedOutages')).outages;
+  assert.deepEqual(stored.map((o) => o.region).sort(), ['eu-west-1', 'us-east-1'], 'no drill lost');
+  // Both go for the last region at once: the state decides, exactly one wins.
+  const both = await Promise.all([a, b].map((c) =>
+    call(c, 'simulate_regional_outage', { region: 'ap-southeast-1', duration_seconds: 300, force: true })));
+  assert.deepEqual(both.map((r) => r.isError).sort(), [false, true], both.map(text).join('\n'));
+  const lost = both.find((r) => r.isError);
+  assert.match(text(lost), /drill already running for region ap-southeast-1 \(drill-ap-southeast-1-\d+, until /);
+  stored = JSON.parse(readKey(join(dir, 'state'), 'simulatedOutages')).outages;
+  assert.equal(stored.length, 3);
+  // Server b reports a's drill (the drills live in the shared state) ...
+  const idA = ra.structuredContent.drillId;
+  let r = await call(b, 'get_drill_report', { drill_id: idA });
+  assert.equal(r.isError, false, text(r));
+  assert.equal(r.structuredContent.region, 'us-east-1');
+  // ... and so does a new server after a has gone.
+  await a.close();
+  const c = await stdioClient(t, cfg);
+  r = await call(c, 'get_drill_report', { region: 'us-east-1' });
+  assert.equal(r.isError, false, text(r));
+  assert.equal(r.structuredContent.drillId, idA);
+  assert.equal(r.structuredContent.timeline.injectedAt, ra.structuredContent.startedAt);
+  r = await call(c, 'end_regional_outage', { region: 'us-east-1' });
+  assert.equal(r.isError, false, text(r));
+  r = await call(b, 'get_drill_report', { drill_id: idA });
+  assert.equal(r.structuredContent.endedBy, 'ended', 'ended by another server, seen by this one');
+  const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(audit.filter((x) => x.event === 'DrillStarted').length, 3);
+});
+
+test('mcp over HTTP, 2026-07-28: sessionless requests, mirrored headers, version errors', async (t) => {
+  const dir = tempDir(t);
+  const srv = await startHttp(t, mcpConfig(dir, { regions: THREE }));
+  const V = '2026-07-28';
+  const meta = (v = V) => ({ 'io.modelcontextprotocol/protocolVersion': v,
+    'io.modelcontextprotocol/clientCapabilities': {} });
+  const post = async (body, headers) => {
+    const res = await fetch(srv.url, { method: 'POST', headers: { ...H, ...headers }, body: JSON.stringify(body) });
+    const txt = await res.text();
+    return { status: res.status, body: txt ? JSON.parse(txt) : null, headers: res.headers };
+  };
+  const hdr = (method, name, v = V) => ({ 'mcp-protocol-version': v, 'mcp-method': method,
+    ...(name ? { 'mcp-name': name } : {}) });
+  let r = await post({ jsonrpc: '2.0', id: 1, method: 'server/discover', params: { _meta: meta() } }, hdr('server/discover'));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.headers.get('mcp-session-id'), null, 'no session in 2026-07-28');
+  assert.deepEqual(r.body.result.supportedVersions, [V, '2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
+  assert.equal(r.body.result.resultType, 'complete');
+  r = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: meta() } }, hdr('tools/list'));
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body.result.tools.map((x) => x.name).sort(), TOOLS);
+  r = await post({ jsonrpc: '2.0', id: 3, method: 'tools/call',
+    params: { name: 'list_regions', arguments: {}, _meta: meta() } }, hdr('tools/call', 'list_regions'));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.result.resultType, 'complete');
+  assert.equal(r.body.result.structuredContent.regions.length, 3);
+  // Header faults: HeaderMismatch -32020, HTTP 400.
+  const call3 = { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'list_regions', arguments: {}, _meta: meta() } };
+  for (const [headers, re] of [
+    [hdr('tools/call', 'get_failover_status'), /Mcp-Name "get_failover_status" does not match params\.name "list_regions"/],
+    [hdr('tools/call'), /Mcp-Name header is required/],
+    [hdr('tools/list', 'list_regions'), /Mcp-Method "tools\/list" does not match the method "tools\/call"/],
+    [{ 'mcp-protocol-version': V }, /Mcp-Method header is required/],
+    [{ 'mcp-method': 'tools/call', 'mcp-name': 'list_regions' }, /MCP-Protocol-Version header is required/],
+    [hdr('tools/call', 'list_regions', '2025-11-25'), /MCP-Protocol-Version "2025-11-25" does not match _meta/]]) {
+    r = await post(call3, headers);
+    assert.equal(r.status, 400, JSON.stringify(headers));
+    assert.equal(r.body.error.code, -32020, JSON.stringify(r.body));
+    assert.match(r.body.error.message, re);
+    assert.equal(r.body.id, 4);
+  }
+  r = await post({ jsonrpc: '2.0', id: 5, method: 'tools/list', params: {} }, hdr('tools/list'));
+  assert.equal(r.status, 400, 'header says 2026-07-28, body has no _meta version');
+  assert.equal(r.body.error.code, -32020);
+  // An unknown version: -32022 with the supported list.
+  r = await post({ jsonrpc: '2.0', id: 6, method: 'tools/list', params: { _meta: meta('2099-01-01') } },
+    hdr('tools/list', null, '2099-01-01'));
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.code, -32022);
+  assert.deepEqual(r.body.error.data, { supported: [V, '2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'],
+    requested: '2099-01-01' });
+  // Notifications: 202; the legacy session flow still works next to it.
+  r = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 1, _meta: meta() } },
+    hdr('notifications/cancelled'));
+  assert.equal(r.status, 202);
+  const client = new Client({ name: 'legacy', version: '1' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(srv.url)));
+  assert.equal((await call(client, 'list_regions')).isError, false);
+  await client.close();
+});
+
+test('get_replication_status: the newest snapshot per region from real replicate --once runs', async (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  writeFileSync(join(src, 'a.txt'), 'hello');
+  writeFileSync(join(src, 'sub', 'b.bin'), Buffer.alloc(1000, 7));
+  const r1 = join(dir, 'r1');
+  const r2 = join(dir, 'r2');
+  const broken = join(dir, 'broken');
+  for (const region of ['us-east-1', 'eu-west-1']) { // a remote answering garbage
+    mkdirSync(join(broken, region), { recursive: true });
+    writeFileSync(join(broken, region, 'latest'), 'not json');
+  }
+  const replicate = (region, remotes) => {
+    const cfg = join(dir, `rep-${region}.yaml`);
+    writeFileSync(cfg, `source: ${src}\nregion: ${region}\nstateDir: ${join(dir, `st-${region}`)}\nlisten: ""\nremotes:\n` +
+      remotes.map((r) => `  - {url: "file://${r}"}\n`).join(''));
+    const r = run(['replicate', '--config', cfg, '--once']);
+    assert.equal(r.status, 0, r.stderr);
+  };
+  replicate('us-east-1', [r1, r2]);
+  replicate('eu-west-1', [r1]);
+  const remotes = `, replication: {remotes: [{url: "file://${r1}"}, {url: "file://${r2}"}, {url: "file://${broken}"}]}`;
+  // The remotes are checked by the replication config's own parser.
+  const bad = mcpConfig(dir, { regions: THREE, mcp: ', replication: {remotes: [{url: "ftp://x"}]}' });
+  let c = run(['mcp', '--config', bad, '--check']);
+  assert.equal(c.status, 2);
+  assert.match(c.stderr, /mcp\.replication\.remotes\[0\]\.url: invalid remote "ftp:\/\/x"/);
+  const client = await stdioClient(t, mcpConfig(dir, { regions: THREE, mcp: remotes }));
+  const before = Date.now();
+  const r = await call(client, 'get_replication_status');
+  assert.equal(r.isError, false, text(r));
+  const s = r.structuredContent;
+  const by = Object.fromEntries(s.regions.map((x) => [x.region, x]));
+  const listed = JSON.parse(run(['snapshots', '--remote', `file://${r1}`, '--region', 'us-east-1', '--json']).stdout);
+  const newest = listed.find((x) => x.latest);
+  const us = by['us-east-1'];
+  assert.equal(us.latest.id, newest.id);
+  assert.equal(us.latest.createdAt, newest.createdAt);
+  assert.equal(us.latest.files, 2);
+  assert.equal(us.latest.bytes, 1005);
+  const age = (before - Date.parse(newest.createdAt)) / 1000;
+  assert.ok(us.latest.ageSeconds >= age - 0.001 && us.latest.ageSeconds <= (Date.parse(s.measuredAt) - Date.parse(newest.createdAt)) / 1000,
+    `age ${us.latest.ageSeconds} measured from the record's createdAt`);
+  assert.deepEqual(us.haveLatest, [`file://${r1}`, `file://${r2}`]);
+  assert.deepEqual(us.failed.map((f) => f.remote), [`file://${broken}`]);
+  assert.match(us.failed[0].error, /us-east-1\/latest/);
+  const eu = by['eu-west-1'];
+  assert.deepEqual(eu.haveLatest, [`file://${r1}`]);
+  assert.deepEqual(eu.missingLatest, [`file://${r2}`]);
+  assert.equal(by['ap-southeast-1'].latest, null);
+  assert.match(text(r), /us-east-1: latest \S+ .* on 2\/3 remotes; 1 remote\(s\) failed/);
+  const one = await call(client, 'get_replication_status', { region: 'eu-west-1' });
+  assert.deepEqual(one.structuredContent.regions.map((x) => x.region), ['eu-west-1']);
+  assert.equal((await call(client, 'get_replication_status', { region: 'mars-1' })).isError, true);
 });

@@ -143,6 +143,25 @@ mcp: {minDurationSeconds: 1, maxDurationSeconds: 600, defaultDurationSeconds: 60
   assert.ok(all.some((e) => e.reason === 'RegionFailed' && e.involvedObject.name === CM));
   assert.ok(all.some((e) => e.reason === 'RegionRecovered' && e.involvedObject.name === CM));
 
+  // A second MCP server on the same ConfigMap: it reports the first one's drill (kept in the
+  // ConfigMap), and of two concurrent drills on one region exactly one wins (resourceVersion
+  // precondition on the write).
+  const client2 = new Client({ name: 'aha-system-test-2', version: '1.0.0' });
+  await client2.connect(new StdioClientTransport({ command: BIN, args: ['mcp', '--config', cfg],
+    stderr: 'ignore', env: { ...process.env, POD_NAME: 'mcp-test-2' } }));
+  t.after(() => client2.close());
+  r = await client2.callTool({ name: 'get_drill_report', arguments: { drill_id: id } });
+  assert.equal(r.isError, false, text(r));
+  assert.deepEqual(r.structuredContent.timeline, report.timeline);
+  const both = await Promise.all([client, client2].map((c) => c.callTool({
+    name: 'simulate_regional_outage', arguments: { region: 'eu-west-1', duration_seconds: 60 } })));
+  assert.deepEqual(both.map((x) => x.isError).sort(), [false, true], both.map(text).join('\n'));
+  assert.match(text(both.find((x) => x.isError)), /drill already running for region eu-west-1/);
+  assert.equal(JSON.parse((await configMap(kube)).data.simulatedOutages).outages.length, 1);
+  r = await client2.callTool({ name: 'end_regional_outage', arguments: { region: 'eu-west-1' } });
+  assert.equal(r.isError, false, text(r));
+  await client2.close();
+
   await client.close();
   ctl.child.kill('SIGTERM');
   assert.equal(await ctl.exited, 0);

@@ -96,5 +96,62 @@ TEST_F(ReportTest, EndedEarlyAndNotYetRecovered) {
   EXPECT_DOUBLE_EQ(r["durationsSeconds"]["outage"].get<double>(), 1.2);
 }
 
+TEST_F(ReportTest, AGapObservationAdvancesThePhaseButLeavesItsTimeNull) {
+  std::vector<Observation> obs = {{At(660), {"us"}, {"eu"}}, {At(9000), {}, {"eu", "us"}, true}};
+  json r = BuildDrillReport(D(), {}, obs, At(9000));
+  EXPECT_EQ(r["timeline"]["failedObservedAt"], FormatTime(At(660)));
+  EXPECT_TRUE(r["timeline"]["recoveredObservedAt"].is_null());
+  EXPECT_TRUE(r["timeline"]["servingRestoredAt"].is_null());
+  EXPECT_EQ(r["phase"], "complete");
+  EXPECT_EQ(r["notes"].size(), 1u);
+  EXPECT_TRUE(BuildDrillReport(D(), {}, {obs[0]}, At(9000))["notes"].empty());
+}
+
+TEST_F(ReportTest, DrillsRoundTripThroughTheStateKey) {
+  Drill d = D();
+  d.ended_early_at = At(1200);
+  d.failed_before = {"ap"};
+  d.observations = {{At(660), {"us"}, {"eu"}}, {At(5000), {}, {"eu", "us"}, true}};
+  d.completed_at = At(5001);
+  d.report = {{"phase", "complete"}};
+  auto back = ParseDrills(DrillsToJson({D(), d}));
+  ASSERT_TRUE(back.ok()) << back.message();
+  ASSERT_EQ(back->size(), 2u);
+  const Drill& x = (*back)[1];
+  EXPECT_EQ(x.id, d.id);
+  EXPECT_EQ(x.injected_at, d.injected_at);
+  EXPECT_EQ(x.expires_at, d.expires_at);
+  EXPECT_EQ(x.ended_early_at, d.ended_early_at);
+  EXPECT_EQ(x.completed_at, d.completed_at);
+  EXPECT_EQ(x.serving_before, d.serving_before);
+  EXPECT_EQ(x.failed_before, d.failed_before);
+  ASSERT_EQ(x.observations.size(), 2u);
+  EXPECT_EQ(x.observations[1].at, At(5000));
+  EXPECT_TRUE(x.observations[1].gap);
+  EXPECT_FALSE(x.observations[0].gap);
+  EXPECT_EQ(x.report, d.report);
+  EXPECT_FALSE((*back)[0].completed_at.has_value());
+  EXPECT_TRUE(ParseDrills("").ok());
+}
+
+TEST_F(ReportTest, DrillsKeyKeepsTheNewestAndRejectsMalformedContent) {
+  std::vector<Drill> many;
+  for (int i = 0; i < 30; ++i) {
+    Drill d = D();
+    d.id = "drill-" + std::to_string(i);
+    many.push_back(d);
+  }
+  auto back = ParseDrills(DrillsToJson(many));
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->size(), kMaxStoredDrills);
+  EXPECT_EQ(back->back().id, "drill-29");
+  EXPECT_EQ(back->front().id, "drill-10");
+  auto bad = ParseDrills("{\"drills\": [{\"id\": \"x\", \"region\": \"us\", \"injectedAt\": 5}]}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.message(), "drills[0].injectedAt: expected a timestamp");
+  EXPECT_FALSE(ParseDrills("[]").ok());
+  EXPECT_FALSE(ParseDrills("{").ok());
+}
+
 }  // namespace
 }  // namespace aha::mcp
