@@ -320,6 +320,7 @@ async function httpClient(t, cfg) {
   const client = new Client({ name: 'aha-system-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(srv.url)));
   t.after(() => client.close());
+  client.metricsUrl = `http://127.0.0.1:${srv.port}/metrics`;
   return client;
 }
 
@@ -420,6 +421,12 @@ listen: "127.0.0.1:0"
   assert.equal(tl.servingChangedAt, stored.observations.find((o) => o.serving.join() !== 'eu-west-1,us-east-1').at);
   assert.equal(tl.servingRestoredAt, stored.observations.at(-1).at);
   assert.deepEqual(stored.observations.at(-1).serving, ['eu-west-1', 'us-east-1']);
+  if (client.metricsUrl) { // the measured recovery, under upstream's metric name
+    const m = (await (await fetch(client.metricsUrl)).text())
+      .match(/^regional_failover_recovery_time\{region="us-east-1"\} (\S+)$/m);
+    assert.ok(m, 'regional_failover_recovery_time exported');
+    assert.equal(Number(m[1]), report.regional_failover_recovery_time);
+  }
   if (process.env.AHA_PRINT_REPORT) console.log(JSON.stringify(report, null, 2));
 });
 
