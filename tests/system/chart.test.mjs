@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, writeFileSync, existsSync, statSync, cpSync,
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { BIN, tempDir } from './helpers.mjs';
+import { BIN, tempDir, startController, startGate, startRole, writeConfig, freePort, get, waitFor, startKubeServer } from './helpers.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CHART = join(ROOT, 'deployment/chart/simple-cli');
@@ -280,7 +280,9 @@ test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', ()
   assert.deepEqual(matched.map((s) => s.metadata.name).sort(), ['simple-agency-simple-cli-eu-west-1-probe', 'simple-agency-simple-cli-us-east-1-probe']);
   const rules = byKind(objs, 'PrometheusRule')[0].spec.groups[0].rules;
   const alert = Object.fromEntries(rules.map((r) => [r.alert, r]));
-  assert.deepEqual(Object.keys(alert), ['AgencyRegionFailed', 'AgencyFailoverPanic', 'AgencyReplicationLagHigh', 'AgencyNoRecentSnapshot', 'AgencyControllerWithoutLeader']);
+  assert.deepEqual(Object.keys(alert), ['AgencyRegionFailed', 'AgencyFailoverPanic', 'AgencyReplicationLagHigh', 'AgencyNoRecentSnapshot',
+    'AgencyStandbyNotUpdating', 'AgencyStandbyRefused', 'AgencyControllerWithoutLeader']);
+  assert.equal(alert.AgencyStandbyRefused.expr, 'agency_ha_follow_refused == 1');
   assert.equal(alert.AgencyRegionFailed.expr, 'agency_ha_region_failed == 1');
   assert.equal(alert.AgencyRegionFailed.for, '1m');
   assert.equal(alert.AgencyFailoverPanic.expr, 'agency_ha_panic == 1');
@@ -472,7 +474,8 @@ test('passive region: warm standby follows the highest-priority active region; r
 test('rendered replicate, follow and restore move a real snapshot between regions', async (t) => {
   const dir = tempDir(t);
   const help = (cmd) => spawnSync(BIN, [cmd, '--help'], { encoding: 'utf8' });
-  if (help('follow').status !== 0) {
+  // (CLI11 answers `UNKNOWN --help` with the main help and exit 0: look for the command's usage.)
+  if (!/Usage: \S+ follow /.test(help('follow').stdout)) {
     t.skip('this agency-ha has no follow command yet');
     return;
   }
@@ -644,4 +647,52 @@ test('NOTES.txt commands name the objects the release has', (t) => {
   const r = spawnSync(BIN, [...cmd[2].split(' '), '--region', 'us-east-1', '--endpoint', 'http://127.0.0.1:9'],
     { encoding: 'utf8', timeout: 60000, env: { ...process.env, AWS_REGION: cmd[1], AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_EC2_METADATA_DISABLED: 'true' } });
   assert.equal(r.status, 1, `expected a remote failure, not bad usage: ${r.stderr}`);
+});
+
+// Every metric the alerts and the dashboard use is one the binary exports: scrape the real roles.
+test('alerts and dashboard use only metrics the roles export', async (t) => {
+  const objs = render(ci('monitoring-values.yaml'));
+  const rules = byKind(objs, 'PrometheusRule')[0].spec.groups.flatMap((g) => g.rules.map((r) => r.expr));
+  const dash = JSON.parse(readFileSync(join(CHART, 'dashboards/agency-ha.json'), 'utf8'));
+  const used = new Set([...rules, ...dash.panels.flatMap((p) => (p.targets ?? []).map((x) => x.expr))]
+    .flatMap((e) => e.match(/agency_ha_[a-z0-9_]+/g) ?? []));
+  const dir = tempDir(t);
+  const exported = new Set();
+  const scrape = async (port) => {
+    const text = await waitFor(`/metrics on ${port}`, async () => {
+      try { const r = await get(port, '/metrics'); return r.status === 200 && r.body; } catch { return false; }
+    }, 60000);
+    for (const m of text.matchAll(/^# TYPE (agency_ha_[a-z0-9_]+) (\w+)/gm)) {
+      exported.add(m[1]);
+      if (m[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(m[1] + s);
+    }
+  };
+  // The controller with the chart's own rendered controller.yaml (ConfigMap state, Lease) against
+  // the Kubernetes API test server; its probes of the in-cluster names fail, which is fine here.
+  const kube = await startKubeServer(t, dir);
+  const rendered = named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'];
+  const ctl = await startController(t, writeConfig(dir, `${rendered.replace(/listen: .*/, 'listen: "127.0.0.1:0"')}kubeconfig: "${kube.kubeconfig}"\n`),
+    { POD_NAME: 'simple-agency-simple-cli-failover-controller-0' });
+  await waitFor('the controller leads', async () => /leader/.test((await get(ctl.port, '/readyz')).body), 60000);
+  await scrape(ctl.port);
+  const state = join(dir, 'state');
+  mkdirSync(state);
+  const gate = await startGate(t, dir, 'us-east-1', `{file: ${state}}`);
+  await scrape(new URL(gate.url).port);
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'src/a.txt'), 'a');
+  const rport = await freePort();
+  writeFileSync(join(dir, 'replicate.yaml'), `source: ${dir}/src\nregion: us-east-1\nremotes: [{url: "file://${dir}/bucket"}]\nlisten: "127.0.0.1:${rport}"\n`);
+  await startRole(t, ['replicate', '--config', join(dir, 'replicate.yaml')], 'replicate starting');
+  await scrape(rport);
+  const hasFollow = /Usage: \S+ follow /.test(spawnSync(BIN, ['follow', '--help'], { encoding: 'utf8' }).stdout);
+  if (hasFollow) {
+    const fport = await freePort();
+    await startRole(t, ['follow', '--config', join(dir, 'replicate.yaml'), '--to', join(dir, 'standby/agent'),
+      '--listen', `127.0.0.1:${fport}`], 'follow starting');
+    await scrape(fport);
+  }
+  const missing = [...used].filter((m) => !exported.has(m) && (hasFollow || !m.startsWith('agency_ha_follow_')));
+  assert.deepEqual(missing, [], `used by the chart but exported by no role (exported: ${[...exported].sort().join(' ')})`);
+  if (!hasFollow) t.skip('no follow command in this agency-ha: its alert metrics were not checked');
 });
