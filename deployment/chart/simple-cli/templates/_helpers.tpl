@@ -164,6 +164,21 @@ state:
 leaderElection:
   lease: {namespace: {{ .Release.Namespace }}, name: {{ include "simple-cli.controllerName" . }}}
 listen: "0.0.0.0:9090"
+{{- $q := .Values.failoverController.quorum }}
+{{- with $q.peers }}
+# Observer quorum: the other regions' controllers.
+peers:
+{{- range . }}
+  - {name: {{ .name }}, url: {{ .url | quote }}}
+{{- end }}
+quorum:
+  region: {{ $.Values.multiRegion.localRegion }}
+  {{- if $q.size }}
+  size: {{ $q.size }}
+  {{- end }}
+  isolation: {{ $q.isolation }}
+observationsToken: {{ include "simple-cli.observationsTokenFile" $ }}
+{{- end }}
 {{- if .Values.securityMonitor.enabled }}
 # The Security Monitor MCP server's section (read by `agency-ha mcp` only).
 mcp:
@@ -172,4 +187,9 @@ mcp:
   maxDurationSeconds: {{ .Values.securityMonitor.mcp.maxDurationSeconds }}
   httpTokenFile: {{ include "simple-cli.mcpTokenFile" . }}
 {{- end }}
+{{- end -}}
+
+{{/* Where the observer-quorum bearer token is mounted in the controller. */}}
+{{- define "simple-cli.observationsTokenFile" -}}
+/var/run/secrets/agency-ha-observations/token
 {{- end -}}
