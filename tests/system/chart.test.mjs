@@ -521,6 +521,17 @@ test('rendered replicate, follow and restore move a real snapshot between region
   assert.equal(JSON.parse(f.stdout).applied, true, f.stdout);
   assert.equal(readFileSync(join(apData, 'agent/session.json'), 'utf8'), '{"turns": 3}\n');
   assert.equal(readFileSync(join(apData, 'agent/brain/rows.bin'), 'utf8').length, 70000);
+  // Taking over for good (RUNBOOK): ap-southeast-1 made active, its pod restarts with replicate on
+  // the followed copy, and publishes its own lineage from it.
+  const apActive = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.regions[2].active=true', ...remotes]);
+  assert.ok(pod(apActive).containers.every((c) => c.name !== 'follow'));
+  writeFileSync(join(apData, 'agent/after-takeover.txt'), 'new write\n');
+  const take = spawnSync(BIN, [...local(pod(apActive).containers.find((c) => c.name === 'replicate').args, apData), '--once'],
+    { encoding: 'utf8', timeout: 120000 });
+  assert.equal(take.status, 0, take.stderr);
+  const snaps = spawnSync(BIN, ['snapshots', '--config', join(apData, 'etc/replicate.yaml'), '--json'], { encoding: 'utf8', timeout: 60000 });
+  assert.equal(snaps.status, 0, snaps.stderr);
+  assert.match(snaps.stdout, new RegExp(JSON.parse(take.stdout).snapshot));
   // The restore init container of a rebuilt us-east-1 (empty volume): its own lineage comes back.
   const restoreArgs = pod(us).initContainers[0].args;
   const rebuilt = setup('us-rebuilt', us);
