@@ -168,6 +168,9 @@ test('one cluster per region: only the local region is rendered, the others are 
 
 test('external-dns routing policies', () => {
   const objs = render(ci('stretched-latency-values.yaml'));
+  const cfg = parseAllDocuments(named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'])[0].toJS();
+  assert.deepEqual(cfg.regions.map((r) => r.minHealthyEndpoints), [undefined, 2], 'per-region minHealthyEndpoints');
+  assert.equal(named(objs, 'StatefulSet', 'simple-agency-simple-cli-eu-west-1').spec.replicas, 3);
   const us = named(objs, 'Service', 'simple-agency-simple-cli-us-east-1').metadata.annotations;
   assert.equal(us['external-dns.alpha.kubernetes.io/aws-region'], 'us-east-1');
   assert.equal(us['external-dns.alpha.kubernetes.io/hostname'], 'agency.example.com');

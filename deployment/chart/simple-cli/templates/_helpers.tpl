@@ -151,6 +151,9 @@ regions:
     active: {{ ne .active false }}
     endpoint: {{ include "simple-cli.regionEndpoint" (dict "root" $ "region" .) | quote }}
     priority: {{ .priority | default 0 }}
+    {{- with .minHealthyEndpoints }}
+    minHealthyEndpoints: {{ . }}
+    {{- end }}
 {{- end }}
 probe:
   intervalSeconds: {{ .Values.failoverController.probe.intervalSeconds }}
