@@ -151,7 +151,103 @@ void ReadLeaderElection(MapReader& root, LeaderElectionConfig* le, std::string* 
   }
 }
 
+bool HasRegion(const std::vector<RegionConfig>& regions, const std::string& name) {
+  for (const auto& r : regions) {
+    if (r.name == name) return true;
+  }
+  return false;
+}
+
+void ReadPeers(MapReader& root, ControllerConfig* c, std::string* err) {
+  YAML::Node list = root.node("peers");
+  if (!list.IsDefined() || list.IsNull()) return;
+  if (!list.IsSequence()) {
+    root.fail("peers", "expected a list of peer controllers");
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < list.size() && err->empty(); ++i) {
+    const std::string path = IndexPath("peers", i);
+    MapReader r(list[i], path, err);
+    PeerConfig pc;
+    pc.name = r.str("name");
+    pc.url = r.str("url");
+    pc.token_file = r.str("tokenFile");
+    ReadTls(r, "tls", &pc.tls, err);
+    r.finish();
+    if (!err->empty()) return;
+    if (pc.name.empty()) {
+      r.fail("name", "required");
+    } else if (!HasRegion(c->regions, pc.name)) {
+      r.fail("name",
+             "unknown region " + Quote(pc.name) + " (a peer is another region's controller)");
+    } else if (!seen.insert(pc.name).second) {
+      r.fail("name", "duplicate peer " + Quote(pc.name));
+    } else if (pc.url.empty()) {
+      r.fail("url", "required");
+    } else if (auto u = ParseUrl(pc.url); !u) {
+      r.fail("url", "invalid URL " + Quote(pc.url) + ": " + u.message());
+    } else if (u->scheme != "http" && u->scheme != "https") {
+      r.fail("url", "unsupported scheme " + Quote(u->scheme) + " (want http or https)");
+    }
+    c->peers.push_back(std::move(pc));
+  }
+}
+
+void ReadQuorum(MapReader& root, ControllerConfig* c, std::string* err) {
+  QuorumConfig& q = c->quorum;
+  MapReader r(root.node("quorum"), "quorum", err);
+  q.region = r.str("region");
+  const long long size = r.integer("size", 0);
+  q.staleness_seconds = r.number("stalenessSeconds", 5 * c->probe.interval_seconds);
+  q.peer_timeout_seconds = r.number("peerTimeoutSeconds", c->probe.timeout_seconds);
+  const std::string isolation = r.str("isolation", "keep-serving");
+  r.finish();
+  if (!err->empty()) return;
+  const int observers = c->Observers();
+  q.size = size == 0 ? observers / 2 + 1 : static_cast<int>(size);
+  if (isolation == "keep-serving") {
+    q.isolation = IsolationPolicy::kKeepServing;
+  } else if (isolation == "stop-serving") {
+    q.isolation = IsolationPolicy::kStopServing;
+  } else {
+    r.fail("isolation", "must be keep-serving or stop-serving; got " + Quote(isolation));
+    return;
+  }
+  if (!q.region.empty() && !HasRegion(c->regions, q.region)) {
+    r.fail("region", "unknown region " + Quote(q.region));
+  } else if (c->peers.empty()) {
+    return;  // without peers the controller decides alone; the rest has no effect
+  } else if (q.region.empty()) {
+    r.fail("region", "required with peers (the region this controller runs in)");
+  } else if (size != 0 && (size <= observers / 2 || size > observers)) {
+    r.fail("size", "must be a majority of the " + std::to_string(observers) +
+                       " observers (between " + std::to_string(observers / 2 + 1) + " and " +
+                       std::to_string(observers) + "), got " + std::to_string(size) +
+                       "; a smaller quorum lets both sides of a partition act");
+  } else if (q.staleness_seconds < c->probe.interval_seconds || q.staleness_seconds > 3600) {
+    r.fail("stalenessSeconds", "must be between probe.intervalSeconds (" +
+                                   std::to_string(c->probe.interval_seconds) + ") and 3600");
+  } else if (q.peer_timeout_seconds <= 0 || q.peer_timeout_seconds >= c->probe.interval_seconds) {
+    r.fail("peerTimeoutSeconds", "must be greater than 0 and less than probe.intervalSeconds (" +
+                                     std::to_string(c->probe.interval_seconds) + ")");
+  } else {
+    for (size_t i = 0; i < c->peers.size(); ++i) {
+      if (c->peers[i].name == q.region) {
+        std::string e = IndexPath("peers", i) + ".name: " + Quote(q.region) +
+                        " is this controller's own region (quorum.region)";
+        *err = e;
+        return;
+      }
+    }
+  }
+}
+
 }  // namespace
+
+const char* IsolationPolicyName(IsolationPolicy p) {
+  return p == IsolationPolicy::kStopServing ? "stop-serving" : "keep-serving";
+}
 
 Result<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
                                                const std::string& source) {
@@ -189,6 +285,15 @@ Result<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
     }
   }
   if (err.empty()) ReadMcpSection(root, &c.mcp, &err);
+  if (err.empty()) ReadPeers(root, &c, &err);
+  if (err.empty()) ReadQuorum(root, &c, &err);
+  if (err.empty()) {
+    c.observations_token = root.str("observationsToken");
+    if (err.empty() && c.QuorumEnabled() && c.observations_token.empty()) {
+      root.fail("observationsToken",
+                "required with peers (a file holding the bearer token peers present)");
+    }
+  }
   if (err.empty()) root.finish();
   if (!err.empty()) return Err(err);
   return c;

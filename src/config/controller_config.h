@@ -55,6 +55,31 @@ struct LeaderElectionConfig {
   double retry_period_seconds = 2;
 };
 
+// One other region's controller whose observations this controller reads (observer quorum).
+struct PeerConfig {
+  std::string name;  // the peer's region (its observer identity); a configured region
+  std::string url;  // its observations endpoint, e.g. https://ctl.eu-west-1.example/v1/observations
+  std::string
+      token_file;  // bearer token sent to this peer; empty = ControllerConfig::observations_token
+  TlsConfig tls;   // CA / client certificate (mTLS) for https peers
+};
+
+enum class IsolationPolicy {
+  kKeepServing,  // an isolated controller keeps its own region as it is (default)
+  kStopServing,  // an isolated controller writes its own region into failedRegions (self-fencing)
+};
+const char* IsolationPolicyName(IsolationPolicy p);
+
+// Observer quorum (docs/ARCHITECTURE.md, "Observer quorum"). Only in effect when peers are
+// configured; without peers the controller decides alone, as it always did.
+struct QuorumConfig {
+  std::string region;  // this controller's own region (its observer identity); required with peers
+  int size = 0;        // observers that must agree (incl. self); resolved: majority by default
+  double staleness_seconds = 0;     // resolved: default 5 × probe.intervalSeconds
+  double peer_timeout_seconds = 0;  // resolved: default probe.timeoutSeconds
+  IsolationPolicy isolation = IsolationPolicy::kKeepServing;
+};
+
 struct ControllerConfig {
   std::vector<RegionConfig> regions;
   ProbeConfig probe;
@@ -65,6 +90,14 @@ struct ControllerConfig {
   std::string listen = "127.0.0.1:9090";  // empty string disables the HTTP server
   std::string log_level = "info";
   McpConfig mcp;  // read by `agency-ha mcp` only; the controller ignores it
+  std::vector<PeerConfig> peers;
+  QuorumConfig quorum;
+  // File holding the bearer token that peers must present at GET /v1/observations (and that is
+  // sent to peers without their own tokenFile). Read by the controller at start, not by the parser.
+  std::string observations_token;
+
+  bool QuorumEnabled() const { return !peers.empty(); }
+  int Observers() const { return static_cast<int>(peers.size()) + 1; }
 };
 
 // Parses and validates. The error names the key: "probe.timeoutSeconds: must be less than ...".

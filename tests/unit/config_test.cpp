@@ -170,3 +170,124 @@ TEST(Config, Dns1123) {
 
 }  // namespace
 }  // namespace aha::config
+
+// Observer quorum: peers, quorum and observationsToken.
+namespace aha::config {
+namespace {
+
+const std::string kThree =
+    "  - {name: a, endpoint: 'http://10.0.0.1:1/h'}\n"
+    "  - {name: b, endpoint: 'http://10.0.0.2:1/h'}\n"
+    "  - {name: c, active: false, endpoint: 'http://10.0.0.3:1/h'}\n";
+const std::string kPeers =
+    "peers:\n"
+    "  - {name: b, url: 'http://10.0.1.2:9090/v1/observations'}\n"
+    "  - {name: c, url: 'https://ctl.c.example/v1/observations', tokenFile: /t/c,\n"
+    "     tls: {caFile: /ca.pem, certFile: /c.pem, keyFile: /k.pem}}\n";
+
+TEST(ConfigQuorum, PeersQuorumAndTokenLoadWithDefaults) {
+  auto c = ParseControllerConfig(
+      Base(kThree, kPeers + "quorum: {region: a}\nobservationsToken: /t/token\n"), "t");
+  ASSERT_TRUE(c.ok()) << c.message();
+  ASSERT_TRUE(c->QuorumEnabled());
+  ASSERT_EQ(c->peers.size(), 2u);
+  EXPECT_EQ(c->peers[0].name, "b");
+  EXPECT_EQ(c->peers[0].url, "http://10.0.1.2:9090/v1/observations");
+  EXPECT_EQ(c->peers[0].token_file, "");
+  EXPECT_EQ(c->peers[1].token_file, "/t/c");
+  EXPECT_EQ(c->peers[1].tls.ca_file, "/ca.pem");
+  EXPECT_EQ(c->peers[1].tls.cert_file, "/c.pem");
+  EXPECT_EQ(c->Observers(), 3);
+  EXPECT_EQ(c->quorum.size, 2);  // majority of 3
+  EXPECT_EQ(c->quorum.region, "a");
+  EXPECT_DOUBLE_EQ(c->quorum.staleness_seconds, 5.0);     // 5 × intervalSeconds
+  EXPECT_DOUBLE_EQ(c->quorum.peer_timeout_seconds, 0.5);  // probe.timeoutSeconds
+  EXPECT_EQ(c->quorum.isolation, IsolationPolicy::kKeepServing);
+  EXPECT_EQ(c->observations_token, "/t/token");
+}
+
+TEST(ConfigQuorum, ExplicitSettings) {
+  auto c = ParseControllerConfig(
+      Base(kThree, kPeers + "quorum: {region: a, size: 3, stalenessSeconds: 9, peerTimeoutSeconds: "
+                            "0.3, isolation: stop-serving}\nobservationsToken: /t/token\n"),
+      "t");
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->quorum.size, 3);
+  EXPECT_DOUBLE_EQ(c->quorum.staleness_seconds, 9.0);
+  EXPECT_DOUBLE_EQ(c->quorum.peer_timeout_seconds, 0.3);
+  EXPECT_EQ(c->quorum.isolation, IsolationPolicy::kStopServing);
+  EXPECT_STREQ(IsolationPolicyName(c->quorum.isolation), "stop-serving");
+}
+
+TEST(ConfigQuorum, NoPeersMeansNoQuorum) {
+  auto c = ParseControllerConfig(Base(kThree), "t");
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_FALSE(c->QuorumEnabled());
+  EXPECT_EQ(c->Observers(), 1);
+  EXPECT_TRUE(c->observations_token.empty());
+}
+
+struct QuorumBad {
+  const char* name;
+  std::string extra;
+  const char* expected;
+};
+
+class ConfigQuorumBad : public ::testing::TestWithParam<QuorumBad> {};
+
+TEST_P(ConfigQuorumBad, FailsNamingTheKey) {
+  auto c = ParseControllerConfig(Base(kThree, GetParam().extra), "bad.yaml");
+  ASSERT_FALSE(c.ok()) << "should have been rejected";
+  EXPECT_NE(c.message().find(GetParam().expected), std::string::npos)
+      << "message was: " << c.message();
+}
+
+const std::string kTok = "observationsToken: /t/token\n";
+const std::string kPeerB = "peers: [{name: b, url: 'http://10.0.1.2:9090/v1/observations'}]\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ConfigQuorumBad,
+    ::testing::Values(
+        QuorumBad{"peers_not_list", "peers: {name: b}\n" + kTok, "peers: expected a list"},
+        QuorumBad{"peer_unknown_region",
+                  "peers: [{name: z, url: 'http://x/o'}]\nquorum: {region: a}\n" + kTok,
+                  "peers[0].name: unknown region \"z\""},
+        QuorumBad{"peer_duplicate",
+                  "peers: [{name: b, url: 'http://x/o'}, {name: b, url: 'http://y/o'}]\n"
+                  "quorum: {region: a}\n" +
+                      kTok,
+                  "peers[1].name: duplicate peer \"b\""},
+        QuorumBad{"peer_no_url", "peers: [{name: b}]\nquorum: {region: a}\n" + kTok,
+                  "peers[0].url: required"},
+        QuorumBad{"peer_bad_url", "peers: [{name: b, url: 'not a url'}]\n" + kTok,
+                  "peers[0].url: invalid URL"},
+        QuorumBad{"peer_bad_scheme", "peers: [{name: b, url: 'ftp://x/o'}]\n" + kTok,
+                  "peers[0].url: unsupported scheme \"ftp\""},
+        QuorumBad{"peer_unknown_key", "peers: [{name: b, url: 'http://x/o', tokn: x}]\n" + kTok,
+                  "peers[0].tokn: unknown key"},
+        QuorumBad{"peer_tls_pair",
+                  "peers: [{name: b, url: 'https://x/o', tls: {keyFile: /k}}]\n" + kTok,
+                  "peers[0].tls.certFile: certFile and keyFile"},
+        QuorumBad{"peer_is_self", kPeerB + "quorum: {region: b}\n" + kTok,
+                  "peers[0].name: \"b\" is this controller's own region"},
+        QuorumBad{"no_region", kPeerB + kTok, "quorum.region: required with peers"},
+        QuorumBad{"unknown_region", kPeerB + "quorum: {region: zz}\n" + kTok,
+                  "quorum.region: unknown region \"zz\""},
+        QuorumBad{"size_minority", kPeerB + "quorum: {region: a, size: 1}\n" + kTok,
+                  "quorum.size: must be a majority of the 2 observers (between 2 and 2)"},
+        QuorumBad{"size_too_big", kPeerB + "quorum: {region: a, size: 3}\n" + kTok,
+                  "quorum.size: must be a majority"},
+        QuorumBad{"staleness", kPeerB + "quorum: {region: a, stalenessSeconds: 0.5}\n" + kTok,
+                  "quorum.stalenessSeconds: must be between probe.intervalSeconds"},
+        QuorumBad{"peer_timeout", kPeerB + "quorum: {region: a, peerTimeoutSeconds: 1}\n" + kTok,
+                  "quorum.peerTimeoutSeconds: must be greater than 0 and less than"},
+        QuorumBad{"isolation", kPeerB + "quorum: {region: a, isolation: shutdown}\n" + kTok,
+                  "quorum.isolation: must be keep-serving or stop-serving; got \"shutdown\""},
+        QuorumBad{"unknown_quorum_key", kPeerB + "quorum: {region: a, sise: 2}\n" + kTok,
+                  "quorum.sise: unknown key"},
+        QuorumBad{"no_token", kPeerB + "quorum: {region: a}\n",
+                  "observationsToken: required with peers"}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+}  // namespace
+}  // namespace aha::config
