@@ -57,9 +57,11 @@ struct Round {
     }
   }
 
-  // Rule 1.
+  // Rule 1 (and, with a quorum, this observer's vote: rule 7).
   void Observe(const std::map<std::string, Observation>& obs) {
+    const bool alone = !cfg.QuorumEnabled();
     for (auto& [name, rs] : next.regions) {
+      if (alone) rs.local_failed = rs.health == Health::kFailed;
       auto it = obs.find(name);
       if (it == obs.end()) continue;
       const Observation& o = it->second;
@@ -73,20 +75,104 @@ struct Round {
         rs.consecutive_failures = std::min(rs.consecutive_failures + 1, 1 << 30);
         rs.consecutive_successes = 0;
       }
-      if (rs.health == Health::kHealthy && rs.consecutive_failures >= cfg.probe.failure_threshold) {
+      if (!rs.local_failed && rs.consecutive_failures >= cfg.probe.failure_threshold) {
+        rs.local_failed = true;
+        if (!alone) continue;
         rs.health = Health::kFailed;
         rs.since = now;
         rs.reason = std::to_string(rs.consecutive_failures) +
                     " consecutive failed probes, last: " + o.detail;
         Emit(TransitionKind::kRegionFailed, name, rs.reason, rs.streak_since);
-      } else if (rs.health == Health::kFailed &&
-                 rs.consecutive_successes >= cfg.probe.success_threshold) {
+      } else if (rs.local_failed && rs.consecutive_successes >= cfg.probe.success_threshold) {
+        rs.local_failed = false;
+        if (!alone) continue;
         rs.health = Health::kHealthy;
         rs.since = now;
         rs.reason = std::to_string(rs.consecutive_successes) + " consecutive healthy probes";
         Emit(TransitionKind::kRegionRecovered, name, rs.reason, rs.streak_since);
       }
     }
+  }
+
+  // Rules 7-9. Returns false when partitioned (fail-static).
+  bool Vote(const QuorumInput& q, const State& prev) {
+    const auto staleness = std::chrono::duration_cast<WallTime::duration>(
+        std::chrono::duration<double>(cfg.quorum.staleness_seconds));
+    std::vector<const PeerReport*> fresh;
+    for (const auto& peer : cfg.peers) {
+      for (const auto& r : q.peers) {
+        if (r.observer != peer.name) continue;
+        if (r.received_at != WallTime{} && now - r.received_at <= staleness) fresh.push_back(&r);
+        break;
+      }
+    }
+    const int needed = cfg.quorum.size;
+    const int reachable = 1 + static_cast<int>(fresh.size());
+    next.quorum = true;
+    next.quorum_size = needed;
+    next.observers = cfg.Observers();
+    next.observers_reachable = reachable;
+    const bool partitioned = reachable < needed && now >= q.grace_until;
+    if (partitioned != prev.partitioned) next.partitioned_since = partitioned ? now : WallTime{};
+    next.partitioned = partitioned;
+
+    for (auto& [name, rs] : next.regions) {
+      std::vector<std::string> down;
+      std::vector<std::string> up;
+      // The first probe of the earliest streak among the voters (for the transition).
+      WallTime first_down = now;
+      WallTime first_up = now;
+      std::string detail;
+      auto count = [&](const std::string& observer, bool is_down, WallTime streak_since,
+                       const std::string& d) {
+        (is_down ? down : up).push_back(observer);
+        WallTime& first = is_down ? first_down : first_up;
+        if (streak_since != WallTime{}) first = std::min(first, streak_since);
+        if (is_down && detail.empty()) detail = d;
+      };
+      if (rs.last) count(cfg.quorum.region, rs.local_failed, rs.streak_since, rs.last->detail);
+      for (const PeerReport* p : fresh) {
+        auto it = p->regions.find(name);
+        if (it == p->regions.end()) continue;
+        count(p->observer, it->second.down, it->second.streak_since, it->second.detail);
+      }
+      rs.votes_down = static_cast<int>(down.size());
+      rs.votes_up = static_cast<int>(up.size());
+      if (partitioned) continue;  // fail-static
+      auto who = [](std::vector<std::string> v) {
+        std::sort(v.begin(), v.end());
+        std::string s;
+        for (const auto& n : v)
+          s += (s.empty() ? "" : ", ") + n;
+        return s;
+      };
+      const std::string of = "/" + std::to_string(next.observers);
+      if (rs.health == Health::kHealthy && rs.votes_down >= needed) {
+        rs.health = Health::kFailed;
+        rs.since = now;
+        rs.reason = std::to_string(rs.votes_down) + of + " observers report it down (" + who(down) +
+                    "), last: " + detail;
+        Emit(TransitionKind::kRegionFailed, name, rs.reason, first_down);
+      } else if (rs.health == Health::kFailed && rs.votes_up >= needed) {
+        rs.health = Health::kHealthy;
+        rs.since = now;
+        rs.reason = std::to_string(rs.votes_up) + of + " observers report it up (" + who(up) + ")";
+        Emit(TransitionKind::kRegionRecovered, name, rs.reason, first_up);
+      }
+    }
+    if (partitioned && cfg.quorum.isolation == config::IsolationPolicy::kStopServing) {
+      auto it = next.regions.find(cfg.quorum.region);
+      if (it != next.regions.end() && it->second.health == Health::kHealthy) {
+        RegionState& self = it->second;
+        self.health = Health::kFailed;
+        self.since = now;
+        self.reason = "isolated: " + std::to_string(reachable) + "/" +
+                      std::to_string(next.observers) + " observers reachable, quorum is " +
+                      std::to_string(needed) + " (isolation: stop-serving)";
+        Emit(TransitionKind::kRegionFailed, cfg.quorum.region, self.reason, now);
+      }
+    }
+    return !partitioned;
   }
 
   bool FailbackDue(const RegionState& active) const {
@@ -157,9 +243,10 @@ struct Round {
       if (!r.active || covered.count(r.name)) continue;
       if (next.regions.at(r.name).health != Health::kFailed) continue;
       std::string chosen;
-      for (const auto& name : order) {  // a free healthy passive first
+      for (const auto& name : order) {  // a free healthy passive first (rule 10)
         const RegionState& p = next.regions.at(name);
-        if (!p.promoted && p.health == Health::kHealthy) {
+        if (!p.promoted && p.health == Health::kHealthy &&
+            (!next.quorum || p.votes_up >= cfg.quorum.size)) {
           chosen = name;
           break;
         }
@@ -234,10 +321,23 @@ struct Round {
 
 Decision Decide(const State& prev, const std::map<std::string, Observation>& observations,
                 const ControllerConfig& config, WallTime now) {
+  return Decide(prev, observations, QuorumInput{}, config, now);
+}
+
+Decision Decide(const State& prev, const std::map<std::string, Observation>& observations,
+                const QuorumInput& quorum, const ControllerConfig& config, WallTime now) {
   Round round{config, now, prev, {}};
   round.Reconcile();
   round.Observe(observations);
-  round.Promote();
+  bool decide = true;
+  if (config.QuorumEnabled()) {
+    decide = round.Vote(quorum, prev);
+  } else {
+    round.next.quorum = false;
+    round.next.partitioned = false;
+    round.next.partitioned_since = WallTime{};
+  }
+  if (decide) round.Promote();
   round.Serve(prev);
 
   Decision d;

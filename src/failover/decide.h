@@ -24,6 +24,21 @@
 // 6. Regions are reconciled with the config: unknown regions are dropped; new regions start
 //    healthy (fail-safe: the controller never drains a region it has not observed failing).
 // The generation increases by one whenever the decision changes (see DecisionEqual).
+//
+// Observer quorum (only when config.peers is not empty; docs/ARCHITECTURE.md "Observer quorum")
+// 7. Rule 1 then computes this observer's own verdict per region (RegionState::local_failed), its
+//    vote. Each peer observer's report carries its own verdicts. A peer counts only while its
+//    report is fresh: received (as a new generation, by the local clock) at most
+//    quorum.stalenessSeconds ago. Votes: self plus fresh peers that have observed the region.
+// 8. A healthy region fails when at least quorum.size observers vote it down; a failed region
+//    recovers when at least quorum.size vote it up. Otherwise it keeps its health.
+// 9. Partitioned: self plus fresh peers < quorum.size (not before `grace_until`, so a controller
+//    that just started is not partitioned before it could hear from its peers). While
+//    partitioned the controller is fail-static: no region fails or recovers and no passive is
+//    promoted or demoted; with isolation stop-serving its own region (quorum.region) is failed
+//    (and so leaves servingRegions unless that would empty it, rule 5).
+// 10. A passive region is newly promoted only when a quorum votes it up; with rule 3's
+//    (priority, name) order every controller that sees the same quorum promotes the same region.
 #pragma once
 
 #include <map>
@@ -42,7 +57,29 @@ struct Decision {
   bool changed = false;                 // DecisionEqual(prev, next) is false
 };
 
+// One region as a peer observer reported it.
+struct PeerVote {
+  bool down = false;        // the peer's own verdict: failed past its threshold
+  WallTime streak_since{};  // first probe of the peer's current streak (the peer's clock)
+  std::string detail;       // the peer's last probe detail
+};
+
+// The latest report of one peer observer.
+struct PeerReport {
+  std::string observer;    // the peer's region (config.peers[].name)
+  WallTime received_at{};  // local clock: when this report's generation was first received
+  std::map<std::string, PeerVote> regions;  // regions the peer has observed
+};
+
+struct QuorumInput {
+  std::vector<PeerReport> peers;  // latest report per peer (stale ones are filtered by Decide)
+  WallTime grace_until{};         // not partitioned before this time (controller start-up)
+};
+
 Decision Decide(const State& prev, const std::map<std::string, Observation>& observations,
                 const config::ControllerConfig& config, WallTime now);
+// With peers configured, decides by observer quorum (rules 7-10); without, the same as above.
+Decision Decide(const State& prev, const std::map<std::string, Observation>& observations,
+                const QuorumInput& quorum, const config::ControllerConfig& config, WallTime now);
 
 }  // namespace aha::failover

@@ -48,7 +48,8 @@ std::vector<std::string> State::Failed() const {
 }
 
 bool DecisionEqual(const State& a, const State& b) {
-  if (a.panic != b.panic || a.serving != b.serving || a.regions.size() != b.regions.size()) {
+  if (a.panic != b.panic || a.serving != b.serving || a.regions.size() != b.regions.size() ||
+      a.partitioned != b.partitioned) {
     return false;
   }
   for (const auto& [name, ra] : a.regions) {
@@ -137,6 +138,11 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
     } else {
       r["lastProbe"] = nullptr;
     }
+    if (s.quorum) {
+      r["localStatus"] = rs.local_failed ? "failed" : "healthy";
+      r["votesDown"] = rs.votes_down;
+      r["votesUp"] = rs.votes_up;
+    }
     regions[name] = r;
   }
   json transitions = json::array();
@@ -158,6 +164,12 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
               {"servingRegions", s.serving},
               {"regions", regions},
               {"transitions", transitions}};
+  if (s.quorum) {
+    doc["partitioned"] = s.partitioned;
+    doc["partitionedSince"] = TimeOrNull(s.partitioned_since);
+    doc["quorum"] = {
+        {"size", s.quorum_size}, {"observers", s.observers}, {"reachable", s.observers_reachable}};
+  }
   return doc.dump(2) + "\n";
 }
 
@@ -178,6 +190,13 @@ Result<State> StateFromJson(const std::string& text) {
     if (!ps) return ps.error();
     s.panic_since = *ps;
     s.serving = doc.at("servingRegions").get<std::vector<std::string>>();
+    if (doc.contains("partitioned") && doc.at("partitioned").is_boolean()) {
+      s.quorum = true;
+      s.partitioned = doc.at("partitioned").get<bool>();
+      auto pts = ReadTime(doc, "partitionedSince", "state.json");
+      if (!pts) return pts.error();
+      s.partitioned_since = *pts;
+    }
     std::sort(s.serving.begin(), s.serving.end());
     for (const auto& [name, r] : doc.at("regions").items()) {
       if (!config::IsDns1123Label(name)) return Err("state.json: bad region name \"" + name + "\"");
@@ -212,7 +231,11 @@ Result<State> StateFromJson(const std::string& text) {
         o.at = *at;
         rs.last = o;
       }
-      // Counters deliberately left at zero (see header).
+      // Counters deliberately left at zero (see header). This observer's own verdict is read
+      // back; a state written without a quorum has none, and then it is the decided health.
+      rs.local_failed = r.contains("localStatus") && r.at("localStatus").is_string()
+                            ? r.at("localStatus").get<std::string>() == "failed"
+                            : rs.health == Health::kFailed;
       s.regions.emplace(name, std::move(rs));
     }
     if (doc.contains("transitions")) {

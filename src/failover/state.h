@@ -44,6 +44,12 @@ struct RegionState {
   WallTime promoted_since{};
   std::vector<std::string> promoted_for;  // sorted active region names
   std::optional<Observation> last;        // last probe result
+  // This controller's own hysteresis verdict (failed after failureThreshold failed probes,
+  // healthy after successThreshold good ones). Without peers `health` follows it; with an
+  // observer quorum it is this observer's vote and `health` is what a quorum of votes decided.
+  bool local_failed = false;
+  int votes_down = 0;  // quorum only: fresh observers (incl. self) voting down / up last round
+  int votes_up = 0;
 };
 
 enum class TransitionKind {
@@ -77,6 +83,13 @@ struct State {
   std::vector<std::string> serving;  // sorted
   std::map<std::string, RegionState> regions;
   std::deque<Transition> recent;  // newest last, bounded by kMaxRecentTransitions
+  // Observer quorum (only with peers configured; see decide.h).
+  bool quorum = false;       // decisions are taken by a quorum of observers
+  bool partitioned = false;  // fewer than quorum_size observers (incl. self) are reachable
+  WallTime partitioned_since{};
+  int quorum_size = 0;
+  int observers = 0;            // configured observers incl. self
+  int observers_reachable = 0;  // self + peers with fresh observations, last round
 
   std::vector<std::string> Failed() const;  // sorted names with health == kFailed
 };
@@ -84,9 +97,9 @@ struct State {
 inline constexpr size_t kMaxRecentTransitions = 50;
 
 // True when the two states differ in anything that is persisted as a decision: health and
-// since, promotion, serving set, panic. Probe counters and latencies are not decisions; they are
-// persisted along with a decision but do not by themselves cause a write (a write every probe
-// round would turn the ConfigMap into a write hot spot).
+// since, promotion, serving set, panic, partitioned. Probe counters and latencies are not
+// decisions; they are persisted along with a decision but do not by themselves cause a write (a
+// write every probe round would turn the ConfigMap into a write hot spot).
 bool DecisionEqual(const State& a, const State& b);
 
 // Persisted keys.

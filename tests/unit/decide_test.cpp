@@ -348,3 +348,315 @@ TEST(Decide, TransitionsCarryTheFirstProbeOfTheirStreak) {
 
 }  // namespace
 }  // namespace aha::failover
+
+// Observer quorum (rules 7-10). A script of rounds for one controller: its own probe results and
+// the peers' latest reports with the (local) time each was received.
+namespace aha::failover {
+namespace {
+
+// `self` is this controller's region; every other region of `regions` is a peer observer.
+ControllerConfig QCfg(const std::string& regions, const std::string& self, int fail = 2,
+                      int succeed = 2, double staleness = 5,
+                      config::IsolationPolicy iso = config::IsolationPolicy::kKeepServing) {
+  ControllerConfig c = Cfg(regions, fail, succeed, 10);
+  c.quorum.region = self;
+  for (const auto& r : c.regions) {
+    if (r.name == self) continue;
+    config::PeerConfig p;
+    p.name = r.name;
+    p.url = "http://" + r.name + ".test/v1/observations";
+    c.peers.push_back(p);
+  }
+  c.quorum.size = c.Observers() / 2 + 1;
+  c.quorum.staleness_seconds = staleness;
+  c.quorum.isolation = iso;
+  return c;
+}
+
+// A peer's report: `down` lists the regions it votes down; every other configured region up.
+PeerReport Peer(const ControllerConfig& cfg, const std::string& observer, const std::string& down,
+                double received_at) {
+  PeerReport p;
+  p.observer = observer;
+  p.received_at = At(received_at);
+  auto d = Split(down);
+  for (const auto& r : cfg.regions) {
+    bool is_down = std::find(d.begin(), d.end(), r.name) != d.end();
+    p.regions[r.name] = PeerVote{is_down, At(0), is_down ? "connection refused" : "HTTP 200"};
+  }
+  return p;
+}
+
+std::map<std::string, Observation> Probes(const ControllerConfig& cfg, const std::string& down,
+                                          double t) {
+  std::map<std::string, Observation> obs;
+  auto d = Split(down);
+  for (const auto& r : cfg.regions) {
+    bool ok = std::find(d.begin(), d.end(), r.name) == d.end();
+    obs[r.name] = Observation{ok, 1.0, ok ? "HTTP 200" : "connection refused", At(t)};
+  }
+  return obs;
+}
+
+struct QRound {
+  double t;
+  std::string down;               // this controller's failing probes
+  std::vector<PeerReport> peers;  // peers' latest reports
+  std::string failed;             // expected
+  std::string serving;
+  std::string events = "";
+  bool partitioned = false;
+};
+
+State QPlay(const ControllerConfig& cfg, const std::vector<QRound>& rounds, State s = {},
+            double grace_until = 0) {
+  if (s.regions.empty()) s = Decide(s, {}, QuorumInput{{}, At(grace_until)}, cfg, At(0)).next;
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    const QRound& r = rounds[i];
+    Decision d =
+        Decide(s, Probes(cfg, r.down, r.t), QuorumInput{r.peers, At(grace_until)}, cfg, At(r.t));
+    SCOPED_TRACE("round " + std::to_string(i) + " at t=" + std::to_string(r.t));
+    EXPECT_EQ(d.next.Failed(), Split(r.failed));
+    EXPECT_EQ(d.next.serving, Split(r.serving));
+    EXPECT_EQ(Events(d.transitions), r.events);
+    EXPECT_EQ(d.next.partitioned, r.partitioned);
+    EXPECT_TRUE(d.next.quorum);
+    EXPECT_EQ(d.changed, d.next.generation == s.generation + 1);
+    s = d.next;
+  }
+  return s;
+}
+
+TEST(DecideQuorum, OneObserverAloneCannotFailARegion) {
+  auto cfg = QCfg("a,b,~c", "a");
+  // a sees b down for many rounds; its peers b and c (fresh) see b up.
+  State s = QPlay(cfg, {{1, "b", {Peer(cfg, "b", "", 1), Peer(cfg, "c", "", 1)}, "", "a,b"},
+                        {2, "b", {Peer(cfg, "b", "", 2), Peer(cfg, "c", "", 2)}, "", "a,b"},
+                        {3, "b", {Peer(cfg, "b", "", 3), Peer(cfg, "c", "", 3)}, "", "a,b"},
+                        {4, "b", {Peer(cfg, "b", "", 4), Peer(cfg, "c", "", 4)}, "", "a,b"}});
+  EXPECT_TRUE(s.regions.at("b").local_failed) << "a's own vote is down";
+  EXPECT_EQ(s.regions.at("b").votes_down, 1);
+  EXPECT_EQ(s.regions.at("b").votes_up, 2);
+  EXPECT_EQ(s.regions.at("b").health, Health::kHealthy);
+}
+
+TEST(DecideQuorum, QuorumOfDownVotesFailsAndPromotesOnce) {
+  auto cfg = QCfg("a,b,~c", "a");
+  State s = QPlay(cfg, {{1, "b", {Peer(cfg, "c", "", 1)}, "", "a,b"},
+                        // a's own vote turns down at round 2 (threshold 2); c still says up
+                        {2, "b", {Peer(cfg, "c", "", 2)}, "", "a,b"},
+                        // c votes down too: 2 of 3 (b's controller is gone)
+                        {3, "b", {Peer(cfg, "c", "b", 3)}, "b", "a,c", "Failed:b,Promoted:c"},
+                        {4, "b", {Peer(cfg, "c", "b", 4)}, "b", "a,c"}});
+  EXPECT_EQ(s.regions.at("b").votes_down, 2);
+  EXPECT_NE(s.regions.at("b").reason.find("2/3 observers report it down (a, c)"), std::string::npos)
+      << s.regions.at("b").reason;
+  EXPECT_EQ(s.regions.at("c").promoted_for, Split("b"));
+}
+
+TEST(DecideQuorum, RecoveryNeedsAQuorumOfUpVotes) {
+  auto cfg = QCfg("a,b,~c", "a");
+  State s = QPlay(cfg, {{1, "b", {Peer(cfg, "c", "b", 1)}, "", "a,b"},
+                        {2, "b", {Peer(cfg, "c", "b", 2)}, "b", "a,c", "Failed:b,Promoted:c"},
+                        // a sees b up again (2 successes make its vote up), c still says down
+                        {3, "", {Peer(cfg, "c", "b", 3)}, "b", "a,c"},
+                        {4, "", {Peer(cfg, "c", "b", 4)}, "b", "a,c"},
+                        {5, "", {Peer(cfg, "c", "b", 5)}, "b", "a,c"},
+                        // c agrees: recovered (the passive stays until failback)
+                        {6, "", {Peer(cfg, "c", "", 6)}, "", "a,b,c", "Recovered:b"}});
+  EXPECT_FALSE(s.regions.at("b").local_failed);
+  EXPECT_TRUE(s.regions.at("c").promoted);
+}
+
+TEST(DecideQuorum, StalePeerReportsDoNotCount) {
+  auto cfg = QCfg("a,b,~c", "a", 2, 2, /*staleness=*/5);
+  // c's report saying b down was received at t=1; by t=7 it is older than 5 s.
+  const PeerReport old = Peer(cfg, "c", "b", 1);
+  State s = QPlay(cfg, {{6, "b", {old, Peer(cfg, "b", "", 6)}, "", "a,b"},
+                        {7, "b", {old, Peer(cfg, "b", "", 7)}, "", "a,b"},
+                        {8, "b", {old, Peer(cfg, "b", "", 8)}, "", "a,b"}});
+  EXPECT_EQ(s.regions.at("b").votes_down, 1);  // self only
+  EXPECT_EQ(s.observers_reachable, 2);         // self + b
+  // The same report received at t=7 counts at t=8: b fails.
+  Decision d =
+      Decide(s, Probes(cfg, "b", 8.5),
+             QuorumInput{{Peer(cfg, "c", "b", 7), Peer(cfg, "b", "", 8)}, At(0)}, cfg, At(8.5));
+  EXPECT_EQ(d.next.Failed(), Split("b"));
+}
+
+TEST(DecideQuorum, IsolatedObserverIsPartitionedAndFailStatic) {
+  auto cfg = QCfg("a,b,~c", "a");
+  // Everything is fine until t=2; then a hears from nobody and sees b and c down.
+  const PeerReport b = Peer(cfg, "b", "", 2);
+  const PeerReport c = Peer(cfg, "c", "", 2);
+  State s = QPlay(cfg, {{1, "", {Peer(cfg, "b", "", 1), Peer(cfg, "c", "", 1)}, "", "a,b"},
+                        {2, "", {b, c}, "", "a,b"},
+                        {5, "b,c", {b, c}, "", "a,b"},
+                        {7, "b,c", {b, c}, "", "a,b"},  // reports 5 s old: still fresh
+                        {8, "b,c", {b, c}, "", "a,b", "", /*partitioned=*/true},
+                        {9, "b,c", {b, c}, "", "a,b", "", true},
+                        {30, "b,c", {b, c}, "", "a,b", "", true}});
+  EXPECT_TRUE(s.partitioned);
+  EXPECT_EQ(s.partitioned_since, At(8));
+  EXPECT_EQ(s.observers_reachable, 1);
+  EXPECT_TRUE(s.regions.at("b").local_failed);  // its own votes are still computed and reported
+  // Back in touch: the peers still see everything up, so nothing fails.
+  Decision d =
+      Decide(s, Probes(cfg, "b,c", 31),
+             QuorumInput{{Peer(cfg, "b", "", 31), Peer(cfg, "c", "", 31)}, At(0)}, cfg, At(31));
+  EXPECT_FALSE(d.next.partitioned);
+  EXPECT_EQ(d.next.partitioned_since, WallTime{});
+  EXPECT_TRUE(d.next.Failed().empty());
+  EXPECT_TRUE(d.changed) << "leaving the partition is a persisted change";
+}
+
+TEST(DecideQuorum, PartitionedMakesNoRecoveryAndNoPromotionOrDemotion) {
+  auto cfg = QCfg("a,b,~c", "a");
+  State s = QPlay(cfg, {{1, "b", {Peer(cfg, "c", "b", 1)}, "", "a,b"},
+                        {2, "b", {Peer(cfg, "c", "b", 2)}, "b", "a,c", "Failed:b,Promoted:c"}});
+  // a loses c; it sees b back up for a long time (well past failbackSeconds = 10): no recovery,
+  // the passive stays promoted.
+  const PeerReport stale = Peer(cfg, "c", "b", 2);
+  s = QPlay(cfg, {{8, "", {stale}, "b", "a,c", "", true}, {30, "", {stale}, "b", "a,c", "", true}},
+            s);
+  EXPECT_TRUE(s.regions.at("c").promoted);
+  EXPECT_FALSE(s.regions.at("b").local_failed);
+}
+
+TEST(DecideQuorum, PartitionedDoesNotPromoteForANewFailure) {
+  auto cfg = QCfg("a,b,~c", "a");
+  // a is isolated (no peers at all after the grace) and sees b down: b is not failed, c is not
+  // promoted.
+  State s = QPlay(cfg, {{1, "b", {}, "", "a,b", "", true},
+                        {2, "b", {}, "", "a,b", "", true},
+                        {3, "b", {}, "", "a,b", "", true}});
+  EXPECT_FALSE(s.regions.at("c").promoted);
+}
+
+TEST(DecideQuorum, StopServingFencesOwnRegionWhileIsolated) {
+  auto cfg = QCfg("a,b,~c", "a", 2, 2, 5, config::IsolationPolicy::kStopServing);
+  const PeerReport b = Peer(cfg, "b", "", 1);
+  const PeerReport c = Peer(cfg, "c", "", 1);
+  // (A grace past the reconcile round at t=0, as Controller::Start gives, or a is fenced then.)
+  State s = QPlay(cfg,
+                  {{1, "", {b, c}, "", "a,b"},
+                   {7, "b,c", {b, c}, "a", "b", "Failed:a", true},
+                   {8, "b,c", {b, c}, "a", "b", "", true}},
+                  {}, /*grace_until=*/0.5);
+  EXPECT_NE(s.regions.at("a").reason.find("isolated: 1/3 observers reachable, quorum is 2"),
+            std::string::npos)
+      << s.regions.at("a").reason;
+  // Peers reachable again and they (and a itself) see a up: a recovers on the quorum rule.
+  s = QPlay(cfg,
+            {{9, "", {Peer(cfg, "b", "", 9), Peer(cfg, "c", "", 9)}, "", "a,b", "Recovered:a"}}, s);
+  EXPECT_FALSE(s.partitioned);
+}
+
+TEST(DecideQuorum, KeepServingLeavesOwnRegionAlone) {
+  auto cfg = QCfg("a,b,~c", "a", 2, 2, 5, config::IsolationPolicy::kKeepServing);
+  QPlay(cfg, {{1, "b,c", {}, "", "a,b", "", true}, {2, "a,b,c", {}, "", "a,b", "", true}});
+}
+
+TEST(DecideQuorum, StopServingNeverEmptiesTheServingSet) {
+  // a is the only active region: fencing it would leave nothing serving, so panic keeps it.
+  auto cfg = QCfg("a,~c", "a", 2, 2, 5, config::IsolationPolicy::kStopServing);
+  Decision d = Decide(Decide(State{}, {}, QuorumInput{}, cfg, At(0)).next, Probes(cfg, "c", 1),
+                      QuorumInput{}, cfg, At(1));
+  EXPECT_TRUE(d.next.partitioned);
+  EXPECT_EQ(d.next.Failed(), Split("a"));
+  EXPECT_EQ(d.next.serving, Split("a"));
+  EXPECT_TRUE(d.next.panic);
+}
+
+TEST(DecideQuorum, NotPartitionedDuringStartGrace) {
+  auto cfg = QCfg("a,b,~c", "a", 2, 2, 5, config::IsolationPolicy::kStopServing);
+  // No peer heard from yet, but within the grace: not partitioned, not fenced, and no failure
+  // either (one vote is not a quorum).
+  QPlay(
+      cfg,
+      {{1, "b", {}, "", "a,b"}, {4, "b", {}, "", "a,b"}, {6, "b", {}, "a", "b", "Failed:a", true}},
+      {}, /*grace_until=*/5);
+}
+
+TEST(DecideQuorum, PromotionNeedsAQuorumOfUpVotesForThePassive) {
+  auto cfg = QCfg("a,b,~p,~q", "a");  // 4 observers: quorum 3
+  // b's controller and endpoint are gone; p and q see b down too. p's endpoint is seen down by
+  // a only (a's vote): p has 2 up votes (p, q) < 3, so q is promoted, not p.
+  State s = QPlay(cfg, {{1, "b,p", {Peer(cfg, "p", "b", 1), Peer(cfg, "q", "b", 1)}, "", "a,b"},
+                        {2,
+                         "b,p",
+                         {Peer(cfg, "p", "b", 2), Peer(cfg, "q", "b", 2)},
+                         "b",
+                         "a,q",
+                         "Failed:b,Promoted:q"}});
+  EXPECT_FALSE(s.regions.at("p").promoted);
+}
+
+TEST(DecideQuorum, EveryObserverWithTheSameVotesPromotesTheSamePassive) {
+  // Two surviving controllers (a and q) decide independently from the same votes.
+  auto cfg_a = QCfg("a,b,~p,~q", "a");
+  auto cfg_q = QCfg("a,b,~p,~q", "q");
+  auto run = [](const ControllerConfig& cfg, const std::vector<std::string>& peers) {
+    State s = Decide(State{}, {}, QuorumInput{}, cfg, At(0)).next;
+    for (int t = 1; t <= 3; ++t) {
+      std::vector<PeerReport> reports;
+      for (const auto& p : peers)
+        reports.push_back(Peer(cfg, p, "b", t));
+      s = Decide(s, Probes(cfg, "b", t), QuorumInput{reports, At(0)}, cfg, At(t)).next;
+    }
+    return s;
+  };
+  State a = run(cfg_a, {"p", "q"});
+  State q = run(cfg_q, {"a", "p"});
+  EXPECT_EQ(a.Failed(), Split("b"));
+  EXPECT_EQ(q.Failed(), Split("b"));
+  EXPECT_EQ(a.serving, Split("a,p"));
+  EXPECT_EQ(q.serving, Split("a,p"));
+  int promoted = 0;
+  for (const auto& t : a.recent)
+    promoted += t.kind == TransitionKind::kRegionPromoted;
+  EXPECT_EQ(promoted, 1);
+}
+
+TEST(DecideQuorum, ReportsFromUnknownObserversAreIgnored) {
+  auto cfg = QCfg("a,b,~c", "a");
+  // "z" is not a configured peer; "b" appears twice (the first report counts).
+  QPlay(cfg, {{1, "b", {Peer(cfg, "z", "b", 1), Peer(cfg, "b", "", 1)}, "", "a,b"},
+              {2, "b", {Peer(cfg, "z", "b", 2), Peer(cfg, "b", "", 2)}, "", "a,b"},
+              {3, "b", {Peer(cfg, "b", "", 3), Peer(cfg, "b", "b", 3)}, "", "a,b"}});
+}
+
+TEST(DecideQuorum, WithoutPeersDecidesExactlyAsBefore) {
+  auto cfg = Cfg("a,b,~p", 2, 2, 1);
+  State x = Decide(State{}, {}, cfg, At(0)).next;
+  State y = Decide(State{}, {}, QuorumInput{}, cfg, At(0)).next;
+  const char* downs[] = {"a", "a", "a", "", "", "", "a,b,p", "a,b,p", "", "", "", ""};
+  for (int i = 0; i < 12; ++i) {
+    auto obs = Probes(cfg, downs[i], i + 1);
+    Decision dx = Decide(x, obs, cfg, At(i + 1));
+    Decision dy = Decide(y, obs, QuorumInput{{Peer(cfg, "b", "a", i + 1)}, At(0)}, cfg, At(i + 1));
+    EXPECT_EQ(Events(dx.transitions), Events(dy.transitions)) << "round " << i;
+    EXPECT_EQ(StateToJson(dx.next, {}), StateToJson(dy.next, {})) << "round " << i;
+    x = dx.next;
+    y = dy.next;
+  }
+  EXPECT_FALSE(y.quorum);
+  EXPECT_EQ(StateToJson(y, {}).find("partitioned"), std::string::npos);
+}
+
+TEST(DecideQuorum, StateJsonRoundTripKeepsPartitionAndOwnVotes) {
+  auto cfg = QCfg("a,b,~c", "a");
+  State s = QPlay(cfg, {{1, "b", {}, "", "a,b", "", true}, {2, "b", {}, "", "a,b", "", true}});
+  const std::string text = StateToJson(s, {{"a", true}, {"b", true}, {"c", false}});
+  auto back = StateFromJson(text);
+  ASSERT_TRUE(back.ok()) << back.message();
+  EXPECT_TRUE(back->partitioned);
+  EXPECT_EQ(back->partitioned_since, At(0));  // no peer ever heard from, no grace
+  EXPECT_TRUE(back->regions.at("b").local_failed);
+  EXPECT_FALSE(back->regions.at("a").local_failed);
+  EXPECT_TRUE(DecisionEqual(*back, s));
+  EXPECT_NE(text.find("\"partitioned\": true"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace aha::failover
