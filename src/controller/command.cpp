@@ -15,6 +15,9 @@
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/leader.h"
+#include "quorum/poller.h"
+#include "quorum/server.h"
+#include "quorum/token.h"
 #include "state/configmap_store.h"
 
 namespace aha::controller {
@@ -40,8 +43,44 @@ int RunCommand(const std::string& config_path, bool check_only) {
     std::fprintf(stderr, "agency-ha controller: %s\n", cfg.message().c_str());
     return 2;
   }
+  // Observer quorum tokens: read (and so validated) before anything runs. --check validates
+  // them too, but only warns about a file that does not exist (yet): a config rendered for a pod
+  // names the path of a Secret mounted only there.
+  std::string observations_token;
+  std::map<std::string, std::string> peer_tokens;
+  auto read_token = [&](const std::string& key, const std::string& path, std::string* out) {
+    if (check_only && ::access(path.c_str(), F_OK) != 0) {
+      std::fprintf(stderr, "agency-ha controller: warning: %s: %s does not exist here\n",
+                   key.c_str(), path.c_str());
+      return true;
+    }
+    auto t = quorum::ReadToken(path);
+    if (!t) {
+      std::fprintf(stderr, "agency-ha controller: %s: %s\n", key.c_str(), t.message().c_str());
+      return false;
+    }
+    *out = *t;
+    return true;
+  };
+  if (!cfg->observations_token.empty() &&
+      !read_token("observationsToken", cfg->observations_token, &observations_token)) {
+    return 2;
+  }
+  for (size_t i = 0; i < cfg->peers.size(); ++i) {
+    const auto& p = cfg->peers[i];
+    peer_tokens[p.name] = observations_token;
+    if (!p.token_file.empty() && !read_token("peers[" + std::to_string(i) + "].tokenFile",
+                                             p.token_file, &peer_tokens[p.name])) {
+      return 2;
+    }
+  }
   if (check_only) {
-    std::printf("%s: valid (%zu regions)\n", config_path.c_str(), cfg->regions.size());
+    if (cfg->QuorumEnabled()) {
+      std::printf("%s: valid (%zu regions, %zu peers, quorum %d of %d)\n", config_path.c_str(),
+                  cfg->regions.size(), cfg->peers.size(), cfg->quorum.size, cfg->Observers());
+    } else {
+      std::printf("%s: valid (%zu regions)\n", config_path.c_str(), cfg->regions.size());
+    }
     return 0;
   }
   log::Level level;
@@ -86,6 +125,17 @@ int RunCommand(const std::string& config_path, bool check_only) {
   ProberSource source(*cfg, SystemClock::instance(), reg);
   Controller ctl(*cfg, *store, source, SystemClock::instance(), reg);
 
+  // Observer quorum: the peers' observations, polled on their own thread.
+  std::unique_ptr<quorum::PeerPoller> poller;
+  std::thread polling;
+  Stopper polling_stop;
+  if (cfg->QuorumEnabled()) {
+    quorum::DefineQuorumMetrics(reg);
+    poller = std::make_unique<quorum::PeerPoller>(*cfg, peer_tokens, SystemClock::instance(), &reg);
+    ctl.SetPeerSource([&poller] { return poller->Reports(); },
+                      [&poller] { return poller->StatusJson(); });
+  }
+
   // Leader election.
   std::unique_ptr<kube::LeaderElector> elector;
   std::thread election;
@@ -129,7 +179,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
     });
   }
 
-  httpd::HttpServer http;
+  quorum::AdminServer http;
   http.Get("/metrics", [&] {
     if (elector) {
       reg.Set("agency_ha_leader", {{"identity", elector->Identity()}}, elector->IsLeader() ? 1 : 0);
@@ -152,6 +202,15 @@ int RunCommand(const std::string& config_path, bool check_only) {
   http.Get("/v1/status", [&] {
     return httpd::Response{200, "application/json", ctl.StatusJson().dump(2) + "\n"};
   });
+  if (!observations_token.empty()) {
+    http.GetWithAuthorization("/v1/observations", [&](const std::string& authorization) {
+      if (!quorum::BearerMatches(authorization, observations_token)) {
+        return httpd::Response{401, "application/json",
+                               "{\"error\": \"a valid bearer token is required\"}\n"};
+      }
+      return httpd::Response{200, "application/json", ctl.ObservationsJson()};
+    });
+  }
   if (!cfg->listen.empty()) {
     if (Status s = http.Start(cfg->listen); !s) {
       log::Error("cannot start HTTP server", {{"error", s.message()}});
@@ -164,6 +223,8 @@ int RunCommand(const std::string& config_path, bool check_only) {
                                     {"listen", cfg->listen},
                                     {"port", http.port()},
                                     {"leaderElection", cfg->leader_election.enabled},
+                                    {"peers", cfg->peers.size()},
+                                    {"quorum", cfg->QuorumEnabled() ? cfg->quorum.size : 1},
                                     {"identity", elector ? elector->Identity() : ""},
                                     {"version", AHA_VERSION}});
   if (elector) {
@@ -177,7 +238,12 @@ int RunCommand(const std::string& config_path, bool check_only) {
     log::Error("cannot read state; retrying", {{"error", s.message()}});
     if (stop.WaitFor(std::chrono::seconds(2))) break;
   }
+  if (poller) polling = std::thread([&] { poller->Run(polling_stop); });
   if (!stop.stopped()) ctl.Run(stop);
+  if (poller) {
+    polling_stop.Stop();
+    polling.join();
+  }
   if (elector) {
     election_stop.Stop();
     election.join();

@@ -1,8 +1,11 @@
 #include "controller/controller.h"
 
+#include <unistd.h>
+
 #include <chrono>
 
 #include "common/log.h"
+#include "quorum/report.h"
 
 namespace aha::controller {
 
@@ -62,6 +65,7 @@ Controller::Controller(config::ControllerConfig cfg, state::StateStore& store,
     : cfg_(std::move(cfg)), store_(store), source_(source), clock_(clock), reg_(reg) {
   for (const auto& r : cfg_.regions)
     active_[r.name] = r.active;
+  instance_ = FormatTime(clock_.wall()) + "/" + std::to_string(::getpid());
 }
 
 Status Controller::Start() {
@@ -84,7 +88,12 @@ Status Controller::Start() {
   }
   // Reconcile with the config without observations: adds new regions, drops removed ones and
   // computes the serving set, so readers see a complete state before the first probe round.
-  Decision d = failover::Decide(loaded, {}, cfg_, clock_.wall());
+  const WallTime now = clock_.wall();
+  if (grace_until_ == WallTime{}) {
+    grace_until_ = now + std::chrono::duration_cast<WallTime::duration>(
+                             std::chrono::duration<double>(cfg_.quorum.staleness_seconds));
+  }
+  Decision d = failover::Decide(loaded, {}, failover::QuorumInput{{}, grace_until_}, cfg_, now);
   std::lock_guard l(mu_);
   state_ = std::move(d.next);
   if (state_.generation == 0) state_.generation = 1;
@@ -125,8 +134,27 @@ Decision Controller::Tick() {
     std::lock_guard l(mu_);
     prev = state_;
   }
-  Decision d = failover::Decide(prev, obs, cfg_, clock_.wall());
+  failover::QuorumInput quorum;
+  if (cfg_.QuorumEnabled()) {
+    if (peer_reports_) quorum.peers = peer_reports_();
+    quorum.grace_until = grace_until_;
+  }
+  Decision d = failover::Decide(prev, obs, quorum, cfg_, clock_.wall());
   const bool leading = Leading();
+  if (d.next.partitioned != prev.partitioned) {
+    json f = {{"observersReachable", d.next.observers_reachable},
+              {"observers", d.next.observers},
+              {"quorum", d.next.quorum_size},
+              {"isolation", config::IsolationPolicyName(cfg_.quorum.isolation)}};
+    if (d.next.partitioned) {
+      log::Error(
+          "partitioned: fewer than a quorum of observers reachable; no new failover "
+          "decisions (fail-static)",
+          f);
+    } else {
+      log::Info("quorum of observers reachable again; deciding", f);
+    }
+  }
   for (const Transition& t : d.transitions) {
     if (!leading) break;  // a standby's private view is not news
     json f = {{"event", failover::TransitionName(t.kind)}, {"reason", t.reason}};
@@ -146,6 +174,7 @@ Decision Controller::Tick() {
   state_ = d.next;
   ticked_ = true;
   last_tick_ = clock_.wall();
+  ++rounds_;
   // Metrics and status first: whatever a reader sees in the store is already visible there.
   PublishMetrics(state_);
   if ((d.changed || dirty_) && Leading()) {
@@ -192,6 +221,15 @@ void Controller::PublishMetrics(const State& s) {
     reg_.Set("agency_ha_region_promoted", lb, rs.promoted ? 1 : 0);
   }
   reg_.Set("agency_ha_panic", {}, s.panic ? 1 : 0);
+  if (s.quorum) {
+    reg_.Set("agency_ha_partitioned", {}, s.partitioned ? 1 : 0);
+    reg_.Set("agency_ha_quorum_observers_reachable", {}, s.observers_reachable);
+    reg_.Set("agency_ha_quorum_size", {}, s.quorum_size);
+    reg_.ClearGauge("agency_ha_region_votes_down");
+    for (const auto& [name, rs] : s.regions) {
+      reg_.Set("agency_ha_region_votes_down", {{"region", name}}, rs.votes_down);
+    }
+  }
   reg_.Set("agency_ha_state_generation", {}, static_cast<double>(s.generation));
 }
 
@@ -202,12 +240,24 @@ json Controller::StatusJson() const {
   j["ready"] = ticked_ && (!Leading() || !dirty_);
   j["lastRound"] = last_tick_ == WallTime{} ? json(nullptr) : json(FormatTime(last_tick_));
   j["lastWriteError"] = last_write_error_.empty() ? json(nullptr) : json(last_write_error_);
+  if (cfg_.QuorumEnabled()) {
+    j["quorum"]["region"] = cfg_.quorum.region;
+    j["quorum"]["isolation"] = config::IsolationPolicyName(cfg_.quorum.isolation);
+    j["quorum"]["stalenessSeconds"] = cfg_.quorum.staleness_seconds;
+    j["quorum"]["peers"] = peer_status_ ? peer_status_() : json::array();
+  }
   if (leadership_) {
     j["leader"] = {{"identity", leadership_->Identity()},
                    {"holder", leadership_->Holder()},
                    {"leading", leadership_->IsLeader()}};
   }
   return j;
+}
+
+std::string Controller::ObservationsJson() const {
+  std::lock_guard l(mu_);
+  return quorum::ReportToJson(
+      quorum::BuildReport(state_, cfg_.quorum.region, instance_, rounds_, last_tick_));
 }
 
 bool Controller::Ready() const {

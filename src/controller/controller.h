@@ -60,6 +60,14 @@ class Controller {
   // Called with each round's transitions after they were persisted (e.g. Kubernetes Events).
   using TransitionSink = std::function<void(const std::vector<failover::Transition>&)>;
   void SetTransitionSink(TransitionSink sink) { sink_ = std::move(sink); }
+  // Observer quorum (config with peers): where each round reads the peers' latest reports
+  // (quorum::PeerPoller::Reports) and, for /v1/status, their poll status.
+  using PeerReports = std::function<std::vector<failover::PeerReport>()>;
+  using PeerStatus = std::function<nlohmann::json()>;
+  void SetPeerSource(PeerReports reports, PeerStatus status = nullptr) {
+    peer_reports_ = std::move(reports);
+    peer_status_ = std::move(status);
+  }
 
   // Reads the persisted state and writes the initial state (when leading). Fails only when the
   // store cannot be read at all (an I/O error, not malformed content).
@@ -70,6 +78,9 @@ class Controller {
   void Run(Stopper& stop);
 
   nlohmann::json StatusJson() const;
+  // This observer's latest report for its peers (quorum/report.h), as served at
+  // GET /v1/observations.
+  std::string ObservationsJson() const;
   bool Ready() const;  // a round completed and the last state write succeeded
 
  private:
@@ -86,6 +97,10 @@ class Controller {
   const Clock& clock_;
   metrics::Registry& reg_;
   std::map<std::string, bool> active_;
+  PeerReports peer_reports_;
+  PeerStatus peer_status_;
+  WallTime grace_until_{};  // not partitioned before (one staleness bound after the first Start)
+  std::string instance_;    // identifies this process in observer reports
 
   mutable std::mutex mu_;  // guards everything below (read by the HTTP thread)
   failover::State state_;
@@ -93,6 +108,7 @@ class Controller {
   bool ticked_ = false;
   std::string last_write_error_;
   WallTime last_tick_{};
+  uint64_t rounds_ = 0;  // observer report generation
 };
 
 void DefineControllerMetrics(metrics::Registry& reg);

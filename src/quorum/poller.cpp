@@ -1,0 +1,245 @@
+#include "quorum/poller.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.h"
+
+namespace aha::quorum {
+
+namespace {
+
+constexpr size_t kMaxBody = 1 << 20;
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* body = static_cast<std::string*>(user);
+  if (body->size() + size * n > kMaxBody) return 0;  // aborts the transfer
+  body->append(data, size * n);
+  return size * n;
+}
+
+}  // namespace
+
+void DefineQuorumMetrics(metrics::Registry& reg) {
+  reg.DefineCounter("agency_ha_peer_polls_total",
+                    "Polls of peer controllers' observations by result.");
+  reg.DefineGauge("agency_ha_peer_reachable",
+                  "1 when the last poll of the peer's observations succeeded.");
+  reg.DefineGauge(
+      "agency_ha_partitioned",
+      "1 when fewer than a quorum of observers (self + fresh peers) are reachable: no new "
+      "failover decisions (fail-static).");
+  reg.DefineGauge("agency_ha_quorum_observers_reachable",
+                  "Observers (self + peers with fresh observations) in the last round.");
+  reg.DefineGauge("agency_ha_quorum_size",
+                  "Observers that must agree before a region fails or recovers.");
+  reg.DefineGauge("agency_ha_region_votes_down",
+                  "Fresh observers (incl. self) reporting the region down.");
+}
+
+struct PeerPoller::Impl {
+  CURLM* multi = nullptr;
+  struct Slot {
+    CURL* easy = nullptr;
+    curl_slist* headers = nullptr;
+    std::string body;
+    char errbuf[CURL_ERROR_SIZE] = {0};
+  };
+  std::vector<Slot> slots;
+  ~Impl() {
+    for (auto& s : slots) {
+      if (s.easy != nullptr) curl_easy_cleanup(s.easy);
+      curl_slist_free_all(s.headers);
+    }
+    if (multi != nullptr) curl_multi_cleanup(multi);
+  }
+};
+
+PeerPoller::PeerPoller(const config::ControllerConfig& cfg,
+                       std::map<std::string, std::string> tokens, const Clock& clock,
+                       metrics::Registry* reg)
+    : impl_(std::make_unique<Impl>()), cfg_(cfg), clock_(clock), reg_(reg) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // reference counted; the prober does the same
+  impl_->multi = curl_multi_init();
+  for (const auto& pc : cfg_.peers) {
+    Peer p;
+    p.cfg = pc;
+    p.token = tokens[pc.name];
+    peers_.push_back(std::move(p));
+    impl_->slots.emplace_back();
+  }
+  const long timeout_ms = std::max(1L, static_cast<long>(cfg_.quorum.peer_timeout_seconds * 1000));
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    auto& s = impl_->slots[i];
+    const Peer& p = peers_[i];
+    s.easy = curl_easy_init();
+    s.headers = curl_slist_append(s.headers, "Accept: application/json");
+    if (!p.token.empty()) {
+      s.headers = curl_slist_append(s.headers, ("Authorization: Bearer " + p.token).c_str());
+    }
+    CURL* e = s.easy;
+    curl_easy_setopt(e, CURLOPT_URL, p.cfg.url.c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "agency-ha/" AHA_VERSION " (observer quorum)");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s.headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s.body);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
+    const auto& tls = p.cfg.tls;
+    if (!tls.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, tls.ca_file.c_str());
+    if (!tls.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    if (!tls.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, tls.key_file.c_str());
+    if (tls.insecure_skip_verify) {
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+  }
+}
+
+PeerPoller::~PeerPoller() = default;
+
+void PeerPoller::Accept(Peer& p, const std::string& body, long http_status,
+                        const std::string& error) {
+  const WallTime now = clock_.wall();
+  p.last_attempt = now;
+  std::string err = error;
+  if (err.empty() && http_status != 200) {
+    err = "HTTP " + std::to_string(http_status);
+    if (http_status == 401) err += " (token rejected)";
+  }
+  Report r;
+  if (err.empty()) {
+    auto parsed = ReportFromJson(body);
+    if (!parsed) {
+      err = parsed.message();
+    } else if (parsed->observer != p.cfg.name) {
+      err = "identity mismatch: the report is from observer \"" + parsed->observer +
+            "\", expected \"" + p.cfg.name + "\"";
+    } else {
+      r = std::move(*parsed);
+    }
+  }
+  if (reg_) {
+    reg_->Add("agency_ha_peer_polls_total",
+              {{"peer", p.cfg.name}, {"result", err.empty() ? "success" : "failure"}});
+    reg_->Set("agency_ha_peer_reachable", {{"peer", p.cfg.name}}, err.empty() ? 1 : 0);
+  }
+  if (!err.empty()) {
+    if (err != p.last_error) {
+      log::Warn("peer observations unavailable",
+                {{"peer", p.cfg.name}, {"url", p.cfg.url}, {"error", err}});
+    }
+    p.last_error = err;
+    return;
+  }
+  if (!p.last_error.empty() || !p.have) {
+    log::Info("peer observations received", {{"peer", p.cfg.name}, {"generation", r.generation}});
+  }
+  p.last_error.clear();
+  p.last_success = now;
+  const bool newer =
+      !p.have || r.instance != p.report.instance || r.generation > p.report.generation;
+  if (newer) {
+    p.report = std::move(r);
+    p.received_at = now;
+    p.have = true;
+  }
+}
+
+void PeerPoller::PollOnce() {
+  CURLM* multi = impl_->multi;
+  for (auto& s : impl_->slots) {
+    s.body.clear();
+    s.errbuf[0] = '\0';
+    curl_multi_add_handle(multi, s.easy);
+  }
+  // Results are collected first and applied under the lock at the end, so readers never wait
+  // for the network.
+  struct Done {
+    size_t index;
+    long status;
+    std::string error;
+  };
+  std::vector<Done> done;
+  int running = 1;
+  while (running > 0) {
+    if (curl_multi_perform(multi, &running) != CURLM_OK) break;
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      void* priv = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+      const size_t i = reinterpret_cast<size_t>(priv);
+      long status = 0;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+      std::string error;
+      if (msg->data.result != CURLE_OK) {
+        error = impl_->slots[i].errbuf[0] != '\0' ? impl_->slots[i].errbuf
+                                                  : curl_easy_strerror(msg->data.result);
+      }
+      done.push_back(Done{i, status, error});
+    }
+    if (running > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+  }
+  for (auto& s : impl_->slots)
+    curl_multi_remove_handle(multi, s.easy);
+  std::lock_guard l(mu_);
+  for (const auto& d : done) {
+    Accept(peers_[d.index], impl_->slots[d.index].body, d.status, d.error);
+  }
+}
+
+void PeerPoller::Run(Stopper& stop) {
+  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(cfg_.probe.interval_seconds));
+  auto next = std::chrono::steady_clock::now();
+  while (!stop.stopped()) {
+    PollOnce();
+    next += interval;
+    const auto now = std::chrono::steady_clock::now();
+    if (next < now) next = now;
+    if (stop.WaitUntil(next)) break;
+  }
+}
+
+std::vector<failover::PeerReport> PeerPoller::Reports() const {
+  std::lock_guard l(mu_);
+  std::vector<failover::PeerReport> out;
+  for (const auto& p : peers_) {
+    if (p.have) out.push_back(ToPeerReport(p.report, p.received_at));
+  }
+  return out;
+}
+
+nlohmann::json PeerPoller::StatusJson() const {
+  auto t = [](WallTime w) {
+    return w == WallTime{} ? nlohmann::json(nullptr) : nlohmann::json(FormatTime(w));
+  };
+  std::lock_guard l(mu_);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& p : peers_) {
+    out.push_back(
+        {{"name", p.cfg.name},
+         {"url", p.cfg.url},
+         {"lastAttempt", t(p.last_attempt)},
+         {"lastSuccess", t(p.last_success)},
+         {"receivedAt", t(p.received_at)},
+         {"generation", p.have ? nlohmann::json(p.report.generation) : nlohmann::json(nullptr)},
+         {"peerPartitioned",
+          p.have ? nlohmann::json(p.report.partitioned) : nlohmann::json(nullptr)},
+         {"lastError",
+          p.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.last_error)}});
+  }
+  return out;
+}
+
+}  // namespace aha::quorum

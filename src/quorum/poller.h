@@ -1,0 +1,74 @@
+// PeerPoller: reads every peer controller's GET /v1/observations, concurrently, every probe
+// interval, on its own thread.
+//
+// Contract
+// - One round polls all peers at once (one libcurl multi handle, connections kept alive) and
+//   ends within quorum.peerTimeoutSeconds: a slow or hanging peer costs only its own timeout and
+//   never delays another peer, nor the controller's probe round (which only reads the latest
+//   reports, see Reports()).
+// - A report counts as received when it parses, names the expected observer and carries a new
+//   (instance, generation): `received_at` is the local time it first arrived. A peer that keeps
+//   answering with the same generation (its loop is stuck) is therefore not refreshed and goes
+//   stale in Decide like an unreachable one. Freshness never compares clocks across regions.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/stopper.h"
+#include "config/controller_config.h"
+#include "failover/decide.h"
+#include "metrics/registry.h"
+#include "quorum/report.h"
+
+namespace aha::quorum {
+
+class PeerPoller {
+ public:
+  // `tokens`: the bearer token sent to each peer, by peer name (absent/empty: none).
+  PeerPoller(const config::ControllerConfig& cfg, std::map<std::string, std::string> tokens,
+             const Clock& clock, metrics::Registry* reg = nullptr);
+  ~PeerPoller();
+  PeerPoller(const PeerPoller&) = delete;
+  PeerPoller& operator=(const PeerPoller&) = delete;
+
+  void PollOnce();
+  // Polls every probe.intervalSeconds until `stop` is stopped.
+  void Run(Stopper& stop);
+
+  // The latest accepted report of each peer that ever answered.
+  std::vector<failover::PeerReport> Reports() const;
+  // Per peer: url, last attempt/success, received generation, last error.
+  nlohmann::json StatusJson() const;
+
+ private:
+  struct Peer {
+    config::PeerConfig cfg;
+    std::string token;
+    // Latest accepted report and when it arrived.
+    bool have = false;
+    Report report;
+    WallTime received_at{};
+    WallTime last_attempt{};
+    WallTime last_success{};
+    std::string last_error;
+  };
+  void Accept(Peer& p, const std::string& body, long http_status, const std::string& error);
+
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  const config::ControllerConfig cfg_;
+  const Clock& clock_;
+  metrics::Registry* reg_;
+  mutable std::mutex mu_;  // guards peers_ (read by the controller and HTTP threads)
+  std::vector<Peer> peers_;
+};
+
+void DefineQuorumMetrics(metrics::Registry& reg);
+
+}  // namespace aha::quorum
