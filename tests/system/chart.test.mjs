@@ -257,7 +257,13 @@ test('security monitor: MCP server with its own RBAC, token from a Secret, mcp s
   assert.deepEqual(pod.volumes.find((v) => v.name === 'token').secret, { secretName: 'agency-mcp-token', items: [{ key: 'token', path: 'token' }] });
   assert.equal(c.volumeMounts.find((m) => m.name === 'token').mountPath, '/var/run/secrets/agency-ha-mcp');
   const cfg = parseAllDocuments(named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'])[0].toJS();
-  assert.deepEqual(cfg.mcp, { defaultDurationSeconds: 120, minDurationSeconds: 30, maxDurationSeconds: 1800, httpTokenFile: '/var/run/secrets/agency-ha-mcp/token' });
+  assert.deepEqual(cfg.mcp, { defaultDurationSeconds: 120, minDurationSeconds: 30, maxDurationSeconds: 1800, httpTokenFile: '/var/run/secrets/agency-ha-mcp/token',
+    replication: { remotes: [
+      { url: 's3://simple-agency-agency-backup-us-east-1/agency', region: 'us-east-1' },
+      { url: 's3://simple-agency-agency-backup-eu-west-1/agency', region: 'eu-west-1' },
+    ] } });
+  assert.deepEqual(c.env.map((e) => [e.name, e.valueFrom.secretKeyRef.name]), [
+    ['AWS_ACCESS_KEY_ID', 'agency-backup-credentials'], ['AWS_SECRET_ACCESS_KEY', 'agency-backup-credentials'], ['AWS_SESSION_TOKEN', 'agency-backup-credentials']]);
   assert.deepEqual(named(objs, 'Role', name).rules, [
     { apiGroups: [''], resources: ['configmaps'], resourceNames: ['simple-agency-simple-cli-failover'], verbs: ['get', 'patch', 'list', 'watch'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
@@ -265,6 +271,10 @@ test('security monitor: MCP server with its own RBAC, token from a Secret, mcp s
   const svc = named(objs, 'Service', name);
   assert.equal(svc.spec.type, 'ClusterIP');
   assert.deepEqual(svc.spec.ports.map((p) => p.port), [8765]);
+  // IRSA: the MCP server's ServiceAccount carries the replication role too, and no static keys.
+  const irsa = render(ci('replication-irsa-values.yaml'), ['--set', 'securityMonitor.enabled=true,securityMonitor.existingSecret=t']);
+  assert.deepEqual(named(irsa, 'ServiceAccount', name).metadata.annotations, { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/agency-backup' });
+  assert.equal(named(irsa, 'Deployment', name).spec.template.spec.containers[0].env, undefined);
   const seed = render(ci('seed-values.yaml'));
   assert.equal(named(seed, 'Deployment', name), undefined);
   assert.ok(!named(seed, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'].includes('mcp:'));

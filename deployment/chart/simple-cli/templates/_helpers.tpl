@@ -189,6 +189,23 @@ mcp:
   minDurationSeconds: {{ .Values.securityMonitor.mcp.minDurationSeconds }}
   maxDurationSeconds: {{ .Values.securityMonitor.mcp.maxDurationSeconds }}
   httpTokenFile: {{ include "simple-cli.mcpTokenFile" . }}
+  {{- if .Values.replicationSidecar.enabled }}
+  # get_replication_status reads the remotes the regions replicate to.
+  replication:
+    remotes:
+    {{- range (include "simple-cli.replicationRemotes" . | fromJsonArray) }}
+      - url: {{ .url | quote }}
+        {{- with .region }}
+        region: {{ . | quote }}
+        {{- end }}
+        {{- with .endpoint }}
+        endpoint: {{ . | quote }}
+        {{- end }}
+        {{- if hasKey . "pathStyle" }}
+        pathStyle: {{ .pathStyle }}
+        {{- end }}
+    {{- end }}
+  {{- end }}
 {{- end }}
 {{- end -}}
 
