@@ -3,13 +3,18 @@
 // with one Session, so the lifecycle (initialize, then tools/*) is reachable. No I/O.
 // Invariants checked: Handle never throws; every reply is a JSON-RPC 2.0 object with exactly one
 // of result/error and serializes (dump() throws on invalid UTF-8); notifications and responses get
-// no reply. Build and run: scripts/fuzz.sh.
+// no reply. The same input is also read as the simulatedOutages and drills state keys
+// (CheckStateKeys). Build and run: scripts/fuzz.sh.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
+#include "failover/outages.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/report.h"
 
 namespace {
 
@@ -50,6 +55,23 @@ void CheckReply(const json& r) {
   (void)r.dump();  // what the transports send; throws on invalid UTF-8
 }
 
+// The MCP server's state keys (anyone with access to the state can edit them, and every gate
+// parses simulatedOutages): parsing never crashes, and what parses survives a round trip.
+void CheckStateKeys(const std::string& text) {
+  if (auto o = aha::failover::ParseOutages(text); o.ok()) {
+    auto again = aha::failover::ParseOutages(aha::failover::OutagesToJson(*o));
+    Check(again.ok() && again->size() == o->size());
+  }
+  if (auto d = aha::mcp::ParseDrills(text); d.ok()) {
+    auto again = aha::mcp::ParseDrills(aha::mcp::DrillsToJson(*d));
+    Check(again.ok() && again->size() == std::min(d->size(), aha::mcp::kMaxStoredDrills));
+    (void)aha::mcp::BuildDrillReport(
+        d->empty() ? aha::mcp::Drill{} : d->back(), {},
+        d->empty() ? std::vector<aha::mcp::Observation>{} : d->back().observations, aha::WallTime{})
+        .dump();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -68,5 +90,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(silent != reply.has_value());
     if (reply) CheckReply(*reply);
   }
+  CheckStateKeys(std::string(reinterpret_cast<const char*>(data), size));
   return 0;
 }
