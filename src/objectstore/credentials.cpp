@@ -1,8 +1,22 @@
 #include "objectstore/credentials.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/fs.h"
+#include "common/log.h"
+#include "common/url.h"
+#include "objectstore/aws_http.h"
+#include "objectstore/s3_store.h"  // XmlElements / XmlFirst
 
 namespace aha::objectstore {
 
@@ -18,6 +32,153 @@ std::string Trim(const std::string& s) {
 std::string Home(const EnvLookup& env) {
   auto h = env("HOME");
   return h ? *h : "";
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// Short pause between attempts at a credentials endpoint (production only; tests use sources
+// that answer at once or not at all).
+void Backoff(int attempt) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(100) * (1 << std::min(attempt, 4)));
+}
+
+Status ValidEndpoint(const std::string& what, const std::string& url) {
+  auto u = ParseUrl(url);
+  if (!u) return Err(what + " \"" + url + "\": " + u.message(), 400);
+  if (u->scheme != "http" && u->scheme != "https") {
+    return Err(what + " \"" + url + "\": want http:// or https://", 400);
+  }
+  return Status::Ok();
+}
+
+std::string JoinUrl(std::string base, const std::string& path) {
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  return base + path;
+}
+
+// RoleSessionName: [\w+=,.@-]{2,64} (STS API reference).
+bool ValidSessionName(const std::string& s) {
+  if (s.size() < 2 || s.size() > 64) return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' ||
+           c == '@' || c == '-';
+  });
+}
+
+Status ValidateWebIdentity(const WebIdentitySettings& s, const std::string& arn_key,
+                           const std::string& session_key) {
+  if (s.role_arn.rfind("arn:", 0) != 0) {
+    return Err(arn_key + " \"" + s.role_arn + "\" is not a role ARN (want arn:aws:iam::...)", 400);
+  }
+  if (!s.session_name.empty() && !ValidSessionName(s.session_name)) {
+    return Err(session_key + " \"" + s.session_name +
+                   "\" is not a valid session name (2-64 of letters, digits and +=,.@_-)",
+               400);
+  }
+  return ValidEndpoint("STS endpoint", s.sts_endpoint);
+}
+
+bool Valid(const std::optional<ExpiringCredentials>& c, WallTime now) {
+  return c && (!c->expiration || now < *c->expiration);
+}
+
+// Credentials in the JSON shape that IMDS and the container endpoint return.
+Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const std::string& body,
+                                                 bool expiration_required) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Err(what + ": response is not a JSON object", 502);
+  auto str = [&](const char* k) -> std::string {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  if (j.contains("Code") && str("Code") != "Success") {
+    return Err(what + ": Code \"" + str("Code") + "\"" +
+                   (str("Message").empty() ? "" : ": " + str("Message")),
+               502);
+  }
+  ExpiringCredentials c;
+  c.credentials.access_key_id = str("AccessKeyId");
+  c.credentials.secret_access_key = str("SecretAccessKey");
+  c.credentials.session_token = str("Token");
+  if (c.credentials.access_key_id.empty() || c.credentials.secret_access_key.empty()) {
+    return Err(what + ": response has no AccessKeyId/SecretAccessKey", 502);
+  }
+  const std::string exp = str("Expiration");
+  if (!exp.empty()) {
+    WallTime t;
+    if (!aws::ParseIso8601(exp, &t)) {
+      return Err(what + ": Expiration \"" + exp + "\" is not an ISO 8601 time", 502);
+    }
+    c.expiration = t;
+  } else if (expiration_required) {
+    return Err(what + ": response has no Expiration", 502);
+  }
+  return c;
+}
+
+bool AllowedContainerAddress(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) {
+    const uint32_t a = ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr);
+    return (a >> 24) == 127 || a == 0xA9FEAA02u /*169.254.170.2*/ ||
+           a == 0xA9FEAA17u /*169.254.170.23*/;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    in6_addr eks{};
+    inet_pton(AF_INET6, "fd00:ec2::23", &eks);
+    if (IN6_IS_ADDR_LOOPBACK(&a) || std::equal(a.s6_addr, a.s6_addr + 16, eks.s6_addr)) {
+      return true;
+    }
+    return IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+// The SDKs' rule for AWS_CONTAINER_CREDENTIALS_FULL_URI over http: every address the host
+// resolves to must be loopback or one of the ECS / EKS Pod Identity agent addresses.
+Status CheckContainerHost(const std::string& url) {
+  auto u = ParseUrl(url);
+  if (!u) return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": " + u.message(), 400);
+  if (u->scheme == "https") return Status::Ok();
+  if (u->scheme != "http") {
+    return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": want http:// or https://", 400);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(u->host.c_str(), nullptr, &hints, &res); rc != 0) {
+    return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": cannot resolve " + u->host +
+                   ": " + gai_strerror(rc),
+               400);
+  }
+  bool ok = res != nullptr;
+  for (addrinfo* p = res; p; p = p->ai_next)
+    ok = ok && AllowedContainerAddress(p->ai_addr);
+  freeaddrinfo(res);
+  if (!ok) {
+    return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": host " + u->host +
+                   " is not allowed over http (want https, or loopback, 169.254.170.2, "
+                   "169.254.170.23 or fd00:ec2::23)",
+               400);
+  }
+  return Status::Ok();
+}
+
+Result<int> PositiveIntEnv(const EnvLookup& env, const std::string& name, int def) {
+  auto v = env(name);
+  if (!v) return def;
+  char* end = nullptr;
+  const long n = std::strtol(v->c_str(), &end, 10);
+  if (end == v->c_str() || *end != '\0' || n < 1 || n > 3600) {
+    return Err(name + " \"" + *v + "\": want a whole number from 1 to 3600", 400);
+  }
+  return static_cast<int>(n);
 }
 
 }  // namespace
@@ -38,6 +199,179 @@ Result<sigv4::Credentials> EnvCredentialsProvider::Get() {
   }
   return sigv4::Credentials{*id, *secret, env_("AWS_SESSION_TOKEN").value_or("")};
 }
+
+// ---------------------------------------------------------------------------------------------
+// Caching and refresh
+
+Result<sigv4::Credentials> RefreshingCredentialsProvider::Get() {
+  std::unique_lock fetch(fetch_mu_, std::defer_lock);
+  {
+    std::lock_guard l(mu_);
+    const WallTime now = clock_.wall();
+    if (cached_ && now < fresh_until_) return cached_->credentials;
+    // In the refresh window (or after a failed refresh): one thread fetches, the others keep
+    // using the still-valid credentials.
+    if (Valid(cached_, now) && (now < next_attempt_ || !fetch.try_lock())) {
+      return cached_->credentials;
+    }
+  }
+  if (!fetch.owns_lock()) {
+    fetch.lock();  // nothing valid to hand out: wait for the fetch in progress, if any
+    std::lock_guard l(mu_);
+    const WallTime now = clock_.wall();
+    if (cached_ && now < fresh_until_) return cached_->credentials;
+  }
+  Result<ExpiringCredentials> r = Fetch();
+  std::lock_guard l(mu_);
+  const WallTime now = clock_.wall();
+  if (r.ok() && r->expiration && *r->expiration <= now) {
+    r = Err("the source returned credentials that expired at " + FormatTime(*r->expiration), 502);
+  }
+  if (r.ok()) {
+    cached_ = std::move(*r);
+    next_attempt_ = {};
+    if (!cached_->expiration) {
+      fresh_until_ = WallTime::max();
+    } else {
+      // Refresh kRefreshWindow before expiry; credentials that live shorter than that are used
+      // for half their remaining life before the next fetch.
+      const auto left = *cached_->expiration - now;
+      fresh_until_ = std::max(*cached_->expiration - kRefreshWindow, now + left / 2);
+    }
+    return cached_->credentials;
+  }
+  if (Valid(cached_, now)) {
+    next_attempt_ = now + kRetryAfterFailure;
+    log::Warn("AWS credentials refresh failed; using the current ones until they expire",
+              {{"source", Name()},
+               {"error", r.message()},
+               {"expires", FormatTime(*cached_->expiration)}});
+    return cached_->credentials;
+  }
+  std::string msg = r.message();
+  if (cached_ && cached_->expiration) {
+    msg += " (the previous credentials expired at " + FormatTime(*cached_->expiration) + ")";
+  }
+  cached_.reset();
+  return Err(msg, r.code());
+}
+
+std::optional<WallTime> RefreshingCredentialsProvider::CachedExpiration() const {
+  std::lock_guard l(mu_);
+  return cached_ ? cached_->expiration : std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Web identity (STS AssumeRoleWithWebIdentity)
+
+std::string StsEndpoint(const EnvLookup& env, const std::string& region) {
+  if (auto e = env("AWS_ENDPOINT_URL_STS")) return *e;
+  if (auto e = env("AWS_ENDPOINT_URL")) return *e;
+  std::string r =
+      !region.empty() ? region : env("AWS_REGION").value_or(env("AWS_DEFAULT_REGION").value_or(""));
+  if (r.empty()) return "https://sts.amazonaws.com";
+  return "https://sts." + r + ".amazonaws.com" + (r.rfind("cn-", 0) == 0 ? ".cn" : "");
+}
+
+WebIdentityCredentialsProvider::WebIdentityCredentialsProvider(WebIdentitySettings s,
+                                                               const Clock& clock)
+    : RefreshingCredentialsProvider(clock), s_(std::move(s)) {}
+
+std::string WebIdentityCredentialsProvider::Name() const {
+  return "web identity (role " + s_.role_arn + ", token file " + s_.token_file + ", STS " +
+         s_.sts_endpoint + ", from " + s_.source + ")";
+}
+
+Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
+  // Re-read on every assume: the kubelet rotates the projected token.
+  auto file = ReadFile(s_.token_file);
+  if (!file) return Err("web identity token file: " + file.message(), 400);
+  const std::string token = Trim(*file);
+  if (token.empty()) return Err("web identity token file " + s_.token_file + " is empty", 400);
+  const std::string session = !s_.session_name.empty()
+                                  ? s_.session_name
+                                  : "agency-ha-" + std::to_string(EpochMillis(clock().wall()));
+  aws::HttpRequest req;
+  req.method = "POST";
+  req.url = JoinUrl(s_.sts_endpoint, "/");
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
+                 {"Accept", "text/xml"}};
+  req.body = aws::FormEncode({{"Action", "AssumeRoleWithWebIdentity"},
+                              {"Version", "2011-06-15"},
+                              {"RoleArn", s_.role_arn},
+                              {"RoleSessionName", session},
+                              {"WebIdentityToken", token}});
+  req.connect_timeout = std::chrono::seconds(5);
+  req.timeout = std::chrono::seconds(30);
+  const std::string what = "STS AssumeRoleWithWebIdentity at " + s_.sts_endpoint;
+  constexpr int kAttempts = 3;
+  std::string last;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    if (attempt > 1) Backoff(attempt - 1);
+    auto r = aws::HttpCall(req);
+    if (!r) {
+      last = r.message();
+      continue;
+    }
+    if (r->status == 200) {
+      auto sections = XmlElements(r->body, "Credentials");
+      if (sections.empty()) return Err(what + ": response has no <Credentials>", 502);
+      ExpiringCredentials c;
+      c.credentials.access_key_id = XmlFirst(sections[0], "AccessKeyId");
+      c.credentials.secret_access_key = XmlFirst(sections[0], "SecretAccessKey");
+      c.credentials.session_token = XmlFirst(sections[0], "SessionToken");
+      const std::string exp = XmlFirst(sections[0], "Expiration");
+      if (c.credentials.access_key_id.empty() || c.credentials.secret_access_key.empty() ||
+          c.credentials.session_token.empty()) {
+        return Err(what + ": response lacks AccessKeyId, SecretAccessKey or SessionToken", 502);
+      }
+      WallTime t;
+      if (!aws::ParseIso8601(exp, &t)) {
+        return Err(what + ": Expiration \"" + exp + "\" is not an ISO 8601 time", 502);
+      }
+      c.expiration = t;
+      return c;
+    }
+    const std::string code = XmlFirst(r->body, "Code"), message = XmlFirst(r->body, "Message");
+    std::string text = what + " for " + s_.role_arn + ": HTTP " + std::to_string(r->status);
+    if (!code.empty()) text += " " + code;
+    if (!message.empty()) text += ": " + message;
+    const bool retryable = r->status >= 500 || r->status == 429 ||
+                           code == "IDPCommunicationError" || code == "Throttling";
+    if (!retryable) return Err(text, r->status == 401 ? 403 : static_cast<int>(r->status));
+    last = text;
+  }
+  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", 503);
+}
+
+Result<sigv4::Credentials> EnvWebIdentityCredentialsProvider::Get() {
+  auto arn = env_("AWS_ROLE_ARN"), file = env_("AWS_WEB_IDENTITY_TOKEN_FILE");
+  if (!arn && !file) return Err("AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE are not set", 401);
+  if (!arn) return Err("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not", 400);
+  if (!file) return Err("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not", 400);
+  WebIdentitySettings s{*arn, *file, env_("AWS_ROLE_SESSION_NAME").value_or(""), StsEndpoint(env_),
+                        "AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE"};
+  if (auto st = ValidateWebIdentity(s, "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME"); !st) {
+    return st.error();
+  }
+  std::shared_ptr<WebIdentityCredentialsProvider> p;
+  {
+    std::lock_guard l(mu_);
+    if (!inner_ || !(inner_->settings() == s)) {
+      inner_ = std::make_shared<WebIdentityCredentialsProvider>(s, clock_);
+    }
+    p = inner_;
+  }
+  return p->Get();
+}
+
+std::string EnvWebIdentityCredentialsProvider::Name() const {
+  std::lock_guard l(mu_);
+  return inner_ ? inner_->Name() : "web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared files and profiles
 
 std::vector<std::pair<std::string, std::string>> ParseIniSection(const std::string& text,
                                                                  const std::string& section) {
@@ -64,26 +398,32 @@ std::vector<std::pair<std::string, std::string>> ParseIniSection(const std::stri
 }
 
 ProfileCredentialsProvider::ProfileCredentialsProvider(std::string credentials_file,
-                                                       std::string config_file, std::string profile)
+                                                       std::string config_file, std::string profile,
+                                                       EnvLookup env, const Clock& clock)
     : credentials_file_(std::move(credentials_file)),
       config_file_(std::move(config_file)),
-      profile_(std::move(profile)) {}
+      profile_(std::move(profile)),
+      env_(std::move(env)),
+      clock_(clock) {}
 
 std::unique_ptr<ProfileCredentialsProvider> ProfileCredentialsProvider::FromEnv(
-    const EnvLookup& env) {
+    const EnvLookup& env, const Clock& clock) {
   const std::string home = Home(env);
   return std::make_unique<ProfileCredentialsProvider>(
       env("AWS_SHARED_CREDENTIALS_FILE").value_or(home + "/.aws/credentials"),
       env("AWS_CONFIG_FILE").value_or(home + "/.aws/config"),
-      env("AWS_PROFILE").value_or("default"));
+      env("AWS_PROFILE").value_or("default"), env, clock);
 }
 
 std::string ProfileCredentialsProvider::Name() const {
+  std::lock_guard l(mu_);
+  if (web_identity_) return web_identity_->Name();
   return "profile \"" + profile_ + "\" (" + credentials_file_ + ", " + config_file_ + ")";
 }
 
 Result<sigv4::Credentials> ProfileCredentialsProvider::Get() {
-  // The credentials file wins over the config file, as in the SDKs.
+  // Files are re-read on every call. The credentials file wins over the config file, as in the
+  // SDKs; a role in the profile wins over static keys (botocore's order).
   struct Source {
     const std::string* file;
     std::string section;
@@ -91,48 +431,325 @@ Result<sigv4::Credentials> ProfileCredentialsProvider::Get() {
   const Source sources[] = {
       {&credentials_file_, profile_},
       {&config_file_, profile_ == "default" ? "default" : "profile " + profile_}};
+  std::map<std::string, std::pair<std::string, const std::string*>> keys;  // key -> value, file
+  std::vector<std::pair<sigv4::Credentials, const std::string*>> statics;
   for (const auto& src : sources) {
     auto text = ReadFile(*src.file);
     if (!text) continue;
     sigv4::Credentials c;
     for (const auto& [k, v] : ParseIniSection(*text, src.section)) {
+      keys.emplace(k, std::make_pair(v, src.file));  // first (credentials file) wins
       if (k == "aws_access_key_id") c.access_key_id = v;
       if (k == "aws_secret_access_key") c.secret_access_key = v;
       if (k == "aws_session_token") c.session_token = v;
     }
+    statics.emplace_back(c, src.file);
+  }
+  const std::string name = "profile \"" + profile_ + "\"";
+  auto key = [&](const std::string& k) { return keys.count(k) ? keys[k].first : std::string(); };
+  if (keys.count("role_arn")) {
+    const std::string& file = *keys["role_arn"].second;
+    if (!keys.count("web_identity_token_file")) {
+      return Err(name + " in " + file +
+                     " assumes a role with source_profile/credential_source, which agency-ha "
+                     "does not support (use web_identity_token_file, static keys, or another "
+                     "source of the chain)",
+                 400);
+    }
+    const std::string region =
+        env_("AWS_REGION").value_or(env_("AWS_DEFAULT_REGION").value_or(key("region")));
+    WebIdentitySettings s{key("role_arn"), key("web_identity_token_file"), key("role_session_name"),
+                          StsEndpoint(env_, region), name + " in " + file};
+    if (auto st = ValidateWebIdentity(s, name + " role_arn", name + " role_session_name"); !st) {
+      return st.error();
+    }
+    std::shared_ptr<WebIdentityCredentialsProvider> p;
+    {
+      std::lock_guard l(mu_);
+      if (!web_identity_ || !(web_identity_->settings() == s)) {
+        web_identity_ = std::make_shared<WebIdentityCredentialsProvider>(s, clock_);
+      }
+      p = web_identity_;
+    }
+    return p->Get();
+  }
+  {
+    std::lock_guard l(mu_);
+    web_identity_.reset();
+  }
+  for (const auto& [c, file] : statics) {
     if (c.access_key_id.empty() && c.secret_access_key.empty()) continue;
     if (c.access_key_id.empty() || c.secret_access_key.empty()) {
-      return Err("profile \"" + profile_ + "\" in " + *src.file +
-                     " has only one of aws_access_key_id and aws_secret_access_key",
-                 400);
+      return Err(
+          name + " in " + *file + " has only one of aws_access_key_id and aws_secret_access_key",
+          400);
     }
     return c;
   }
-  return Err(
-      "no keys for profile \"" + profile_ + "\" in " + credentials_file_ + " or " + config_file_,
-      401);
+  for (const char* unsupported : {"credential_process", "sso_session", "sso_start_url"}) {
+    if (keys.count(unsupported)) {
+      return Err(name + " in " + *keys[unsupported].second + " uses " + unsupported +
+                     ", which agency-ha does not support (export static or web identity "
+                     "credentials instead)",
+                 400);
+    }
+  }
+  return Err("no keys for " + name + " in " + credentials_file_ + " or " + config_file_, 401);
 }
 
-Result<sigv4::Credentials> ChainCredentialsProvider::Get() {
+// ---------------------------------------------------------------------------------------------
+// Container credentials (EKS Pod Identity, ECS)
+
+std::string ContainerCredentialsProvider::Name() const {
+  if (auto rel = env_("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
+    return "container credentials (http://169.254.170.2" + *rel + ")";
+  }
+  if (auto full = env_("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
+    return "container credentials (" + *full + ")";
+  }
+  return "container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI)";
+}
+
+Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
+  auto rel = env_("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+  auto full = env_("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  if (!rel && !full) {
+    return Err(
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set",
+        401);
+  }
+  std::string url;
+  if (rel) {
+    url = "http://169.254.170.2" + (rel->front() == '/' ? *rel : "/" + *rel);
+  } else {
+    url = *full;
+    if (auto st = CheckContainerHost(url); !st) return st.error();
+  }
+  std::string auth;
+  if (auto file = env_("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
+    auto t = ReadFile(*file);  // re-read each time: the agent's token is rotated
+    if (!t) return Err("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: " + t.message(), 400);
+    auth = Trim(*t);
+    if (auth.empty())
+      return Err("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + *file + " is empty", 400);
+  } else if (auto tok = env_("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+    auth = Trim(*tok);
+  }
+  if (auth.find_first_of("\r\n") != std::string::npos) {
+    return Err("the container authorization token contains a line break", 400);
+  }
+  aws::HttpRequest req;
+  req.url = url;
+  req.no_proxy = true;
+  req.headers = {{"Accept", "application/json"}};
+  if (!auth.empty()) req.headers.emplace_back("Authorization", auth);
+  req.connect_timeout = std::chrono::seconds(2);
+  req.timeout = std::chrono::seconds(5);
+  const std::string what = "container credentials endpoint " + url;
+  constexpr int kAttempts = 3;
+  std::string last;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    if (attempt > 1) Backoff(attempt - 1);
+    auto r = aws::HttpCall(req);
+    if (!r) {
+      last = r.message();
+      continue;
+    }
+    if (r->status == 200) return ParseJsonCredentials(what, r->body, false);
+    std::string text = what + ": HTTP " + std::to_string(r->status);
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (j.is_object()) {
+      for (const char* k : {"code", "Code"})
+        if (j.contains(k) && j[k].is_string()) text += " " + j[k].get<std::string>();
+      for (const char* k : {"message", "Message"})
+        if (j.contains(k) && j[k].is_string()) text += ": " + j[k].get<std::string>();
+    }
+    if (r->status < 500 && r->status != 429) {
+      return Err(text, r->status == 401 ? 403 : static_cast<int>(r->status));
+    }
+    last = text;
+  }
+  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", 503);
+}
+
+// ---------------------------------------------------------------------------------------------
+// IMDSv2
+
+std::string ImdsCredentialsProvider::Name() const {
   std::lock_guard l(mu_);
-  if (chosen_ >= 0) {
-    auto c = chain_[static_cast<size_t>(chosen_)]->Get();
-    if (c.ok() || c.code() != 401) return c;
-    chosen_ = -1;  // the source went away: search again
+  std::string n = "IMDSv2 (" + (token_endpoint_.empty() ? "instance metadata" : token_endpoint_);
+  if (!role_.empty()) n += ", role " + role_;
+  return n + ")";
+}
+
+Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
+  if (auto d = env_("AWS_EC2_METADATA_DISABLED"); d && Lower(*d) == "true") {
+    return Err("disabled by AWS_EC2_METADATA_DISABLED=true", 401);
+  }
+  std::string endpoint;
+  if (auto e = env_("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+    endpoint = *e;
+    if (auto st = ValidEndpoint("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint); !st) {
+      return st.error();
+    }
+  } else {
+    const std::string mode = env_("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("IPv4");
+    if (Lower(mode) == "ipv4") {
+      endpoint = "http://169.254.169.254";
+    } else if (Lower(mode) == "ipv6") {
+      endpoint = "http://[fd00:ec2::254]";
+    } else {
+      return Err("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE \"" + mode + "\": want IPv4 or IPv6", 400);
+    }
+  }
+  while (!endpoint.empty() && endpoint.back() == '/')
+    endpoint.pop_back();
+  auto timeout_s = PositiveIntEnv(env_, "AWS_METADATA_SERVICE_TIMEOUT", 1);
+  if (!timeout_s) return timeout_s.error();
+  auto attempts = PositiveIntEnv(env_, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", 1);
+  if (!attempts) return attempts.error();
+  const std::chrono::milliseconds timeout = std::chrono::seconds(*timeout_s);
+  {
+    std::lock_guard l(mu_);
+    if (token_endpoint_ != endpoint) {
+      token_.clear();
+      role_.clear();
+      token_endpoint_ = endpoint;
+    }
+  }
+  const std::string what = "IMDS at " + endpoint;
+
+  // One request with the configured attempts; transport failures and 5xx are retried.
+  auto call = [&](aws::HttpRequest req) -> Result<aws::HttpResponse> {
+    req.no_proxy = true;
+    req.connect_timeout = timeout;
+    req.timeout = timeout;
+    Result<aws::HttpResponse> r = Err("no attempt");
+    for (int a = 1; a <= *attempts; ++a) {
+      if (a > 1) Backoff(a - 1);
+      r = aws::HttpCall(req);
+      if (r.ok() && r->status < 500) return r;
+    }
+    return r;
+  };
+  auto fetch_token = [&]() -> Status {
+    aws::HttpRequest req;
+    req.method = "PUT";
+    req.url = endpoint + "/latest/api/token";
+    req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(kTokenTtlSeconds)}};
+    const MonoTime asked = clock().mono();
+    auto r = call(req);
+    if (!r) return Err(what + ": " + r.message() + " (not on EC2?)", 401);
+    if (r->status == 403 || r->status == 404 || r->status == 405) {
+      return Err(what + ": HTTP " + std::to_string(r->status) +
+                     " for the session token (IMDSv2 unavailable; IMDSv1 is not used)",
+                 401);
+    }
+    const std::string tok = Trim(r->body);
+    if (r->status != 200 || tok.empty()) {
+      return Err(what + ": HTTP " + std::to_string(r->status) + " for the session token", 502);
+    }
+    std::lock_guard l(mu_);
+    token_ = tok;
+    // Renew a minute early so a token never expires between our check and IMDS's.
+    token_expires_ = asked + std::chrono::seconds(kTokenTtlSeconds - 60);
+    return Status::Ok();
+  };
+  // GET with the session token; a 401 (token expired or revoked) gets a new token once.
+  auto get = [&](const std::string& path) -> Result<aws::HttpResponse> {
+    for (int round = 0; round < 2; ++round) {
+      std::string tok;
+      {
+        std::lock_guard l(mu_);
+        if (!token_.empty() && clock().mono() < token_expires_) tok = token_;
+      }
+      if (tok.empty()) {
+        if (auto st = fetch_token(); !st) return st.error();
+        std::lock_guard l(mu_);
+        tok = token_;
+      }
+      aws::HttpRequest req;
+      req.url = endpoint + path;
+      req.headers = {{"X-aws-ec2-metadata-token", tok}};
+      auto r = call(req);
+      if (!r) return Err(what + ": " + r.message(), 503);
+      if (r->status != 401) return r;
+      std::lock_guard l(mu_);
+      token_.clear();
+    }
+    return Err(what + ": HTTP 401 for " + path + " with a fresh session token", 502);
+  };
+
+  const std::string base = "/latest/meta-data/iam/security-credentials/";
+  for (int round = 0; round < 2; ++round) {
+    auto list = get(base);
+    if (!list) return list.error();
+    if (list->status == 404) {
+      return Err(what + ": the instance has no IAM role (instance profile)", 401);
+    }
+    if (list->status != 200) {
+      return Err(what + ": HTTP " + std::to_string(list->status) + " listing the IAM role", 502);
+    }
+    const std::string role = Trim(list->body.substr(0, list->body.find('\n')));
+    if (role.empty() || role.find('/') != std::string::npos) {
+      return Err(what + ": no valid IAM role name in " + base, 502);
+    }
+    {
+      std::lock_guard l(mu_);
+      role_ = role;
+    }
+    auto creds = get(base + role);
+    if (!creds) return creds.error();
+    if (creds->status == 404) continue;  // the role changed between the two calls
+    if (creds->status != 200) {
+      return Err(what + ": HTTP " + std::to_string(creds->status) + " for role " + role, 502);
+    }
+    return ParseJsonCredentials(what + " role " + role, creds->body, true);
+  }
+  return Err(what + ": the IAM role disappeared while reading it", 502);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain
+
+Result<sigv4::Credentials> ChainCredentialsProvider::Get() {
+  int chosen;
+  {
+    std::lock_guard l(mu_);
+    chosen = chosen_;
+  }
+  if (chosen >= 0) {
+    auto& p = chain_[static_cast<size_t>(chosen)];
+    auto c = p->Get();
+    if (c.ok()) return c;
+    if (c.code() != 401) return Err(p->Name() + ": " + c.message(), c.code());
+    std::lock_guard l(mu_);
+    if (chosen_ == chosen) chosen_ = -1;  // the source went away: search again
+  }
+  std::lock_guard search(search_mu_);
+  {
+    std::lock_guard l(mu_);
+    chosen = chosen_;
+  }
+  if (chosen >= 0) {  // another thread found one meanwhile
+    auto& p = chain_[static_cast<size_t>(chosen)];
+    auto c = p->Get();
+    if (c.ok() || c.code() != 401) {
+      return c.ok() ? c : Result<sigv4::Credentials>(Err(p->Name() + ": " + c.message(), c.code()));
+    }
   }
   std::string tried;
   for (size_t i = 0; i < chain_.size(); ++i) {
     auto c = chain_[i]->Get();
     if (c.ok()) {
+      std::lock_guard l(mu_);
       chosen_ = static_cast<int>(i);
       return c;
     }
     if (c.code() != 401) return Err(chain_[i]->Name() + ": " + c.message(), c.code());
     tried += "; " + chain_[i]->Name() + ": " + c.message();
   }
-  return Err("no AWS credentials found" + tried +
-                 " (web identity, container credentials and IMDS are not supported yet)",
-             401);
+  return Err("no AWS credentials found" + tried, 401);
 }
 
 std::string ChainCredentialsProvider::Name() const {
@@ -140,10 +757,14 @@ std::string ChainCredentialsProvider::Name() const {
   return chosen_ >= 0 ? chain_[static_cast<size_t>(chosen_)]->Name() : "default chain";
 }
 
-std::shared_ptr<CredentialsProvider> DefaultCredentialsChain(const EnvLookup& env) {
+std::shared_ptr<CredentialsProvider> DefaultCredentialsChain(const EnvLookup& env,
+                                                             const Clock& clock) {
   std::vector<std::unique_ptr<CredentialsProvider>> chain;
   chain.push_back(std::make_unique<EnvCredentialsProvider>(env));
-  chain.push_back(ProfileCredentialsProvider::FromEnv(env));
+  chain.push_back(ProfileCredentialsProvider::FromEnv(env, clock));
+  chain.push_back(std::make_unique<EnvWebIdentityCredentialsProvider>(env, clock));
+  chain.push_back(std::make_unique<ContainerCredentialsProvider>(env, clock));
+  chain.push_back(std::make_unique<ImdsCredentialsProvider>(env, clock));
   return std::make_shared<ChainCredentialsProvider>(std::move(chain));
 }
 
