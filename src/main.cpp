@@ -65,14 +65,23 @@ int main(int argc, char** argv) {
   probe->add_flag("--json", probe_opts.json, "Print the results as JSON");
 
   aha::demo::Options demo_opts;
-  auto* demo = app.add_subcommand("demo", "Run the local failover drill on embedded defaults");
+  auto* demo = app.add_subcommand("demo", "Run the full local failover drill (no cluster needed)");
+  demo->add_option("--regions", demo_opts.regions,
+                   "Comma-separated regions: the first is drilled, the last is passive");
+  demo->add_option("--duration", demo_opts.duration_seconds, "Drill (outage) length in seconds")
+      ->check(CLI::Range(1, 3600));
   demo->add_option("--interval", demo_opts.interval_seconds, "Probe interval in seconds")
       ->check(CLI::Range(0.05, 10.0));
   demo->add_option("--failback", demo_opts.failback_seconds, "Failback delay in seconds")
       ->check(CLI::Range(0.0, 600.0));
-  demo->add_option("--outage", demo_opts.outage_seconds, "How long the outage lasts (s)")
-      ->check(CLI::Range(0.5, 600.0));
-  demo->add_flag("--json", demo_opts.json, "Print the timeline as JSON");
+  demo->add_option("--remote", demo_opts.remote, "Ship snapshots to s3://bucket/prefix instead");
+  demo->add_option("--endpoint", demo_opts.endpoint, "S3 endpoint for --remote");
+  demo->add_option("--report", demo_opts.report, "Write the HTML report here");
+  demo->add_flag("--keep-running", demo_opts.keep_running,
+                 "Keep everything running after the drill (status page) until Ctrl-C");
+  demo->add_flag("--keep-temp", demo_opts.keep_temp,
+                 "Keep the temp dir (logs, configs, bucket) for inspection");
+  demo->add_flag("--json", demo_opts.json, "Print the result as JSON");
 
   std::string mcp_config, mcp_http;
   bool mcp_check = false;

@@ -1,111 +1,129 @@
 #include "demo/demo.h"
 
-#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
-#include <functional>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <string>
+#include <sstream>
 #include <thread>
-#include <vector>
 
 #include "common/log.h"
 #include "common/signals.h"
-#include "controller/controller.h"
-#include "failover/state.h"
-#include "state/store.h"
+#include "config/controller_config.h"
+#include "demo/app.h"
+#include "demo/children.h"
+#include "demo/drill.h"
+#include "demo/entry.h"
+#include "demo/mcp_client.h"
+#include "demo/report.h"
+#include "gate/source.h"
+#include "replication/command.h"
+#include "replication/config.h"
 
 namespace aha::demo {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// A regional endpoint that can be taken down (listener closed) and brought back on the same port.
-class SimulatedRegion {
- public:
-  explicit SimulatedRegion(std::string name) : name_(std::move(name)) {}
-  ~SimulatedRegion() { Down(); }
-
-  bool Up() {
-    server_ = std::make_unique<httplib::Server>();
-    server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content("{\"region\":\"" + name_ + "\",\"status\":\"ok\"}\n", "application/json");
-    });
-    if (port_ == 0) {
-      port_ = server_->bind_to_any_port("127.0.0.1");
-      if (port_ <= 0) return false;
-    } else if (!server_->bind_to_port("127.0.0.1", port_)) {
-      return false;
-    }
-    thread_ = std::thread([s = server_.get()] { s->listen_after_bind(); });
-    return true;
-  }
-  void Down() {
-    if (thread_.joinable()) {
-      server_->stop();
-      thread_.join();
-    }
-    server_.reset();
-  }
-  int port() const { return port_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  int port_ = 0;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-};
-
-struct Step {
-  std::string name;
-  double at_ms = -1;  // since the outage was injected
-  uint64_t generation = 0;
-  std::string note;
-};
-
-// Reads the state keys the way a gate does: exact names, line by line.
-struct Observed {
-  std::vector<std::string> failed, serving;
-  uint64_t generation = 0;
-};
-
-Observed ReadState(state::StateStore& store) {
-  Observed o;
-  auto kv = store.Read();
-  if (!kv) return o;
-  if (auto it = kv->find(failover::kFailedRegionsKey); it != kv->end()) {
-    if (auto l = failover::ParseRegionList(it->second)) o.failed = *l;
-  }
-  if (auto it = kv->find(failover::kServingRegionsKey); it != kv->end()) {
-    if (auto l = failover::ParseRegionList(it->second)) o.serving = *l;
-  }
-  if (auto it = kv->find(failover::kStateJsonKey); it != kv->end()) {
-    auto j = nlohmann::json::parse(it->second, nullptr, false);
-    if (j.is_object()) o.generation = j.value("generation", uint64_t{0});
-  }
-  return o;
+// A YAML double-quoted scalar (JSON strings are valid YAML).
+std::string Q(const std::string& s) {
+  return json(s).dump();
 }
 
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v)
-    out += (out.empty() ? "" : ",") + s;
-  return out.empty() ? "-" : out;
+// A free loopback port for configs that must name theirs up front.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) return Err(path + ": cannot write");
+  return Status::Ok();
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    out.push_back(item);
+  return out;
+}
+
+std::string DefaultReportPath() {
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return (fs::temp_directory_path() / ("agency-ha-demo-report-" + std::string(stamp) + "-" +
+                                       std::to_string(::getpid()) + ".html"))
+      .string();
 }
 
 }  // namespace
 
 int Run(const Options& opts) {
+  // --- Flags: every error names the flag and the value; nothing is started or written. ---
+  std::vector<std::string> names = Split(opts.regions);
+  if (names.size() < 2 || names.size() > 6) {
+    std::fprintf(stderr, "agency-ha demo: --regions %s: give 2 to 6 comma-separated names\n",
+                 Q(opts.regions).c_str());
+    return 2;
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!config::IsDns1123Label(names[i])) {
+      std::fprintf(stderr, "agency-ha demo: --regions: invalid region name %s\n",
+                   Q(names[i]).c_str());
+      return 2;
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (names[j] == names[i]) {
+        std::fprintf(stderr, "agency-ha demo: --regions: duplicate region %s\n",
+                     Q(names[i]).c_str());
+        return 2;
+      }
+    }
+  }
+  if (!opts.remote.empty()) {
+    if (std::string e = replication::ValidateRemoteUrl(opts.remote); !e.empty()) {
+      std::fprintf(stderr, "agency-ha demo: --remote %s: %s\n", Q(opts.remote).c_str(), e.c_str());
+      return 2;
+    }
+  }
+  if (!opts.endpoint.empty() && opts.remote.rfind("s3://", 0) != 0) {
+    std::fprintf(stderr, "agency-ha demo: --endpoint needs an s3:// --remote\n");
+    return 2;
+  }
+
   BlockTerminationSignals();
   Stopper stop;
   SignalWatcher signals(stop);
-  log::SetLevel(log::Level::kWarn);  // the timeline is the output; transitions are in state.json
+  log::SetLevel(log::Level::kWarn);
 
-  namespace fs = std::filesystem;
   std::string tmpl = (fs::temp_directory_path() / "agency-ha-demo.XXXXXX").string();
   if (!mkdtemp(tmpl.data())) {
     std::perror("agency-ha demo: mkdtemp");
@@ -114,184 +132,255 @@ int Run(const Options& opts) {
   const std::string dir = tmpl;
   struct Cleanup {
     std::string dir;
+    bool keep;
     ~Cleanup() {
       std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
-
-  const std::string failing = "us-east-1", passive = "ap-southeast-1";
-  std::vector<std::unique_ptr<SimulatedRegion>> regions;
-  for (const char* n : {"us-east-1", "eu-west-1", "ap-southeast-1"}) {
-    regions.push_back(std::make_unique<SimulatedRegion>(n));
-    if (!regions.back()->Up()) {
-      std::fprintf(stderr, "agency-ha demo: cannot start simulated endpoint for %s\n", n);
-      return 1;
-    }
-  }
-
-  config::ControllerConfig cfg;
-  for (const auto& r : regions) {
-    config::RegionConfig rc;
-    rc.name = r->name();
-    rc.active = r->name() != passive;
-    rc.endpoint = "http://127.0.0.1:" + std::to_string(r->port()) + "/health";
-    cfg.regions.push_back(rc);
-  }
-  cfg.probe.interval_seconds = opts.interval_seconds;
-  cfg.probe.timeout_seconds = opts.interval_seconds / 2;
-  cfg.policy.failback_seconds = opts.failback_seconds;
-  cfg.state.file = dir + "/state";
-  cfg.listen = "";
-
-  std::printf("agency-ha demo %s: 3 regions on loopback, state in %s\n", AHA_VERSION,
-              cfg.state.file.c_str());
-  for (const auto& r : cfg.regions) {
-    std::printf("  %-15s %-8s %s\n", r.name.c_str(), r.active ? "active" : "passive",
-                r.endpoint.c_str());
-  }
-  std::printf(
-      "  probe every %.2fs, timeout %.2fs, fail after %d, recover after %d, failback %.1fs\n\n",
-      cfg.probe.interval_seconds, cfg.probe.timeout_seconds, cfg.probe.failure_threshold,
-      cfg.probe.success_threshold, cfg.policy.failback_seconds);
-  std::fflush(stdout);
-
-  metrics::Registry reg;
-  controller::DefineControllerMetrics(reg);
-  state::FileStateStore store(cfg.state.file);
-  controller::ProberSource source(cfg, SystemClock::instance(), reg);
-  controller::Controller ctl(cfg, store, source, SystemClock::instance(), reg);
-  if (Status s = ctl.Start(); !s) {
-    std::fprintf(stderr, "agency-ha demo: %s\n", s.message().c_str());
-    return 1;
-  }
-  Stopper ctl_stop;
-  std::thread loop([&] { ctl.Run(ctl_stop); });
-  struct Joiner {
-    Stopper& s;
-    std::thread& t;
-    ~Joiner() {
-      s.Stop();
-      if (t.joinable()) t.join();
-    }
-  } joiner{ctl_stop, loop};
-
-  state::FileStateStore reader(cfg.state.file);
-  Clock::time_point t0;
-  std::vector<Step> steps;
-  const double round_ms = cfg.probe.interval_seconds * 1000;
-  auto wait_for = [&](const std::string& name, double deadline_s,
-                      const std::function<bool(const Observed&)>& pred) -> bool {
-    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                             std::chrono::duration<double>(deadline_s));
-    while (Clock::now() < deadline) {
-      Observed o = ReadState(reader);
-      if (pred(o)) {
-        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        steps.push_back(Step{name, ms, o.generation,
-                             "failed=" + Join(o.failed) + " serving=" + Join(o.serving)});
-        return true;
+      if (keep) {
+        std::fprintf(stderr, "agency-ha demo: kept %s\n", dir.c_str());
+      } else {
+        fs::remove_all(dir, ec);
       }
-      if (stop.WaitFor(std::chrono::milliseconds(2))) return false;
     }
-    return false;
+  } cleanup{dir, opts.keep_temp};
+  const std::string state_dir = dir + "/state", logs = dir + "/logs", cfgs = dir + "/config";
+  for (const auto& d : {state_dir, logs, cfgs, dir + "/bucket"})
+    fs::create_directories(d);
+
+  World w;
+  w.failing = names.front();
+  w.passive = names.back();
+  w.drill_seconds = opts.duration_seconds;
+  w.interval_seconds = opts.interval_seconds;
+  w.failback_seconds = opts.failback_seconds;
+  w.state_dir = state_dir;
+  w.stop = &stop;
+  replication::RemoteConfig rc;
+  rc.url = opts.remote.empty() ? "file://" + dir + "/bucket" : opts.remote;
+  rc.endpoint = opts.endpoint;
+  w.remote_desc = opts.remote.empty() ? "file://<temp>/bucket" : opts.remote;
+  auto remote = replication::OpenRemote(rc, 4);
+  if (!remote) {
+    std::fprintf(stderr, "agency-ha demo: --remote: %s\n", remote.message().c_str());
+    return 2;
+  }
+  w.remote = remote->get();
+
+  // Simulated network distance: clients near region i reach region j in 2 + 8·|i-j| ms.
+  std::vector<std::string> locations = names;
+  auto distance = [&](size_t i, size_t j) {
+    return 2 + 8 * static_cast<int>(i > j ? i - j : j - i);
   };
-  auto fail = [&](const std::string& step) {
-    if (stop.stopped()) {
-      std::fprintf(stderr, "agency-ha demo: interrupted during step \"%s\"\n", step.c_str());
-      return 130;
-    }
-    std::fprintf(stderr, "agency-ha demo: step \"%s\" did not happen in time\n", step.c_str());
-    return 1;
+
+  // State observation shared by the apps and the drill (the same watcher the gate uses).
+  gate::FileSource state(state_dir, std::chrono::milliseconds(500));
+  Stopper state_stop;
+  std::thread state_thread([&] { state.Run(state_stop); });
+  w.state = &state;
+
+  std::vector<std::unique_ptr<SimulatedApp>> apps;
+  for (size_t i = 0; i < names.size(); ++i) {
+    RegionRuntime r;
+    r.name = names[i];
+    r.active = i + 1 < names.size();
+    r.agent_dir = dir + "/regions/" + r.name + "/.agent";
+    AppOptions ao;
+    ao.region = r.name;
+    ao.active = r.active;
+    ao.agent_dir = r.agent_dir;
+    for (size_t l = 0; l < locations.size(); ++l)
+      ao.distance_ms[locations[l]] = distance(l, i);
+    apps.push_back(std::make_unique<SimulatedApp>(ao, state));
+    w.regions.push_back(r);
+  }
+
+  ChildSet children;
+  w.children = &children;
+  int rc_exit = 0;
+  DemoResult result;
+  std::unique_ptr<EntryPoint> entry;
+  std::unique_ptr<LoadGenerator> load;
+  Child* passive_sidecar = nullptr;
+  std::mutex sidecar_mu;
+  auto sidecar_spec = [&](const RegionRuntime& r) {
+    ChildSpec s;
+    s.name = "replicate " + r.name;
+    s.args = {"replicate", "--config", cfgs + "/replicate-" + r.name + ".yaml"};
+    s.log_path = logs + "/replicate-" + r.name + ".log";
+    return s;
   };
-  const double detect_budget = round_ms / 1000 * (cfg.probe.failure_threshold + 4) + 5;
 
-  // Baseline: both active regions serving and every region observed healthy.
-  t0 = Clock::now();
-  if (!wait_for("baseline: us-east-1,eu-west-1 serving", detect_budget, [&](const Observed& o) {
-        return o.failed.empty() && o.serving == std::vector<std::string>{"eu-west-1", "us-east-1"};
-      })) {
-    return fail("baseline");
-  }
-  steps.clear();
-  if (stop.WaitFor(std::chrono::duration<double>(cfg.probe.interval_seconds * 2))) {
-    return fail("baseline");
-  }
-
-  // The outage: close us-east-1's listener.
-  regions[0]->Down();
-  t0 = Clock::now();
-  steps.push_back(Step{"outage injected: us-east-1 endpoint down", 0, 0, "listener closed"});
-  if (!wait_for("us-east-1 in failedRegions", detect_budget,
-                [&](const Observed& o) { return failover::ContainsRegion(o.failed, failing); })) {
-    return fail("us-east-1 in failedRegions");
-  }
-  if (!wait_for("ap-southeast-1 promoted (servingRegions)", detect_budget,
-                [&](const Observed& o) { return failover::ContainsRegion(o.serving, passive); })) {
-    return fail("ap-southeast-1 promoted");
-  }
-  const double outage_end_ms = opts.outage_seconds * 1000;
-  const double now_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  if (now_ms < outage_end_ms &&
-      stop.WaitFor(std::chrono::duration<double, std::milli>(outage_end_ms - now_ms))) {
-    return fail("outage");
-  }
-  if (!regions[0]->Up()) {
-    std::fprintf(stderr, "agency-ha demo: cannot bring us-east-1 back on port %d\n",
-                 regions[0]->port());
-    return 1;
-  }
-  steps.push_back(Step{"outage ends: us-east-1 endpoint back",
-                       std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 0,
-                       "listener reopened"});
-  const double recover_budget = round_ms / 1000 * (cfg.probe.success_threshold + 4) + 5;
-  if (!wait_for("us-east-1 recovered (not in failedRegions)", recover_budget,
-                [&](const Observed& o) {
-                  return !failover::ContainsRegion(o.failed, failing) &&
-                         failover::ContainsRegion(o.serving, failing);
-                })) {
-    return fail("us-east-1 recovered");
-  }
-  if (!wait_for("ap-southeast-1 demoted (failback)", recover_budget + opts.failback_seconds,
-                [&](const Observed& o) { return !failover::ContainsRegion(o.serving, passive); })) {
-    return fail("ap-southeast-1 demoted");
-  }
-
-  const double detect_floor = round_ms * cfg.probe.failure_threshold;
-  const double recover_floor = round_ms * cfg.probe.success_threshold;
-  double detected = steps[1].at_ms, back = steps[3].at_ms, recovered = steps[4].at_ms,
-         demoted = steps[5].at_ms;
-  if (opts.json) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& s : steps) {
-      j.push_back(
-          {{"step", s.name}, {"atMs", s.at_ms}, {"generation", s.generation}, {"state", s.note}});
+  auto setup = [&]() -> std::string {  // empty on success, else what failed
+    for (size_t i = 0; i < apps.size(); ++i) {
+      // Demoted: the standby's sidecar keeps running until it shipped what was written while
+      // promoted; RestoreForPromotion stops it before the next restore replaces the directory.
+      apps[i]->SetHooks([&w](const std::string& failed) { return RestoreForPromotion(w, failed); },
+                        [] {});
+      if (Status s = apps[i]->Start(); !s) return s.message();
+      w.regions[i].app_port = apps[i]->port();
+      w.apps.push_back(apps[i].get());
     }
-    std::printf("%s\n", nlohmann::json{{"timeline", j},
-                                       {"detectionMs", detected},
-                                       {"detectionFloorMs", detect_floor},
-                                       {"recoveryMs", recovered - back},
-                                       {"recoveryFloorMs", recover_floor},
-                                       {"failbackMs", demoted - recovered}}
-                            .dump(2)
-                            .c_str());
+    w.controller_port = FreePort();
+    std::string regions_yaml;
+    for (auto& r : w.regions) {
+      r.gate_port = FreePort();
+      regions_yaml +=
+          "  - {name: " + r.name + ", active: " + (r.active ? "true" : "false") +
+          ", endpoint: " + Q("http://127.0.0.1:" + std::to_string(r.gate_port) + "/health") + "}\n";
+    }
+    char probe[200];
+    std::snprintf(probe, sizeof probe,
+                  "probe: {intervalSeconds: %g, timeoutSeconds: %g, failureThreshold: 3, "
+                  "successThreshold: 2}\npolicy: {failbackSeconds: %g}\n",
+                  opts.interval_seconds, opts.interval_seconds / 2, opts.failback_seconds);
+    const std::string ctl_cfg = cfgs + "/controller.yaml";
+    if (Status s = WriteFile(
+            ctl_cfg, "regions:\n" + regions_yaml + probe + "state: {file: " + Q(state_dir) +
+                         "}\nlisten: " + Q("127.0.0.1:" + std::to_string(w.controller_port)) +
+                         "\nmcp: {minDurationSeconds: 1, maxDurationSeconds: 3600, "
+                         "defaultDurationSeconds: 60, auditLog: " +
+                         Q(logs + "/drills.jsonl") + "}\n");
+        !s) {
+      return s.message();
+    }
+    w.status_url = "http://127.0.0.1:" + std::to_string(w.controller_port) + "/";
+    for (const auto& r : w.regions) {
+      const std::string gcfg = cfgs + "/gate-" + r.name + ".yaml";
+      if (Status s =
+              WriteFile(gcfg, "region: " + r.name + "\nappHealthUrl: " +
+                                  Q("http://127.0.0.1:" + std::to_string(r.app_port) + "/health") +
+                                  "\nappTimeoutSeconds: 1\nlisten: " +
+                                  Q("127.0.0.1:" + std::to_string(r.gate_port)) +
+                                  "\nstate: {file: " + Q(state_dir) + "}\n");
+          !s) {
+        return s.message();
+      }
+      std::string remote_yaml = "  - {url: " + Q(rc.url);
+      if (!rc.endpoint.empty()) remote_yaml += ", endpoint: " + Q(rc.endpoint);
+      remote_yaml += "}\n";
+      if (Status s = WriteFile(cfgs + "/replicate-" + r.name + ".yaml",
+                               "source: " + Q(r.agent_dir) + "\nregion: " + r.name +
+                                   "\nremotes:\n" + remote_yaml +
+                                   "syncIntervalSeconds: 5\ndebounceMilliseconds: 100\n"
+                                   "listen: \"\"\n");
+          !s) {
+        return s.message();
+      }
+    }
+    auto start = [&](ChildSpec spec) -> Result<Child*> {
+      auto c = children.Start(spec);
+      if (!c) return Err(spec.name + ": " + c.message());
+      return c;
+    };
+    if (auto c =
+            start({"controller", {"controller", "--config", ctl_cfg}, logs + "/controller.log"});
+        !c) {
+      return c.message();
+    }
+    for (const auto& r : w.regions) {
+      if (auto c = start({"gate " + r.name,
+                          {"gate", "--config", cfgs + "/gate-" + r.name + ".yaml"},
+                          logs + "/gate-" + r.name + ".log"});
+          !c) {
+        return c.message();
+      }
+      if (r.active) {
+        if (auto c = start(sidecar_spec(r)); !c) return c.message();
+      }
+    }
+    w.start_passive_sidecar = [&]() -> Status {
+      std::lock_guard l(sidecar_mu);
+      auto c = children.Start(sidecar_spec(w.regions.back()));
+      if (!c) return c.error();
+      passive_sidecar = *c;
+      return Status::Ok();
+    };
+    w.stop_passive_sidecar = [&] {
+      std::lock_guard l(sidecar_mu);
+      if (passive_sidecar) passive_sidecar->Terminate();
+      passive_sidecar = nullptr;
+    };
+    auto mcp = start({"mcp", {"mcp", "--config", ctl_cfg}, logs + "/mcp.log", true});
+    if (!mcp) return mcp.message();
+    w.mcp = *mcp;
+    std::vector<Backend> backends;
+    for (const auto& r : w.regions)
+      backends.push_back({r.name, r.gate_port, r.app_port});
+    entry = std::make_unique<EntryPoint>(
+        backends, locations,
+        std::chrono::milliseconds(static_cast<long long>(opts.interval_seconds * 400)));
+    if (Status s = entry->Start(); !s) return s.message();
+    load = std::make_unique<LoadGenerator>(entry->port(), locations, std::chrono::milliseconds(20));
+    w.entry = entry.get();
+    w.load = load.get();
+    return "";
+  };
+
+  std::printf("agency-ha demo %s: %zu regions on loopback, temp dir %s\n", AHA_VERSION,
+              names.size(), dir.c_str());
+  std::fflush(stdout);
+  if (std::string err = setup(); !err.empty()) {
+    std::fprintf(stderr, "agency-ha demo: setup: %s\n", err.c_str());
+    rc_exit = 1;
   } else {
-    std::printf("%-45s %10s %5s  %s\n", "timeline (measured)", "t+ms", "gen", "state after step");
-    for (const auto& s : steps) {
-      std::printf("%-45s %10.1f %5s  %s\n", s.name.c_str(), s.at_ms,
-                  s.generation ? std::to_string(s.generation).c_str() : "", s.note.c_str());
+    for (const auto& r : w.regions) {
+      std::printf(
+          "  %-15s %-8s app :%d  gate :%d  %s\n", r.name.c_str(), r.active ? "active" : "passive",
+          r.app_port, r.gate_port,
+          r.active ? "replication sidecar -> remote" : "standby: restores + ships when promoted");
     }
     std::printf(
-        "\ndetection: %.1f ms (%d failed probes %.0f ms apart: expected %.0f..%.0f ms + write)\n",
-        detected, cfg.probe.failure_threshold, round_ms, detect_floor - round_ms, detect_floor);
-    std::printf(
-        "recovery:  %.1f ms after the endpoint came back (%d healthy probes: expected %.0f..%.0f "
-        "ms + write)\n",
-        recovered - back, cfg.probe.success_threshold, recover_floor - round_ms, recover_floor);
-    std::printf("failback:  %.1f ms after recovery (policy %.1f s)\n", demoted - recovered,
-                opts.failback_seconds);
+        "  controller: probe every %.2fs, failback %.1fs; status page %s\n"
+        "  snapshots: %s; MCP server over stdio; entry point :%d, clients near every region\n"
+        "  drill: simulate_regional_outage %s for %d s\n",
+        opts.interval_seconds, opts.failback_seconds, w.status_url.c_str(), w.remote_desc.c_str(),
+        entry->port(), w.failing.c_str(), w.drill_seconds);
+    std::fflush(stdout);
+    McpClient mcp(w.mcp->stdin_fd(), w.mcp->stdout_fd());
+    if (auto init = mcp.Initialize(std::chrono::seconds(30)); !init) {
+      std::fprintf(stderr, "agency-ha demo: step \"MCP initialize\" failed: %s\n",
+                   init.message().c_str());
+      result.failed_step = "MCP initialize";
+      rc_exit = 1;
+    } else {
+      rc_exit = RunDrill(w, mcp, &result);
+    }
+    if (load) {
+      load->Stop();
+      result.outcomes = load->Outcomes();
+      for (const auto& loc : load->locations())
+        for (const auto& r : w.regions)
+          result.latency_ms[loc][r.name] = entry->LatencyMs(loc, r.name);
+    }
+    FillPhases(&result);
+    if (opts.json) {
+      std::printf("%s\n", ToJson(result).dump(2).c_str());
+    } else {
+      PrintText(result, stdout);
+    }
+    const std::string report = opts.report.empty() ? DefaultReportPath() : opts.report;
+    if (Status s = WriteFile(report, RenderHtml(result)); !s) {
+      std::fprintf(stderr, "agency-ha demo: report: %s\n", s.message().c_str());
+      if (rc_exit == 0) rc_exit = 1;
+    } else {
+      std::fprintf(opts.json ? stderr : stdout, "\nHTML report: %s\n", report.c_str());
+    }
+    std::fflush(stdout);
+    if (opts.keep_running && rc_exit == 0) {
+      std::printf("\nstill running (Ctrl-C to stop): status page %s, logs in %s\n",
+                  w.status_url.c_str(), logs.c_str());
+      std::fflush(stdout);
+      stop.WaitUntil(std::chrono::steady_clock::time_point::max());
+    }
   }
-  return 0;
+  // --- Teardown: clients, entry point, apps, children, watcher; then the temp dir. ---
+  if (load) load->Stop();
+  if (entry) entry->Stop();
+  for (auto& a : apps)
+    a->Stop();
+  children.TerminateAll();
+  state_stop.Stop();
+  state_thread.join();
+  return rc_exit;
 }
 
 }  // namespace aha::demo

@@ -1,19 +1,34 @@
-// `agency-ha demo`: the local failover drill on embedded defaults, with no cluster.
+// `agency-ha demo`: the full local drill, with no cluster and no cloud account.
 //
-// Three simulated regional endpoints on loopback (us-east-1 and eu-west-1 active, ap-southeast-1
-// passive), the real controller loop with the file state store in a temp dir, and a reader that
-// watches the state keys the way a gate would. It takes us-east-1's endpoint down (the listener
-// is closed: connections are refused), later brings it back, and prints a timeline whose every
-// time is measured from those real events. A step that does not happen within its deadline
-// fails the demo with a non-zero exit naming the step.
+// On loopback, in a temp dir: N regions (default us-east-1 and eu-west-1 active, ap-southeast-1
+// passive), each with a simulated agency app writing its `.agent` dir (src/demo/app.h), its gate
+// (`agency-ha gate`) and, for active regions, its replication sidecar (`agency-ha replicate`)
+// shipping to a local bucket dir (file://) or an S3 remote (--remote/--endpoint); the failover
+// controller (`agency-ha controller`, file state store, status page at /) and the Security
+// Monitor (`agency-ha mcp`, spoken to over stdio as an MCP client); a global entry point with
+// latency routing and target health, and a client load generator (src/demo/entry.h).
+// The drill (src/demo/drill.h): simulate_regional_outage on the first region through MCP,
+// detection, failover, the passive region restoring the failed region's latest snapshot and
+// taking traffic, the outage expiring, recovery and failback; then the measured timeline, client
+// requests per phase and per second, the data check, and an HTML report (src/demo/report.h).
+// A step that does not happen in time fails the demo (exit 1) naming it; bad flags exit 2.
+// Ctrl-C stops every child process and removes the temp dir.
 #pragma once
+
+#include <string>
 
 namespace aha::demo {
 
 struct Options {
-  double interval_seconds = 0.5;
+  std::string regions = "us-east-1,eu-west-1,ap-southeast-1";  // first: drilled; last: passive
+  int duration_seconds = 5;                                    // the drill (outage) length
+  double interval_seconds = 0.25;                              // controller probe interval
   double failback_seconds = 3.0;
-  double outage_seconds = 4.0;
+  std::string remote;    // s3://bucket/prefix; empty: file:// bucket dir in the temp dir
+  std::string endpoint;  // S3 endpoint for --remote
+  std::string report;    // HTML report path; empty: $TMPDIR/agency-ha-demo-report-<time>.html
+  bool keep_running = false;
+  bool keep_temp = false;  // leave the temp dir (logs, configs, bucket) for inspection
   bool json = false;
 };
 

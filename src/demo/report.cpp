@@ -1,0 +1,412 @@
+#include "demo/report.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace aha::demo {
+
+using json = nlohmann::json;
+
+namespace {
+
+double MsOf(const DemoResult& r, Mono at) {
+  return std::chrono::duration<double, std::milli>(at - r.t0).count();
+}
+
+const Step* FindStep(const DemoResult& r, const std::string& prefix) {
+  for (const auto& s : r.steps)
+    if (s.name.rfind(prefix, 0) == 0) return &s;
+  return nullptr;
+}
+
+json Between(const DemoResult& r, const std::string& a, const std::string& b) {
+  const Step* x = a.empty() ? nullptr : FindStep(r, a);
+  const Step* y = FindStep(r, b);
+  if ((!a.empty() && !x) || !y) return nullptr;
+  return y->at_ms - (x ? x->at_ms : 0.0);
+}
+
+// Durations between steps, by meaning.
+json Durations(const DemoResult& r) {
+  return {
+      {"drillToEntryPointDrain", Between(r, "", "entry point stops routing to " + r.failing)},
+      {"drillToFailedRegions", Between(r, "", r.failing + " in failedRegions")},
+      {"drillToPassivePromoted", Between(r, "", r.passive + " promoted")},
+      {"restoreMs", r.data.done ? json(r.data.restore_ms) : json(nullptr)},
+      {"drillToPassiveServingClients", Between(r, "", r.passive + " serving clients")},
+      {"drillToOutageExpired", Between(r, "", "outage expired")},
+      {"outageExpiredToRecovered",
+       Between(r, "outage expired", r.failing + " recovered (not in failedRegions)")},
+      {"recoveredToFailback",
+       Between(r, r.failing + " recovered (not in failedRegions)", r.passive + " demoted")},
+  };
+}
+
+std::string Fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string MsText(const json& v) {
+  return v.is_number() ? Fmt("%.1f ms", v.get<double>()) : "-";
+}
+
+}  // namespace
+
+uint64_t Counts::total() const {
+  uint64_t n = failed;
+  for (const auto& [r, c] : served)
+    n += c;
+  return n;
+}
+
+std::map<long long, Counts> PerSecond(const DemoResult& r) {
+  std::map<long long, Counts> out;
+  for (const auto& o : r.outcomes) {
+    auto sec = static_cast<long long>(std::floor(MsOf(r, o.at) / 1000.0));
+    auto& c = out[sec];
+    if (o.served_by.empty()) {
+      ++c.failed;
+    } else {
+      ++c.served[o.served_by];
+    }
+  }
+  return out;
+}
+
+Counts InWindow(const DemoResult& r, double from_ms, double to_ms) {
+  Counts c;
+  for (const auto& o : r.outcomes) {
+    double t = MsOf(r, o.at);
+    if (t < from_ms || t >= to_ms) continue;
+    if (o.served_by.empty()) {
+      ++c.failed;
+    } else {
+      ++c.served[o.served_by];
+    }
+  }
+  return c;
+}
+
+std::string HtmlEscape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
+      default:
+        o += c;
+    }
+  }
+  return o;
+}
+
+json ToJson(const DemoResult& r) {
+  json steps = json::array();
+  for (const auto& s : r.steps)
+    steps.push_back({{"step", s.name}, {"atMs", s.at_ms}, {"detail", s.detail}});
+  auto counts_json = [&](const Counts& c) {
+    return json{{"served", c.served}, {"failed", c.failed}, {"total", c.total()}};
+  };
+  json phases = json::array();
+  for (const auto& p : r.phases) {
+    json j = counts_json(InWindow(r, p.from_ms, p.to_ms));
+    j["phase"] = p.name;
+    j["fromMs"] = p.from_ms;
+    j["toMs"] = p.to_ms;
+    phases.push_back(j);
+  }
+  json per_second = json::array();
+  for (const auto& [sec, c] : PerSecond(r)) {
+    json j = counts_json(c);
+    j["second"] = sec;
+    per_second.push_back(j);
+  }
+  const auto& d = r.data;
+  json regions = json::array();
+  for (const auto& x : r.regions)
+    regions.push_back({{"name", x.name}, {"active", x.active}});
+  return {
+      {"regions", regions},
+      {"drilledRegion", r.failing},
+      {"passiveRegion", r.passive},
+      {"remote", r.remote_desc},
+      {"drillSeconds", r.drill_seconds},
+      {"timeline", steps},
+      {"failedStep", r.failed_step.empty() ? json(nullptr) : json(r.failed_step)},
+      {"failure", r.failure.empty() ? json(nullptr) : json(r.failure)},
+      {"durationsMs", Durations(r)},
+      {"phases", phases},
+      {"perSecond", per_second},
+      {"latencyMs", r.latency_ms},
+      {"dataCheck",
+       {{"ok", d.ok},
+        {"snapshot", d.snapshot_id},
+        {"recordFiles", d.record_files},
+        {"restoredFiles", d.restored_files},
+        {"recordBytes", d.record_bytes},
+        {"restoredBytes", d.restored_bytes},
+        {"capturedBrainVersion", d.captured_version},
+        {"failedRegionLastVersion", d.failed_app_version},
+        {"expectedRows", d.expected_rows},
+        {"restoredRows", d.restored_rows},
+        {"restoredManifestRows", d.restored_manifest_rows},
+        {"restoreMs", d.restore_ms},
+        {"mismatches", d.mismatches}}},
+      {"mcpDrillReport", r.mcp_report},
+  };
+}
+
+void PrintText(const DemoResult& r, std::FILE* out) {
+  std::fprintf(out, "\n%-58s %9s  %s\n", "timeline (measured; t=0: drill started)", "t+ms",
+               "detail");
+  for (const auto& s : r.steps) {
+    std::fprintf(out, "%-58s %9.1f  %s\n", s.name.c_str(), s.at_ms, s.detail.c_str());
+  }
+  if (!r.failed_step.empty()) {
+    std::fprintf(out, "%-58s %9s  %s\n", ("FAILED: " + r.failed_step).c_str(), "-",
+                 r.failure.c_str());
+  }
+  json du = Durations(r);
+  std::fprintf(out, "\ndurations:\n");
+  std::fprintf(out, "  drill -> entry point stops routing to %-14s %s\n", r.failing.c_str(),
+               MsText(du["drillToEntryPointDrain"]).c_str());
+  std::fprintf(out, "  drill -> failedRegions (detection)                     %s\n",
+               MsText(du["drillToFailedRegions"]).c_str());
+  std::fprintf(out, "  restore of the last snapshot in %-22s %s\n", r.passive.c_str(),
+               MsText(du["restoreMs"]).c_str());
+  std::fprintf(out, "  drill -> %-15s serving clients               %s\n", r.passive.c_str(),
+               MsText(du["drillToPassiveServingClients"]).c_str());
+  std::fprintf(out, "  outage expired -> %-15s recovered            %s\n", r.failing.c_str(),
+               MsText(du["outageExpiredToRecovered"]).c_str());
+  std::fprintf(out, "  recovered -> failback (policy %.1f s)                   %s\n",
+               r.failback_seconds, MsText(du["recoveredToFailback"]).c_str());
+
+  std::vector<std::string> names;
+  for (const auto& x : r.regions)
+    names.push_back(x.name);
+  auto header = [&](const char* first) {
+    std::fprintf(out, "%-28s", first);
+    for (const auto& n : names)
+      std::fprintf(out, " %14s", n.c_str());
+    std::fprintf(out, " %8s %7s\n", "failed", "total");
+  };
+  auto row = [&](const std::string& label, const Counts& c) {
+    std::fprintf(out, "%-28s", label.c_str());
+    for (const auto& n : names) {
+      auto it = c.served.find(n);
+      std::fprintf(out, " %14llu",
+                   static_cast<unsigned long long>(it == c.served.end() ? 0 : it->second));
+    }
+    std::fprintf(out, " %8llu %7llu\n", static_cast<unsigned long long>(c.failed),
+                 static_cast<unsigned long long>(c.total()));
+  };
+  if (!r.outcomes.empty()) {
+    std::fprintf(out, "\nclient requests through the entry point, served per region:\n");
+    header("phase");
+    for (const auto& p : r.phases)
+      row(p.name, InWindow(r, p.from_ms, p.to_ms));
+    std::fprintf(out, "\nper second (t=0: drill started):\n");
+    header("second");
+    for (const auto& [sec, c] : PerSecond(r)) {
+      row((sec >= 0 ? "+" : "") + std::to_string(sec), c);
+    }
+  }
+  if (!r.latency_ms.empty()) {
+    std::fprintf(out, "\nentry point latency, measured (ms, client location -> region):\n");
+    std::fprintf(out, "%-28s", "clients near");
+    for (const auto& n : names)
+      std::fprintf(out, " %14s", n.c_str());
+    std::fprintf(out, "\n");
+    for (const auto& [loc, m] : r.latency_ms) {
+      std::fprintf(out, "%-28s", loc.c_str());
+      for (const auto& n : names) {
+        auto it = m.find(n);
+        std::fprintf(out, " %14.1f", it == m.end() ? -1.0 : it->second);
+      }
+      std::fprintf(out, "\n");
+    }
+  }
+  const auto& d = r.data;
+  if (d.done) {
+    std::fprintf(out,
+                 "\ndata check (%s): snapshot %s of %s restored into %s in %.1f ms\n"
+                 "  files %llu restored / %llu in the snapshot, bytes %llu / %llu\n"
+                 "  brain rows %llu counted in the restored fragments / %llu in its manifest / "
+                 "%llu committed by %s at v%llu (its last write: v%llu)\n",
+                 d.ok ? "ok" : "FAILED", d.snapshot_id.c_str(), r.failing.c_str(),
+                 r.passive.c_str(), d.restore_ms, static_cast<unsigned long long>(d.restored_files),
+                 static_cast<unsigned long long>(d.record_files),
+                 static_cast<unsigned long long>(d.restored_bytes),
+                 static_cast<unsigned long long>(d.record_bytes),
+                 static_cast<unsigned long long>(d.restored_rows),
+                 static_cast<unsigned long long>(d.restored_manifest_rows),
+                 static_cast<unsigned long long>(d.expected_rows), r.failing.c_str(),
+                 static_cast<unsigned long long>(d.captured_version),
+                 static_cast<unsigned long long>(d.failed_app_version));
+  }
+  if (r.mcp_report.is_object()) {
+    const json& ds = r.mcp_report["durationsSeconds"];
+    std::fprintf(out, "\nMCP drill report (get_drill_report %s): phase %s",
+                 r.mcp_report.value("drillId", std::string()).c_str(),
+                 r.mcp_report.value("phase", std::string()).c_str());
+    for (const auto& [k, v] : ds.items()) {
+      if (v.is_number()) std::fprintf(out, ", %s %.3f s", k.c_str(), v.get<double>());
+    }
+    std::fprintf(out, "\n");
+  }
+}
+
+std::string RenderHtml(const DemoResult& r) {
+  const auto per_sec = PerSecond(r);
+  std::vector<std::string> names;
+  for (const auto& x : r.regions)
+    names.push_back(x.name);
+  const char* palette[] = {"#0969da", "#1a7f37", "#8250df", "#bc4c00", "#1b7c83", "#9a6700"};
+  auto color = [&](const std::string& n) {
+    for (size_t i = 0; i < names.size(); ++i)
+      if (names[i] == n) return palette[i % 6];
+    return "#57606a";
+  };
+  long long s_min = 0, s_max = 1;
+  for (const auto& [s, c] : per_sec) {
+    s_min = std::min(s_min, s);
+    s_max = std::max(s_max, s + 1);
+  }
+  for (const auto& st : r.steps)
+    s_max = std::max<long long>(s_max, std::ceil(st.at_ms / 1000));
+  uint64_t peak = 1;
+  for (const auto& [s, c] : per_sec)
+    peak = std::max(peak, c.total());
+  const double W = 1000, left = 50, right = 20, top = 20, chart_h = 200;
+  const double lanes_top = top + chart_h + 30, lane_h = 18;
+  const double H = lanes_top + lane_h * static_cast<double>(r.steps.size()) + 30;
+  auto X = [&](double sec) {
+    return left + (sec - static_cast<double>(s_min)) / static_cast<double>(s_max - s_min) *
+                      (W - left - right);
+  };
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " + Fmt("%.0f", W) +
+                    " " + Fmt("%.0f", H) + "\" width=\"100%\">\n";
+  // Per-second stacked bars: served per region, failed on top in red.
+  const double bw = (W - left - right) / static_cast<double>(s_max - s_min) * 0.8;
+  for (const auto& [sec, c] : per_sec) {
+    double y = top + chart_h;
+    auto seg = [&](uint64_t n, const std::string& fill, const std::string& label) {
+      if (n == 0) return;
+      double h = chart_h * static_cast<double>(n) / static_cast<double>(peak);
+      y -= h;
+      svg += "<rect x=\"" + Fmt("%.1f", X(static_cast<double>(sec))) + "\" y=\"" + Fmt("%.1f", y) +
+             "\" width=\"" + Fmt("%.1f", bw) + "\" height=\"" + Fmt("%.1f", h) + "\" fill=\"" +
+             fill + "\"><title>" +
+             HtmlEscape("t+" + std::to_string(sec) + " s: " + std::to_string(n) + " " + label) +
+             "</title></rect>\n";
+    };
+    for (const auto& n : names) {
+      auto it = c.served.find(n);
+      seg(it == c.served.end() ? 0 : it->second, color(n), "served by " + n);
+    }
+    seg(c.failed, "#cf222e", "failed");
+  }
+  for (long long s = s_min; s <= s_max; ++s) {
+    svg += "<text x=\"" + Fmt("%.1f", X(static_cast<double>(s))) + "\" y=\"" +
+           Fmt("%.1f", top + chart_h + 14) +
+           "\" font-size=\"10\" text-anchor=\"middle\" fill=\"#57606a\">" + std::to_string(s) +
+           "</text>\n";
+  }
+  svg += "<text x=\"4\" y=\"" + Fmt("%.0f", top + 10) +
+         "\" font-size=\"10\" fill=\"#57606a\">req/s</text>\n";
+  svg += "<text x=\"4\" y=\"" + Fmt("%.0f", top + chart_h) +
+         "\" font-size=\"10\" fill=\"#57606a\">" + std::to_string(0) + "</text><text x=\"4\" y=\"" +
+         Fmt("%.0f", top + 20) + "\" font-size=\"10\" fill=\"#57606a\">" + std::to_string(peak) +
+         "</text>\n";
+  // Steps: a vertical line on the chart and one labelled lane each.
+  for (size_t i = 0; i < r.steps.size(); ++i) {
+    const auto& st = r.steps[i];
+    const double x = X(st.at_ms / 1000.0);
+    const double y = lanes_top + lane_h * static_cast<double>(i);
+    svg += "<line x1=\"" + Fmt("%.1f", x) + "\" x2=\"" + Fmt("%.1f", x) + "\" y1=\"" +
+           Fmt("%.1f", top) + "\" y2=\"" + Fmt("%.1f", y + 6) +
+           "\" stroke=\"#24292f\" stroke-dasharray=\"2,3\" stroke-width=\"0.7\"/>\n";
+    svg += "<circle cx=\"" + Fmt("%.1f", x) + "\" cy=\"" + Fmt("%.1f", y + 6) +
+           "\" r=\"4\" fill=\"#24292f\"/>\n";
+    const bool right_side = x < W * 0.6;
+    svg += "<text x=\"" + Fmt("%.1f", right_side ? x + 8 : x - 8) + "\" y=\"" +
+           Fmt("%.1f", y + 10) + "\" font-size=\"11\" text-anchor=\"" +
+           (right_side ? "start" : "end") + "\">" +
+           HtmlEscape(st.name + " (t+" + Fmt("%.0f", st.at_ms) + " ms)") + "</text>\n";
+  }
+  svg += "</svg>\n";
+
+  std::string h =
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>agency-ha demo "
+      "drill report</title>\n<style>body{font:14px system-ui,sans-serif;margin:24px;max-width:"
+      "1100px;color:#1f2328}table{border-collapse:collapse;margin:8px 0 20px}td,th{border-bottom:"
+      "1px solid #d0d7de;padding:4px 10px;text-align:left}th{background:#f6f8fa}td.n{text-align:"
+      "right;font-variant-numeric:tabular-nums}.ok{color:#1a7f37;font-weight:600}.bad{color:"
+      "#cf222e;font-weight:600}.sw{display:inline-block;width:12px;height:10px;margin:0 4px 0 "
+      "12px}</style></head><body>\n";
+  h += "<h1>agency-ha demo: regional failover drill</h1>\n<p>Drill: <b>" + HtmlEscape(r.failing) +
+       "</b> down for " + std::to_string(r.drill_seconds) +
+       " s (simulate_regional_outage via MCP); " + "passive region <b>" + HtmlEscape(r.passive) +
+       "</b>; snapshots on " + HtmlEscape(r.remote_desc) + ". Result: " +
+       (r.failed_step.empty() ? "<span class=\"ok\">every step happened</span>"
+                              : "<span class=\"bad\">failed at step " + HtmlEscape(r.failed_step) +
+                                    ": " + HtmlEscape(r.failure) + "</span>") +
+       "</p>\n<h2>Timeline</h2>\n<p>Client requests per second through the entry point "
+       "(stacked: served per region; failed in red); x axis in seconds since the drill "
+       "started.";
+  for (const auto& n : names) {
+    h += "<span class=\"sw\" style=\"background:" + std::string(color(n)) + "\"></span>" +
+         HtmlEscape(n);
+  }
+  h += "<span class=\"sw\" style=\"background:#cf222e\"></span>failed</p>\n" + svg;
+  h += "<h2>Steps (measured)</h2>\n<table><tr><th>step</th><th>t+ms</th><th>detail</th></tr>\n";
+  for (const auto& s : r.steps) {
+    h += "<tr><td>" + HtmlEscape(s.name) + "</td><td class=\"n\">" + Fmt("%.1f", s.at_ms) +
+         "</td><td>" + HtmlEscape(s.detail) + "</td></tr>\n";
+  }
+  h += "</table>\n<h2>Client requests per phase</h2>\n<table><tr><th>phase</th>";
+  for (const auto& n : names)
+    h += "<th>" + HtmlEscape(n) + "</th>";
+  h += "<th>failed</th><th>total</th></tr>\n";
+  for (const auto& p : r.phases) {
+    Counts c = InWindow(r, p.from_ms, p.to_ms);
+    h += "<tr><td>" + HtmlEscape(p.name) + "</td>";
+    for (const auto& n : names) {
+      auto it = c.served.find(n);
+      h += "<td class=\"n\">" + std::to_string(it == c.served.end() ? 0 : it->second) + "</td>";
+    }
+    h += "<td class=\"n\">" + std::to_string(c.failed) + "</td><td class=\"n\">" +
+         std::to_string(c.total()) + "</td></tr>\n";
+  }
+  const auto& d = r.data;
+  h += "</table>\n<h2>Data check</h2>\n<p class=\"" + std::string(d.ok ? "ok" : "bad") + "\">" +
+       (d.ok ? "restored = last snapshot" : "mismatch") + "</p>\n<table>" +
+       "<tr><th></th><th>restored in " + HtmlEscape(r.passive) + "</th><th>snapshot " +
+       HtmlEscape(d.snapshot_id) + " of " + HtmlEscape(r.failing) + "</th></tr>" +
+       "<tr><td>files</td><td class=\"n\">" + std::to_string(d.restored_files) +
+       "</td><td class=\"n\">" + std::to_string(d.record_files) + "</td></tr>" +
+       "<tr><td>bytes</td><td class=\"n\">" + std::to_string(d.restored_bytes) +
+       "</td><td class=\"n\">" + std::to_string(d.record_bytes) + "</td></tr>" +
+       "<tr><td>brain rows (v" + std::to_string(d.captured_version) + ")</td><td class=\"n\">" +
+       std::to_string(d.restored_rows) + "</td><td class=\"n\">" + std::to_string(d.expected_rows) +
+       "</td></tr></table>\n";
+  h += "<p>Restore took " + Fmt("%.1f", d.restore_ms) + " ms.</p>\n</body></html>\n";
+  return h;
+}
+
+}  // namespace aha::demo
