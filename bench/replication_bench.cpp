@@ -74,7 +74,8 @@ void Usage() {
       "  --binary PATH     agency-ha binary, default %s\n"
       "  --rclone PATH     rclone binary, default /usr/bin/rclone\n"
       "  --node PATH       node binary, default: node in $PATH\n"
-      "  --s3rver PATH     s3rver.js, default %s/node_modules/s3rver/bin/s3rver.js\n"
+      "  --s3rver PATH     s3rver CLI script, default %s/bench/s3rver_durable.mjs (s3rver whose\n"
+      "                    PUT is acknowledged after its bytes are written)\n"
       "  --lance-script P  default %s/bench/make_lance.mjs\n",
       AHA_BINARY, kSourceDir.c_str(), kSourceDir.c_str());
 }
@@ -847,15 +848,14 @@ class Bench {
       while (!found) {
         auto l = aha::replication::ReadLatest(store, "bench");
         if (l && *l && (*l)->id != seen) {
-          seen = (*l)->id;
-          (*snapshots)++;
-          auto text = store.Get(aha::replication::RecordKey("bench", seen));
-          if (text) {
-            auto rec = aha::replication::RecordFromJson(*text);
-            if (rec) {
-              for (const auto& f : rec->files) {
-                if (f.path == rel && f.sha256 == sha) found = true;
-              }
+          auto text = store.Get(aha::replication::RecordKey("bench", (*l)->id));
+          auto rec = text ? aha::replication::RecordFromJson(*text)
+                          : aha::Result<aha::replication::Record>(text.error());
+          if (rec) {  // else not readable yet: look again
+            seen = (*l)->id;
+            (*snapshots)++;
+            for (const auto& f : rec->files) {
+              if (f.path == rel && f.sha256 == sha) found = true;
             }
           }
           if (found) rpo_ms->push_back(MsBetween(t0, SteadyClock::now()));
@@ -1073,7 +1073,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.node.empty()) o.node = bench::FindNode();
-  if (o.s3rver.empty()) o.s3rver = kSourceDir + "/node_modules/s3rver/bin/s3rver.js";
+  if (o.s3rver.empty()) o.s3rver = kSourceDir + "/bench/s3rver_durable.mjs";
   if (o.lance_script.empty()) o.lance_script = kSourceDir + "/bench/make_lance.mjs";
   for (const auto& [what, path] : std::vector<std::pair<std::string, std::string>>{
            {"agency-ha (--binary)", o.binary},
