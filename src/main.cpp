@@ -99,22 +99,42 @@ int main(int argc, char** argv) {
   repl->add_flag("--once", repl_once, "Take and publish one snapshot, print a JSON report, exit");
   repl->add_flag("--check", repl_check, "Validate the config and exit (0 valid, 2 invalid)");
   aha::replication::RemoteArgs repl_remote;
+  bool path_style = false;
+  // --remote/--region/--endpoint/--s3-region/--path-style/--config, shared by snapshots, restore
+  // and follow (replication/command.h: RemoteArgs says which wins).
+  auto add_remote_opts = [&](CLI::App* c) {
+    c->add_option("--remote", repl_remote.remotes,
+                  "s3://bucket/prefix or file:///path; repeat: tried in order");
+    c->add_option("--region", repl_remote.region, "Lineage (region) name");
+    c->add_option("--config", repl_remote.config, "Replication config: remotes and region");
+    c->add_option("--endpoint", repl_remote.endpoint,
+                  "S3 endpoint (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, AWS)");
+    c->add_option("--s3-region", repl_remote.s3_region,
+                  "S3 signing region (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)");
+    return c->add_flag("--path-style", path_style,
+                       "Path-style S3 URLs (--path-style=false: virtual-hosted)");
+  };
   bool snaps_json = false;
   auto* snaps = app.add_subcommand("snapshots", "List a region's snapshots on a remote");
-  snaps->add_option("--remote", repl_remote.remotes, "s3://bucket/prefix or file:///path")
-      ->required();
-  snaps->add_option("--region", repl_remote.region, "Lineage (region) name")->required();
-  snaps->add_option("--endpoint", repl_remote.endpoint, "S3 endpoint (default: AWS env)");
+  auto* snaps_ps = add_remote_opts(snaps);
   snaps->add_flag("--json", snaps_json, "Print JSON");
   std::string restore_to, restore_snapshot = "latest";
-  bool restore_force = false;
+  bool restore_force = false, restore_quiet = false;
   auto* restore = app.add_subcommand("restore", "Restore a snapshot into a directory");
-  restore->add_option("--remote", repl_remote.remotes, "Remote(s), tried in order")->required();
-  restore->add_option("--region", repl_remote.region, "Lineage (region) name")->required();
-  restore->add_option("--endpoint", repl_remote.endpoint, "S3 endpoint (default: AWS env)");
+  auto* restore_ps = add_remote_opts(restore);
   restore->add_option("--to", restore_to, "Target directory")->required();
   restore->add_option("--snapshot", restore_snapshot, "Snapshot id or latest");
   restore->add_flag("--force", restore_force, "Replace a non-empty target");
+  restore->add_flag("--quiet", restore_quiet, "No progress on stderr");
+  aha::replication::FollowArgs follow_opts;
+  auto* follow = app.add_subcommand(
+      "follow", "Warm standby: keep a directory at another region's newest snapshot");
+  auto* follow_ps = add_remote_opts(follow);
+  follow->add_option("--to", follow_opts.to, "Standby directory")->required();
+  follow->add_option("--interval", follow_opts.interval_seconds, "Seconds between checks")
+      ->check(CLI::Range(0.1, 86400.0));
+  follow->add_option("--listen", follow_opts.listen, "Serve /healthz and /metrics on HOST:PORT");
+  follow->add_flag("--once", follow_opts.once, "One round, print a JSON report, exit");
 
   auto* help = app.add_subcommand("help", "Show help");
   auto* version = app.add_subcommand("version", "Print the version");
@@ -145,11 +165,15 @@ int main(int argc, char** argv) {
     return aha::state::SetCommand(st);
   }
   if (*repl) return aha::replication::ReplicateCommand(repl_config, repl_once, repl_check);
+  for (auto* ps : {snaps_ps, restore_ps, follow_ps}) {
+    if (ps->count() > 0) repl_remote.path_style = path_style;
+  }
   if (*snaps) return aha::replication::SnapshotsCommand(repl_remote, snaps_json);
   if (*restore) {
     return aha::replication::RestoreCommand(repl_remote, restore_to, restore_snapshot,
-                                            restore_force);
+                                            restore_force, restore_quiet);
   }
+  if (*follow) return aha::replication::FollowCommand(repl_remote, follow_opts);
   if (*probe) return aha::probe::RunCommand(probe_opts);
   if (*gate_probe) return aha::gate::CheckCommand(gate_probe_config);
   if (*gate) {

@@ -10,12 +10,14 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/url.h"
 #include "config/controller_config.h"
 #include "httpd/server.h"
 #include "metrics/registry.h"
 #include "objectstore/file_store.h"
 #include "objectstore/s3_store.h"
 #include "objectstore/sigv4.h"
+#include "replication/follow.h"
 #include "replication/publish.h"
 #include "replication/restore.h"
 #include "replication/scanner.h"
@@ -418,40 +420,85 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
 
 namespace {
 
-Result<std::vector<std::unique_ptr<objectstore::ObjectStore>>> OpenAll(const RemoteArgs& a) {
-  std::vector<std::unique_ptr<objectstore::ObjectStore>> out;
-  if (a.remotes.empty()) return Err("--remote is required");
-  if (!config::IsDns1123Label(a.region)) return Err("--region must be a DNS-1123 label");
-  for (const auto& url : a.remotes) {
-    RemoteConfig rc;
-    rc.url = url;
-    rc.endpoint = a.endpoint;
-    auto s = OpenRemote(rc, 4);
-    if (!s) return s.error();
-    out.push_back(std::move(*s));
+struct Opened {
+  std::vector<std::unique_ptr<objectstore::ObjectStore>> stores;
+  std::string region;
+  std::vector<objectstore::ObjectStore*> ptrs() const {
+    std::vector<objectstore::ObjectStore*> p;
+    for (const auto& s : stores)
+      p.push_back(s.get());
+    return p;
   }
-  return out;
+};
+
+// Usage errors (code 2) name the flag and the value.
+Result<Opened> OpenAll(const RemoteArgs& a) {
+  Opened o;
+  std::vector<RemoteConfig> rcs;
+  if (!a.config.empty()) {
+    auto cfg = LoadReplicationConfig(a.config);
+    if (!cfg) return Err("--config " + a.config + ": " + cfg.message(), 2);
+    o.region = cfg->region;
+    rcs = cfg->remotes;
+  }
+  if (!a.region.empty()) o.region = a.region;
+  if (!a.remotes.empty()) {
+    rcs.clear();
+    for (const auto& url : a.remotes) {
+      if (auto why = ValidateRemoteUrl(url); !why.empty()) {
+        return Err("--remote \"" + url + "\": " + why, 2);
+      }
+      RemoteConfig rc;
+      rc.url = url;
+      rcs.push_back(rc);
+    }
+  }
+  if (rcs.empty()) return Err("--remote (or --config) is required", 2);
+  if (o.region.empty()) return Err("--region (or --config) is required", 2);
+  if (!config::IsDns1123Label(o.region)) {
+    return Err("--region \"" + o.region + "\": must be a DNS-1123 label", 2);
+  }
+  if (!a.endpoint.empty()) {
+    auto u = ParseUrl(a.endpoint);
+    if (!u || (u->scheme != "http" && u->scheme != "https") || u->host.empty()) {
+      return Err("--endpoint \"" + a.endpoint + "\": want http(s)://host[:port]", 2);
+    }
+  }
+  if (!a.s3_region.empty() &&
+      a.s3_region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
+    return Err("--s3-region \"" + a.s3_region + "\": want an AWS region name like eu-west-1", 2);
+  }
+  for (auto& rc : rcs) {
+    if (!a.endpoint.empty()) rc.endpoint = a.endpoint;
+    if (!a.s3_region.empty()) rc.region = a.s3_region;
+    if (a.path_style) rc.path_style = a.path_style;
+    auto s = OpenRemote(rc, 4);
+    if (!s) return Err("remote " + s.message(), 2);
+    o.stores.push_back(std::move(*s));
+  }
+  return o;
 }
 
 }  // namespace
 
 int SnapshotsCommand(const RemoteArgs& args, bool as_json) {
-  auto stores = OpenAll(args);
-  if (!stores) {
-    std::fprintf(stderr, "agency-ha snapshots: %s\n", stores.message().c_str());
+  auto opened = OpenAll(args);
+  if (!opened) {
+    std::fprintf(stderr, "agency-ha snapshots: %s\n", opened.message().c_str());
     return 2;
   }
-  auto& store = *stores->front();
-  auto list = store.List(SnapshotsPrefix(args.region));
+  const std::string region = opened->region;
+  auto& store = *opened->stores.front();
+  auto list = store.List(SnapshotsPrefix(region));
   if (!list) {
     std::fprintf(stderr, "agency-ha snapshots: %s\n", list.message().c_str());
     return 1;
   }
-  auto latest = ReadLatest(store, args.region);
+  auto latest = ReadLatest(store, region);
   const std::string latest_id = latest && *latest ? (*latest)->id : "";
   json out = json::array();
   for (const auto& o : *list) {
-    const std::string name = o.key.substr(SnapshotsPrefix(args.region).size());
+    const std::string name = o.key.substr(SnapshotsPrefix(region).size());
     if (!name.ends_with(".json")) continue;
     const std::string id = name.substr(0, name.size() - 5);
     json row = {{"id", id}, {"latest", id == latest_id}};
@@ -485,21 +532,28 @@ int SnapshotsCommand(const RemoteArgs& args, bool as_json) {
 }
 
 int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::string& snapshot,
-                   bool force) {
-  auto stores = OpenAll(args);
-  if (!stores) {
-    std::fprintf(stderr, "agency-ha restore: %s\n", stores.message().c_str());
+                   bool force, bool quiet) {
+  auto opened = OpenAll(args);
+  if (!opened) {
+    std::fprintf(stderr, "agency-ha restore: %s\n", opened.message().c_str());
     return 2;
   }
-  std::vector<objectstore::ObjectStore*> ptrs;
-  for (auto& s : *stores)
-    ptrs.push_back(s.get());
   RestoreOptions o;
-  o.region = args.region;
+  o.region = opened->region;
   o.target = to;
   o.snapshot = snapshot.empty() ? "latest" : snapshot;
   o.force = force;
-  auto r = Restore(ptrs, o);
+  if (!quiet) {
+    o.progress = [](const RestoreProgress& p) {
+      const double pct =
+          p.bytes_total ? 100.0 * static_cast<double>(p.bytes_done) / p.bytes_total : 100.0;
+      std::fprintf(stderr, "restore: %llu/%llu files, %s/%s (%.0f%%)%s\n",
+                   static_cast<unsigned long long>(p.files_done),
+                   static_cast<unsigned long long>(p.files_total), HumanBytes(p.bytes_done).c_str(),
+                   HumanBytes(p.bytes_total).c_str(), pct, p.final ? ", fsynced" : "");
+    };
+  }
+  auto r = Restore(opened->ptrs(), o);
   if (!r) {
     std::fprintf(stderr, "agency-ha restore: %s\n", r.message().c_str());
     return 1;
@@ -510,9 +564,186 @@ int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::str
             {"files", r->files},
             {"bytes", r->bytes},
             {"blobsFetched", r->blobs_fetched},
+            {"bytesFetched", r->bytes_fetched},
             {"fallbacks", r->fallbacks},
             {"warnings", r->warnings}};
   std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+namespace {
+
+json RoundJson(const FollowRound& r) {
+  json j = {{"ok", r.ok},
+            {"applied", r.applied},
+            {"refused", r.refused},
+            {"behind", r.behind},
+            {"snapshot", r.snapshot},
+            {"latest", r.latest},
+            {"latestFrom", r.latest_from},
+            {"files", r.files},
+            {"bytes", r.bytes},
+            {"blobsFetched", r.blobs_fetched},
+            {"bytesFetched", r.bytes_fetched},
+            {"linked", r.linked},
+            {"copied", r.copied},
+            {"fallbacks", r.fallbacks},
+            {"requests", r.requests},
+            {"seconds", r.seconds},
+            {"warnings", r.warnings}};
+  if (!r.ok) j["error"] = r.error;
+  return j;
+}
+
+}  // namespace
+
+int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
+  if (f.to.empty()) {
+    std::fprintf(stderr, "agency-ha follow: --to is required\n");
+    return 2;
+  }
+  if (!(f.interval_seconds >= 0.1 && f.interval_seconds <= 86400)) {
+    std::fprintf(stderr, "agency-ha follow: --interval %g: must be between 0.1 and 86400\n",
+                 f.interval_seconds);
+    return 2;
+  }
+  if (!f.listen.empty()) {
+    if (auto hp = ParseHostPort(f.listen); !hp) {
+      std::fprintf(stderr, "agency-ha follow: --listen \"%s\": %s\n", f.listen.c_str(),
+                   hp.message().c_str());
+      return 2;
+    }
+  }
+  BlockTerminationSignals();
+  auto opened = OpenAll(args);
+  if (!opened) {
+    std::fprintf(stderr, "agency-ha follow: %s\n", opened.message().c_str());
+    return 2;
+  }
+  Stopper stop;
+  SignalWatcher signals(stop);
+  FollowOptions fo;
+  fo.region = opened->region;
+  fo.target = f.to;
+  fo.cancelled = [&] { return stop.stopped(); };
+  Follower follower(opened->ptrs(), fo);
+  if (Status s = follower.Init(); !s) {
+    std::fprintf(stderr, "agency-ha follow: %s\n", s.message().c_str());
+    return 1;
+  }
+  if (f.once) {
+    FollowRound r = follower.RunOnce();
+    std::printf("%s\n", RoundJson(r).dump().c_str());
+    if (!r.ok) std::fprintf(stderr, "agency-ha follow: %s\n", r.error.c_str());
+    return r.ok ? 0 : 1;
+  }
+
+  metrics::Registry m;
+  m.DefineGauge("agency_ha_follow_last_applied_timestamp_seconds",
+                "Creation time of the snapshot the standby directory holds");
+  m.DefineGauge("agency_ha_follow_last_applied_info",
+                "The snapshot the standby directory holds (label snapshot), always 1");
+  m.DefineGauge("agency_ha_follow_lag_seconds",
+                "Now minus the creation time of the snapshot the standby directory holds");
+  m.DefineGauge("agency_ha_follow_last_check_timestamp_seconds",
+                "Time of the last round that reached a remote");
+  m.DefineGauge("agency_ha_follow_refused",
+                "1 while the directory has local writes and follow refuses to overwrite it");
+  m.DefineCounter("agency_ha_follow_rounds_total", "Follow rounds");
+  m.DefineCounter("agency_ha_follow_applied_total", "Snapshots applied to the standby directory");
+  m.DefineCounter("agency_ha_follow_fetched_bytes_total", "Blob bytes downloaded");
+  m.DefineCounter("agency_ha_follow_fetched_objects_total", "Blobs downloaded");
+  m.DefineCounter("agency_ha_follow_reused_files_total",
+                  "Files taken from the previous snapshot on disk instead of downloaded");
+  m.DefineCounter("agency_ha_follow_requests_total", "Requests sent to the remotes");
+  m.DefineCounter("agency_ha_follow_errors_total", "Failed or refused rounds");
+  m.Set("agency_ha_follow_refused", {}, 0);
+  auto now_s = [] {
+    return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
+  };
+  std::mutex mu;
+  json last = json::object();
+  bool healthy = false;
+  double applied_s = -1;
+  std::string applied_id;
+  auto note_applied = [&] {
+    WallTime t;
+    if (!follower.AppliedTime(&t)) return;
+    applied_s = std::chrono::duration<double>(t.time_since_epoch()).count();
+    if (applied_id != follower.applied()->id) {
+      m.ClearGauge("agency_ha_follow_last_applied_info");
+      applied_id = follower.applied()->id;
+      m.Set("agency_ha_follow_last_applied_info", {{"snapshot", applied_id}}, 1);
+    }
+    m.Set("agency_ha_follow_last_applied_timestamp_seconds", {}, applied_s);
+  };
+  auto lag = [&] { return applied_s < 0 ? 0.0 : std::max(0.0, now_s() - applied_s); };
+  httpd::HttpServer http;
+  if (!f.listen.empty()) {
+    http.Get("/healthz", [&] {
+      std::lock_guard l(mu);
+      json j = last;
+      j["lagSeconds"] = lag();
+      return httpd::Response{healthy ? 200 : 503, "application/json", j.dump() + "\n"};
+    });
+    http.Get("/metrics", [&] {
+      {
+        std::lock_guard l(mu);
+        m.Set("agency_ha_follow_lag_seconds", {}, lag());
+      }
+      return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
+    });
+    if (Status s = http.Start(f.listen); !s) {
+      std::fprintf(stderr, "agency-ha follow: listen: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  log::Info("follow starting", {{"to", follower.target()},
+                                {"region", opened->region},
+                                {"remotes", opened->stores.size()},
+                                {"interval", f.interval_seconds},
+                                {"port", http.port()}});
+  const auto interval =
+      std::chrono::milliseconds(static_cast<long long>(f.interval_seconds * 1000));
+  auto backoff = std::chrono::milliseconds(500);
+  while (!stop.stopped()) {
+    FollowRound r = follower.RunOnce();
+    if (stop.stopped() && !r.ok) break;  // interrupted mid-apply: DIR is unchanged
+    json j = RoundJson(r);
+    {
+      std::lock_guard l(mu);
+      m.Add("agency_ha_follow_rounds_total", {});
+      m.Add("agency_ha_follow_requests_total", {}, static_cast<double>(r.requests));
+      m.Add("agency_ha_follow_fetched_bytes_total", {}, static_cast<double>(r.bytes_fetched));
+      m.Add("agency_ha_follow_fetched_objects_total", {}, static_cast<double>(r.blobs_fetched));
+      m.Add("agency_ha_follow_reused_files_total", {}, static_cast<double>(r.linked + r.copied));
+      if (r.applied) m.Add("agency_ha_follow_applied_total", {});
+      if (!r.ok) m.Add("agency_ha_follow_errors_total", {});
+      if (!r.latest.empty()) m.Set("agency_ha_follow_last_check_timestamp_seconds", {}, now_s());
+      m.Set("agency_ha_follow_refused", {}, r.refused ? 1 : 0);
+      note_applied();
+      last = j;
+      healthy = r.ok && follower.applied().has_value();
+    }
+    if (r.applied) {
+      log::Info("applied", j);
+    } else if (!r.ok) {
+      log::Write(r.refused ? log::Level::kError : log::Level::kWarn, "follow round failed", j);
+    } else {
+      log::Debug("up to date", j);
+    }
+    auto wait = interval;
+    if (!r.ok && !r.refused) {
+      wait = std::min(interval, backoff);
+      backoff = std::min<std::chrono::milliseconds>(2 * backoff, interval);
+    } else {
+      backoff = std::chrono::milliseconds(500);
+    }
+    stop.WaitFor(wait);
+  }
+  http.Stop();
+  log::Info("follow stopped", {{"signal", signals.signal()},
+                               {"snapshot", follower.applied() ? follower.applied()->id : ""}});
   return 0;
 }
 

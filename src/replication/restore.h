@@ -5,36 +5,102 @@
 //   recorded SHA-256 and size: an unreachable remote, a missing object or a corrupted one falls
 //   back to the next remote; when none has a good copy, restore fails naming the file.
 // - Everything is written into a staging directory next to the target (same filesystem), modes
-//   and mtimes applied, then swapped in with one rename (renameat2 RENAME_EXCHANGE when the
-//   target exists). On any failure the target is untouched and the staging dir removed.
+//   and mtimes applied, every file and directory fsynced, then swapped in with one rename
+//   (renameat2 RENAME_EXCHANGE when the target exists) and the parent directory fsynced. On any
+//   failure the target is untouched and the staging dir removed.
+// - Space: before fetching anything the bytes to write are compared with the free space of the
+//   target's filesystem; that check and any ENOSPC while writing fail with an error naming the
+//   filesystem (mount point, type, free/needed bytes), target untouched, staging removed.
 // - A non-empty target is refused unless `force`.
 // - It writes <target>/.agency-ha/replication-state.json adopting the snapshot's lineage
 //   (restoredFrom + hash cache), so `replicate` on the restored copy continues the lineage
-//   without re-reading or re-uploading anything.
+//   without re-reading or re-uploading anything, and <target>/.agency-ha/applied-snapshot.json
+//   (the record itself), so `follow` can take the copy over and fetch only what changes.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "objectstore/store.h"
 #include "replication/snapshot.h"
+#include "replication/state.h"
 
 namespace aha::replication {
+
+// The record of the snapshot a restored/followed directory holds, relative to that directory.
+inline constexpr const char* kAppliedRecordFile = ".agency-ha/applied-snapshot.json";
+
+struct RestoreProgress {
+  uint64_t files_done = 0, files_total = 0, bytes_done = 0, bytes_total = 0;
+  bool final = false;
+};
+using ProgressFn = std::function<void(const RestoreProgress&)>;
 
 struct RestoreOptions {
   std::string region;
   std::string target;               // absolute or relative directory
   std::string snapshot = "latest";  // id or "latest"
   bool force = false;
+  ProgressFn progress;  // throttled: at most once per progress_interval, plus the final call
+  Millis progress_interval{1000};
+  const Clock* clock = &SystemClock::instance();
 };
 
 struct RestoreReport {
   std::string id, record_from;
-  uint64_t files = 0, bytes = 0, blobs_fetched = 0, fallbacks = 0;
+  uint64_t files = 0, bytes = 0, blobs_fetched = 0, bytes_fetched = 0, fallbacks = 0;
+  uint64_t linked = 0, copied = 0;    // files taken from a local copy instead of fetched
   std::vector<std::string> warnings;  // per-remote failures that a fallback covered
 };
 
 Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remotes,
                               const RestoreOptions& opts);
+
+// ---- Building blocks shared with `follow` ----
+
+// Fetches the record `id` ("latest" or an id) from the first remote that has it. `*from` gets
+// the index of that remote; failures of earlier remotes are appended to `warnings`.
+Result<Record> FetchRecordFromAny(const std::vector<objectstore::ObjectStore*>& remotes,
+                                  const std::string& region, const std::string& id, size_t* from,
+                                  std::vector<std::string>* warnings);
+
+// A file already on the local disk with known content, usable instead of fetching its blob.
+struct LocalCopy {
+  std::string abs_path;
+  FileEntry entry;  // what it holds (sha256, size, mode, mtime)
+};
+
+struct MaterializeOptions {
+  // sha256 -> a local file holding it. Same mode and mtime as wanted: hard-linked (shares the
+  // inode, so the source must never be modified in place); otherwise copied.
+  std::map<std::string, LocalCopy> reuse;
+  ProgressFn progress;
+  Millis progress_interval{1000};
+  const Clock* clock = &SystemClock::instance();
+  std::function<bool()> cancelled;  // checked between files
+};
+
+// Writes every file of `record` into the existing empty directory `staging` (fetching blobs in
+// `remotes` order, verified), plus the lineage state and the applied record, then fsyncs every
+// file and directory. `download` is a scratch path on the same filesystem outside `staging`.
+// On error the caller removes `staging`.
+Result<RestoreReport> Materialize(const Record& record,
+                                  const std::vector<objectstore::ObjectStore*>& remotes,
+                                  const std::string& staging, const std::string& download,
+                                  const MaterializeOptions& opts);
+
+// Moves `staging` to `target` (rename, or RENAME_EXCHANGE when `target` exists: `staging` then
+// holds the old tree), then fsyncs the parent directory (best effort: the swap is done).
+Status SwapIntoPlace(const std::string& staging, const std::string& target, bool target_exists);
+
+// "filesystem /mnt/x (tmpfs, 1.0 MiB free of 1.0 MiB)" for the filesystem holding `path`.
+std::string DescribeFilesystem(const std::string& path);
+// "12.3 MiB"
+std::string HumanBytes(uint64_t n);
+// fsync of one path (file or directory).
+Status FsyncPath(const std::string& path);
 
 }  // namespace aha::replication

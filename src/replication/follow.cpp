@@ -1,0 +1,287 @@
+#include "replication/follow.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "common/fs.h"
+#include "replication/state.h"
+
+namespace aha::replication {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+uint64_t TotalRequests(const std::vector<objectstore::ObjectStore*>& remotes) {
+  uint64_t n = 0;
+  for (auto* r : remotes)
+    n += r->stats().requests;
+  return n;
+}
+
+}  // namespace
+
+Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
+                                                       const Record& applied) {
+  const std::string state_dir = dir + "/.agency-ha";
+  auto st = LoadLocalState(state_dir);
+  if (!st) return Err(st.message(), 409);
+  const std::string why = dir + " has local writes since snapshot " + applied.id + ": ";
+  const std::string tail =
+      "; refusing to overwrite them (a promoted region's data is never followed over). Stop "
+      "follow, or move the directory away to start a fresh standby";
+  if (st->seq > 0 || !st->remotes.empty()) {
+    return Err(why + "`replicate` has taken snapshots of it (it is a primary now)" + tail, 409);
+  }
+  if (st->restored_from != applied.id) {
+    return Err(why + "its lineage state names snapshot \"" + st->restored_from + "\"" + tail, 409);
+  }
+  std::map<std::string, const FileEntry*> want;
+  for (const auto& f : applied.files)
+    want[f.path] = &f;
+  std::map<std::string, LocalCopy> reuse;
+  size_t seen = 0;
+  std::error_code ec;
+  const fs::path root = dir;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    const std::string rel = it->path().lexically_relative(root).generic_string();
+    if (rel == ".agency-ha") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    struct stat s {};
+    if (::lstat(it->path().c_str(), &s) != 0) {
+      return Err(why + rel + " cannot be read: " + ErrnoText(errno) + tail, 409);
+    }
+    if (S_ISDIR(s.st_mode)) continue;
+    auto w = want.find(rel);
+    if (!S_ISREG(s.st_mode) || w == want.end()) return Err(why + rel + " was added" + tail, 409);
+    const FileEntry& f = *w->second;
+    auto c = st->cache.find(rel);
+    if (c == st->cache.end() || static_cast<uint64_t>(s.st_size) != f.size ||
+        c->second.size != f.size || c->second.sha256 != f.sha256 ||
+        MtimeNs(s) != c->second.mtime_ns || static_cast<uint64_t>(s.st_ino) != c->second.ino ||
+        (s.st_mode & 07777) != f.mode) {
+      return Err(why + rel + " was modified" + tail, 409);
+    }
+    ++seen;
+    reuse.emplace(f.sha256, LocalCopy{it->path().string(), f});
+  }
+  if (ec) return Err("walking " + dir + ": " + ec.message(), 409);
+  if (seen != applied.files.size()) {
+    for (const auto& f : applied.files) {
+      struct stat s {};
+      if (::lstat((root / f.path).c_str(), &s) != 0) {
+        return Err(why + f.path + " was removed" + tail, 409);
+      }
+    }
+  }
+  return reuse;
+}
+
+Follower::Follower(std::vector<objectstore::ObjectStore*> remotes, FollowOptions opts)
+    : remotes_(std::move(remotes)), opts_(std::move(opts)) {
+  std::error_code ec;
+  fs::path t = fs::absolute(opts_.target, ec).lexically_normal();
+  if (t.filename().empty()) t = t.parent_path();
+  target_ = t.string();
+  parent_ = t.parent_path().string();
+  name_ = t.filename().string();
+}
+
+Follower::~Follower() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status Follower::Init() {
+  if (remotes_.empty()) return Err("no remotes given");
+  std::error_code ec;
+  fs::create_directories(parent_, ec);
+  if (ec) return Err("cannot create " + parent_ + ": " + ec.message());
+  if (fs::exists(target_, ec) && !fs::is_directory(target_, ec)) {
+    return Err(target_ + " is not a directory");
+  }
+  const std::string lock = parent_ + "/." + name_ + ".aha-follow.lock";
+  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return Err("cannot open lock file " + lock + ": " + ErrnoText(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Err("another follow is already keeping " + target_ + " (lock " + lock + " is held)");
+  }
+  // We hold the lock: staging entries are leftovers of a killed follow (before the swap: a
+  // partial new tree; after it: the old tree). Either way, DIR itself is complete.
+  const std::string stale = "." + name_ + ".aha-follow-";
+  for (const auto& e : fs::directory_iterator(parent_, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(stale, 0) == 0) fs::remove_all(e.path(), ec);
+  }
+  return Status::Ok();
+}
+
+Status Follower::LoadApplied() {
+  std::error_code ec;
+  applied_.reset();
+  if (!fs::exists(target_, ec) || fs::is_empty(target_, ec)) {
+    loaded_ = true;
+    return Status::Ok();
+  }
+  const std::string path = target_ + "/" + kAppliedRecordFile;
+  auto text = ReadFile(path);
+  if (!text) {
+    return Err(target_ + " is not empty and holds no snapshot written by restore or follow (no " +
+                   kAppliedRecordFile + "); refusing to overwrite it: move it away first",
+               409);
+  }
+  auto r = RecordFromJson(*text);
+  if (!r) return Err(path + ": " + r.message(), 409);
+  applied_ = std::move(*r);
+  loaded_ = true;
+  return Status::Ok();
+}
+
+bool Follower::AppliedTime(WallTime* out) const {
+  if (!applied_) return false;
+  if (ParseTime(applied_->created_at, out)) return true;
+  return SnapshotIdTime(applied_->id, out);
+}
+
+FollowRound Follower::RunOnce() {
+  FollowRound r;
+  const MonoTime t0 = opts_.clock->mono();
+  const uint64_t req0 = TotalRequests(remotes_);
+  auto finish = [&](FollowRound& x) -> FollowRound {
+    x.requests = TotalRequests(remotes_) - req0;
+    x.seconds = std::chrono::duration<double>(opts_.clock->mono() - t0).count();
+    if (applied_) {
+      x.snapshot = applied_->id;
+      if (!x.applied) {
+        x.files = applied_->files.size();
+        x.bytes = applied_->total_bytes();
+      }
+    }
+    return x;
+  };
+  auto fail = [&](const std::string& msg, int code = 0) {
+    r.ok = false;
+    r.error = msg;
+    r.refused = code == 409;
+    return finish(r);
+  };
+  if (!loaded_) {
+    if (Status s = LoadApplied(); !s) return fail(s.message(), s.code());
+  }
+
+  // 1. The remote's latest.
+  std::optional<LatestPointer> latest;
+  size_t from = 0;
+  std::string errors;
+  for (size_t i = 0; i < remotes_.size() && !latest; ++i) {
+    auto text = remotes_[i]->Get(LatestKey(opts_.region));
+    std::string err;
+    if (!text) {
+      err = text.code() == 404
+                ? "no snapshots for region " + opts_.region + " (" + text.message() + ")"
+                : "reading latest: " + text.message();
+    } else if (auto p = LatestFromJson(*text); !p) {
+      err = "latest: " + p.message();
+    } else {
+      latest = *p;
+      from = i;
+      break;
+    }
+    r.warnings.push_back(remotes_[i]->Describe() + ": " + err);
+    errors += (errors.empty() ? "" : "; ") + remotes_[i]->Describe() + ": " + err;
+  }
+  if (!latest) return fail("no remote could provide the latest snapshot: " + errors);
+  r.latest = latest->id;
+  r.latest_from = remotes_[from]->Describe();
+  if (applied_ && latest->id <= applied_->id) {
+    // Up to date, or this remote lags behind one we applied from earlier: never go back.
+    r.behind = latest->id < applied_->id;
+    r.ok = true;
+    return finish(r);
+  }
+
+  // 2. The record, from the same remote first.
+  std::vector<objectstore::ObjectStore*> order{remotes_[from]};
+  for (size_t i = 0; i < remotes_.size(); ++i)
+    if (i != from) order.push_back(remotes_[i]);
+  auto record = FetchRecordFromAny(order, opts_.region, latest->id, nullptr, &r.warnings);
+  if (!record) return fail(record.message());
+
+  // 3. DIR must still be what we (or restore) wrote.
+  std::map<std::string, LocalCopy> reuse;
+  if (applied_) {
+    auto p = CheckPristine(target_, *applied_);
+    if (!p) return fail(p.message(), p.code());
+    reuse = std::move(*p);
+  }
+
+  // 4. Staging next to DIR.
+  std::string tmpl = parent_ + "/." + name_ + ".aha-follow-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) {
+    return fail("cannot create a staging dir next to " + target_ + ": " + ErrnoText(errno));
+  }
+  ::chmod(tmpl.c_str(), 0755);
+  // Downloads (and the stores' temp files) in a sibling dir under the same stale-entry prefix.
+  const std::string dl_dir = tmpl + ".download";
+  const std::string dl = dl_dir + "/blob";
+  std::error_code ec;
+  auto cleanup = [&] {
+    fs::remove_all(tmpl, ec);
+    fs::remove_all(dl_dir, ec);
+  };
+  if (::mkdir(dl_dir.c_str(), 0700) != 0) {
+    const int e = errno;
+    cleanup();
+    return fail("cannot create " + dl_dir + ": " + ErrnoText(e));
+  }
+  MaterializeOptions mo;
+  mo.reuse = std::move(reuse);
+  mo.clock = opts_.clock;
+  mo.cancelled = opts_.cancelled;
+  auto rep = Materialize(*record, order, tmpl, dl, mo);
+  if (!rep) {
+    cleanup();
+    return fail(rep.message() + "; " + target_ + " left at " +
+                    (applied_ ? "snapshot " + applied_->id : std::string("its old content")),
+                rep.code());
+  }
+  r.blobs_fetched = rep->blobs_fetched;
+  r.bytes_fetched = rep->bytes_fetched;
+  r.linked = rep->linked;
+  r.copied = rep->copied;
+  r.fallbacks = rep->fallbacks;
+  for (auto& w : rep->warnings)
+    r.warnings.push_back(w);
+
+  // 5. Re-check (a write may have landed while we fetched), swap, drop the old tree.
+  if (applied_) {
+    if (auto p = CheckPristine(target_, *applied_); !p) {
+      cleanup();
+      return fail(p.message(), p.code());
+    }
+  }
+  const bool exists = fs::exists(target_, ec);
+  if (Status s = SwapIntoPlace(tmpl, target_, exists); !s) {
+    cleanup();
+    return fail(s.message());
+  }
+  applied_ = std::move(*record);
+  cleanup();  // the old tree (or nothing)
+  r.ok = r.applied = true;
+  r.files = rep->files;
+  r.bytes = rep->bytes;
+  return finish(r);
+}
+
+}  // namespace aha::replication
