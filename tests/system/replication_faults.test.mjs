@@ -192,6 +192,8 @@ test('s3rver stopped mid-sync and brought back: the sidecar retries with backoff
   writeFileSync(join(src, 'notes.txt'), 'written during the outage\n');
   await new Promise((res) => setTimeout(res, 150));
   await s3.stop();
+  // However quick the machine, a change lands while the store is down.
+  writeFileSync(join(src, 'small', '3.txt'), 'also written during the outage\n');
   await waitFor('a failed publish', () => snaps().slice(n0).some((l) => !l.ok), 120000);
   await new Promise((res) => setTimeout(res, 1500)); // a few retries against nothing
   s3 = await startS3rver(t, s3dir, s3.port);
