@@ -246,6 +246,20 @@ test('follow: SIGKILL at any point, restart converges; DIR is always one whole s
     'stale staging removed');
   console.log(`follow SIGKILL: ${kills} kills, ${midApply} while a staging dir existed`);
   assert.ok(midApply >= 5, `only ${midApply} kills after an apply had started`);
+
+  // SIGTERM mid-apply: a clean exit 0, the round abandoned, no staging left, DIR whole.
+  writeFileSync(join(src, 'big.bin'), randomBytes(8 << 20));
+  for (let i = 0; i < 150; i++) writeFileSync(join(src, 'many', `${i}.txt`), `file ${i} final\n`);
+  settle(src);
+  snapshot();
+  const f = spawn(BIN, ['follow', '--region', 'us-east-1', '--to', to, '--remote', remote, '--interval', '0.1'],
+    { stdio: 'ignore' });
+  const exited = new Promise((resolve) => f.once('exit', (code, signal) => resolve({ code, signal })));
+  await waitFor('an apply under way', () => readdirSync(dir).some((n) => n.startsWith('.agent.aha-follow-')), 30000);
+  f.kill('SIGTERM');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+  assert.deepEqual(readdirSync(dir).filter((n) => n.includes('aha') && !n.endsWith('.aha-follow.lock')), []);
+  assert.ok(seen.has(isWhole()));
 });
 
 test('follow: a reader never observes DIR half-updated while snapshots are swapped in', async (t) => {
