@@ -67,6 +67,14 @@ json StringArray() {
   return {{"type", "array"}, {"items", {{"type", "string"}}}};
 }
 
+// True when a newer drill of the same region follows drills[i] (drills are oldest first).
+bool Superseded(const std::vector<Drill>& drills, size_t i) {
+  for (size_t j = i + 1; j < drills.size(); ++j) {
+    if (drills[j].region == drills[i].region) return true;
+  }
+  return false;
+}
+
 json OutageJson(const failover::SimulatedOutage& o) {
   return {{"drillId", o.id},
           {"region", o.region},
@@ -677,7 +685,21 @@ ToolResult SecurityMonitor::Report(const json& args) {
                 " in the failover state (" + store_.Describe() + "; the last " +
                 std::to_string(kMaxStoredDrills) + " drills are kept)");
   }
-  json r = ReportLocked(*found, clock_.wall());
+  json r;
+  const Drill* next = nullptr;  // a newer drill of the same region ends this one's window
+  for (auto it = drills.begin(); it != drills.end() && !next; ++it) {
+    if (it->region == found->region && it->injected_at > found->injected_at) next = &*it;
+  }
+  if (next && !found->report.is_object()) {
+    std::vector<failover::Transition> before;
+    for (const auto& t : transitions_) {
+      if (t.at < next->injected_at) before.push_back(t);
+    }
+    r = BuildDrillReport(*found, before, found->observations, clock_.wall());
+    r["notes"].push_back("superseded by drill " + next->id + " before it completed");
+  } else {
+    r = ReportLocked(*found, clock_.wall());
+  }
   const json& tl = r["timeline"];
   const json& du = r["durationsSeconds"];
   auto line = [&](const char* label, const char* key) {
@@ -894,23 +916,27 @@ void SecurityMonitor::Observe(const state::KeyValues& kv, WallTime at) {
   }
   // Record the change with every drill still in progress. The first snapshot after this server
   // started may show changes nobody watched happen: those are gaps (time unknown).
-  auto changed = [&](const Drill& d) {
+  // A drill is followed until it completes or a newer drill of its region supersedes it.
+  auto changed = [&](const std::vector<Drill>& ds, size_t i) {
+    const Drill& d = ds[i];
     const auto& lf = d.observations.empty() ? d.failed_before : d.observations.back().failed;
     const auto& ls = d.observations.empty() ? d.serving_before : d.observations.back().serving;
-    return !d.completed_at && at >= d.injected_at && (lf != *failed || ls != *serving);
+    return !d.completed_at && !Superseded(ds, i) && at >= d.injected_at &&
+           (lf != *failed || ls != *serving);
   };
   bool any = false;
-  for (const auto& d : *drills)
-    any = any || changed(d);
+  for (size_t i = 0; i < drills->size(); ++i)
+    any = any || changed(*drills, i);
   if (any) {
     auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
       auto c = cur.find(kDrillsKey);
       if (c == cur.end()) return state::KeyValues{};
       auto ds = ParseDrills(c->second);
       if (!ds) return ds.error();
-      for (auto& d : *ds) {
+      for (size_t i = 0; i < ds->size(); ++i) {
         // Another server may have recorded this very change already: then nothing to add.
-        if (!changed(d)) continue;
+        if (!changed(*ds, i)) continue;
+        Drill& d = (*ds)[i];
         d.observations.push_back(
             Observation{at, *failed, *serving, first && d.injected_at < started_at_});
       }
@@ -927,7 +953,8 @@ void SecurityMonitor::Observe(const state::KeyValues& kv, WallTime at) {
 }
 
 void SecurityMonitor::CheckCompletedLocked(const std::vector<Drill>& drills, WallTime now) {
-  for (const auto& d : drills) {
+  for (size_t i = 0; i < drills.size(); ++i) {
+    const Drill& d = drills[i];
     if (d.completed_at) {
       // Completed (maybe by another server, or before a restart): expose the measured value.
       if (!gauged_.count(d.id) && d.report.is_object() && d.report[kRecoveryMetric].is_number()) {
@@ -936,6 +963,7 @@ void SecurityMonitor::CheckCompletedLocked(const std::vector<Drill>& drills, Wal
       }
       continue;
     }
+    if (Superseded(drills, i)) continue;  // never completed; its report stays as it was
     json r = BuildDrillReport(d, transitions_, d.observations, now);
     if (!r["complete"].get<bool>()) continue;
     // Exactly one server records the completion (and audits it).

@@ -202,6 +202,39 @@ TEST_F(ToolsTest, ARestartedServerReportsEarlierDrillsAndMarksWhatItDidNotSee) {
       << b.reg.Render();
 }
 
+TEST_F(ToolsTest, ANewerDrillOfTheRegionSupersedesOneThatNeverCompleted) {
+  Server a(cfg, dir, clock);
+  Feed(a);
+  auto first =
+      a.Call("simulate_regional_outage", {{"region", "us-east-1"}, {"duration_seconds", 60}});
+  ASSERT_FALSE(first.is_error) << first.text;
+  ASSERT_FALSE(a.Call("end_regional_outage", {{"region", "us-east-1"}}).is_error);
+  clock.advance(milliseconds(100));
+  auto second =
+      a.Call("simulate_regional_outage", {{"region", "us-east-1"}, {"duration_seconds", 60}});
+  ASSERT_FALSE(second.is_error) << second.text;
+  clock.advance(milliseconds(100));
+  ASSERT_TRUE(writer
+                  .Write({{failover::kFailedRegionsKey, "us-east-1\n"},
+                          {failover::kServingRegionsKey, "eu-west-1\n"}})
+                  .ok());
+  Feed(a);
+  Feed(a);
+  auto kv = writer.Read();
+  auto drills = ParseDrills((*kv)[kDrillsKey]);
+  ASSERT_TRUE(drills.ok());
+  ASSERT_EQ(drills->size(), 2u);
+  EXPECT_TRUE((*drills)[0].observations.empty()) << "the superseded drill is no longer followed";
+  EXPECT_EQ((*drills)[1].observations.size(), 1u);
+  auto r = a.Call("get_drill_report", {{"drill_id", first.structured["drillId"]}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["phase"], "outage-ended");
+  ASSERT_EQ(r.structured["notes"].size(), 1u);
+  EXPECT_NE(r.structured["notes"][0].get<std::string>().find(
+                "superseded by drill " + second.structured["drillId"].get<std::string>()),
+            std::string::npos);
+}
+
 TEST_F(ToolsTest, ReplicationStatusWithoutRemotesSaysHowToConfigureThem) {
   Server a(cfg, dir, clock);
   auto r = a.Call("get_replication_status", json::object());
