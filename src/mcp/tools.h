@@ -11,8 +11,10 @@
 //     the reason: this server has no pod/node/network fault injector; all it can honestly do is
 //     make the region's gates report unhealthy, which is `health`.
 //     Refused (isError) when: unknown region, duration outside [min, max], a drill for that region
-//     is already active, or no other region could serve (every other region failed, under a drill,
-//     or not serving and not a passive standby) unless force is true.
+//     is already active ("drill already running for region ..."), or no other region could serve
+//     (every other region failed, under a drill, or not serving and not a passive standby) unless
+//     force is true. The decision and the write are one StateStore::Update: of two servers
+//     starting drills at once, both land on different regions, exactly one on the same region.
 //   end_regional_outage {region}
 //   get_failover_status {}
 //   get_drill_report {region | drill_id}
@@ -21,8 +23,11 @@
 //     (read live), its age from the record's createdAt, and which remotes have it or failed.
 // Every drill start, early end and completion is passed to the audit sink (one JSON object each)
 // and the event sink (Kubernetes Events when the state is a ConfigMap).
+// Drills are kept in the `drills` state key (report.h), written with the outage entry: reports
+// survive a restart and any server reports any server's drills.
 // Observe() must be fed every new state snapshot (the command's watcher does it): it records when
-// failedRegions/servingRegions changed and collects the controller's transitions for the reports.
+// failedRegions/servingRegions changed (into each followed drill, in the shared state), collects
+// the controller's transitions, and records completions (one server wins; it audits).
 // Thread-safe.
 #pragma once
 
