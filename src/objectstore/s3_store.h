@@ -4,8 +4,8 @@
 //
 // - Put: one PUT with Content-MD5 and x-amz-checksum-sha256 (the server verifies both).
 // - PutFile: files up to part_size go as one PUT (hashes computed in a first streaming pass);
-//   larger files use multipart upload, `parallelism` parts in flight, each part read from disk
-//   into one buffer per worker: memory is bounded by parallelism x part_size. Each part carries
+//   larger files use multipart upload, `parallelism` parts in flight, each part hashed in a first
+//   pass and then streamed from disk: memory is bounded by parallelism x 1 MiB. Each part carries
 //   Content-MD5 and x-amz-checksum-sha256. On failure the upload is aborted (no orphaned parts).
 // - Get/GetToFile stream the body (GetToFile into a temp file renamed into place) and verify
 //   x-amz-checksum-sha256 when the server returns a full-object checksum.
