@@ -1,6 +1,6 @@
 // The simulated agency app of one demo region: an HTTP server plus a writer that keeps changing
 // the region's `.agent` directory the way the agency does:
-//   .agent/session.json                     rewritten (atomic rename) on every write
+//   .agent/session.json                     replaced (atomic rename) every 10 writes
 //   .agent/notes/<n>.md                     a new note every 10 writes
 //   .agent/brain/memory.lance/data/*.lance  one immutable data fragment per write (1-3 rows),
 //                                           written as a dot-temp file and renamed

@@ -200,6 +200,7 @@ int Run(const Options& opts) {
   std::unique_ptr<EntryPoint> entry;
   std::unique_ptr<LoadGenerator> load;
   Child* passive_sidecar = nullptr;
+  Child* controller = nullptr;
   std::mutex sidecar_mu;
   auto sidecar_spec = [&](const RegionRuntime& r) {
     ChildSpec s;
@@ -231,7 +232,7 @@ int Run(const Options& opts) {
     std::snprintf(probe, sizeof probe,
                   "probe: {intervalSeconds: %g, timeoutSeconds: %g, failureThreshold: 3, "
                   "successThreshold: 2}\npolicy: {failbackSeconds: %g}\n",
-                  opts.interval_seconds, opts.interval_seconds / 2, opts.failback_seconds);
+                  opts.interval_seconds, opts.interval_seconds * 0.8, opts.failback_seconds);
     const std::string ctl_cfg = cfgs + "/controller.yaml";
     if (Status s = WriteFile(
             ctl_cfg, "regions:\n" + regions_yaml + probe + "state: {file: " + Q(state_dir) +
@@ -271,11 +272,9 @@ int Run(const Options& opts) {
       if (!c) return Err(spec.name + ": " + c.message());
       return c;
     };
-    if (auto c =
-            start({"controller", {"controller", "--config", ctl_cfg}, logs + "/controller.log"});
-        !c) {
-      return c.message();
-    }
+    auto ctl = start({"controller", {"controller", "--config", ctl_cfg}, logs + "/controller.log"});
+    if (!ctl) return ctl.message();
+    controller = *ctl;
     for (const auto& r : w.regions) {
       if (auto c = start({"gate " + r.name,
                           {"gate", "--config", cfgs + "/gate-" + r.name + ".yaml"},
@@ -372,9 +371,11 @@ int Run(const Options& opts) {
       stop.WaitUntil(std::chrono::steady_clock::time_point::max());
     }
   }
-  // --- Teardown: clients, entry point, apps, children, watcher; then the temp dir. ---
+  // --- Teardown: clients, entry point, controller (it would see the rest go away), apps, the
+  // other children, watcher; then the temp dir. ---
   if (load) load->Stop();
   if (entry) entry->Stop();
+  if (controller) controller->Terminate();
   for (auto& a : apps)
     a->Stop();
   children.TerminateAll();

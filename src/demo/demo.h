@@ -22,7 +22,7 @@ namespace aha::demo {
 struct Options {
   std::string regions = "us-east-1,eu-west-1,ap-southeast-1";  // first: drilled; last: passive
   int duration_seconds = 5;                                    // the drill (outage) length
-  double interval_seconds = 0.25;                              // controller probe interval
+  double interval_seconds = 0.5;  // controller probe interval (timeout: 80 % of it)
   double failback_seconds = 3.0;
   std::string remote;    // s3://bucket/prefix; empty: file:// bucket dir in the temp dir
   std::string endpoint;  // S3 endpoint for --remote

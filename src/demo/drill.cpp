@@ -266,7 +266,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
     if (!region.active) continue;
     const std::string& r = region.name;
     if (int rc = wait(
-            "first snapshot of " + r + " shipped to " + w.remote_desc, 30,
+            "first snapshot of " + r + " shipped to " + w.remote_desc, 45,
             [&]() -> std::optional<std::string> {
               auto e = w.remote->Exists(replication::LatestKey(r));
               if (e && *e) return "";
@@ -416,9 +416,26 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   }
   if (int rc = wait(w.passive + " demoted (failback)", detect_budget + w.failback_seconds,
                     [&]() -> std::optional<std::string> {
-                      auto s = ListKey(state_now(), failover::kServingRegionsKey);
+                      auto kv = state_now();
+                      auto s = ListKey(kv, failover::kServingRegionsKey);
                       if (failover::ContainsRegion(s, w.passive)) return std::nullopt;
-                      return "servingRegions=" + Join(s);
+                      // A demotion for another reason (the passive region failed) is no failback.
+                      std::string reason = "?";
+                      if (auto it = kv.find(failover::kStateJsonKey); it != kv.end()) {
+                        json j = json::parse(it->second, nullptr, false);
+                        if (j.is_object() && j["transitions"].is_array()) {
+                          for (const auto& t : j["transitions"]) {
+                            if (t.value("type", "") == "RegionDemoted" &&
+                                t.value("region", "") == w.passive) {
+                              reason = t.value("reason", "?");
+                            }
+                          }
+                        }
+                      }
+                      if (reason.rfind("failback", 0) != 0) {
+                        return "\x01" + w.passive + " was demoted, but not by failback: " + reason;
+                      }
+                      return "servingRegions=" + Join(s) + " (" + reason + ")";
                     })) {
     return rc;
   }

@@ -62,7 +62,7 @@ struct World {
   std::vector<RegionRuntime> regions;
   std::string failing, passive;
   int drill_seconds = 5;
-  double interval_seconds = 0.25, failback_seconds = 3;
+  double interval_seconds = 0.5, failback_seconds = 3;
   double baseline_seconds = 2, tail_seconds = 1.5;
   std::string remote_desc, state_dir, status_url, restore_scratch;
   // Components.

@@ -52,7 +52,7 @@ const STEPS = [
 test('demo: the full drill with every timeline step, traffic, restore and data check', async (t) => {
   const dir = tempDir(t);
   const report = join(dir, 'report.html');
-  const r = await demo(['--duration', '2', '--interval', '0.2', '--failback', '1', '--json',
+  const r = await demo(['--duration', '3', '--interval', '0.2', '--failback', '1', '--json',
     '--report', report]);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.slice(r.stdout.indexOf('{\n')));
@@ -62,9 +62,9 @@ test('demo: the full drill with every timeline step, traffic, restore and data c
   // which the drill observes afterwards.
   const at = out.timeline.filter((s) => !s.step.startsWith('data check')).map((s) => s.atMs);
   for (let i = 1; i < at.length; i++) assert.ok(at[i] >= at[i - 1], `steps out of order: ${at}`);
-  // Nothing the controller decides can precede the drill; the outage lasts its 2 s.
+  // Nothing the controller decides can precede the drill; the outage lasts its 3 s.
   assert.ok(out.durationsMs.drillToFailedRegions > 0);
-  assert.ok(out.durationsMs.drillToOutageExpired >= 1900, `outage ${out.durationsMs.drillToOutageExpired}`);
+  assert.ok(out.durationsMs.drillToOutageExpired >= 2900, `outage ${out.durationsMs.drillToOutageExpired}`);
   assert.ok(out.durationsMs.recoveredToFailback >= 950, `failback ${out.durationsMs.recoveredToFailback}`);
 
   // The data check compares two independent sides: the failed app's own bookkeeping and the files.
@@ -82,8 +82,12 @@ test('demo: the full drill with every timeline step, traffic, restore and data c
   const before = phase('before the drill');
   assert.ok(served(before, 'us-east-1') > 0 && served(before, 'eu-west-1') > 0, JSON.stringify(before));
   assert.equal(served(before, 'ap-southeast-1'), 0);
+  // (Requests held while the promoted region restores are counted when answered, which on a slow
+  // machine can be after us-east-1 recovered: count both phases in which it is promoted.)
   const over = phase('failed over');
-  assert.ok(served(over, 'ap-southeast-1') > 0, JSON.stringify(over));
+  const recovering = phase('recovered, before failback');
+  assert.ok(served(over, 'ap-southeast-1') + served(recovering, 'ap-southeast-1') > 0,
+    JSON.stringify([over, recovering]));
   assert.equal(served(over, 'us-east-1'), 0, JSON.stringify(over));
   assert.ok(served(phase('after failback'), 'us-east-1') > 0);
   const total = out.phases.reduce((n, p) => n + p.total, 0);
