@@ -233,6 +233,10 @@ struct QuorumBad {
   const char* expected;
 };
 
+void PrintTo(const QuorumBad& b, std::ostream* os) {
+  *os << b.name;
+}
+
 class ConfigQuorumBad : public ::testing::TestWithParam<QuorumBad> {};
 
 TEST_P(ConfigQuorumBad, FailsNamingTheKey) {
