@@ -58,8 +58,9 @@ bool ValidSessionName(const std::string& s) {
 AwsMetadataServer::AwsMetadataServer() {
   // --- STS ---------------------------------------------------------------------------------
   server_.Post("/", [this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard l(mu_);
+    std::unique_lock l(mu_);
     ++requests_[kSts];
+    MaybeHold(kSts, l);
     sts_saw_auth_ = sts_saw_auth_ || req.has_header("Authorization");
     // The form body, decoded as STS does (the query string would also be accepted by STS).
     httplib::Params form;
@@ -170,7 +171,7 @@ AwsMetadataServer::AwsMetadataServer() {
     res.set_content(token, "text/plain");
   });
   server_.Get(R"(/latest/.*)", [this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard l(mu_);
+    std::unique_lock l(mu_);
     auto it = imds_tokens_.find(req.get_header_value("X-aws-ec2-metadata-token"));
     if (it == imds_tokens_.end() || std::chrono::steady_clock::now() >= it->second) {
       ++imds_rejected_;
@@ -188,6 +189,7 @@ AwsMetadataServer::AwsMetadataServer() {
     }
     if (req.path.rfind(base, 0) == 0) {
       ++requests_[kImds];
+      MaybeHold(kImds, l);
       if (imds_role_.empty() || req.path.substr(base.size()) != imds_role_) {
         res.status = 404;
         return;
@@ -208,8 +210,9 @@ AwsMetadataServer::AwsMetadataServer() {
 
   // --- Container credentials (EKS Pod Identity agent) ---------------------------------------
   server_.Get("/v1/credentials", [this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard l(mu_);
+    std::unique_lock l(mu_);
     ++requests_[kContainer];
+    MaybeHold(kContainer, l);
     if (req.get_header_value("Authorization") != container_auth_) {
       res.status = 401;
       res.set_content(
@@ -237,6 +240,7 @@ AwsMetadataServer::AwsMetadataServer() {
 }
 
 AwsMetadataServer::~AwsMetadataServer() {
+  Release();
   server_.stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -263,6 +267,31 @@ bool AwsMetadataServer::TakeFault(Service s, httplib::Response& res) {
   res.status = fault_[s].status;
   res.set_content(fault_[s].body, fault_[s].content_type.c_str());
   return true;
+}
+
+void AwsMetadataServer::MaybeHold(Service s, std::unique_lock<std::mutex>& l) {
+  if (!hold_[s]) return;
+  hold_[s] = false;
+  ++held_;
+  cv_.wait(l, [&] { return released_; });
+  --held_;
+}
+
+void AwsMetadataServer::HoldNext(Service service) {
+  std::lock_guard l(mu_);
+  hold_[service] = true;
+  released_ = false;
+}
+void AwsMetadataServer::Release() {
+  {
+    std::lock_guard l(mu_);
+    released_ = true;
+  }
+  cv_.notify_all();
+}
+int AwsMetadataServer::Held() const {
+  std::lock_guard l(mu_);
+  return held_;
 }
 
 void AwsMetadataServer::SetIssued(Issued i) {

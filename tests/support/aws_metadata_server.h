@@ -18,6 +18,7 @@
 
 #include <httplib.h>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,11 @@ class AwsMetadataServer {
   // GET) are replaced by `fault`.
   void FailNext(Service service, int count, Fault fault);
   void ClearFaults();
+  // The next credential response of `service` waits until Release() (to observe callers while a
+  // fetch is in flight). Held() is the number of responses waiting now.
+  void HoldNext(Service service);
+  void Release();
+  int Held() const;
 
   int CredentialRequests(Service service) const;  // STS POSTs, IMDS /<role> GETs, container GETs
   int ImdsTokenRequests() const;                  // successful token PUTs
@@ -67,6 +73,7 @@ class AwsMetadataServer {
 
  private:
   bool TakeFault(Service s, httplib::Response& res);
+  void MaybeHold(Service s, std::unique_lock<std::mutex>& l);
   std::string StsError(int status, const std::string& code, const std::string& message,
                        httplib::Response& res);
 
@@ -85,6 +92,10 @@ class AwsMetadataServer {
   std::map<std::string, std::string> last_sts_;
   bool sts_saw_auth_ = false;
   int fault_count_[3] = {0, 0, 0};
+  bool hold_[3] = {false, false, false};
+  bool released_ = false;
+  int held_ = 0;
+  std::condition_variable cv_;
   Fault fault_[3];
 };
 

@@ -198,6 +198,20 @@ TEST(WebIdentityCredentials, StsErrorIsSurfacedAndStopsTheChain) {
   EXPECT_EQ(imds.CredentialRequests(AwsMetadataServer::kImds), 0);
 }
 
+TEST(WebIdentityCredentials, RetriesIdpCommunicationErrors) {
+  WebIdentityFixture f;
+  // STS could not reach the OIDC provider: documented as retryable.
+  f.server.FailNext(AwsMetadataServer::kSts, 1,
+                    {400,
+                     "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+                     "<Type>Sender</Type><Code>IDPCommunicationError</Code><Message>timeout"
+                     "</Message></Error><RequestId>r1</RequestId></ErrorResponse>",
+                     "text/xml"});
+  auto c = DefaultCredentialsChain(f.env.lookup())->Get();
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(f.server.CredentialRequests(AwsMetadataServer::kSts), 2);
+}
+
 TEST(WebIdentityCredentials, BadSettingsAreNamed) {
   WebIdentityFixture f;
   f.env.vars["AWS_ROLE_ARN"] = "agency-ha-replication";
@@ -590,6 +604,39 @@ TEST(RefreshingCredentials, ConcurrentCallersShareOneRefresh) {
   EXPECT_EQ(f.server.CredentialRequests(AwsMetadataServer::kImds), 2)
       << "200 calls in the refresh window, one refresh";
   EXPECT_EQ(p.Get()->access_key_id, "ASIAB");
+}
+
+TEST(RefreshingCredentials, OthersKeepValidCredentialsWhileOneThreadRefreshes) {
+  ImdsFixture f;
+  f.env.vars["AWS_METADATA_SERVICE_TIMEOUT"] = "60";  // the held response must not time out
+  f.server.SetIssued(IssuedKey("ASIAA", f.clock.wall() + minutes(60)));
+  ImdsCredentialsProvider p(f.env.lookup(), f.clock);
+  ASSERT_TRUE(p.Get().ok());
+  f.server.SetIssued(IssuedKey("ASIAB", f.clock.wall() + minutes(120)));
+  f.clock.advance(minutes(57));
+  f.server.HoldNext(AwsMetadataServer::kImds);
+  std::thread refresher([&] { EXPECT_EQ(p.Get()->access_key_id, "ASIAB"); });
+  while (f.server.Held() == 0)  // the refresh is in flight, its response held by the server
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // A watchdog only so that a regression fails instead of hanging: the assertion below does not
+  // depend on time.
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 60000 && !done; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    f.server.Release();
+  });
+  auto c = p.Get();
+  const bool refresh_still_in_flight = f.server.Held() == 1;
+  done = true;
+  f.server.Release();
+  refresher.join();
+  watchdog.join();
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->access_key_id, "ASIAA") << "the still-valid credentials, without waiting";
+  EXPECT_TRUE(refresh_still_in_flight) << "Get() waited for another thread's refresh";
+  EXPECT_EQ(p.Get()->access_key_id, "ASIAB");
+  EXPECT_EQ(f.server.CredentialRequests(AwsMetadataServer::kImds), 2);
 }
 
 // --- the chain ------------------------------------------------------------------------------
