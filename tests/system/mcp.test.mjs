@@ -10,7 +10,10 @@ import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { BIN, readKey, run, startController, startRole, tempDir, waitFor } from './helpers.mjs';
+import net from 'node:net';
+import { BIN, freePort, readKey, run, startController, startRole, tempDir, waitFor } from './helpers.mjs';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
 
 const TOOLS = ['end_regional_outage', 'get_drill_report', 'get_failover_status', 'get_replication_status',
   'list_regions', 'simulate_regional_outage'];
@@ -27,10 +30,10 @@ const THREE = `  - {name: us-east-1, endpoint: "http://127.0.0.1:9/health"}
   - {name: eu-west-1, endpoint: "http://127.0.0.1:9/health"}
   - {name: ap-southeast-1, active: false, endpoint: "http://127.0.0.1:9/health"}`;
 
-async function stdioClient(t, cfg) {
+async function stdioClient(t, cfg, env = undefined) {
   const client = new Client({ name: 'aha-system-test', version: '1.0.0' });
   const transport = new StdioClientTransport({ command: BIN, args: ['mcp', '--config', cfg],
-    stderr: 'ignore' });
+    stderr: 'ignore', env });
   await client.connect(transport);
   t.after(() => client.close());
   return client;
@@ -535,6 +538,24 @@ test('mcp over HTTP, 2026-07-28: sessionless requests, mirrored headers, version
   await client.close();
 });
 
+const S3ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+
+// s3rver (npm), the local S3 API emulator the replication tests use, with bucket `bkt`.
+async function startS3rver(t, dir) {
+  const port = await freePort();
+  mkdirSync(join(dir, 's3rver'), { recursive: true });
+  const child = spawn(process.execPath, ['--openssl-legacy-provider',
+    join(ROOT, 'node_modules/s3rver/bin/s3rver.js'), '--directory', join(dir, 's3rver'),
+    '--port', String(port), '--address', '127.0.0.1', '--silent', '--configure-bucket', 'bkt'],
+  { stdio: 'ignore' });
+  t.after(() => child.kill('SIGTERM'));
+  await waitFor('s3rver listening', () => new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  }), 15000);
+  return `http://127.0.0.1:${port}`;
+}
+
 test('get_replication_status: the newest snapshot per region from real replicate --once runs', async (t) => {
   const dir = tempDir(t);
   const src = join(dir, 'src');
@@ -548,22 +569,24 @@ test('get_replication_status: the newest snapshot per region from real replicate
     mkdirSync(join(broken, region), { recursive: true });
     writeFileSync(join(broken, region, 'latest'), 'not json');
   }
+  const endpoint = await startS3rver(t, dir);
+  const s3 = `{url: "s3://bkt/replicas", endpoint: "${endpoint}", pathStyle: true}`;
   const replicate = (region, remotes) => {
     const cfg = join(dir, `rep-${region}.yaml`);
     writeFileSync(cfg, `source: ${src}\nregion: ${region}\nstateDir: ${join(dir, `st-${region}`)}\nlisten: ""\nremotes:\n` +
-      remotes.map((r) => `  - {url: "file://${r}"}\n`).join(''));
-    const r = run(['replicate', '--config', cfg, '--once']);
+      remotes.map((r) => `  - ${r.startsWith('{') ? r : `{url: "file://${r}"}`}\n`).join(''));
+    const r = run(['replicate', '--config', cfg, '--once'], { env: S3ENV });
     assert.equal(r.status, 0, r.stderr);
   };
-  replicate('us-east-1', [r1, r2]);
+  replicate('us-east-1', [r1, r2, s3]);
   replicate('eu-west-1', [r1]);
-  const remotes = `, replication: {remotes: [{url: "file://${r1}"}, {url: "file://${r2}"}, {url: "file://${broken}"}]}`;
+  const remotes = `, replication: {remotes: [{url: "file://${r1}"}, {url: "file://${r2}"}, ${s3}, {url: "file://${broken}"}]}`;
   // The remotes are checked by the replication config's own parser.
   const bad = mcpConfig(dir, { regions: THREE, mcp: ', replication: {remotes: [{url: "ftp://x"}]}' });
   let c = run(['mcp', '--config', bad, '--check']);
   assert.equal(c.status, 2);
   assert.match(c.stderr, /mcp\.replication\.remotes\[0\]\.url: invalid remote "ftp:\/\/x"/);
-  const client = await stdioClient(t, mcpConfig(dir, { regions: THREE, mcp: remotes }));
+  const client = await stdioClient(t, mcpConfig(dir, { regions: THREE, mcp: remotes }), S3ENV);
   const before = Date.now();
   const r = await call(client, 'get_replication_status');
   assert.equal(r.isError, false, text(r));
@@ -579,14 +602,14 @@ test('get_replication_status: the newest snapshot per region from real replicate
   const age = (before - Date.parse(newest.createdAt)) / 1000;
   assert.ok(us.latest.ageSeconds >= age - 0.001 && us.latest.ageSeconds <= (Date.parse(s.measuredAt) - Date.parse(newest.createdAt)) / 1000,
     `age ${us.latest.ageSeconds} measured from the record's createdAt`);
-  assert.deepEqual(us.haveLatest, [`file://${r1}`, `file://${r2}`]);
+  assert.deepEqual(us.haveLatest, [`file://${r1}`, `file://${r2}`, 's3://bkt/replicas']);
   assert.deepEqual(us.failed.map((f) => f.remote), [`file://${broken}`]);
   assert.match(us.failed[0].error, /us-east-1\/latest/);
   const eu = by['eu-west-1'];
   assert.deepEqual(eu.haveLatest, [`file://${r1}`]);
-  assert.deepEqual(eu.missingLatest, [`file://${r2}`]);
+  assert.deepEqual(eu.missingLatest, [`file://${r2}`, 's3://bkt/replicas']);
   assert.equal(by['ap-southeast-1'].latest, null);
-  assert.match(text(r), /us-east-1: latest \S+ .* on 2\/3 remotes; 1 remote\(s\) failed/);
+  assert.match(text(r), /us-east-1: latest \S+ .* on 3\/4 remotes; 1 remote\(s\) failed/);
   const one = await call(client, 'get_replication_status', { region: 'eu-west-1' });
   assert.deepEqual(one.structuredContent.regions.map((x) => x.region), ['eu-west-1']);
   assert.equal((await call(client, 'get_replication_status', { region: 'mars-1' })).isError, true);
