@@ -157,6 +157,8 @@ int Run(const Options& opts) {
   replication::RemoteConfig rc;
   rc.url = opts.remote.empty() ? "file://" + dir + "/bucket" : opts.remote;
   rc.endpoint = opts.endpoint;
+  // A custom endpoint (MinIO, s3rver, LocalStack) means path-style addressing.
+  if (!rc.endpoint.empty()) rc.path_style = true;
   w.remote_desc = opts.remote.empty() ? "file://<temp>/bucket" : opts.remote;
   auto remote = replication::OpenRemote(rc, 4);
   if (!remote) {
@@ -256,7 +258,8 @@ int Run(const Options& opts) {
         return s.message();
       }
       std::string remote_yaml = "  - {url: " + Q(rc.url);
-      if (!rc.endpoint.empty()) remote_yaml += ", endpoint: " + Q(rc.endpoint);
+      if (!rc.endpoint.empty())
+        remote_yaml += ", endpoint: " + Q(rc.endpoint) + ", pathStyle: true";
       remote_yaml += "}\n";
       if (Status s = WriteFile(cfgs + "/replicate-" + r.name + ".yaml",
                                "source: " + Q(r.agent_dir) + "\nregion: " + r.name +

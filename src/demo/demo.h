@@ -25,7 +25,7 @@ struct Options {
   double interval_seconds = 0.5;  // controller probe interval (timeout: 80 % of it)
   double failback_seconds = 3.0;
   std::string remote;    // s3://bucket/prefix; empty: file:// bucket dir in the temp dir
-  std::string endpoint;  // S3 endpoint for --remote
+  std::string endpoint;  // S3 endpoint for --remote (path-style addressing)
   std::string report;    // HTML report path; empty: $TMPDIR/agency-ha-demo-report-<time>.html
   bool keep_running = false;
   bool keep_temp = false;  // leave the temp dir (logs, configs, bucket) for inspection

@@ -196,6 +196,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
 
   Mono t0 = SteadyClock::now();
   bool drill_started = false;
+  std::string last_error;  // what the last poll of a step saw, for its failure message
   auto fail = [&](const std::string& step, const std::string& why) {
     out->failed_step = step;
     if (w.stop->stopped()) {
@@ -203,8 +204,9 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
       std::fprintf(stderr, "agency-ha demo: interrupted during step \"%s\"\n", step.c_str());
       return 130;
     }
-    out->failure = why;
-    std::fprintf(stderr, "agency-ha demo: step \"%s\" failed: %s\n", step.c_str(), why.c_str());
+    out->failure = why + (last_error.empty() ? "" : " (last check: " + last_error + ")");
+    std::fprintf(stderr, "agency-ha demo: step \"%s\" failed: %s\n", step.c_str(),
+                 out->failure.c_str());
     return 1;
   };
   // Waits until pred() returns a detail (nullopt: not yet). Fails on timeout, Ctrl-C or a child
@@ -268,14 +270,18 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
     if (int rc = wait(
             "first snapshot of " + r + " shipped to " + w.remote_desc, 45,
             [&]() -> std::optional<std::string> {
-              auto e = w.remote->Exists(replication::LatestKey(r));
-              if (e && *e) return "";
+              auto latest = w.remote->Get(replication::LatestKey(r));
+              if (latest && replication::LatestFromJson(*latest)) return "";
+              last_error = latest                 ? "latest is malformed"
+                           : latest.code() == 404 ? "no snapshot yet"
+                                                  : latest.message();
               return std::nullopt;
             },
             false)) {
       return rc;
     }
   }
+  last_error.clear();
   if (int rc = wait(
           "entry point routing to " + Join(actives), 60,
           [&]() -> std::optional<std::string> {

@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { BIN, run, tempDir } from './helpers.mjs';
+import { BIN, freePort, run, tempDir } from './helpers.mjs';
 
 // Runs the demo; resolves with status, stdout, stderr (the event loop stays free).
 function demo(args, env = {}, onStdout = () => {}) {
@@ -110,6 +110,44 @@ test('demo: the full drill with every timeline step, traffic, restore and data c
   const tmp = r.stdout.match(/temp dir (\S+)/)[1];
   assert.equal(existsSync(tmp), false, `${tmp} removed`);
   for (const p of printedPorts(r.stdout)) assert.ok(await refused(p), `port ${p} closed`);
+});
+
+// s3rver (npm): a local S3 API; it needs the legacy OpenSSL provider on Node 18+.
+async function startS3rver(t, dir) {
+  const port = await freePort();
+  mkdirSync(join(dir, 's3rver'), { recursive: true });
+  const child = spawn(process.execPath, ['--openssl-legacy-provider',
+    new URL('../../node_modules/s3rver/bin/s3rver.js', import.meta.url).pathname,
+    '--directory', join(dir, 's3rver'), '--port', String(port), '--address', '127.0.0.1',
+    '--silent', '--configure-bucket', 'bkt'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGTERM'));
+  const deadline = Date.now() + 15000;
+  while (!(await new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  }))) {
+    if (Date.now() > deadline) throw new Error('s3rver did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return `http://127.0.0.1:${port}`;
+}
+
+test('demo: snapshots on S3 (s3rver): the drill restores from the bucket', async (t) => {
+  const dir = tempDir(t);
+  const endpoint = await startS3rver(t, dir);
+  const r = await demo(['--duration', '2', '--interval', '0.2', '--failback', '1', '--json',
+    '--report', join(dir, 'r.html'), '--remote', 's3://bkt/demo', '--endpoint', endpoint],
+  { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.slice(r.stdout.indexOf('{\n')));
+  assert.equal(out.remote, 's3://bkt/demo');
+  assert.deepEqual(out.timeline.map((s) => s.step), STEPS);
+  assert.equal(out.dataCheck.ok, true, JSON.stringify(out.dataCheck));
+  // The objects are in the bucket (s3rver keeps them as files under its directory).
+  const bucket = join(dir, 's3rver', 'bkt', 'demo');
+  for (const region of ['us-east-1', 'eu-west-1', 'ap-southeast-1']) {
+    assert.ok(existsSync(join(bucket, region)), `${region} has objects in the bucket`);
+  }
 });
 
 test('demo: a failing step exits non-zero and names the step (unreachable S3 endpoint)', async (t) => {
