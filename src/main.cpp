@@ -119,13 +119,18 @@ int main(int argc, char** argv) {
   auto* snaps_ps = add_remote_opts(snaps);
   snaps->add_flag("--json", snaps_json, "Print JSON");
   std::string restore_to, restore_snapshot = "latest";
-  bool restore_force = false, restore_quiet = false;
+  bool restore_force = false, restore_quiet = false, restore_if_empty = false;
   auto* restore = app.add_subcommand("restore", "Restore a snapshot into a directory");
   auto* restore_ps = add_remote_opts(restore);
   restore->add_option("--to", restore_to, "Target directory")->required();
   restore->add_option("--snapshot", restore_snapshot, "Snapshot id or latest");
   restore->add_flag("--force", restore_force, "Replace a non-empty target");
   restore->add_flag("--quiet", restore_quiet, "No progress on stderr");
+  restore
+      ->add_flag("--if-empty", restore_if_empty,
+                 "Init-container mode: exit 0 without restoring when the target is not empty or "
+                 "no remote has a snapshot of the region (other remote errors still fail)")
+      ->excludes("--force");
   aha::replication::FollowArgs follow_opts;
   auto* follow = app.add_subcommand(
       "follow", "Warm standby: keep a directory at another region's newest snapshot");
@@ -171,7 +176,7 @@ int main(int argc, char** argv) {
   if (*snaps) return aha::replication::SnapshotsCommand(repl_remote, snaps_json);
   if (*restore) {
     return aha::replication::RestoreCommand(repl_remote, restore_to, restore_snapshot,
-                                            restore_force, restore_quiet);
+                                            restore_force, restore_quiet, restore_if_empty);
   }
   if (*follow) return aha::replication::FollowCommand(repl_remote, follow_opts);
   if (*probe) return aha::probe::RunCommand(probe_opts);

@@ -532,7 +532,7 @@ int SnapshotsCommand(const RemoteArgs& args, bool as_json) {
 }
 
 int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::string& snapshot,
-                   bool force, bool quiet) {
+                   bool force, bool quiet, bool if_empty) {
   auto opened = OpenAll(args);
   if (!opened) {
     std::fprintf(stderr, "agency-ha restore: %s\n", opened.message().c_str());
@@ -543,6 +543,7 @@ int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::str
   o.target = to;
   o.snapshot = snapshot.empty() ? "latest" : snapshot;
   o.force = force;
+  o.if_empty = if_empty;
   if (!quiet) {
     o.progress = [](const RestoreProgress& p) {
       const double pct =
@@ -557,6 +558,11 @@ int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::str
   if (!r) {
     std::fprintf(stderr, "agency-ha restore: %s\n", r.message().c_str());
     return 1;
+  }
+  if (!r->skipped.empty()) {
+    std::fprintf(stderr, "agency-ha restore: nothing restored: %s\n", r->skipped.c_str());
+    std::printf("%s\n", json{{"ok", true}, {"skipped", r->skipped}}.dump().c_str());
+    return 0;
   }
   json j = {{"ok", true},
             {"snapshot", r->id},

@@ -33,7 +33,7 @@ struct RemoteArgs {
 };
 int SnapshotsCommand(const RemoteArgs& args, bool json);
 int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::string& snapshot,
-                   bool force, bool quiet = false);
+                   bool force, bool quiet = false, bool if_empty = false);
 
 struct FollowArgs {
   std::string to;

@@ -369,7 +369,24 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
   const bool exists = fs::exists(target, ec);
   if (exists && !fs::is_directory(target, ec)) return Err(target.string() + " is not a directory");
   if (exists && !DirIsEmpty(target) && !opts.force) {
+    if (opts.if_empty) {
+      RestoreReport skip;
+      skip.skipped = "target " + target.string() + " is not empty";
+      return skip;
+    }
     return Err("target " + target.string() + " is not empty (use --force to replace it)");
+  }
+  if (opts.if_empty && (opts.snapshot.empty() || opts.snapshot == "latest")) {
+    size_t missing = 0;
+    for (auto* r : remotes) {
+      auto latest = r->Get(LatestKey(opts.region));
+      if (!latest && latest.code() == 404) ++missing;
+    }
+    if (missing == remotes.size()) {
+      RestoreReport skip;
+      skip.skipped = "no snapshot of region " + opts.region + " on any remote";
+      return skip;
+    }
   }
 
   // 1. The record.

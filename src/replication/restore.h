@@ -44,6 +44,11 @@ struct RestoreOptions {
   std::string target;               // absolute or relative directory
   std::string snapshot = "latest";  // id or "latest"
   bool force = false;
+  // Init-container mode: a non-empty target, or a lineage with no snapshot on any remote (every
+  // remote answers 404 for `latest`), is not an error but a skip (RestoreReport::skipped says
+  // which). A remote that fails otherwise (unreachable, missing bucket, bad credentials) still
+  // fails: starting empty while a snapshot may exist would lose it.
+  bool if_empty = false;
   ProgressFn progress;  // throttled: at most once per progress_interval, plus the final call
   Millis progress_interval{1000};
   const Clock* clock = &SystemClock::instance();
@@ -54,6 +59,7 @@ struct RestoreReport {
   uint64_t files = 0, bytes = 0, blobs_fetched = 0, bytes_fetched = 0, fallbacks = 0;
   uint64_t linked = 0, copied = 0;    // files taken from a local copy instead of fetched
   std::vector<std::string> warnings;  // per-remote failures that a fallback covered
+  std::string skipped;                // if_empty: why nothing was restored (empty = restored)
 };
 
 Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remotes,

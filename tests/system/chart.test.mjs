@@ -548,16 +548,12 @@ test('rendered replicate, follow and restore move a real snapshot between region
   // The restore init container of a rebuilt us-east-1 (empty volume): its own lineage comes back.
   const restoreArgs = pod(us).initContainers[0].args;
   const rebuilt = setup('us-rebuilt', us);
-  const ifEmpty = help('restore').stdout.includes('--if-empty');
-  const args = local(restoreArgs, rebuilt).filter((a) => ifEmpty || a !== '--if-empty');
+  assert.ok(restoreArgs.includes('--if-empty'), 'the init container restores only an empty volume');
+  const args = local(restoreArgs, rebuilt);
   const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(readFileSync(join(rebuilt, 'agent/session.json'), 'utf8'), '{"turns": 3}\n');
   assert.equal(readFileSync(join(rebuilt, 'agent/brain/rows.bin'), 'utf8').length, 70000);
-  if (!ifEmpty) {
-    t.skip('restore has no --if-empty yet: the init container as rendered would fail on every later start');
-    return;
-  }
   // Every later start: a non-empty directory is left alone (exit 0, local writes kept).
   writeFileSync(join(rebuilt, 'agent/session.json'), 'local write\n');
   const again = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
@@ -567,6 +563,15 @@ test('rendered replicate, follow and restore move a real snapshot between region
   const fresh = setup('eu-fresh', us);
   const none = spawnSync(BIN, local(restoreArgs, fresh).map((a) => (a === 'us-east-1' ? 'eu-west-1' : a)), { encoding: 'utf8', timeout: 120000 });
   assert.equal(none.status, 0, none.stderr);
+  assert.match(none.stdout, /"skipped":"no snapshot of region eu-west-1 on any remote"/);
+  assert.ok(!existsSync(join(fresh, 'agent')) || readdirSync(join(fresh, 'agent')).length === 0);
+  // A remote that cannot answer is not "no snapshot": the init container fails (and is retried)
+  // rather than starting a region empty while its snapshot may exist.
+  const down = spawnSync(BIN, ['restore', '--remote', 's3://agency-backup/agency', '--endpoint', 'http://127.0.0.1:1',
+    '--region', 'eu-west-1', '--to', join(fresh, 'agent'), '--if-empty', '--quiet'],
+  { encoding: 'utf8', timeout: 120000, env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'us-east-1' } });
+  assert.equal(down.status, 1, down.stdout + down.stderr);
+  assert.match(down.stderr, /127\.0\.0\.1:1|connect/i);
 });
 
 // The container image's runtime root filesystem, assembled by the script the Dockerfile runs.
