@@ -238,7 +238,11 @@ TEST(S3Credentials, EnvThenProfileFiles) {
              "aws_session_token=PRODTOKEN\n");
   WriteLocal(config, "[profile cfgonly]\naws_access_key_id=CFGKEY\naws_secret_access_key=CFGS\n");
   std::map<std::string, std::string> env = {
-      {"HOME", dir.path()}, {"AWS_SHARED_CREDENTIALS_FILE", creds}, {"AWS_CONFIG_FILE", config}};
+      {"HOME", dir.path()},
+      {"AWS_SHARED_CREDENTIALS_FILE", creds},
+      {"AWS_CONFIG_FILE", config},
+      // The chain ends with IMDSv2: on an EC2 runner with an instance role it would answer.
+      {"AWS_EC2_METADATA_DISABLED", "true"}};
   auto got = DefaultCredentialsChain(FakeEnv(env))->Get();
   ASSERT_TRUE(got.ok()) << got.message();
   EXPECT_EQ(got->access_key_id, "DEFKEY");
