@@ -16,7 +16,6 @@
 #include "kube/events.h"
 #include "kube/leader.h"
 #include "quorum/poller.h"
-#include "quorum/server.h"
 #include "quorum/token.h"
 #include "state/configmap_store.h"
 
@@ -179,7 +178,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
     });
   }
 
-  quorum::AdminServer http;
+  httpd::HttpServer http;
   http.Get("/metrics", [&] {
     if (elector) {
       reg.Set("agency_ha_leader", {{"identity", elector->Identity()}}, elector->IsLeader() ? 1 : 0);

@@ -25,6 +25,15 @@ void HttpServer::Get(const std::string& path, Handler h) {
   });
 }
 
+void HttpServer::GetWithAuthorization(const std::string& path, AuthorizedHandler h) {
+  server_->Get(path, [h](const httplib::Request& req, httplib::Response& res) {
+    Response r = h(req.get_header_value("Authorization"));
+    res.status = r.status;
+    if (r.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(r.body, r.content_type.c_str());
+  });
+}
+
 Status HttpServer::Start(const std::string& listen) {
   auto hp = ParseHostPort(listen);
   if (!hp) return Err("listen " + listen + ": " + hp.message());

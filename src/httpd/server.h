@@ -23,12 +23,18 @@ struct Response {
 };
 
 using Handler = std::function<Response()>;
+// For routes that authenticate: receives the request's Authorization header ("" when absent).
+// A 401 answer carries `WWW-Authenticate: Bearer` (RFC 6750).
+using AuthorizedHandler = std::function<Response(const std::string& authorization)>;
 
 class HttpServer {
  public:
   HttpServer();
   ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
   void Get(const std::string& path, Handler h);
+  void GetWithAuthorization(const std::string& path, AuthorizedHandler h);
   // Binds `listen` ("host:port"; port 0 picks a free port) and starts serving.
   Status Start(const std::string& listen);
   int port() const { return port_; }

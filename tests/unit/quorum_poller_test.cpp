@@ -1,4 +1,4 @@
-// PeerPoller against real HTTP servers on loopback: the controller's own AdminServer serving
+// PeerPoller against real HTTP servers on loopback: the controller's own httpd::HttpServer serving
 // /v1/observations with a bearer token, a listening socket that never answers, a closed port.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -9,8 +9,8 @@
 #include <atomic>
 #include <mutex>
 
+#include "httpd/server.h"
 #include "quorum/poller.h"
-#include "quorum/server.h"
 #include "quorum/token.h"
 
 namespace aha::quorum {
@@ -54,7 +54,7 @@ class FakePeer {
  private:
   std::string observer_;
   std::string token_;
-  AdminServer server_;
+  httpd::HttpServer server_;
   std::mutex mu_;
   uint64_t generation_ = 1;
   int hits_ = 0;
