@@ -166,6 +166,7 @@ class Replicator {
     r.host = Hostname();
     r.files = std::move(cap->files);
     r.datasets = std::move(cap->datasets);
+    const std::map<std::string, std::string> pinned = std::move(cap->pinned);
 
     PublishOptions po;
     po.source_root = cfg_.source;
@@ -173,6 +174,7 @@ class Replicator {
     po.parallelism = cfg_.parallelism;
     po.retention = cfg_.retention;
     po.apply_retention = apply_retention;
+    po.pinned = &pinned;
     {
       // The record is shared read-only by the publishing threads: fill it in before they start.
       std::lock_guard l(mu_);

@@ -200,8 +200,14 @@ PublishReport Publish(objectstore::ObjectStore& store, const Record& record, Rem
         if (!first_err.empty()) return;
       }
       const FileEntry& f = plan.uploads[i];
-      Status s = UploadVerified(store, BlobKey(record.region, f.sha256),
-                                opts.source_root + "/" + f.path, f, opts.tmp_dir);
+      const std::string* pinned = nullptr;  // the bytes hashed at capture (hot small files)
+      if (opts.pinned) {
+        auto it = opts.pinned->find(f.sha256);
+        if (it != opts.pinned->end()) pinned = &it->second;
+      }
+      Status s = pinned ? store.Put(BlobKey(record.region, f.sha256), *pinned)
+                        : UploadVerified(store, BlobKey(record.region, f.sha256),
+                                         opts.source_root + "/" + f.path, f, opts.tmp_dir);
       std::lock_guard l(err_mu);
       if (!s) {
         if (first_err.empty()) first_err = s.message();

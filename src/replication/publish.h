@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -35,6 +36,8 @@ struct PublishOptions {
   RetentionConfig retention;
   bool apply_retention = true;  // lists the remote: not every cycle in continuous mode
   const Clock* clock = &SystemClock::instance();
+  // Capture::pinned: blobs shipped from these bytes instead of re-reading the file (may be null).
+  const std::map<std::string, std::string>* pinned = nullptr;
 };
 
 // `rs` belongs to this remote; it and `persist` (which saves the whole local state) are only

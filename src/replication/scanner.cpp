@@ -47,7 +47,7 @@ struct EvpDeleter {
 };
 
 // Reads the whole descriptor from offset 0, hashing it.
-Result<std::string> HashFd(int fd, uint64_t* bytes) {
+Result<std::string> HashFd(int fd, uint64_t* bytes, std::string* keep = nullptr) {
   std::unique_ptr<EVP_MD_CTX, EvpDeleter> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return Err("EVP init");
   std::string buf(1 << 16, '\0');
@@ -60,6 +60,7 @@ Result<std::string> HashFd(int fd, uint64_t* bytes) {
     }
     if (n == 0) break;
     EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+    if (keep) keep->append(buf.data(), static_cast<size_t>(n));
     off += n;
   }
   unsigned char md[32];
@@ -135,7 +136,9 @@ class Walker {
     const int64_t hash_start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
-    auto h = HashFile(abs, rel, opts_);
+    const bool may_pin = pinned_bytes_ < opts_.pin_budget;
+    auto h = HashFile(abs, rel, opts_,
+                      may_pin ? std::min(opts_.pin_max_file, opts_.pin_budget - pinned_bytes_) : 0);
     if (!h) {
       if (h.code() == 404) {
         if (vanished) *vanished = true;
@@ -149,6 +152,13 @@ class Walker {
     constexpr int64_t kRacyWindowNs = 50'000'000;  // > coarse-clock tick of local filesystems
     if (h->entry.mtime_ns < hash_start_ns - kRacyWindowNs) {
       (*cache_)[rel] = CacheEntry{h->entry.size, h->entry.mtime_ns, h->ino, h->entry.sha256};
+    }
+    if (h->has_content && h->entry.mtime_ns >= hash_start_ns - opts_.pin_recent.count() &&
+        !out_.pinned.count(h->entry.sha256)) {
+      pinned_bytes_ += h->content.size();
+      out_.stats.pinned_files++;
+      out_.stats.pinned_bytes += h->content.size();
+      out_.pinned.emplace(h->entry.sha256, std::move(h->content));
     }
     Add(h->entry, into);
     return Status::Ok();
@@ -262,12 +272,13 @@ class Walker {
   HashCache* cache_;
   const ScanOptions& opts_;
   Capture out_;
+  uint64_t pinned_bytes_ = 0;
 };
 
 }  // namespace
 
-Result<HashedFile> HashFile(const std::string& abs, const std::string& rel,
-                            const ScanOptions& opts) {
+Result<HashedFile> HashFile(const std::string& abs, const std::string& rel, const ScanOptions& opts,
+                            uint64_t keep_max) {
   for (int attempt = 1; attempt <= opts.max_read_attempts; ++attempt) {
     int fd = ::open(abs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -278,7 +289,9 @@ Result<HashedFile> HashFile(const std::string& abs, const std::string& rel,
     }, after{};
     ::fstat(fd, &before);
     uint64_t n = 0;
-    auto sha = HashFd(fd, &n);
+    std::string content;
+    const bool keep = keep_max > 0 && static_cast<uint64_t>(before.st_size) <= keep_max;
+    auto sha = HashFd(fd, &n, keep ? &content : nullptr);
     if (opts.after_read) opts.after_read(rel, attempt);
     ::fstat(fd, &after);
     ::close(fd);
@@ -292,6 +305,10 @@ Result<HashedFile> HashFile(const std::string& abs, const std::string& rel,
           FileEntry{rel, *sha, n, static_cast<uint32_t>(after.st_mode & 07777), MtimeNs(after)};
       h.ino = after.st_ino;
       h.attempts = attempt;
+      if (keep && content.size() == n) {
+        h.has_content = true;
+        h.content = std::move(content);
+      }
       return h;
     }
     ::usleep(static_cast<useconds_t>(10000 * attempt));

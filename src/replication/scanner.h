@@ -15,8 +15,14 @@
 // - Unchanged files are not re-read: a cache keyed by (path, size, mtime_ns, inode) gives the
 //   SHA-256. Symlinks, devices and sockets are skipped and counted; so are names that are not
 //   valid UTF-8 (the record is JSON).
+// - Hot files are pinned: a small file modified within the last `pin_recent` before it was hashed
+//   (a session file rewritten every few hundred ms) keeps the bytes that were hashed in
+//   Capture::pinned, and the uploader ships those bytes. Without this, a file rewritten faster
+//   than a snapshot uploads is always "changed after capture" and no snapshot ever completes.
+//   Bounded by pin_max_file and pin_budget; cold files are re-read and re-verified on upload.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -53,6 +59,9 @@ struct ScanOptions {
   std::vector<std::string> exclude;  // absolute paths not to descend into (the state dir)
   int max_read_attempts = 5;
   int max_dataset_attempts = 3;
+  uint64_t pin_max_file = 1 << 20;  // bytes
+  uint64_t pin_budget = 8 << 20;    // bytes pinned per capture, in all
+  std::chrono::nanoseconds pin_recent = std::chrono::seconds(5);  // "hot": mtime this recent
   // Test hook: called after a file's bytes were read, before the second fstat.
   std::function<void(const std::string& rel, int attempt)> after_read;
 };
@@ -61,10 +70,12 @@ struct ScanStats {
   uint64_t files = 0, bytes = 0;
   uint64_t hashed_files = 0, hashed_bytes = 0, cache_hits = 0;
   uint64_t torn_retries = 0, skipped = 0, dataset_retries = 0;
+  uint64_t pinned_files = 0, pinned_bytes = 0;
 };
 
 struct Capture {
-  std::vector<FileEntry> files;  // sorted by path
+  std::vector<FileEntry> files;               // sorted by path
+  std::map<std::string, std::string> pinned;  // sha256 -> the hashed bytes of hot small files
   std::vector<DatasetInfo> datasets;
   ScanStats stats;
 };
@@ -77,9 +88,12 @@ struct HashedFile {
   FileEntry entry;
   uint64_t ino = 0;
   int attempts = 1;
+  bool has_content = false;  // `content` holds exactly the hashed bytes (when keep_max allowed)
+  std::string content;
 };
-Result<HashedFile> HashFile(const std::string& abs, const std::string& rel,
-                            const ScanOptions& opts);
+// `keep_max` > 0: files of at most that size also return their bytes (HashedFile::content).
+Result<HashedFile> HashFile(const std::string& abs, const std::string& rel, const ScanOptions& opts,
+                            uint64_t keep_max = 0);
 
 // Streaming SHA-256 of a file (no consistency checks); used to verify downloads.
 Result<std::string> Sha256File(const std::string& path);

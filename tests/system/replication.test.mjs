@@ -468,9 +468,14 @@ test('continuous mode: inotify RPO (write -> snapshot on the remote), new direct
   const q = (p) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
   console.log(`RPO over ${rpo.length} writes (debounce 200 ms, file://): p50 ${q(0.5).toFixed(0)} ms, `
     + `p99 ${q(0.99).toFixed(0)} ms, max ${sorted.at(-1).toFixed(0)} ms`);
-  const m = (await get(r.port, '/metrics')).body;
+  // The cycle counts its capture after publishing, so the last one may land just after the
+  // remote shows the write: wait for it rather than reading the counter once.
+  let m = '';
+  await waitFor('20 inotify captures counted', async () => {
+    m = (await get(r.port, '/metrics')).body;
+    return metric(m, 'agency_ha_replication_captures_total', 'inotify') >= 20;
+  }, 10000);
   assert.equal(metric(m, 'agency_ha_replication_captures_total', 'rescan'), 1); // only the start
-  assert.ok(metric(m, 'agency_ha_replication_captures_total', 'inotify') >= 20);
   assert.match(m, /agency_ha_replication_last_snapshot_timestamp_seconds\{remote="file:\/\//);
   r.child.kill('SIGTERM');
   assert.equal(await r.exited, 0);

@@ -1,10 +1,15 @@
-// Replication scanner: the LanceDB manifest rule, torn-read retries, the hash cache.
+// Replication scanner: the LanceDB manifest rule, torn-read retries, the hash cache, pinning of
+// hot files (and the uploader shipping the pinned bytes).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 
+#include "objectstore/file_store.h"
+#include "replication/publish.h"
 #include "replication/scanner.h"
 #include "support/temp_dir.h"
 
@@ -177,6 +182,91 @@ TEST(ReplicationScanner, FreshlyModifiedFilesAreNotCachedRacilyClean) {
   c = CaptureTree(t.path(), &cache, o);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->stats.hashed_files, 1u) << "re-read while its mtime is still racy";
+}
+
+// A file rewritten faster than a snapshot uploads (an agent's session file) must not starve
+// snapshots: the capture pins the bytes it hashed and the uploader ships exactly those.
+TEST(ReplicationScanner, HotSmallFilesArePinnedColdFilesAreNot) {
+  testing::TempDir tmp;
+  const std::string src = tmp.path() + "/src";
+  Write(src + "/cold.txt", "cold");
+  fs::last_write_time(src + "/cold.txt",
+                      fs::file_time_type::clock::now() - std::chrono::seconds(60));
+  Write(src + "/hot.json", "{\"turn\": 1}");
+  Write(src + "/big.bin", std::string(3000, 'b'));  // hot but over pin_max_file
+  HashCache cache;
+  ScanOptions o;
+  o.pin_max_file = 1000;
+  auto c = CaptureTree(src, &cache, o);
+  ASSERT_TRUE(c) << c.message();
+  ASSERT_EQ(c->files.size(), 3u);
+  std::map<std::string, std::string> sha;
+  for (const auto& f : c->files)
+    sha[f.path] = f.sha256;
+  ASSERT_EQ(c->pinned.size(), 1u);
+  ASSERT_TRUE(c->pinned.count(sha["hot.json"]));
+  EXPECT_EQ(c->pinned.at(sha["hot.json"]), "{\"turn\": 1}");
+  EXPECT_EQ(c->stats.pinned_files, 1u);
+  EXPECT_EQ(c->stats.pinned_bytes, 11u);
+
+  // The budget bounds what is pinned in all.
+  HashCache cache2;
+  o.pin_budget = 5;
+  auto c2 = CaptureTree(src, &cache2, o);
+  ASSERT_TRUE(c2);
+  EXPECT_TRUE(c2->pinned.empty());
+}
+
+TEST(ReplicationPublish, HotFileRewrittenAfterCaptureShipsTheCapturedBytes) {
+  testing::TempDir tmp;
+  const std::string src = tmp.path() + "/src";
+  Write(src + "/session.json", "{\"turn\": 1}");
+  Write(src + "/notes.txt", "notes v1");
+  fs::last_write_time(src + "/notes.txt",
+                      fs::file_time_type::clock::now() - std::chrono::seconds(60));
+  HashCache cache;
+  auto c = CaptureTree(src, &cache, ScanOptions{});
+  ASSERT_TRUE(c) << c.message();
+  // Both files change before the upload: the hot one was pinned, the cold one was not.
+  Write(src + "/session.json", "{\"turn\": 2, \"longer\": true}");
+  Record r;
+  r.id = MakeSnapshotId(SystemClock::instance().wall(), 1);
+  r.region = "r1";
+  r.generation = "g";
+  r.created_at = FormatTime(SystemClock::instance().wall());
+  r.files = c->files;
+  objectstore::FileObjectStore store(tmp.path() + "/remote");
+  RemoteState rs;
+  std::mutex mu;
+  PublishOptions po;
+  po.source_root = src;
+  po.tmp_dir = tmp.path();
+  po.pinned = &c->pinned;
+  auto rep = Publish(
+      store, r, &rs, &mu, [] { return Status::Ok(); }, po);
+  ASSERT_TRUE(rep.ok) << rep.error;
+  for (const auto& f : r.files) {
+    auto blob = store.Get(BlobKey("r1", f.sha256));
+    ASSERT_TRUE(blob) << f.path;
+    EXPECT_EQ(*blob, f.path == "session.json" ? "{\"turn\": 1}" : "notes v1");
+  }
+
+  // Without the pinned bytes the same change is refused for this snapshot (never shipped torn).
+  Write(src + "/notes.txt", "notes v2");
+  HashCache cache2;
+  auto c2 = CaptureTree(src, &cache2, ScanOptions{});
+  ASSERT_TRUE(c2);
+  Write(src + "/notes.txt", "notes v3, changed after capture");
+  Record r2 = r;
+  r2.id = MakeSnapshotId(SystemClock::instance().wall(), 2);
+  r2.region = "r2";  // a lineage of its own: only the upload path is under test
+  r2.files = c2->files;
+  po.pinned = nullptr;
+  RemoteState rs2;
+  auto rep2 = Publish(
+      store, r2, &rs2, &mu, [] { return Status::Ok(); }, po);
+  EXPECT_FALSE(rep2.ok);
+  EXPECT_TRUE(rep2.changed) << rep2.error;
 }
 
 }  // namespace
