@@ -8,6 +8,8 @@
 namespace aha::failover {
 namespace {
 
+constexpr const char* kNotObserved = "not observed yet";
+
 using config::ControllerConfig;
 using config::RegionConfig;
 
@@ -44,7 +46,7 @@ struct Round {
       if (!next.regions.count(r.name)) {
         RegionState rs;
         rs.since = now;
-        rs.reason = "not observed yet";
+        rs.reason = kNotObserved;
         next.regions.emplace(r.name, rs);
       }
     }
@@ -66,6 +68,9 @@ struct Round {
       if (it == obs.end()) continue;
       const Observation& o = it->second;
       rs.last = o;
+      if (rs.reason == kNotObserved) {  // the first observation explains the initial status
+        rs.reason = o.ok ? "first probe healthy" : "first probe failed: " + o.detail;
+      }
       if (o.ok) {
         if (rs.consecutive_successes == 0) rs.streak_since = o.at;
         rs.consecutive_successes = std::min(rs.consecutive_successes + 1, 1 << 30);

@@ -660,3 +660,30 @@ TEST(DecideQuorum, StateJsonRoundTripKeepsPartitionAndOwnVotes) {
 
 }  // namespace
 }  // namespace aha::failover
+
+namespace aha::failover {
+namespace {
+
+// A region's reason says what the controller has seen, from the first probe on (the status page
+// and state.json show it); the first observation replaces the start-up placeholder.
+TEST(DecideReason, FirstObservationReplacesNotObservedYet) {
+  const auto cfg = Cfg("a,b");
+  State s = Decide({}, {}, cfg, At(0)).next;
+  EXPECT_EQ(s.regions.at("a").reason, "not observed yet");
+  std::map<std::string, Observation> obs;
+  obs["a"].ok = true;
+  obs["a"].at = At(1);
+  obs["b"].ok = false;
+  obs["b"].detail = "connection refused";
+  obs["b"].at = At(1);
+  auto d = Decide(s, obs, cfg, At(1));
+  EXPECT_EQ(d.next.regions.at("a").reason, "first probe healthy");
+  EXPECT_EQ(d.next.regions.at("b").reason, "first probe failed: connection refused");
+  EXPECT_FALSE(d.changed) << "a reason alone is not a decision change (no state write)";
+  obs["b"].detail = "timeout";
+  d = Decide(d.next, obs, cfg, At(2));
+  EXPECT_EQ(d.next.regions.at("b").reason, "first probe failed: connection refused");
+}
+
+}  // namespace
+}  // namespace aha::failover
