@@ -98,13 +98,11 @@ bool ContainsRegion(const std::vector<std::string>& list, const std::string& nam
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
-namespace {
-
-json TimeOrNull(WallTime t) {
+json TimeToJson(WallTime t) {
   return t == WallTime{} ? json(nullptr) : json(FormatTime(t));
 }
 
-Result<WallTime> ReadTime(const json& j, const char* key, const std::string& where) {
+Result<WallTime> TimeFromJson(const json& j, const char* key, const std::string& where) {
   if (!j.contains(key) || j.at(key).is_null()) return WallTime{};
   WallTime t;
   if (!j.at(key).is_string() || !ParseTime(j.at(key).get<std::string>(), &t)) {
@@ -112,8 +110,6 @@ Result<WallTime> ReadTime(const json& j, const char* key, const std::string& whe
   }
   return t;
 }
-
-}  // namespace
 
 std::string StateToJson(const State& s, const std::map<std::string, bool>& active) {
   json regions = json::object();
@@ -123,18 +119,18 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
     r["active"] = a == active.end() ? true : a->second;
     r["status"] = HealthName(rs.health);
     r["serving"] = ContainsRegion(s.serving, name);
-    r["since"] = TimeOrNull(rs.since);
+    r["since"] = TimeToJson(rs.since);
     r["reason"] = rs.reason;
     r["consecutiveFailures"] = rs.consecutive_failures;
     r["consecutiveSuccesses"] = rs.consecutive_successes;
     r["promoted"] = rs.promoted;
     r["promotedFor"] = rs.promoted_for;
-    r["promotedSince"] = TimeOrNull(rs.promoted_since);
+    r["promotedSince"] = TimeToJson(rs.promoted_since);
     if (rs.last) {
       r["lastProbe"] = {{"ok", rs.last->ok},
                         {"latencyMs", rs.last->latency_ms},
                         {"detail", rs.last->detail},
-                        {"at", TimeOrNull(rs.last->at)}};
+                        {"at", TimeToJson(rs.last->at)}};
     } else {
       r["lastProbe"] = nullptr;
     }
@@ -149,24 +145,24 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
   for (const auto& t : s.recent) {
     json tj = {{"type", TransitionName(t.kind)},
                {"region", t.region},
-               {"at", TimeOrNull(t.at)},
+               {"at", TimeToJson(t.at)},
                {"reason", t.reason}};
-    if (t.first_probe_at != WallTime{}) tj["firstProbeAt"] = TimeOrNull(t.first_probe_at);
+    if (t.first_probe_at != WallTime{}) tj["firstProbeAt"] = TimeToJson(t.first_probe_at);
     transitions.push_back(tj);
   }
   json doc = {{"apiVersion", "agency-ha/v1"},
               {"kind", "FailoverState"},
               {"generation", s.generation},
-              {"updatedAt", TimeOrNull(s.updated_at)},
+              {"updatedAt", TimeToJson(s.updated_at)},
               {"panic", s.panic},
-              {"panicSince", TimeOrNull(s.panic_since)},
+              {"panicSince", TimeToJson(s.panic_since)},
               {"failedRegions", s.Failed()},
               {"servingRegions", s.serving},
               {"regions", regions},
               {"transitions", transitions}};
   if (s.quorum) {
     doc["partitioned"] = s.partitioned;
-    doc["partitionedSince"] = TimeOrNull(s.partitioned_since);
+    doc["partitionedSince"] = TimeToJson(s.partitioned_since);
     doc["quorum"] = {
         {"size", s.quorum_size}, {"observers", s.observers}, {"reachable", s.observers_reachable}};
   }
@@ -182,18 +178,18 @@ Result<State> StateFromJson(const std::string& text) {
     }
     State s;
     s.generation = doc.at("generation").get<uint64_t>();
-    auto upd = ReadTime(doc, "updatedAt", "state.json");
+    auto upd = TimeFromJson(doc, "updatedAt", "state.json");
     if (!upd) return upd.error();
     s.updated_at = *upd;
     s.panic = doc.at("panic").get<bool>();
-    auto ps = ReadTime(doc, "panicSince", "state.json");
+    auto ps = TimeFromJson(doc, "panicSince", "state.json");
     if (!ps) return ps.error();
     s.panic_since = *ps;
     s.serving = doc.at("servingRegions").get<std::vector<std::string>>();
     if (doc.contains("partitioned") && doc.at("partitioned").is_boolean()) {
       s.quorum = true;
       s.partitioned = doc.at("partitioned").get<bool>();
-      auto pts = ReadTime(doc, "partitionedSince", "state.json");
+      auto pts = TimeFromJson(doc, "partitionedSince", "state.json");
       if (!pts) return pts.error();
       s.partitioned_since = *pts;
     }
@@ -210,14 +206,14 @@ Result<State> StateFromJson(const std::string& text) {
       } else {
         return Err(where + ".status: unknown status \"" + status + "\"");
       }
-      auto since = ReadTime(r, "since", where);
+      auto since = TimeFromJson(r, "since", where);
       if (!since) return since.error();
       rs.since = *since;
       rs.reason = r.value("reason", "");
       rs.promoted = r.value("promoted", false);
       rs.promoted_for = r.value("promotedFor", std::vector<std::string>{});
       std::sort(rs.promoted_for.begin(), rs.promoted_for.end());
-      auto psince = ReadTime(r, "promotedSince", where);
+      auto psince = TimeFromJson(r, "promotedSince", where);
       if (!psince) return psince.error();
       rs.promoted_since = *psince;
       if (r.contains("lastProbe") && r.at("lastProbe").is_object()) {
@@ -226,7 +222,7 @@ Result<State> StateFromJson(const std::string& text) {
         o.ok = lp.value("ok", false);
         o.latency_ms = lp.value("latencyMs", 0.0);
         o.detail = lp.value("detail", "");
-        auto at = ReadTime(lp, "at", where + ".lastProbe");
+        auto at = TimeFromJson(lp, "at", where + ".lastProbe");
         if (!at) return at.error();
         o.at = *at;
         rs.last = o;
@@ -242,9 +238,9 @@ Result<State> StateFromJson(const std::string& text) {
       for (const auto& t : doc.at("transitions")) {
         auto kind = ParseTransitionName(t.value("type", ""));
         if (!kind) continue;
-        auto at = ReadTime(t, "at", "state.json transitions");
+        auto at = TimeFromJson(t, "at", "state.json transitions");
         if (!at) return at.error();
-        auto first = ReadTime(t, "firstProbeAt", "state.json transitions");
+        auto first = TimeFromJson(t, "firstProbeAt", "state.json transitions");
         if (!first) return first.error();
         s.recent.push_back(
             Transition{*kind, t.value("region", ""), *at, t.value("reason", ""), *first});

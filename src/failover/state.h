@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/clock.h"
 #include "common/result.h"
 
@@ -106,6 +108,11 @@ bool DecisionEqual(const State& a, const State& b);
 inline constexpr const char* kFailedRegionsKey = "failedRegions";
 inline constexpr const char* kServingRegionsKey = "servingRegions";
 inline constexpr const char* kStateJsonKey = "state.json";
+
+// Times in the state documents (state.json, quorum observations): RFC 3339 UTC, or null for
+// "never". TimeFromJson reads obj[key] (absent or null = WallTime{}), errors name where.key.
+nlohmann::json TimeToJson(WallTime t);
+Result<WallTime> TimeFromJson(const nlohmann::json& obj, const char* key, const std::string& where);
 
 // "a\nb\n" for {a, b}; "" for none.
 std::string FormatRegionList(const std::vector<std::string>& names);

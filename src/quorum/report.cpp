@@ -32,38 +32,21 @@ Report BuildReport(const failover::State& s, const std::string& observer,
   return r;
 }
 
-namespace {
-
-json Time(WallTime t) {
-  return t == WallTime{} ? json(nullptr) : json(FormatTime(t));
-}
-
-Result<WallTime> ReadTime(const json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || j.at(key).is_null()) return WallTime{};
-  WallTime t;
-  if (!j.at(key).is_string() || !ParseTime(j.at(key).get<std::string>(), &t)) {
-    return Err(where + "." + key + ": not an RFC 3339 UTC time");
-  }
-  return t;
-}
-
-}  // namespace
-
 std::string ReportToJson(const Report& r) {
   json regions = json::object();
   for (const auto& [name, rr] : r.regions) {
     regions[name] = {{"up", rr.up},
                      {"down", rr.down},
-                     {"since", Time(rr.since)},
+                     {"since", failover::TimeToJson(rr.since)},
                      {"consecutiveFailures", rr.consecutive_failures},
                      {"consecutiveSuccesses", rr.consecutive_successes},
                      {"detail", rr.detail},
                      {"latencyMs", rr.latency_ms},
-                     {"at", Time(rr.at)}};
+                     {"at", failover::TimeToJson(rr.at)}};
   }
   json doc = {{"apiVersion", "agency-ha/v1"}, {"kind", "Observations"},
               {"observer", r.observer},       {"instance", r.instance},
-              {"generation", r.generation},   {"producedAt", Time(r.produced_at)},
+              {"generation", r.generation},   {"producedAt", failover::TimeToJson(r.produced_at)},
               {"partitioned", r.partitioned}, {"regions", regions}};
   return doc.dump(2) + "\n";
 }
@@ -80,7 +63,7 @@ Result<Report> ReportFromJson(const std::string& text) {
     if (!config::IsDns1123Label(r.observer)) return Err("observations: bad observer name");
     r.instance = doc.at("instance").get<std::string>();
     r.generation = doc.at("generation").get<uint64_t>();
-    auto produced = ReadTime(doc, "producedAt", "observations");
+    auto produced = failover::TimeFromJson(doc, "producedAt", "observations");
     if (!produced) return produced.error();
     r.produced_at = *produced;
     r.partitioned = doc.value("partitioned", false);
@@ -90,14 +73,14 @@ Result<Report> ReportFromJson(const std::string& text) {
       RegionReport rr;
       rr.up = j.at("up").get<bool>();
       rr.down = j.at("down").get<bool>();
-      auto since = ReadTime(j, "since", where);
+      auto since = failover::TimeFromJson(j, "since", where);
       if (!since) return since.error();
       rr.since = *since;
       rr.consecutive_failures = j.value("consecutiveFailures", 0);
       rr.consecutive_successes = j.value("consecutiveSuccesses", 0);
       rr.detail = j.value("detail", "");
       rr.latency_ms = j.value("latencyMs", 0.0);
-      auto at = ReadTime(j, "at", where);
+      auto at = failover::TimeFromJson(j, "at", where);
       if (!at) return at.error();
       rr.at = *at;
       r.regions.emplace(name, std::move(rr));
