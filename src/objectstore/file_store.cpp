@@ -49,7 +49,9 @@ bool WriteAll(int fd, const char* data, size_t n) {
 
 // Copies `src_fd` (or `data` when src_fd < 0) into a temp file next to `target`, fsyncs it and
 // renames it over `target`. Returns the bytes written or an error text (errno included).
-Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::string* data) {
+// Without `durable` neither the file nor the directory is fsynced (the caller syncs later).
+Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::string* data,
+                             bool durable = true) {
   const std::string dir = fs::path(target).parent_path().string();
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -80,7 +82,7 @@ Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::s
       total += static_cast<uint64_t>(n);
     }
   }
-  if (::fsync(fd) != 0) return fail("fsync failed");
+  if (durable && ::fsync(fd) != 0) return fail("fsync failed");
   if (::close(fd) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
@@ -92,7 +94,7 @@ Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::s
     if (e == EISDIR) return Err("a directory of other keys has this name");
     return Err("rename failed: " + ErrnoText(e));
   }
-  FsyncDir(dir);
+  if (durable) FsyncDir(dir);
   return total;
 }
 
@@ -149,7 +151,7 @@ Result<std::string> FileObjectStore::Get(const std::string& key) {
   return data;
 }
 
-Status FileObjectStore::GetToFile(const std::string& key, const std::string& path) {
+Status FileObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable) {
   if (auto why = ValidateKey(key); !why.empty()) return Err(What("get", key) + ": " + why, 400);
   ++requests_;
   const std::string p = root_ + "/" + key;
@@ -163,7 +165,7 @@ Status FileObjectStore::GetToFile(const std::string& key, const std::string& pat
     }
     return Err(What("get", key) + ": " + ErrnoText(e));
   }
-  auto r = AtomicWrite(fs::absolute(path).string(), src, nullptr);
+  auto r = AtomicWrite(fs::absolute(path).string(), src, nullptr, durable);
   ::close(src);
   if (!r) return Err(What("get", key) + ": writing " + path + ": " + r.message());
   bytes_down_ += *r;

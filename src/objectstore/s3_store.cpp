@@ -782,7 +782,7 @@ Result<std::string> S3ObjectStore::Get(const std::string& key) {
   return data;
 }
 
-Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path) {
+Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable) {
   if (auto why = ValidateKey(key); !why.empty()) {
     return Err(Describe() + ": get \"" + key + "\": " + why, 400);
   }
@@ -817,7 +817,9 @@ Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path)
       it->second != Base64Encode(r->sha256)) {
     return fail(Err(Impl::What(*this, c) + ": SHA-256 mismatch: the download is corrupt"));
   }
-  if (::fsync(fd) != 0) return fail(Err(Impl::What(*this, c) + ": fsync: " + ErrnoText(errno)));
+  if (durable && ::fsync(fd) != 0) {
+    return fail(Err(Impl::What(*this, c) + ": fsync: " + ErrnoText(errno)));
+  }
   ::close(fd);
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
     int e = errno;

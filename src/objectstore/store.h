@@ -45,8 +45,11 @@ class ObjectStore {
   virtual Status Put(const std::string& key, const std::string& data) = 0;
   virtual Status PutFile(const std::string& key, const std::string& path) = 0;
   virtual Result<std::string> Get(const std::string& key) = 0;
-  // Writes the object to `path` (created or truncated); 404 when missing.
-  virtual Status GetToFile(const std::string& key, const std::string& path) = 0;
+  // Writes the object to `path` (created or truncated); 404 when missing. With `durable` the
+  // file is fsynced before it is renamed into place; without it the caller makes it durable
+  // (restore/follow: one syncfs() for the whole staged tree instead of one fsync per file).
+  virtual Status GetToFile(const std::string& key, const std::string& path,
+                           bool durable = true) = 0;
   virtual Result<bool> Exists(const std::string& key) = 0;
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
   virtual Status Delete(const std::string& key) = 0;

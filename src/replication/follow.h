@@ -10,7 +10,7 @@
 //   4. Build a staging dir next to DIR (same filesystem): every file whose SHA-256 DIR already
 //      holds (known from DIR's applied record and hash cache, the file's size, mtime, inode and
 //      mode unchanged) is hard-linked when mode and mtime match (a copy otherwise); only the other
-//      blobs are fetched, each verified against its SHA-256. Files and directories are fsynced.
+//      blobs are fetched, each verified against its SHA-256. Made durable by one syncfs().
 //   5. Re-check DIR, swap with renameat2(RENAME_EXCHANGE), fsync the parent, remove the old tree.
 //      A reader resolving paths under DIR sees the old or the new snapshot, never a mix.
 // Crash safety: DIR's record (.agency-ha/applied-snapshot.json) and lineage state live inside the

@@ -6,12 +6,17 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "common/fs.h"
 
@@ -123,7 +128,7 @@ Result<Record> FetchRecord(objectstore::ObjectStore& store, const std::string& r
   return r;
 }
 
-// Copies with a fresh inode (fsynced later with the whole staging tree).
+// Copies with a fresh inode (made durable later by the syncfs of the whole staging tree).
 Status CopyFile(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
@@ -131,21 +136,17 @@ Status CopyFile(const std::string& from, const std::string& to) {
   return Status::Ok();
 }
 
-// fsyncs every directory under `root` (files are fsynced as they are placed).
-Status FsyncDirs(const fs::path& root) {
-  std::error_code ec;
-  std::vector<fs::path> dirs{root};
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    const auto st = it->symlink_status(ec);
-    if (ec) break;
-    if (fs::is_directory(st)) dirs.push_back(it->path());
+// syncfs() of the filesystem holding `dir`: every dirty file and directory on it is written
+// back, and (Linux >= 5.8) a writeback error since the fd was opened is reported.
+Status SyncFilesystem(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Err("syncfs " + dir + ": " + ErrnoText(errno), errno);
+  if (::syncfs(fd) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return Err("syncfs " + dir + ": " + ErrnoText(e), e);
   }
-  if (ec) return Err("walking " + root.string() + ": " + ec.message(), ec.value());
-  // Children before parents: a directory's entries are durable before its own entry is.
-  for (auto d = dirs.rbegin(); d != dirs.rend(); ++d) {
-    if (Status s = FsyncPath(d->string()); !s) return s;
-  }
+  ::close(fd);
   return Status::Ok();
 }
 
@@ -201,12 +202,15 @@ Result<RestoreReport> Materialize(const Record& record,
     if (need > avail) return no_space("only " + HumanBytes(avail) + " available");
   }
 
+  // Progress and the report are shared with the fetch workers: both under `mu`.
+  std::mutex mu;
   RestoreProgress prog;
   prog.files_total = record.files.size();
   prog.bytes_total = total;
   MonoTime last_progress{};
   auto progress = [&](bool final) {
     if (!opts.progress) return;
+    std::lock_guard<std::mutex> lock(mu);
     const MonoTime now = opts.clock->mono();
     if (!final && last_progress != MonoTime{} && now - last_progress < opts.progress_interval) {
       return;
@@ -215,21 +219,138 @@ Result<RestoreReport> Materialize(const Record& record,
     prog.final = final;
     opts.progress(prog);
   };
+  auto count_file = [&](const FileEntry& f) {  // under `mu` or with no worker running
+    rep.files++;
+    rep.bytes += f.size;
+    prog.files_done = rep.files;
+    prog.bytes_done = rep.bytes;
+  };
   progress(false);
 
-  std::map<std::string, std::string> placed;  // sha256 -> staged path holding it
-  HashCache cache;
-  std::vector<std::string> failed;
-  for (const auto& f : record.files) {
-    if (opts.cancelled && opts.cancelled()) return Err("stopped", 499);
-    const fs::path dst = staging / f.path;
-    fs::create_directories(dst.parent_path(), ec);
-    if (ec) {
-      const std::string m = "mkdir " + dst.parent_path().string() + ": " + ec.message();
-      if (IsNoSpace(m, ec.value())) return no_space(m);
-      return Err(m);
+  // 1. Directories, and one fetch per blob no local copy holds (its first file gets it).
+  std::vector<size_t> fetches;  // indexes into record.files
+  std::vector<char> fetched(record.files.size(), 0);
+  {
+    std::map<std::string, size_t> first_of;  // sha256 -> the file fetching it
+    for (size_t i = 0; i < record.files.size(); ++i) {
+      if (opts.cancelled && opts.cancelled()) return Err("stopped", 499);
+      const FileEntry& f = record.files[i];
+      const fs::path dst = staging / f.path;
+      fs::create_directories(dst.parent_path(), ec);
+      if (ec) {
+        const std::string m = "mkdir " + dst.parent_path().string() + ": " + ec.message();
+        if (IsNoSpace(m, ec.value())) return no_space(m);
+        return Err(m);
+      }
+      if (opts.reuse.count(f.sha256) == 0 && first_of.emplace(f.sha256, i).second) {
+        fetches.push_back(i);
+      }
     }
-    bool linked = false;
+  }
+
+  // 2. The fetches, in parallel. Each worker has its own download path; a blob comes from the
+  // first remote with a verified copy. A missing blob is collected (all are named at the end);
+  // any other error stops every worker.
+  std::vector<std::pair<size_t, std::string>> failed, fallback_warnings;  // file index, text
+  std::optional<Error> first_error;
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> next{0};
+  auto halt = [&](Error e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!first_error) first_error = std::move(e);
+    stop = true;
+  };
+  auto worker = [&](size_t w) {
+    const std::string wdl = dl + "." + std::to_string(w);
+    while (!stop) {
+      if (opts.cancelled) {
+        bool c;
+        {
+          std::lock_guard<std::mutex> lock(mu);  // the callback need not be thread-safe
+          c = opts.cancelled();
+        }
+        if (c) return halt(Err("stopped", 499));
+      }
+      const size_t n = next++;
+      if (n >= fetches.size()) return;
+      const size_t idx = fetches[n];
+      const FileEntry& f = record.files[idx];
+      const fs::path dst = staging / f.path;
+      bool got = false;
+      std::string why;
+      for (size_t k = 0; k < order.size() && !got && !stop; ++k) {
+        // Not durable here: everything staged is made durable by one syncfs() at the end.
+        Status s = order[k]->GetToFile(BlobKey(record.region, f.sha256), wdl, /*durable=*/false);
+        if (!s) {
+          if (IsNoSpace(s.message(), s.code())) {
+            ::unlink(wdl.c_str());
+            return halt(no_space(f.path + ": " + s.message()));
+          }
+          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": " + s.message();
+          continue;
+        }
+        struct stat st {};
+        ::stat(wdl.c_str(), &st);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          rep.blobs_fetched++;
+          rep.bytes_fetched += static_cast<uint64_t>(st.st_size);
+        }
+        auto sha = Sha256File(wdl);
+        if (!sha || *sha != f.sha256 || static_cast<uint64_t>(st.st_size) != f.size) {
+          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": SHA-256 mismatch (want " +
+                 f.sha256 + ", got " + (sha ? *sha : sha.message()) + ")";
+          continue;
+        }
+        if (::rename(wdl.c_str(), dst.c_str()) != 0) {
+          return halt(Err("rename into staging: " + ErrnoText(errno)));
+        }
+        got = true;
+        std::lock_guard<std::mutex> lock(mu);
+        if (k > 0) {
+          rep.fallbacks++;
+          fallback_warnings.emplace_back(idx, f.path + ": " + why);
+        }
+        fetched[idx] = 1;
+        count_file(f);
+      }
+      if (stop) return;
+      if (!got) {
+        std::lock_guard<std::mutex> lock(mu);
+        failed.emplace_back(idx, f.path + " (" + why + ")");
+        continue;
+      }
+      progress(false);
+    }
+  };
+  const size_t nworkers = std::max<size_t>(1, std::min(opts.parallelism, fetches.size()));
+  if (nworkers == 1 || fetches.empty()) {
+    worker(0);
+  } else {
+    std::vector<std::thread> pool;
+    pool.reserve(nworkers);
+    for (size_t w = 0; w < nworkers; ++w)
+      pool.emplace_back(worker, w);
+    for (auto& t : pool)
+      t.join();
+  }
+  if (first_error) return *first_error;
+  std::sort(fallback_warnings.begin(), fallback_warnings.end());
+  for (auto& [idx, w] : fallback_warnings)
+    rep.warnings.push_back(std::move(w));
+  std::sort(failed.begin(), failed.end());
+
+  // 3. The other files (serial, no worker left): copies of a fetched or local blob, hard links.
+  std::map<std::string, std::string> placed;  // sha256 -> staged path holding it
+  for (size_t idx : fetches)
+    if (fetched[idx])
+      placed[record.files[idx].sha256] = (staging / record.files[idx].path).string();
+  std::vector<char> linked(record.files.size(), 0);
+  for (size_t i = 0; i < record.files.size() && failed.empty(); ++i) {
+    if (fetched[i]) continue;
+    if (opts.cancelled && opts.cancelled()) return Err("stopped", 499);
+    const FileEntry& f = record.files[i];
+    const fs::path dst = staging / f.path;
     if (auto it = placed.find(f.sha256); it != placed.end()) {
       if (Status s = CopyFile(it->second, dst.string()); !s) {
         if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
@@ -241,7 +362,7 @@ Result<RestoreReport> Materialize(const Record& record,
       // (mode/mtime would otherwise change the source file too), else a copy.
       if (linkable(f) && ::link(lc->second.abs_path.c_str(), dst.c_str()) == 0) {
         rep.linked++;
-        linked = true;  // shares the inode: its mode and mtime are already right, keep ctime too
+        linked[i] = 1;  // shares the inode: its mode and mtime are already right, keep ctime too
       } else {
         if (Status s = CopyFile(lc->second.abs_path, dst.string()); !s) {
           if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
@@ -251,50 +372,25 @@ Result<RestoreReport> Materialize(const Record& record,
       }
       placed[f.sha256] = dst.string();
     } else {
-      bool got = false;
-      std::string why;
-      for (size_t k = 0; k < order.size() && !got; ++k) {
-        Status s = order[k]->GetToFile(BlobKey(record.region, f.sha256), dl);
-        if (!s) {
-          if (IsNoSpace(s.message(), s.code())) {
-            ::unlink(dl.c_str());
-            return no_space(f.path + ": " + s.message());
-          }
-          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": " + s.message();
-          continue;
-        }
-        rep.blobs_fetched++;
-        struct stat st {};
-        ::stat(dl.c_str(), &st);
-        rep.bytes_fetched += static_cast<uint64_t>(st.st_size);
-        auto sha = Sha256File(dl);
-        if (!sha || *sha != f.sha256 || static_cast<uint64_t>(st.st_size) != f.size) {
-          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": SHA-256 mismatch (want " +
-                 f.sha256 + ", got " + (sha ? *sha : sha.message()) + ")";
-          continue;
-        }
-        if (::rename(dl.c_str(), dst.c_str()) != 0) {
-          return Err("rename into staging: " + ErrnoText(errno));
-        }
-        got = true;
-        if (k > 0) {
-          rep.fallbacks++;
-          rep.warnings.push_back(f.path + ": " + why);
-        }
-      }
-      if (!got) {
-        failed.push_back(f.path + " (" + why + ")");
-        continue;
-      }
-      placed[f.sha256] = dst.string();
+      continue;  // its blob could not be fetched: already in `failed`
     }
-    if (!linked) {
-      // Durable before the swap; done before chmod (a mode like 0200 would forbid the open).
-      // A hard link's data is the previous snapshot's, fsynced when that one was applied.
-      if (Status s = FsyncPath(dst.string()); !s) {
-        if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
-        return s.error();
-      }
+    count_file(f);
+    progress(false);
+  }
+  if (!failed.empty()) {
+    std::string msg = "snapshot " + record.id + ": " + std::to_string(failed.size()) +
+                      " file(s) could not be restored intact: ";
+    for (size_t i = 0; i < failed.size(); ++i)
+      msg += (i ? "; " : "") + failed[i].second;
+    return Err(msg);
+  }
+  // 4. Modes and mtimes (after every copy: a mode like 0200 would forbid reading the source),
+  // and the hash cache with each staged inode.
+  HashCache cache;
+  for (size_t i = 0; i < record.files.size(); ++i) {
+    const FileEntry& f = record.files[i];
+    const fs::path dst = staging / f.path;
+    if (!linked[i]) {
       ::chmod(dst.c_str(), f.mode & 07777);
       struct timespec ts[2];
       ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(f.mtime_ns / 1000000000LL);
@@ -305,18 +401,6 @@ Result<RestoreReport> Materialize(const Record& record,
     if (::stat(dst.c_str(), &st) == 0) {
       cache[f.path] = CacheEntry{f.size, f.mtime_ns, static_cast<uint64_t>(st.st_ino), f.sha256};
     }
-    rep.files++;
-    rep.bytes += f.size;
-    prog.files_done = rep.files;
-    prog.bytes_done = rep.bytes;
-    progress(false);
-  }
-  if (!failed.empty()) {
-    std::string msg = "snapshot " + record.id + ": " + std::to_string(failed.size()) +
-                      " file(s) could not be restored intact: ";
-    for (size_t i = 0; i < failed.size(); ++i)
-      msg += (i ? "; " : "") + failed[i];
-    return Err(msg);
   }
   // Adopt the lineage, and keep the record: `follow` needs every file's mode and mtime.
   LocalState ls;
@@ -332,7 +416,10 @@ Result<RestoreReport> Materialize(const Record& record,
     if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
     return Err("writing the applied record: " + s.message());
   }
-  if (Status s = FsyncDirs(staging); !s) {
+  // Durable before the swap: one syncfs() of the staging filesystem writes back every staged
+  // file and directory (a hard link's data is the previous snapshot's, already durable) instead
+  // of one fsync per file.
+  if (Status s = SyncFilesystem(staging_dir); !s) {
     if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
     return s.error();
   }
@@ -435,6 +522,7 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
   mo.progress = opts.progress;
   mo.progress_interval = opts.progress_interval;
   mo.clock = opts.clock;
+  mo.parallelism = opts.parallelism;
   auto rep = Materialize(*record, order, staging.string(), dl, mo);
   if (!rep) {
     cleanup();
@@ -449,7 +537,11 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
     cleanup();
     return Err(s.message() + "; target left untouched");
   }
-  if (exists) cleanup();  // now holds the old content
+  if (exists) {
+    cleanup();  // staging now holds the old content
+  } else {
+    fs::remove_all(dl_dir, ec);  // the download dir, empty after a success
+  }
   return rep;
 }
 

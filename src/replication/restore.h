@@ -4,8 +4,11 @@
 //   order). Each blob is fetched from the first remote that has it AND whose bytes hash to the
 //   recorded SHA-256 and size: an unreachable remote, a missing object or a corrupted one falls
 //   back to the next remote; when none has a good copy, restore fails naming the file.
+// - Blobs are fetched by a bounded pool of workers (RestoreOptions::parallelism, default 8); the
+//   first error other than a missing/corrupt blob stops them all.
 // - Everything is written into a staging directory next to the target (same filesystem), modes
-//   and mtimes applied, every file and directory fsynced, then swapped in with one rename
+//   and mtimes applied, made durable with one syncfs() of that filesystem (not one fsync per
+//   file), then swapped in with one rename
 //   (renameat2 RENAME_EXCHANGE when the target exists) and the parent directory fsynced. On any
 //   failure the target is untouched and the staging dir removed.
 // - Space: before fetching anything the bytes to write are compared with the free space of the
@@ -52,6 +55,7 @@ struct RestoreOptions {
   ProgressFn progress;  // throttled: at most once per progress_interval, plus the final call
   Millis progress_interval{1000};
   const Clock* clock = &SystemClock::instance();
+  size_t parallelism = 8;  // blobs fetched at once (1 = one at a time)
 };
 
 struct RestoreReport {
@@ -83,15 +87,17 @@ struct MaterializeOptions {
   // sha256 -> a local file holding it. Same mode and mtime as wanted: hard-linked (shares the
   // inode, so the source must never be modified in place); otherwise copied.
   std::map<std::string, LocalCopy> reuse;
-  ProgressFn progress;
+  ProgressFn progress;  // called from the fetch workers too, one call at a time
   Millis progress_interval{1000};
   const Clock* clock = &SystemClock::instance();
-  std::function<bool()> cancelled;  // checked between files
+  std::function<bool()> cancelled;  // checked between files, one call at a time
+  size_t parallelism = 8;           // blobs fetched at once
 };
 
 // Writes every file of `record` into the existing empty directory `staging` (fetching blobs in
-// `remotes` order, verified), plus the lineage state and the applied record, then fsyncs every
-// file and directory. `download` is a scratch path on the same filesystem outside `staging`.
+// `remotes` order, verified, `parallelism` at once), plus the lineage state and the applied
+// record, then syncfs()es the staging filesystem. `download` is a scratch path prefix on the
+// same filesystem outside `staging` (each worker appends ".N").
 // On error the caller removes `staging`.
 Result<RestoreReport> Materialize(const Record& record,
                                   const std::vector<objectstore::ObjectStore*>& remotes,
