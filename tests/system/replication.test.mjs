@@ -8,14 +8,10 @@ import { join, relative } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import net from 'node:net';
 import { tempDir, run, freePort, startRole, waitFor, get } from './helpers.mjs';
+import { write, tree, metric } from './replication_helpers.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const S3ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
-
-function write(path, data) {
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, data);
-}
 
 // A source tree with plain files and a LanceDB-shaped dataset.
 function makeSource(dir) {
@@ -44,23 +40,6 @@ function settle(dir) {
     }
   };
   walk(dir);
-}
-
-// path -> {data, mode} for every file, ignoring the local state dir.
-function tree(dir) {
-  const out = {};
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        if (relative(dir, p) !== '.agency-ha') walk(p);
-      } else {
-        out[relative(dir, p)] = { data: readFileSync(p).toString('base64'), mode: statSync(p).mode & 0o777 };
-      }
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function config(dir, source, remotes, extra = '') {
@@ -381,19 +360,6 @@ const fs = require('fs');
   }
   console.log(`lancedb: ${ids.length} snapshots under ${commits.size} commits, versions:rows restored ${seen.join(' ')}`);
 });
-
-// Sum of a counter's samples whose labels contain `match` (0 when absent).
-function metric(body, name, match = '') {
-  let sum = 0;
-  for (const line of body.split('\n')) {
-    if (!line.startsWith(name) || line.startsWith('#')) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith('{') || rest.startsWith(' '))) continue;
-    if (match && !rest.includes(match)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
 
 function latestId(remoteDir) {
   try {

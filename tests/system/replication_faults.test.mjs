@@ -13,25 +13,10 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { tempDir, run, freePort, startRole, waitFor, get, BIN } from './helpers.mjs';
+import { write, settle, tree } from './replication_helpers.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const S3ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
-
-function write(path, data) {
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, data);
-}
-
-function settle(dir) {
-  const past = new Date(Date.now() - 10000);
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) { if (e.name !== '.agency-ha') walk(p); } else if (statSync(p).mtimeMs > past.getTime()) utimesSync(p, past, past);
-    }
-  };
-  walk(dir);
-}
 
 function makeSource(dir, bigBytes = 300 * 1024) {
   write(join(dir, 'notes.txt'), 'hello\n');
@@ -41,22 +26,6 @@ function makeSource(dir, bigBytes = 300 * 1024) {
   write(join(ds, 'data', '0001.lance'), randomBytes(20000));
   write(join(ds, '_versions', '1.manifest'), randomBytes(300));
   settle(dir);
-}
-
-function tree(dir) {
-  const out = {};
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        if (relative(dir, p) !== '.agency-ha') walk(p);
-      } else {
-        out[relative(dir, p)] = { data: readFileSync(p).toString('base64'), mode: statSync(p).mode & 0o777 };
-      }
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 function config(dir, source, remotes, extra = '') {

@@ -11,27 +11,10 @@ import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { tempDir, run, freePort, startRole, waitFor, get, BIN } from './helpers.mjs';
+import { write, settle, tree, metric } from './replication_helpers.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const S3ENV = { ...process.env, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
-
-function write(path, data) {
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, data);
-}
-
-// Files of a real source were written long before a capture: age the recently written ones (the
-// scanner does not cache files modified in the last 50 ms); older files keep their mtime.
-function settle(dir) {
-  const past = new Date(Date.now() - 10000);
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) { if (e.name !== '.agency-ha') walk(p); } else if (statSync(p).mtimeMs > past.getTime()) utimesSync(p, past, past);
-    }
-  };
-  walk(dir);
-}
 
 function makeSource(dir, bigBytes = 300 * 1024) {
   write(join(dir, 'notes.txt'), 'hello\n');
@@ -45,23 +28,6 @@ function makeSource(dir, bigBytes = 300 * 1024) {
   settle(dir);
 }
 
-// path -> {data, mode} for every file, ignoring the local state dir.
-function tree(dir) {
-  const out = {};
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) {
-        if (relative(dir, p) !== '.agency-ha') walk(p);
-      } else {
-        out[relative(dir, p)] = { data: readFileSync(p).toString('base64'), mode: statSync(p).mode & 0o777 };
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
-
 function config(dir, source, remotes, extra = '') {
   const path = join(dir, `replicate-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(path, `source: ${source}\nregion: us-east-1\nremotes:\n${remotes
@@ -73,19 +39,6 @@ function once(cfg, env = process.env) {
   const r = run(['replicate', '--config', cfg, '--once'], { env });
   assert.equal(r.status, 0, r.stderr + r.stdout);
   return JSON.parse(r.stdout);
-}
-
-// Sum of a metric's samples whose labels contain `match` (0 when absent).
-function metric(body, name, match = '') {
-  let sum = 0;
-  for (const line of body.split('\n')) {
-    if (!line.startsWith(name) || line.startsWith('#')) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith('{') || rest.startsWith(' '))) continue;
-    if (match && !rest.includes(match)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 async function metrics(port) {
