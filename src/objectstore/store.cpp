@@ -2,6 +2,39 @@
 
 namespace aha::objectstore {
 
+Result<Versioned> ObjectStore::GetVersioned(const std::string& key) {
+  return Err(Describe() + ": GetVersioned " + key + ": conditional requests not supported", 501);
+}
+
+Result<std::string> ObjectStore::PutIf(const std::string& key, const std::string&,
+                                       const std::string&) {
+  return Err(Describe() + ": PutIf " + key + ": conditional writes not supported", 501);
+}
+
+Status ProbeConditionalWrites(ObjectStore& store, const std::string& key) {
+  (void)store.Delete(key);
+  auto first = store.PutIf(key, "probe-1", "");
+  if (!first) {
+    return Err(store.Describe() + ": conditional writes unavailable: " + first.message(), 501);
+  }
+  auto again = store.PutIf(key, "probe-2", "");
+  auto wrong = store.PutIf(key, "probe-3", *first + "-not-the-tag");
+  (void)store.Delete(key);
+  if (again || again.code() != 412) {
+    return Err(store.Describe() +
+                   ": the remote ignored If-None-Match (a create over an existing "
+                   "object succeeded); it cannot fence writers, refusing to write to it",
+               501);
+  }
+  if (wrong || wrong.code() != 412) {
+    return Err(store.Describe() +
+                   ": the remote ignored If-Match (a write with a stale version "
+                   "succeeded); it cannot fence writers, refusing to write to it",
+               501);
+  }
+  return Status::Ok();
+}
+
 std::string ValidateKey(const std::string& key) {
   if (key.empty()) return "key is empty";
   if (key.size() > 1024) return "key is longer than 1024 bytes";

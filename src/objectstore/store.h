@@ -17,6 +17,14 @@
 // - Transient failures (5xx, 429, timeouts, connection resets) are retried inside the
 //   implementation with jittered exponential backoff; what reaches the caller is final.
 // - Errors name the store, the operation and the key; credentials never appear in them.
+// - Conditional writes (the fencing primitive of the writer protocol, docs/WRITER.md):
+//   GetVersioned returns the object with an opaque version tag (S3: the ETag); PutIf replaces
+//   the object only when its current version tag equals `if_match`, or, with `if_match` empty,
+//   only when the key does not exist (S3 If-Match / If-None-Match: *). A failed precondition is
+//   Error code 412, and nothing is written. The check and the write are one atomic step against
+//   every other PutIf on the same key (S3 enforces this server-side; file:// under a lock).
+//   The returned tag is the new version's. Stores that cannot enforce preconditions return code
+//   501 from PutIf; ProbeConditionalWrites (below) tells a remote that silently ignores them.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +39,11 @@ namespace aha::objectstore {
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
+};
+
+struct Versioned {
+  std::string data;
+  std::string version;  // opaque; pass back as PutIf's if_match
 };
 
 struct Stats {
@@ -53,9 +66,18 @@ class ObjectStore {
   virtual Result<bool> Exists(const std::string& key) = 0;
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
   virtual Status Delete(const std::string& key) = 0;
+  // Conditional read/write (see the contract above). Defaults: unsupported (code 501).
+  virtual Result<Versioned> GetVersioned(const std::string& key);
+  virtual Result<std::string> PutIf(const std::string& key, const std::string& data,
+                                    const std::string& if_match);
   virtual std::string Describe() const = 0;  // "s3://bucket/prefix (endpoint ...)", no secrets
   virtual Stats stats() const = 0;
 };
+
+// Checks that `store` really enforces PutIf preconditions (a remote that ignores If-Match would
+// make fencing silently unsafe): creates `key` with if_match "", expects a second create and a
+// write with a wrong tag to fail with 412, then deletes `key`. Ok, or why not (code 501).
+Status ProbeConditionalWrites(ObjectStore& store, const std::string& key);
 
 // Empty when `key` is valid; otherwise why not.
 std::string ValidateKey(const std::string& key);
