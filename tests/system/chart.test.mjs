@@ -212,7 +212,8 @@ test('seed example: replication sidecars with remotes derived from the release a
   const np = named(objs, 'NetworkPolicy', 'simple-agency-simple-cli-agent');
   assert.deepEqual(np.spec.ingress.map((r) => r.ports[0].port), [3000, 8081, 3004, 9091]);
   assert.equal(np.spec.ingress[0].from, undefined, 'the app port is open');
-  assert.deepEqual(np.spec.ingress[1].from, [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'failover-controller' } } }]);
+  assert.deepEqual(np.spec.ingress[1].from, [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'failover-controller' } } },
+    { podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency', 'app.kubernetes.io/component': 'test' } } }]);
   assert.deepEqual(np.spec.ingress[2].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency' } } }]);
   assert.deepEqual(np.spec.ingress[3].from, [{ podSelector: {} }]);
   assert.deepEqual(np.spec.ingress[3].ports.map((p) => p.port), [9091, 9092]);
@@ -773,4 +774,92 @@ test('observer quorum: peers and the token Secret in the controller, its Service
   }
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /2 peers, quorum 2 of 3/);
+});
+
+// NetworkPolicy semantics (networking.k8s.io/v1), as the API documents them: a pod selected by no
+// policy admits everything; a selected pod admits a connection when some selecting policy has an
+// ingress rule whose ports and peers both match. A peer without namespaceSelector means the
+// policy's own namespace; an empty selector matches everything.
+function selectorMatches(sel, labels) {
+  if (!sel) return true;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    if (e.operator === 'In' && !(has && e.values.includes(labels[e.key]))) return false;
+    if (e.operator === 'NotIn' && has && e.values.includes(labels[e.key])) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+function ingressAdmits(objs, dst, src) {
+  const selecting = byKind(objs, 'NetworkPolicy').filter((p) => p.metadata.namespace === dst.ns &&
+    (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') && selectorMatches(p.spec.podSelector, dst.labels));
+  if (selecting.length === 0) return true;
+  return selecting.some((p) => (p.spec.ingress ?? []).some((rule) => {
+    const portOk = !rule.ports?.length || rule.ports.some((pp) => (pp.protocol ?? 'TCP') === 'TCP' &&
+      (pp.port === undefined || pp.port === dst.port || pp.port === dst.portName));
+    const peerOk = !rule.from?.length || rule.from.some((peer) => {
+      if (peer.ipBlock) return false;  // pod traffic is matched by selectors here
+      const nsOk = peer.namespaceSelector ? selectorMatches(peer.namespaceSelector, src.nsLabels) : src.ns === dst.ns;
+      return nsOk && selectorMatches(peer.podSelector, src.labels);
+    });
+    return portOk && peerOk;
+  }));
+}
+// The pods (template labels, containers) a Service's selector picks, with the port it targets.
+function serviceBackends(objs, svcName, svcPort) {
+  const svc = named(objs, 'Service', svcName);
+  assert.ok(svc, `Service ${svcName} rendered`);
+  const sp = svc.spec.ports.find((p) => p.port === svcPort);
+  assert.ok(sp, `Service ${svcName} has port ${svcPort}`);
+  const workloads = objs.filter((o) => ['StatefulSet', 'Deployment'].includes(o.kind) &&
+    selectorMatches({ matchLabels: svc.spec.selector }, o.spec.template.metadata.labels));
+  assert.ok(workloads.length > 0, `Service ${svcName} selects a workload`);
+  return workloads.map((w) => {
+    const target = sp.targetPort ?? sp.port;
+    const cport = w.spec.template.spec.containers.flatMap((c) => c.ports ?? [])
+      .find((p) => p.name === target || p.containerPort === target);
+    assert.ok(cport, `${w.metadata.name} has the Service's target port ${target}`);
+    return { name: w.metadata.name, ns: w.metadata.namespace, labels: w.spec.template.metadata.labels, port: cport.containerPort, portName: cport.name };
+  });
+}
+
+for (const f of ['seed-values.yaml', 'per-cluster-active-passive-values.yaml', 'monitoring-values.yaml']) {
+  test(`helm test pod traffic is admitted by the chart's own NetworkPolicies: ${f}`, () => {
+    const objs = render(ci(f));
+    assert.ok(byKind(objs, 'NetworkPolicy').length > 0, 'NetworkPolicies are on by default');
+    const pod = objs.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
+    const src = { ns: pod.metadata.namespace, nsLabels: { 'kubernetes.io/metadata.name': pod.metadata.namespace }, labels: pod.metadata.labels };
+    const stranger = { ...src, labels: { 'app.kubernetes.io/instance': 'someone-else', 'app.kubernetes.io/component': 'test' } };
+    let gates = 0;
+    for (const url of pod.spec.containers[0].args.filter((a) => a.startsWith('http'))) {
+      const u = new URL(url);
+      const [svcName] = u.hostname.split('.');
+      for (const dst of serviceBackends(objs, svcName, Number(u.port))) {
+        assert.ok(ingressAdmits(objs, dst, src), `helm test pod → ${url} (${dst.name}:${dst.port}) is blocked by a NetworkPolicy`);
+        if (dst.portName === 'gate') {
+          gates++;
+          // The evaluator can say no: another release's pod is refused on the gate port.
+          assert.ok(!ingressAdmits(objs, dst, stranger), `gate of ${dst.name} open to any pod`);
+        }
+      }
+    }
+    assert.ok(gates > 0, 'the test pod probes at least one gate');
+  });
+}
+
+test('every container of every rendered workload and the test pod has requests and a memory limit', () => {
+  for (const f of readdirSync(join(CHART, 'ci'))) {
+    const objs = render(ci(f));
+    for (const o of objs) {
+      const spec = o.kind === 'Pod' ? o.spec : o.spec?.template?.spec;
+      if (!spec) continue;
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+        const r = c.resources ?? {};
+        assert.ok(r.requests?.cpu && r.requests?.memory, `${f}: ${o.kind}/${o.metadata.name} container ${c.name} has no cpu/memory requests`);
+        assert.ok(r.limits?.memory, `${f}: ${o.kind}/${o.metadata.name} container ${c.name} has no memory limit`);
+      }
+    }
+  }
 });
