@@ -86,7 +86,11 @@ int main(int argc, char** argv) {
   std::string mcp_config, mcp_http;
   bool mcp_check = false;
   auto* mcp = app.add_subcommand("mcp", "Run the Security Monitor MCP server (DR drills)");
-  mcp->add_option("--config", mcp_config, "Controller config with an mcp: section (YAML)")
+  // AGENCY_HA_CONFIG: MCP clients that launch servers (the MCP Inspector CLI) take --config for
+  // themselves, so the path can come from the environment too.
+  mcp->add_option("--config", mcp_config,
+                  "Controller config with an mcp: section (YAML; env AGENCY_HA_CONFIG)")
+      ->envname("AGENCY_HA_CONFIG")
       ->required();
   mcp->add_option("--http", mcp_http, "Serve Streamable HTTP on HOST:PORT (default: stdio)");
   mcp->add_flag("--check", mcp_check, "Validate the config and exit (0 valid, 2 invalid)");

@@ -64,6 +64,22 @@ test('mcp --check validates like the controller, plus the mcp section and --http
   assert.equal(r.status, 0, r.stderr);
 });
 
+test('mcp takes its config from AGENCY_HA_CONFIG when launched without --config (MCP Inspector CLI)', async (t) => {
+  const dir = tempDir(t);
+  const cfg = mcpConfig(dir, { regions: THREE });
+  const client = new Client({ name: 'aha-system-test', version: '1.0.0' });
+  const transport = new StdioClientTransport({ command: BIN, args: ['mcp'], stderr: 'ignore',
+    env: { ...process.env, AGENCY_HA_CONFIG: cfg } });
+  await client.connect(transport);
+  t.after(() => client.close());
+  const regions = await call(client, 'list_regions');
+  assert.match(text(regions), /ap-southeast-1/);
+  // Without either, the error names both ways to give it.
+  const r = run(['mcp'], { env: { ...process.env, AGENCY_HA_CONFIG: '' } });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--config.*AGENCY_HA_CONFIG|AGENCY_HA_CONFIG.*--config|--config is required/);
+});
+
 test('mcp over stdio with the SDK client: every tool, and refusals as isError results', async (t) => {
   const dir = tempDir(t);
   const client = await stdioClient(t, mcpConfig(dir, { regions: THREE }));
