@@ -14,6 +14,7 @@
 #include "common/url.h"
 #include "config/controller_config.h"
 #include "gate/source.h"
+#include "httpd/auth.h"
 #include "kube/client.h"
 #include "kube/events.h"
 #include "mcp/http.h"
@@ -126,7 +127,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
       }
       if (ho.token.empty()) return Fail("mcp.httpTokenFile: the file is empty");
     }
-    if (!IsLoopbackHost(ho.host) && ho.token.empty()) {
+    if (!httpd::IsLoopbackHost(ho.host) && ho.token.empty()) {
       return Fail("--http " + http_listen +
                   " binds to a non-loopback address: set mcp.httpToken or mcp.httpTokenFile "
                   "(every request must then carry Authorization: Bearer <token>)");

@@ -7,30 +7,15 @@
 #include <random>
 
 #include "common/log.h"
+#include "httpd/auth.h"
 
 namespace aha::mcp {
 
 using nlohmann::json;
 
-bool IsLoopbackHost(const std::string& h) {
-  std::string host = h;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 namespace {
 
-// Host part of "host[:port]" / "[v6]:port".
-std::string HostOf(const std::string& hostport) {
-  if (!hostport.empty() && hostport.front() == '[') {
-    auto end = hostport.find(']');
-    return end == std::string::npos ? hostport : hostport.substr(0, end + 1);
-  }
-  auto colon = hostport.find(':');
-  return colon == std::string::npos ? hostport : hostport.substr(0, colon);
-}
+using httpd::IsLoopbackHost;
 
 // Host part of an Origin ("http://host[:port]"); empty when malformed.
 std::string OriginHost(const std::string& origin) {
@@ -38,15 +23,7 @@ std::string OriginHost(const std::string& origin) {
   if (p == std::string::npos) return "";
   std::string rest = origin.substr(p + 3);
   if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
-  return HostOf(rest);
-}
-
-bool ConstantTimeEqual(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::string& x = a.size() == b.size() ? a : b;
-  for (size_t i = 0; i < b.size(); ++i)
-    diff |= static_cast<unsigned char>(x[i] ^ b[i]);
-  return diff == 0;
+  return httpd::HostHeaderHost(rest);
 }
 
 std::string NewSessionId() {
@@ -107,10 +84,10 @@ bool HttpTransport::Admit(const httplib::Request& req, httplib::Response& res) c
     }
   }
   if (loopback_) {
-    const std::string host = HostOf(req.get_header_value("Host"));
+    const std::string host = httpd::HostHeaderHost(req.get_header_value("Host"));
     bool listed = false;
     for (const auto& o : opts_.allowed_origins)
-      listed = listed || OriginHost(o) == host;
+      listed = listed || (!host.empty() && OriginHost(o) == host);
     if (!IsLoopbackHost(host) && !listed) {
       HttpError(res, 403, "Forbidden: Host header does not name this loopback server");
       return false;
@@ -118,7 +95,7 @@ bool HttpTransport::Admit(const httplib::Request& req, httplib::Response& res) c
   }
   if (!opts_.token.empty()) {
     const std::string auth = req.get_header_value("Authorization");
-    if (!ConstantTimeEqual(auth, "Bearer " + opts_.token)) {
+    if (!httpd::BearerMatches(auth, opts_.token)) {
       res.set_header("WWW-Authenticate", "Bearer realm=\"agency-ha-mcp\"");
       HttpError(res, 401, "Unauthorized: a valid bearer token is required");
       return false;

@@ -20,7 +20,8 @@
 //   -32022 and data {supported, requested}. Notifications: 202.
 // - GET /mcp: 405 (the spec lets a server not offer a standalone SSE stream).
 // - Security: binds loopback unless told otherwise (the command refuses a non-loopback bind without
-//   a token). With a token every request needs `Authorization: Bearer <token>` (401 otherwise,
+//   a token; "loopback" is httpd::IsLoopbackHost: localhost, 127.0.0.0/8 dotted quads, ::1). With a
+//   token every request needs `Authorization: Bearer <token>` (scheme in any case; 401 otherwise,
 //   compared in constant time). Origin, when present, must be a configured allowed origin or,
 //   while bound to loopback, a loopback origin (403 otherwise: DNS-rebinding protection); while
 //   bound to loopback the Host header must name a loopback host too. Bodies larger than
@@ -54,9 +55,6 @@ struct HttpOptions {
   std::vector<std::string> allowed_origins;
   size_t max_request_bytes = 1 << 20;
 };
-
-// True for 127.0.0.0/8, ::1 and "localhost" (with or without brackets).
-bool IsLoopbackHost(const std::string& host);
 
 class HttpTransport {
  public:
