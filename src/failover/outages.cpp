@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_get.h"
+#include "common/printable.h"
+
 namespace aha::failover {
 
 using nlohmann::json;
@@ -20,26 +23,34 @@ std::string OutagesToJson(const std::vector<SimulatedOutage>& outages) {
 }
 
 Result<std::vector<SimulatedOutage>> ParseOutages(const std::string& text) {
+  namespace jg = jsonget;
   std::vector<SimulatedOutage> out;
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return out;
-  json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("outages") ||
-      !doc["outages"].is_array()) {
-    return Err("simulatedOutages: expected {\"outages\": [...]}");
-  }
-  for (const auto& o : doc["outages"]) {
-    if (!o.is_object()) return Err("simulatedOutages: outage entries must be objects");
-    SimulatedOutage s;
-    s.id = o.value("id", "");
-    s.region = o.value("region", "");
-    s.failure_type = o.value("failureType", "health");
-    s.by = o.value("by", "");
-    if (s.region.empty()) return Err("simulatedOutages: entry without region");
-    if (!ParseTime(o.value("expiresAt", ""), &s.expires_at)) {
-      return Err("simulatedOutages: entry for " + s.region + " has no valid expiresAt");
+  auto doc = jg::Parse(text, kSimulatedOutagesKey);
+  if (!doc) return doc.error();
+  const json* list = nullptr;
+  if (Status s = jg::GetArray(*doc, "outages", &list, kSimulatedOutagesKey); !s) return s.error();
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& o = (*list)[i];
+    const std::string where = jg::IndexPath(std::string(kSimulatedOutagesKey) + ".outages", i);
+    if (Status s = jg::ExpectObject(o, where); !s) return s.error();
+    SimulatedOutage so;
+    std::string started, expires;
+    for (Status s :
+         {jg::OptString(o, "id", &so.id, where), jg::GetString(o, "region", &so.region, where),
+          jg::OptString(o, "failureType", &so.failure_type, where),
+          jg::OptString(o, "by", &so.by, where), jg::GetString(o, "expiresAt", &expires, where),
+          jg::OptString(o, "startedAt", &started, where)}) {
+      if (!s) return s.error();
     }
-    ParseTime(o.value("startedAt", ""), &s.started_at);
-    out.push_back(std::move(s));
+    if (so.region.empty()) return Err(where + ".region: empty");
+    if (!ParseTime(expires, &so.expires_at)) {
+      return Err(where + ".expiresAt: not an RFC 3339 UTC time: \"" + Printable(expires) + "\"");
+    }
+    if (!started.empty() && !ParseTime(started, &so.started_at)) {
+      return Err(where + ".startedAt: not an RFC 3339 UTC time: \"" + Printable(started) + "\"");
+    }
+    out.push_back(std::move(so));
   }
   return out;
 }

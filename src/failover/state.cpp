@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json_get.h"
+#include "common/printable.h"
 #include "config/controller_config.h"
 
 namespace aha::failover {
@@ -85,7 +87,8 @@ Result<std::vector<std::string>> ParseRegionList(const std::string& text) {
     auto e = line.find_last_not_of(" \t\r");
     std::string name = line.substr(b, e - b + 1);
     if (!config::IsDns1123Label(name)) {
-      return Err("line " + std::to_string(lineno) + ": not a region name: \"" + name + "\"");
+      return Err("line " + std::to_string(lineno) + ": not a region name: \"" + Printable(name) +
+                 "\"");
     }
     out.push_back(name);
   }

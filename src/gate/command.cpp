@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/json_get.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/url.h"
@@ -62,14 +63,14 @@ int RunCommand(const std::string& config_path, bool check_only) {
 
   auto answer = [](const Verdict& v) {
     json body = {{"ok", v.ok}, {"reason", v.reason}};
-    return httpd::Response{v.ok ? 200 : 503, "application/json", body.dump() + "\n"};
+    return httpd::Response{v.ok ? 200 : 503, "application/json", jsonget::Dump(body) + "\n"};
   };
   httpd::HttpServer http;
   http.Get("/health", [&] { return answer(gate.Health()); });
   http.Get("/ready", [&] { return answer(gate.Ready()); });
   http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
   http.Get("/v1/status", [&] {
-    return httpd::Response{200, "application/json", gate.Status().dump(2) + "\n"};
+    return httpd::Response{200, "application/json", jsonget::Dump(gate.Status(), 2) + "\n"};
   });
   http.Get("/metrics", [&] {
     json st = gate.Status();

@@ -98,6 +98,51 @@ test('gate: malformed state keeps the last known values (fail-static)', async (t
   await waitFor('serving', async () => (await ready(g)) === 200, 2000);
 });
 
+test('gate: a wrong-typed simulatedOutages entry or invalid UTF-8 keeps the last known state (fail-static)', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const g = await startFileGate(t, dir, 'us-east-1', stateDir, null);
+  const now = Date.now();
+  const outage = (region) => ({ id: `drill-${region}`, region, failureType: 'health',
+    startedAt: new Date(now).toISOString(), expiresAt: new Date(now + 60000).toISOString(), by: 'test' });
+  // Last known state: us-east-1 serving, a drill active for eu-west-1 only.
+  writeKey(stateDir, 'servingRegions', 'us-east-1\n');
+  writeKey(stateDir, 'simulatedOutages', JSON.stringify({ apiVersion: 'agency-ha/v1', outages: [outage('eu-west-1')] }));
+  await waitFor('outage seen', async () =>
+    JSON.parse((await get(g.port, '/v1/status')).body).outages.length === 1, 2000);
+
+  // A hand edit with a wrong type, in another region's entry.
+  const bad = outage('eu-west-1');
+  bad.id = 5;
+  writeKey(stateDir, 'simulatedOutages', JSON.stringify({ apiVersion: 'agency-ha/v1', outages: [outage('us-east-1'), bad] }));
+  await waitFor('problem reported', async () => {
+    const r = await get(g.port, '/v1/status');
+    return r.status === 200 && JSON.parse(r.body).problems !== null;
+  }, 2000);
+  const st = JSON.parse((await get(g.port, '/v1/status')).body);
+  assert.match(st.problems, /simulatedOutages\.outages\[1\]\.id: expected string, got number/);
+  assert.deepEqual(st.outages.map((o) => o.region), ['eu-west-1'], 'the last known outages stay in force');
+  assert.equal(await health(g), 200, 'the us-east-1 entry of the malformed key is not applied');
+  assert.equal(await ready(g), 200);
+  assert.match((await get(g.port, '/ready')).body, /fail-static: simulatedOutages malformed/);
+  assert.equal((await get(g.port, '/metrics')).status, 200);
+  assert.ok(g.lines.some((l) => l.level === 'error' && /simulatedOutages is malformed/.test(l.msg) &&
+    /outages\[1\]\.id/.test(l.error)), 'the log names the bad entry');
+
+  // servingRegions with bytes that are not UTF-8: fail static too, and every endpoint answers.
+  writeFileSync(join(stateDir, '.sr.tmp'), Buffer.from([0xff, 0xfe, 0x0a]));
+  renameSync(join(stateDir, '.sr.tmp'), join(stateDir, 'servingRegions'));
+  await waitFor('servingRegions problem reported', async () => {
+    const r = await get(g.port, '/v1/status');
+    return r.status === 200 && /servingRegions malformed/.test(JSON.parse(r.body).problems ?? '');
+  }, 2000);
+  assert.match(JSON.parse((await get(g.port, '/v1/status')).body).problems, /\\xff\\xfe/);
+  for (const path of ['/health', '/ready', '/metrics']) {
+    assert.equal((await get(g.port, path)).status, 200, path);
+  }
+  assert.equal(g.child.exitCode, null, 'still running');
+});
+
 test('gate: bad config exits 2 naming the key', (t) => {
   const dir = tempDir(t);
   const cfg = join(dir, 'g.yaml');
