@@ -1,14 +1,17 @@
 #include "objectstore/file_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <memory>
 
 #include "common/fs.h"
+#include "objectstore/sigv4.h"
 
 namespace aha::objectstore {
 
@@ -97,6 +100,36 @@ Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::s
   if (durable) FsyncDir(dir);
   return total;
 }
+
+// An exclusive flock on ROOT/.aha~lock for the lifetime of the object (the root is created).
+class StoreLock {
+ public:
+  static Result<std::unique_ptr<StoreLock>> Acquire(const std::string& root) {
+    std::error_code ec;
+    fs::create_directories(root, ec);
+    if (ec) return Err("cannot create directory " + root + ": " + ec.message());
+    const std::string path = root + "/.aha~lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return Err("cannot open lock file " + path + ": " + ErrnoText(errno));
+    int rc;
+    do {
+      rc = ::flock(fd, LOCK_EX);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+      int e = errno;
+      ::close(fd);
+      return Err("cannot lock " + path + ": " + ErrnoText(e));
+    }
+    return std::unique_ptr<StoreLock>(new StoreLock(fd));
+  }
+  ~StoreLock() { ::close(fd_); }  // releases the flock
+  StoreLock(const StoreLock&) = delete;
+  StoreLock& operator=(const StoreLock&) = delete;
+
+ private:
+  explicit StoreLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 }  // namespace
 
@@ -219,6 +252,42 @@ Status FileObjectStore::Delete(const std::string& key) {
   }
   FsyncDir(fs::path(p).parent_path().string());
   return Status::Ok();
+}
+
+Result<Versioned> FileObjectStore::GetVersioned(const std::string& key) {
+  auto data = Get(key);  // one open: the bytes hashed are the bytes returned
+  if (!data) return data.error();
+  Versioned v;
+  v.version = sigv4::Sha256Hex(*data);
+  v.data = std::move(*data);
+  return v;
+}
+
+Result<std::string> FileObjectStore::PutIf(const std::string& key, const std::string& data,
+                                           const std::string& if_match) {
+  if (auto why = ValidateKey(key); !why.empty()) return Err(What("put-if", key) + ": " + why, 400);
+  auto lock = StoreLock::Acquire(root_);
+  if (!lock) return Err(What("put-if", key) + ": " + lock.message());
+  auto current = GetVersioned(key);
+  if (!current && current.code() != 404) return Err(What("put-if", key) + ": " + current.message());
+  if (if_match.empty() && current) {
+    return Err(What("put-if", key) + ": precondition failed: the object exists (If-None-Match: *)",
+               412);
+  }
+  if (!if_match.empty() && !current) {
+    return Err(What("put-if", key) + ": precondition failed: the object does not exist (If-Match)",
+               412);
+  }
+  if (!if_match.empty() && current->version != if_match) {
+    return Err(What("put-if", key) + ": precondition failed: version " + current->version +
+                   " is not " + if_match + " (If-Match)",
+               412);
+  }
+  ++requests_;
+  auto r = AtomicWrite(root_ + "/" + key, -1, &data);
+  if (!r) return Err(What("put-if", key) + ": " + r.message());
+  bytes_up_ += *r;
+  return sigv4::Sha256Hex(data);
 }
 
 }  // namespace aha::objectstore

@@ -6,6 +6,14 @@
 // never a torn one, and a crash leaves at worst a stray temp file.
 // Limitation: a key cannot be both an object and a "directory" ("a" and "a/b"); S3 allows it,
 // the file store reports an error naming both.
+//
+// Conditional writes: the version tag is the lowercase hex SHA-256 of the object's bytes (like an
+// S3 single-part ETag, which is the MD5: equal bytes give equal tags, so a PutIf that matches
+// matches the content the caller read). PutIf holds an exclusive flock(2) on ROOT/.aha~lock
+// (opened with O_NOFOLLOW; '~' keeps it out of every listing) while it reads and hashes the
+// current object, compares and renames the new one into place: two PutIf on any key, from
+// threads or processes (also over NFS, where Linux maps flock to POSIX locks), never both win.
+// Plain Put does not take the lock; mixing Put and PutIf on one key gives no guarantee.
 #pragma once
 
 #include <atomic>
@@ -28,6 +36,9 @@ class FileObjectStore : public ObjectStore {
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& key) override;
+  Result<Versioned> GetVersioned(const std::string& key) override;
+  Result<std::string> PutIf(const std::string& key, const std::string& data,
+                            const std::string& if_match) override;
   std::string Describe() const override { return "file://" + root_; }
   Stats stats() const override;
 

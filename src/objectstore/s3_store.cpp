@@ -900,4 +900,73 @@ Status S3ObjectStore::Delete(const std::string& key) {
   return Impl::S3Error(*this, c, *r);
 }
 
+Result<Versioned> S3ObjectStore::GetVersioned(const std::string& key) {
+  if (auto why = ValidateKey(key); !why.empty()) {
+    return Err(Describe() + ": get \"" + key + "\": " + why, 400);
+  }
+  Versioned v;
+  Impl::Call c{"get", key,
+               "GET", ObjectName(key),
+               {},    {{"x-amz-checksum-mode", "ENABLED"}},
+               {},    sigv4::kEmptySha256};
+  c.sink_mem = &v.data;
+  auto r = Impl::Do(*this, c);
+  if (!r) return r.error();
+  if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
+    return Err(Impl::What(*this, c) + ": no such object", 404);
+  }
+  if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
+  if (auto it = r->headers.find("x-amz-checksum-sha256");
+      it != r->headers.end() && it->second.find('-') == std::string::npos &&
+      it->second != Base64Encode(sigv4::Sha256Raw(v.data))) {
+    return Err(Impl::What(*this, c) + ": SHA-256 mismatch: the download is corrupt");
+  }
+  auto it = r->headers.find("etag");
+  if (it == r->headers.end() || it->second.empty()) {
+    return Err(Impl::What(*this, c) + ": no ETag in the reply: cannot read a version", 501);
+  }
+  v.version = it->second;
+  return v;
+}
+
+Result<std::string> S3ObjectStore::PutIf(const std::string& key, const std::string& data,
+                                         const std::string& if_match) {
+  if (auto why = ValidateKey(key); !why.empty()) {
+    return Err(Describe() + ": put-if \"" + key + "\": " + why, 400);
+  }
+  const std::string sha = sigv4::Sha256Raw(data);
+  Impl::Call c{"put-if",
+               key,
+               "PUT",
+               ObjectName(key),
+               {},
+               {{"content-type", "application/octet-stream"},
+                {"content-md5", Base64Encode(Md5Raw(data.data(), data.size()))},
+                {"x-amz-checksum-sha256", Base64Encode(sha)}},
+               Body{data.data(), -1, 0, data.size()},
+               sigv4::Hex(sha)};
+  if (if_match.empty()) {
+    c.headers.emplace_back("if-none-match", "*");
+  } else {
+    c.headers.emplace_back("if-match", if_match);
+  }
+  auto r = Impl::Do(*this, c);
+  if (!r) return r.error();
+  const std::string code = XmlFirst(r->body, "Code");
+  if (r->status == 412 || (r->status == 409 && code == "ConditionalRequestConflict") ||
+      (r->status == 404 && !if_match.empty() && code != "NoSuchBucket")) {
+    Error e = Impl::S3Error(*this, c, *r);
+    return Err(e.message + " (precondition failed: " +
+                   (if_match.empty() ? std::string("If-None-Match: *") : "If-Match: " + if_match) +
+                   ")",
+               412);
+  }
+  if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
+  auto it = r->headers.find("etag");
+  if (it == r->headers.end() || it->second.empty()) {
+    return Err(Impl::What(*this, c) + ": no ETag in the reply", 501);
+  }
+  return it->second;
+}
+
 }  // namespace aha::objectstore

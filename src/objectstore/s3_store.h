@@ -9,6 +9,11 @@
 //   Content-MD5 and x-amz-checksum-sha256. On failure the upload is aborted (no orphaned parts).
 // - Get/GetToFile stream the body (GetToFile into a temp file renamed into place) and verify
 //   x-amz-checksum-sha256 when the server returns a full-object checksum.
+// - GetVersioned returns the ETag as the version; PutIf is one PUT with If-None-Match: * (create)
+//   or If-Match: <etag> (replace). 412 PreconditionFailed, 404 NoSuchKey (If-Match on a missing
+//   object) and 409 ConditionalRequestConflict (a concurrent write to the key) all come back as
+//   code 412: the caller re-reads and decides again. The remote must enforce them (AWS S3 since
+//   2024-08/11, MinIO, R2); ProbeConditionalWrites tells one that does not.
 // - Transient failures (5xx, 429, connection errors, timeouts) are retried with full-jitter
 //   exponential backoff; errors carry the S3 error Code and Message. Credentials come from
 //   `credentials` per request (so rotation is picked up) and never appear in errors or logs.
@@ -69,6 +74,9 @@ class S3ObjectStore : public ObjectStore {
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& key) override;
+  Result<Versioned> GetVersioned(const std::string& key) override;
+  Result<std::string> PutIf(const std::string& key, const std::string& data,
+                            const std::string& if_match) override;
   std::string Describe() const override;
   Stats stats() const override;
 

@@ -25,6 +25,10 @@
 //   every other PutIf on the same key (S3 enforces this server-side; file:// under a lock).
 //   The returned tag is the new version's. Stores that cannot enforce preconditions return code
 //   501 from PutIf; ProbeConditionalWrites (below) tells a remote that silently ignores them.
+//   A 412 may also answer a PutIf that did land, when its reply was lost and the request was
+//   retried: callers re-read after a 412 and recognise their own write.
+//   Tags: file:// the hex SHA-256 of the content; s3:// the ETag as sent (quoted MD5 for single
+//   PUTs). Equal content may give an equal tag on both.
 #pragma once
 
 #include <cstdint>

@@ -51,11 +51,11 @@ bool Accepts(int port) {
 
 }  // namespace
 
-S3rverProcess::S3rverProcess(const std::string& bucket) : bucket_(bucket) {
+S3rverProcess::S3rverProcess(const std::string& bucket, Conditional conditional) : bucket_(bucket) {
   const int port = FreePort();
   std::vector<std::string> args = {NodeBinary(),
                                    "--openssl-legacy-provider",
-                                   SourceDir() + "/node_modules/s3rver/bin/s3rver.js",
+                                   SourceDir() + "/tests/support/s3rver.cjs",
                                    "--directory",
                                    dir_.path(),
                                    "--port",
@@ -65,6 +65,7 @@ S3rverProcess::S3rverProcess(const std::string& bucket) : bucket_(bucket) {
                                    "--silent",
                                    "--configure-bucket",
                                    bucket};
+  if (conditional == Conditional::kIgnored) args.push_back("--no-conditional");
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   // Output to /dev/null: a server that outlived a crashed test must not hold ctest's pipes.

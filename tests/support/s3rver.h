@@ -2,6 +2,9 @@
 // It listens on a free loopback port with one configured bucket and accepts the access key
 // S3RVER / S3RVER (it rejects unknown access keys; it does NOT verify SigV4 signatures or
 // checksums — the signer is proven against the AWS SDK in sigv4_test.cpp).
+// By default it runs through tests/support/s3rver.cjs, which enforces S3 conditional writes
+// (If-Match / If-None-Match: * on PutObject, 412 PreconditionFailed) as AWS does; plain s3rver
+// silently ignores them (Conditional::kIgnored keeps that, to test that such a remote is refused).
 #pragma once
 
 #include <sys/types.h>
@@ -14,8 +17,10 @@ namespace aha::testing {
 
 class S3rverProcess {
  public:
+  enum class Conditional { kEnforced, kIgnored };
   // Starts s3rver and waits until it accepts connections; throws std::runtime_error otherwise.
-  explicit S3rverProcess(const std::string& bucket);
+  explicit S3rverProcess(const std::string& bucket,
+                         Conditional conditional = Conditional::kEnforced);
   ~S3rverProcess() { Stop(); }
   S3rverProcess(const S3rverProcess&) = delete;
   S3rverProcess& operator=(const S3rverProcess&) = delete;

@@ -253,5 +253,117 @@ TEST_P(ObjectStoreConformance, DescribeAndStats) {
   EXPECT_GE(after.bytes_down, before.bytes_down + 5);
 }
 
+// --- Conditional writes (the fencing primitive of docs/WRITER.md) ---
+
+TEST_P(ObjectStoreConformance, GetVersionedOfAMissingObjectIs404) {
+  auto g = store_->GetVersioned("cond/missing");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.code(), 404) << g.message();
+  EXPECT_NE(g.message().find("cond/missing"), std::string::npos) << g.message();
+}
+
+TEST_P(ObjectStoreConformance, PutIfWithEmptyTagCreatesOnlyWhenAbsent) {
+  auto first = store_->PutIf("cond/k", "one", "");
+  ASSERT_TRUE(first.ok()) << first.message();
+  EXPECT_FALSE(first->empty());
+  auto v = store_->GetVersioned("cond/k");
+  ASSERT_TRUE(v.ok()) << v.message();
+  EXPECT_EQ(v->data, "one");
+  EXPECT_EQ(v->version, *first) << "GetVersioned returns the tag PutIf returned";
+  auto again = store_->PutIf("cond/k", "two", "");
+  ASSERT_FALSE(again.ok()) << "a create over an existing object must fail";
+  EXPECT_EQ(again.code(), 412) << again.message();
+  EXPECT_NE(again.message().find("cond/k"), std::string::npos) << again.message();
+  EXPECT_EQ(MustGet(*store_, "cond/k"), "one") << "nothing written on a failed precondition";
+}
+
+TEST_P(ObjectStoreConformance, PutIfReplacesOnlyTheVersionRead) {
+  auto t1 = store_->PutIf("cond/k", "one", "");
+  ASSERT_TRUE(t1.ok()) << t1.message();
+  auto t2 = store_->PutIf("cond/k", "two", *t1);
+  ASSERT_TRUE(t2.ok()) << t2.message();
+  EXPECT_NE(*t2, *t1) << "a new content has a new tag";
+  auto stale = store_->PutIf("cond/k", "three", *t1);
+  ASSERT_FALSE(stale.ok()) << "a write with a stale tag must fail";
+  EXPECT_EQ(stale.code(), 412) << stale.message();
+  auto v = store_->GetVersioned("cond/k");
+  ASSERT_TRUE(v.ok()) << v.message();
+  EXPECT_EQ(v->data, "two");
+  EXPECT_EQ(v->version, *t2);
+  // A plain Put changes the version too: the tag read before it no longer matches.
+  ASSERT_TRUE(store_->Put("cond/k", "plain").ok());
+  auto after_put = store_->PutIf("cond/k", "four", *t2);
+  ASSERT_FALSE(after_put.ok());
+  EXPECT_EQ(after_put.code(), 412) << after_put.message();
+  EXPECT_EQ(MustGet(*store_, "cond/k"), "plain");
+}
+
+TEST_P(ObjectStoreConformance, PutIfWithATagOnAMissingObjectFails) {
+  auto t = store_->PutIf("cond/a", "x", "");
+  ASSERT_TRUE(t.ok()) << t.message();
+  auto r = store_->PutIf("cond/b", "y", *t);  // a real tag, but of another key
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), 412) << r.message();
+  EXPECT_FALSE(store_->Exists("cond/b").value());
+  ASSERT_TRUE(store_->Delete("cond/a").ok());
+  auto gone = store_->PutIf("cond/a", "z", *t);
+  ASSERT_FALSE(gone.ok()) << "If-Match on a deleted object must fail";
+  EXPECT_EQ(gone.code(), 412) << gone.message();
+  EXPECT_FALSE(store_->Exists("cond/a").value());
+}
+
+TEST_P(ObjectStoreConformance, PutIfRejectsInvalidKeys) {
+  auto r = store_->PutIf("../escape", "x", "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), 400) << r.message();
+}
+
+// N writers read the same version and race to replace it: exactly one wins, the others get 412,
+// and the object holds the winner's bytes. Then the same for N creators of an absent key.
+TEST_P(ObjectStoreConformance, ConcurrentPutIfOnOneVersionHasExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  for (const bool create : {false, true}) {
+    const std::string key = create ? "race/created" : "race/replaced";
+    std::string base_tag;
+    if (!create) {
+      auto t = store_->PutIf(key, "base", "");
+      ASSERT_TRUE(t.ok()) << t.message();
+      base_tag = *t;
+    }
+    std::vector<std::thread> threads;
+    std::vector<int> codes(kThreads, -1);
+    std::atomic<int> ready{0};
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < kThreads)
+          std::this_thread::yield();
+        auto r = store_->PutIf(key, "writer-" + std::to_string(i), base_tag);
+        codes[static_cast<size_t>(i)] = r.ok() ? 200 : r.code();
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+    int winners = 0, winner = -1;
+    for (int i = 0; i < kThreads; ++i) {
+      if (codes[static_cast<size_t>(i)] == 200) {
+        ++winners;
+        winner = i;
+      } else {
+        EXPECT_EQ(codes[static_cast<size_t>(i)], 412)
+            << "writer " << i << " (create=" << create << ")";
+      }
+    }
+    ASSERT_EQ(winners, 1) << "create=" << create;
+    EXPECT_EQ(MustGet(*store_, key), "writer-" + std::to_string(winner));
+  }
+}
+
+TEST_P(ObjectStoreConformance, ProbeConditionalWritesPassesAndLeavesNothing) {
+  Status s = ProbeConditionalWrites(*store_, "probe/conditional");
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(store_->Exists("probe/conditional").value());
+}
+
 }  // namespace
 }  // namespace aha::objectstore::testing

@@ -81,6 +81,44 @@ TEST(S3ObjectStore, LargeFilesUseParallelMultipartAndSmallOnesASinglePut) {
   EXPECT_EQ(s->stats().requests - before.requests, 1u);
 }
 
+TEST(S3ObjectStore, FailedPreconditionCarriesTheS3ErrorCode) {
+  auto& server = S3rverProcess::Shared();
+  auto s = MustCreate(BaseConfig(server.endpoint(), server.bucket(), "precondition"));
+  ASSERT_NE(s, nullptr);
+  (void)s->Delete("k");
+  auto t = s->PutIf("k", "a", "");
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->front(), '"') << "the tag is the ETag as S3 sends it: " << *t;
+  auto again = s->PutIf("k", "b", "");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.code(), 412);
+  EXPECT_NE(again.message().find("PreconditionFailed"), std::string::npos) << again.message();
+  EXPECT_NE(again.message().find("If-None-Match"), std::string::npos) << again.message();
+  ASSERT_TRUE(s->Delete("k").ok());
+  auto missing = s->PutIf("k", "c", *t);  // S3 answers 404 NoSuchKey: still a failed precondition
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.code(), 412) << missing.message();
+  EXPECT_NE(missing.message().find("NoSuchKey"), std::string::npos) << missing.message();
+}
+
+// Plain s3rver ignores If-Match / If-None-Match on PUT, like some S3-compatible stores: writes
+// "succeed" whatever the condition. The probe must catch that and name the remote.
+TEST(S3ObjectStore, ProbeRefusesARemoteThatIgnoresConditions) {
+  S3rverProcess plain("plain-bucket", S3rverProcess::Conditional::kIgnored);
+  auto s = MustCreate(BaseConfig(plain.endpoint(), plain.bucket(), "probe"));
+  ASSERT_NE(s, nullptr);
+  auto t = s->PutIf("k", "a", "");
+  ASSERT_TRUE(t.ok()) << t.message();
+  auto again = s->PutIf("k", "b", "");
+  EXPECT_TRUE(again.ok()) << "the double really ignores the condition: " << again.message();
+  Status st = ProbeConditionalWrites(*s, "probe/conditional");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), 501) << st.message();
+  EXPECT_NE(st.message().find(s->Describe()), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("If-None-Match"), std::string::npos) << st.message();
+  EXPECT_FALSE(s->Exists("probe/conditional").value()) << "the probe cleans up";
+}
+
 TEST(S3ObjectStore, UnknownAccessKeyIsAClearErrorWithoutTheSecret) {
   auto& server = S3rverProcess::Shared();
   auto c = BaseConfig(server.endpoint(), server.bucket(), "creds");
