@@ -167,9 +167,10 @@ int RunCommand(const std::string& config_path, bool check_only) {
                              t.kind == failover::TransitionKind::kPanicEntered;
         std::string msg =
             (t.region.empty() ? std::string() : "region " + t.region + ": ") + t.reason;
-        kube::ObjectRef ref{"v1", "ConfigMap", cm->ns(), cm->name(), ""};
-        if (Status s = events->Record(ref, warning ? "Warning" : "Normal",
-                                      failover::TransitionName(t.kind), msg, t.at);
+        // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides the Event.
+        if (Status s = events->RecordAbout(kube::kConfigMaps, cm->ns(), cm->name(),
+                                           warning ? "Warning" : "Normal",
+                                           failover::TransitionName(t.kind), msg, t.at);
             !s) {
           log::Warn("cannot record event",
                     {{"reason", failover::TransitionName(t.kind)}, {"error", s.message()}});

@@ -46,6 +46,7 @@ Status EventRecorder::Record(const ObjectRef& obj, const std::string& type,
                    {"namespace", obj.ns},
                    {"name", obj.name}};
   if (!obj.uid.empty()) involved["uid"] = obj.uid;
+  if (!obj.resource_version.empty()) involved["resourceVersion"] = obj.resource_version;
   json ev = {{"apiVersion", "v1"},
              {"kind", "Event"},
              {"metadata", {{"name", obj.name + "." + suffix}, {"namespace", obj.ns}}},
@@ -62,6 +63,37 @@ Status EventRecorder::Record(const ObjectRef& obj, const std::string& type,
   auto r = client_->Create(kEvents, obj.ns, ev);
   if (!r) return r.error();
   return Status::Ok();
+}
+
+Result<ObjectRef> ReferenceTo(Client& client, const Resource& r, const std::string& ns,
+                              const std::string& name) {
+  auto obj = client.Get(r, ns, name);
+  if (!obj) return obj.error();
+  const json meta = obj->value("metadata", json::object());
+  ObjectRef ref;
+  ref.api_version = r.group.empty() ? r.version : r.group + "/" + r.version;
+  ref.kind = r.kind;
+  ref.ns = ns;
+  ref.name = name;
+  ref.uid = meta.value("uid", "");
+  ref.resource_version = meta.value("resourceVersion", "");
+  return ref;
+}
+
+Status EventRecorder::RecordAbout(const Resource& r, const std::string& ns, const std::string& name,
+                                  const std::string& type, const std::string& reason,
+                                  const std::string& message, WallTime at) {
+  auto ref = ReferenceTo(*client_, r, ns, name);
+  if (ref) return Record(*ref, type, reason, message, at);
+  ObjectRef bare;
+  bare.api_version = r.group.empty() ? r.version : r.group + "/" + r.version;
+  bare.kind = r.kind;
+  bare.ns = ns;
+  bare.name = name;
+  if (Status s = Record(bare, type, reason, message, at); !s) return s;
+  return Err("event recorded without the object's uid (kubectl describe will not show it): " +
+                 ref.message(),
+             ref.code());
 }
 
 }  // namespace aha::kube

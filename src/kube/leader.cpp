@@ -80,7 +80,9 @@ bool LeaderElector::TryAcquireOrRenew() {
   obj["spec"]["renewTime"] = FormatMicroTime(now_wall);
   if (!ours) {
     obj["spec"]["acquireTime"] = FormatMicroTime(now_wall);
-    obj["spec"]["leaseTransitions"] = spec.value("leaseTransitions", 0) + (holder.empty() ? 0 : 1);
+    // client-go (tools/leaderelection, tryAcquireOrRenew) counts every acquisition by a replica
+    // that was not the holder as a transition, a lease released with an empty holder included.
+    obj["spec"]["leaseTransitions"] = spec.value("leaseTransitions", 0) + 1;
   }
   auto updated = client_->Update(kLeases, cfg_.ns, cfg_.name, obj);
   std::lock_guard l(mu_);

@@ -7,6 +7,8 @@
 //   deadline, which is shorter than the lease: a leader that cannot renew stops acting before any
 //   other replica may take over.
 // - Release() (on SIGTERM) clears holderIdentity so the next replica takes over at once.
+// - spec.leaseTransitions counts acquisitions by a replica that was not the holder (after expiry
+//   or after a release alike), exactly as client-go's tryAcquireOrRenew does.
 #pragma once
 
 #include <atomic>

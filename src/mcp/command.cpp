@@ -154,7 +154,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   std::unique_ptr<state::StateStore> store;
   std::unique_ptr<gate::StateSource> source;
   std::unique_ptr<kube::EventRecorder> events;
-  kube::ObjectRef cm_ref;
+  std::string cm_ns;
   if (cfg->state.is_configmap()) {
     auto conn = kube::Resolve(
         kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
@@ -171,7 +171,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     events = std::make_unique<kube::EventRecorder>(
         kube_client, "agency-ha-mcp",
         pod && *pod ? std::string(pod) : "mcp-" + std::to_string(::getpid()));
-    cm_ref = kube::ObjectRef{"v1", "ConfigMap", ns, cfg->state.configmap_name, ""};
+    cm_ns = ns;
   } else {
     if (Status s = EnsureWritableDir(cfg->state.file); !s) {
       return Fail("state.file: " + s.message());
@@ -195,7 +195,10 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   if (events) {
     event_sink = [&](const std::string& type, const std::string& reason, const std::string& msg,
                      WallTime at) {
-      if (Status s = events->Record(cm_ref, type, reason, msg, at); !s) {
+      // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides the Event.
+      if (Status s = events->RecordAbout(kube::kConfigMaps, cm_ns, cfg->state.configmap_name, type,
+                                         reason, msg, at);
+          !s) {
         log::Warn("cannot record event", {{"reason", reason}, {"error", s.message()}});
       }
     };

@@ -3,7 +3,8 @@
 //
 //   node tests/kube-apiserver/server.mjs --kubeconfig OUT.yaml [--port 0] [--host 127.0.0.1]
 //        [--admin-port 0] [--state-file rbac.json] [--insecure-http] [--token TOKEN]
-//        [--bookmark-interval SECONDS] [--history N] [--no-auto-namespaces]
+//        [--bookmark-interval SECONDS] [--history N] [--namespace NS]... [--auto-create-namespaces]
+//        [--http1-only]
 //
 // Prints one JSON line on stdout when ready; SIGTERM/SIGINT stop it and remove its temp dir.
 import { execFileSync } from 'node:child_process';
@@ -33,7 +34,9 @@ try {
     token: { type: 'string' },
     'bookmark-interval': { type: 'string', default: '1' },
     history: { type: 'string', default: '10000' },
-    'no-auto-namespaces': { type: 'boolean', default: false },
+    namespace: { type: 'string', multiple: true, default: [] },
+    'auto-create-namespaces': { type: 'boolean', default: false },
+    'http1-only': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -186,7 +189,8 @@ const adminToken = args.token ?? randomBytes(24).toString('hex');
 auth.set(adminToken, { user: 'kubernetes-admin', groups: ['system:masters'], rules: ADMIN_RULES });
 
 const nsResource = RESOURCES.find((x) => x.resource === 'namespaces');
-for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+for (const ns of new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease', ...args.namespace])) {
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns) || ns.length > 63) fail(`--namespace ${ns}: not a DNS-1123 label`);
   store.commit('ADDED', 'namespaces', systemObject(nsResource, { metadata: { name: ns } }));
 }
 
@@ -211,7 +215,7 @@ if (args['state-file']) {
 
 const settings = {
   bookmarkIntervalMs: bookmarkSeconds * 1000,
-  autoCreateNamespaces: !args['no-auto-namespaces'],
+  autoCreateNamespaces: args['auto-create-namespaces'],
   hostPort: '',
 };
 const api = new Api({ store, auth, faults, requestLog, settings });

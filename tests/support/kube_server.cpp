@@ -30,7 +30,8 @@ size_t Collect(char* p, size_t s, size_t n, void* ud) {
 }
 }  // namespace
 
-KubeTestServer::KubeTestServer(const std::string& extra_state_json) {
+KubeTestServer::KubeTestServer(const std::string& extra_state_json,
+                               const std::vector<std::string>& extra_args) {
   kubeconfig_ = dir_.path() + "/kubeconfig.yaml";
   std::vector<std::string> args = {NodeBinary(), SourceDir() + "/tests/kube-apiserver/server.mjs",
                                    "--kubeconfig", kubeconfig_};
@@ -42,6 +43,7 @@ KubeTestServer::KubeTestServer(const std::string& extra_state_json) {
     args.push_back("--state-file");
     args.push_back(state);
   }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   int out[2];
   if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t fa;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "kube/kubeconfig.h"
 #include "support/temp_dir.h"
@@ -14,8 +15,11 @@ namespace aha::testing {
 
 class KubeTestServer {
  public:
-  // Starts the server; throws std::runtime_error when it does not come up.
-  explicit KubeTestServer(const std::string& extra_state_json = "");
+  // Starts the server; throws std::runtime_error when it does not come up. Like a real cluster it
+  // has only the default namespaces: pass e.g. {"--namespace", "agency"} in `extra_args` (see
+  // tests/kube-apiserver/README.md for the options, e.g. --http1-only).
+  explicit KubeTestServer(const std::string& extra_state_json = "",
+                          const std::vector<std::string>& extra_args = {});
   ~KubeTestServer();
   KubeTestServer(const KubeTestServer&) = delete;
   KubeTestServer& operator=(const KubeTestServer&) = delete;

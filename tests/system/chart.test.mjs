@@ -712,7 +712,7 @@ test('alerts and dashboard use only metrics the roles export', async (t) => {
   };
   // The controller with the chart's own rendered controller.yaml (ConfigMap state, Lease) against
   // the Kubernetes API test server; its probes of the in-cluster names fail, which is fine here.
-  const kube = await startKubeServer(t, dir);
+  const kube = await startKubeServer(t, dir, ['--namespace', 'agency']);
   const rendered = named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'];
   const ctl = await startController(t, writeConfig(dir, `${rendered.replace(/listen: .*/, 'listen: "127.0.0.1:0"')}kubeconfig: "${kube.kubeconfig}"\n`),
     { POD_NAME: 'simple-agency-simple-cli-failover-controller-0' });

@@ -190,7 +190,8 @@ const NS = '/api/v1/namespaces/default';
 
 let srv;
 before(async () => {
-  srv = await startServer(['--bookmark-interval', '0.3']);
+  // Like a real cluster, only the default namespaces exist unless created (as these are here).
+  srv = await startServer(['--bookmark-interval', '0.3', '--namespace', 'sel', '--namespace', 'watch-ns', '--namespace', 'agency']);
 });
 
 // ---- discovery ------------------------------------------------------------------------------------------
@@ -240,6 +241,11 @@ kubectlTest('kubectl get/apply/patch/delete a ConfigMap with default flags', asy
   const file = join(srv.dir, 'cm.yaml');
   const yaml = (value) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  namespace: kubectl-ns\n  labels: {app: demo}\ndata:\n  mode: ${value}\n  keep: "yes"\n`;
   writeFileSync(file, yaml('active'));
+  // The namespace does not exist yet: the real NamespaceLifecycle admission answers 404.
+  const noNs = kubectl(srv, ['apply', '-f', file]);
+  assert.notEqual(noNs.status, 0);
+  assert.match(noNs.stderr, /Error from server \(NotFound\): error when creating ".*cm\.yaml": namespaces "kubectl-ns" not found/);
+  assert.match(ok(kubectl(srv, ['create', 'namespace', 'kubectl-ns'])), /namespace\/kubectl-ns created/);
   assert.match(ok(kubectl(srv, ['apply', '-f', file])), /^configmap\/app-config created$/m);
   const first = JSON.parse(ok(kubectl(srv, ['get', 'cm', 'app-config', '-n', 'kubectl-ns', '-o', 'json'])));
   assert.deepEqual(first.data, { keep: 'yes', mode: 'active' });
@@ -544,6 +550,100 @@ test('events: core/v1 and events.k8s.io/v1 share one storage', async () => {
   assert.equal(core.json.eventTime, '2024-05-01T10:00:00.123456Z');
 });
 
+// pkg/registry/core/event/strategy.go (EventToSelectableFields) and the Event field label
+// conversion in pkg/apis/core/v1/conversion.go: these labels, anything else is a 400.
+test('events: field selectors on involvedObject.* (uid included), reason, type, source; others are 400', async () => {
+  const c = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('ev-target', {}) });
+  assert.equal(c.status, 201);
+  const uid = c.json.metadata.uid;
+  const ev = (name, io, extra = {}) => request(srv, 'POST', `${NS}/events`, {
+    body: {
+      apiVersion: 'v1', kind: 'Event', metadata: { name }, involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', name: 'ev-target', namespace: 'default', ...io },
+      reason: 'RegionFailed', message: name, type: 'Warning', source: { component: 'agency-ha-controller' },
+      firstTimestamp: '2024-05-01T10:00:00Z', lastTimestamp: '2024-05-01T10:00:00Z', count: 1, ...extra,
+    },
+  });
+  assert.equal((await ev('sel.with-uid', { uid, resourceVersion: c.json.metadata.resourceVersion })).status, 201);
+  assert.equal((await ev('sel.no-uid', {})).status, 201);
+  assert.equal((await ev('sel.other-uid', { uid: '00000000-0000-0000-0000-000000000000' }, { type: 'Normal', reason: 'RegionRecovered' })).status, 201);
+  const names = async (sel) => {
+    const r = await request(srv, 'GET', `${NS}/events?fieldSelector=${encodeURIComponent(sel)}`);
+    assert.equal(r.status, 200, r.text);
+    return r.json.items.map((i) => i.metadata.name).sort();
+  };
+  // What kubectl describe sends (describe.go searchEvents → GetFieldSelector).
+  assert.deepEqual(await names(`involvedObject.name=ev-target,involvedObject.namespace=default,involvedObject.kind=ConfigMap,involvedObject.uid=${uid}`), ['sel.with-uid']);
+  assert.deepEqual(await names('involvedObject.name=ev-target'), ['sel.no-uid', 'sel.other-uid', 'sel.with-uid']);
+  assert.deepEqual(await names('involvedObject.name=ev-target,involvedObject.uid='), ['sel.no-uid'], 'a missing uid is the empty string');
+  assert.deepEqual(await names('involvedObject.name=ev-target,type!=Warning'), ['sel.other-uid']);
+  assert.deepEqual(await names('involvedObject.name=ev-target,reason=RegionFailed,source=agency-ha-controller'), ['sel.no-uid', 'sel.with-uid']);
+  assert.deepEqual(await names(`involvedObject.name=ev-target,involvedObject.resourceVersion=${c.json.metadata.resourceVersion},involvedObject.apiVersion=v1`), ['sel.with-uid']);
+  for (const bad of ['involvedObject.foo=x', 'message=x', 'count=1']) {
+    const r = await request(srv, 'GET', `${NS}/events?fieldSelector=${encodeURIComponent(bad)}`);
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.json.message, `field label not supported: ${bad.split('=')[0]}`);
+  }
+});
+
+kubectlTest('kubectl describe configmap lists only the Events that carry its uid', async () => {
+  const c = await request(srv, 'POST', `${NS}/configmaps`, { body: cm('described', { k: 'v' }) });
+  assert.equal(c.status, 201);
+  const ev = (name, io) => request(srv, 'POST', `${NS}/events`, {
+    body: {
+      apiVersion: 'v1', kind: 'Event', metadata: { name }, involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', name: 'described', namespace: 'default', ...io },
+      reason: name === 'described.a' ? 'WithUid' : 'WithoutUid', message: `message of ${name}`, type: 'Warning', source: { component: 'agency-ha-controller' },
+      firstTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), lastTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), count: 1,
+    },
+  });
+  assert.equal((await ev('described.a', { uid: c.json.metadata.uid })).status, 201);
+  assert.equal((await ev('described.b', {})).status, 201);
+  const out = ok(kubectl(srv, ['describe', 'configmap', 'described']));
+  const events = out.slice(out.search(/^Events:/m));
+  assert.match(events, /^\s+Warning\s+WithUid\s+\S+\s+agency-ha-controller\s+message of described\.a$/m, out);
+  assert.doesNotMatch(events, /WithoutUid/, out);
+});
+
+// The NamespaceLifecycle admission plugin: creates into a namespace that does not exist are 404
+// (before validation); reads are not admitted (the object is simply not found, lists are empty).
+test('namespaces are not created on the fly (unless --auto-create-namespaces)', async (t) => {
+  const missing = '/api/v1/namespaces/no-such-ns';
+  const create = await request(srv, 'POST', `${missing}/configmaps`, { body: cm('x', {}) });
+  assert.equal(create.status, 404);
+  assert.deepEqual(create.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'namespaces "no-such-ns" not found',
+    reason: 'NotFound', details: { name: 'no-such-ns', kind: 'namespaces' }, code: 404,
+  });
+  const invalid = await request(srv, 'POST', `${missing}/configmaps`, { body: cm('Not_A_Name', {}) });
+  assert.equal(invalid.status, 404, 'admission runs before validation');
+  assert.equal((await request(srv, 'POST', `${missing}/configmaps?dryRun=All`, { body: cm('x', {}) })).status, 404);
+  const lease = await request(srv, 'POST', '/apis/coordination.k8s.io/v1/namespaces/no-such-ns/leases', {
+    body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'l' }, spec: {} } });
+  assert.equal(lease.json.message, 'namespaces "no-such-ns" not found');
+  const putEvent = await request(srv, 'PUT', `${missing}/events/e1`, {
+    body: { apiVersion: 'v1', kind: 'Event', metadata: { name: 'e1' }, involvedObject: { kind: 'ConfigMap', name: 'x', namespace: 'no-such-ns' }, reason: 'R', type: 'Normal' } });
+  assert.equal(putEvent.status, 404, 'create-on-update of core events is admitted as a create');
+  assert.equal(putEvent.json.message, 'namespaces "no-such-ns" not found');
+  const get = await request(srv, 'GET', `${missing}/configmaps/x`);
+  assert.equal(get.status, 404);
+  assert.equal(get.json.message, 'configmaps "x" not found');
+  const list = await request(srv, 'GET', `${missing}/configmaps`);
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.json.items, []);
+  assert.equal((await request(srv, 'GET', '/api/v1/namespaces/no-such-ns')).status, 404, 'and it was not created');
+
+  // Created first, as on a real cluster, it works.
+  assert.equal((await request(srv, 'POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'made-ns' } } })).status, 201);
+  assert.equal((await request(srv, 'POST', '/api/v1/namespaces/made-ns/configmaps', { body: cm('x', {}) })).status, 201);
+
+  // The opt-in: the namespace appears with the first object written into it.
+  const auto = await startServer(['--auto-create-namespaces']);
+  t.after(() => stopServer(auto));
+  assert.equal((await request(auto, 'POST', '/api/v1/namespaces/on-the-fly/configmaps', { body: cm('x', {}) })).status, 201);
+  assert.equal((await request(auto, 'GET', '/api/v1/namespaces/on-the-fly')).json.status.phase, 'Active');
+  const badNs = await startServer(['--namespace', 'Bad_Name']).then(() => null, (e) => e);
+  assert.match(String(badNs), /--namespace Bad_Name: not a DNS-1123 label/);
+});
+
 // ---- watches --------------------------------------------------------------------------------------------
 
 test('watch: initial ADDED events, resume from a resourceVersion, fieldSelector, timeoutSeconds', async (t) => {
@@ -725,7 +825,7 @@ test('--state-file defines tokens and rules at start-up', async (t) => {
     tokens: { 'reader-token': { user: 'system:serviceaccount:ns:reader', rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: ['x'], namespaces: ['ns'] }] } },
     objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'seeded', namespace: 'ns' }, status: { phase: 'Running' } }],
   }));
-  const s2 = await startServer(['--state-file', state, '--insecure-http']);
+  const s2 = await startServer(['--state-file', state, '--insecure-http', '--namespace', 'ns']);
   t.after(() => stopServer(s2));
   assert.match(s2.url, /^http:\/\//);
   assert.equal(s2.caFile, null);

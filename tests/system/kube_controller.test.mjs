@@ -2,10 +2,15 @@
 // Events, and two controller replicas with Lease leader election (one killed with SIGKILL).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   get, runAsync, startController, startGate, startKubeServer, tempDir, waitFor, writeConfig,
 } from './helpers.mjs';
+
+const KUBECTL = process.env.KUBECTL || '/usr/bin/kubectl';
+const HAVE_KUBECTL = existsSync(KUBECTL);
 
 function startKubeGate(t, dir, region, kubeconfig) {
   return startGate(t, dir, region, '{configMap: {namespace: agency, name: simple-agency-failover}}',
@@ -21,7 +26,7 @@ async function configMap(kube) {
 
 test('ConfigMap state, watch-driven gates, Events, leader election with SIGKILL failover', async (t) => {
   const dir = tempDir(t);
-  const kube = await startKubeServer(t, dir);
+  const kube = await startKubeServer(t, dir, ['--namespace', 'agency']);
   const gus = await startKubeGate(t, dir, 'us-east-1', kube.kubeconfig);
   const geu = await startKubeGate(t, dir, 'eu-west-1', kube.kubeconfig);
   const gap = await startKubeGate(t, dir, 'ap-southeast-1', kube.kubeconfig);
@@ -100,9 +105,49 @@ listen: "127.0.0.1:0"
   assert.equal((await lease()).spec.holderIdentity ?? '', '');
 });
 
+// The README and the runbook send operators to `kubectl describe cm <state ConfigMap>`. kubectl
+// selects the Events by involvedObject.uid (describe.go searchEvents), as the API test server does:
+// an Event without the ConfigMap's uid shows as `Events: <none>`.
+test('kubectl describe configmap shows the controller\'s Events after a failover', { skip: HAVE_KUBECTL ? false : `kubectl not found at ${KUBECTL}` }, async (t) => {
+  const dir = tempDir(t);
+  const kube = await startKubeServer(t, dir, ['--namespace', 'agency']);
+  const gus = await startKubeGate(t, dir, 'us-east-1', kube.kubeconfig);
+  const geu = await startKubeGate(t, dir, 'eu-west-1', kube.kubeconfig);
+  const cfg = writeConfig(dir, `regions:
+  - {name: us-east-1, endpoint: "${gus.url}"}
+  - {name: eu-west-1, endpoint: "${geu.url}"}
+probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 2, successThreshold: 2}
+state: {configMap: {namespace: agency, name: simple-agency-failover}}
+kubeconfig: "${kube.kubeconfig}"
+listen: "127.0.0.1:0"
+`);
+  await startController(t, cfg);
+  await waitFor('ConfigMap written', async () => (await configMap(kube))?.data?.servingRegions === 'eu-west-1\nus-east-1\n');
+  const drill = JSON.stringify({ apiVersion: 'agency-ha/v1', outages: [{ id: 'd1', region: 'us-east-1',
+    failureType: 'health', startedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 60000).toISOString(), by: 'test' }] });
+  const set = await runAsync(['state', 'set', '--configmap', 'agency/simple-agency-failover',
+    '--kubeconfig', kube.kubeconfig, 'simulatedOutages', '--value', drill]);
+  assert.equal(set.status, 0, set.stderr);
+  await waitFor('RegionFailed event stored', async () => (await kube.admin('GET', '/objects')).items
+    .some((o) => o.kind === 'Event' && o.reason === 'RegionFailed'), 5000);
+
+  const describe = spawnSync(KUBECTL, ['--kubeconfig', kube.kubeconfig, '-n', 'agency', 'describe', 'configmap',
+    'simple-agency-failover'], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(describe.status, 0, describe.stderr);
+  const out = describe.stdout;
+  assert.doesNotMatch(out, /^Events:\s*<none>/m, out);
+  const events = out.slice(out.search(/^Events:/m));
+  assert.match(events, /^\s+Warning\s+RegionFailed\s+\S+\s+agency-ha-controller\s+region us-east-1: /m, out);
+  // What kubectl asked for: the ConfigMap's uid in the Events' field selector.
+  const uid = (await configMap(kube)).metadata.uid;
+  const list = (await kube.admin('GET', '/requests')).requests.find((r) => r.resource === 'events' && r.verb === 'list');
+  assert.ok(list, 'kubectl listed events');
+  assert.match(list.query.fieldSelector, new RegExp(`involvedObject\\.uid=${uid}`));
+});
+
 test('gate fails static while the API is unreachable, and recovers', async (t) => {
   const dir = tempDir(t);
-  const kube = await startKubeServer(t, dir);
+  const kube = await startKubeServer(t, dir, ['--namespace', 'agency']);
   const g = await startKubeGate(t, dir, 'us-east-1', kube.kubeconfig);
   const set = (v) => runAsync(['state', 'set', '--configmap', 'agency/simple-agency-failover',
     '--kubeconfig', kube.kubeconfig, 'servingRegions', '--value', v]);
@@ -119,7 +164,7 @@ test('gate fails static while the API is unreachable, and recovers', async (t) =
 
 test('controller started while the API is unreachable writes the state once it is back', async (t) => {
   const dir = tempDir(t);
-  const kube = await startKubeServer(t, dir);
+  const kube = await startKubeServer(t, dir, ['--namespace', 'agency']);
   await kube.admin('POST', '/pause');
   const cfg = writeConfig(dir, `regions:
   - {name: us-east-1, endpoint: "http://127.0.0.1:1/health"}

@@ -28,7 +28,7 @@ const text = (r) => r.content.map((c) => c.text).join('\n');
 
 test('mcp on a ConfigMap: drill via the SDK → region failed in the ConfigMap → measured report, Events', async (t) => {
   const dir = tempDir(t);
-  const kube = await startKubeServer(t, dir);
+  const kube = await startKubeServer(t, dir, ['--namespace', 'agency']);
   const stateYaml = `{configMap: {namespace: agency, name: ${CM}}}`;
   const kubeYaml = `kubeconfig: "${kube.kubeconfig}"\n`;
   const [gus, geu, gap] = await Promise.all(['us-east-1', 'eu-west-1', 'ap-southeast-1']
@@ -124,10 +124,13 @@ mcp: {minDurationSeconds: 1, maxDurationSeconds: 600, defaultDurationSeconds: 60
   await waitFor('DrillCompleted event', async () => (await events(kube))
     .some((e) => e.reason === 'DrillCompleted'), 5000);
   const ev = (await events(kube)).filter((e) => e.reportingComponent === 'agency-ha-mcp');
+  const cmUid = (await configMap(kube)).metadata.uid;
   for (const e of ev) {
     assert.equal(e.involvedObject.kind, 'ConfigMap');
     assert.equal(e.involvedObject.name, CM);
     assert.equal(e.involvedObject.namespace, 'agency');
+    // kubectl describe selects Events by involvedObject.uid.
+    assert.equal(e.involvedObject.uid, cmUid);
     assert.equal(e.reportingInstance, 'mcp-test');
   }
   const find = (reason, drill) => ev.find((e) => e.reason === reason && e.message.includes(drill));

@@ -433,6 +433,15 @@ export class Api {
     if (errs.length) throw errors.invalid(r.kind, r.group, obj.metadata.name ?? '', errs);
   }
 
+  // The NamespaceLifecycle admission plugin (staging/src/k8s.io/apiserver/pkg/admission/plugin/
+  // namespace/lifecycle/admission.go) refuses creates into a namespace that does not exist with
+  // 404 `namespaces "x" not found`; it runs before validation and before storage (AlreadyExists).
+  admitNamespace(ns) {
+    if (!ns || this.settings.autoCreateNamespaces || this.store.get('namespaces', undefined, ns)) return;
+    throw errors.notFound({ group: '', resource: 'namespaces' }, ns);
+  }
+
+  // --auto-create-namespaces (a test convenience, not a real server's behaviour).
   ensureNamespace(ns, dryRun) {
     if (!ns || this.store.get('namespaces', undefined, ns)) return;
     if (!this.settings.autoCreateNamespaces) throw errors.notFound({ group: '', resource: 'namespaces' }, ns);
@@ -445,6 +454,7 @@ export class Api {
     this.checkNamespace(r, obj, ns);
     const meta = obj.metadata;
     if (meta.resourceVersion) throw errors.badRequest('resourceVersion should not be set on objects to be created');
+    this.admitNamespace(ns);
     if (!meta.name && meta.generateName) {
       for (let i = 0; i < 8; i++) {
         let suffix = '';
