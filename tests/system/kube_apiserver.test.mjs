@@ -322,7 +322,13 @@ kubectlTest('kubectl get -w -o json streams the MODIFIED object', async (t) => {
 
 kubectlTest('kubectl create -f a Lease, get leases, AlreadyExists on a second create', () => {
   const file = join(srv.dir, 'lease.yaml');
-  writeFileSync(file, 'apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: agency-ha-leader\nspec:\n  holderIdentity: controller-a\n  leaseDurationSeconds: 15\n  renewTime: "2024-05-01T10:00:00Z"\n');
+  const leaseYaml = (renewTime) => `apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: agency-ha-leader\nspec:\n  holderIdentity: controller-a\n  leaseDurationSeconds: 15\n  renewTime: "${renewTime}"\n`;
+  // renewTime is a MicroTime: a real server parses it with RFC3339Micro, exactly 6 fractional digits.
+  writeFileSync(file, leaseYaml('2024-05-01T10:00:00Z'));
+  const seconds = kubectl(srv, ['create', '-f', file]);
+  assert.notEqual(seconds.status, 0);
+  assert.match(seconds.stderr, /Error from server \(BadRequest\): error when creating ".*lease\.yaml": Lease in version "v1" cannot be handled as a Lease: parsing time "2024-05-01T10:00:00Z" as "2006-01-02T15:04:05\.000000Z07:00": cannot parse "Z" as "\.000000"/);
+  writeFileSync(file, leaseYaml('2024-05-01T10:00:00.000000Z'));
   assert.match(ok(kubectl(srv, ['create', '-f', file])), /lease.coordination.k8s.io\/agency-ha-leader created/);
   const list = ok(kubectl(srv, ['get', 'leases']));
   assert.match(list, /^NAME\s+HOLDER\s+AGE\n/);
@@ -601,6 +607,51 @@ kubectlTest('kubectl describe configmap lists only the Events that carry its uid
   const events = out.slice(out.search(/^Events:/m));
   assert.match(events, /^\s+Warning\s+WithUid\s+\S+\s+agency-ha-controller\s+message of described\.a$/m, out);
   assert.doesNotMatch(events, /WithoutUid/, out);
+});
+
+// metav1.MicroTime.UnmarshalJSON parses with RFC3339Micro ("2006-01-02T15:04:05.000000Z07:00",
+// apimachinery pkg/apis/meta/v1/micro_time.go), metav1.Time with time.RFC3339: Go's time.Parse rules.
+test('MicroTime needs exactly 6 fractional digits; Time takes any; both with Go\'s errors', async () => {
+  const lease = (name, spec) => request(srv, 'POST', '/apis/coordination.k8s.io/v1/namespaces/default/leases', {
+    body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15, ...spec } } });
+  const layout = '2006-01-02T15:04:05.000000Z07:00';
+  const rejected = {
+    '2024-05-01T10:00:00Z': 'cannot parse "Z" as ".000000"',
+    '2024-05-01T10:00:00.123Z': 'cannot parse ".123Z" as ".000000"',
+    '2024-05-01T10:00:00.123456789Z': 'cannot parse "789Z" as "Z07:00"',
+    '2024-05-01t10:00:00.123456Z': 'cannot parse "t10:00:00.123456Z" as "T"',
+    '2024-05-01T10:00:00.123456z': 'cannot parse "z" as "Z07:00"',
+    '': 'cannot parse "" as "2006"',
+  };
+  let i = 0;
+  for (const [v, why] of Object.entries(rejected)) {
+    for (const field of ['renewTime', 'acquireTime']) {
+      const r = await lease(`mt-bad-${i++}`, { [field]: v });
+      assert.equal(r.status, 400, `${field}=${v}: ${r.text}`);
+      assert.equal(r.json.message, `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(v)} as "${layout}": ${why}`);
+    }
+  }
+  const range = await lease('mt-range', { renewTime: '2024-02-30T10:00:00.000000Z' });
+  assert.equal(range.json.message, 'Lease in version "v1" cannot be handled as a Lease: parsing time "2024-02-30T10:00:00.000000Z": day out of range');
+  const accepted = {
+    '2024-05-01T10:00:00.123456Z': '2024-05-01T10:00:00.123456Z',
+    '2024-05-01T12:00:00.000001+02:00': '2024-05-01T10:00:00.000001Z',
+    '2024-05-01T10:00:00,654321Z': '2024-05-01T10:00:00.654321Z', // Go accepts a comma
+  };
+  for (const [v, stored] of Object.entries(accepted)) {
+    const r = await lease(`mt-ok-${i++}`, { renewTime: v, acquireTime: null });
+    assert.equal(r.status, 201, `${v}: ${r.text}`);
+    assert.equal(r.json.spec.renewTime, stored);
+    assert.equal(r.json.spec.acquireTime, undefined, 'null is the zero time (omitted)');
+  }
+  // metav1.Time (Event firstTimestamp): any fraction, or none; stored in seconds.
+  const ev = (name, firstTimestamp) => request(srv, 'POST', `${NS}/events`, {
+    body: { apiVersion: 'v1', kind: 'Event', metadata: { name }, involvedObject: { kind: 'ConfigMap', name: 'x', namespace: 'default' }, reason: 'R', type: 'Normal', firstTimestamp } });
+  assert.equal((await ev('t-frac', '2024-05-01T10:00:00.5Z')).json.firstTimestamp, '2024-05-01T10:00:00Z');
+  assert.equal((await ev('t-plain', '2024-05-01T10:00:00Z')).json.firstTimestamp, '2024-05-01T10:00:00Z');
+  const badTime = await ev('t-bad', '2024-05-01T10:00:00');
+  assert.equal(badTime.status, 400);
+  assert.equal(badTime.json.message, 'Event in version "v1" cannot be handled as a Event: parsing time "2024-05-01T10:00:00" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "Z07:00"');
 });
 
 // The NamespaceLifecycle admission plugin: creates into a namespace that does not exist are 404

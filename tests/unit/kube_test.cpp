@@ -375,6 +375,33 @@ TEST(KubeEvents, CarryTheObjectsUidSoKubectlDescribeFindsThem) {
   EXPECT_FALSE((*bare)["items"][0]["involvedObject"].contains("uid"));
 }
 
+// A real API server parses MicroTime with RFC3339Micro: exactly six fractional digits, 'Z'.
+TEST(KubeTime, MicroTimeHasExactlySixFractionalDigits) {
+  using std::chrono::microseconds;
+  const WallTime t0{std::chrono::seconds(1714557600)};  // 2024-05-01T10:00:00Z
+  EXPECT_EQ(kube::FormatMicroTime(t0), "2024-05-01T10:00:00.000000Z");
+  EXPECT_EQ(kube::FormatMicroTime(t0 + microseconds(5)), "2024-05-01T10:00:00.000005Z");
+  EXPECT_EQ(kube::FormatMicroTime(t0 + microseconds(123456) + std::chrono::nanoseconds(789)),
+            "2024-05-01T10:00:00.123456Z");
+  EXPECT_EQ(kube::FormatKubeTime(t0 + microseconds(999999)), "2024-05-01T10:00:00Z");
+  // And the (strict) test server takes what the elector writes.
+  auto c = NewClient();
+  const std::string lease = UniqueName("lease");
+  json obj = {{"apiVersion", "coordination.k8s.io/v1"},
+              {"kind", "Lease"},
+              {"metadata", {{"name", lease}, {"namespace", "agency"}}},
+              {"spec",
+               {{"holderIdentity", "x"},
+                {"renewTime", kube::FormatMicroTime(SystemClock::instance().wall())}}}};
+  EXPECT_TRUE(c->Create(kube::kLeases, "agency", obj).ok());
+  obj["metadata"]["name"] = lease + "-ms";
+  obj["spec"]["renewTime"] = "2024-05-01T10:00:00.123Z";  // what a millisecond formatter would send
+  auto rejected = c->Create(kube::kLeases, "agency", obj);
+  EXPECT_EQ(rejected.code(), 400);
+  EXPECT_NE(rejected.message().find("cannot parse \".123Z\" as \".000000\""), std::string::npos)
+      << rejected.message();
+}
+
 // ---- Leader election ----
 
 kube::LeaderConfig FastLease(const std::string& name, const std::string& id) {

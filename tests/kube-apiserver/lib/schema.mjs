@@ -1,6 +1,7 @@
 // The served types, described once: this drives decoding (Go json semantics: field order, omitempty,
 // sorted map keys, unknown-field detection), the OpenAPI v3/v2 documents and strategic-merge-patch
 // metadata.
+import { GoTimeError, parseGoTime, RFC3339, RFC3339_MICRO } from './gotime.mjs';
 
 export const str = { t: 'string' };
 export const i32 = { t: 'integer', format: 'int32' };
@@ -201,16 +202,16 @@ function typeError(ctx, v, s, path) {
   throw new DecodeError(`json: cannot unmarshal ${what} into Go struct field ${ctx.goRoot}.${path} of type ${goType(s)}`);
 }
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-export function parseTime(v) {
-  const m = RFC3339.exec(v);
-  if (!m) return null;
-  const ms = Date.parse(v.toUpperCase());
-  if (Number.isNaN(ms)) return null;
-  const frac = m[7] ? m[7].slice(1).padEnd(6, '0').slice(0, 6) : '000000';
-  // Date keeps milliseconds only; carry the microseconds separately.
-  return { seconds: Math.floor(ms / 1000), micros: Number(frac) };
+// metav1.Time / metav1.MicroTime as their UnmarshalJSON parses them (Go's time.Parse with
+// time.RFC3339 / RFC3339Micro, see gotime.mjs): {seconds, micros}, or throws DecodeError with Go's
+// message.
+export function parseTime(v, micro = false) {
+  try {
+    return parseGoTime(micro ? RFC3339_MICRO : RFC3339, v);
+  } catch (e) {
+    if (e instanceof GoTimeError) throw new DecodeError(e.message);
+    throw e;
+  }
 }
 
 export function formatTime(seconds) {
@@ -276,11 +277,7 @@ export function decodeValue(s, v, path, ctx) {
       return v;
     case 'time': case 'microtime': {
       if (typeof v !== 'string') typeError(ctx, v, s, path);
-      if (v === '') return undefined; // "" decodes to the zero time
-      const t = parseTime(v);
-      if (!t) {
-        throw new DecodeError(`parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(v)} as "2006"`);
-      }
+      const t = parseTime(v, s.t === 'microtime'); // "" too is an error: only null is the zero time
       return s.t === 'time' ? formatTime(t.seconds) : formatMicroTime(t.seconds, t.micros);
     }
     case 'bytes':
