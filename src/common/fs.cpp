@@ -17,6 +17,24 @@ std::string ErrnoText(int err) {
   return std::strerror(err);
 }
 
+Result<int> OpenLockFile(const std::string& path) {
+  // O_NONBLOCK: a FIFO planted at the path must not block the open (no effect on a regular file).
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int e = errno;
+    if (e == ELOOP) {
+      return Err("lock file " + path + " is a symbolic link; refusing to follow it", e);
+    }
+    return Err("cannot open lock file " + path + ": " + ErrnoText(e), e);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Err("lock file " + path + " is not a regular file; refusing to use it", EINVAL);
+  }
+  return fd;
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Err(path + ": " + ErrnoText(errno));

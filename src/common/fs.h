@@ -15,4 +15,10 @@ Status WriteFileAtomic(const std::string& path, const std::string& data);
 Status EnsureWritableDir(const std::string& path);
 std::string ErrnoText(int err);
 
+// Opens (creating it, mode 0644) the lock file `path` for flock(): never through a symlink
+// (O_NOFOLLOW: a planted link to a host file is refused and its target neither created nor
+// touched) and only a regular file (fstat check). Returns the fd (O_CLOEXEC) or an error naming
+// the path; a symlink says so.
+Result<int> OpenLockFile(const std::string& path);
+
 }  // namespace aha

@@ -21,22 +21,6 @@ namespace {
 
 std::atomic<uint64_t> g_tmp_counter{0};
 
-// A temp path next to `target`; contains '~' so it can never be a valid key.
-std::string TempPathFor(const std::string& target) {
-  fs::path p(target);
-  return (p.parent_path() / (".aha~" + p.filename().string() + "." + std::to_string(::getpid()) +
-                             "." + std::to_string(g_tmp_counter++)))
-      .string();
-}
-
-void FsyncDir(const std::string& dir) {
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
 bool WriteAll(int fd, const char* data, size_t n) {
   size_t off = 0;
   while (off < n) {
@@ -50,22 +34,113 @@ bool WriteAll(int fd, const char* data, size_t n) {
   return true;
 }
 
-// Copies `src_fd` (or `data` when src_fd < 0) into a temp file next to `target`, fsyncs it and
-// renames it over `target`. Returns the bytes written or an error text (errno included).
-// Without `durable` neither the file nor the directory is fsynced (the caller syncs later).
-Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::string* data,
-                             bool durable = true) {
-  const std::string dir = fs::path(target).parent_path().string();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Err("cannot create directory " + dir + ": " + ec.message());
-  const std::string tmp = TempPathFor(target);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+// Opens the directory `dfd`/`name`, never through a symlink. Returns the fd or -1 (errno set;
+// ELOOP or ENOTDIR for a symlink or a file in the way).
+int OpenDirAt(int dfd, const std::string& name) {
+  return ::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// Why `dfd`/`name` could not be opened, in words ("is a symbolic link" when it is one).
+std::string WhyNotOpened(int dfd, const std::string& name, int err) {
+  struct stat st {};
+  if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+    return "is a symbolic link; refusing to follow it";
+  }
+  return ErrnoText(err);
+}
+
+// Walks `root`/key's directory segments without following a symlink in any of them (the root
+// itself may be one: a mount). With `create`, missing directories are made (0755). Returns the
+// fd of the key's directory; *last gets the key's last segment. Errors: code 404 when a segment
+// does not exist (without `create`), otherwise a message naming the segment.
+Result<int> OpenKeyDir(const std::string& root, const std::string& key, bool create,
+                       std::string* last) {
+  if (create) {
+    std::error_code ec;
+    fs::create_directories(root, ec);
+    if (ec) return Err("cannot create directory " + root + ": " + ec.message());
+  }
+  int dfd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) {
+    const int e = errno;
+    return Err("cannot open " + root + ": " + ErrnoText(e), e == ENOENT ? 404 : 0);
+  }
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = key.find('/', start);
+    if (slash == std::string::npos) break;
+    const std::string seg = key.substr(start, slash - start);
+    if (create && ::mkdirat(dfd, seg.c_str(), 0755) != 0 && errno != EEXIST) {
+      const int e = errno;
+      ::close(dfd);
+      return Err("cannot create directory " + key.substr(0, slash) + ": " + ErrnoText(e));
+    }
+    const int next = OpenDirAt(dfd, seg);
+    if (next < 0) {
+      const int e = errno;
+      const std::string why = WhyNotOpened(dfd, seg, e);
+      ::close(dfd);
+      if (e == ENOENT) return Err(key.substr(0, slash) + ": no such directory", 404);
+      if (e == ENOTDIR && why == ErrnoText(e)) {
+        return Err(key.substr(0, slash) + " is an object, not a directory of other keys",
+                   create ? 0 : 404);
+      }
+      return Err(key.substr(0, slash) + " " + why);
+    }
+    ::close(dfd);
+    dfd = next;
+    start = slash + 1;
+  }
+  *last = key.substr(start);
+  return dfd;
+}
+
+// Opens the object `root`/key for reading: no symlink followed anywhere below the root, a
+// regular file only. 404 when it does not exist (or is a directory of other keys).
+Result<int> OpenObject(const std::string& root, const std::string& key, struct stat* st) {
+  std::string name;
+  auto dfd = OpenKeyDir(root, key, /*create=*/false, &name);
+  if (!dfd) return dfd.error();
+  int fd = ::openat(*dfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    const std::string why = WhyNotOpened(*dfd, name, e);
+    ::close(*dfd);
+    if (e == ENOENT || e == ENOTDIR) return Err("no such object", 404);
+    return Err("object file " + why);
+  }
+  ::close(*dfd);
+  if (::fstat(fd, st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    return Err("fstat: " + ErrnoText(e));
+  }
+  if (S_ISDIR(st->st_mode)) {
+    ::close(fd);
+    return Err("no such object", 404);
+  }
+  if (!S_ISREG(st->st_mode)) {
+    ::close(fd);
+    return Err("object file is not a regular file; refusing to read it");
+  }
+  return fd;
+}
+
+// Copies `src_fd` (or `data` when src_fd < 0) into a temp file in the directory `dfd` (shown
+// as `dir` in errors), fsyncs it and renames it over `name` there (a symlink at `name` is
+// replaced, never followed). Returns the bytes written or an error text (errno included).
+// With `limit`, a source longer than `limit` bytes fails (nothing renamed). Without `durable`
+// neither the file nor the directory is fsynced (the caller syncs later).
+Result<uint64_t> AtomicWriteAt(int dfd, const std::string& dir, const std::string& name, int src_fd,
+                               const std::string* data, bool durable, uint64_t limit = UINT64_MAX) {
+  const std::string tmp =
+      ".aha~" + name + "." + std::to_string(::getpid()) + "." + std::to_string(g_tmp_counter++);
+  int fd = ::openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return Err("cannot create temp file in " + dir + ": " + ErrnoText(errno));
   auto fail = [&](const std::string& what) -> Result<uint64_t> {
     int e = errno;
     ::close(fd);
-    ::unlink(tmp.c_str());
+    ::unlinkat(dfd, tmp.c_str(), 0);
     return Err(what + ": " + ErrnoText(e));
   };
   uint64_t total = 0;
@@ -81,6 +156,12 @@ Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::s
         return fail("read failed");
       }
       if (n == 0) break;
+      if (total + static_cast<uint64_t>(n) > limit) {
+        ::close(fd);
+        ::unlinkat(dfd, tmp.c_str(), 0);
+        return Err("the object grew past its expected " + std::to_string(limit) +
+                   " bytes while it was copied");
+      }
       if (!WriteAll(fd, buf.data(), static_cast<size_t>(n))) return fail("write failed");
       total += static_cast<uint64_t>(n);
     }
@@ -88,17 +169,43 @@ Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::s
   if (durable && ::fsync(fd) != 0) return fail("fsync failed");
   if (::close(fd) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
+    ::unlinkat(dfd, tmp.c_str(), 0);
     return Err("close failed: " + ErrnoText(e));
   }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+  if (::renameat(dfd, tmp.c_str(), dfd, name.c_str()) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
+    ::unlinkat(dfd, tmp.c_str(), 0);
     if (e == EISDIR) return Err("a directory of other keys has this name");
     return Err("rename failed: " + ErrnoText(e));
   }
-  if (durable) FsyncDir(dir);
+  if (durable) ::fsync(dfd);
   return total;
+}
+
+// AtomicWriteAt for the object `root`/key (directories made as needed, no symlink followed).
+Result<uint64_t> AtomicWriteKey(const std::string& root, const std::string& key, int src_fd,
+                                const std::string* data) {
+  std::string name;
+  auto dfd = OpenKeyDir(root, key, /*create=*/true, &name);
+  if (!dfd) return dfd.error();
+  auto r = AtomicWriteAt(*dfd, root, name, src_fd, data, /*durable=*/true);
+  ::close(*dfd);
+  return r;
+}
+
+// AtomicWriteAt for a local path (its directory created if missing).
+Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::string* data,
+                             bool durable = true, uint64_t limit = UINT64_MAX) {
+  const std::string dir = fs::path(target).parent_path().string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Err("cannot create directory " + dir + ": " + ec.message());
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Err("cannot open directory " + dir + ": " + ErrnoText(errno));
+  auto r =
+      AtomicWriteAt(dfd, dir, fs::path(target).filename().string(), src_fd, data, durable, limit);
+  ::close(dfd);
+  return r;
 }
 
 // An exclusive flock on ROOT/.aha~lock for the lifetime of the object (the root is created).
@@ -109,8 +216,9 @@ class StoreLock {
     fs::create_directories(root, ec);
     if (ec) return Err("cannot create directory " + root + ": " + ec.message());
     const std::string path = root + "/.aha~lock";
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return Err("cannot open lock file " + path + ": " + ErrnoText(errno));
+    auto lfd = OpenLockFile(path);  // never through a symlink, a regular file only
+    if (!lfd) return lfd.error();
+    const int fd = *lfd;
     int rc;
     do {
       rc = ::flock(fd, LOCK_EX);
@@ -149,7 +257,7 @@ Stats FileObjectStore::stats() const {
 Status FileObjectStore::Put(const std::string& key, const std::string& data) {
   if (auto why = ValidateKey(key); !why.empty()) return Err(What("put", key) + ": " + why, 400);
   ++requests_;
-  auto r = AtomicWrite(root_ + "/" + key, -1, &data);
+  auto r = AtomicWriteKey(root_, key, -1, &data);
   if (!r) return Err(What("put", key) + ": " + r.message());
   bytes_up_ += *r;
   return Status::Ok();
@@ -160,7 +268,7 @@ Status FileObjectStore::PutFile(const std::string& key, const std::string& path)
   int src = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (src < 0) return Err(What("put", key) + ": cannot open " + path + ": " + ErrnoText(errno));
   ++requests_;
-  auto r = AtomicWrite(root_ + "/" + key, src, nullptr);
+  auto r = AtomicWriteKey(root_, key, src, nullptr);
   ::close(src);
   if (!r) return Err(What("put", key) + ": " + r.message());
   bytes_up_ += *r;
@@ -170,36 +278,51 @@ Status FileObjectStore::PutFile(const std::string& key, const std::string& path)
 Result<std::string> FileObjectStore::Get(const std::string& key) {
   if (auto why = ValidateKey(key); !why.empty()) return Err(What("get", key) + ": " + why, 400);
   ++requests_;
-  const std::string p = root_ + "/" + key;
   struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) {
-    int e = errno;
-    if (e == ENOENT || e == ENOTDIR) return Err(What("get", key) + ": no such object", 404);
-    return Err(What("get", key) + ": " + ErrnoText(e));
+  auto fd = OpenObject(root_, key, &st);
+  if (!fd) return Err(What("get", key) + ": " + fd.message(), fd.code());
+  if (static_cast<uint64_t>(st.st_size) > kMaxGetBytes) {
+    ::close(*fd);
+    return Err(What("get", key) + ": object of " + std::to_string(st.st_size) +
+               " bytes exceeds the in-memory limit of " + std::to_string(kMaxGetBytes) + " bytes");
   }
-  if (!S_ISREG(st.st_mode)) return Err(What("get", key) + ": no such object", 404);
-  auto data = ReadFile(p);
-  if (!data) return Err(What("get", key) + ": " + data.message(), errno == ENOENT ? 404 : 0);
-  bytes_down_ += data->size();
-  return data;
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(*fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(*fd);
+      return Err(What("get", key) + ": read: " + ErrnoText(e));
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<uint64_t>(n) > kMaxGetBytes) {
+      ::close(*fd);
+      return Err(What("get", key) + ": object grew past the in-memory limit of " +
+                 std::to_string(kMaxGetBytes) + " bytes");
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(*fd);
+  bytes_down_ += out.size();
+  return out;
 }
 
-Status FileObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable) {
+Status FileObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable,
+                                  uint64_t expected_size) {
   if (auto why = ValidateKey(key); !why.empty()) return Err(What("get", key) + ": " + why, 400);
   ++requests_;
-  const std::string p = root_ + "/" + key;
-  int src = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
-  if (src < 0 || ::fstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int e = errno;
-    if (src >= 0) ::close(src);
-    if (src >= 0 || e == ENOENT || e == ENOTDIR) {
-      return Err(What("get", key) + ": no such object", 404);
-    }
-    return Err(What("get", key) + ": " + ErrnoText(e));
+  auto src = OpenObject(root_, key, &st);
+  if (!src) return Err(What("get", key) + ": " + src.message(), src.code());
+  if (expected_size != kAnySize && static_cast<uint64_t>(st.st_size) != expected_size) {
+    ::close(*src);
+    return Err(What("get", key) + ": size mismatch: the object has " + std::to_string(st.st_size) +
+               " bytes, want " + std::to_string(expected_size));
   }
-  auto r = AtomicWrite(fs::absolute(path).string(), src, nullptr, durable);
-  ::close(src);
+  auto r = AtomicWrite(fs::absolute(path).string(), *src, nullptr, durable, expected_size);
+  ::close(*src);
   if (!r) return Err(What("get", key) + ": writing " + path + ": " + r.message());
   bytes_down_ += *r;
   return Status::Ok();
@@ -208,10 +331,19 @@ Status FileObjectStore::GetToFile(const std::string& key, const std::string& pat
 Result<bool> FileObjectStore::Exists(const std::string& key) {
   if (auto why = ValidateKey(key); !why.empty()) return Err(What("exists", key) + ": " + why, 400);
   ++requests_;
+  std::string name;
+  auto dfd = OpenKeyDir(root_, key, /*create=*/false, &name);
+  if (!dfd) {
+    if (dfd.code() == 404) return false;
+    return Err(What("exists", key) + ": " + dfd.message());
+  }
   struct stat st {};
-  if (::stat((root_ + "/" + key).c_str(), &st) == 0) return S_ISREG(st.st_mode);
-  if (errno == ENOENT || errno == ENOTDIR) return false;
-  return Err(What("exists", key) + ": " + ErrnoText(errno));
+  const int rc = ::fstatat(*dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW);
+  const int e = errno;
+  ::close(*dfd);
+  if (rc == 0) return S_ISREG(st.st_mode);  // a symlink is not an object
+  if (e == ENOENT || e == ENOTDIR) return false;
+  return Err(What("exists", key) + ": " + ErrnoText(e));
 }
 
 Result<std::vector<ObjectInfo>> FileObjectStore::List(const std::string& prefix) {
@@ -225,12 +357,22 @@ Result<std::vector<ObjectInfo>> FileObjectStore::List(const std::string& prefix)
   const std::string base = slash == std::string::npos ? "" : prefix.substr(0, slash);
   const fs::path start = base.empty() ? fs::path(root_) : fs::path(root_) / base;
   std::error_code ec;
+  if (!base.empty()) {  // the walk must not start through a symlink planted in the store
+    std::string name;
+    auto dfd = OpenKeyDir(root_, base + "/_", /*create=*/false, &name);
+    if (!dfd) {
+      if (dfd.code() == 404) return out;
+      return Err(What("list", prefix) + ": " + dfd.message());
+    }
+    ::close(*dfd);
+  }
   if (!fs::is_directory(start, ec)) return out;  // nothing under it (or nothing put yet)
   fs::recursive_directory_iterator it(start, ec), end;
   if (ec) return Err(What("list", prefix) + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
     if (ec) return Err(What("list", prefix) + ": " + ec.message());
-    if (!it->is_regular_file(ec)) continue;
+    // Symlinks are not objects (never followed: a planted link must not list a host file).
+    if (it->symlink_status(ec).type() != fs::file_type::regular || ec) continue;
     std::string rel = fs::relative(it->path(), root_, ec).generic_string();
     if (ec || !ValidateKey(rel).empty()) continue;  // temp files, foreign names
     if (rel.compare(0, prefix.size(), prefix) != 0) continue;
@@ -246,11 +388,19 @@ Result<std::vector<ObjectInfo>> FileObjectStore::List(const std::string& prefix)
 Status FileObjectStore::Delete(const std::string& key) {
   if (auto why = ValidateKey(key); !why.empty()) return Err(What("delete", key) + ": " + why, 400);
   ++requests_;
-  const std::string p = root_ + "/" + key;
-  if (::unlink(p.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
-    return Err(What("delete", key) + ": " + ErrnoText(errno));
+  std::string name;
+  auto dfd = OpenKeyDir(root_, key, /*create=*/false, &name);
+  if (!dfd) {
+    if (dfd.code() == 404) return Status::Ok();
+    return Err(What("delete", key) + ": " + dfd.message());
   }
-  FsyncDir(fs::path(p).parent_path().string());
+  if (::unlinkat(*dfd, name.c_str(), 0) != 0 && errno != ENOENT && errno != ENOTDIR) {
+    const int e = errno;
+    ::close(*dfd);
+    return Err(What("delete", key) + ": " + ErrnoText(e));
+  }
+  ::fsync(*dfd);
+  ::close(*dfd);
   return Status::Ok();
 }
 
@@ -284,7 +434,7 @@ Result<std::string> FileObjectStore::PutIf(const std::string& key, const std::st
                412);
   }
   ++requests_;
-  auto r = AtomicWrite(root_ + "/" + key, -1, &data);
+  auto r = AtomicWriteKey(root_, key, -1, &data);
   if (!r) return Err(What("put-if", key) + ": " + r.message());
   bytes_up_ += *r;
   return sigv4::Sha256Hex(data);

@@ -4,6 +4,10 @@
 // directory (name contains '~', which keys cannot, so List never shows it), are fsynced, then
 // renamed over the target and the directory fsynced: readers see the old or the new object,
 // never a torn one, and a crash leaves at worst a stray temp file.
+// Symlinks: the root may be one (a mount point); below it nothing is ever followed. Every path
+// is walked segment by segment with O_NOFOLLOW: a symlink planted as an object or a directory
+// of the remote is an error naming it (its target is never read, written or listed), and only
+// regular files are objects.
 // Limitation: a key cannot be both an object and a "directory" ("a" and "a/b"); S3 allows it,
 // the file store reports an error naming both.
 //
@@ -32,7 +36,8 @@ class FileObjectStore : public ObjectStore {
   Status Put(const std::string& key, const std::string& data) override;
   Status PutFile(const std::string& key, const std::string& path) override;
   Result<std::string> Get(const std::string& key) override;
-  Status GetToFile(const std::string& key, const std::string& path, bool durable = true) override;
+  Status GetToFile(const std::string& key, const std::string& path, bool durable = true,
+                   uint64_t expected_size = kAnySize) override;
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& key) override;

@@ -356,7 +356,8 @@ struct Response {
   long status = 0;
   std::string body;  // error body (non-2xx) or in-memory 2xx body
   std::map<std::string, std::string> headers;
-  std::string sha256;  // raw SHA-256 of a streamed 2xx body
+  std::string sha256;     // raw SHA-256 of a streamed 2xx body
+  uint64_t received = 0;  // 2xx body bytes
 };
 
 struct S3ObjectStore::Impl {
@@ -496,6 +497,7 @@ struct S3ObjectStore::Impl {
         r.headers = std::move(t.headers);
         r.body = std::move(t.error_body);
         if (t.sha) r.sha256 = t.sha->Final();
+        r.received = t.received;
         if (!RetryableStatus(status)) return r;
         last_error = S3Error(s, c, r).message;
         last_code = static_cast<int>(status);
@@ -782,7 +784,8 @@ Result<std::string> S3ObjectStore::Get(const std::string& key) {
   return data;
 }
 
-Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable) {
+Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable,
+                                uint64_t expected_size) {
   if (auto why = ValidateKey(key); !why.empty()) {
     return Err(Describe() + ": get \"" + key + "\": " + why, 400);
   }
@@ -812,6 +815,10 @@ Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path,
     return fail(Err(Impl::What(*this, c) + ": no such object", 404));
   }
   if (r->status / 100 != 2) return fail(Impl::S3Error(*this, c, *r));
+  if (expected_size != kAnySize && r->received != expected_size) {
+    return fail(Err(Impl::What(*this, c) + ": size mismatch: the object has " +
+                    std::to_string(r->received) + " bytes, want " + std::to_string(expected_size)));
+  }
   if (auto it = r->headers.find("x-amz-checksum-sha256");
       it != r->headers.end() && it->second.find('-') == std::string::npos &&
       it->second != Base64Encode(r->sha256)) {

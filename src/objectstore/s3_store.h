@@ -70,7 +70,8 @@ class S3ObjectStore : public ObjectStore {
   Status Put(const std::string& key, const std::string& data) override;
   Status PutFile(const std::string& key, const std::string& path) override;
   Result<std::string> Get(const std::string& key) override;
-  Status GetToFile(const std::string& key, const std::string& path, bool durable = true) override;
+  Status GetToFile(const std::string& key, const std::string& path, bool durable = true,
+                   uint64_t expected_size = kAnySize) override;
   Result<bool> Exists(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix) override;
   Status Delete(const std::string& key) override;

@@ -10,6 +10,10 @@
 //   split large files (S3 multipart, parts uploaded in parallel). The object's SHA-256 is checked
 //   end to end where the backend allows (S3: x-amz-checksum-sha256).
 // - Get / GetToFile return Error code 404 when the key does not exist.
+// - Hostile or broken remotes are bounded: Get holds at most kMaxGetBytes in memory (S3:
+//   S3Config::max_response_bytes) and fails naming the key and the cap beyond it; GetToFile with
+//   an expected_size never writes more than that many bytes and fails (no 404) when the object
+//   is not exactly that size. Stores never follow a symlink inside a file:// remote.
 // - List returns every key that starts with `prefix` as a plain string (S3 semantics: "a/b"
 //   matches "a/b/c" and "a/bc"; pass "a/b/" for a directory), all pages, sorted bytewise, with
 //   sizes. The empty prefix lists everything.
@@ -40,6 +44,11 @@
 
 namespace aha::objectstore {
 
+// GetToFile's expected_size when the caller does not know it.
+inline constexpr uint64_t kAnySize = UINT64_MAX;
+// The default cap on an object read into memory by Get (records, `latest`, lineage files).
+inline constexpr uint64_t kMaxGetBytes = 64ull << 20;
+
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
@@ -65,8 +74,10 @@ class ObjectStore {
   // Writes the object to `path` (created or truncated); 404 when missing. With `durable` the
   // file is fsynced before it is renamed into place; without it the caller makes it durable
   // (restore/follow: one syncfs() for the whole staged tree instead of one fsync per file).
-  virtual Status GetToFile(const std::string& key, const std::string& path,
-                           bool durable = true) = 0;
+  // With `expected_size` the object must be exactly that long: the download stops there and an
+  // object of another size is an error ("size mismatch", not 404), `path` left untouched.
+  virtual Status GetToFile(const std::string& key, const std::string& path, bool durable = true,
+                           uint64_t expected_size = kAnySize) = 0;
   virtual Result<bool> Exists(const std::string& key) = 0;
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
   virtual Status Delete(const std::string& key) = 0;

@@ -71,7 +71,7 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
     if (c == st->cache.end() || static_cast<uint64_t>(s.st_size) != f.size ||
         c->second.size != f.size || c->second.sha256 != f.sha256 ||
         MtimeNs(s) != c->second.mtime_ns || static_cast<uint64_t>(s.st_ino) != c->second.ino ||
-        (s.st_mode & 07777) != f.mode) {
+        (s.st_mode & 07777) != (f.mode & kRestoredModeMask)) {
       return Err(why + rel + " was modified" + tail, 409);
     }
     ++seen;
@@ -112,8 +112,9 @@ Status Follower::Init() {
     return Err(target_ + " is not a directory");
   }
   const std::string lock = parent_ + "/." + name_ + ".aha-follow.lock";
-  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) return Err("cannot open lock file " + lock + ": " + ErrnoText(errno));
+  auto lfd = OpenLockFile(lock);
+  if (!lfd) return lfd.error();
+  lock_fd_ = *lfd;
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return Err("another follow is already keeping " + target_ + " (lock " + lock + " is held)");
   }

@@ -280,7 +280,9 @@ Result<RestoreReport> Materialize(const Record& record,
       std::string why;
       for (size_t k = 0; k < order.size() && !got && !stop; ++k) {
         // Not durable here: everything staged is made durable by one syncfs() at the end.
-        Status s = order[k]->GetToFile(BlobKey(record.region, f.sha256), wdl, /*durable=*/false);
+        // The recorded size bounds the download: a remote cannot write more than that.
+        Status s =
+            order[k]->GetToFile(BlobKey(record.region, f.sha256), wdl, /*durable=*/false, f.size);
         if (!s) {
           if (IsNoSpace(s.message(), s.code())) {
             ::unlink(wdl.c_str());
@@ -296,10 +298,18 @@ Result<RestoreReport> Materialize(const Record& record,
           rep.blobs_fetched++;
           rep.bytes_fetched += static_cast<uint64_t>(st.st_size);
         }
-        auto sha = Sha256File(wdl);
-        if (!sha || *sha != f.sha256 || static_cast<uint64_t>(st.st_size) != f.size) {
-          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": SHA-256 mismatch (want " +
-                 f.sha256 + ", got " + (sha ? *sha : sha.message()) + ")";
+        std::string bad;
+        if (static_cast<uint64_t>(st.st_size) != f.size) {
+          bad = "size mismatch (want " + std::to_string(f.size) + " bytes, got " +
+                std::to_string(st.st_size) + ")";
+        } else if (auto sha = Sha256File(wdl); !sha) {
+          bad = "cannot hash the download: " + sha.message();
+        } else if (*sha != f.sha256) {
+          bad = "SHA-256 mismatch (want " + f.sha256 + ", got " + *sha + ")";
+        }
+        if (!bad.empty()) {
+          ::unlink(wdl.c_str());
+          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": " + bad;
           continue;
         }
         if (::rename(wdl.c_str(), dst.c_str()) != 0) {
@@ -391,7 +401,7 @@ Result<RestoreReport> Materialize(const Record& record,
     const FileEntry& f = record.files[i];
     const fs::path dst = staging / f.path;
     if (!linked[i]) {
-      ::chmod(dst.c_str(), f.mode & 07777);
+      ::chmod(dst.c_str(), f.mode & kRestoredModeMask);
       struct timespec ts[2];
       ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(f.mtime_ns / 1000000000LL);
       ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(f.mtime_ns % 1000000000LL);

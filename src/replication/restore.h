@@ -7,10 +7,10 @@
 // - Blobs are fetched by a bounded pool of workers (RestoreOptions::parallelism, default 8); the
 //   first error other than a missing/corrupt blob stops them all.
 // - Everything is written into a staging directory next to the target (same filesystem), modes
-//   and mtimes applied, made durable with one syncfs() of that filesystem (not one fsync per
-//   file), then swapped in with one rename
-//   (renameat2 RENAME_EXCHANGE when the target exists) and the parent directory fsynced. On any
-//   failure the target is untouched and the staging dir removed.
+//   (masked to kRestoredModeMask) and mtimes applied, made durable with one syncfs() of that
+//   filesystem (not one fsync per file), then swapped in with one rename (renameat2 RENAME_EXCHANGE
+//   when the target exists) and the parent directory fsynced. On any failure the target is
+//   untouched and the staging dir removed.
 // - Space: before fetching anything the bytes to write are compared with the free space of the
 //   target's filesystem; that check and any ENOSPC while writing fail with an error naming the
 //   filesystem (mount point, type, free/needed bytes), target untouched, staging removed.
@@ -32,6 +32,11 @@
 #include "replication/state.h"
 
 namespace aha::replication {
+
+// Permission bits restore and follow give the files they create: the record's mode masked to
+// rwxrwxrwx. Set-user-ID, set-group-ID and sticky bits from a record are never applied (restore
+// runs as root: a remote must not be able to plant setuid binaries).
+inline constexpr uint32_t kRestoredModeMask = 0777;
 
 // The record of the snapshot a restored/followed directory holds, relative to that directory.
 inline constexpr const char* kAppliedRecordFile = ".agency-ha/applied-snapshot.json";

@@ -144,12 +144,13 @@ Status WriteNewFile(const std::string& path, const std::string& data) {
 class DirLock {
  public:
   explicit DirLock(const std::string& dir) {
-    fd_ = ::open((dir + "/" + kLockFile).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ >= 0) {
+    auto fd = OpenLockFile(dir + "/" + kLockFile);
+    if (fd) {
+      fd_ = *fd;
       while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
       }
     } else {
-      err_ = ErrnoText(errno);
+      err_ = fd.message();
     }
   }
   ~DirLock() {

@@ -49,9 +49,10 @@ std::string Slurp(const std::string& p) {
 class SlowStore : public objectstore::FileObjectStore {
  public:
   SlowStore(std::string root, FakeClock* clock) : FileObjectStore(std::move(root)), clock_(clock) {}
-  Status GetToFile(const std::string& key, const std::string& path, bool durable) override {
+  Status GetToFile(const std::string& key, const std::string& path, bool durable,
+                   uint64_t expected_size) override {
     clock_->advance(std::chrono::milliseconds(300));
-    return FileObjectStore::GetToFile(key, path, durable);
+    return FileObjectStore::GetToFile(key, path, durable, expected_size);
   }
 
  private:
