@@ -1,49 +1,43 @@
 // HttpServer: the small admin/API server each role runs (/metrics, /healthz, /readyz, ...).
-// A thin owner of an httplib::Server running on its own thread: Start() binds (and reports a bind
-// error as a Result instead of failing later), Stop() shuts it down and joins.
+// GET-only routes on a BoundedServer (bounded.h): every listener gets the same connection cap,
+// absolute header/write deadlines and body refusal (a GET route answers any announced request
+// body with 413 without reading it), so a hostile client on the network cannot exhaust the
+// memory of a small pod or stall its probes. Start() binds (and reports a bind error as a Result
+// instead of failing later), Stop() shuts it down and joins.
 #pragma once
 
 #include <functional>
-#include <memory>
 #include <string>
-#include <thread>
 
 #include "common/result.h"
-
-namespace httplib {
-class Server;
-}
+#include "httpd/bounded.h"
 
 namespace aha::httpd {
-
-struct Response {
-  int status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-};
 
 using Handler = std::function<Response()>;
 // For routes that authenticate: receives the request's Authorization header ("" when absent).
 // A 401 answer carries `WWW-Authenticate: Bearer` (RFC 6750).
 using AuthorizedHandler = std::function<Response(const std::string& authorization)>;
 
+// The limits of a role's admin server: probes and scrapers send small GETs, a few at a time.
+ServerOptions AdminServerOptions();
+
 class HttpServer {
  public:
-  HttpServer();
+  explicit HttpServer(ServerOptions opts = AdminServerOptions());
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
   void Get(const std::string& path, Handler h);
   void GetWithAuthorization(const std::string& path, AuthorizedHandler h);
-  // Binds `listen` ("host:port"; port 0 picks a free port) and starts serving.
+  // Binds `listen` ("host:port"; empty host: all IPv4 addresses; port 0 picks a free port) and
+  // starts serving.
   Status Start(const std::string& listen);
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   void Stop();
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
+  BoundedServer server_;
 };
 
 }  // namespace aha::httpd

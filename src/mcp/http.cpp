@@ -1,7 +1,5 @@
 #include "mcp/http.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -47,13 +45,12 @@ std::string NewSessionId() {
   return id;
 }
 
-void Reply(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
+httpd::Response Reply(int status, const json& body) {
+  return httpd::Response{status, "application/json", body.dump(), {}};
 }
 
-void HttpError(httplib::Response& res, int status, const std::string& msg) {
-  Reply(res, status, MakeError(nullptr, -32000, msg));
+httpd::Response HttpError(int status, const std::string& msg) {
+  return Reply(status, MakeError(nullptr, -32000, msg));
 }
 
 }  // namespace
@@ -64,103 +61,127 @@ HttpTransport::HttpTransport(Dispatcher& dispatcher, HttpOptions opts,
       opts_(std::move(opts)),
       metrics_(std::move(metrics)),
       loopback_(IsLoopbackHost(opts_.host)),
-      server_(std::make_unique<httplib::Server>()) {
-  server_->set_tcp_nodelay(true);  // see src/httpd/server.cpp: avoids a 40 ms Nagle stall
+      server_(ServerOptionsFor(opts_)) {}
+
+httpd::ServerOptions HttpTransport::ServerOptionsFor(const HttpOptions& o) {
+  httpd::ServerOptions s;
+  s.max_connections = o.max_connections;
+  s.workers = 8;  // tool calls can take seconds (they talk to the state store)
+  s.max_head_bytes = 16 * 1024;
+  s.max_body_bytes = o.max_request_bytes;
+  s.body_budget_bytes = 16 * o.max_request_bytes;
+  return s;
 }
 
 HttpTransport::~HttpTransport() {
   Stop();
 }
 
-bool HttpTransport::Admit(const httplib::Request& req, httplib::Response& res) const {
-  if (req.has_header("Origin")) {
-    const std::string origin = req.get_header_value("Origin");
+std::optional<httpd::Response> HttpTransport::Admit(const httpd::Request& req) const {
+  if (req.HasHeader("Origin")) {
+    const std::string& origin = req.Header("Origin");
     const bool listed = std::find(opts_.allowed_origins.begin(), opts_.allowed_origins.end(),
                                   origin) != opts_.allowed_origins.end();
     if (!listed && !(loopback_ && IsLoopbackHost(OriginHost(origin)))) {
       log::Warn("mcp http: rejected Origin", {{"origin", origin}});
-      HttpError(res, 403, "Forbidden: Origin not allowed");
-      return false;
+      return HttpError(403, "Forbidden: Origin not allowed");
     }
   }
   if (loopback_) {
-    const std::string host = httpd::HostHeaderHost(req.get_header_value("Host"));
+    const std::string host = httpd::HostHeaderHost(req.Header("Host"));
     bool listed = false;
     for (const auto& o : opts_.allowed_origins)
       listed = listed || (!host.empty() && OriginHost(o) == host);
     if (!IsLoopbackHost(host) && !listed) {
-      HttpError(res, 403, "Forbidden: Host header does not name this loopback server");
-      return false;
+      return HttpError(403, "Forbidden: Host header does not name this loopback server");
     }
   }
-  if (!opts_.token.empty()) {
-    const std::string auth = req.get_header_value("Authorization");
-    if (!httpd::BearerMatches(auth, opts_.token)) {
-      res.set_header("WWW-Authenticate", "Bearer realm=\"agency-ha-mcp\"");
-      HttpError(res, 401, "Unauthorized: a valid bearer token is required");
-      return false;
-    }
+  if (!opts_.token.empty() && !httpd::BearerMatches(req.Header("Authorization"), opts_.token)) {
+    httpd::Response r = HttpError(401, "Unauthorized: a valid bearer token is required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agency-ha-mcp\"");
+    return r;
   }
+  return std::nullopt;
+}
+
+bool HttpTransport::AddSession(const std::string& id, std::shared_ptr<Entry> e) {
+  std::lock_guard l(mu_);
+  if (sessions_.size() >= kMaxSessions) {
+    auto victim = sessions_.end();
+    // 1. The least recently used session that was never used after its initialize.
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (!it->second->used &&
+          (victim == sessions_.end() || it->second->last_used < victim->second->last_used)) {
+        victim = it;
+      }
+    }
+    // 2. Otherwise the least recently used session idle for longer than kIdleEvictAfter.
+    if (victim == sessions_.end()) {
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+        if (now - it->second->last_used_at >= kIdleEvictAfter &&
+            (victim == sessions_.end() || it->second->last_used < victim->second->last_used)) {
+          victim = it;
+        }
+      }
+    }
+    if (victim == sessions_.end()) return false;
+    sessions_.erase(victim);
+  }
+  e->last_used = ++tick_;
+  e->last_used_at = std::chrono::steady_clock::now();
+  sessions_[id] = std::move(e);
   return true;
 }
 
-void HttpTransport::Post(const httplib::Request& req, httplib::Response& res) {
-  if (!Admit(req, res)) return;
-  const std::string ctype = req.get_header_value("Content-Type");
+httpd::Response HttpTransport::Post(const httpd::Request& req) {
+  const std::string& ctype = req.Header("Content-Type");
   if (ctype.rfind("application/json", 0) != 0) {
-    HttpError(res, 415, "Unsupported Media Type: Content-Type must be application/json");
-    return;
+    return HttpError(415, "Unsupported Media Type: Content-Type must be application/json");
   }
-  const std::string accept = req.get_header_value("Accept");
+  const std::string& accept = req.Header("Accept");
   if (accept.find("application/json") == std::string::npos ||
       accept.find("text/event-stream") == std::string::npos) {
-    HttpError(res, 406,
-              "Not Acceptable: Accept must list both application/json and text/event-stream");
-    return;
+    return HttpError(
+        406, "Not Acceptable: Accept must list both application/json and text/event-stream");
   }
   Message m = Parse(req.body);
   if (m.kind == Message::Kind::kInvalid && m.error_response["error"]["code"] != kInvalidParams) {
-    Reply(res, 400, m.error_response);
-    return;
+    return Reply(400, m.error_response);
   }
   if ((m.kind == Message::Kind::kRequest || m.kind == Message::Kind::kNotification) &&
-      !req.has_header("MCP-Session-Id")) {
+      !req.HasHeader("MCP-Session-Id")) {
     const bool declares = m.params.is_object() && m.params.contains("_meta") &&
                           m.params["_meta"].is_object() &&
                           m.params["_meta"].contains(kMetaProtocolVersion);
     if (declares || m.method == "server/discover" ||
-        req.get_header_value("MCP-Protocol-Version") == kStatelessProtocolVersion) {
-      PostStateless(req, m, res);
-      return;
+        req.Header("MCP-Protocol-Version") == kStatelessProtocolVersion) {
+      return PostStateless(req, m);
     }
   }
   if (m.kind == Message::Kind::kRequest && m.method == "initialize") {
     auto e = std::make_shared<Entry>();
     std::optional<json> out = dispatcher_.Handle(m, e->session);
+    httpd::Response r = Reply(200, *out);
     if (e->session.initialized) {
       const std::string id = NewSessionId();
-      {
-        std::lock_guard l(mu_);
-        if (sessions_.size() >= kMaxSessions) {
-          auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](auto& a, auto& b) {
-            return a.second->last_used < b.second->last_used;
-          });
-          sessions_.erase(oldest);
-        }
-        e->last_used = ++tick_;
-        sessions_[id] = e;
+      const std::string version = e->session.protocol_version;
+      if (!AddSession(id, std::move(e))) {
+        log::Warn("mcp http: session table full of active sessions, initialize refused",
+                  {{"sessions", kMaxSessions}});
+        httpd::Response busy = HttpError(503, "Service Unavailable: too many active sessions");
+        busy.headers.emplace_back("Retry-After", "60");
+        return busy;
       }
-      res.set_header("MCP-Session-Id", id);
+      r.headers.emplace_back("MCP-Session-Id", id);
       log::Info("mcp session started",
-                {{"session", id.substr(0, 8)}, {"protocolVersion", e->session.protocol_version}});
+                {{"session", id.substr(0, 8)}, {"protocolVersion", version}});
     }
-    Reply(res, 200, *out);
-    return;
+    return r;
   }
-  const std::string sid = req.get_header_value("MCP-Session-Id");
+  const std::string& sid = req.Header("MCP-Session-Id");
   if (sid.empty()) {
-    HttpError(res, 400, "Bad Request: MCP-Session-Id header is required (initialize first)");
-    return;
+    return HttpError(400, "Bad Request: MCP-Session-Id header is required (initialize first)");
   }
   std::shared_ptr<Entry> e;
   {
@@ -169,17 +190,15 @@ void HttpTransport::Post(const httplib::Request& req, httplib::Response& res) {
     if (it != sessions_.end()) {
       e = it->second;
       e->last_used = ++tick_;
+      e->last_used_at = std::chrono::steady_clock::now();
+      e->used = true;
     }
   }
-  if (!e) {
-    HttpError(res, 404, "Session not found");
-    return;
-  }
-  if (req.has_header("MCP-Protocol-Version")) {
-    const std::string v = req.get_header_value("MCP-Protocol-Version");
+  if (!e) return HttpError(404, "Session not found");
+  if (req.HasHeader("MCP-Protocol-Version")) {
+    const std::string& v = req.Header("MCP-Protocol-Version");
     if (!IsSupportedProtocolVersion(v)) {
-      HttpError(res, 400, "Bad Request: unsupported MCP-Protocol-Version " + json(v).dump());
-      return;
+      return HttpError(400, "Bad Request: unsupported MCP-Protocol-Version " + json(v).dump());
     }
   }
   std::optional<json> out;
@@ -187,26 +206,20 @@ void HttpTransport::Post(const httplib::Request& req, httplib::Response& res) {
     std::lock_guard l(e->mu);
     out = dispatcher_.Handle(m, e->session);
   }
-  if (!out) {
-    res.status = 202;
-    return;
-  }
-  Reply(res, 200, *out);
+  if (!out) return httpd::Response{202, "", "", {}};
+  return Reply(200, *out);
 }
 
-void HttpTransport::PostStateless(const httplib::Request& req, const Message& m,
-                                  httplib::Response& res) {
+httpd::Response HttpTransport::PostStateless(const httpd::Request& req, const Message& m) {
   auto mismatch = [&](const std::string& why) {
-    Reply(res, 400, MakeError(m.id, kHeaderMismatch, "Header mismatch: " + why));
+    return Reply(400, MakeError(m.id, kHeaderMismatch, "Header mismatch: " + why));
   };
-  const std::string hv = req.get_header_value("MCP-Protocol-Version");
+  const std::string& hv = req.Header("MCP-Protocol-Version");
   if (hv.empty()) return mismatch("the MCP-Protocol-Version header is required");
   const auto& all = AllProtocolVersions();
   if (std::find(all.begin(), all.end(), hv) == all.end()) {
-    Reply(res, 400,
-          MakeError(m.id, kUnsupportedProtocolVersion, "Unsupported protocol version",
-                    {{"supported", all}, {"requested", hv}}));
-    return;
+    return Reply(400, MakeError(m.id, kUnsupportedProtocolVersion, "Unsupported protocol version",
+                                {{"supported", all}, {"requested", hv}}));
   }
   json mv = nullptr;
   if (m.params.is_object() && m.params.contains("_meta") && m.params["_meta"].is_object()) {
@@ -216,76 +229,58 @@ void HttpTransport::PostStateless(const httplib::Request& req, const Message& m,
     return mismatch("MCP-Protocol-Version " + json(hv).dump() + " does not match _meta \"" +
                     kMetaProtocolVersion + "\" " + mv.dump());
   }
-  if (!req.has_header("Mcp-Method")) return mismatch("the Mcp-Method header is required");
-  if (req.get_header_value("Mcp-Method") != m.method) {
-    return mismatch("Mcp-Method " + json(req.get_header_value("Mcp-Method")).dump() +
+  if (!req.HasHeader("Mcp-Method")) return mismatch("the Mcp-Method header is required");
+  if (req.Header("Mcp-Method") != m.method) {
+    return mismatch("Mcp-Method " + json(req.Header("Mcp-Method")).dump() +
                     " does not match the method " + json(m.method).dump());
   }
   if (m.method == "tools/call") {
     const json name = m.params.value("name", json(nullptr));
-    if (!req.has_header("Mcp-Name")) return mismatch("the Mcp-Name header is required");
-    if (!name.is_string() || req.get_header_value("Mcp-Name") != name.get<std::string>()) {
-      return mismatch("Mcp-Name " + json(req.get_header_value("Mcp-Name")).dump() +
+    if (!req.HasHeader("Mcp-Name")) return mismatch("the Mcp-Name header is required");
+    if (!name.is_string() || req.Header("Mcp-Name") != name.get<std::string>()) {
+      return mismatch("Mcp-Name " + json(req.Header("Mcp-Name")).dump() +
                       " does not match params.name " + name.dump());
     }
   }
   Session none;  // sessionless: nothing carries over between requests
   std::optional<json> out = dispatcher_.Handle(m, none);
-  if (!out) {
-    res.status = 202;
-    return;
-  }
-  Reply(res, 200, *out);
+  if (!out) return httpd::Response{202, "", "", {}};
+  return Reply(200, *out);
 }
 
-void HttpTransport::Delete(const httplib::Request& req, httplib::Response& res) {
-  if (!Admit(req, res)) return;
-  const std::string sid = req.get_header_value("MCP-Session-Id");
-  if (sid.empty()) {
-    HttpError(res, 400, "Bad Request: MCP-Session-Id header is required");
-    return;
-  }
+httpd::Response HttpTransport::Delete(const httpd::Request& req) {
+  const std::string& sid = req.Header("MCP-Session-Id");
+  if (sid.empty()) return HttpError(400, "Bad Request: MCP-Session-Id header is required");
   std::lock_guard l(mu_);
-  if (sessions_.erase(sid) == 0) {
-    HttpError(res, 404, "Session not found");
-    return;
-  }
-  res.status = 200;
+  if (sessions_.erase(sid) == 0) return HttpError(404, "Session not found");
+  return httpd::Response{200, "", "", {}};
 }
 
 Status HttpTransport::Start() {
-  server_->set_payload_max_length(opts_.max_request_bytes);
-  server_->Post("/mcp", [this](const httplib::Request& q, httplib::Response& r) { Post(q, r); });
-  server_->Delete("/mcp",
-                  [this](const httplib::Request& q, httplib::Response& r) { Delete(q, r); });
-  server_->Get("/mcp", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!Admit(q, r)) return;
-    r.set_header("Allow", "POST, DELETE");
-    HttpError(r, 405, "Method Not Allowed: this server offers no SSE stream");
+  // Origin, Host and token are checked on the head, before any body byte is read.
+  server_.SetAdmission([this](const httpd::Request& q) { return Admit(q); });
+  server_.Route(
+      "POST", "/mcp", [this](const httpd::Request& q) { return Post(q); },
+      /*accepts_body=*/true);
+  server_.Route("DELETE", "/mcp", [this](const httpd::Request& q) { return Delete(q); });
+  server_.Route("GET", "/mcp", [](const httpd::Request&) {
+    httpd::Response r = HttpError(405, "Method Not Allowed: this server offers no SSE stream");
+    r.headers.emplace_back("Allow", "POST, DELETE");
+    return r;
   });
-  server_->Get("/metrics", [this](const httplib::Request& q, httplib::Response& r) {
-    if (!Admit(q, r)) return;
-    r.set_content(metrics_ ? metrics_() : "", "text/plain; version=0.0.4; charset=utf-8");
+  server_.Route("GET", "/metrics", [this](const httpd::Request&) {
+    return httpd::Response{
+        200, "text/plain; version=0.0.4; charset=utf-8", metrics_ ? metrics_() : "", {}};
   });
-  if (opts_.port == 0) {
-    port_ = server_->bind_to_any_port(opts_.host);
-    if (port_ <= 0) return Err("cannot bind " + opts_.host);
-  } else {
-    if (!server_->bind_to_port(opts_.host, opts_.port)) {
-      return Err("cannot bind " + opts_.host + ":" + std::to_string(opts_.port) +
-                 " (address in use or not local)");
-    }
-    port_ = opts_.port;
+  if (Status s = server_.Start(opts_.host, opts_.port); !s) {
+    return Err("cannot bind " + opts_.host + ":" + std::to_string(opts_.port) + ": " + s.message());
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  port_ = server_.port();
   return Status::Ok();
 }
 
 void HttpTransport::Stop() {
-  if (thread_.joinable()) {
-    server_->stop();
-    thread_.join();
-  }
+  server_.Stop();
 }
 
 }  // namespace aha::mcp

@@ -8,7 +8,11 @@
 //   get 400 with a JSON-RPC error body.
 // - Sessions: a successful initialize returns MCP-Session-Id (128 random bits, hex); every other
 //   POST must carry it (missing: 400, unknown or deleted: 404). DELETE /mcp ends a session.
-//   At most kMaxSessions; the least recently used one is dropped beyond that.
+//   At most kMaxSessions. When the table is full, a new initialize evicts (1) the least recently
+//   used session that never made a request after its initialize, else (2) the least recently
+//   used session idle for kIdleEvictAfter, else it is refused with 503. Why: without a token
+//   anyone on loopback can initialize; a flood of initialize calls then only displaces other
+//   never-used sessions and cannot evict a client that is actually working.
 // - MCP-Protocol-Version on non-initialize requests: an unsupported value is 400; absent means
 //   the client predates the header (2025-03-26) and is accepted.
 // - The 2026-07-28 revision (sessionless): a POST without MCP-Session-Id whose header
@@ -25,26 +29,26 @@
 //   compared in constant time). Origin, when present, must be a configured allowed origin or,
 //   while bound to loopback, a loopback origin (403 otherwise: DNS-rebinding protection); while
 //   bound to loopback the Host header must name a loopback host too. Bodies larger than
-//   max_request_bytes get 413.
+//   max_request_bytes get 413, chunked or not.
+// - Served by httpd::BoundedServer (src/httpd/bounded.h): Origin, Host and token are checked
+//   on the request head before any body byte is read; connection cap (max_connections),
+//   absolute header/body/write deadlines and a shared in-flight body budget
+//   (16 x max_request_bytes) bound what hostile clients can hold.
 // - GET /metrics: Prometheus text from `metrics` (same auth and Origin rules).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/result.h"
+#include "httpd/bounded.h"
 #include "mcp/jsonrpc.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace aha::mcp {
 
@@ -54,11 +58,13 @@ struct HttpOptions {
   std::string token;  // empty = no authentication (loopback only; enforced by the command)
   std::vector<std::string> allowed_origins;
   size_t max_request_bytes = 1 << 20;
+  size_t max_connections = 256;
 };
 
 class HttpTransport {
  public:
   static constexpr size_t kMaxSessions = 1000;
+  static constexpr std::chrono::minutes kIdleEvictAfter{60};
 
   HttpTransport(Dispatcher& dispatcher, HttpOptions opts, std::function<std::string()> metrics);
   ~HttpTransport();
@@ -70,20 +76,24 @@ class HttpTransport {
   struct Entry {
     std::mutex mu;
     Session session;
-    uint64_t last_used = 0;
+    uint64_t last_used = 0;  // LRU tick, guarded by HttpTransport::mu_
+    std::chrono::steady_clock::time_point last_used_at;
+    bool used = false;  // a request after initialize carried this session's id
   };
-  // Empty when allowed; otherwise sets the response and returns false.
-  bool Admit(const httplib::Request& req, httplib::Response& res) const;
-  void Post(const httplib::Request& req, httplib::Response& res);
-  void PostStateless(const httplib::Request& req, const Message& m, httplib::Response& res);
-  void Delete(const httplib::Request& req, httplib::Response& res);
+  static httpd::ServerOptions ServerOptionsFor(const HttpOptions& o);
+  // nullopt when admitted; otherwise the refusal (403 Origin/Host, 401 token). Head only.
+  std::optional<httpd::Response> Admit(const httpd::Request& req) const;
+  // False when the table is full of sessions that may not be evicted (see above).
+  bool AddSession(const std::string& id, std::shared_ptr<Entry> e);
+  httpd::Response Post(const httpd::Request& req);
+  httpd::Response PostStateless(const httpd::Request& req, const Message& m);
+  httpd::Response Delete(const httpd::Request& req);
 
   Dispatcher& dispatcher_;
   HttpOptions opts_;
   std::function<std::string()> metrics_;
   bool loopback_ = true;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  httpd::BoundedServer server_;
   int port_ = 0;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> sessions_;
