@@ -344,6 +344,13 @@ void BoundedServer::OnHead(Conn& c) {
   const bool clean = !c.parser.HasBody() && req.KeepAlive();
   auto pit = routes_.find(req.path);
   if (pit == routes_.end()) return Refuse(c, Plain(404, "not found"), clean);
+  // A body for a path that takes none is refused before the method is even considered: 413,
+  // unread, whatever the method.
+  const bool any_body_route = std::any_of(pit->second.begin(), pit->second.end(),
+                                          [](const auto& kv) { return kv.second.accepts_body; });
+  if (c.parser.HasBody() && !any_body_route) {
+    return Refuse(c, Plain(413, "this endpoint takes no request body"), false);
+  }
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   auto mit = pit->second.find(method);
   if (mit == pit->second.end()) {

@@ -25,9 +25,12 @@
 //   `max_body_bytes`, chunked or not (413 beyond, before the excess is read). On top of that,
 //   the bodies being read at one time share `body_budget_bytes` (503 beyond), so memory stays
 //   bounded by about body_budget_bytes + max_connections x (max_head_bytes + 16 KiB).
-// - Admission: after the head is parsed and before any body byte is read, the route is looked up
-//   (404, or 405 with Allow), the body rule above is applied, and then the admission hook (if
-//   set) may refuse the request (e.g. 401/403): authentication never waits for a body.
+// - Admission, after the head is parsed and before any body byte is read, in this order: the
+//   path is looked up (404); a body announced for a path none of whose routes accepts one is
+//   refused (413, whatever the method); the method is looked up (405 with Allow); the body limit
+//   is applied (413); then the admission hook (if set) may refuse the request (e.g. 401/403).
+//   So the body limit is enforced before authentication, and authentication never waits for a
+//   body.
 // - A request refused before its body was read is answered with `Connection: close`, then the
 //   connection is half-closed and its input drained for at most `linger_timeout` (so the client
 //   sees the answer instead of a reset) and closed.

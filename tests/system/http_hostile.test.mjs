@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { startRole, tempDir } from './helpers.mjs';
+import { readFileSync } from 'node:fs';
+import { startController, startGate, startRole, tempDir, writeConfig } from './helpers.mjs';
 
 const THREE = `  - {name: us-east-1, endpoint: "http://127.0.0.1:9/health"}
   - {name: eu-west-1, endpoint: "http://127.0.0.1:9/health"}
@@ -97,4 +98,130 @@ test('MCP accepts the bearer scheme in any case (RFC 7235), and only the right t
     const r = await mcpPost(srv.port, host, INIT, `\nAuthorization: ${auth}`);
     assert.equal(r.status, 401, auth);
   }
+});
+
+// VmRSS / VmHWM (peak RSS) of a process, in KiB.
+function memKiB(pid) {
+  const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(st)[1]);
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}
+
+// Sends a request head and then a chunked body of up to `totalBytes` (1 MiB chunks, with
+// backpressure) until the server answers or closes. Resolves with the status (0: no answer) and
+// how many body bytes had been written when the answer came.
+function chunkedFlood(port, head, totalBytes) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunk = Buffer.concat([Buffer.from('100000\r\n'), Buffer.alloc(1 << 20, 97), Buffer.from('\r\n')]);
+    let sent = 0;
+    let answer = '';
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(answer);
+      sock.destroy();
+      resolve({ status: m ? Number(m[1]) : 0, sentWhenAnswered: sent });
+    };
+    sock.on('data', (d) => { answer += d.toString('latin1'); if (answer.includes('\r\n\r\n')) finish(); });
+    sock.on('error', finish);
+    sock.on('close', finish);
+    sock.on('connect', async () => {
+      sock.write(`${head.replace(/\n/g, '\r\n')}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      while (!done && sent < totalBytes) {
+        sent += chunk.length;
+        if (!sock.write(chunk)) await new Promise((r) => { sock.once('drain', r); sock.once('close', r); });
+      }
+    });
+  });
+}
+
+const MiB = 1 << 20;
+
+test('gate: 4 parallel 300 MB chunked POSTs to /ready get 413 unread; peak RSS grows < 32 MiB', async (t) => {
+  const dir = tempDir(t);
+  const g = await startGate(t, dir, 'us-east-1', `{file: "${join(dir, 'state')}"}`);
+  const before = memKiB(g.child.pid);
+  const head = `POST /ready HTTP/1.1\nHost: 127.0.0.1:${g.port}`;
+  const floods = await Promise.all([0, 1, 2, 3].map(() => chunkedFlood(g.port, head, 300 * MiB)));
+  for (const f of floods) assert.equal(f.status, 413, JSON.stringify(f));
+  // A GET with a body is refused the same way.
+  const get = await chunkedFlood(g.port, `GET /ready HTTP/1.1\nHost: 127.0.0.1:${g.port}`, 300 * MiB);
+  assert.equal(get.status, 413);
+  const after = memKiB(g.child.pid);
+  // Buffering even one of those bodies would add 300 MiB; the bound leaves room for allocator
+  // noise (and the sanitizer build's own bookkeeping).
+  assert.ok(after.hwm - before.hwm < 32 * 1024, `peak RSS grew from ${before.hwm} to ${after.hwm} KiB`);
+  assert.equal(g.child.exitCode, null, 'gate still running');
+  assert.equal((await fetch(`http://127.0.0.1:${g.port}/healthz`)).status, 200);
+});
+
+test('MCP: chunked bodies are bounded (413), and unauthenticated ones are refused (401) unread', async (t) => {
+  const dir = tempDir(t);
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 's3cret-token\n');
+  const srv = await startMcp(t, dir, `, httpTokenFile: "${tokenFile}"`);
+  const before = memKiB(srv.child.pid);
+  const head = `POST /mcp HTTP/1.1\nHost: 127.0.0.1:${srv.port}\nContent-Type: application/json\n` +
+    'Accept: application/json, text/event-stream';
+  const unauth = await Promise.all([0, 1].map(() => chunkedFlood(srv.port, head, 300 * MiB)));
+  for (const f of unauth) assert.equal(f.status, 401, JSON.stringify(f));
+  const authed = await chunkedFlood(srv.port, `${head}\nAuthorization: Bearer s3cret-token`, 100 * MiB);
+  assert.equal(authed.status, 413, 'over maxRequestBytes (1 MiB), chunked');
+  const after = memKiB(srv.child.pid);
+  assert.ok(after.hwm - before.hwm < 32 * 1024, `peak RSS grew from ${before.hwm} to ${after.hwm} KiB`);
+  const ok = await mcpPost(srv.port, `127.0.0.1:${srv.port}`, INIT, '\nAuthorization: Bearer s3cret-token');
+  assert.equal(ok.status, 200, 'still serving');
+});
+
+test('controller: /healthz answers while 200 slow-loris connections are open', async (t) => {
+  const dir = tempDir(t);
+  const cfg = writeConfig(dir, `regions:\n  - {name: us-east-1, endpoint: "http://127.0.0.1:1/h"}\n` +
+    `probe: {intervalSeconds: 1, timeoutSeconds: 0.5}\nstate: {file: "${join(dir, 'state')}"}\n` +
+    'listen: "127.0.0.1:0"\n');
+  const ctl = await startController(t, cfg);
+  const slow = [];
+  for (let i = 0; i < 200; i++) {
+    const s = net.connect(ctl.port, '127.0.0.1');
+    s.on('error', () => {});
+    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    slow.push(s);
+  }
+  t.after(() => { for (const s of slow) s.destroy(); });
+  // One more header byte per connection every 500 ms (a slow-loris drip), for ~3 s, while
+  // /healthz is asked 20 times.
+  let drip = 0;
+  const timer = setInterval(() => { drip++; for (const s of slow) s.write('X'); }, 500);
+  try {
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://127.0.0.1:${ctl.port}/healthz`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'ok\n');
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  assert.ok(drip >= 4);
+  const open = slow.filter((s) => !s.destroyed && s.readyState === 'open').length;
+  assert.equal(open, 200, 'the slow connections were held open the whole time (within the 10 s head deadline)');
+});
+
+test('MCP: 1,100 initialize calls do not evict a session in use', async (t) => {
+  const srv = await startMcp(t, tempDir(t));
+  const post = (body, headers = {}) => fetch(srv.url, { method: 'POST', headers: { ...H, ...headers }, body });
+  let res = await post(INIT);
+  const sid = res.headers.get('mcp-session-id');
+  assert.ok(sid);
+  const S = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  assert.equal((await post('{"jsonrpc":"2.0","method":"notifications/initialized"}', S)).status, 202);
+  for (let i = 0; i < 1100; i++) {
+    res = await post(INIT);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  }
+  res = await post('{"jsonrpc":"2.0","id":7,"method":"ping"}', S);
+  assert.equal(res.status, 200, 'the working session survived the flood');
+  assert.deepEqual((await res.json()).result, {});
 });

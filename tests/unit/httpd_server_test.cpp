@@ -299,8 +299,10 @@ TEST(HttpServer, GetRoutesAndAuthorizationHeader) {
   EXPECT_NE(r.find("WWW-Authenticate: Bearer"), std::string::npos);
   ASSERT_TRUE(c.Send("GET /v1/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n"));
   EXPECT_EQ(Status(c.ReadResponse()), 200);
-  ASSERT_TRUE(c.Send("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"));
+  ASSERT_TRUE(c.Send("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
   EXPECT_EQ(Status(c.ReadResponse()), 405);
+  ASSERT_TRUE(c.Send("POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"));
+  EXPECT_EQ(Status(c.ReadResponse()), 413) << "a body for a GET-only path: 413 before 405";
   s.Stop();
 }
 
