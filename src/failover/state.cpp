@@ -106,11 +106,13 @@ json TimeToJson(WallTime t) {
 }
 
 Result<WallTime> TimeFromJson(const json& j, const char* key, const std::string& where) {
-  if (!j.contains(key) || j.at(key).is_null()) return WallTime{};
+  const json* v = jsonget::Find(j, key);
+  if (!v || v->is_null()) return WallTime{};
+  std::string text;
+  const std::string path = where + "." + key;
+  if (Status s = jsonget::AsString(*v, path, &text); !s) return s.error();
   WallTime t;
-  if (!j.at(key).is_string() || !ParseTime(j.at(key).get<std::string>(), &t)) {
-    return Err(where + "." + key + ": not an RFC 3339 UTC time");
-  }
+  if (!ParseTime(text, &t)) return Err(path + ": not an RFC 3339 UTC time");
   return t;
 }
 
@@ -173,88 +175,105 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
 }
 
 Result<State> StateFromJson(const std::string& text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return Err("state.json: not a JSON object");
-  try {
-    if (doc.value("apiVersion", "") != "agency-ha/v1") {
-      return Err("state.json: unsupported apiVersion " + doc.value("apiVersion", "<missing>"));
-    }
-    State s;
-    s.generation = doc.at("generation").get<uint64_t>();
-    auto upd = TimeFromJson(doc, "updatedAt", "state.json");
-    if (!upd) return upd.error();
-    s.updated_at = *upd;
-    s.panic = doc.at("panic").get<bool>();
-    auto ps = TimeFromJson(doc, "panicSince", "state.json");
-    if (!ps) return ps.error();
-    s.panic_since = *ps;
-    s.serving = doc.at("servingRegions").get<std::vector<std::string>>();
-    if (doc.contains("partitioned") && doc.at("partitioned").is_boolean()) {
-      s.quorum = true;
-      s.partitioned = doc.at("partitioned").get<bool>();
-      auto pts = TimeFromJson(doc, "partitionedSince", "state.json");
-      if (!pts) return pts.error();
-      s.partitioned_since = *pts;
-    }
-    std::sort(s.serving.begin(), s.serving.end());
-    for (const auto& [name, r] : doc.at("regions").items()) {
-      if (!config::IsDns1123Label(name)) return Err("state.json: bad region name \"" + name + "\"");
-      const std::string where = "state.json regions." + name;
-      RegionState rs;
-      const std::string status = r.at("status").get<std::string>();
-      if (status == "healthy") {
-        rs.health = Health::kHealthy;
-      } else if (status == "failed") {
-        rs.health = Health::kFailed;
-      } else {
-        return Err(where + ".status: unknown status \"" + status + "\"");
-      }
-      auto since = TimeFromJson(r, "since", where);
-      if (!since) return since.error();
-      rs.since = *since;
-      rs.reason = r.value("reason", "");
-      rs.promoted = r.value("promoted", false);
-      rs.promoted_for = r.value("promotedFor", std::vector<std::string>{});
-      std::sort(rs.promoted_for.begin(), rs.promoted_for.end());
-      auto psince = TimeFromJson(r, "promotedSince", where);
-      if (!psince) return psince.error();
-      rs.promoted_since = *psince;
-      if (r.contains("lastProbe") && r.at("lastProbe").is_object()) {
-        const json& lp = r.at("lastProbe");
-        Observation o;
-        o.ok = lp.value("ok", false);
-        o.latency_ms = lp.value("latencyMs", 0.0);
-        o.detail = lp.value("detail", "");
-        auto at = TimeFromJson(lp, "at", where + ".lastProbe");
-        if (!at) return at.error();
-        o.at = *at;
-        rs.last = o;
-      }
-      // Counters deliberately left at zero (see header). This observer's own verdict is read
-      // back; a state written without a quorum has none, and then it is the decided health.
-      rs.local_failed = r.contains("localStatus") && r.at("localStatus").is_string()
-                            ? r.at("localStatus").get<std::string>() == "failed"
-                            : rs.health == Health::kFailed;
-      s.regions.emplace(name, std::move(rs));
-    }
-    if (doc.contains("transitions")) {
-      for (const auto& t : doc.at("transitions")) {
-        auto kind = ParseTransitionName(t.value("type", ""));
-        if (!kind) continue;
-        auto at = TimeFromJson(t, "at", "state.json transitions");
-        if (!at) return at.error();
-        auto first = TimeFromJson(t, "firstProbeAt", "state.json transitions");
-        if (!first) return first.error();
-        s.recent.push_back(
-            Transition{*kind, t.value("region", ""), *at, t.value("reason", ""), *first});
-      }
-      while (s.recent.size() > kMaxRecentTransitions)
-        s.recent.pop_front();
-    }
-    return s;
-  } catch (const json::exception& e) {
-    return Err(std::string("state.json: ") + e.what());
+  namespace jg = jsonget;
+  const std::string top = kStateJsonKey;
+  auto parsed = jg::Parse(text, top);
+  if (!parsed) return parsed.error();
+  const json& doc = *parsed;
+  if (!doc.is_object()) return Err("state.json: not a JSON object");
+  std::string api = "<missing>";
+  if (Status st = jg::OptString(doc, "apiVersion", &api, top); !st) return st.error();
+  if (api != "agency-ha/v1") return Err("state.json: unsupported apiVersion " + Printable(api));
+  State s;
+  auto time = [&](const json& obj, const char* key, const std::string& where, WallTime* out) {
+    auto t = TimeFromJson(obj, key, where);
+    if (!t) return Status(t.error());
+    *out = *t;
+    return Status::Ok();
+  };
+  const json* regions = nullptr;
+  for (Status st :
+       {jg::GetUint64(doc, "generation", &s.generation, top),
+        time(doc, "updatedAt", top, &s.updated_at), jg::GetBool(doc, "panic", &s.panic, top),
+        time(doc, "panicSince", top, &s.panic_since),
+        jg::GetStringList(doc, "servingRegions", &s.serving, top),
+        jg::GetObject(doc, "regions", &regions, top)}) {
+    if (!st) return st.error();
   }
+  if (const json* p = jg::Find(doc, "partitioned"); p && !p->is_null()) {
+    s.quorum = true;  // written only by a controller with an observer quorum
+    if (Status st = jg::AsBool(*p, top + ".partitioned", &s.partitioned); !st) return st.error();
+    if (Status st = time(doc, "partitionedSince", top, &s.partitioned_since); !st) {
+      return st.error();
+    }
+  }
+  std::sort(s.serving.begin(), s.serving.end());
+  for (const auto& [name, r] : regions->items()) {
+    const std::string where = jg::MemberPath(top + ".regions", name);
+    if (!config::IsDns1123Label(name)) return Err(where + ": not a region name");
+    if (Status st = jg::ExpectObject(r, where); !st) return st.error();
+    RegionState rs;
+    std::string status;
+    std::string local_status;
+    const json* lp = nullptr;
+    for (Status st :
+         {jg::GetString(r, "status", &status, where), time(r, "since", where, &rs.since),
+          jg::OptString(r, "reason", &rs.reason, where),
+          jg::OptBool(r, "promoted", &rs.promoted, where),
+          jg::OptStringList(r, "promotedFor", &rs.promoted_for, where),
+          time(r, "promotedSince", where, &rs.promoted_since),
+          jg::OptObject(r, "lastProbe", &lp, where),
+          jg::OptString(r, "localStatus", &local_status, where)}) {
+      if (!st) return st.error();
+    }
+    if (status == "healthy") {
+      rs.health = Health::kHealthy;
+    } else if (status == "failed") {
+      rs.health = Health::kFailed;
+    } else {
+      return Err(where + ".status: unknown status \"" + Printable(status) + "\"");
+    }
+    std::sort(rs.promoted_for.begin(), rs.promoted_for.end());
+    if (lp) {
+      const std::string lw = where + ".lastProbe";
+      Observation o;
+      for (Status st :
+           {jg::OptBool(*lp, "ok", &o.ok, lw), jg::OptDouble(*lp, "latencyMs", &o.latency_ms, lw),
+            jg::OptString(*lp, "detail", &o.detail, lw), time(*lp, "at", lw, &o.at)}) {
+        if (!st) return st.error();
+      }
+      rs.last = o;
+    }
+    // Counters deliberately left at zero (see header). This observer's own verdict is read
+    // back; a state written without a quorum has none, and then it is the decided health.
+    rs.local_failed =
+        local_status.empty() ? rs.health == Health::kFailed : local_status == "failed";
+    s.regions.emplace(name, std::move(rs));
+  }
+  const json* transitions = nullptr;
+  if (Status st = jg::OptArray(doc, "transitions", &transitions, top); !st) return st.error();
+  if (transitions) {
+    for (size_t i = 0; i < transitions->size(); ++i) {
+      const json& t = (*transitions)[i];
+      const std::string where = jg::IndexPath(top + ".transitions", i);
+      if (Status st = jg::ExpectObject(t, where); !st) return st.error();
+      std::string type;
+      Transition tr{};
+      for (Status st :
+           {jg::OptString(t, "type", &type, where), jg::OptString(t, "region", &tr.region, where),
+            jg::OptString(t, "reason", &tr.reason, where), time(t, "at", where, &tr.at),
+            time(t, "firstProbeAt", where, &tr.first_probe_at)}) {
+        if (!st) return st.error();
+      }
+      auto kind = ParseTransitionName(type);
+      if (!kind) continue;  // a kind from a newer version: skipped, not an error
+      tr.kind = *kind;
+      s.recent.push_back(std::move(tr));
+    }
+    while (s.recent.size() > kMaxRecentTransitions)
+      s.recent.pop_front();
+  }
+  return s;
 }
 
 }  // namespace aha::failover

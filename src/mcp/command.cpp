@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/json_get.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/url.h"
@@ -67,7 +68,7 @@ void ServeStdio(Dispatcher& disp, size_t max_bytes, Stopper& stop) {
       too_large();
       return;
     }
-    if (auto out = disp.HandleText(line, session)) WriteAll(1, out->dump() + "\n");
+    if (auto out = disp.HandleText(line, session)) WriteAll(1, jsonget::Dump(*out) + "\n");
   };
   char chunk[65536];
   while (!stop.stopped()) {
@@ -189,7 +190,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     log::Info("drill audit", j);
     if (audit_fd < 0) return;
     std::lock_guard l(audit_mu);
-    WriteAll(audit_fd, j.dump() + "\n");
+    WriteAll(audit_fd, jsonget::Dump(j) + "\n");
   };
   EventSink event_sink;
   if (events) {

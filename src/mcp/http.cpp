@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 
+#include "common/json_get.h"
 #include "common/log.h"
 #include "httpd/auth.h"
 
@@ -46,7 +47,7 @@ std::string NewSessionId() {
 }
 
 httpd::Response Reply(int status, const json& body) {
-  return httpd::Response{status, "application/json", body.dump(), {}};
+  return httpd::Response{status, "application/json", jsonget::Dump(body), {}};
 }
 
 httpd::Response HttpError(int status, const std::string& msg) {

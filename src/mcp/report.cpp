@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+
+#include "common/json_get.h"
+#include "common/printable.h"
 
 namespace aha::mcp {
 
@@ -171,22 +175,48 @@ json ListJson(const std::vector<std::string>& v) {
   return v;
 }
 
-Result<std::vector<std::string>> StringList(const json& j, const std::string& what) {
-  if (!j.is_array()) return Err(what + ": expected a list of strings");
-  std::vector<std::string> out;
-  for (const auto& x : j) {
-    if (!x.is_string()) return Err(what + ": expected a list of strings");
-    out.push_back(x.get<std::string>());
-  }
-  return out;
-}
-
 Result<WallTime> TimeField(const json& o, const char* key, const std::string& what) {
+  std::string text;
+  if (Status s = jsonget::GetString(o, key, &text, what); !s) return s.error();
   WallTime t{};
-  if (!o.contains(key) || !o[key].is_string() || !ParseTime(o[key].get<std::string>(), &t)) {
-    return Err(what + "." + key + ": expected a timestamp");
+  if (!ParseTime(text, &t)) {
+    return Err(jsonget::MemberPath(what, key) + ": not an RFC 3339 UTC time: \"" + Printable(text) +
+               "\"");
   }
   return t;
+}
+
+// A stored report is shown again as it was; what the readers of one use must have its type.
+Status CheckStoredReport(const json& r, const std::string& what) {
+  namespace jg = jsonget;
+  if (Status s = jg::ExpectObject(r, what); !s) return s;
+  const json* tl = nullptr;
+  const json* du = nullptr;
+  std::string phase;
+  for (Status s :
+       {jg::OptObject(r, "timeline", &tl, what), jg::OptObject(r, "durationsSeconds", &du, what),
+        jg::OptString(r, "phase", &phase, what)}) {
+    if (!s) return s;
+  }
+  const json none = json::object();
+  for (const auto& [k, v] : (tl ? *tl : none).items()) {
+    if (!v.is_null() && !v.is_string()) {
+      return Err(jg::MemberPath(what + ".timeline", k) + ": expected string or null, got " +
+                 jg::TypeName(v));
+    }
+  }
+  for (const auto& [k, v] : (du ? *du : none).items()) {
+    if (!v.is_null() && !v.is_number()) {
+      return Err(jg::MemberPath(what + ".durationsSeconds", k) + ": expected number or null, got " +
+                 jg::TypeName(v));
+    }
+  }
+  constexpr const char* kRecovery = "regional_failover_recovery_time";
+  if (const json* rt = jg::Find(r, kRecovery); rt && !rt->is_null() && !rt->is_number()) {
+    return Err(jg::MemberPath(what, kRecovery) + ": expected number or null, got " +
+               jg::TypeName(*rt));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -221,32 +251,35 @@ std::string DrillsToJson(const std::vector<Drill>& all) {
                     {"completedAt", T(d.completed_at)},
                     {"report", d.report}});
   }
-  return json{{"apiVersion", "agency-ha/v1"}, {"drills", list}}.dump() + "\n";
+  return jsonget::Dump(json{{"apiVersion", "agency-ha/v1"}, {"drills", list}}) + "\n";
 }
 
 Result<std::vector<Drill>> ParseDrills(const std::string& text) {
+  namespace jg = jsonget;
   std::vector<Drill> out;
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return out;
-  json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("drills") ||
-      !doc["drills"].is_array()) {
-    return Err("drills: expected {\"drills\": [...]}");
-  }
-  for (size_t i = 0; i < doc["drills"].size(); ++i) {
-    const json& o = doc["drills"][i];
-    const std::string what = "drills[" + std::to_string(i) + "]";
-    if (!o.is_object()) return Err(what + ": expected an object");
+  auto doc = jg::Parse(text, kDrillsKey);
+  if (!doc) return doc.error();
+  const json* list = nullptr;
+  if (Status s = jg::GetArray(*doc, "drills", &list, kDrillsKey); !s) return s.error();
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& o = (*list)[i];
+    const std::string what = jg::IndexPath(std::string(kDrillsKey) + ".drills", i);
+    if (Status s = jg::ExpectObject(o, what); !s) return s.error();
     Drill d;
-    if (!o.contains("id") || !o["id"].is_string() || !o.contains("region") ||
-        !o["region"].is_string()) {
-      return Err(what + ": id and region must be strings");
+    int64_t duration = 0;
+    const json* observations = nullptr;
+    for (Status s :
+         {jg::GetString(o, "id", &d.id, what), jg::GetString(o, "region", &d.region, what),
+          jg::OptString(o, "failureType", &d.failure_type, what),
+          jg::OptInt64(o, "durationSeconds", &duration, what),
+          jg::OptStringList(o, "servingBefore", &d.serving_before, what),
+          jg::OptStringList(o, "failedBefore", &d.failed_before, what),
+          jg::OptArray(o, "observations", &observations, what)}) {
+      if (!s) return s.error();
     }
-    d.id = o["id"];
-    d.region = o["region"];
-    d.failure_type = o.value("failureType", "health");
-    if (o.contains("durationSeconds") && o["durationSeconds"].is_number_integer()) {
-      d.duration_seconds = o["durationSeconds"].get<int>();
-    }
+    // Out of an int's range it is shown clamped, never wrapped to a negative number.
+    d.duration_seconds = static_cast<int>(std::clamp<int64_t>(duration, 0, INT32_MAX));
     auto inj = TimeField(o, "injectedAt", what);
     if (!inj) return inj.error();
     d.injected_at = *inj;
@@ -256,40 +289,31 @@ Result<std::vector<Drill>> ParseDrills(const std::string& text) {
     for (auto [key, field] :
          {std::pair<const char*, std::optional<WallTime>*>{"endedEarlyAt", &d.ended_early_at},
           {"completedAt", &d.completed_at}}) {
-      if (!o.contains(key) || o[key].is_null()) continue;
+      const json* v = jg::Find(o, key);
+      if (!v || v->is_null()) continue;
       auto t = TimeField(o, key, what);
       if (!t) return t.error();
       *field = *t;
     }
-    for (auto [key, field] :
-         {std::pair<const char*, std::vector<std::string>*>{"servingBefore", &d.serving_before},
-          {"failedBefore", &d.failed_before}}) {
-      if (!o.contains(key)) continue;
-      auto l = StringList(o[key], what + "." + key);
-      if (!l) return l.error();
-      *field = std::move(*l);
-    }
-    if (o.contains("observations")) {
-      if (!o["observations"].is_array()) return Err(what + ".observations: expected a list");
-      for (size_t k = 0; k < o["observations"].size(); ++k) {
-        const json& e = o["observations"][k];
-        const std::string ow = what + ".observations[" + std::to_string(k) + "]";
-        if (!e.is_object()) return Err(ow + ": expected an object");
-        Observation ob;
-        auto at = TimeField(e, "at", ow);
-        if (!at) return at.error();
-        ob.at = *at;
-        auto f = StringList(e.value("failed", json::array()), ow + ".failed");
-        if (!f) return f.error();
-        auto sv = StringList(e.value("serving", json::array()), ow + ".serving");
-        if (!sv) return sv.error();
-        ob.failed = std::move(*f);
-        ob.serving = std::move(*sv);
-        ob.gap = e.value("gap", false);
-        d.observations.push_back(std::move(ob));
+    for (size_t k = 0; observations && k < observations->size(); ++k) {
+      const json& e = (*observations)[k];
+      const std::string ow = jg::IndexPath(what + ".observations", k);
+      if (Status s = jg::ExpectObject(e, ow); !s) return s.error();
+      Observation ob;
+      auto at = TimeField(e, "at", ow);
+      if (!at) return at.error();
+      ob.at = *at;
+      for (Status s :
+           {jg::OptStringList(e, "failed", &ob.failed, ow),
+            jg::OptStringList(e, "serving", &ob.serving, ow), jg::OptBool(e, "gap", &ob.gap, ow)}) {
+        if (!s) return s.error();
       }
+      d.observations.push_back(std::move(ob));
     }
-    if (o.contains("report") && o["report"].is_object()) d.report = o["report"];
+    if (const json* rep = jg::Find(o, "report"); rep && !rep->is_null()) {
+      if (Status s = CheckStoredReport(*rep, what + ".report"); !s) return s.error();
+      d.report = *rep;
+    }
     out.push_back(std::move(d));
   }
   return out;

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
 
+#include "common/json_get.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "failover/outages.h"
 #include "failover/state.h"
 #include "replication/command.h"
@@ -24,7 +27,7 @@ ToolResult Fail(const std::string& text) {
 }
 
 ToolResult Ok(json structured, std::string summary) {
-  return ToolResult{structured, summary + "\n" + structured.dump(2), false};
+  return ToolResult{structured, summary + "\n" + jsonget::Dump(structured, 2), false};
 }
 
 std::string Join(const std::vector<std::string>& v) {
@@ -342,7 +345,7 @@ ToolResult SecurityMonitor::Simulate(const json& args) {
   if (auto k =
           UnknownArgument(args, {"region", "failure_type", "duration_seconds", "dry_run", "force"});
       !k.empty()) {
-    return Fail("unknown argument \"" + k + "\"");
+    return Fail("unknown argument \"" + Printable(k) + "\"");
   }
   if (!args.contains("region") || !args["region"].is_string()) {
     return Fail("region: required, a string");
@@ -352,7 +355,7 @@ ToolResult SecurityMonitor::Simulate(const json& args) {
     std::vector<std::string> names;
     for (const auto& r : cfg_.regions)
       names.push_back(r.name);
-    return Fail("unknown region \"" + region + "\"; configured regions: " + Join(names));
+    return Fail("unknown region \"" + Printable(region) + "\"; configured regions: " + Join(names));
   }
   std::string type = "health";
   if (args.contains("failure_type")) {
@@ -366,23 +369,28 @@ ToolResult SecurityMonitor::Simulate(const json& args) {
                 "unhealthy, which the failover controller detects through its real probes.");
   }
   if (type != "health") {
-    return Fail("failure_type: unknown value \"" + type + "\" (supported: health)");
+    return Fail("failure_type: unknown value \"" + Printable(type) + "\" (supported: health)");
   }
   const auto& m = cfg_.mcp;
   long long duration = m.default_duration_seconds;
+  std::string shown = std::to_string(duration);  // the value as given, for the error
   if (args.contains("duration_seconds")) {
     const json& d = args["duration_seconds"];
+    shown = jsonget::Dump(d);
     if (d.is_number_integer()) {
-      duration = d.get<long long>();
-    } else if (d.is_number_float() && std::floor(d.get<double>()) == d.get<double>() &&
-               std::abs(d.get<double>()) < 1e9) {
-      duration = static_cast<long long>(d.get<double>());
+      int64_t v = 0;
+      // Beyond int64 (a large unsigned): out of bounds below, never wrapped to a negative.
+      duration = jsonget::AsInt64(d, "duration_seconds", &v) ? v : INT64_MAX;
+    } else if (d.is_number_float() && std::isfinite(d.get<double>()) &&
+               std::floor(d.get<double>()) == d.get<double>()) {
+      const double x = d.get<double>();
+      duration = std::abs(x) < 1e15 ? static_cast<long long>(x) : x < 0 ? INT64_MIN : INT64_MAX;
     } else {
       return Fail("duration_seconds: must be a whole number of seconds");
     }
   }
   if (duration < m.min_duration_seconds || duration > m.max_duration_seconds) {
-    return Fail("duration_seconds: " + std::to_string(duration) + " is out of bounds (" +
+    return Fail("duration_seconds: " + shown + " is out of bounds (" +
                 std::to_string(m.min_duration_seconds) + ".." +
                 std::to_string(m.max_duration_seconds) +
                 ", set by mcp.minDurationSeconds and "
@@ -519,13 +527,13 @@ ToolResult SecurityMonitor::Simulate(const json& args) {
 
 ToolResult SecurityMonitor::End(const json& args) {
   if (auto k = UnknownArgument(args, {"region"}); !k.empty()) {
-    return Fail("unknown argument \"" + k + "\"");
+    return Fail("unknown argument \"" + Printable(k) + "\"");
   }
   if (!args.contains("region") || !args["region"].is_string()) {
     return Fail("region: required, a string");
   }
   const std::string region = args["region"];
-  if (!FindRegion(region)) return Fail("unknown region \"" + region + "\"");
+  if (!FindRegion(region)) return Fail("unknown region \"" + Printable(region) + "\"");
   const WallTime now = clock_.wall();
   failover::SimulatedOutage ended;
   bool decided = false;
@@ -585,6 +593,10 @@ ToolResult SecurityMonitor::Status() {
   const WallTime now = clock_.wall();
   json doc = json::object();
   if (auto it = kv->find(failover::kStateJsonKey); it != kv->end()) {
+    // Shown as written, but only once it is known to be well-formed: every field read below
+    // then has its type (an operator's hand edit must not take this server down).
+    auto st = failover::StateFromJson(it->second);
+    if (!st) return Fail("the stored state.json is malformed: " + st.message());
     doc = json::parse(it->second, nullptr, false);
     if (!doc.is_object()) doc = json::object();
   }
@@ -600,9 +612,12 @@ ToolResult SecurityMonitor::Status() {
       doc.contains("regions") && doc["regions"].is_object() ? doc["regions"] : json::object();
   for (const auto& r : cfg_.regions) {
     json e = {{"name", r.name}, {"active", r.active}};
-    const json s = per.contains(r.name) ? per[r.name] : json::object();
-    e["status"] =
-        s.value("status", failover::ContainsRegion(failed, r.name) ? "failed" : "unknown");
+    const json* found = jsonget::Find(per, r.name);
+    const json s = found && found->is_object() ? *found : json::object();
+    const json* status = jsonget::Find(s, "status");
+    e["status"] = status && status->is_string()
+                      ? *status
+                      : json(failover::ContainsRegion(failed, r.name) ? "failed" : "unknown");
     e["serving"] = failover::ContainsRegion(serving, r.name);
     for (const char* k : {"since", "reason", "promoted", "promotedFor", "lastProbe"}) {
       e[k] = s.contains(k) ? s[k] : json(nullptr);
@@ -620,15 +635,16 @@ ToolResult SecurityMonitor::Status() {
        ++i) {
     last.push_back(transitions[i]);
   }
-  json out = {{"generation", doc.contains("generation") ? doc["generation"] : json(nullptr)},
-              {"updatedAt", doc.contains("updatedAt") ? doc["updatedAt"] : json(nullptr)},
-              {"panic", doc.value("panic", false)},
-              {"panicSince", doc.contains("panicSince") ? doc["panicSince"] : json(nullptr)},
-              {"servingRegions", serving},
-              {"failedRegions", failed},
-              {"regions", regions},
-              {"lastTransitions", last},
-              {"activeDrills", active_drills}};
+  json out = {
+      {"generation", doc.contains("generation") ? doc["generation"] : json(nullptr)},
+      {"updatedAt", doc.contains("updatedAt") ? doc["updatedAt"] : json(nullptr)},
+      {"panic", doc.contains("panic") && doc["panic"].is_boolean() && doc["panic"].get<bool>()},
+      {"panicSince", doc.contains("panicSince") ? doc["panicSince"] : json(nullptr)},
+      {"servingRegions", serving},
+      {"failedRegions", failed},
+      {"regions", regions},
+      {"lastTransitions", last},
+      {"activeDrills", active_drills}};
   std::string text = "Serving: " + Join(serving) + ". Failed: " + Join(failed) +
                      ". Panic: " + (out["panic"].get<bool>() ? "yes" : "no") +
                      ". Active drills: " + std::to_string(active_drills.size()) + ".";
@@ -645,7 +661,7 @@ json SecurityMonitor::ReportLocked(const Drill& d, WallTime now) const {
 
 ToolResult SecurityMonitor::Report(const json& args) {
   if (auto k = UnknownArgument(args, {"region", "drill_id"}); !k.empty()) {
-    return Fail("unknown argument \"" + k + "\"");
+    return Fail("unknown argument \"" + Printable(k) + "\"");
   }
   const bool by_id = args.contains("drill_id");
   const bool by_region = args.contains("region");
@@ -654,7 +670,7 @@ ToolResult SecurityMonitor::Report(const json& args) {
     return Fail("region and drill_id must be strings");
   }
   if (by_region && !FindRegion(args["region"].get<std::string>())) {
-    return Fail("unknown region \"" + args["region"].get<std::string>() + "\"");
+    return Fail("unknown region \"" + Printable(args["region"].get<std::string>()) + "\"");
   }
   // The drills live in the shared state: drills started before this server (re)started, or by
   // another server, are reported too.
@@ -700,17 +716,25 @@ ToolResult SecurityMonitor::Report(const json& args) {
   } else {
     r = ReportLocked(*found, clock_.wall());
   }
-  const json& tl = r["timeline"];
-  const json& du = r["durationsSeconds"];
+  // A stored report was type-checked by ParseDrills; members may still be missing.
+  const json empty = json::object();
+  const json* tl = jsonget::Find(r, "timeline");
+  const json* du = jsonget::Find(r, "durationsSeconds");
+  const json* phase = jsonget::Find(r, "phase");
+  if (!tl) tl = &empty;
+  if (!du) du = &empty;
   auto line = [&](const char* label, const char* key) {
+    const json* v = jsonget::Find(*tl, key);
     return std::string("  ") + label + ": " +
-           (tl[key].is_null() ? "-" : tl[key].get<std::string>()) + "\n";
+           (v && v->is_string() ? Printable(v->get<std::string>()) : std::string("-")) + "\n";
   };
   auto secs = [&](const char* key) {
-    return du[key].is_null() ? std::string("-") : std::to_string(du[key].get<double>()) + " s";
+    const json* v = jsonget::Find(*du, key);
+    return v && v->is_number() ? std::to_string(v->get<double>()) + " s" : std::string("-");
   };
   std::string text =
-      "Drill " + found->id + " (" + found->region + "), phase " + r["phase"].get<std::string>() +
+      "Drill " + Printable(found->id) + " (" + found->region + "), phase " +
+      (phase && phase->is_string() ? Printable(phase->get<std::string>()) : std::string("?")) +
       "\n" + line("injected", "injectedAt") + line("first failed probe", "firstFailedProbeAt") +
       line("region failed (state written)", "regionFailedAt") +
       line("serving set changed (observed)", "servingChangedAt") +
@@ -719,7 +743,7 @@ ToolResult SecurityMonitor::Report(const json& args) {
       "  detection: " + secs("injectedToRegionFailed") +
       ", failover: " + secs("injectedToServingChanged") +
       ", regional_failover_recovery_time: " + secs("outageEndedToRegionRecovered") + "\n";
-  return ToolResult{r, text + r.dump(2), false};
+  return ToolResult{r, text + jsonget::Dump(r, 2), false};
 }
 
 ToolResult SecurityMonitor::Regions() {
@@ -755,13 +779,13 @@ ToolResult SecurityMonitor::Regions() {
 
 ToolResult SecurityMonitor::Replication(const json& args) {
   if (auto k = UnknownArgument(args, {"region"}); !k.empty()) {
-    return Fail("unknown argument \"" + k + "\"");
+    return Fail("unknown argument \"" + Printable(k) + "\"");
   }
   std::vector<std::string> regions;
   if (args.contains("region")) {
     if (!args["region"].is_string()) return Fail("region: must be a string");
     const std::string r = args["region"];
-    if (!FindRegion(r)) return Fail("unknown region \"" + r + "\"");
+    if (!FindRegion(r)) return Fail("unknown region \"" + Printable(r) + "\"");
     regions.push_back(r);
   } else {
     for (const auto& r : cfg_.regions)
@@ -868,14 +892,14 @@ ToolResult SecurityMonitor::Replication(const json& args) {
       }
       rows.push_back(row);
     }
-    text += region + ": " +
-            (best ? "latest " + best->latest_id + " (" + best->record->created_at + ", age " +
-                        latest["ageSeconds"].dump() + " s, " + latest["files"].dump() + " files, " +
-                        latest["bytes"].dump() + " bytes) on " + std::to_string(have.size()) + "/" +
-                        std::to_string(per.size()) + " remotes"
-                  : std::string("no snapshot on any remote")) +
-            (failed.empty() ? "" : "; " + std::to_string(failed.size()) + " remote(s) failed") +
-            "\n";
+    text +=
+        region + ": " +
+        (best ? "latest " + best->latest_id + " (" + best->record->created_at + ", age " +
+                    jsonget::Dump(latest["ageSeconds"]) + " s, " + jsonget::Dump(latest["files"]) +
+                    " files, " + jsonget::Dump(latest["bytes"]) + " bytes) on " +
+                    std::to_string(have.size()) + "/" + std::to_string(per.size()) + " remotes"
+              : std::string("no snapshot on any remote")) +
+        (failed.empty() ? "" : "; " + std::to_string(failed.size()) + " remote(s) failed") + "\n";
     out_regions.push_back({{"region", region},
                            {"latest", latest},
                            {"haveLatest", have},
@@ -957,9 +981,10 @@ void SecurityMonitor::CheckCompletedLocked(const std::vector<Drill>& drills, Wal
     const Drill& d = drills[i];
     if (d.completed_at) {
       // Completed (maybe by another server, or before a restart): expose the measured value.
-      if (!gauged_.count(d.id) && d.report.is_object() && d.report[kRecoveryMetric].is_number()) {
+      const json* rt = jsonget::Find(d.report, kRecoveryMetric);
+      if (!gauged_.count(d.id) && rt && rt->is_number()) {
         gauged_.insert(d.id);
-        reg_.Set(kRecoveryMetric, {{"region", d.region}}, d.report[kRecoveryMetric].get<double>());
+        reg_.Set(kRecoveryMetric, {{"region", d.region}}, rt->get<double>());
       }
       continue;
     }

@@ -1,10 +1,14 @@
 #include "replication/snapshot.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "common/json_get.h"
+#include "common/printable.h"
 
 namespace aha::replication {
 
@@ -69,51 +73,66 @@ std::string RecordToJson(const Record& r) {
 }
 
 Result<Record> RecordFromJson(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Err("snapshot record is not a JSON object");
-  auto str = [&](const char* k) {
-    auto it = j.find(k);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  if (!j.contains("format") || !j["format"].is_number_integer() || j["format"] != kRecordFormat) {
-    return Err("snapshot record: unsupported format (want " + std::to_string(kRecordFormat) + ")");
+  namespace jg = jsonget;
+  auto parsed = jg::Parse(text, "snapshot record");
+  if (!parsed) return parsed.error();
+  const json& j = *parsed;
+  if (!j.is_object()) return Err("snapshot record is not a JSON object");
+  int64_t format = 0;
+  if (Status s = jg::GetInt64(j, "format", &format); !s || format != kRecordFormat) {
+    return Err("snapshot record: unsupported format (want " + std::to_string(kRecordFormat) + ")" +
+               (s ? "" : ": " + s.message()));
   }
   Record r;
-  r.id = str("id");
-  r.region = str("region");
-  r.generation = str("generation");
-  r.parent = str("parent");
-  r.created_at = str("createdAt");
-  r.host = str("host");
-  if (!IsSnapshotId(r.id)) return Err("snapshot record: invalid id");
-  if (!j.contains("files") || !j["files"].is_array()) return Err("snapshot record: no files list");
+  const json* files = nullptr;
+  const json* datasets = nullptr;
+  for (Status s :
+       {jg::GetString(j, "id", &r.id), jg::OptString(j, "region", &r.region),
+        jg::OptString(j, "generation", &r.generation), jg::OptString(j, "parent", &r.parent),
+        jg::OptString(j, "createdAt", &r.created_at), jg::OptString(j, "host", &r.host),
+        jg::GetArray(j, "files", &files), jg::OptArray(j, "datasets", &datasets)}) {
+    if (!s) return Err("snapshot record: " + s.message());
+  }
+  if (!IsSnapshotId(r.id))
+    return Err("snapshot record: id: invalid id \"" + Printable(r.id) + "\"");
+  const std::string rec = "snapshot record " + r.id + ": ";
   std::set<std::string> seen;
-  for (const auto& f : j["files"]) {
-    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("sha256") ||
-        !f["sha256"].is_string() || !f.contains("size") || !f["size"].is_number_unsigned()) {
-      return Err("snapshot record " + r.id + ": malformed file entry");
-    }
+  uint64_t total = 0;
+  r.files.reserve(files->size());
+  for (size_t i = 0; i < files->size(); ++i) {
+    const json& f = (*files)[i];
+    const std::string where = jg::IndexPath("files", i);
     FileEntry e;
-    e.path = f["path"].get<std::string>();
-    e.sha256 = f["sha256"].get<std::string>();
-    e.size = f["size"].get<uint64_t>();
-    e.mode = f.value("mode", 0644u) & 07777u;
-    e.mtime_ns = f.value("mtimeNs", int64_t{0});
-    if (!SafeRelativePath(e.path)) return Err("snapshot record " + r.id + ": unsafe path");
-    if (!IsSha256(e.sha256)) return Err("snapshot record " + r.id + ": bad sha256 for " + e.path);
-    if (!seen.insert(e.path).second) return Err("snapshot record " + r.id + ": duplicate path");
+    uint64_t mode = 0644;
+    for (Status s :
+         {jg::ExpectObject(f, where), jg::GetString(f, "path", &e.path, where),
+          jg::GetString(f, "sha256", &e.sha256, where), jg::GetUint64(f, "size", &e.size, where),
+          jg::OptUint64(f, "mode", &mode, where), jg::OptInt64(f, "mtimeNs", &e.mtime_ns, where)}) {
+      if (!s) return Err(rec + s.message());
+    }
+    e.mode = static_cast<uint32_t>(mode & 07777u);
+    if (!SafeRelativePath(e.path)) {
+      return Err(rec + where + ".path: unsafe path \"" + Printable(e.path) + "\"");
+    }
+    if (!IsSha256(e.sha256)) {
+      return Err(rec + where + ".sha256: bad sha256 for " + Printable(e.path));
+    }
+    if (!seen.insert(e.path).second) {
+      return Err(rec + where + ".path: duplicate path " + Printable(e.path));
+    }
+    if (e.size > UINT64_MAX - total) return Err(rec + where + ".size: total size overflows");
+    total += e.size;
     r.files.push_back(std::move(e));
   }
-  if (j.contains("datasets") && j["datasets"].is_array()) {
-    for (const auto& d : j["datasets"]) {
-      DatasetInfo di;
-      di.path = d.value("path", "");
-      if (d.contains("versions") && d["versions"].is_array()) {
-        for (const auto& v : d["versions"])
-          if (v.is_string()) di.versions.push_back(v.get<std::string>());
-      }
-      r.datasets.push_back(std::move(di));
+  for (size_t i = 0; datasets && i < datasets->size(); ++i) {
+    const json& d = (*datasets)[i];
+    const std::string where = jg::IndexPath("datasets", i);
+    DatasetInfo di;
+    for (Status s : {jg::ExpectObject(d, where), jg::OptString(d, "path", &di.path, where),
+                     jg::OptStringList(d, "versions", &di.versions, where)}) {
+      if (!s) return Err(rec + s.message());
     }
+    r.datasets.push_back(std::move(di));
   }
   return r;
 }

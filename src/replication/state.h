@@ -30,6 +30,8 @@ struct LocalState {
 std::string StateFile(const std::string& state_dir);
 // Missing file: a fresh state with a new generation. Malformed file: an error (never guessed).
 Result<LocalState> LoadLocalState(const std::string& state_dir);
+// The file's content; `what` names it in errors (which also name the bad key). Never throws.
+Result<LocalState> LocalStateFromJson(const std::string& text, const std::string& what);
 Status SaveLocalState(const std::string& state_dir, const LocalState& s);
 std::string NewGeneration();
 

@@ -148,7 +148,7 @@ TEST_F(ReportTest, DrillsKeyKeepsTheNewestAndRejectsMalformedContent) {
   EXPECT_EQ(back->front().id, "drill-10");
   auto bad = ParseDrills("{\"drills\": [{\"id\": \"x\", \"region\": \"us\", \"injectedAt\": 5}]}");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.message(), "drills[0].injectedAt: expected a timestamp");
+  EXPECT_EQ(bad.message(), "drills.drills[0].injectedAt: expected string, got number 5");
   EXPECT_FALSE(ParseDrills("[]").ok());
   EXPECT_FALSE(ParseDrills("{").ok());
 }
