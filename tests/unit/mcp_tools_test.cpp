@@ -242,5 +242,69 @@ TEST_F(ToolsTest, ReplicationStatusWithoutRemotesSaysHowToConfigureThem) {
   EXPECT_NE(r.text.find("mcp.replication.remotes"), std::string::npos) << r.text;
 }
 
+// An operator's hand edit of the state (a wrong type in drills or state.json) must not take the
+// server down: every tool answers (a tool error naming the key where it needs the bad key), and
+// the watcher's Observe() keeps going.
+TEST_F(ToolsTest, CorruptDrillsOrStateJsonAnswerToolErrorsAndNeverThrow) {
+  Server a(cfg, dir, clock);
+  const std::string bad_drills =
+      R"({"drills": [{"id": "d", "region": "us-east-1", "failureType": 5,)"
+      R"( "injectedAt": "2026-11-27T17:00:00Z", "expiresAt": "2026-11-27T17:01:00Z"}]})";
+  ASSERT_TRUE(writer.Write({{kDrillsKey, bad_drills}}).ok());
+  ASSERT_NO_THROW(Feed(a));
+  ToolResult r;
+  ASSERT_NO_THROW(r = a.Call("get_drill_report", {{"region", "us-east-1"}}));
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("drills.drills[0].failureType: expected string, got number 5"),
+            std::string::npos)
+      << r.text;
+  ASSERT_NO_THROW(r = a.Call("simulate_regional_outage", {{"region", "eu-west-1"}}));
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("drills.drills[0].failureType"), std::string::npos) << r.text;
+  ASSERT_TRUE(writer.Write({{kDrillsKey, ""}}).ok());
+
+  for (const char* state_json :
+       {R"({"regions": {"us-east-1": 5}})",
+        R"({"apiVersion": "agency-ha/v1", "generation": 1, "panic": "yes", "servingRegions": [],)"
+        R"( "regions": {}})",
+        R"({"apiVersion": "agency-ha/v1", "generation": 1, "panic": false, "servingRegions": [],)"
+        R"( "regions": {"us-east-1": {"status": 5}}, "transitions": [{"type": 5}]})"}) {
+    SCOPED_TRACE(state_json);
+    ASSERT_TRUE(writer.Write({{failover::kStateJsonKey, state_json}}).ok());
+    ASSERT_NO_THROW(Feed(a));
+    ASSERT_NO_THROW(r = a.Call("get_failover_status", json::object()));
+    EXPECT_TRUE(r.is_error);
+    EXPECT_NE(r.text.find("state.json"), std::string::npos) << r.text;
+    ASSERT_NO_THROW(r = a.Call("list_regions", json::object()));
+    EXPECT_FALSE(r.is_error) << r.text;
+    ASSERT_NO_THROW(r = a.Call("get_drill_report", {{"region", "us-east-1"}}));
+  }
+  // A stored report of the wrong shape is refused when read, never dereferenced.
+  ASSERT_TRUE(writer.Write({{failover::kStateJsonKey, ""}}).ok());
+  const std::string bad_report =
+      R"({"drills": [{"id": "d", "region": "us-east-1", "injectedAt": "2026-11-27T17:00:00Z",)"
+      R"( "expiresAt": "2026-11-27T17:01:00Z", "completedAt": "2026-11-27T17:02:00Z",)"
+      R"( "report": {"timeline": {"injectedAt": 5}, "regional_failover_recovery_time": "x"}}]})";
+  ASSERT_TRUE(writer.Write({{kDrillsKey, bad_report}}).ok());
+  ASSERT_NO_THROW(Feed(a));
+  ASSERT_NO_THROW(r = a.Call("get_drill_report", {{"region", "us-east-1"}}));
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("drills.drills[0].report.timeline.injectedAt"), std::string::npos)
+      << r.text;
+}
+
+TEST_F(ToolsTest, DurationBeyondInt64IsReportedAsGivenNotWrapped) {
+  Server a(cfg, dir, clock);
+  for (const char* d : {"18446744073709551615", "9223372036854775808", "1e300", "-1e300"}) {
+    auto r = a.Call("simulate_regional_outage",
+                    {{"region", "us-east-1"}, {"duration_seconds", json::parse(d)}});
+    EXPECT_TRUE(r.is_error) << d;
+    EXPECT_NE(r.text.find("is out of bounds"), std::string::npos) << r.text;
+    EXPECT_EQ(r.text.find("-1 is out of bounds"), std::string::npos) << r.text;
+    EXPECT_NE(r.text.find("duration_seconds: " + json::parse(d).dump()), std::string::npos)
+        << r.text;
+  }
+}
+
 }  // namespace
 }  // namespace aha::mcp
