@@ -199,7 +199,8 @@ httpd::Response HttpTransport::Post(const httpd::Request& req) {
   if (req.HasHeader("MCP-Protocol-Version")) {
     const std::string& v = req.Header("MCP-Protocol-Version");
     if (!IsSupportedProtocolVersion(v)) {
-      return HttpError(400, "Bad Request: unsupported MCP-Protocol-Version " + json(v).dump());
+      return HttpError(400,
+                       "Bad Request: unsupported MCP-Protocol-Version " + jsonget::Dump(json(v)));
     }
   }
   std::optional<json> out;
@@ -227,20 +228,20 @@ httpd::Response HttpTransport::PostStateless(const httpd::Request& req, const Me
     mv = m.params["_meta"].value(kMetaProtocolVersion, json(nullptr));
   }
   if (!mv.is_string() || mv.get<std::string>() != hv) {
-    return mismatch("MCP-Protocol-Version " + json(hv).dump() + " does not match _meta \"" +
-                    kMetaProtocolVersion + "\" " + mv.dump());
+    return mismatch("MCP-Protocol-Version " + jsonget::Dump(json(hv)) + " does not match _meta \"" +
+                    kMetaProtocolVersion + "\" " + jsonget::Dump(mv));
   }
   if (!req.HasHeader("Mcp-Method")) return mismatch("the Mcp-Method header is required");
   if (req.Header("Mcp-Method") != m.method) {
-    return mismatch("Mcp-Method " + json(req.Header("Mcp-Method")).dump() +
-                    " does not match the method " + json(m.method).dump());
+    return mismatch("Mcp-Method " + jsonget::Dump(json(req.Header("Mcp-Method"))) +
+                    " does not match the method " + jsonget::Dump(json(m.method)));
   }
   if (m.method == "tools/call") {
     const json name = m.params.value("name", json(nullptr));
     if (!req.HasHeader("Mcp-Name")) return mismatch("the Mcp-Name header is required");
     if (!name.is_string() || req.Header("Mcp-Name") != name.get<std::string>()) {
-      return mismatch("Mcp-Name " + json(req.Header("Mcp-Name")).dump() +
-                      " does not match params.name " + name.dump());
+      return mismatch("Mcp-Name " + jsonget::Dump(json(req.Header("Mcp-Name"))) +
+                      " does not match params.name " + jsonget::Dump(name));
     }
   }
   Session none;  // sessionless: nothing carries over between requests
