@@ -72,12 +72,13 @@ inline long long WallMillis() {
 
 class KubeServer {
  public:
-  // Spawns `node script --kubeconfig DIR/kubeconfig.yaml` and waits for its ready line. On
+  // Spawns `node script --kubeconfig DIR/kubeconfig.yaml --namespace agency` (the server, like a
+  // real cluster, has only the default namespaces otherwise) and waits for its ready line. On
   // failure returns false with `error()` set (and the server killed by the destructor).
   bool Start(const std::string& node, const std::string& script, const std::string& dir) {
     log_ = dir + "/kube-server.log";
     const std::string kubeconfig = dir + "/kubeconfig.yaml";
-    if (!child_.Spawn({node, script, "--kubeconfig", kubeconfig}, log_)) {
+    if (!child_.Spawn({node, script, "--kubeconfig", kubeconfig, "--namespace", "agency"}, log_)) {
       error_ = "cannot spawn " + node;
       return false;
     }

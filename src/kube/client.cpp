@@ -63,10 +63,12 @@ bool Retryable(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
+// Transport failures worth another attempt. Over HTTP/2 (negotiated by ALPN with a real API
+// server) a reset stream (RST_STREAM) or a broken session is CURLE_HTTP2_STREAM / CURLE_HTTP2.
 bool RetryableCurl(CURLcode c) {
   return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING ||
          c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_COULDNT_RESOLVE_HOST ||
-         c == CURLE_PARTIAL_FILE;
+         c == CURLE_PARTIAL_FILE || c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
 }
 
 std::string StatusMessage(const std::string& body) {

@@ -5,9 +5,11 @@
 //   transport failures) and a message naming the verb, the resource and the server's Status
 //   message. 403 messages spell out the RBAC rule that is missing; 401 says the credentials were
 //   rejected. Tokens never appear in messages or logs.
-// - 429, 5xx and transport failures (connect, timeout) are retried with exponential backoff and
-//   full jitter, honouring Retry-After, up to RetryPolicy::max_attempts. 409 Conflict is returned
-//   to the caller, who owns the re-read-and-retry loop (only it knows how to re-apply its change).
+// - HTTP/2 when the server offers it by ALPN (libcurl's default for https), else HTTP/1.1.
+// - 429, 5xx and transport failures (connect, timeout, connection or HTTP/2 stream reset) are
+//   retried with exponential backoff and full jitter, honouring Retry-After, up to
+//   RetryPolicy::max_attempts. 409 Conflict is returned to the caller, who owns the
+//   re-read-and-retry loop (only it knows how to re-apply its change).
 // - A token file (service-account projected token) is re-read whenever its mtime changes, so
 //   rotated tokens are picked up without a restart.
 // - Watch() streams one event per line from a chunked response; it returns when the server ends

@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -226,9 +227,14 @@ const onRequest = (req, res) => {
   api.handle(req, res).catch((e) => sendError(res, e));
 };
 const tls = args['insecure-http'] ? null : makeCerts(tmp);
-const factory = tls
-  ? () => https.createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 60000 }, onRequest)
-  : () => http.createServer({ keepAliveTimeout: 60000 }, onRequest);
+// Like kube-apiserver (Go's net/http with TLS), HTTPS offers HTTP/2 by ALPN ("h2", then
+// "http/1.1"): clients with HTTP/2 support (kubectl, libcurl with nghttp2) use it. --http1-only
+// offers "http/1.1" only, like a server (or proxy) without HTTP/2.
+const factory = !tls
+  ? () => http.createServer({ keepAliveTimeout: 60000 }, onRequest)
+  : args['http1-only']
+    ? () => https.createServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 60000, ALPNProtocols: ['http/1.1'] }, onRequest)
+    : () => http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, onRequest);
 listener = new Listener(factory, args.host, Number(args.port));
 try {
   await listener.start();

@@ -609,6 +609,30 @@ kubectlTest('kubectl describe configmap lists only the Events that carry its uid
   assert.doesNotMatch(events, /WithoutUid/, out);
 });
 
+// kube-apiserver (Go net/http + TLS) offers "h2" by ALPN and Go clients such as kubectl take it;
+// --http1-only offers "http/1.1" alone. The request log records the protocol of each request.
+kubectlTest('HTTPS offers HTTP/2 by ALPN (kubectl uses it, get and watch); --http1-only does not', async (t) => {
+  const h2 = await startServer(['--namespace', 'proto']);
+  const h1 = await startServer(['--namespace', 'proto', '--http1-only']);
+  t.after(() => Promise.all([stopServer(h2), stopServer(h1)]));
+  for (const [srvx, version] of [[h2, '2.0'], [h1, '1.1']]) {
+    assert.match(ok(kubectl(srvx, ['-n', 'proto', 'create', 'configmap', 'c', '--from-literal=a=b'])), /configmap\/c created/);
+    assert.match(ok(kubectl(srvx, ['-n', 'proto', 'get', 'cm', 'c'])), /^c\s+1\s+/m);
+    // A watch that ends by the server's timeout (kubectl get -w --request-timeout).
+    const w = kubectl(srvx, ['-n', 'proto', 'get', 'cm', '-w', '--request-timeout=2s', '-o', 'name']);
+    assert.match(w.stdout, /^configmap\/c$/m, w.stderr);
+    assert.match(ok(kubectl(srvx, ['-n', 'proto', 'describe', 'cm', 'c'])), /^Events:\s+<none>/m);
+    const log = (await admin(srvx, 'GET', '/requests')).json.requests.filter((r) => r.path.startsWith('/api'));
+    assert.ok(log.length >= 4);
+    assert.deepEqual([...new Set(log.map((r) => r.httpVersion))], [version], JSON.stringify(log.map((r) => [r.path, r.httpVersion])));
+    assert.ok(log.some((r) => r.watch && r.httpVersion === version), 'the watch too');
+  }
+  // Clients without HTTP/2 (node's https here) get HTTP/1.1 from the h2 server.
+  await admin(h2, 'DELETE', '/requests');
+  assert.equal((await request(h2, 'GET', '/api/v1/namespaces/proto/configmaps/c')).status, 200);
+  assert.deepEqual((await admin(h2, 'GET', '/requests')).json.requests.map((r) => r.httpVersion), ['1.1']);
+});
+
 // metav1.MicroTime.UnmarshalJSON parses with RFC3339Micro ("2006-01-02T15:04:05.000000Z07:00",
 // apimachinery pkg/apis/meta/v1/micro_time.go), metav1.Time with time.RFC3339: Go's time.Parse rules.
 test('MicroTime needs exactly 6 fractional digits; Time takes any; both with Go\'s errors', async () => {

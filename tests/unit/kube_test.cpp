@@ -234,6 +234,121 @@ TEST(KubeApi, WatchStopsPromptly) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
 }
 
+// ---- HTTP/2 and HTTP/1.1 ----
+//
+// kube-apiserver offers HTTP/2 by ALPN and libcurl with nghttp2 (Debian's) negotiates it, so in a
+// cluster the client speaks h2; a proxy may offer HTTP/1.1 only. Both paths, against a test server
+// that offers h2 (its default) or only http/1.1 (--http1-only).
+
+struct Protocol {
+  std::string name;
+  std::vector<std::string> args;
+  std::string http_version;  // as the server's request log records it
+};
+
+void PrintTo(const Protocol& p, std::ostream* os) {
+  *os << p.name;
+}
+
+class KubeProtocols : public ::testing::TestWithParam<Protocol> {};
+
+TEST_P(KubeProtocols, CrudWatchRetriesAndResets) {
+  std::vector<std::string> args = {"--namespace", "agency"};
+  args.insert(args.end(), GetParam().args.begin(), GetParam().args.end());
+  KubeTestServer server("", args);
+  kube::RetryPolicy retry;
+  retry.base = 20ms;
+  retry.max = 300ms;
+  auto c = std::make_shared<kube::Client>(server.Connection(), retry);
+
+  // CRUD with resourceVersions.
+  const std::string name = "proto-cm";
+  auto created = c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {{"v", "0"}}));
+  ASSERT_TRUE(created.ok()) << created.message();
+  auto patched = c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+                          {{"data", {{"v", "1"}}}});
+  ASSERT_TRUE(patched.ok()) << patched.message();
+  json stale = *created;
+  stale["data"]["v"] = "stale";
+  EXPECT_EQ(c->Update(kube::kConfigMaps, "agency", name, stale).code(), 409);
+  auto list = c->List(kube::kConfigMaps, "agency", "metadata.name=" + name);
+  ASSERT_TRUE(list.ok()) << list.message();
+  ASSERT_EQ((*list)["items"].size(), 1u);
+  EXPECT_EQ((*list)["items"][0]["data"]["v"], "1");
+
+  // 429 with Retry-After (a lower-case header name in HTTP/2) is honoured.
+  server.Admin("POST", "/faults",
+               {{"match", {{"verb", "get"}, {"name", name}}},
+                {"count", 1},
+                {"status", 429},
+                {"retryAfterSeconds", 1}});
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c->Get(kube::kConfigMaps, "agency", name).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 290ms) << "Retry-After (capped by max)";
+
+  // The connection dropped without an answer (twice): retried, then served.
+  server.Admin("POST", "/faults",
+               {{"match", {{"verb", "get"}, {"name", name}}}, {"count", 2}, {"reset", true}});
+  auto before = c->requests();
+  auto got = c->Get(kube::kConfigMaps, "agency", name);
+  EXPECT_TRUE(got.ok()) << got.message();
+  EXPECT_EQ(c->requests() - before, 3u);
+  // The stream reset (HTTP/2 RST_STREAM; HTTP/1.1 has only the connection): retried too.
+  server.Admin("POST", "/faults",
+               {{"match", {{"verb", "get"}, {"name", name}}}, {"count", 2}, {"reset", "stream"}});
+  before = c->requests();
+  got = c->Get(kube::kConfigMaps, "agency", name);
+  EXPECT_TRUE(got.ok()) << got.message();
+  EXPECT_EQ(c->requests() - before, 3u);
+
+  // A watch streams events...
+  const std::string rv = (*patched)["metadata"]["resourceVersion"];
+  std::thread writer([&] {
+    std::this_thread::sleep_for(100ms);
+    EXPECT_TRUE(c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
+                         {{"data", {{"v", "2"}}}})
+                    .ok());
+  });
+  kube::WatchOptions opts;
+  opts.field_selector = "metadata.name=" + name;
+  opts.resource_version = rv;
+  std::string seen;
+  Status w = c->Watch(
+      kube::kConfigMaps, "agency", opts,
+      [&](const kube::WatchEvent& ev) {
+        if (ev.type == "MODIFIED") seen = ev.object["data"]["v"];
+        return seen.empty();
+      },
+      nullptr);
+  writer.join();
+  EXPECT_TRUE(w.ok()) << w.message();
+  EXPECT_EQ(seen, "2");
+  // ...and a stream cut mid-event is an error, not a clean end.
+  Status cut_status;
+  std::thread watcher([&] {
+    cut_status = c->Watch(
+        kube::kConfigMaps, "agency", opts, [](const kube::WatchEvent&) { return true; }, nullptr);
+  });
+  for (int i = 0; i < 200 && server.Admin("GET", "/watches").value("open", 0) == 0; ++i)
+    std::this_thread::sleep_for(10ms);
+  server.Admin("POST", "/watch/cut");
+  watcher.join();
+  EXPECT_FALSE(cut_status.ok());
+
+  // Every request went over the protocol under test.
+  auto log = server.Admin("GET", "/requests");
+  ASSERT_GT(log["requests"].size(), 8u);
+  for (const auto& r : log["requests"]) {
+    EXPECT_EQ(r.value("httpVersion", ""), GetParam().http_version)
+        << r.value("method", "") << " " << r.value("path", "");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Http, KubeProtocols,
+                         ::testing::Values(Protocol{"h2", {}, "2.0"},
+                                           Protocol{"http1", {"--http1-only"}, "1.1"}),
+                         [](const auto& p) { return p.param.name; });
+
 // ---- ConfigMap store specifics ----
 
 TEST(ConfigMapStore, KeepsOtherKeysAndLabelsAndSurvivesConflictStorms) {

@@ -17,11 +17,14 @@ export class Faults {
     const status = spec.status;
     if (status !== undefined && !(Number.isInteger(status) && status >= 400 && status <= 599)) throw new Error('status must be an HTTP error code (400..599)');
     if (status === undefined && !spec.delayMs && !spec.reset) throw new Error('a fault needs status, delayMs or reset');
+    if (spec.reset !== undefined && ![true, false, 'connection', 'stream'].includes(spec.reset)) {
+      throw new Error('reset must be true, "connection" or "stream"');
+    }
     const count = spec.count ?? 1;
     if (!Number.isInteger(count) || count < 0) throw new Error('count must be a non-negative integer (0 = until cleared)');
     const rule = {
       id: this.nextId++, match, count, remaining: count, status, retryAfterSeconds: spec.retryAfterSeconds,
-      delayMs: spec.delayMs ?? 0, reset: !!spec.reset, message: spec.message, hits: 0,
+      delayMs: spec.delayMs ?? 0, reset: spec.reset === 'stream' ? 'stream' : spec.reset ? 'connection' : false, message: spec.message, hits: 0,
     };
     this.rules.push(rule);
     return rule;

@@ -1,6 +1,7 @@
 // The Kubernetes API request pipeline: request info -> authentication -> injected faults ->
 // authorization -> handler (discovery, get/list/watch/create/update/patch/delete).
 import { randomUUID, randomInt } from 'node:crypto';
+import { constants as http2constants } from 'node:http2';
 import { ApiError, errors } from './errors.mjs';
 import { decodeObject, DecodeError, nowTime } from './schema.mjs';
 import { findResource, RESOURCES, systemObject } from './resources.mjs';
@@ -190,7 +191,7 @@ export class Api {
     const entry = {
       time: new Date().toISOString(), method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams),
       verb: info.isResource ? info.verb : info.verb, resource: info.resource ?? '', namespace: info.namespace ?? '',
-      name: info.name ?? '', watch: info.verb === 'watch', user: '', status: 0,
+      name: info.name ?? '', watch: info.verb === 'watch', user: '', status: 0, httpVersion: req.httpVersion,
     };
     this.requestLog.add(entry);
     const writeHead = res.writeHead;
@@ -224,8 +225,14 @@ export class Api {
 
   async applyFault(f, req, res, info) {
     if (f.delayMs) await new Promise((resolve) => setTimeout(resolve, f.delayMs));
+    if (f.reset === 'stream' && req.stream) {
+      // HTTP/2 RST_STREAM INTERNAL_ERROR, as Go's server sends for a handler that panics; the
+      // connection and its other streams stay up.
+      req.stream.close(http2constants.NGHTTP2_INTERNAL_ERROR);
+      return true;
+    }
     if (f.reset) {
-      req.socket.destroy();
+      destroyConnection(req);
       return true;
     }
     if (!f.status) return false;
@@ -604,7 +611,9 @@ export class Api {
       }]);
     }
     const timeoutSeconds = Number(q.get('timeoutSeconds') ?? 0);
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+    // HTTP/1.1 streams chunked; HTTP/2 has its own framing (and forbids the header).
+    const chunked = req.httpVersionMajor < 2 ? { 'Transfer-Encoding': 'chunked' } : {};
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...chunked });
     res.flushHeaders();
     req.socket.setNoDelay(true);
     const line = (type, object) => {
@@ -627,7 +636,7 @@ export class Api {
     const handle = {
       res,
       cut: () => {
-        res.write('{"type":"MODIFIED","object":{"kind":', () => res.socket?.destroy());
+        res.write('{"type":"MODIFIED","object":{"kind":', () => destroyConnection(req));
       },
     };
     const cleanup = () => {
@@ -772,6 +781,13 @@ export class Api {
     for (const w of [...this.watches]) w.cut();
     return n;
   }
+}
+
+// Drops the TCP connection the request came on. Over HTTP/2 req.socket is a proxy whose
+// destroy() resets only this stream: destroy the session (and its socket) instead.
+function destroyConnection(req) {
+  if (req.stream?.session) req.stream.session.destroy();
+  else req.socket?.destroy();
 }
 
 function partial(obj) {
