@@ -148,7 +148,8 @@ export async function startGate(t, dir, region, stateYaml, extraYaml = '') {
 }
 
 // Starts the Kubernetes API test server (tests/kube-apiserver); resolves with its ready line plus
-// an admin() helper for its fault/inspection API.
+// an admin() helper for its fault/inspection API. Like a real cluster it has only the default
+// namespaces: pass ['--namespace', 'agency'] for the ones a test writes into.
 export async function startKubeServer(t, dir, args = []) {
   const server = new URL('../kube-apiserver/server.mjs', import.meta.url).pathname;
   const kubeconfig = join(dir, 'kubeconfig.yaml');

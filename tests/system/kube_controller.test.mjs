@@ -98,11 +98,14 @@ listen: "127.0.0.1:0"
   await waitFor('failback', async () => (await configMap(kube)).data.servingRegions === 'eu-west-1\nus-east-1\n', 5000);
   await waitFor('gates follow', async () => (await ready(gus)) === 200 && (await ready(gap)) === 503, 2000);
   assert.equal((await lease()).spec.holderIdentity, standby === r1 ? 'controller-1' : 'controller-2');
+  assert.equal((await lease()).spec.leaseTransitions, 1, 'one handover, counted as client-go does');
 
   // SIGTERM releases the lease at once.
   standby.child.kill('SIGTERM');
   assert.equal((await standby.exited), 0);
   assert.equal((await lease()).spec.holderIdentity ?? '', '');
+  assert.equal((await lease()).spec.leaseTransitions, 1, 'a release keeps the count (the next holder adds one)');
+  assert.equal((await lease()).spec.leaseDurationSeconds, 1);
 });
 
 // The README and the runbook send operators to `kubectl describe cm <state ConfigMap>`. kubectl
