@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -14,7 +15,6 @@ namespace aha::objectstore::aws {
 namespace {
 
 std::once_flag g_curl_init;
-constexpr size_t kMaxBody = 1u << 20;  // credential responses are a few KiB
 
 struct CurlDeleter {
   void operator()(CURL* c) const { curl_easy_cleanup(c); }
@@ -26,12 +26,22 @@ struct SlistDeleter {
 struct Sink {
   HttpResponse* resp;
   bool too_big = false;
+  bool headers_too_big = false;
+  size_t header_bytes = 0;
 };
 
 size_t WriteBody(char* p, size_t size, size_t n, void* ud) {
   auto* s = static_cast<Sink*>(ud);
   const size_t len = size * n;
-  if (s->resp->body.size() + len > kMaxBody) {
+  if (s->resp->body.empty()) {  // a declared length past the cap fails before any byte is kept
+    auto it = s->resp->headers.find("content-length");
+    if (it != s->resp->headers.end() &&
+        std::strtoull(it->second.c_str(), nullptr, 10) > kMaxResponseBytes) {
+      s->too_big = true;
+      return 0;
+    }
+  }
+  if (s->resp->body.size() + len > kMaxResponseBytes) {
     s->too_big = true;
     return 0;  // aborts the transfer
   }
@@ -42,6 +52,11 @@ size_t WriteBody(char* p, size_t size, size_t n, void* ud) {
 size_t WriteHeader(char* p, size_t size, size_t n, void* ud) {
   auto* s = static_cast<Sink*>(ud);
   const size_t len = size * n;
+  s->header_bytes += len;
+  if (s->header_bytes > kMaxHeaderBytes) {
+    s->headers_too_big = true;
+    return 0;
+  }
   std::string line(p, len);
   if (line.rfind("HTTP/", 0) == 0) s->resp->headers.clear();  // a new response (redirect, 100)
   size_t colon = line.find(':');
@@ -95,8 +110,12 @@ Result<HttpResponse> HttpCall(const HttpRequest& req) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
   CURLcode rc = curl_easy_perform(h);
   if (sink.too_big) {
-    return Err(req.method + " " + req.url + ": response larger than " + std::to_string(kMaxBody) +
-               " bytes");
+    return Err(req.method + " " + req.url + ": response larger than " +
+               std::to_string(kMaxResponseBytes) + " bytes (the limit for credential responses)");
+  }
+  if (sink.headers_too_big) {
+    return Err(req.method + " " + req.url + ": response headers larger than " +
+               std::to_string(kMaxHeaderBytes) + " bytes");
   }
   if (rc != CURLE_OK) return Err(req.method + " " + req.url + ": " + curl_easy_strerror(rc));
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);

@@ -18,6 +18,12 @@
 
 namespace aha::objectstore::aws {
 
+// Credential responses are a few KiB: a body past this cap (or a Content-Length declaring more)
+// fails the call naming the URL and the cap, and so do headers past kMaxHeaderBytes. Each call
+// is bounded in time by HttpRequest::timeout (absolute, whatever the transfer speed).
+inline constexpr size_t kMaxResponseBytes = 1u << 20;
+inline constexpr size_t kMaxHeaderBytes = 64u << 10;
+
 struct HttpRequest {
   std::string method = "GET";  // GET, PUT, POST
   std::string url;

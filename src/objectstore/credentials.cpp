@@ -8,15 +8,17 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "common/url.h"
 #include "objectstore/aws_http.h"
-#include "objectstore/s3_store.h"  // XmlElements / XmlFirst
+#include "objectstore/s3_store.h"  // XmlElements / XmlFirst / ErrorDocumentText
 
 namespace aha::objectstore {
 
@@ -87,6 +89,11 @@ bool Valid(const std::optional<ExpiringCredentials>& c, WallTime now) {
   return c && (!c->expiration || now < *c->expiration);
 }
 
+// Text from a credential endpoint on its way into an error: printable and at most 256 bytes.
+std::string Outside(const std::string& s) {
+  return Printable(std::string_view(s).substr(0, 256));
+}
+
 // Credentials in the JSON shape that IMDS and the container endpoint return.
 Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const std::string& body,
                                                  bool expiration_required) {
@@ -97,8 +104,8 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
     return it != j.end() && it->is_string() ? it->get<std::string>() : "";
   };
   if (j.contains("Code") && str("Code") != "Success") {
-    return Err(what + ": Code \"" + str("Code") + "\"" +
-                   (str("Message").empty() ? "" : ": " + str("Message")),
+    return Err(what + ": Code \"" + Outside(str("Code")) + "\"" +
+                   (str("Message").empty() ? "" : ": " + Outside(str("Message"))),
                502);
   }
   ExpiringCredentials c;
@@ -112,7 +119,7 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
   if (!exp.empty()) {
     WallTime t;
     if (!aws::ParseIso8601(exp, &t)) {
-      return Err(what + ": Expiration \"" + exp + "\" is not an ISO 8601 time", 502);
+      return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time", 502);
     }
     c.expiration = t;
   } else if (expiration_required) {
@@ -327,15 +334,15 @@ Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
       }
       WallTime t;
       if (!aws::ParseIso8601(exp, &t)) {
-        return Err(what + ": Expiration \"" + exp + "\" is not an ISO 8601 time", 502);
+        return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time", 502);
       }
       c.expiration = t;
       return c;
     }
-    const std::string code = XmlFirst(r->body, "Code"), message = XmlFirst(r->body, "Message");
+    std::string code;
+    const std::string doc = ErrorDocumentText(r->body, &code);
     std::string text = what + " for " + s_.role_arn + ": HTTP " + std::to_string(r->status);
-    if (!code.empty()) text += " " + code;
-    if (!message.empty()) text += ": " + message;
+    if (!doc.empty()) text += " " + doc;
     const bool retryable = r->status >= 500 || r->status == 429 ||
                            code == "IDPCommunicationError" || code == "Throttling";
     if (!retryable) return Err(text, r->status == 401 ? 403 : static_cast<int>(r->status));
@@ -560,9 +567,9 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (j.is_object()) {
       for (const char* k : {"code", "Code"})
-        if (j.contains(k) && j[k].is_string()) text += " " + j[k].get<std::string>();
+        if (j.contains(k) && j[k].is_string()) text += " " + Outside(j[k].get<std::string>());
       for (const char* k : {"message", "Message"})
-        if (j.contains(k) && j[k].is_string()) text += ": " + j[k].get<std::string>();
+        if (j.contains(k) && j[k].is_string()) text += ": " + Outside(j[k].get<std::string>());
     }
     if (r->status < 500 && r->status != 429) {
       return Err(text, r->status == 401 ? 403 : static_cast<int>(r->status));
@@ -649,6 +656,13 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
     if (r->status != 200 || tok.empty()) {
       return Err(what + ": HTTP " + std::to_string(r->status) + " for the session token", 502);
     }
+    // It goes into a request header: printable ASCII only (no CR/LF smuggling), bounded.
+    if (tok.size() > 4096 || !std::all_of(tok.begin(), tok.end(), [](unsigned char ch) {
+          return ch > 0x20 && ch < 0x7f;
+        })) {
+      return Err(what + ": the session token is not a printable ASCII word of at most 4096 bytes",
+                 502);
+    }
     std::lock_guard l(mu_);
     token_ = tok;
     // Renew a minute early so a token never expires between our check and IMDS's.
@@ -691,8 +705,13 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
       return Err(what + ": HTTP " + std::to_string(list->status) + " listing the IAM role", 502);
     }
     const std::string role = Trim(list->body.substr(0, list->body.find('\n')));
-    if (role.empty() || role.find('/') != std::string::npos) {
-      return Err(what + ": no valid IAM role name in " + base, 502);
+    // IAM role names: 1..64 of [A-Za-z0-9+=,.@_-]; it goes into the next URL.
+    if (role.empty() || role.size() > 64 || !std::all_of(role.begin(), role.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) ||
+                 (ch != '\0' && std::strchr("+=,.@_-", ch) != nullptr);
+        })) {
+      return Err(what + ": no valid IAM role name in " + base + " (got \"" + Outside(role) + "\")",
+                 502);
     }
     {
       std::lock_guard l(mu_);

@@ -14,10 +14,12 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "common/base64.h"
 #include "common/fs.h"
+#include "common/printable.h"
 #include "common/url.h"
 #include "objectstore/sigv4.h"
 
@@ -115,10 +117,19 @@ std::string XmlEscape(const std::string& s) {
   return out;
 }
 
-std::vector<std::string> XmlElements(const std::string& xml, const std::string& tag) {
+namespace {
+
+// The inner text of the first `limit` <tag> elements; *total (when given) counts them all.
+std::vector<std::string> XmlElementsUpTo(const std::string& xml, const std::string& tag,
+                                         size_t limit, size_t* total = nullptr) {
   std::vector<std::string> out;
+  size_t count = 0;
   const std::string open = "<" + tag, close = "</" + tag + ">";
   size_t pos = 0;
+  auto take = [&](std::string v) {
+    if (out.size() < limit) out.push_back(std::move(v));
+    ++count;
+  };
   while ((pos = xml.find(open, pos)) != std::string::npos) {
     size_t after = pos + open.size();
     if (after >= xml.size()) break;
@@ -130,21 +141,86 @@ std::vector<std::string> XmlElements(const std::string& xml, const std::string& 
     size_t gt = xml.find('>', after);
     if (gt == std::string::npos) break;
     if (xml[gt - 1] == '/') {  // <Tag/>
-      out.emplace_back();
+      take("");
       pos = gt + 1;
-      continue;
+    } else {
+      size_t end = xml.find(close, gt + 1);
+      if (end == std::string::npos) break;
+      take(xml.substr(gt + 1, end - gt - 1));
+      pos = end + close.size();
     }
-    size_t end = xml.find(close, gt + 1);
-    if (end == std::string::npos) break;
-    out.push_back(xml.substr(gt + 1, end - gt - 1));
-    pos = end + close.size();
+    if (!total && out.size() >= limit) break;
   }
+  if (total) *total = count;
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> XmlElements(const std::string& xml, const std::string& tag) {
+  return XmlElementsUpTo(xml, tag, SIZE_MAX);
+}
+
 std::string XmlFirst(const std::string& xml, const std::string& tag) {
-  auto v = XmlElements(xml, tag);
+  auto v = XmlElementsUpTo(xml, tag, 1);
   return v.empty() ? "" : XmlDecode(v[0]);
+}
+
+Result<ListPage> ParseListPage(const std::string& xml, uint64_t max_keys) {
+  ListPage page;
+  const size_t limit = static_cast<size_t>(std::min<uint64_t>(max_keys, SIZE_MAX - 1));
+  auto items = XmlElementsUpTo(xml, "Contents", limit + 1, &page.key_count);
+  if (page.key_count > max_keys) {
+    return Err("listing page has " + std::to_string(page.key_count) + " keys, more than the " +
+               std::to_string(max_keys) + " allowed in one page");
+  }
+  page.contents.reserve(items.size());
+  for (const auto& item : items) {
+    ObjectInfo o;
+    o.key = XmlFirst(item, "Key");
+    const std::string size = XmlFirst(item, "Size");
+    if (size.empty() || size.size() > 19 ||
+        !std::all_of(size.begin(), size.end(),
+                     [](unsigned char ch) { return ch >= '0' && ch <= '9'; })) {
+      return Err("listing page: <Size> \"" + Printable(size.substr(0, 32)) + "\" of key \"" +
+                 Printable(o.key.substr(0, 256)) + "\" is not a byte count");
+    }
+    o.size = std::strtoull(size.c_str(), nullptr, 10);
+    page.contents.push_back(std::move(o));
+  }
+  page.truncated = XmlFirst(xml, "IsTruncated") == "true";
+  page.next_token = XmlFirst(xml, "NextContinuationToken");
+  if (page.next_token.size() > 4096) {
+    return Err("listing page: NextContinuationToken of " + std::to_string(page.next_token.size()) +
+               " bytes (more than 4096)");
+  }
+  return page;
+}
+
+std::string ErrorDocumentText(const std::string& xml, std::string* code_out) {
+  // Cut before escaping: the cut may split a UTF-8 sequence, which Printable then escapes.
+  auto field = [&](const char* tag) {
+    std::string v = XmlFirst(xml, tag);
+    return Printable(std::string_view(v).substr(0, 256));
+  };
+  const std::string code = field("Code"), msg = field("Message");
+  if (code_out) *code_out = code;
+  if (code.empty()) return msg;
+  return msg.empty() ? code : code + ": " + msg;
+}
+
+Result<std::string> ParseUploadId(const std::string& xml) {
+  const std::string id = XmlFirst(xml, "UploadId");
+  if (id.empty()) return Err("no UploadId in the reply");
+  if (id.size() > 1024 ||
+      !std::all_of(id.begin(), id.end(), [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; })) {
+    return Err("UploadId \"" + Printable(id.substr(0, 64)) + "\" is not printable ASCII");
+  }
+  return id;
+}
+
+bool CompleteFailed(const std::string& xml) {
+  return xml.find("<Error>") != std::string::npos;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,6 +346,9 @@ struct Body {
   uint64_t offset = 0, length = 0;
 };
 
+constexpr size_t kMaxErrorBody = 64u << 10;     // non-2xx bodies: S3 error documents are small
+constexpr size_t kMaxHeaderBytes = 256u << 10;  // all response headers together
+
 struct Transfer {
   CURL* curl = nullptr;
   const Body* body = nullptr;
@@ -277,12 +356,38 @@ struct Transfer {
   // Response
   std::string* sink_mem = nullptr;  // 2xx body here, or
   int sink_fd = -1;                 // into this file
+  uint64_t mem_limit = UINT64_MAX;  // cap on sink_mem
+  uint64_t expected = UINT64_MAX;   // exact size wanted in sink_fd (kAnySize: any)
   bool sink_error = false;
+  std::string refused;     // why the body was refused (too big, size mismatch): not retried
+  bool error_cut = false;  // a non-2xx body was cut at kMaxErrorBody (the response still counts)
+  bool headers_cut = false;
+  size_t header_bytes = 0;
   std::unique_ptr<Hasher> sha;  // over the 2xx body
   uint64_t received = 0;
   std::string error_body;
   std::map<std::string, std::string> headers;
+  // Deadline (progress callback): start + base + allowance bytes at `rate`, capped by `hard`.
+  std::chrono::steady_clock::time_point start, hard;
+  std::chrono::milliseconds base{0};
+  uint64_t rate = 1;
+  bool deadline_hit = false;
+  std::chrono::milliseconds allowed{0};  // the deadline that was hit, from `start`
+
+  // Declared Content-Length of the final response, or UINT64_MAX.
+  uint64_t Declared() const {
+    auto it = headers.find("content-length");
+    if (it == headers.end() || it->second.empty() || it->second.size() > 19) return UINT64_MAX;
+    for (unsigned char ch : it->second)
+      if (ch < '0' || ch > '9') return UINT64_MAX;
+    return std::strtoull(it->second.c_str(), nullptr, 10);
+  }
 };
+
+std::string Mib(uint64_t n) {
+  if (n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
 
 size_t ReadBody(char* buf, size_t size, size_t n, void* ud) {
   auto* t = static_cast<Transfer*>(ud);
@@ -309,8 +414,38 @@ size_t WriteBody(char* p, size_t size, size_t n, void* ud) {
   long status = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200 || status >= 300 || (!t->sink_mem && t->sink_fd < 0)) {
-    if (t->error_body.size() < 65536) t->error_body.append(p, std::min<size_t>(len, 65536));
+    const size_t room = kMaxErrorBody - std::min(kMaxErrorBody, t->error_body.size());
+    t->error_body.append(p, std::min(len, room));
+    if (len > room) {
+      t->error_cut = true;  // enough to read an error document: stop an endless body here
+      return 0;
+    }
     return len;
+  }
+  if (t->received == 0) {  // the first bytes: check what the server declares
+    const uint64_t declared = t->Declared();
+    if (t->sink_mem && declared != UINT64_MAX && declared > t->mem_limit) {
+      t->refused = "the response declares " + std::to_string(declared) +
+                   " bytes, more than the in-memory limit of " + Mib(t->mem_limit) +
+                   " (S3Config::max_response_bytes)";
+      return 0;
+    }
+    if (t->sink_fd >= 0 && t->expected != kAnySize && declared != UINT64_MAX &&
+        declared != t->expected) {
+      t->refused = "size mismatch: the server declares " + std::to_string(declared) +
+                   " bytes (Content-Length), want " + std::to_string(t->expected);
+      return 0;
+    }
+  }
+  if (t->sink_mem && t->received + len > t->mem_limit) {
+    t->refused = "the response is larger than the in-memory limit of " + Mib(t->mem_limit) +
+                 " (S3Config::max_response_bytes)";
+    return 0;
+  }
+  if (t->sink_fd >= 0 && t->expected != kAnySize && t->received + len > t->expected) {
+    t->refused = "size mismatch: the body is longer than the expected " +
+                 std::to_string(t->expected) + " bytes (download stopped there)";
+    return 0;
   }
   if (t->sha) t->sha->Update(p, len);
   t->received += len;
@@ -333,6 +468,11 @@ size_t WriteBody(char* p, size_t size, size_t n, void* ud) {
 
 size_t CollectHeader(char* p, size_t size, size_t n, void* ud) {
   auto* t = static_cast<Transfer*>(ud);
+  t->header_bytes += size * n;
+  if (t->header_bytes > kMaxHeaderBytes) {
+    t->headers_cut = true;
+    return 0;  // aborts: no S3 response has this much header
+  }
   std::string line(p, size * n);
   if (line.rfind("HTTP/", 0) == 0) t->headers.clear();  // a new response (after 100 Continue)
   size_t colon = line.find(':');
@@ -348,6 +488,31 @@ size_t CollectHeader(char* p, size_t size, size_t n, void* ud) {
     t->headers[name] = value;
   }
   return size * n;
+}
+
+// The deadline of one request: curl calls this at least once a second, also while nothing
+// arrives. The allowance grows with the bytes to move (upload, declared or expected download).
+int Progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(ud);
+  long status = 0;
+  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  // What the body may still need: the declared length, no more than what will be accepted
+  // (error bodies are cut, in-memory ones capped, files stop at their expected size); without
+  // a declared length, what came so far (a body keeping above `rate` keeps its time).
+  uint64_t cap = kMaxErrorBody;
+  if (status >= 200 && status < 300 && t->sink_mem) cap = t->mem_limit;
+  if (status >= 200 && status < 300 && t->sink_fd >= 0) cap = t->expected;
+  const uint64_t declared = t->Declared();
+  const uint64_t down = std::min(declared != UINT64_MAX ? declared : t->received, cap);
+  const uint64_t bytes = std::max<uint64_t>(t->body ? t->body->length : 0, down);
+  const auto allowance = std::chrono::milliseconds(
+      static_cast<long long>(std::min<uint64_t>(bytes / t->rate, 1ull << 40) * 1000));
+  const auto deadline = std::min(t->start + t->base + allowance, t->hard);
+  const auto now = std::chrono::steady_clock::now();
+  if (now < deadline) return 0;
+  t->deadline_hit = true;
+  t->allowed = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - t->start);
+  return 1;  // aborts with CURLE_ABORTED_BY_CALLBACK
 }
 
 }  // namespace
@@ -373,6 +538,7 @@ struct S3ObjectStore::Impl {
     std::string* sink_mem = nullptr;
     int sink_fd = -1;
     bool hash_response = false;
+    uint64_t expected_size = kAnySize;  // sink_fd: the exact size wanted
   };
 
   static std::string What(const S3ObjectStore& s, const Call& c) {
@@ -381,12 +547,12 @@ struct S3ObjectStore::Impl {
     return w;
   }
 
-  // S3's error body -> "Code: Message", with a hint for the common ones.
+  // S3's error body -> "Code: Message" (printable, bounded), with a hint for the common ones.
   static Error S3Error(const S3ObjectStore& s, const Call& c, const Response& r) {
-    std::string code = XmlFirst(r.body, "Code"), msg = XmlFirst(r.body, "Message");
+    std::string code;
+    const std::string doc = ErrorDocumentText(r.body, &code);
     std::string text = What(s, c) + ": HTTP " + std::to_string(r.status);
-    if (!code.empty()) text += " " + code;
-    if (!msg.empty()) text += ": " + msg;
+    if (!doc.empty()) text += " " + doc;
     if (code == "NoSuchBucket" || (code.empty() && r.status == 404 && c.object.empty())) {
       text += " (bucket \"" + s.cfg_.bucket + "\" does not exist at " + s.scheme_ + "://" +
               s.host_header_ + ")";
@@ -413,6 +579,22 @@ struct S3ObjectStore::Impl {
     if (!c.query.empty()) url += "?" + sigv4::CanonicalQuery(c.query);
     std::string last_error;
     int last_code = 0;
+    // The operation's deadline: operation_timeout plus the size allowance of its known bytes
+    // (upload, expected download or the in-memory cap); each attempt gets at most what is left.
+    using Clock = std::chrono::steady_clock;
+    const auto op_start = Clock::now();
+    const uint64_t rate = std::max<uint64_t>(1, s.cfg_.min_transfer_rate);
+    uint64_t known = c.body.length;
+    if (c.sink_fd >= 0 && c.expected_size != kAnySize) known = std::max(known, c.expected_size);
+    if (c.sink_mem) known = std::max(known, s.cfg_.max_response_bytes);
+    const auto size_allowance = std::chrono::milliseconds(
+        static_cast<long long>(std::min<uint64_t>(known / rate, 1ull << 40) * 1000));
+    const auto op_deadline = op_start + s.cfg_.operation_timeout + size_allowance;
+    auto secs = [](std::chrono::milliseconds ms) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
+      return std::string(b);
+    };
     for (int attempt = 1; attempt <= s.cfg_.max_attempts; ++attempt) {
       auto creds = s.cfg_.credentials->Get();
       if (!creds) return Err(What(s, c) + ": credentials: " + creds.message(), 401);
@@ -454,6 +636,12 @@ struct S3ObjectStore::Impl {
       t.body = &c.body;
       t.sink_mem = c.sink_mem;
       t.sink_fd = c.sink_fd;
+      t.mem_limit = s.cfg_.max_response_bytes;
+      t.expected = c.expected_size;
+      t.start = Clock::now();
+      t.base = s.cfg_.request_timeout;
+      t.rate = rate;
+      t.hard = op_deadline;
       if (c.hash_response) t.sha = std::make_unique<Hasher>(EVP_sha256());
       if (c.sink_mem) c.sink_mem->clear();
       if (c.sink_fd >= 0) {
@@ -476,6 +664,13 @@ struct S3ObjectStore::Impl {
       curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
       curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, CollectHeader);
       curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, Progress);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+      // A hard bound besides the callback: never past the operation's deadline.
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(op_deadline - Clock::now());
+      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(left.count())));
       ++s.requests_;
       CURLcode rc = curl_easy_perform(h);
       s.bytes_up_ += t.sent;
@@ -486,7 +681,23 @@ struct S3ObjectStore::Impl {
       if (t.sink_error) {
         return Err(What(s, c) + ": writing the download failed: " + ErrnoText(errno));
       }
-      if (rc != CURLE_OK) {
+      if (!t.refused.empty()) return Err(What(s, c) + ": " + t.refused);  // not retried
+      if (t.headers_cut) {
+        return Err(What(s, c) + ": response headers larger than " +
+                   std::to_string(kMaxHeaderBytes) + " bytes (" + s.scheme_ + "://" +
+                   s.host_header_ + ")");
+      }
+      if (rc == CURLE_WRITE_ERROR && t.error_cut) rc = CURLE_OK;  // the error document is enough
+      if (t.deadline_hit || rc == CURLE_OPERATION_TIMEDOUT) {
+        const auto took =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t.start);
+        last_error = What(s, c) + ": no complete response within " +
+                     secs(t.deadline_hit ? t.allowed : took) +
+                     " (deadline: " + secs(s.cfg_.request_timeout) + " + size at " +
+                     std::to_string(rate >> 10) + " KiB/s; " + std::to_string(t.received) +
+                     " bytes received) (" + s.scheme_ + "://" + s.host_header_ + ")";
+        last_code = 0;
+      } else if (rc != CURLE_OK) {
         last_error = What(s, c) + ": " + curl_easy_strerror(rc) + " (" + s.scheme_ + "://" +
                      s.host_header_ + ")";
         last_code = 0;
@@ -511,6 +722,14 @@ struct S3ObjectStore::Impl {
       std::uniform_int_distribution<long long> dist(0, std::max<long long>(cap, 1));
       auto wait = std::chrono::milliseconds(dist(rng));
       if (retry_after > wait) wait = std::min(retry_after, s.cfg_.backoff_max);
+      if (Clock::now() + wait >= op_deadline) {
+        return Err(last_error + " (gave up after " + std::to_string(attempt) +
+                       " attempt(s): the operation's deadline of " +
+                       secs(std::chrono::duration_cast<std::chrono::milliseconds>(op_deadline -
+                                                                                  op_start)) +
+                       " passed)",
+                   last_code);
+      }
       std::this_thread::sleep_for(wait);
     }
     return Err(last_error + " (gave up after " + std::to_string(s.cfg_.max_attempts) + " attempts)",
@@ -652,10 +871,11 @@ Status S3ObjectStore::Impl::Multipart(S3ObjectStore& s, const std::string& key, 
   auto cr = Do(s, create);
   if (!cr) return cr.error();
   if (cr->status / 100 != 2) return S3Error(s, create, *cr);
-  const std::string upload_id = XmlFirst(create_body, "UploadId");
-  if (upload_id.empty()) {
-    return Err(s.Describe() + ": create multipart upload \"" + key + "\": no UploadId in reply");
+  auto parsed_id = ParseUploadId(create_body);
+  if (!parsed_id) {
+    return Err(s.Describe() + ": create multipart upload \"" + key + "\": " + parsed_id.message());
   }
+  const std::string upload_id = *parsed_id;
 
   struct Part {
     std::string etag, checksum;
@@ -751,7 +971,7 @@ Status S3ObjectStore::Impl::Multipart(S3ObjectStore& s, const std::string& key, 
     return dr.error();
   }
   // S3 can answer 200 and still fail: the error is then in the body.
-  if (dr->status / 100 != 2 || done_body.find("<Error>") != std::string::npos) {
+  if (dr->status / 100 != 2 || CompleteFailed(done_body)) {
     Response r = *dr;
     if (r.status / 100 == 2) r.body = done_body;
     abort();
@@ -804,6 +1024,7 @@ Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path,
   if (fd < 0) return Err(Impl::What(*this, c) + ": cannot create " + tmp + ": " + ErrnoText(errno));
   c.sink_fd = fd;
   c.hash_response = true;
+  c.expected_size = expected_size;
   auto r = Impl::Do(*this, c);
   auto fail = [&](Error e) -> Status {
     ::close(fd);
@@ -861,8 +1082,12 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix) {
   const std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
   const std::string full = strip + prefix;
   std::vector<ObjectInfo> out;
-  std::string token;
-  for (int page = 0; page < 1000000; ++page) {
+  std::set<std::string> tokens;  // every continuation token used: one seen again is a loop
+  std::string token, highest;
+  uint64_t total = 0;
+  int stalled = 0;  // consecutive truncated pages with no key above every earlier one
+  constexpr int kMaxStalledPages = 100;
+  for (;;) {
     Impl::Call c{"list",
                  prefix,
                  "GET",
@@ -877,21 +1102,48 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix) {
     auto r = Impl::Do(*this, c);
     if (!r) return r.error();
     if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
-    for (const auto& item : XmlElements(body, "Contents")) {
-      std::string k = XmlFirst(item, "Key");
-      if (k.compare(0, strip.size(), strip) != 0) continue;
-      k = k.substr(strip.size());
-      if (!ValidateKey(k).empty()) continue;  // not written by us
-      out.push_back(ObjectInfo{k, std::strtoull(XmlFirst(item, "Size").c_str(), nullptr, 10)});
+    auto page = ParseListPage(body, cfg_.max_list_page_keys);
+    if (!page) return Err(Impl::What(*this, c) + ": " + page.message());
+    body.clear();
+    body.shrink_to_fit();
+    total += page->key_count;
+    if (total > cfg_.max_list_keys) {
+      return Err(Impl::What(*this, c) + ": more than " + std::to_string(cfg_.max_list_keys) +
+                 " keys (S3Config::max_list_keys); refusing to hold the listing in memory");
     }
-    if (XmlFirst(body, "IsTruncated") != "true") break;
-    token = XmlFirst(body, "NextContinuationToken");
-    if (token.empty()) {
+    bool progress = false;
+    for (auto& o : page->contents) {
+      if (o.key > highest) {
+        highest = o.key;
+        progress = true;
+      }
+      if (o.key.compare(0, strip.size(), strip) != 0) continue;
+      std::string k = o.key.substr(strip.size());
+      if (!ValidateKey(k).empty()) continue;  // not written by us
+      out.push_back(ObjectInfo{std::move(k), o.size});
+    }
+    if (!page->truncated) break;
+    if (page->next_token.empty()) {
       return Err(Impl::What(*this, c) + ": truncated listing without NextContinuationToken");
     }
+    if (!tokens.insert(page->next_token).second) {
+      return Err(Impl::What(*this, c) + ": the server repeated continuation token \"" +
+                 Printable(page->next_token.substr(0, 64)) + "\" after " +
+                 std::to_string(tokens.size()) + " page(s); refusing to loop");
+    }
+    stalled = progress ? 0 : stalled + 1;
+    if (stalled > kMaxStalledPages) {
+      return Err(Impl::What(*this, c) + ": " + std::to_string(stalled) +
+                 " pages in a row brought no new key; refusing to page on");
+    }
+    token = page->next_token;
   }
-  std::sort(out.begin(), out.end(),
-            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  // Sorted and unique: a server that repeats keys must not make callers fetch them twice.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const ObjectInfo& a, const ObjectInfo& b) { return a.key == b.key; }),
+            out.end());
   return out;
 }
 

@@ -44,6 +44,26 @@ struct S3Config {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds low_speed_timeout{30000};  // abort when < 1 B/s for this long
   std::string ca_file;                                 // optional extra CA bundle
+
+  // Bounds against a hostile or broken endpoint; each error names the key and the bound.
+  // - An in-memory 2xx body (Get, GetVersioned, a listing page, multipart replies) larger than
+  //   max_response_bytes fails (a declared Content-Length beyond it before any byte is read).
+  // - GetToFile with an expected size fails on a Content-Length that differs and stops after
+  //   expected-size bytes: a longer body is never written to disk.
+  // - Error bodies are read up to 64 KiB, response headers up to 256 KiB.
+  // - Deadlines: one request may take request_timeout plus its size (the upload, the declared or
+  //   expected download) at min_transfer_rate; all attempts of one operation together
+  //   operation_timeout plus the same size allowance. A trickling body that keeps above the
+  //   low-speed limit is cut at the deadline (retried while the operation's time lasts).
+  // - List: a continuation token seen before is an error (no loop), a page may hold at most
+  //   max_list_page_keys keys, one List at most max_list_keys in all, and the keys returned are
+  //   unique (a page repeating keys does not make callers fetch them twice).
+  uint64_t max_response_bytes = kMaxGetBytes;
+  std::chrono::milliseconds request_timeout{60000};
+  uint64_t min_transfer_rate = 64u << 10;  // bytes per second
+  std::chrono::milliseconds operation_timeout{300000};
+  uint64_t max_list_page_keys = 10000;  // S3 sends at most 1000
+  uint64_t max_list_keys = 2000000;
 };
 
 struct S3Overrides {
@@ -92,11 +112,30 @@ class S3ObjectStore : public ObjectStore {
   friend struct Impl;
 };
 
-// Minimal XML helpers for S3 responses (exposed for tests): inner text of every <tag> element
-// (attributes allowed, no nesting of the same tag), and entity decoding.
+// Minimal XML helpers for S3 responses (exposed for tests and fuzz/s3xml_fuzz.cpp): inner text
+// of every <tag> element (attributes allowed, no nesting of the same tag), and entity decoding.
+// Linear in the input; never throw.
 std::vector<std::string> XmlElements(const std::string& xml, const std::string& tag);
 std::string XmlFirst(const std::string& xml, const std::string& tag);  // decoded, "" if none
 std::string XmlDecode(const std::string& s);
 std::string XmlEscape(const std::string& s);
+
+// The parsed pieces of S3 XML replies (pure functions, exposed for tests and the fuzzer).
+struct ListPage {
+  std::vector<ObjectInfo> contents;  // raw keys as sent (not yet stripped or validated)
+  bool truncated = false;
+  std::string next_token;
+  size_t key_count = 0;  // <Contents> elements seen (all of them, even past max_keys)
+};
+// A ListObjectsV2 result. Fails on a page with more than `max_keys` <Contents>, a size that is
+// not a decimal number, or a continuation token longer than 4096 bytes.
+Result<ListPage> ParseListPage(const std::string& xml, uint64_t max_keys);
+// An S3 <Error> document as "Code: Message" text, both decoded and made printable (invalid UTF-8
+// and control bytes escaped) and each cut to 256 bytes; "" when there is neither.
+std::string ErrorDocumentText(const std::string& xml, std::string* code = nullptr);
+// <UploadId> of a CreateMultipartUpload reply; fails when missing or not printable ASCII.
+Result<std::string> ParseUploadId(const std::string& xml);
+// Whether a CompleteMultipartUpload 200 reply is in fact an <Error>.
+bool CompleteFailed(const std::string& xml);
 
 }  // namespace aha::objectstore
