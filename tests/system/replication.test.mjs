@@ -169,7 +169,14 @@ test('restore: refuses a non-empty target without --force; corruption fails nami
   r = restore([`file://${a}`], target, ['--force']);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /brain\/memory\.lance\/_versions\/1\.manifest/);
-  assert.match(r.stderr, /SHA-256 mismatch/);
+  assert.match(r.stderr, /size mismatch: the object has 7 bytes, want \d+/);
+  assert.doesNotMatch(r.stderr, /SHA-256 mismatch/);
+  assert.deepEqual(readdirSync(target), ['keep.txt']);
+  // Same size, other bytes: a hash mismatch, named as such.
+  writeFileSync(blob, Buffer.alloc(f.size, 'x'));
+  r = restore([`file://${a}`], target, ['--force']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /SHA-256 mismatch \(want [0-9a-f]{64}, got [0-9a-f]{64}\)/);
   assert.deepEqual(readdirSync(target), ['keep.txt']);
   assert.equal(readdirSync(dir).filter((n) => n.includes('aha-restore')).length, 0, 'staging removed');
 
