@@ -2,6 +2,7 @@
 # Builds the libFuzzer targets (fuzz/) with clang in their own build directory and runs each one
 # briefly on its seed corpus. Exits non-zero when the fuzzer finds a crash (the reproducer is left
 # in the build directory as crash-*/oom-*/timeout-*).
+# Usage: scripts/fuzz.sh [TARGET...]   (default: every target)
 #   FUZZ_SECONDS   run time per target (default 30)
 #   FUZZ_BUILD_DIR build directory (default build-fuzz in the repo)
 set -euo pipefail
@@ -24,16 +25,24 @@ fi
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAHA_BUILD_TESTS=OFF -DAHA_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" --target jsonrpc_fuzz
+# Targets: the arguments, else every one (each has seeds in fuzz/corpus/<name without _fuzz>/ and
+# optionally a dictionary fuzz/<name without _fuzz>.dict).
+all_targets=(jsonrpc_fuzz s3xml_fuzz)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
+cmake --build "$build" --target "${targets[@]}"
 
 run() {
   local name=$1
-  local work="$build/corpus-$name"
+  local work="$build/corpus-$name" dict=()
+  [ -f "$root/fuzz/${name%_fuzz}.dict" ] && dict=(-dict="$root/fuzz/${name%_fuzz}.dict")
   mkdir -p "$work"
   # New inputs go to the scratch corpus in the build directory; the seeds in the repo stay as they are.
   (cd "$build" && "$build/fuzz/$name" -max_total_time="$seconds" -max_len=8192 -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 -dict="$root/fuzz/jsonrpc.dict" \
+    -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$build/" "$work" "$root/fuzz/corpus/${name%_fuzz}")
 }
-run jsonrpc_fuzz
-echo "fuzz: jsonrpc_fuzz ran ${seconds}s without a crash"
+for t in "${targets[@]}"; do
+  run "$t"
+  echo "fuzz: $t ran ${seconds}s without a crash"
+done
