@@ -299,8 +299,9 @@ json SecurityMonitor::List() const {
       {{"name", "get_replication_status"},
        {"title", "Replication status"},
        {"description",
-        "Per region, the newest snapshot on the replication remotes (mcp.replication.remotes): "
-        "its id, creation time, age (now minus the record's createdAt), files and bytes, which "
+        "Per region, the newest snapshot on the replication remotes (mcp.replication.remotes), "
+        "ordered by writer epoch then id: its id, epoch, writer, released flag, creation time, age "
+        "(now minus the record's createdAt), files and bytes, which "
         "remotes have it, and which remotes failed to answer (with the error). Read live from "
         "the remotes on every call."},
        {"inputSchema",
@@ -808,6 +809,9 @@ ToolResult SecurityMonitor::Replication(const json& args) {
       json row;
       std::optional<replication::Record> record;
       std::string latest_id;
+      int64_t latest_epoch = 0;
+      std::string writer;
+      bool released = false;
       objectstore::ObjectStore* store = nullptr;
       std::string error;
     };
@@ -829,6 +833,9 @@ ToolResult SecurityMonitor::Replication(const json& args) {
           p.error = latest.message();
         } else if (*latest) {
           p.latest_id = (*latest)->id;
+          p.latest_epoch = (*latest)->epoch;
+          p.writer = (*latest)->writer;
+          p.released = (*latest)->released;
           auto body = p.store->Get(replication::RecordKey(region, p.latest_id));
           auto rec =
               body ? replication::RecordFromJson(*body) : Result<replication::Record>(body.error());
@@ -841,10 +848,14 @@ ToolResult SecurityMonitor::Replication(const json& args) {
       }
       per.push_back(std::move(p));
     }
-    // The newest snapshot any remote names (ids sort by time).
+    // The lineage's head: the newest (epoch, id) any remote names (docs/WRITER.md: a fenced
+    // writer's late snapshot never wins over a higher epoch).
     const PerRemote* best = nullptr;
     for (const auto& p : per) {
-      if (p.record && (!best || p.latest_id > best->latest_id)) best = &p;
+      if (p.record && (!best || replication::HeadOlder(best->latest_epoch, best->latest_id,
+                                                       p.latest_epoch, p.latest_id))) {
+        best = &p;
+      }
     }
     const WallTime now = clock_.wall();
     json latest = nullptr;
@@ -859,7 +870,10 @@ ToolResult SecurityMonitor::Replication(const json& args) {
                 {"ageSeconds", age},
                 {"files", best->record->files.size()},
                 {"bytes", best->record->total_bytes()},
-                {"generation", best->record->generation}};
+                {"generation", best->record->generation},
+                {"epoch", best->latest_epoch},
+                {"writer", best->writer},
+                {"released", best->released}};
     }
     json have = json::array(), missing = json::array(), failed = json::array(),
          rows = json::array();
@@ -868,6 +882,7 @@ ToolResult SecurityMonitor::Replication(const json& args) {
                   {"ok", p.error.empty()},
                   {"latestId", p.latest_id.empty() ? json(nullptr) : json(p.latest_id)},
                   {"latestCreatedAt", p.record ? json(p.record->created_at) : json(nullptr)},
+                  {"latestEpoch", p.latest_id.empty() ? json(nullptr) : json(p.latest_epoch)},
                   {"error", p.error.empty() ? json(nullptr) : json(p.error)}};
       if (!p.error.empty()) {
         failed.push_back({{"remote", p.url}, {"error", p.error}});

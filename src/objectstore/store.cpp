@@ -15,11 +15,21 @@ Status ProbeConditionalWrites(ObjectStore& store, const std::string& key) {
   (void)store.Delete(key);
   auto first = store.PutIf(key, "probe-1", "");
   if (!first) {
-    return Err(store.Describe() + ": conditional writes unavailable: " + first.message(), 501);
+    if (first.code() == 501) {
+      return Err(store.Describe() + ": conditional writes unavailable: " + first.message(), 501);
+    }
+    // Unreachable, denied, ...: not a verdict on conditional writes; the caller may retry.
+    return Err("probing conditional writes: " + first.message(),
+               first.code() == 412 ? 409 : first.code());
   }
   auto again = store.PutIf(key, "probe-2", "");
   auto wrong = store.PutIf(key, "probe-3", *first + "-not-the-tag");
   (void)store.Delete(key);
+  for (const auto* r : {&again, &wrong}) {
+    if (!r->ok() && r->code() != 412) {
+      return Err("probing conditional writes: " + r->message(), r->code() == 501 ? 503 : r->code());
+    }
+  }
   if (again || again.code() != 412) {
     return Err(store.Describe() +
                    ": the remote ignored If-None-Match (a create over an existing "

@@ -91,7 +91,9 @@ class ObjectStore {
 
 // Checks that `store` really enforces PutIf preconditions (a remote that ignores If-Match would
 // make fencing silently unsafe): creates `key` with if_match "", expects a second create and a
-// write with a wrong tag to fail with 412, then deletes `key`. Ok, or why not (code 501).
+// write with a wrong tag to fail with 412, then deletes `key`. Ok; code 501 when the remote
+// does not enforce them (refuse it for writing); any other code when the probe could not tell
+// (unreachable remote, denied request, a concurrent probe: try again later).
 Status ProbeConditionalWrites(ObjectStore& store, const std::string& key);
 
 // Empty when `key` is valid; otherwise why not.

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "common/fs.h"
@@ -23,6 +24,7 @@
 #include "replication/scanner.h"
 #include "replication/state.h"
 #include "replication/watcher.h"
+#include "replication/writer.h"
 
 namespace aha::replication {
 
@@ -92,6 +94,7 @@ struct Cycle {
                          {"ok", r.ok},
                          {"error", r.error},
                          {"refused", r.refused},
+                         {"fenced", r.fenced},
                          {"uploadedBlobs", r.uploaded_blobs},
                          {"uploadedBytes", r.uploaded_bytes},
                          {"presentBlobs", r.present_blobs},
@@ -191,6 +194,7 @@ class Replicator {
           rs = &state_.remotes[remotes_[i].cfg.url];
           if (rs->lineage.last_published.empty()) rs->lineage.restored_from = state_.restored_from;
         }
+        if (!EnsureConditional(i, &c.reports[k])) return;
         c.reports[k] = Publish(
             *remotes_[i].store, r, rs, &mu_, [&] { return Persist(); }, po);
       });
@@ -213,12 +217,54 @@ class Replicator {
   // Caller holds mu_.
   Status Persist() { return SaveLocalState(cfg_.state_dir, state_); }
 
+  // docs/WRITER.md: a remote that does not enforce conditional writes is refused for writing
+  // (fencing would be silently unsafe there). Probed once per process before the first publish
+  // to it; a probe that cannot tell (remote unreachable) is repeated next cycle.
+  bool EnsureConditional(size_t i, PublishReport* rep) {
+    {
+      std::lock_guard l(mu_);
+      conditional_.resize(remotes_.size(), 0);
+      conditional_err_.resize(remotes_.size());
+      if (conditional_[i] == 1) return true;
+      if (conditional_[i] == -1) {
+        rep->remote = remotes_[i].store->Describe();
+        rep->refused = true;
+        rep->error = conditional_err_[i];
+        return false;
+      }
+    }
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    char suffix[17];
+    std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(rng()));
+    Status s = objectstore::ProbeConditionalWrites(
+        *remotes_[i].store, cfg_.region + "/probe/conditional-writes-" + suffix);
+    std::lock_guard l(mu_);
+    if (s) {
+      conditional_[i] = 1;
+      return true;
+    }
+    rep->remote = remotes_[i].store->Describe();
+    if (s.code() == 501) {
+      conditional_[i] = -1;
+      conditional_err_[i] =
+          "refused for writing: " + s.message() +
+          " (the writer protocol needs S3 conditional writes: AWS S3, MinIO and R2 have them)";
+      rep->refused = true;
+      rep->error = conditional_err_[i];
+    } else {
+      rep->error = s.message();
+    }
+    return false;
+  }
+
  private:
   ReplicationConfig cfg_;
   std::vector<Remote> remotes_;
   std::mutex mu_;
   LocalState state_;
   std::vector<std::string> published_sig_;  // per remote: content of the last ok publish
+  std::vector<int> conditional_;            // per remote: 0 unknown, 1 enforced, -1 refused
+  std::vector<std::string> conditional_err_;
 };
 
 void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu) {
@@ -498,32 +544,43 @@ int SnapshotsCommand(const RemoteArgs& args, bool as_json) {
   }
   auto latest = ReadLatest(store, region);
   const std::string latest_id = latest && *latest ? (*latest)->id : "";
-  json out = json::array();
+  std::vector<std::pair<std::pair<int64_t, std::string>, json>> rows;  // ordered by (epoch, id)
   for (const auto& o : *list) {
     const std::string name = o.key.substr(SnapshotsPrefix(region).size());
     if (!name.ends_with(".json")) continue;
     const std::string id = name.substr(0, name.size() - 5);
     json row = {{"id", id}, {"latest", id == latest_id}};
+    int64_t epoch = 0;
     if (auto text = store.Get(o.key); text) {
       if (auto r = RecordFromJson(*text); r) {
         row["files"] = r->files.size();
         row["bytes"] = r->total_bytes();
         row["createdAt"] = r->created_at;
         row["generation"] = r->generation;
+        row["epoch"] = epoch = r->epoch;
+        row["writer"] = r->writer;
       } else {
         row["error"] = r.message();
       }
     } else {
       row["error"] = text.message();
     }
-    out.push_back(row);
+    rows.emplace_back(std::make_pair(epoch, id), std::move(row));
   }
+  // Readers order snapshots by (epoch, id) (docs/WRITER.md): a fenced writer's late snapshot
+  // sorts below every snapshot of the epoch that fenced it.
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  json out = json::array();
+  for (auto& [k, row] : rows)
+    out.push_back(std::move(row));
   if (as_json) {
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("%-28s %8s %14s  %-25s\n", "ID", "FILES", "BYTES", "CREATED");
+    std::printf("%-28s %6s %8s %14s  %-25s\n", "ID", "EPOCH", "FILES", "BYTES", "CREATED");
     for (const auto& row : out) {
-      std::printf("%-28s %8llu %14llu  %-25s%s\n", row["id"].get<std::string>().c_str(),
+      std::printf("%-28s %6lld %8llu %14llu  %-25s%s\n", row["id"].get<std::string>().c_str(),
+                  static_cast<long long>(row.value("epoch", int64_t{0})),
                   static_cast<unsigned long long>(row.value("files", 0)),
                   static_cast<unsigned long long>(row.value("bytes", 0)),
                   row.value("createdAt", row.value("error", "")).c_str(),
@@ -588,6 +645,7 @@ json RoundJson(const FollowRound& r) {
             {"behind", r.behind},
             {"snapshot", r.snapshot},
             {"latest", r.latest},
+            {"latestEpoch", r.latest_epoch},
             {"latestFrom", r.latest_from},
             {"files", r.files},
             {"bytes", r.bytes},

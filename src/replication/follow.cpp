@@ -10,6 +10,7 @@
 
 #include "common/fs.h"
 #include "replication/state.h"
+#include "replication/writer.h"
 
 namespace aha::replication {
 
@@ -181,33 +182,33 @@ FollowRound Follower::RunOnce() {
     if (Status s = LoadApplied(); !s) return fail(s.message(), s.code());
   }
 
-  // 1. The remote's latest.
-  std::optional<LatestPointer> latest;
-  size_t from = 0;
-  std::string errors;
-  for (size_t i = 0; i < remotes_.size() && !latest; ++i) {
-    auto text = remotes_[i]->Get(LatestKey(opts_.region));
-    std::string err;
-    if (!text) {
-      err = text.code() == 404
-                ? "no snapshots for region " + opts_.region + " (" + text.message() + ")"
-                : "reading latest: " + text.message();
-    } else if (auto p = LatestFromJson(*text); !p) {
-      err = "latest: " + p.message();
-    } else {
-      latest = *p;
-      from = i;
-      break;
+  // 1. The lineage's head: the newest latest by (epoch, id) across every remote
+  // (docs/WRITER.md), so a fenced writer's late snapshot on one remote never wins over a higher
+  // epoch on another.
+  auto heads = ReadHeads(remotes_, opts_.region, /*versioned=*/false);
+  const auto head = PickHead(heads);
+  for (const auto& h : heads) {
+    if (!h.error.empty()) {
+      r.warnings.push_back(h.error);
+    } else if (h.missing) {
+      r.warnings.push_back(h.remote + ": no snapshots for region " + opts_.region);
     }
-    r.warnings.push_back(remotes_[i]->Describe() + ": " + err);
-    errors += (errors.empty() ? "" : "; ") + remotes_[i]->Describe() + ": " + err;
   }
-  if (!latest) return fail("no remote could provide the latest snapshot: " + errors);
+  if (!head) {
+    return fail("no remote could provide the latest snapshot: " +
+                DescribeHeadErrors(heads, opts_.region));
+  }
+  const LatestPointer latest_ptr = *heads[*head].latest;
+  const LatestPointer* latest = &latest_ptr;
+  const size_t from = *head;
   r.latest = latest->id;
+  r.latest_epoch = latest->epoch;
   r.latest_from = remotes_[from]->Describe();
-  if (applied_ && latest->id <= applied_->id) {
-    // Up to date, or this remote lags behind one we applied from earlier: never go back.
-    r.behind = latest->id < applied_->id;
+  if (applied_ && (latest->id == applied_->id ||
+                   HeadOlder(latest->epoch, latest->id, applied_->epoch, applied_->id))) {
+    // Up to date (a claim raises the epoch of the same snapshot), or every remote lags behind
+    // one we applied from earlier: never go back.
+    r.behind = latest->id != applied_->id;
     r.ok = true;
     return finish(r);
   }

@@ -2,9 +2,10 @@
 // fetching only what changed, and never shows the directory half-updated.
 //
 // One round:
-//   1. GET <region>/latest from the first remote that answers (fallback in order, as restore).
-//      Equal to the applied snapshot (or older: a lagging remote) → nothing else is sent: an idle
-//      round costs one request.
+//   1. GET <region>/latest from every remote; the head is the newest by (epoch, id)
+//      (docs/WRITER.md: a fenced writer's late snapshot never wins over a higher epoch).
+//      The applied snapshot itself (a takeover claim raises the epoch of the same id), or older
+//      (lagging remotes) → nothing else is sent: an idle round costs one request per remote.
 //   2. GET the record (same remote first, then the others).
 //   3. Check that DIR is still a pure replica (see "local writes" below); refuse otherwise.
 //   4. Build a staging dir next to DIR (same filesystem): every file whose SHA-256 DIR already
@@ -51,12 +52,13 @@ struct FollowOptions {
 
 struct FollowRound {
   bool ok = false;
-  bool applied = false;  // DIR moved to a new snapshot this round
-  bool refused = false;  // DIR has local writes (code 409)
-  bool behind = false;   // the answering remote's latest is older than DIR's snapshot
-  std::string error;     // when !ok
-  std::string snapshot;  // DIR's snapshot after this round ("" when none yet)
-  std::string latest;    // the remote's latest id ("" when unknown)
+  bool applied = false;      // DIR moved to a new snapshot this round
+  bool refused = false;      // DIR has local writes (code 409)
+  bool behind = false;       // the head read is older than DIR's snapshot (lagging remotes)
+  std::string error;         // when !ok
+  std::string snapshot;      // DIR's snapshot after this round ("" when none yet)
+  std::string latest;        // the lineage head's id ("" when unknown)
+  int64_t latest_epoch = 0;  // and its epoch
   std::string latest_from;
   uint64_t files = 0, bytes = 0;  // of the applied snapshot
   uint64_t blobs_fetched = 0, bytes_fetched = 0, linked = 0, copied = 0, fallbacks = 0;

@@ -9,6 +9,7 @@
 
 #include "common/fs.h"
 #include "objectstore/sigv4.h"
+#include "replication/writer.h"
 
 namespace aha::replication {
 
@@ -153,8 +154,6 @@ PublishReport Publish(objectstore::ObjectStore& store, const Record& record, Rem
     return finish(rep);
   };
 
-  auto latest = ReadLatest(store, record.region);
-  if (!latest) return fail("reading latest: " + latest.message());
   RemoteLineage lineage;
   std::set<std::string> known;
   {
@@ -162,24 +161,39 @@ PublishReport Publish(objectstore::ObjectStore& store, const Record& record, Rem
     lineage = rs->lineage;
     known = rs->blobs;
   }
-  if (Status s = CheckLineage(*latest, lineage, record.region); !s) {
-    rep.refused = true;
-    return fail(s.message());
-  }
-  if (record.files.empty() && *latest) {
+  // Reads latest with its version and decides (fencing, lineage); false when not publishing.
+  std::string version;
+  auto read_and_decide = [&](std::optional<LatestPointer>* out) -> bool {
+    auto heads = ReadHeads({&store}, record.region, /*versioned=*/true);
+    if (!heads[0].error.empty()) {
+      rep.error = heads[0].error;
+      return false;
+    }
+    *out = heads[0].latest;
+    version = heads[0].version;
+    const PublishDecision d = DecidePublish(*out, opts.epoch, opts.writer, lineage, record.region);
+    if (d.verdict == PublishVerdict::kPublish) return true;
+    rep.fenced = d.verdict == PublishVerdict::kFenced;
+    rep.refused = d.verdict == PublishVerdict::kRefused;
+    rep.error = d.why;
+    return false;
+  };
+  std::optional<LatestPointer> latest;
+  if (!read_and_decide(&latest)) return finish(rep);
+  if (record.files.empty() && latest) {
     rep.skipped_empty = true;
-    return fail("source is empty: not publishing an empty snapshot over " + (*latest)->id +
+    return fail("source is empty: not publishing an empty snapshot over " + latest->id +
                 " (remote data kept; an empty source is more likely a missing volume than a wish)");
   }
-  if (!*latest) {
+  if (!latest) {
     known.clear();  // empty (or wiped) remote: trust nothing we remember about it
-  } else if (known.empty() || lineage.last_published != (*latest)->id) {
+  } else if (known.empty() || lineage.last_published != latest->id) {
     // Adopting a lineage (restored source, lost local state): every blob of the latest record
     // is on the remote by the publish protocol.
-    auto text = store.Get(RecordKey(record.region, (*latest)->id));
-    if (!text) return fail("reading record " + (*latest)->id + ": " + text.message());
+    auto text = store.Get(RecordKey(record.region, latest->id));
+    if (!text) return fail("reading record " + latest->id + ": " + text.message());
     auto r = RecordFromJson(*text);
-    if (!r) return fail("record " + (*latest)->id + ": " + r.message());
+    if (!r) return fail("record " + latest->id + ": " + r.message());
     for (const auto& f : r->files)
       known.insert(f.sha256);
   }
@@ -230,7 +244,7 @@ PublishReport Publish(objectstore::ObjectStore& store, const Record& record, Rem
   {
     std::lock_guard l(*mu);
     // Blobs that made it are on the remote whether or not the record follows.
-    if (!*latest) rs->blobs.clear();
+    if (!latest) rs->blobs.clear();
     rs->blobs.insert(known.begin(), known.end());
     rs->blobs.insert(done.begin(), done.end());
   }
@@ -247,9 +261,23 @@ PublishReport Publish(objectstore::ObjectStore& store, const Record& record, Rem
   if (Status s = store.Put(RecordKey(record.region, record.id), RecordToJson(record)); !s) {
     return fail("writing record: " + s.message());
   }
-  if (Status s = store.Put(LatestKey(record.region), LatestToJson({record.id, record.generation}));
-      !s) {
-    return fail("writing latest: " + s.message());
+  LatestPointer mine;
+  mine.id = record.id;
+  mine.generation = record.generation;
+  mine.epoch = opts.epoch;
+  mine.writer = opts.writer;
+  mine.released = opts.release;
+  for (int attempt = 1;; ++attempt) {
+    auto put = store.PutIf(LatestKey(record.region), LatestToJson(mine), version);
+    if (put) break;
+    if (put.code() != 412 || attempt == 2) return fail("writing latest: " + put.message());
+    std::optional<LatestPointer> now;
+    const bool go_on = read_and_decide(&now);
+    if (now && now->id == mine.id && now->epoch == mine.epoch && now->writer == mine.writer &&
+        now->released == mine.released) {
+      break;  // our own write: its reply was lost and the retry found it
+    }
+    if (!go_on) return finish(rep);
   }
   {
     std::lock_guard l(*mu);

@@ -1,5 +1,8 @@
 // Publish: ship one captured snapshot to one remote, in the order that keeps every remote
-// snapshot complete: lineage check (GET latest) → missing blobs (parallel) → record → latest.
+// snapshot complete: fencing/lineage check (GetVersioned latest, DecidePublish in writer.h) →
+// missing blobs (parallel) → record → PutIf(latest, if_match: the version read). A 412 on latest
+// re-reads once and decides again (our own write whose reply was lost counts as done); fenced
+// means nothing of this publish becomes latest. The remote must enforce conditional writes.
 // The remote's known-blob set lives in the local state, so the hot path never lists the remote;
 // a remote without `latest` is treated as empty (known set dropped, all blobs re-uploaded).
 // Each blob is re-read and its SHA-256 checked against the capture before upload: a file that
@@ -21,6 +24,9 @@ namespace aha::replication {
 struct PublishReport {
   std::string remote;
   bool ok = false, refused = false, skipped_empty = false;
+  // The remote's latest has a higher epoch, or our epoch by another writer (docs/WRITER.md):
+  // this writer must stop publishing the lineage everywhere. `error` says who holds it.
+  bool fenced = false;
   bool changed = false;  // a file changed between capture and upload: capture again
   std::string error;
   uint64_t uploaded_blobs = 0, uploaded_bytes = 0, present_blobs = 0;
@@ -38,6 +44,12 @@ struct PublishOptions {
   const Clock* clock = &SystemClock::instance();
   // Capture::pinned: blobs shipped from these bytes instead of re-reading the file (may be null).
   const std::map<std::string, std::string>* pinned = nullptr;
+  // The writer (docs/WRITER.md): the epoch it holds (from ClaimLineage; 0 = an unclaimed lineage,
+  // `agency-ha replicate`: the generation-based lineage check applies) and its id. Written into
+  // latest with `release` (the final publish of a planned handoff).
+  int64_t epoch = 0;
+  std::string writer;
+  bool release = false;
 };
 
 // `rs` belongs to this remote; it and `persist` (which saves the whole local state) are only

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "replication/writer.h"
 
 namespace aha::replication {
 
@@ -155,9 +156,33 @@ Status SyncFilesystem(const std::string& dir) {
 Result<Record> FetchRecordFromAny(const std::vector<objectstore::ObjectStore*>& remotes,
                                   const std::string& region, const std::string& id, size_t* from,
                                   std::vector<std::string>* warnings) {
+  // "latest": the lineage's head across every remote, by (epoch, id) (docs/WRITER.md): a fenced
+  // writer's late snapshot on one remote loses to a higher epoch on another.
+  std::vector<size_t> idx(remotes.size());
+  for (size_t i = 0; i < idx.size(); ++i)
+    idx[i] = i;
+  std::string want = id;
+  if (want.empty() || want == "latest") {
+    auto heads = ReadHeads(remotes, region, /*versioned=*/false);
+    auto head = PickHead(heads);
+    if (!head) {
+      const std::string all = DescribeHeadErrors(heads, region);
+      if (warnings) {
+        for (const auto& h : heads)
+          if (!h.error.empty()) warnings->push_back(h.error);
+      }
+      return Err("no remote could provide the snapshot: " + all);
+    }
+    for (const auto& h : heads) {
+      if (!h.error.empty() && warnings) warnings->push_back(h.error);
+    }
+    want = heads[*head].latest->id;
+    std::rotate(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(*head),
+                idx.begin() + static_cast<std::ptrdiff_t>(*head) + 1);
+  }
   std::string all;
-  for (size_t i = 0; i < remotes.size(); ++i) {
-    auto r = FetchRecord(*remotes[i], region, id);
+  for (size_t i : idx) {
+    auto r = FetchRecord(*remotes[i], region, want);
     if (r) {
       if (from) *from = i;
       return r;

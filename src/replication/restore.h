@@ -1,9 +1,10 @@
 // Restore: materialise one snapshot into a directory, all-or-nothing.
 //
-// - The record comes from the first remote that has it (`latest` is resolved per remote, in
-//   order). Each blob is fetched from the first remote that has it AND whose bytes hash to the
-//   recorded SHA-256 and size: an unreachable remote, a missing object or a corrupted one falls
-//   back to the next remote; when none has a good copy, restore fails naming the file.
+// - `latest` is the lineage's head across all remotes, by (epoch, id) (docs/WRITER.md); the
+//   record comes from the remote holding that head, else the first other remote that has it. Each
+//   blob is fetched from the first remote that has it AND whose bytes hash to the recorded SHA-256
+//   and size: an unreachable remote, a missing object or a corrupted one falls back to the next
+//   remote; when none has a good copy, restore fails naming the file.
 // - Blobs are fetched by a bounded pool of workers (RestoreOptions::parallelism, default 8); the
 //   first error other than a missing/corrupt blob stops them all.
 // - Everything is written into a staging directory next to the target (same filesystem), modes

@@ -65,6 +65,8 @@ std::string RecordToJson(const Record& r) {
             {"parent", r.parent},
             {"createdAt", r.created_at},
             {"host", r.host},
+            {"epoch", r.epoch},
+            {"writer", r.writer},
             {"fileCount", r.files.size()},
             {"totalBytes", r.total_bytes()},
             {"datasets", datasets},
@@ -96,6 +98,10 @@ Result<Record> RecordFromJson(const std::string& text) {
   if (!IsSnapshotId(r.id))
     return Err("snapshot record: id: invalid id \"" + Printable(r.id) + "\"");
   const std::string rec = "snapshot record " + r.id + ": ";
+  for (Status s : {jg::OptInt64(j, "epoch", &r.epoch), jg::OptString(j, "writer", &r.writer)}) {
+    if (!s) return Err(rec + s.message());
+  }
+  if (r.epoch < 0) return Err(rec + "epoch: negative (" + std::to_string(r.epoch) + ")");
   std::set<std::string> seen;
   uint64_t total = 0;
   r.files.reserve(files->size());
@@ -138,17 +144,39 @@ Result<Record> RecordFromJson(const std::string& text) {
 }
 
 std::string LatestToJson(const LatestPointer& p) {
-  return json{{"id", p.id}, {"generation", p.generation}}.dump() + "\n";
+  return json{{"format", kLatestFormat}, {"id", p.id},         {"generation", p.generation},
+              {"epoch", p.epoch},        {"writer", p.writer}, {"released", p.released}}
+             .dump() +
+         "\n";
 }
 
 Result<LatestPointer> LatestFromJson(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("id") || !j["id"].is_string()) {
-    return Err("latest pointer is not {\"id\": ...}");
+  auto j = jsonget::Parse(text, "latest pointer");
+  if (!j) return j.error();
+  const std::string path = "latest";
+  if (Status s = jsonget::ExpectObject(*j, path); !s) return s.error();
+  LatestPointer p;
+  p.format = 1;
+  if (Status s = jsonget::OptInt(*j, "format", &p.format, path); !s) return s.error();
+  if (p.format != 1 && p.format != 2) {
+    return Err("latest.format: unsupported format " + std::to_string(p.format) +
+               " (this agency-ha reads 1 and 2; a newer version wrote it?)");
   }
-  LatestPointer p{j["id"].get<std::string>(), j.value("generation", "")};
+  if (Status s = jsonget::GetString(*j, "id", &p.id, path); !s) return s.error();
+  if (Status s = jsonget::OptString(*j, "generation", &p.generation, path); !s) return s.error();
+  if (p.format >= 2) {
+    if (Status s = jsonget::GetInt64(*j, "epoch", &p.epoch, path); !s) return s.error();
+    if (p.epoch < 0) return Err("latest.epoch: negative (" + std::to_string(p.epoch) + ")");
+    if (Status s = jsonget::OptString(*j, "writer", &p.writer, path); !s) return s.error();
+    if (Status s = jsonget::OptBool(*j, "released", &p.released, path); !s) return s.error();
+  }
   if (!IsSnapshotId(p.id)) return Err("latest pointer names an invalid id");
   return p;
+}
+
+bool HeadOlder(int64_t ea, const std::string& ia, int64_t eb, const std::string& ib) {
+  if (ea != eb) return ea < eb;
+  return ia < ib;
 }
 
 std::string MakeSnapshotId(WallTime t, uint64_t seq) {

@@ -4,7 +4,9 @@
 //   <region>/blobs/<sha256[0:2]>/<sha256>      file contents, content-addressed, immutable
 //   <region>/snapshots/<id>.json               the record: every file's path, sha256, size, mode,
 //                                              mtime; written after all its blobs
-//   <region>/latest                            {"id","generation"}; written after the record
+//   <region>/latest                            format 2 (docs/WRITER.md): {"format":2,"id",
+//                                              "generation","epoch","writer","released"};
+//                                              written after the record, conditionally (PutIf)
 // So a reader that finds a record finds all its blobs (point-in-time, never partial), and
 // `latest` never names a record that is not there.
 //
@@ -14,8 +16,14 @@
 // publishing, the writer reads `latest`; it publishes only when the remote has no latest, or the
 // latest is the snapshot this state last published (or was about to publish, or restored from).
 // Anything else means someone else advanced this region's lineage: refuse, never overwrite.
+//
+// Epochs (docs/WRITER.md): every takeover raises the lineage's epoch in `latest`; every publish
+// is conditional on it. Readers order snapshots by (epoch, id), never by id alone, so a fenced
+// writer's late snapshot (lower epoch, maybe a higher id) is never "latest" for a reader that
+// sees a higher epoch anywhere. Format-1 pointers read as epoch 0.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -32,19 +40,35 @@ inline constexpr int kRecordFormat = 1;
 
 struct Record {
   std::string id, region, generation, parent, created_at, host;
+  int64_t epoch = 0;   // the writer's epoch when it published this (0: before epochs)
+  std::string writer;  // "<region>/<instance id>" of that writer ("" before epochs)
   std::vector<FileEntry> files;
   std::vector<DatasetInfo> datasets;
   uint64_t total_bytes() const;
 };
 
+inline constexpr int kLatestFormat = 2;
+
 struct LatestPointer {
   std::string id, generation;
+  int64_t epoch = 0;           // >= 0; format 1 reads as 0
+  std::string writer;          // "<region>/<instance id>"; "" in format 1
+  bool released = false;       // the writer published its final snapshot and gave the lineage up
+  int format = kLatestFormat;  // as read (1 or 2); LatestToJson always writes kLatestFormat
 };
 
 std::string RecordToJson(const Record& r);
 Result<Record> RecordFromJson(const std::string& text);  // validates every field and path
 std::string LatestToJson(const LatestPointer& p);
+// Format 1 ({"id","generation"}) or 2. Every field is type-checked; an error names the field
+// ("latest.epoch: expected integer, got string"); never throws. A format above 2 is an error.
 Result<LatestPointer> LatestFromJson(const std::string& text);
+
+// The reader order of snapshots: by epoch, then by id. True when (ea, ia) is older than (eb, ib).
+bool HeadOlder(int64_t ea, const std::string& ia, int64_t eb, const std::string& ib);
+inline bool HeadOlder(const LatestPointer& a, const LatestPointer& b) {
+  return HeadOlder(a.epoch, a.id, b.epoch, b.id);
+}
 
 std::string MakeSnapshotId(WallTime t, uint64_t seq);
 bool IsSnapshotId(const std::string& id);

@@ -120,7 +120,7 @@ async function startS3rver(t, dir) {
   const port = await freePort();
   mkdirSync(join(dir, 's3rver'), { recursive: true });
   const child = spawn(process.execPath, ['--openssl-legacy-provider',
-    new URL('../../node_modules/s3rver/bin/s3rver.js', import.meta.url).pathname,
+    new URL('../support/s3rver.cjs', import.meta.url).pathname,
     '--directory', join(dir, 's3rver'), '--port', String(port), '--address', '127.0.0.1',
     '--silent', '--configure-bucket', 'bkt'], { stdio: 'ignore' });
   t.after(() => child.kill('SIGTERM'));

@@ -561,7 +561,7 @@ async function startS3rver(t, dir) {
   const port = await freePort();
   mkdirSync(join(dir, 's3rver'), { recursive: true });
   const child = spawn(process.execPath, ['--openssl-legacy-provider',
-    join(ROOT, 'node_modules/s3rver/bin/s3rver.js'), '--directory', join(dir, 's3rver'),
+    join(ROOT, 'tests/support/s3rver.cjs'), '--directory', join(dir, 's3rver'),
     '--port', String(port), '--address', '127.0.0.1', '--silent', '--configure-bucket', 'bkt'],
   { stdio: 'ignore' });
   t.after(() => child.kill('SIGTERM'));

@@ -60,7 +60,7 @@ async function startS3rver(t, dir, port = 0) {
   port = port || await freePort();
   mkdirSync(dir, { recursive: true });
   const child = spawn(process.execPath, ['--openssl-legacy-provider',
-    join(ROOT, 'node_modules/s3rver/bin/s3rver.js'), '--directory', dir,
+    join(ROOT, 'tests/support/s3rver.cjs'), '--directory', dir,
     '--port', String(port), '--address', '127.0.0.1', '--silent', '--configure-bucket', 'bkt'],
   { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
