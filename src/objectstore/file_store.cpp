@@ -421,16 +421,29 @@ Result<std::string> FileObjectStore::PutIf(const std::string& key, const std::st
   // The current version, read without counting a request: one PutIf is one request, as on S3.
   Result<Versioned> current = Err("no such object", 404);
   {
-    const std::string p = root_ + "/" + key;
     struct stat st {};
-    if (::stat(p.c_str(), &st) != 0) {
-      if (errno != ENOENT && errno != ENOTDIR) {
-        return Err(What("put-if", key) + ": " + ErrnoText(errno));
+    auto fd = OpenObject(root_, key, &st);  // no symlink followed, a regular file only
+    if (!fd && fd.code() != 404) return Err(What("put-if", key) + ": " + fd.message());
+    if (fd) {
+      std::string bytes;
+      char buf[65536];
+      for (;;) {
+        ssize_t n = ::read(*fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          const int e = errno;
+          ::close(*fd);
+          return Err(What("put-if", key) + ": read: " + ErrnoText(e));
+        }
+        if (n == 0) break;
+        if (bytes.size() + static_cast<uint64_t>(n) > kMaxGetBytes) {
+          ::close(*fd);
+          return Err(What("put-if", key) + ": the current object exceeds the in-memory limit");
+        }
+        bytes.append(buf, static_cast<size_t>(n));
       }
-    } else if (S_ISREG(st.st_mode)) {
-      auto bytes = ReadFile(p);
-      if (!bytes) return Err(What("put-if", key) + ": " + bytes.message());
-      current = Versioned{"", sigv4::Sha256Hex(*bytes)};
+      ::close(*fd);
+      current = Versioned{"", sigv4::Sha256Hex(bytes)};
     }
   }
   if (if_match.empty() && current) {
