@@ -1,6 +1,7 @@
 #include "quorum/token.h"
 
 #include "common/fs.h"
+#include "httpd/auth.h"
 
 namespace aha::quorum {
 
@@ -20,14 +21,7 @@ Result<std::string> ReadToken(const std::string& path) {
 }
 
 bool BearerMatches(const std::string& authorization, const std::string& token) {
-  static const std::string kPrefix = "Bearer ";
-  if (token.empty() || authorization.size() != kPrefix.size() + token.size()) return false;
-  if (authorization.compare(0, kPrefix.size(), kPrefix) != 0) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token.size(); ++i) {
-    diff |= static_cast<unsigned char>(authorization[kPrefix.size() + i] ^ token[i]);
-  }
-  return diff == 0;
+  return httpd::BearerMatches(authorization, token);
 }
 
 }  // namespace aha::quorum

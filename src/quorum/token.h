@@ -12,7 +12,8 @@ namespace aha::quorum {
 // or contains characters that cannot appear in an HTTP header.
 Result<std::string> ReadToken(const std::string& path);
 
-// True when `authorization` is exactly "Bearer <token>" (constant time in the token's length).
+// True when `authorization` is "Bearer <token>", the scheme in any case (RFC 7235; the rule is
+// httpd::BearerMatches), compared in constant time in the token's length.
 bool BearerMatches(const std::string& authorization, const std::string& token);
 
 }  // namespace aha::quorum

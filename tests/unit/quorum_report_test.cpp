@@ -112,7 +112,7 @@ TEST(QuorumToken, BearerMatchesExactly) {
   EXPECT_FALSE(BearerMatches("Bearer abd", "abc"));
   EXPECT_FALSE(BearerMatches("Bearer abcd", "abc"));
   EXPECT_FALSE(BearerMatches("Bearer ab", "abc"));
-  EXPECT_FALSE(BearerMatches("bearer abc", "abc"));
+  EXPECT_TRUE(BearerMatches("bearer abc", "abc"));  // RFC 7235: the scheme is case-insensitive
   EXPECT_FALSE(BearerMatches("Basic abc", "abc"));
   EXPECT_FALSE(BearerMatches("", "abc"));
   EXPECT_FALSE(BearerMatches("Bearer ", ""));
