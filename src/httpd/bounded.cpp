@@ -253,17 +253,23 @@ void BoundedServer::Accept() {
     // without TCP_NODELAY, Nagle plus delayed ACK adds ~40 ms to answers.
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     size_t live = 0;
-    Conn* oldest_idle = nullptr;
+    Conn* oldest_idle = nullptr;  // waiting for a request's first byte
+    Conn* slowest = nullptr;      // reading the request that started longest ago
     for (auto& [id, c] : conns_) {
       if (c->dead) continue;
       ++live;
-      if (!oldest_idle && c->phase == Conn::Phase::kRead && !c->parser.started()) {
-        oldest_idle = c.get();  // the map is ordered by id, i.e. by age
+      if (c->phase != Conn::Phase::kRead) continue;
+      if (!c->parser.started()) {
+        if (!oldest_idle) oldest_idle = c.get();  // the map is ordered by id, i.e. by age
+      } else if (!slowest || c->started < slowest->started) {
+        slowest = c.get();
       }
     }
     if (live >= opts_.max_connections) {
-      if (oldest_idle != nullptr) {
-        Close(oldest_idle->id);
+      if (Conn* victim = oldest_idle ? oldest_idle : slowest) {
+        // A request still being read is the slowest one (fast clients finish in milliseconds):
+        // dropping it keeps a slow-loris flood larger than the cap from locking others out.
+        Close(victim->id);
       } else {
         Response busy = Plain(503, "too many connections, retry");
         busy.headers.emplace_back("Retry-After", "1");
@@ -521,10 +527,7 @@ std::string BoundedServer::Serialize(const Response& r, bool keep_alive, bool he
     s += k + ": " + v + "\r\n";
   }
   if (keep_alive) {
-    s += "Keep-Alive: timeout=" +
-         std::to_string(
-             std::chrono::duration_cast<std::chrono::seconds>(opts_.idle_timeout).count()) +
-         "\r\n";
+    s += "Keep-Alive: timeout=" + std::to_string(opts_.keep_alive_advertised.count()) + "\r\n";
   } else {
     s += "Connection: close\r\n";
   }

@@ -12,9 +12,11 @@
 //   written there; only complete, admitted requests reach the worker pool (`workers` threads)
 //   that runs handlers. A slow or stalled client therefore only costs a connection slot and a
 //   bounded buffer, never a worker.
-// - Connection cap: at most `max_connections` open connections. At the cap, the oldest idle
-//   keep-alive connection is closed to make room; with none idle, the new connection gets a
-//   503 and is closed.
+// - Connection cap: at most `max_connections` open connections. At the cap, a new connection
+//   makes room by closing the oldest idle one (no byte of a request yet), else the one whose
+//   request has been read for the longest (a well-behaved client sends its request in
+//   milliseconds, so that is the slowest, likely a slow-loris); only when every connection is
+//   being served or answered does the new connection get a 503 and is closed.
 // - Absolute deadlines (not per recv): a new or kept-alive connection must start a request within
 //   `idle_timeout`; from its first byte, a request's head must be complete within
 //   `header_timeout` and its body within `request_timeout`; a response must be written within
@@ -77,7 +79,12 @@ struct ServerOptions {
   size_t max_headers = 64;
   size_t max_body_bytes = 0;     // for routes that accept a body
   size_t body_budget_bytes = 0;  // 0: 8 x max_body_bytes
-  std::chrono::milliseconds idle_timeout{5000};
+  // An idle keep-alive connection is closed after idle_timeout, but answers advertise the
+  // shorter `Keep-Alive: timeout=` below so that clients retire a connection before the server
+  // does (a client reusing a connection the server is closing sees a reset). Idle connections
+  // are also the first to go when the connection cap is reached, so a long idle_timeout is cheap.
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::seconds keep_alive_advertised{5};
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds request_timeout{30000};
   std::chrono::milliseconds write_timeout{30000};

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -260,10 +262,23 @@ TEST_F(BoundedServerTest, SlowClientsDoNotBlockOthers) {
   EXPECT_EQ(Status(c.ReadResponse()), 200);
 }
 
-TEST_F(BoundedServerTest, ConnectionCapEvictsIdleThenRefuses) {
+TEST_F(BoundedServerTest, ConnectionCapEvictsIdleThenSlowestThenRefuses) {
   ServerOptions o = Small();
   o.max_connections = 2;
-  StartWith(o);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  server_ = std::make_unique<BoundedServer>(o);
+  server_->Route("GET", "/healthz", [](const Request&) {
+    return Response{200, "text/plain", "ok\n", {}};
+  });
+  server_->Route("GET", "/block", [&](const Request&) {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return release; });
+    return Response{200, "text/plain", "released\n", {}};
+  });
+  ASSERT_TRUE(server_->Start("127.0.0.1", 0));
+  port_ = server_->port();
   {
     // Two idle connections (nothing sent): a third connection evicts the oldest.
     Client idle1(port_), idle2(port_);
@@ -274,14 +289,34 @@ TEST_F(BoundedServerTest, ConnectionCapEvictsIdleThenRefuses) {
     EXPECT_TRUE(idle1.Closed());
   }
   std::this_thread::sleep_for(100ms);
-  // Two connections in the middle of a request: a third one is refused with 503.
+  {
+    // Two connections in the middle of a request: the one that started first is dropped.
+    Client slow1(port_), slow2(port_);
+    ASSERT_TRUE(slow1.Send("GET /healthz HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(slow2.Send("GET /healthz HTTP/1.1\r\n"));
+    std::this_thread::sleep_for(100ms);
+    Client c(port_);
+    ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    EXPECT_EQ(Status(c.ReadResponse()), 200);
+    EXPECT_TRUE(slow1.Closed());
+  }
+  std::this_thread::sleep_for(100ms);
+  // Two connections being served (their handler blocks): a third one is refused with 503.
   Client busy1(port_), busy2(port_);
-  ASSERT_TRUE(busy1.Send("GET /healthz HTTP/1.1\r\n"));
-  ASSERT_TRUE(busy2.Send("GET /healthz HTTP/1.1\r\n"));
+  ASSERT_TRUE(busy1.Send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(busy2.Send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
   std::this_thread::sleep_for(100ms);
   Client c(port_);
   c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(Status(c.ReadResponse()), 503);
+  {
+    std::lock_guard l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_EQ(Body(busy1.ReadResponse()), "released\n");
+  EXPECT_EQ(Body(busy2.ReadResponse()), "released\n");
 }
 
 TEST(HttpServer, GetRoutesAndAuthorizationHeader) {
