@@ -182,9 +182,12 @@ test('controller: /healthz answers while 200 slow-loris connections are open', a
     'listen: "127.0.0.1:0"\n');
   const ctl = await startController(t, cfg);
   const slow = [];
+  let closedEarly = 0; // closed by the server before the 10 s head deadline: must not happen
+  const opened = Date.now();
   for (let i = 0; i < 200; i++) {
     const s = net.connect(ctl.port, '127.0.0.1');
     s.on('error', () => {});
+    s.on('close', () => { if (Date.now() - opened < 9000) closedEarly++; });
     s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
     slow.push(s);
   }
@@ -204,8 +207,9 @@ test('controller: /healthz answers while 200 slow-loris connections are open', a
     clearInterval(timer);
   }
   assert.ok(drip >= 4);
-  const open = slow.filter((s) => !s.destroyed && s.readyState === 'open').length;
-  assert.equal(open, 200, 'the slow connections were held open the whole time (within the 10 s head deadline)');
+  // The 200 slow connections were really held (a server that simply dropped them would make the
+  // /healthz answers meaningless). Counted by close time, so a slow test run cannot fail it.
+  assert.equal(closedEarly, 0, 'slow connections closed before the head deadline');
 });
 
 test('MCP: 1,100 initialize calls do not evict a session in use', async (t) => {
