@@ -456,6 +456,33 @@ TEST_F(WriterRace, ClaimRetriesWhenTheHeadMovesAndHonoursExpectHead) {
   EXPECT_EQ(LatestOf(*a_).writer, w2);
 }
 
+TEST_F(WriterRace, AFinalPublishWithReleaseMarksTheLineageReleased) {
+  const std::string w1 = "us-east-1/one";
+  RemoteState rs;
+  ASSERT_TRUE(Publish1(*a_, Capture(1, 1, w1), &rs, 1, w1).ok);
+  EXPECT_FALSE(LatestOf(*a_).released);
+  PublishOptions po;
+  po.source_root = src_;
+  po.tmp_dir = tmp_.path();
+  po.epoch = 1;
+  po.writer = w1;
+  po.release = true;
+  Write(src_ + "/notes.txt", "final");
+  const Record last = Capture(2, 1, w1);
+  auto rep = Publish(
+      *a_, last, &rs, &mu_, [] { return Status::Ok(); }, po);
+  ASSERT_TRUE(rep.ok) << rep.error;
+  EXPECT_TRUE(LatestOf(*a_).released);
+  EXPECT_EQ(LatestOf(*a_).id, last.id);
+  // The next writer claims it: a new epoch, no longer released.
+  auto c = ClaimLineage({a_.get()}, "us-east-1", "eu-west-1/two", {3, last.id});
+  ASSERT_TRUE(c) << c.message();
+  ASSERT_TRUE(c->head);
+  EXPECT_TRUE(c->head->released) << "the claim reports the head as read";
+  EXPECT_FALSE(LatestOf(*a_).released);
+  EXPECT_EQ(LatestOf(*a_).epoch, 2);
+}
+
 TEST_F(WriterRace, UnparsableLatestIsNamedAndNotOverwritten) {
   const std::string w1 = "us-east-1/one";
   RemoteState rs;
