@@ -27,7 +27,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPI
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAHA_BUILD_TESTS=OFF -DAHA_BUILD_BENCH=OFF >/dev/null
 # Targets: the arguments, else every one (each has seeds in fuzz/corpus/<name without _fuzz>/ and
 # optionally a dictionary fuzz/<name without _fuzz>.dict).
-all_targets=(jsonrpc_fuzz s3xml_fuzz)
+all_targets=(jsonrpc_fuzz s3xml_fuzz state_keys_fuzz record_fuzz)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 cmake --build "$build" --target "${targets[@]}"

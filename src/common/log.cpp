@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "common/printable.h"
 
 namespace aha::log {
 namespace {
@@ -39,13 +40,38 @@ bool ParseLevel(const std::string& s, Level* out) {
   return false;
 }
 
+namespace {
+
+// Strings from outside (record paths, server messages, state values) reach the log through
+// fields: escape their control bytes (JSON would escape C0 but not DEL or C1, which terminals
+// showing the log interpret) and invalid UTF-8, with the one escape of common/printable.h.
+nlohmann::json Escaped(const nlohmann::json& v, int depth = 0) {
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    return IsPrintable(s) ? v : nlohmann::json(Printable(s));
+  }
+  if (depth > 16 || !v.is_structured()) return v;
+  nlohmann::json out = v.is_array() ? nlohmann::json::array() : nlohmann::json::object();
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (v.is_array()) {
+      out.push_back(Escaped(*it, depth + 1));
+    } else {
+      out[Printable(it.key())] = Escaped(*it, depth + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void Write(Level l, const std::string& msg, const nlohmann::json& fields) {
   if (static_cast<int>(l) < g_level.load()) return;
-  nlohmann::json j = {
-      {"ts", FormatTime(SystemClock::instance().wall())}, {"level", Name(l)}, {"msg", msg}};
+  nlohmann::json j = {{"ts", FormatTime(SystemClock::instance().wall())},
+                      {"level", Name(l)},
+                      {"msg", Printable(msg)}};
   if (fields.is_object()) {
     for (const auto& [k, v] : fields.items())
-      j[k] = v;
+      j[Printable(k)] = Escaped(v);
   }
   const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::lock_guard lock(g_mu);

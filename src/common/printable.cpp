@@ -44,13 +44,13 @@ void Hex(std::string* out, unsigned char c) {
 
 }  // namespace
 
-std::string Printable(std::string_view s) {
+std::string Printable(std::string_view s, bool keep_newlines) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) {
+      if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) {
         Hex(&out, c);
       } else if (c == '\\') {
         out += "\\\\";

@@ -10,7 +10,9 @@
 
 namespace aha {
 
-std::string Printable(std::string_view s);
+// keep_newlines: '\n' passes (multi-line error messages on a terminal); every other control byte
+// is still escaped.
+std::string Printable(std::string_view s, bool keep_newlines = false);
 // True when Printable(s) == s.
 bool IsPrintable(std::string_view s);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/printable.h"
+
 namespace aha {
 namespace {
 
@@ -105,6 +107,16 @@ Result<Url> ParseUrl(const std::string& text) {
   }
   if (u.path.empty()) u.path = "/";
   return u;
+}
+
+std::string RedactUrl(std::string_view text) {
+  std::string out(text);
+  const size_t sep = out.find("://");
+  const size_t start = sep == std::string::npos ? 0 : sep + 3;
+  const size_t end = std::min(out.find_first_of("/?#", start), out.size());
+  const size_t at = out.rfind('@', end == 0 ? 0 : end - 1);
+  if (at != std::string::npos && at >= start && at < end) out.replace(start, at - start, "***");
+  return Printable(out);
 }
 
 Result<HostPort> ParseHostPort(const std::string& text) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -21,6 +22,12 @@ struct Url {
 };
 
 Result<Url> ParseUrl(const std::string& text);
+
+// `text` fit for an error message or a log line: userinfo ("user:password@") in the authority
+// becomes "***@", and control bytes are escaped (common/printable.h). Every message that quotes a
+// URL given by a user uses it: ParseUrl refuses credentials so that they never reach a log, and
+// the refusal itself must not print them.
+std::string RedactUrl(std::string_view text);
 
 // host:port listen address ("127.0.0.1:9090", "[::1]:9090", ":9090" means all interfaces).
 struct HostPort {

@@ -9,16 +9,6 @@
 
 namespace aha::config {
 
-bool IsDns1123Label(const std::string& n) {
-  if (n.empty() || n.size() > 63) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(n.front()) || !alnum(n.back())) return false;
-  for (char c : n) {
-    if (!alnum(c) && c != '-') return false;
-  }
-  return true;
-}
-
 namespace {
 
 constexpr size_t kMaxRegions = 64;
@@ -108,7 +98,7 @@ void ReadRegions(MapReader& root, const ProbeConfig& probe, std::vector<RegionCo
     } else if (rc.endpoint.empty()) {
       r.fail("endpoint", "required");
     } else if (auto u = ParseUrl(rc.endpoint); !u) {
-      r.fail("endpoint", "invalid URL " + Quote(rc.endpoint) + ": " + u.message());
+      r.fail("endpoint", "invalid URL " + Quote(RedactUrl(rc.endpoint)) + ": " + u.message());
     } else if (u->scheme != "http" && u->scheme != "https") {
       r.fail("endpoint", "unsupported scheme " + Quote(u->scheme) + " (want http or https)");
     } else if (rc.priority < 0 || rc.priority > 1000000) {
@@ -186,7 +176,7 @@ void ReadPeers(MapReader& root, ControllerConfig* c, std::string* err) {
     } else if (pc.url.empty()) {
       r.fail("url", "required");
     } else if (auto u = ParseUrl(pc.url); !u) {
-      r.fail("url", "invalid URL " + Quote(pc.url) + ": " + u.message());
+      r.fail("url", "invalid URL " + Quote(RedactUrl(pc.url)) + ": " + u.message());
     } else if (u->scheme != "http" && u->scheme != "https") {
       r.fail("url", "unsupported scheme " + Quote(u->scheme) + " (want http or https)");
     }

@@ -29,7 +29,8 @@ Result<GateConfig> ParseGateConfig(const std::string& yaml_text, const std::stri
   } else if (!c.app_health_url.empty()) {
     auto u = ParseUrl(c.app_health_url);
     if (!u) {
-      root.fail("appHealthUrl", "invalid URL " + Quote(c.app_health_url) + ": " + u.message());
+      root.fail("appHealthUrl",
+                "invalid URL " + Quote(RedactUrl(c.app_health_url)) + ": " + u.message());
     } else if (u->scheme != "http" && u->scheme != "https") {
       root.fail("appHealthUrl", "unsupported scheme " + Quote(u->scheme));
     }

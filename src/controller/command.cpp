@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/json_get.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "controller/controller.h"
@@ -200,7 +201,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
     return httpd::Response{ready ? 200 : 503, "text/plain", body + "\n"};
   });
   http.Get("/v1/status", [&] {
-    return httpd::Response{200, "application/json", ctl.StatusJson().dump(2) + "\n"};
+    return httpd::Response{200, "application/json", jsonget::Dump(ctl.StatusJson(), 2) + "\n"};
   });
   if (!observations_token.empty()) {
     http.GetWithAuthorization("/v1/observations", [&](const std::string& authorization) {

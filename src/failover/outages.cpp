@@ -19,7 +19,7 @@ std::string OutagesToJson(const std::vector<SimulatedOutage>& outages) {
                     {"expiresAt", FormatTime(o.expires_at)},
                     {"by", o.by}});
   }
-  return json{{"apiVersion", "agency-ha/v1"}, {"outages", list}}.dump(2) + "\n";
+  return jsonget::Dump(json{{"apiVersion", "agency-ha/v1"}, {"outages", list}}, 2) + "\n";
 }
 
 Result<std::vector<SimulatedOutage>> ParseOutages(const std::string& text) {

@@ -171,7 +171,7 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
     doc["quorum"] = {
         {"size", s.quorum_size}, {"observers", s.observers}, {"reachable", s.observers_reachable}};
   }
-  return doc.dump(2) + "\n";
+  return jsonget::Dump(doc, 2) + "\n";
 }
 
 Result<State> StateFromJson(const std::string& text) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/json_get.h"
 
 namespace aha::kube {
 
@@ -272,12 +273,12 @@ Result<json> Client::List(const Resource& r, const std::string& ns,
 
 Result<json> Client::Create(const Resource& r, const std::string& ns, const json& obj) {
   std::string name = obj.contains("metadata") ? obj["metadata"].value("name", "") : "";
-  return Do("create", r, ns, name, "POST", r.Path(ns), "application/json", obj.dump());
+  return Do("create", r, ns, name, "POST", r.Path(ns), "application/json", jsonget::Dump(obj));
 }
 
 Result<json> Client::Update(const Resource& r, const std::string& ns, const std::string& name,
                             const json& obj) {
-  return Do("update", r, ns, name, "PUT", r.Path(ns, name), "application/json", obj.dump());
+  return Do("update", r, ns, name, "PUT", r.Path(ns, name), "application/json", jsonget::Dump(obj));
 }
 
 Result<json> Client::Patch(const Resource& r, const std::string& ns, const std::string& name,
@@ -285,7 +286,7 @@ Result<json> Client::Patch(const Resource& r, const std::string& ns, const std::
   const char* ct = type == PatchType::kMerge            ? "application/merge-patch+json"
                    : type == PatchType::kStrategicMerge ? "application/strategic-merge-patch+json"
                                                         : "application/json-patch+json";
-  return Do("patch", r, ns, name, "PATCH", r.Path(ns, name), ct, patch.dump());
+  return Do("patch", r, ns, name, "PATCH", r.Path(ns, name), ct, jsonget::Dump(patch));
 }
 
 Status Client::Delete(const Resource& r, const std::string& ns, const std::string& name) {

@@ -50,9 +50,9 @@ void Backoff(int attempt) {
 
 Status ValidEndpoint(const std::string& what, const std::string& url) {
   auto u = ParseUrl(url);
-  if (!u) return Err(what + " \"" + url + "\": " + u.message(), 400);
+  if (!u) return Err(what + " \"" + RedactUrl(url) + "\": " + u.message(), 400);
   if (u->scheme != "http" && u->scheme != "https") {
-    return Err(what + " \"" + url + "\": want http:// or https://", 400);
+    return Err(what + " \"" + RedactUrl(url) + "\": want http:// or https://", 400);
   }
   return Status::Ok();
 }
@@ -150,10 +150,15 @@ bool AllowedContainerAddress(const sockaddr* sa) {
 // resolves to must be loopback or one of the ECS / EKS Pod Identity agent addresses.
 Status CheckContainerHost(const std::string& url) {
   auto u = ParseUrl(url);
-  if (!u) return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": " + u.message(), 400);
+  if (!u) {
+    return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + RedactUrl(url) + "\": " + u.message(),
+               400);
+  }
   if (u->scheme == "https") return Status::Ok();
   if (u->scheme != "http") {
-    return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": want http:// or https://", 400);
+    return Err(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + RedactUrl(url) + "\": want http:// or https://",
+        400);
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

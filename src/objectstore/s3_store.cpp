@@ -82,9 +82,9 @@ Result<S3Config> S3ConfigFromUrlAndEnv(const std::string& url, const S3Overrides
   bool auto_path_style = !c.endpoint.empty() || c.bucket.find('.') != std::string::npos;
   if (!c.endpoint.empty()) {
     auto u = ParseUrl(c.endpoint);
-    if (!u) return Err("S3 endpoint \"" + c.endpoint + "\": " + u.message());
+    if (!u) return Err("S3 endpoint \"" + RedactUrl(c.endpoint) + "\": " + u.message());
     if (u->scheme != "http" && u->scheme != "https") {
-      return Err("S3 endpoint \"" + c.endpoint + "\": want http:// or https://");
+      return Err("S3 endpoint \"" + RedactUrl(c.endpoint) + "\": want http:// or https://");
     }
   }
   c.path_style = o.path_style.value_or(auto_path_style);
@@ -576,9 +576,9 @@ Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Create(S3Config c) {
   const std::string endpoint =
       c.endpoint.empty() ? "https://s3." + c.region + ".amazonaws.com" : c.endpoint;
   auto u = ParseUrl(endpoint);
-  if (!u) return Err("S3 endpoint \"" + endpoint + "\": " + u.message());
+  if (!u) return Err("S3 endpoint \"" + RedactUrl(endpoint) + "\": " + u.message());
   if (u->scheme != "http" && u->scheme != "https") {
-    return Err("S3 endpoint \"" + endpoint + "\": want http:// or https://");
+    return Err("S3 endpoint \"" + RedactUrl(endpoint) + "\": want http:// or https://");
   }
   if (IsIpHost(*u) && !c.path_style) c.path_style = true;  // no virtual hosts on an IP
   std::unique_ptr<S3ObjectStore> s(new S3ObjectStore(std::move(c)));

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/json_get.h"
 #include "common/url.h"
 #include "config/yaml_reader.h"
 #include "probe/prober.h"
@@ -19,7 +20,7 @@ int RunCommand(const CommandOptions& o) {
     auto u = ParseUrl(o.urls[i]);
     if (!u || (u->scheme != "http" && u->scheme != "https")) {
       std::fprintf(stderr, "agency-ha probe: invalid URL %s: %s\n",
-                   config::Quote(o.urls[i]).c_str(),
+                   config::Quote(RedactUrl(o.urls[i])).c_str(),
                    u ? "want http or https" : u.message().c_str());
       return 2;
     }
@@ -48,7 +49,7 @@ int RunCommand(const CommandOptions& o) {
                   r.detail.c_str());
     }
   }
-  if (o.json) std::printf("%s\n", out.dump(2).c_str());
+  if (o.json) std::printf("%s\n", jsonget::Dump(out, 2).c_str());
   return all_ok ? 0 : 1;
 }
 

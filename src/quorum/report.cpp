@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_get.h"
 #include "config/controller_config.h"
 
 namespace aha::quorum {
@@ -48,7 +49,7 @@ std::string ReportToJson(const Report& r) {
               {"observer", r.observer},       {"instance", r.instance},
               {"generation", r.generation},   {"producedAt", failover::TimeToJson(r.produced_at)},
               {"partitioned", r.partitioned}, {"regions", regions}};
-  return doc.dump(2) + "\n";
+  return jsonget::Dump(doc, 2) + "\n";
 }
 
 Result<Report> ReportFromJson(const std::string& text) {

@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/json_get.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "common/signals.h"
 #include "common/url.h"
 #include "config/controller_config.h"
@@ -289,14 +291,15 @@ void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mute
 int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   auto cfg = LoadReplicationConfig(config_path);
   if (!cfg) {
-    std::fprintf(stderr, "agency-ha replicate: %s\n", cfg.message().c_str());
+    std::fprintf(stderr, "agency-ha replicate: %s\n", Printable(cfg.message(), true).c_str());
     return 2;
   }
   std::vector<Remote> remotes;
   for (size_t i = 0; i < cfg->remotes.size(); ++i) {
     auto s = OpenRemote(cfg->remotes[i], cfg->parallelism);
     if (!s) {
-      std::fprintf(stderr, "agency-ha replicate: remotes[%zu].url: %s\n", i, s.message().c_str());
+      std::fprintf(stderr, "agency-ha replicate: remotes[%zu].url: %s\n", i,
+                   Printable(s.message(), true).c_str());
       return 2;
     }
     remotes.push_back({cfg->remotes[i], std::move(*s)});
@@ -306,12 +309,13 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
     return 0;
   }
   if (Status s = EnsureWritableDir(cfg->state_dir); !s) {
-    std::fprintf(stderr, "agency-ha replicate: stateDir: %s\n", s.message().c_str());
+    std::fprintf(stderr, "agency-ha replicate: stateDir: %s\n",
+                 Printable(s.message(), true).c_str());
     return 1;
   }
   auto state = LoadLocalState(cfg->state_dir);
   if (!state) {
-    std::fprintf(stderr, "agency-ha replicate: %s\n", state.message().c_str());
+    std::fprintf(stderr, "agency-ha replicate: %s\n", Printable(state.message(), true).c_str());
     return 1;
   }
   Replicator rep(*cfg, std::move(remotes), std::move(*state));
@@ -322,7 +326,7 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
       if (!c.retry) break;
       log::Warn("a file changed during the snapshot; capturing again", {{"attempt", attempt}});
     }
-    std::printf("%s\n", c.ToJson().dump().c_str());
+    std::printf("%s\n", jsonget::Dump(c.ToJson()).c_str());
     return c.all_ok ? 0 : 1;
   }
 
@@ -372,7 +376,7 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   if (!cfg->listen.empty()) {
     http.Get("/healthz", [&] {
       std::lock_guard l(mu);
-      return httpd::Response{200, "application/json", last_cycle.dump() + "\n"};
+      return httpd::Response{200, "application/json", jsonget::Dump(last_cycle) + "\n"};
     });
     http.Get("/metrics", [&] {
       {
@@ -384,7 +388,8 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
       return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
     });
     if (Status s = http.Start(cfg->listen); !s) {
-      std::fprintf(stderr, "agency-ha replicate: listen: %s\n", s.message().c_str());
+      std::fprintf(stderr, "agency-ha replicate: listen: %s\n",
+                   Printable(s.message(), true).c_str());
       return 1;
     }
   }
@@ -494,7 +499,7 @@ Result<Opened> OpenAll(const RemoteArgs& a) {
     rcs.clear();
     for (const auto& url : a.remotes) {
       if (auto why = ValidateRemoteUrl(url); !why.empty()) {
-        return Err("--remote \"" + url + "\": " + why, 2);
+        return Err("--remote \"" + RedactUrl(url) + "\": " + why, 2);
       }
       RemoteConfig rc;
       rc.url = url;
@@ -509,7 +514,7 @@ Result<Opened> OpenAll(const RemoteArgs& a) {
   if (!a.endpoint.empty()) {
     auto u = ParseUrl(a.endpoint);
     if (!u || (u->scheme != "http" && u->scheme != "https") || u->host.empty()) {
-      return Err("--endpoint \"" + a.endpoint + "\": want http(s)://host[:port]", 2);
+      return Err("--endpoint \"" + RedactUrl(a.endpoint) + "\": want http(s)://host[:port]", 2);
     }
   }
   if (!a.s3_region.empty() &&
@@ -532,14 +537,14 @@ Result<Opened> OpenAll(const RemoteArgs& a) {
 int SnapshotsCommand(const RemoteArgs& args, bool as_json) {
   auto opened = OpenAll(args);
   if (!opened) {
-    std::fprintf(stderr, "agency-ha snapshots: %s\n", opened.message().c_str());
+    std::fprintf(stderr, "agency-ha snapshots: %s\n", Printable(opened.message(), true).c_str());
     return 2;
   }
   const std::string region = opened->region;
   auto& store = *opened->stores.front();
   auto list = store.List(SnapshotsPrefix(region));
   if (!list) {
-    std::fprintf(stderr, "agency-ha snapshots: %s\n", list.message().c_str());
+    std::fprintf(stderr, "agency-ha snapshots: %s\n", Printable(list.message(), true).c_str());
     return 1;
   }
   auto latest = ReadLatest(store, region);
@@ -575,15 +580,16 @@ int SnapshotsCommand(const RemoteArgs& args, bool as_json) {
   for (auto& [k, row] : rows)
     out.push_back(std::move(row));
   if (as_json) {
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", jsonget::Dump(out).c_str());
   } else {
     std::printf("%-28s %6s %8s %14s  %-25s\n", "ID", "EPOCH", "FILES", "BYTES", "CREATED");
     for (const auto& row : out) {
-      std::printf("%-28s %6lld %8llu %14llu  %-25s%s\n", row["id"].get<std::string>().c_str(),
+      std::printf("%-28s %6lld %8llu %14llu  %-25s%s\n",
+                  Printable(row["id"].get<std::string>()).c_str(),
                   static_cast<long long>(row.value("epoch", int64_t{0})),
                   static_cast<unsigned long long>(row.value("files", 0)),
                   static_cast<unsigned long long>(row.value("bytes", 0)),
-                  row.value("createdAt", row.value("error", "")).c_str(),
+                  Printable(row.value("createdAt", row.value("error", ""))).c_str(),
                   row["latest"].get<bool>() ? "  latest" : "");
     }
   }
@@ -594,7 +600,7 @@ int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::str
                    bool force, bool quiet, bool if_empty) {
   auto opened = OpenAll(args);
   if (!opened) {
-    std::fprintf(stderr, "agency-ha restore: %s\n", opened.message().c_str());
+    std::fprintf(stderr, "agency-ha restore: %s\n", Printable(opened.message(), true).c_str());
     return 2;
   }
   RestoreOptions o;
@@ -615,12 +621,13 @@ int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::str
   }
   auto r = Restore(opened->ptrs(), o);
   if (!r) {
-    std::fprintf(stderr, "agency-ha restore: %s\n", r.message().c_str());
+    std::fprintf(stderr, "agency-ha restore: %s\n", Printable(r.message(), true).c_str());
     return 1;
   }
   if (!r->skipped.empty()) {
-    std::fprintf(stderr, "agency-ha restore: nothing restored: %s\n", r->skipped.c_str());
-    std::printf("%s\n", json{{"ok", true}, {"skipped", r->skipped}}.dump().c_str());
+    std::fprintf(stderr, "agency-ha restore: nothing restored: %s\n",
+                 Printable(r->skipped, true).c_str());
+    std::printf("%s\n", jsonget::Dump(json{{"ok", true}, {"skipped", r->skipped}}).c_str());
     return 0;
   }
   json j = {{"ok", true},
@@ -632,7 +639,7 @@ int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::str
             {"bytesFetched", r->bytes_fetched},
             {"fallbacks", r->fallbacks},
             {"warnings", r->warnings}};
-  std::printf("%s\n", j.dump().c_str());
+  std::printf("%s\n", jsonget::Dump(j).c_str());
   return 0;
 }
 
@@ -676,14 +683,14 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
   if (!f.listen.empty()) {
     if (auto hp = ParseHostPort(f.listen); !hp) {
       std::fprintf(stderr, "agency-ha follow: --listen \"%s\": %s\n", f.listen.c_str(),
-                   hp.message().c_str());
+                   Printable(hp.message(), true).c_str());
       return 2;
     }
   }
   BlockTerminationSignals();
   auto opened = OpenAll(args);
   if (!opened) {
-    std::fprintf(stderr, "agency-ha follow: %s\n", opened.message().c_str());
+    std::fprintf(stderr, "agency-ha follow: %s\n", Printable(opened.message(), true).c_str());
     return 2;
   }
   Stopper stop;
@@ -694,13 +701,13 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
   fo.cancelled = [&] { return stop.stopped(); };
   Follower follower(opened->ptrs(), fo);
   if (Status s = follower.Init(); !s) {
-    std::fprintf(stderr, "agency-ha follow: %s\n", s.message().c_str());
+    std::fprintf(stderr, "agency-ha follow: %s\n", Printable(s.message(), true).c_str());
     return 1;
   }
   if (f.once) {
     FollowRound r = follower.RunOnce();
-    std::printf("%s\n", RoundJson(r).dump().c_str());
-    if (!r.ok) std::fprintf(stderr, "agency-ha follow: %s\n", r.error.c_str());
+    std::printf("%s\n", jsonget::Dump(RoundJson(r)).c_str());
+    if (!r.ok) std::fprintf(stderr, "agency-ha follow: %s\n", Printable(r.error, true).c_str());
     return r.ok ? 0 : 1;
   }
 
@@ -750,7 +757,7 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
       std::lock_guard l(mu);
       json j = last;
       j["lagSeconds"] = lag();
-      return httpd::Response{healthy ? 200 : 503, "application/json", j.dump() + "\n"};
+      return httpd::Response{healthy ? 200 : 503, "application/json", jsonget::Dump(j) + "\n"};
     });
     http.Get("/metrics", [&] {
       {
@@ -760,7 +767,7 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
       return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
     });
     if (Status s = http.Start(f.listen); !s) {
-      std::fprintf(stderr, "agency-ha follow: listen: %s\n", s.message().c_str());
+      std::fprintf(stderr, "agency-ha follow: listen: %s\n", Printable(s.message(), true).c_str());
       return 1;
     }
   }

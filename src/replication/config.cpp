@@ -78,13 +78,14 @@ Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
         if (rc.url.empty()) {
           r.fail("url", "required");
         } else if (auto why = ValidateRemoteUrl(rc.url); !why.empty()) {
-          r.fail("url", "invalid remote " + Quote(rc.url) + ": " + why);
+          r.fail("url", "invalid remote " + Quote(RedactUrl(rc.url)) + ": " + why);
         } else if (!seen.insert(rc.url).second) {
-          r.fail("url", "duplicate remote " + Quote(rc.url));
+          r.fail("url", "duplicate remote " + Quote(RedactUrl(rc.url)));
         } else if (!rc.endpoint.empty()) {
           auto u = ParseUrl(rc.endpoint);
           if (!u || (u->scheme != "http" && u->scheme != "https")) {
-            r.fail("endpoint", "invalid endpoint " + Quote(rc.endpoint) + " (want http(s)://host)");
+            r.fail("endpoint",
+                   "invalid endpoint " + Quote(RedactUrl(rc.endpoint)) + " (want http(s)://host)");
           }
         }
         c.remotes.push_back(std::move(rc));

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
+#include "common/json_get.h"
 #include "kube/client.h"
 #include "state/configmap_store.h"
 #include "state/store.h"
@@ -54,7 +55,7 @@ int GetCommand(const CommandOptions& o) {
     std::fwrite(it->second.data(), 1, it->second.size(), stdout);
     return 0;
   }
-  std::printf("%s\n", nlohmann::json(*kv).dump(2).c_str());
+  std::printf("%s\n", jsonget::Dump(nlohmann::json(*kv), 2).c_str());
   return 0;
 }
 

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "common/printable.h"
+#include "common/url.h"
+#include "config/controller_config.h"
+#include "replication/config.h"
 
 namespace aha::jsonget {
 namespace {
@@ -139,3 +142,41 @@ TEST(Printable, EscapesControlBytesAndInvalidUtf8) {
 
 }  // namespace
 }  // namespace aha::jsonget
+
+namespace aha {
+namespace {
+
+TEST(RedactUrl, HidesCredentialsAndEscapesControlBytes) {
+  struct Case {
+    const char* in;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"http://user:s3cret@host:9000/path", "http://***@host:9000/path"},
+      {"s3://AKIA:wJalr@bucket/prefix?x=1", "s3://***@bucket/prefix?x=1"},
+      {"https://a@b@host/", "https://***@host/"},
+      {"http://host/p@th", "http://host/p@th"},
+      {"user:pw@host", "***@host"},
+      {"http://host:1/\x1b[2J", "http://host:1/\\x1b[2J"},
+      {"", ""},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(RedactUrl(c.in), c.want) << c.in;
+  // The refusal does not print the password it refuses to log.
+  auto c = config::ParseControllerConfig(
+      "regions:\n  - {name: a, endpoint: \"http://user:s3cret@host/health\"}\n"
+      "state: {file: /tmp/x}\n",
+      "t.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.message().find("credentials in URLs"), std::string::npos) << c.message();
+  EXPECT_EQ(c.message().find("s3cret"), std::string::npos) << c.message();
+  auto r = replication::ParseReplicationConfig(
+      "source: /src\nregion: a\nremotes:\n  - {url: \"s3://AKID:s3cret@bucket/p\"}\n"
+      "  - {url: \"s3://AKID:s3cret@bucket/p\"}\n",
+      "r.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message().find("s3cret"), std::string::npos) << r.message();
+}
+
+}  // namespace
+}  // namespace aha
