@@ -9,6 +9,7 @@
 #include "mcp/command.h"
 #include "probe/command.h"
 #include "replication/command.h"
+#include "replication/sidecar.h"
 #include "state/command.h"
 
 int main(int argc, char** argv) {
@@ -102,6 +103,15 @@ int main(int argc, char** argv) {
   repl->add_option("--config", repl_config, "Replication config (YAML)")->required();
   repl->add_flag("--once", repl_once, "Take and publish one snapshot, print a JSON report, exit");
   repl->add_flag("--check", repl_check, "Validate the config and exit (0 valid, 2 invalid)");
+  std::string car_config;
+  bool car_check = false;
+  auto* car = app.add_subcommand(
+      "sidecar",
+      "Replication sidecar whose role follows the failover state: writer of its region's lineage, "
+      "follower, or writer of a failed region's lineage while promoted (docs/WRITER.md)");
+  car->add_option("--config", car_config, "Replication config with a handoff section (YAML)")
+      ->required();
+  car->add_flag("--check", car_check, "Validate the config and exit (0 valid, 2 invalid)");
   aha::replication::RemoteArgs repl_remote;
   bool path_style = false;
   // --remote/--region/--endpoint/--s3-region/--path-style/--config, shared by snapshots, restore
@@ -174,6 +184,7 @@ int main(int argc, char** argv) {
     return aha::state::SetCommand(st);
   }
   if (*repl) return aha::replication::ReplicateCommand(repl_config, repl_once, repl_check);
+  if (*car) return aha::replication::SidecarCommand(car_config, car_check);
   for (auto* ps : {snaps_ps, restore_ps, follow_ps}) {
     if (ps->count() > 0) repl_remote.path_style = path_style;
   }

@@ -19,6 +19,10 @@ Result<GateConfig> ParseGateConfig(const std::string& yaml_text, const std::stri
   c.listen = root.str("listen", c.listen);
   c.kubeconfig = root.str("kubeconfig");
   c.log_level = root.str("logLevel", c.log_level);
+  c.position_file = root.str("positionFile");
+  if (err.empty() && !c.position_file.empty() && c.position_file.front() != '/') {
+    root.fail("positionFile", "must be an absolute path, got " + Quote(c.position_file));
+  }
   if (err.empty()) ReadStateSource(root, &c.state, &err);
   if (err.empty()) root.finish();
   if (!err.empty()) return Err(err);

@@ -5,6 +5,7 @@
 //   listen: 0.0.0.0:8081                         # /health, /ready, /metrics, /v1/status
 //   state: {configMap: {namespace: agency, name: simple-agency-failover}}   # or {file: DIR}
 //   kubeconfig: ""                               # optional
+//   positionFile: /run/agency-ha/position.json   # optional: the sidecar's data position
 #pragma once
 
 #include <string>
@@ -22,6 +23,9 @@ struct GateConfig {
   StateSourceConfig state;
   std::string kubeconfig;
   std::string log_level = "info";
+  // The replication sidecar's position file (docs/WRITER.md). When set, /ready also needs the
+  // sidecar to report dataReady, and /health carries the position in X-Agency-Data.
+  std::string position_file;
 };
 
 Result<GateConfig> ParseGateConfig(const std::string& yaml_text, const std::string& source);

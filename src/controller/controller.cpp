@@ -55,7 +55,8 @@ std::map<std::string, Observation> ProberSource::Observe() {
     reg_.Observe("agency_ha_probe_duration_seconds", {{"region", region}}, r.latency_ms / 1000.0);
     reg_.Add("agency_ha_probes_total",
              {{"region", region}, {"result", r.ok ? "success" : "failure"}});
-    out.emplace(region, Observation{r.ok, r.latency_ms, r.detail, at});
+    out.emplace(region,
+                Observation{r.ok, r.latency_ms, r.detail, at, r.data_reported, r.data_caught_up});
   }
   return out;
 }

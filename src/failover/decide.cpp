@@ -182,6 +182,8 @@ struct Round {
 
   bool FailbackDue(const RegionState& active) const {
     if (active.health != Health::kHealthy) return false;
+    // The recovered region must hold its lineage's newest data first (the stand-in's writes).
+    if (active.last && active.last->data_reported && !active.last->data_caught_up) return false;
     return now - active.since >= std::chrono::duration_cast<WallTime::duration>(
                                      std::chrono::duration<double>(cfg.policy.failback_seconds));
   }

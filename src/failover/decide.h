@@ -17,7 +17,10 @@
 //    regions are covered again in the same round.
 // 4. Failback: an active region that has been healthy for `policy.failbackSeconds` is no longer
 //    covered; a passive region covering nobody is demoted. The recovered active region itself
-//    serves again as soon as it recovers, so capacity overlaps rather than gaps.
+//    serves again as soon as it recovers, so capacity overlaps rather than gaps. A region whose
+//    last observation reports a data position (X-Agency-Data) must also report it caught up with
+//    its lineage (the stand-in's writes applied) before it is released: failback never hands
+//    traffic to a region whose data is behind (docs/WRITER.md).
 // 5. Fail-open (panic): if the serving set would be empty, the previous serving set is kept (or,
 //    with none, every active region) and `panic` is set, as Envoy does below its panic threshold.
 //    Failed regions are still reported in failedRegions: panic changes what serves, not the truth.

@@ -136,6 +136,7 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
                         {"latencyMs", rs.last->latency_ms},
                         {"detail", rs.last->detail},
                         {"at", TimeToJson(rs.last->at)}};
+      if (rs.last->data_reported) r["lastProbe"]["dataCaughtUp"] = rs.last->data_caught_up;
     } else {
       r["lastProbe"] = nullptr;
     }

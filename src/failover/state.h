@@ -32,6 +32,10 @@ struct Observation {
   double latency_ms = 0.0;
   std::string detail;  // "HTTP 200", "connection refused", "1/3 endpoints healthy (need 2)"
   WallTime at{};
+  // Data position from the region's endpoints (docs/WRITER.md): failback waits until a region
+  // that reports data reports it caught up with its lineage.
+  bool data_reported = false;
+  bool data_caught_up = false;
 };
 
 struct RegionState {

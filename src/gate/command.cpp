@@ -31,21 +31,12 @@ int RunCommand(const std::string& config_path, bool check_only) {
   log::Level level;
   if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
 
-  std::unique_ptr<StateSource> source;
-  if (cfg->state.is_configmap()) {
-    auto conn = kube::Resolve(
-        kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
-    if (!conn) {
-      std::fprintf(stderr, "agency-ha gate: kubeconfig: %s\n", conn.message().c_str());
-      return 2;
-    }
-    const std::string ns =
-        cfg->state.configmap_namespace.empty() ? conn->ns : cfg->state.configmap_namespace;
-    source = std::make_unique<ConfigMapSource>(std::make_shared<kube::Client>(*conn), ns,
-                                               cfg->state.configmap_name);
-  } else {
-    source = std::make_unique<FileSource>(cfg->state.file);
+  auto opened = OpenStateSource(cfg->state, cfg->kubeconfig);
+  if (!opened) {
+    std::fprintf(stderr, "agency-ha gate: %s\n", opened.message().c_str());
+    return 2;
   }
+  std::unique_ptr<StateSource> source = std::move(*opened);
 
   BlockTerminationSignals();
   Stopper stop;
@@ -66,7 +57,11 @@ int RunCommand(const std::string& config_path, bool check_only) {
     return httpd::Response{v.ok ? 200 : 503, "application/json", jsonget::Dump(body) + "\n"};
   };
   httpd::HttpServer http;
-  http.Get("/health", [&] { return answer(gate.Health()); });
+  http.Get("/health", [&] {
+    httpd::Response r = answer(gate.Health());
+    if (std::string d = gate.DataHeader(); !d.empty()) r.headers.emplace_back("X-Agency-Data", d);
+    return r;
+  });
   http.Get("/ready", [&] { return answer(gate.Ready()); });
   http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
   http.Get("/v1/status", [&] {

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "failover/state.h"
+#include "replication/position.h"
 
 namespace aha::gate {
 
@@ -109,7 +110,24 @@ Verdict Gate::Ready() {
     note += " (state source error, last known state in force: " + v.source_error + ")";
   if (!v.problems.empty()) note += " (fail-static: " + v.problems + ")";
   if (!v.serving) return {false, "region " + cfg_.region + " is not in servingRegions" + note, {}};
+  if (!cfg_.position_file.empty()) {
+    auto pos = replication::ReadPositionFile(cfg_.position_file);
+    if (!pos) return {false, "data not ready: position " + pos.message(), {}};
+    if (!pos->data_ready) {
+      return {false,
+              std::string("data not ready: sidecar is ") + replication::RoleName(pos->role) +
+                  " of " + pos->lineage + (pos->error.empty() ? "" : " (" + pos->error + ")"),
+              {}};
+    }
+  }
   return {true, "serving" + note, {}};
+}
+
+std::string Gate::DataHeader() {
+  if (cfg_.position_file.empty()) return "";
+  auto pos = replication::ReadPositionFile(cfg_.position_file);
+  if (!pos) return "role=unknown; caught-up=0";
+  return replication::PositionHeader(*pos);
 }
 
 json Gate::Status() {

@@ -37,6 +37,9 @@ class Gate {
   ~Gate();
   Verdict Health();
   Verdict Ready();
+  // The X-Agency-Data header for /health ("" when no position file is configured; a missing or
+  // unreadable file reads as not caught up, so the controller never fails back on it).
+  std::string DataHeader();
   // Parsed view of the state (for /v1/status): serving, outages, staleness.
   nlohmann::json Status();
 

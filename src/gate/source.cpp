@@ -7,6 +7,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "kube/kubeconfig.h"
 #include "state/configmap_store.h"
 
 namespace aha::gate {
@@ -182,6 +183,17 @@ void ConfigMapSource::Run(Stopper& stop) {
       backoff = std::chrono::milliseconds(200);  // clean end of stream: re-watch from rv
     }
   }
+}
+
+Result<std::unique_ptr<StateSource>> OpenStateSource(const config::StateSourceConfig& state,
+                                                     const std::string& kubeconfig) {
+  if (!state.is_configmap()) return std::unique_ptr<StateSource>(new FileSource(state.file));
+  auto conn = kube::Resolve(
+      kube::LoadOptions{kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+  if (!conn) return Err("kubeconfig: " + conn.message());
+  const std::string ns = state.configmap_namespace.empty() ? conn->ns : state.configmap_namespace;
+  return std::unique_ptr<StateSource>(
+      new ConfigMapSource(std::make_shared<kube::Client>(*conn), ns, state.configmap_name));
 }
 
 }  // namespace aha::gate

@@ -16,7 +16,9 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/result.h"
 #include "common/stopper.h"
+#include "config/state_config.h"
 #include "kube/client.h"
 #include "state/store.h"
 
@@ -77,5 +79,9 @@ class ConfigMapSource final : public StateSource {
   std::shared_ptr<kube::Client> client_;
   std::string ns_, name_;
 };
+
+// The source a config names: a watched ConfigMap (kubeconfig, else in-cluster) or a directory.
+Result<std::unique_ptr<StateSource>> OpenStateSource(const config::StateSourceConfig& state,
+                                                     const std::string& kubeconfig);
 
 }  // namespace aha::gate

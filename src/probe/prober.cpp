@@ -23,11 +23,13 @@
 #include <cmath>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
 
 #include "common/url.h"
+#include "replication/position.h"
 
 #ifndef AHA_VERSION
 #define AHA_VERSION "dev"
@@ -76,6 +78,7 @@ struct Probe {
   size_t body_bytes = 0;
   bool stopped_early = false;  // we ended the transfer on purpose (non-2xx status, body cap)
   bool finished = false;
+  std::string data;  // X-Agency-Data of the final response
   char errbuf[CURL_ERROR_SIZE] = {};
   EndpointResult result;
 
@@ -105,6 +108,22 @@ size_t OnBody(char* /*data*/, size_t size, size_t nmemb, void* user) {
 size_t OnHeader(char* data, size_t size, size_t nmemb, void* user) {
   auto* p = static_cast<Probe*>(user);
   size_t n = size * nmemb;
+  if (n >= 5 && std::string_view(data, 5) == "HTTP/") p->data.clear();  // a new response
+  static constexpr std::string_view kData = "x-agency-data:";
+  if (n > kData.size() && n < 512) {
+    std::string line(data, n);
+    std::string lower = line.substr(0, kData.size());
+    for (char& c : lower)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == kData) {
+      std::string v = line.substr(kData.size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.erase(0, 1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+        v.pop_back();
+      if (v.size() <= 256) p->data = v;
+    }
+  }
   bool end_of_headers =
       (n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n');
   if (end_of_headers) {
@@ -226,6 +245,13 @@ RegionResult Summarize(const Target& target, const TargetState& st) {
     slowest = std::max(slowest, e.latency_ms);
   }
   r.ok = r.healthy >= need;
+  bool all_caught_up = true;
+  for (const EndpointResult& e : r.endpoints) {
+    if (!e.ok || e.data.empty()) continue;
+    r.data_reported = true;
+    all_caught_up = all_caught_up && replication::ParseDataHeader(e.data).caught_up;
+  }
+  r.data_caught_up = r.data_reported && all_caught_up;
   r.latency_ms = r.ok ? fastest_ok : slowest;
   if (r.total == 1 && need == 1) {
     const EndpointResult& e = r.endpoints.front();
@@ -335,6 +361,7 @@ struct Prober::Impl {
 
     EndpointResult& r = p->result;
     r.http_status = static_cast<int>(code);
+    r.data = p->data;
     r.latency_ms = p->start_offset_ms + static_cast<double>(total_us) / 1000.0;
     if (rc == CURLE_WRITE_ERROR && p->stopped_early) rc = CURLE_OK;
     if (code >= 200 && !Is2xx(code)) {

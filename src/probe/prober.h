@@ -42,6 +42,7 @@ struct EndpointResult {
   int http_status = 0;      // 0 when no response was received
   double latency_ms = 0.0;  // time to the complete response, or to the failure
   std::string error;        // empty when ok; otherwise e.g. "HTTP 503", "connection refused"
+  std::string data;         // the X-Agency-Data response header ("" when absent; <= 256 bytes)
 };
 
 struct RegionResult {
@@ -54,6 +55,10 @@ struct RegionResult {
   // "connection refused", "1/3 endpoints healthy (need 2)", "resolve failed: ...".
   std::string detail;
   std::vector<EndpointResult> endpoints;
+  // Data position (docs/WRITER.md): reported when a healthy endpoint sent X-Agency-Data; caught
+  // up when every healthy endpoint that reports says caught-up=1.
+  bool data_reported = false;
+  bool data_caught_up = false;
 };
 
 // Name resolution, injectable so tests can map a test name to several loopback addresses.

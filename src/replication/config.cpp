@@ -131,6 +131,32 @@ Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
       }
     }
   }
+  if (err.empty() && root.has("handoff")) {
+    HandoffConfig& h = c.handoff;
+    h.configured = true;
+    MapReader r(root.node("handoff"), "handoff", &err);
+    h.active = r.boolean("active", true);
+    h.follow_region = r.str("followRegion");
+    h.kubeconfig = r.str("kubeconfig");
+    h.position_file = r.str("positionFile", c.state_dir + "/position.json");
+    h.timeout_seconds = r.number("timeoutSeconds", h.timeout_seconds);
+    h.follow_interval_seconds = r.number("followIntervalSeconds", h.follow_interval_seconds);
+    if (err.empty()) config::ReadStateSource(r, &h.state, &err);
+    if (err.empty()) r.finish();
+    if (!err.empty()) {
+    } else if (!h.active && h.follow_region.empty()) {
+      r.fail("followRegion",
+             "required when active is false (the lineage a passive region follows)");
+    } else if (!h.follow_region.empty() && !config::IsDns1123Label(h.follow_region)) {
+      r.fail("followRegion", "invalid region name " + Quote(h.follow_region));
+    } else if (h.position_file.empty() || h.position_file.front() != '/') {
+      r.fail("positionFile", "must be an absolute path, got " + Quote(h.position_file));
+    } else if (!(h.timeout_seconds >= 0 && h.timeout_seconds <= 3600)) {
+      r.fail("timeoutSeconds", "must be between 0 and 3600");
+    } else if (!(h.follow_interval_seconds >= 0.05 && h.follow_interval_seconds <= 3600)) {
+      r.fail("followIntervalSeconds", "must be between 0.05 and 3600");
+    }
+  }
   if (err.empty()) root.finish();
   if (!err.empty()) return Err(err);
   return c;

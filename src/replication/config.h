@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/state_config.h"
 
 namespace aha::replication {
 
@@ -23,6 +24,19 @@ struct RetentionConfig {
   double keep_within_seconds = 86400;
 };
 
+// `handoff:` — only `agency-ha sidecar` reads it (docs/WRITER.md): the sidecar's role (writer or
+// follower of which lineage) follows the failover state.
+struct HandoffConfig {
+  bool configured = false;    // the key is present
+  bool active = true;         // this region owns the lineage named `region`
+  std::string follow_region;  // passive regions: the lineage followed while not promoted
+  config::StateSourceConfig state;
+  std::string kubeconfig;
+  std::string position_file;           // default <stateDir>/position.json
+  double timeout_seconds = 30;         // planned handoff: wait this long for `released`
+  double follow_interval_seconds = 1;  // follower rounds
+};
+
 struct ReplicationConfig {
   std::string source;     // directory to replicate (absolute)
   std::string region;     // lineage name on the remotes (DNS-1123 label)
@@ -33,6 +47,7 @@ struct ReplicationConfig {
   int parallelism = 4;
   RetentionConfig retention;
   std::string listen = "127.0.0.1:9091";  // "" disables /healthz and /metrics
+  HandoffConfig handoff;
 };
 
 Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,

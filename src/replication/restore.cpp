@@ -207,7 +207,7 @@ Result<RestoreReport> Materialize(const Record& record,
   // copy). Checked up front so a restore that cannot fit fails before fetching anything.
   auto linkable = [&](const FileEntry& f) {
     auto it = opts.reuse.find(f.sha256);
-    return it != opts.reuse.end() && it->second.entry.mode == f.mode &&
+    return opts.allow_links && it != opts.reuse.end() && it->second.entry.mode == f.mode &&
            it->second.entry.mtime_ns == f.mtime_ns;
   };
   uint64_t need = 0, total = 0;
@@ -578,6 +578,10 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
     fs::remove_all(dl_dir, ec);  // the download dir, empty after a success
   }
   return rep;
+}
+
+Status SyncFilesystemOf(const std::string& dir) {
+  return SyncFilesystem(dir);
 }
 
 }  // namespace aha::replication

@@ -98,6 +98,9 @@ struct MaterializeOptions {
   const Clock* clock = &SystemClock::instance();
   std::function<bool()> cancelled;  // checked between files, one call at a time
   size_t parallelism = 8;           // blobs fetched at once
+  // False: reused local files are always copied, never hard-linked (for a tree an app keeps
+  // writing in place, where a shared inode would carry one file's writes into another).
+  bool allow_links = true;
 };
 
 // Writes every file of `record` into the existing empty directory `staging` (fetching blobs in
@@ -120,5 +123,7 @@ std::string DescribeFilesystem(const std::string& path);
 std::string HumanBytes(uint64_t n);
 // fsync of one path (file or directory).
 Status FsyncPath(const std::string& path);
+// syncfs() of the filesystem holding `dir` (every dirty file and directory on it).
+Status SyncFilesystemOf(const std::string& dir);
 
 }  // namespace aha::replication

@@ -685,5 +685,33 @@ TEST(DecideReason, FirstObservationReplacesNotObservedYet) {
   EXPECT_EQ(d.next.regions.at("b").reason, "first probe failed: connection refused");
 }
 
+// docs/WRITER.md: a recovered region that reports its data position is released by its stand-in
+// only once it reports caught up with its lineage (the stand-in's writes applied).
+TEST(Decide, FailbackWaitsUntilTheRecoveredRegionReportsItsDataCaughtUp) {
+  auto cfg = Cfg("a,~p", 1, 1, 10);
+  State s = Decide(State{}, {}, cfg, At(0)).next;
+  auto round = [&](double t, bool a_ok, bool reported, bool caught_up) {
+    std::map<std::string, Observation> obs;
+    obs["a"] = Observation{a_ok, 1.0, a_ok ? "HTTP 200" : "HTTP 503", At(t), reported, caught_up};
+    obs["p"] = Observation{true, 1.0, "HTTP 200", At(t)};
+    s = Decide(s, obs, cfg, At(t)).next;
+  };
+  round(1, false, false, false);
+  ASSERT_TRUE(s.regions.at("p").promoted);
+  round(2, true, true, false);  // recovered, still catching up
+  round(20, true, true, false);
+  EXPECT_TRUE(s.regions.at("p").promoted) << "failback must wait for the data";
+  round(21, true, true, true);
+  EXPECT_FALSE(s.regions.at("p").promoted);
+  EXPECT_EQ(s.serving, Split("a"));
+
+  // A region that does not report data at all fails back on time alone, as before.
+  s = Decide(State{}, {}, cfg, At(0)).next;
+  round(1, false, false, false);
+  round(2, true, false, false);
+  round(12, true, false, false);
+  EXPECT_FALSE(s.regions.at("p").promoted);
+}
+
 }  // namespace
 }  // namespace aha::failover

@@ -1,0 +1,306 @@
+#include "replication/apply.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/fs.h"
+#include "replication/restore.h"
+#include "replication/scanner.h"
+#include "replication/state.h"
+
+namespace aha::replication {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string AppliedPath(const std::string& state_dir) {
+  return state_dir + "/applied-snapshot.json";
+}
+
+// The directory's files as they are now (sha256 from the hash cache where still valid).
+Result<std::map<std::string, FileEntry>> CurrentFiles(const ApplyOptions& opts, HashCache* cache) {
+  ScanOptions so;
+  so.exclude.push_back(opts.state_dir);
+  so.pin_budget = 0;
+  auto cap = CaptureTree(opts.dir, cache, so);
+  if (!cap) return Err("reading " + opts.dir + ": " + cap.message(), cap.code());
+  std::map<std::string, FileEntry> out;
+  for (auto& f : cap->files)
+    out.emplace(f.path, std::move(f));
+  return out;
+}
+
+bool SameContent(const FileEntry& a, const FileEntry& b) {
+  return a.sha256 == b.sha256 && a.size == b.size;
+}
+
+// Makes every parent directory of `rel` under `root` a real directory (a file or symlink in the
+// way is not in the record: removed).
+Status MakeParents(const fs::path& root, const std::string& rel) {
+  fs::path cur = root;
+  const fs::path p = fs::path(rel).parent_path();
+  for (const auto& part : p) {
+    cur /= part;
+    struct stat st {};
+    if (::lstat(cur.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) continue;
+      if (::unlink(cur.c_str()) != 0)
+        return Err("unlink " + cur.string() + ": " + ErrnoText(errno));
+    }
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Err("mkdir " + cur.string() + ": " + ErrnoText(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+void SetModeAndTime(const std::string& path, const FileEntry& f) {
+  ::chmod(path.c_str(), f.mode & 0777);
+  struct timespec ts[2];
+  ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(f.mtime_ns / 1000000000LL);
+  ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(f.mtime_ns % 1000000000LL);
+  ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
+}  // namespace
+
+int ApplyRank(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  if (name == "_latest.manifest") return 2;
+  if (path.find("/_versions/") != std::string::npos || path.rfind("_versions/", 0) == 0) return 1;
+  return 0;
+}
+
+std::optional<Record> LoadAppliedRecord(const std::string& state_dir) {
+  auto text = ReadFile(AppliedPath(state_dir));
+  if (!text) return std::nullopt;
+  auto r = RecordFromJson(*text);
+  if (!r) return std::nullopt;
+  return std::move(*r);
+}
+
+Result<ApplyReport> ApplyInPlace(const Record& record,
+                                 const std::vector<objectstore::ObjectStore*>& remotes,
+                                 const ApplyOptions& opts) {
+  ApplyReport rep;
+  rep.files = record.files.size();
+  rep.bytes = record.total_bytes();
+  std::error_code ec;
+  fs::create_directories(opts.dir, ec);
+  fs::create_directories(opts.state_dir, ec);
+  if (ec) return Err("cannot create " + opts.state_dir + ": " + ec.message());
+
+  // 1. What differs.
+  HashCache cache;
+  if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
+  auto current = CurrentFiles(opts, &cache);
+  if (!current) return current.error();
+  Record need = record;
+  need.files.clear();
+  std::map<std::string, LocalCopy> reuse;
+  for (const auto& [path, f] : *current)
+    reuse.emplace(f.sha256, LocalCopy{(fs::path(opts.dir) / path).string(), f});
+  // A record never holds the state dir (captures exclude it); a hostile one must not overwrite it.
+  const std::string state_rel =
+      fs::path(opts.state_dir).lexically_relative(opts.dir).generic_string() + "/";
+  std::vector<const FileEntry*> touch;
+  for (const auto& f : record.files) {
+    if (f.path.rfind(state_rel, 0) == 0) {
+      rep.warnings.push_back(f.path + ": inside the state dir; skipped");
+      continue;
+    }
+    auto it = current->find(f.path);
+    if (it != current->end() && SameContent(it->second, f)) {
+      if (it->second.mode != (f.mode & 0777) || it->second.mtime_ns != f.mtime_ns) {
+        touch.push_back(&f);
+      }
+      continue;
+    }
+    need.files.push_back(f);
+  }
+
+  // 2. Fetch (or copy) what differs into staging, verified.
+  const std::string staging_root = opts.state_dir + "/apply";
+  fs::remove_all(staging_root, ec);
+  if (::mkdir(staging_root.c_str(), 0700) != 0) {
+    return Err("cannot create " + staging_root + ": " + ErrnoText(errno));
+  }
+  const std::string staging = staging_root + "/tree", dl_dir = staging_root + "/download";
+  ::mkdir(staging.c_str(), 0755);
+  ::mkdir(dl_dir.c_str(), 0700);
+  auto cleanup = [&] { fs::remove_all(staging_root, ec); };
+  if (!need.files.empty()) {
+    MaterializeOptions mo;
+    mo.reuse = std::move(reuse);
+    mo.allow_links = false;
+    mo.clock = opts.clock;
+    mo.cancelled = opts.cancelled;
+    mo.parallelism = opts.parallelism;
+    auto m = Materialize(need, remotes, staging, dl_dir + "/blob", mo);
+    if (!m) {
+      cleanup();
+      return Err(m.message() + "; " + opts.dir + " unchanged", m.code());
+    }
+    rep.fetched = m->blobs_fetched;
+    rep.bytes_fetched = m->bytes_fetched;
+    rep.copied = m->copied;
+    for (auto& w : m->warnings)
+      rep.warnings.push_back(std::move(w));
+  }
+
+  // 3. Into place: data first, then LanceDB version manifests, then _latest.manifest.
+  std::vector<const FileEntry*> order;
+  for (const auto& f : need.files)
+    order.push_back(&f);
+  std::stable_sort(order.begin(), order.end(), [](const FileEntry* a, const FileEntry* b) {
+    return ApplyRank(a->path) < ApplyRank(b->path);
+  });
+  const fs::path root = opts.dir;
+  for (const FileEntry* f : order) {
+    const fs::path dst = root / f->path;
+    if (Status s = MakeParents(root, f->path); !s) {
+      cleanup();
+      return s.error();
+    }
+    struct stat st {};
+    if (::lstat(dst.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fs::remove_all(dst, ec);
+    const fs::path src = fs::path(staging) / f->path;
+    if (::rename(src.c_str(), dst.c_str()) != 0) {
+      const int e = errno;
+      cleanup();
+      return Err("rename " + src.string() + " -> " + dst.string() + ": " + ErrnoText(e), e);
+    }
+    rep.written++;
+  }
+  for (const FileEntry* f : touch) {
+    SetModeAndTime((root / f->path).string(), *f);
+    rep.touched++;
+  }
+  cleanup();
+
+  // 4. Remove what the record does not have (files, then directories left empty).
+  std::set<std::string> want;
+  for (const auto& f : record.files)
+    want.insert(f.path);
+  std::vector<fs::path> dirs;
+  const fs::path state_abs = fs::path(opts.state_dir).lexically_normal();
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->path().lexically_normal() == state_abs) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    const std::string rel = it->path().lexically_relative(root).generic_string();
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      dirs.push_back(it->path());
+      continue;
+    }
+    if (!want.count(rel)) {
+      if (::unlink(it->path().c_str()) == 0) rep.removed++;
+    }
+  }
+  std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
+    return a.string().size() > b.string().size();  // deepest first
+  });
+  for (const auto& d : dirs)
+    ::rmdir(d.c_str());  // fails (kept) while not empty
+
+  // 5. The directory is now exactly the record: lineage state and applied record say so.
+  HashCache fresh;
+  for (const auto& f : record.files) {
+    struct stat st {};
+    if (::stat((root / f.path).c_str(), &st) == 0) {
+      fresh[f.path] = CacheEntry{f.size, f.mtime_ns, static_cast<uint64_t>(st.st_ino), f.sha256};
+    }
+  }
+  LocalState ls;
+  ls.generation = record.generation.empty() ? NewGeneration() : record.generation;
+  ls.restored_from = record.id;
+  ls.cache = std::move(fresh);
+  if (Status s = WriteFileAtomic(AppliedPath(opts.state_dir), RecordToJson(record)); !s) {
+    return Err("writing the applied record: " + s.message(), s.code());
+  }
+  if (Status s = SaveLocalState(opts.state_dir, ls); !s) {
+    return Err("writing lineage state: " + s.message(), s.code());
+  }
+  if (Status s = SyncFilesystemOf(opts.dir); !s) return s.error();
+  return rep;
+}
+
+Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64_t epoch,
+                                        const std::string& why, const ApplyOptions& opts) {
+  DivergentTail tail;
+  HashCache cache;
+  if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
+  auto current = CurrentFiles(opts, &cache);
+  if (!current) return current.error();
+  std::map<std::string, const FileEntry*> had;
+  if (base) {
+    for (const auto& f : base->files)
+      had[f.path] = &f;
+  }
+  std::vector<const FileEntry*> diverged;
+  for (const auto& [path, f] : *current) {
+    auto it = had.find(path);
+    if (it == had.end() || !SameContent(*it->second, f)) diverged.push_back(&f);
+  }
+  for (const auto& [path, f] : had) {
+    if (!current->count(path)) tail.deleted.push_back(path);
+  }
+  if (diverged.empty() && tail.deleted.empty()) return tail;
+
+  const fs::path dir = fs::path(opts.dir).lexically_normal();
+  const fs::path parent = dir.parent_path() / ".agency-ha-divergent";
+  std::string stamp = FormatTime(opts.clock->wall());
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  fs::path dest = parent / (stamp + "-epoch" + std::to_string(epoch));
+  std::error_code ec;
+  for (int n = 2; fs::exists(dest, ec); ++n)
+    dest = parent / (stamp + "-epoch" + std::to_string(epoch) + "-" + std::to_string(n));
+  fs::create_directories(dest / "files", ec);
+  if (ec) return Err("cannot create " + dest.string() + ": " + ec.message());
+  json files = json::array();
+  for (const FileEntry* f : diverged) {
+    const fs::path to = dest / "files" / f->path;
+    fs::create_directories(to.parent_path(), ec);
+    fs::copy_file(dir / f->path, to, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Err("preserving " + f->path + " to " + to.string() + ": " + ec.message());
+    tail.files++;
+    tail.bytes += f->size;
+    const bool changed = base && had.count(f->path);
+    files.push_back({{"path", f->path},
+                     {"size", f->size},
+                     {"sha256", f->sha256},
+                     {"mode", f->mode},
+                     {"change", changed ? "changed" : "added"}});
+  }
+  json manifest = {{"why", why},
+                   {"epoch", epoch},
+                   {"base", base ? base->id : ""},
+                   {"preservedAt", FormatTime(opts.clock->wall())},
+                   {"volume", dir.string()},
+                   {"files", files},
+                   {"deleted", tail.deleted},
+                   {"bytes", tail.bytes}};
+  if (Status s = WriteFileAtomic((dest / "manifest.json").string(),
+                                 manifest.dump(2, ' ', false, json::error_handler_t::replace));
+      !s) {
+    return Err("writing " + (dest / "manifest.json").string() + ": " + s.message());
+  }
+  if (Status s = SyncFilesystemOf(dest.string()); !s) return s.error();
+  tail.path = dest.string();
+  return tail;
+}
+
+}  // namespace aha::replication

@@ -1,0 +1,75 @@
+// In-place apply and the divergent tail: how the sidecar changes a live volume's data.
+//
+// Why in place: the app container mounts the volume's directory (a Kubernetes subPath is a bind
+// mount resolved when the container starts), so a directory swap (restore, `follow`) is invisible
+// to a running app until it restarts. The sidecar must hand data to an app that keeps running,
+// so it changes files inside the directory instead:
+//   1. Capture the directory (hash cache) and compare with the record: only files whose content
+//      differs are fetched (verified, into a staging dir under the state dir, same filesystem);
+//      local files holding the wanted bytes are copied (never hard-linked: the app writes in
+//      place). Mode/mtime-only differences are applied directly.
+//   2. Each staged file is renamed over its path (atomic per file), LanceDB manifests last
+//      (`_versions/`, then `_latest.manifest`) so a dataset reader sees the old or the new
+//      version, never a manifest naming data files that are not there yet.
+//   3. Files not in the record are removed, then empty directories; the lineage state and the
+//      applied record are rewritten (the directory is then a pristine copy of the record, which
+//      `follow`'s local-writes rule and the sidecar's next round rely on); one syncfs().
+// The tree is not point-in-time as a whole during step 2; the gate is the readers' fence: the
+// sidecar reports `dataReady: false` for the whole apply, so the pod serves no client then.
+//
+// Divergent tail (docs/WRITER.md): before a volume with local writes is overwritten, every file
+// that differs from the base record (added or changed) is copied to
+// `<volume parent>/.agency-ha-divergent/<time>-epoch<N>/` with a `manifest.json` (paths, sizes,
+// SHA-256, deleted paths, why). Never merged, never deleted by the product.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "objectstore/store.h"
+#include "replication/snapshot.h"
+
+namespace aha::replication {
+
+struct ApplyOptions {
+  std::string dir;        // the volume's data directory (absolute)
+  std::string state_dir;  // <dir>/.agency-ha unless configured otherwise (never touched here
+                          // apart from the lineage state, the applied record and staging)
+  const Clock* clock = &SystemClock::instance();
+  std::function<bool()> cancelled;
+  size_t parallelism = 8;
+};
+
+struct ApplyReport {
+  uint64_t files = 0, bytes = 0;  // of the record
+  uint64_t written = 0, fetched = 0, bytes_fetched = 0, copied = 0, touched = 0, removed = 0;
+  std::vector<std::string> warnings;
+};
+
+Result<ApplyReport> ApplyInPlace(const Record& record,
+                                 const std::vector<objectstore::ObjectStore*>& remotes,
+                                 const ApplyOptions& opts);
+
+struct DivergentTail {
+  uint64_t files = 0, bytes = 0;  // added or changed files preserved
+  std::vector<std::string> deleted;
+  std::string path;  // where they were preserved ("" when nothing diverged)
+};
+
+// Compares `opts.dir` with `base` (nullopt: every file counts as divergent) and preserves every
+// added or changed file under `<parent of dir>/.agency-ha-divergent/<time>-epoch<epoch>/`.
+// Nothing diverged: nothing written, `path` empty.
+Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64_t epoch,
+                                        const std::string& why, const ApplyOptions& opts);
+
+// The record a volume holds according to the applied record in its state dir (nullopt: none or
+// unreadable).
+std::optional<Record> LoadAppliedRecord(const std::string& state_dir);
+
+// Orders a record's paths for in-place application: LanceDB manifests after everything else.
+int ApplyRank(const std::string& path);
+
+}  // namespace aha::replication

@@ -1,0 +1,616 @@
+#include "replication/sidecar.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/stopper.h"
+#include "failover/state.h"
+#include "gate/source.h"
+#include "httpd/server.h"
+#include "metrics/registry.h"
+#include "objectstore/sigv4.h"
+#include "replication/apply.h"
+#include "replication/command.h"
+#include "replication/config.h"
+#include "replication/position.h"
+#include "replication/publish.h"
+#include "replication/replicator.h"
+#include "replication/restore.h"
+#include "replication/role.h"
+#include "replication/state.h"
+#include "replication/watcher.h"
+
+namespace aha::replication {
+
+using nlohmann::json;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+double NowSeconds() {
+  return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
+}
+
+std::string InstanceId(const std::string& region) {
+  unsigned char b[6];
+  RAND_bytes(b, sizeof b);
+  return region + "/" +
+         objectstore::sigv4::Hex(std::string_view(reinterpret_cast<char*>(b), sizeof b));
+}
+
+class Sidecar {
+ public:
+  Sidecar(ReplicationConfig cfg, std::vector<Remote> remotes, gate::StateSource& source,
+          Stopper& stop)
+      : cfg_(std::move(cfg)),
+        remotes_(std::move(remotes)),
+        source_(source),
+        stop_(stop),
+        id_(InstanceId(cfg_.region)) {
+    for (const auto& r : remotes_)
+      stores_.push_back(r.store.get());
+    inputs_.region = cfg_.region;
+    inputs_.active = cfg_.handoff.active;
+    inputs_.follow_region = cfg_.handoff.follow_region;
+    apply_.dir = cfg_.source;
+    apply_.state_dir = cfg_.state_dir;
+    apply_.cancelled = [this] { return stop_.stopped(); };
+    apply_.parallelism = static_cast<size_t>(cfg_.parallelism);
+    DefineMetrics();
+  }
+
+  metrics::Registry& metrics() { return m_; }
+  std::mutex& mu() { return mu_; }
+
+  json PositionJson() {
+    std::lock_guard l(mu_);
+    json j = json::parse(PositionToJson(pos_), nullptr, false);
+    j["writerId"] = id_;
+    j["why"] = decided_.why;
+    return j;
+  }
+
+  void Run() {
+    SetPosition([](Position&) {});
+    uint64_t seen = 0;
+    while (!stop_.stopped()) {
+      const auto deadline = Steady::now() + NextWait();
+      gate::Snapshot snap = source_.WaitNewer(seen, deadline);
+      seen = snap.version;
+      if (stop_.stopped()) break;
+      if (snap.synced) ObserveState(snap);
+      RoleDecision want = decided_;
+      if (fenced_ && want.role == Role::kWriter && want.lineage == fenced_lineage_) {
+        want.role = Role::kFollower;  // a fenced writer rejoins as a follower until a new takeover
+      }
+      if (!(want == current_)) Transition(want);
+      Step();
+    }
+    if (current_.role == Role::kWriter && !fenced_) Release("shutdown");
+    if (watcher_) watcher_->Stop();
+  }
+
+ private:
+  // ---- observe ----
+  void ObserveState(const gate::Snapshot& snap) {
+    auto it = snap.kv.find(failover::kStateJsonKey);
+    if (it == snap.kv.end()) {
+      // No decision written yet: every region is healthy and serving; nobody is promoted.
+      decided_ = DecideRole(failover::State{}, inputs_);
+      return;
+    }
+    auto st = failover::StateFromJson(it->second);
+    if (!st) {
+      if (state_error_ != st.message()) {
+        log::Warn("state.json unreadable; keeping the current role (fail-static)",
+                  {{"error", st.message()}});
+      }
+      state_error_ = st.message();
+      return;
+    }
+    state_error_.clear();
+    decided_ = DecideRole(*st, inputs_);
+  }
+
+  std::chrono::milliseconds NextWait() const {
+    if (current_.role == Role::kWriter) return std::chrono::milliseconds(50);
+    return std::chrono::milliseconds(
+        static_cast<long long>(cfg_.handoff.follow_interval_seconds * 1000));
+  }
+
+  // ---- act: role changes ----
+  void Transition(const RoleDecision& want) {
+    log::Info("role change", {{"from", RoleName(current_.role)},
+                              {"fromLineage", current_.lineage},
+                              {"to", RoleName(want.role)},
+                              {"lineage", want.lineage},
+                              {"why", want.why}});
+    if (current_.role == Role::kWriter && !fenced_) Release("role moved: " + want.why);
+    rep_.reset();
+    if (watcher_) {
+      watcher_->Stop();
+      watcher_.reset();
+    }
+    if (want.role != Role::kWriter || want.lineage != fenced_lineage_) {
+      fenced_ = false;
+      fenced_lineage_.clear();
+    }
+    const RoleDecision prev = current_;
+    current_ = want;
+    {
+      std::lock_guard l(mu_);
+      m_.ClearGauge("agency_ha_sidecar_role");
+      m_.Set("agency_ha_sidecar_role", {{"role", RoleName(want.role)}, {"lineage", want.lineage}},
+             1);
+    }
+    SetPosition([&](Position& p) {
+      p.lineage = want.lineage;
+      p.role = want.role == Role::kWriter ? Role::kStarting : want.role;
+      p.data_ready = false;
+      p.caught_up = false;
+      p.error.clear();
+    });
+    if (want.role == Role::kWriter) {
+      if (!Takeover(want, prev)) {
+        current_ = RoleDecision{};  // retried on the next round
+        current_.why = "takeover failed";
+      }
+    }
+  }
+
+  // Takeover (docs/WRITER.md): apply the head (preserving any divergent tail), wait for a planned
+  // release (bounded), claim the next epoch, then serve.
+  bool Takeover(const RoleDecision& want, const RoleDecision& prev) {
+    const auto t0 = Steady::now();
+    const auto release_deadline =
+        t0 + std::chrono::milliseconds(static_cast<long long>(cfg_.handoff.timeout_seconds * 1000));
+    std::optional<LatestPointer> head;
+    while (!stop_.stopped()) {
+      auto h = ReadHead(want.lineage);
+      if (!h) {
+        SetError("takeover of " + want.lineage + ": " + h.message());
+        return false;
+      }
+      head = *h;
+      if (head && !FollowApply(want.lineage, *head, "takeover")) return false;
+      if (!want.planned || !head || HeadReleasedOrMine(*head)) break;
+      if (Steady::now() >= release_deadline) {
+        log::Warn(
+            "planned handoff: the previous writer did not release the lineage in time; "
+            "taking over (it is fenced from its next publish)",
+            {{"lineage", want.lineage}, {"timeoutSeconds", cfg_.handoff.timeout_seconds}});
+        break;
+      }
+      stop_.WaitFor(std::chrono::milliseconds(100));
+    }
+    if (stop_.stopped()) return false;
+    auto epoch = Claim(want.lineage, head);
+    if (!epoch) {
+      SetError("claiming " + want.lineage + ": " + epoch.message());
+      return false;
+    }
+    // The writer continues the lineage from what the volume holds now (the head).
+    ReplicationConfig rc = cfg_;
+    rc.region = want.lineage;
+    std::vector<Remote> mine;
+    for (const auto& r : remotes_) {
+      auto s = OpenRemote(r.cfg, cfg_.parallelism);
+      if (!s) {
+        SetError("opening " + r.cfg.url + ": " + s.message());
+        return false;
+      }
+      mine.push_back({r.cfg, std::move(*s)});
+    }
+    auto ls = LoadLocalState(cfg_.state_dir);
+    if (!ls) {
+      SetError("lineage state: " + ls.message());
+      return false;
+    }
+    rep_ = std::make_unique<Replicator>(rc, std::move(mine), std::move(*ls));
+    watcher_ = std::make_unique<TreeWatcher>(cfg_.source, std::vector<std::string>{cfg_.state_dir});
+    watching_ = static_cast<bool>(watcher_->Start());
+    next_capture_ = Steady::now();  // publish at once: the claim is visible with our first record
+    const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+    {
+      std::lock_guard l(mu_);
+      m_.Set("agency_ha_sidecar_epoch", {{"lineage", want.lineage}}, static_cast<double>(*epoch));
+      m_.Set("agency_ha_sidecar_takeover_milliseconds", {{"lineage", want.lineage}}, ms);
+      m_.Add("agency_ha_sidecar_takeovers_total", {{"lineage", want.lineage}});
+    }
+    SetPosition([&](Position& p) {
+      p.role = Role::kWriter;
+      p.epoch = *epoch;
+      p.head_epoch = *epoch;
+      p.caught_up = true;
+      p.data_ready = true;
+      p.error.clear();
+    });
+    log::Info("writer", {{"lineage", want.lineage},
+                         {"epoch", *epoch},
+                         {"from", head ? head->id : ""},
+                         {"previousRole", RoleName(prev.role)},
+                         {"planned", want.planned},
+                         {"takeoverMs", ms}});
+    return true;
+  }
+
+  // Planned release: a final snapshot, then the lineage is marked released for the next writer.
+  void Release(const std::string& why) {
+    if (!rep_) return;
+    Cycle c = rep_->RunOnce(false, true);
+    NoteCycle(c);
+    log::Info("releasing lineage", {{"lineage", current_.lineage},
+                                    {"why", why},
+                                    {"finalSnapshot", c.captured ? c.record.id : ""},
+                                    {"ok", c.all_ok}});
+    if (Status s = MarkReleased(current_.lineage); !s) {
+      log::Warn("release not recorded on every remote",
+                {{"lineage", current_.lineage}, {"error", s.message()}});
+    }
+  }
+
+  // ---- act: one round of the current role ----
+  void Step() {
+    if (current_.role == Role::kFollower) {
+      if (Steady::now() < next_follow_) return;
+      next_follow_ = Steady::now() + std::chrono::milliseconds(static_cast<long long>(
+                                         cfg_.handoff.follow_interval_seconds * 1000));
+      auto h = ReadHead(current_.lineage);
+      if (!h) {
+        SetError(h.message());
+        return;
+      }
+      if (!*h) {
+        SetPosition([&](Position& p) {
+          p.caught_up = true;  // nothing published on this lineage yet: nothing to be behind
+          p.error.clear();
+        });
+        return;
+      }
+      FollowApply(current_.lineage, **h, "follow");
+      return;
+    }
+    if (current_.role == Role::kWriter && rep_) WriterStep();
+  }
+
+  void WriterStep() {
+    const auto now = Steady::now();
+    const auto debounce = std::chrono::milliseconds(cfg_.debounce_milliseconds);
+    const WatchBatch peek = watching_ ? watcher_->Peek() : WatchBatch{};
+    bool fire = now >= next_capture_;
+    if (peek.pending) {
+      const auto at =
+          peek.overflow ? now : std::min(peek.last + debounce, peek.first + 5 * debounce);
+      fire = fire || now >= at;
+    }
+    if (!fire) return;
+    if (watching_) watcher_->Take();
+    Cycle c = rep_->RunOnce(false, true);
+    NoteCycle(c);
+    next_capture_ = Steady::now() + std::chrono::milliseconds(
+                                        static_cast<long long>(cfg_.sync_interval_seconds * 1000));
+    if (!c.all_ok) next_capture_ = std::min(next_capture_, Steady::now() + std::chrono::seconds(1));
+    for (const auto& r : c.reports) {
+      if (IsFenced(r)) {
+        Fence(r.error);
+        return;
+      }
+    }
+    if (c.all_ok && c.captured && !c.unchanged) {
+      SetPosition([&](Position& p) {
+        p.snapshot = c.record.id;
+        p.head = c.record.id;
+        p.error.clear();
+      });
+    }
+  }
+
+  void Fence(const std::string& why) {
+    log::Error(
+        "fenced: another writer holds this lineage at a higher epoch; stopped publishing "
+        "and taken out of service until the state makes this region the writer again",
+        {{"lineage", current_.lineage}, {"why", why}});
+    fenced_ = true;
+    fenced_lineage_ = current_.lineage;
+    rep_.reset();
+    {
+      std::lock_guard l(mu_);
+      m_.Add("agency_ha_replication_fenced_total", {{"lineage", current_.lineage}});
+    }
+    SetPosition([&](Position& p) {
+      p.role = Role::kFenced;
+      p.data_ready = false;
+      p.caught_up = false;
+      p.error = "fenced: " + why;
+    });
+  }
+
+  // Brings the volume to `head` (nothing to do when it is there already). Local writes since the
+  // volume's last applied/published snapshot are preserved aside first.
+  bool FollowApply(const std::string& lineage, const LatestPointer& head, const char* why) {
+    SetPosition([&](Position& p) {
+      p.head = head.id;
+      p.head_epoch = HeadEpoch(head);
+    });
+    std::optional<Record> applied = LoadAppliedRecord(cfg_.state_dir);
+    if (last_published_ && last_published_->region == lineage &&
+        (!applied || applied->id < last_published_->id)) {
+      applied = last_published_;  // this sidecar wrote the lineage since it last applied it
+    }
+    if (applied && applied->region == lineage && applied->id >= head.id) {
+      SetPosition([&](Position& p) {
+        p.snapshot = applied->id;
+        p.caught_up = applied->id == head.id;
+        p.error.clear();
+      });
+      return true;
+    }
+    std::vector<std::string> warnings;
+    auto record = FetchRecordFromAny(stores_, lineage, head.id, nullptr, &warnings);
+    if (!record) {
+      SetError("fetching " + lineage + " " + head.id + ": " + record.message());
+      return false;
+    }
+    const std::optional<Record>& base = applied;
+    auto tail = PreserveDivergent(
+        base, HeadEpoch(head), std::string(why) + ": volume replaced by " + lineage + " " + head.id,
+        apply_);
+    if (!tail) {
+      SetError("preserving the divergent tail: " + tail.message() + "; volume not replaced");
+      return false;
+    }
+    if (!tail->path.empty()) {
+      log::Warn("divergent tail preserved", {{"lineage", lineage},
+                                             {"files", tail->files},
+                                             {"bytes", tail->bytes},
+                                             {"deleted", tail->deleted.size()},
+                                             {"path", tail->path}});
+      std::lock_guard l(mu_);
+      m_.Add("agency_ha_replication_divergent_files", {}, static_cast<double>(tail->files));
+      m_.Add("agency_ha_replication_divergent_bytes", {}, static_cast<double>(tail->bytes));
+    }
+    const auto t0 = Steady::now();
+    auto rep = ApplyInPlace(*record, stores_, apply_);
+    if (!rep) {
+      SetError("applying " + lineage + " " + head.id + ": " + rep.message());
+      return false;
+    }
+    const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+    {
+      std::lock_guard l(mu_);
+      m_.Add("agency_ha_sidecar_applied_total", {{"lineage", lineage}});
+      m_.Add("agency_ha_follow_fetched_bytes_total", {}, static_cast<double>(rep->bytes_fetched));
+      m_.Set("agency_ha_follow_last_applied_timestamp_seconds", {}, NowSeconds());
+    }
+    log::Info("applied", {{"lineage", lineage},
+                          {"snapshot", head.id},
+                          {"why", why},
+                          {"written", rep->written},
+                          {"fetched", rep->fetched},
+                          {"bytesFetched", rep->bytes_fetched},
+                          {"removed", rep->removed},
+                          {"ms", ms}});
+    SetPosition([&](Position& p) {
+      p.snapshot = head.id;
+      p.caught_up = true;
+      p.error.clear();
+      if (!tail->path.empty()) {
+        p.divergent.files += tail->files;
+        p.divergent.bytes += tail->bytes;
+        p.divergent.path = tail->path;
+      }
+    });
+    return true;
+  }
+
+  // ---- lineage head, claim, release ----
+  static int64_t HeadEpoch(const LatestPointer&) { return 0; }
+  bool HeadReleasedOrMine(const LatestPointer&) const { return true; }
+  static bool IsFenced(const PublishReport& r) { return r.refused; }
+
+  // The newest head among the remotes (by id; a remote that fails is skipped when another answers).
+  Result<std::optional<LatestPointer>> ReadHead(const std::string& lineage) {
+    std::optional<LatestPointer> best;
+    std::string errors;
+    bool any = false;
+    for (auto* s : stores_) {
+      auto l = ReadLatest(*s, lineage);
+      if (!l) {
+        errors += (errors.empty() ? "" : "; ") + l.message();
+        continue;
+      }
+      any = true;
+      if (*l && (!best || (*l)->id > best->id)) best = **l;
+    }
+    if (!any) return Err("no remote answered: " + errors);
+    return best;
+  }
+  Result<int64_t> Claim(const std::string&, const std::optional<LatestPointer>& head) {
+    return head ? HeadEpoch(*head) + 1 : 1;
+  }
+  Status MarkReleased(const std::string&) { return Status::Ok(); }
+
+  // ---- reporting ----
+  void NoteCycle(const Cycle& c) {
+    RecordMetrics(m_, c, NowSeconds(), mu_);
+    if (c.captured && c.all_ok && !c.unchanged) last_published_ = c.record;
+    if (!c.unchanged) {
+      json f = c.ToJson();
+      f["lineage"] = current_.lineage;
+      log::Write(c.all_ok ? log::Level::kInfo : log::Level::kWarn, "snapshot", f);
+    }
+  }
+
+  void SetError(const std::string& e) {
+    log::Warn("sidecar round failed", {{"lineage", current_.lineage}, {"error", e}});
+    {
+      std::lock_guard l(mu_);
+      m_.Add("agency_ha_sidecar_errors_total", {});
+    }
+    SetPosition([&](Position& p) { p.error = e; });
+  }
+
+  template <class F>
+  void SetPosition(F&& change) {
+    Position next;
+    {
+      std::lock_guard l(mu_);
+      next = pos_;
+    }
+    change(next);
+    if (next.lineage.empty()) next.lineage = current_.lineage.empty() ? "-" : current_.lineage;
+    Position cmp = next;
+    cmp.updated_at = pos_.updated_at;
+    if (cmp == pos_ && written_) return;
+    next.updated_at = SystemClock::instance().wall();
+    if (Status s = WritePositionFile(cfg_.handoff.position_file, next); !s) {
+      log::Warn("cannot write the position file", {{"error", s.message()}});
+    } else {
+      written_ = true;
+    }
+    std::lock_guard l(mu_);
+    pos_ = next;
+    m_.Set("agency_ha_sidecar_data_ready", {}, next.data_ready ? 1 : 0);
+    m_.Set("agency_ha_sidecar_caught_up", {}, next.caught_up ? 1 : 0);
+  }
+
+  void DefineMetrics() {
+    m_.DefineCounter("agency_ha_replication_uploaded_bytes_total", "Blob bytes uploaded");
+    m_.DefineCounter("agency_ha_replication_uploaded_objects_total", "Blobs uploaded");
+    m_.DefineCounter("agency_ha_replication_requests_total", "Requests sent to the remote");
+    m_.DefineCounter("agency_ha_replication_errors_total", "Failed snapshot publishes");
+    m_.DefineGauge("agency_ha_replication_last_snapshot_timestamp_seconds",
+                   "Capture time of the last snapshot published to the remote");
+    m_.DefineCounter("agency_ha_replication_fenced_total",
+                     "Publishes refused because another writer holds the lineage");
+    m_.DefineCounter("agency_ha_replication_divergent_files",
+                     "Files of divergent tails preserved aside before a volume was replaced");
+    m_.DefineCounter("agency_ha_replication_divergent_bytes", "Bytes of those files");
+    m_.DefineGauge("agency_ha_sidecar_role", "The sidecar's role and lineage, always 1");
+    m_.DefineGauge("agency_ha_sidecar_epoch", "The epoch this sidecar writes its lineage at");
+    m_.DefineGauge("agency_ha_sidecar_data_ready", "1 when the gate may let the pod serve");
+    m_.DefineGauge("agency_ha_sidecar_caught_up", "1 when the volume holds the lineage's head");
+    m_.DefineGauge("agency_ha_sidecar_takeover_milliseconds",
+                   "Duration of the last takeover (role change to data ready)");
+    m_.DefineCounter("agency_ha_sidecar_takeovers_total", "Takeovers of a lineage");
+    m_.DefineCounter("agency_ha_sidecar_applied_total", "Snapshots applied to the volume");
+    m_.DefineCounter("agency_ha_sidecar_errors_total", "Failed rounds");
+    m_.DefineCounter("agency_ha_follow_fetched_bytes_total", "Blob bytes downloaded");
+    m_.DefineGauge("agency_ha_follow_last_applied_timestamp_seconds",
+                   "When the volume last moved to a new snapshot of the followed lineage");
+  }
+
+  ReplicationConfig cfg_;
+  std::vector<Remote> remotes_;
+  std::vector<objectstore::ObjectStore*> stores_;
+  gate::StateSource& source_;
+  Stopper& stop_;
+  const std::string id_;
+  RoleInputs inputs_;
+  ApplyOptions apply_;
+
+  RoleDecision decided_;  // what the state says (kept on an unreadable state: fail-static)
+  RoleDecision current_;  // what this sidecar is doing
+  std::string state_error_;
+  bool fenced_ = false;
+  std::string fenced_lineage_;
+  std::unique_ptr<Replicator> rep_;
+  std::unique_ptr<TreeWatcher> watcher_;
+  bool watching_ = false;
+  Steady::time_point next_capture_{}, next_follow_{};
+  std::optional<Record> last_published_;
+
+  std::mutex mu_;  // guards pos_ and m_ (read by the HTTP threads)
+  Position pos_;
+  bool written_ = false;
+  metrics::Registry m_;
+};
+
+}  // namespace
+
+int SidecarCommand(const std::string& config_path, bool check) {
+  auto cfg = LoadReplicationConfig(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "agency-ha sidecar: %s\n", cfg.message().c_str());
+    return 2;
+  }
+  if (!cfg->handoff.configured) {
+    std::fprintf(stderr,
+                 "agency-ha sidecar: handoff: required (the state source and this region's role; "
+                 "see docs/WRITER.md)\n");
+    return 2;
+  }
+  std::vector<Remote> remotes;
+  for (size_t i = 0; i < cfg->remotes.size(); ++i) {
+    auto s = OpenRemote(cfg->remotes[i], cfg->parallelism);
+    if (!s) {
+      std::fprintf(stderr, "agency-ha sidecar: remotes[%zu].url: %s\n", i, s.message().c_str());
+      return 2;
+    }
+    remotes.push_back({cfg->remotes[i], std::move(*s)});
+  }
+  auto source = gate::OpenStateSource(cfg->handoff.state, cfg->handoff.kubeconfig);
+  if (!source) {
+    std::fprintf(stderr, "agency-ha sidecar: handoff.state: %s\n", source.message().c_str());
+    return 2;
+  }
+  if (check) {
+    std::printf("config ok: %zu remote(s), region %s, %s\n", remotes.size(), cfg->region.c_str(),
+                cfg->handoff.active ? "active"
+                                    : ("passive, follows " + cfg->handoff.follow_region).c_str());
+    return 0;
+  }
+  if (Status s = EnsureWritableDir(cfg->state_dir); !s) {
+    std::fprintf(stderr, "agency-ha sidecar: stateDir: %s\n", s.message().c_str());
+    return 1;
+  }
+  BlockTerminationSignals();
+  Stopper stop;
+  SignalWatcher signals(stop);
+  std::thread watch([&] { (*source)->Run(stop); });
+  Sidecar car(*cfg, std::move(remotes), **source, stop);
+  httpd::HttpServer http;
+  if (!cfg->listen.empty()) {
+    http.Get("/healthz", [&] {
+      json p = car.PositionJson();
+      return httpd::Response{200, "application/json", p.dump() + "\n"};
+    });
+    http.Get("/v1/position", [&] {
+      return httpd::Response{200, "application/json", car.PositionJson().dump(2) + "\n"};
+    });
+    http.Get("/metrics", [&] {
+      std::lock_guard l(car.mu());
+      return httpd::Response{200, "text/plain; version=0.0.4", car.metrics().Render()};
+    });
+    if (Status s = http.Start(cfg->listen); !s) {
+      stop.Stop();
+      watch.join();
+      std::fprintf(stderr, "agency-ha sidecar: listen: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+  log::Info("sidecar starting", {{"source", cfg->source},
+                                 {"region", cfg->region},
+                                 {"active", cfg->handoff.active},
+                                 {"followRegion", cfg->handoff.follow_region},
+                                 {"state", (*source)->Describe()},
+                                 {"positionFile", cfg->handoff.position_file},
+                                 {"port", http.port()}});
+  car.Run();
+  http.Stop();
+  watch.join();
+  log::Info("sidecar stopped", {{"signal", signals.signal()}});
+  return 0;
+}
+
+}  // namespace aha::replication

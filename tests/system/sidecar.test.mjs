@@ -1,0 +1,169 @@
+// `agency-ha sidecar` (docs/WRITER.md), black-box: two real sidecars (active us-east-1, passive
+// us-west-2 following it) whose roles follow a state directory written with `agency-ha state set`,
+// sharing a file:// remote. The data follows the promotion and comes back at failback, with the
+// old writer's local writes preserved aside, never lost; the gate reads the position file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, readFileSync, existsSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, run, startRole, waitFor, get, startGate } from './helpers.mjs';
+import { write, settle, tree } from './replication_helpers.mjs';
+
+function stateJson(promotedFor) {
+  const now = new Date().toISOString();
+  const region = (name, active, promoted) => ({
+    status: 'healthy', since: now, reason: '', active, promoted: promoted.length > 0,
+    promotedFor: promoted, promotedSince: promoted.length > 0 ? now : null, lastProbe: null,
+  });
+  return JSON.stringify({
+    apiVersion: 'agency-ha/v1', generation: Date.now(), updatedAt: now, panic: false,
+    panicSince: null, failedRegions: [],
+    servingRegions: promotedFor.length ? ['us-east-1', 'us-west-2'] : ['us-east-1'],
+    regions: {
+      'us-east-1': region('us-east-1', true, []),
+      'us-west-2': region('us-west-2', false, promotedFor),
+    },
+    transitions: [],
+  });
+}
+
+function setState(stateDir, promotedFor) {
+  const r = run(['state', 'set', '--dir', stateDir, 'state.json', '--value', stateJson(promotedFor)]);
+  assert.equal(r.status, 0, r.stderr);
+}
+
+function sidecarConfig(dir, name, source, remote, stateDir, handoff) {
+  const path = join(dir, `sidecar-${name}.yaml`);
+  writeFileSync(path, `source: ${source}\nregion: ${name}\nremotes:\n  - {url: "file://${remote}"}\n`
+    + `debounceMilliseconds: 50\nsyncIntervalSeconds: 2\nlisten: "127.0.0.1:0"\n`
+    + `handoff: {${handoff}, state: {file: "${stateDir}"}, followIntervalSeconds: 0.1, timeoutSeconds: 5}\n`);
+  return path;
+}
+
+function position(source) {
+  const p = join(source, '.agency-ha', 'position.json');
+  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : {};
+}
+
+// path -> text of every file (the state dir excluded).
+function content(dir) {
+  const out = {};
+  for (const [k, v] of Object.entries(tree(dir))) out[k] = Buffer.from(v.data, 'base64').toString('utf8');
+  return out;
+}
+
+async function health(port) {
+  const res = await fetch(`http://127.0.0.1:${port}/health`);
+  await res.text();
+  return { status: res.status, data: res.headers.get('x-agency-data') };
+}
+
+test('data follows promotion and failback; the old writer is fenced by the state and its tail kept',
+  { timeout: 120000 }, async (t) => {
+    const dir = tempDir(t);
+    const remote = join(dir, 'bucket');
+    const stateDir = join(dir, 'state');
+    const east = join(dir, 'east', 'agent');
+    const west = join(dir, 'west', 'agent');
+    mkdirSync(east, { recursive: true });
+    mkdirSync(west, { recursive: true });
+    setState(stateDir, []);
+    write(join(east, 'notes', 'one.md'), 'written in us-east-1\n');
+    write(join(east, 'brain', 'memory.lance', 'data', '1.lance'), 'rows-1');
+    write(join(east, 'brain', 'memory.lance', '_versions', '1.manifest'), 'v1');
+    settle(east);
+
+    const a = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-east-1', east, remote,
+      stateDir, 'active: true')], 'sidecar starting');
+    const p = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-west-2', west, remote,
+      stateDir, 'active: false, followRegion: us-east-1')], 'sidecar starting');
+
+    // 1. Normal operation: east writes, west follows (warm standby, in place).
+    await waitFor('east is the writer with data ready',
+      () => position(east).role === 'writer' && position(east).dataReady === true);
+    await waitFor('west follows east\'s data', () => {
+      const pos = position(west);
+      return pos.role === 'follower' && pos.caughtUp && content(west)['notes/one.md'] === 'written in us-east-1\n';
+    });
+    assert.equal(position(west).dataReady, false, 'a follower is never data-ready (it must not serve)');
+    const westInode = statSync(west).ino;
+
+    // The gate of west: not ready while its sidecar follows; /health carries the position.
+    const gate = await startGate(t, dir, 'us-west-2', `{file: "${stateDir}"}`,
+      `positionFile: "${join(west, '.agency-ha', 'position.json')}"\n`);
+    const gatePort = new URL(gate.url).port;
+    const hv = await health(gatePort);
+    assert.equal(hv.status, 200);
+    assert.match(hv.data, /role=follower; lineage=us-east-1; epoch=\d+; caught-up=1; ready=0/);
+
+    // 2. Promotion: west becomes the writer of us-east-1's lineage without a restart; east
+    //    becomes a follower (stops publishing).
+    setState(stateDir, ['us-east-1']);
+    await waitFor('west took over us-east-1', () => {
+      const pos = position(west);
+      return pos.role === 'writer' && pos.lineage === 'us-east-1' && pos.dataReady;
+    });
+    await waitFor('east stepped down', () => position(east).role === 'follower');
+    assert.equal(statSync(west).ino, westInode, 'the volume directory the app mounted is the same inode');
+    await waitFor('west gate ready (serving and data ready)', async () => (await get(gatePort, '/ready')).status === 200);
+    const takeover = p.lines.find((l) => l.msg === 'writer');
+    assert.ok(takeover && takeover.lineage === 'us-east-1' && takeover.takeoverMs >= 0, JSON.stringify(takeover));
+
+    // West writes during the outage; east's app also wrote locally (a partition does not stop it).
+    write(join(west, 'notes', 'outage.md'), 'written in us-west-2 during the outage\n');
+    write(join(west, 'brain', 'memory.lance', 'data', '2.lance'), 'rows-2');
+    write(join(west, 'brain', 'memory.lance', '_versions', '2.manifest'), 'v2');
+    settle(west);
+    write(join(east, 'notes', 'divergent.md'), 'east kept writing while not the writer\n');
+    settle(east);
+    // East follows the lineage as west extends it; its local write is preserved aside first.
+    // (An in-place apply is not atomic across files: the gate is the fence. Wait for the position.)
+    await waitFor('east applied west\'s writes', () => {
+      const pe = position(east);
+      return pe.caughtUp && pe.snapshot === position(west).snapshot
+        && content(east)['brain/memory.lance/_versions/2.manifest'] === 'v2';
+    }, 30000);
+    assert.equal(content(east)['notes/outage.md'], 'written in us-west-2 during the outage\n');
+    assert.equal(content(east)['notes/divergent.md'], undefined, 'the volume is the lineage, not a merge');
+    const kept = join(dir, 'east', '.agency-ha-divergent');
+    assert.ok(existsSync(kept), 'divergent tail directory exists');
+    const tails = readdirSync(kept);
+    assert.equal(tails.length, 1, `one divergent tail: ${JSON.stringify(tails.map((x) => readFileSync(join(kept, x, 'manifest.json'), 'utf8')))}`);
+    const [tail] = tails;
+    assert.equal(readFileSync(join(kept, tail, 'files', 'notes', 'divergent.md'), 'utf8'),
+      'east kept writing while not the writer\n');
+    const manifest = JSON.parse(readFileSync(join(kept, tail, 'manifest.json'), 'utf8'));
+    assert.equal(manifest.files.length, 1);
+    assert.equal(manifest.files[0].path, 'notes/divergent.md');
+    assert.equal(position(east).divergent.files, 1);
+    assert.ok(a.lines.some((l) => l.msg === 'divergent tail preserved'));
+
+    // 3. Failback: east is the writer again and holds everything west wrote; west follows.
+    setState(stateDir, []);
+    await waitFor('east is the writer again', () => position(east).role === 'writer' && position(east).dataReady, 30000);
+    await waitFor('west follows again', () => position(west).role === 'follower');
+    assert.equal(content(east)['notes/outage.md'], 'written in us-west-2 during the outage\n',
+      'no write made in the promoted region is lost at failback');
+    assert.equal(content(east)['brain/memory.lance/_versions/2.manifest'], 'v2');
+    const h = await get(gatePort, '/ready');
+    assert.equal(h.status, 503, 'west is neither serving nor data-ready after failback');
+
+    // East keeps publishing; west follows it again.
+    write(join(east, 'notes', 'after.md'), 'after failback\n');
+    settle(east);
+    await waitFor('west follows east after failback', () => content(west)['notes/after.md'] === 'after failback\n', 30000);
+    assert.deepEqual(content(west), content(east));
+  });
+
+test('sidecar config errors name the key', () => {
+  const dir = tempDir({ after() {} });
+  const cfg = join(dir, 'bad.yaml');
+  writeFileSync(cfg, `source: /tmp/x\nregion: a\nremotes: [{url: "file:///tmp/r"}]\nhandoff: {active: false, state: {file: /tmp/s}}\n`);
+  const r = run(['sidecar', '--config', cfg]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /handoff\.followRegion: required/);
+  writeFileSync(cfg, `source: /tmp/x\nregion: a\nremotes: [{url: "file:///tmp/r"}]\n`);
+  const r2 = run(['sidecar', '--config', cfg]);
+  assert.equal(r2.status, 2);
+  assert.match(r2.stderr, /handoff: required/);
+});
