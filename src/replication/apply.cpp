@@ -71,6 +71,14 @@ void SetModeAndTime(const std::string& path, const FileEntry& f) {
   ::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
 
+// proper-lockfile (the brain's LanceDB locks) holds a lock as a directory `<file>.lock`. Records
+// hold files only, so a lock is never restored as held; and a lock a local process holds now is
+// never removed by an apply.
+bool IsLockDir(const fs::path& p) {
+  const std::string n = p.filename().string();
+  return n.size() > 5 && n.ends_with(".lock");
+}
+
 }  // namespace
 
 int ApplyRank(const std::string& path) {
@@ -203,6 +211,10 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
+      if (IsLockDir(it->path())) {
+        it.disable_recursion_pending();  // a lock the local process holds: never ours to remove
+        continue;
+      }
       dirs.push_back(it->path());
       continue;
     }
@@ -213,8 +225,12 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
   std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
     return a.string().size() > b.string().size();  // deepest first
   });
-  for (const auto& d : dirs)
-    ::rmdir(d.c_str());  // fails (kept) while not empty
+  for (const auto& d : dirs) {
+    bool in_lock = false;
+    for (fs::path q = d; !q.empty() && q != root; q = q.parent_path())
+      in_lock = in_lock || IsLockDir(q);
+    if (!in_lock) ::rmdir(d.c_str());  // fails (kept) while not empty
+  }
 
   // 5. The directory is now exactly the record: lineage state and applied record say so.
   HashCache fresh;

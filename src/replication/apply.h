@@ -11,8 +11,10 @@
 //   2. Each staged file is renamed over its path (atomic per file), LanceDB manifests last
 //      (`_versions/`, then `_latest.manifest`) so a dataset reader sees the old or the new
 //      version, never a manifest naming data files that are not there yet.
-//   3. Files not in the record are removed, then empty directories; the lineage state and the
-//      applied record are rewritten (the directory is then a pristine copy of the record, which
+//   3. Files not in the record are removed, then empty directories (never a `*.lock` directory:
+//      proper-lockfile's held locks, e.g. the brain's LanceDB, stay as the local process holds
+//      them; records hold files only, so a lock is never restored as held); the lineage state and
+//      the applied record are rewritten (the directory is then a pristine copy of the record, which
 //      `follow`'s local-writes rule and the sidecar's next round rely on); one syncfs().
 // The tree is not point-in-time as a whole during step 2; the gate is the readers' fence: the
 // sidecar reports `dataReady: false` for the whole apply, so the pod serves no client then.

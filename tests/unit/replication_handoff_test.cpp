@@ -215,6 +215,21 @@ TEST(ApplyInPlace, KeepsTheDirectoryAndWritesOnlyWhatChanged) {
   EXPECT_EQ(again->fetched, 0u);
 }
 
+TEST(ApplyInPlace, HeldLocksAreNeitherRestoredNorRemoved) {
+  testing::TempDir remote, src, vol;
+  Lineage l(remote.path());
+  // The writer's brain held a proper-lockfile lock (an empty directory) while it was captured:
+  // records hold files only, so it is not in the snapshot. The follower's own brain holds a lock
+  // of its own: an apply must not remove it.
+  const std::string dir = vol.path() + "/agent";
+  fs::create_directories(dir + "/brain/memory.lance.lock");
+  Record r = l.Publish({{"brain/memory.lance/_versions/1.manifest", "v1"}}, 1);
+  auto rep = ApplyInPlace(r, {&l.store}, ApplyOptions{dir, dir + "/.agency-ha"});
+  ASSERT_TRUE(rep) << rep.message();
+  EXPECT_TRUE(fs::is_directory(dir + "/brain/memory.lance.lock"));
+  EXPECT_EQ(Slurp(dir + "/brain/memory.lance/_versions/1.manifest"), "v1");
+}
+
 TEST(ApplyInPlace, LanceManifestsGoLast) {
   EXPECT_LT(ApplyRank("brain/mem.lance/data/x.lance"),
             ApplyRank("brain/mem.lance/_versions/3.manifest"));
