@@ -52,7 +52,6 @@ Result<std::unique_ptr<objectstore::ObjectStore>> OpenRemote(const RemoteConfig&
   return std::unique_ptr<objectstore::ObjectStore>(std::move(*s));
 }
 
-
 int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   auto cfg = LoadReplicationConfig(config_path);
   if (!cfg) {

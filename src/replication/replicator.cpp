@@ -164,13 +164,6 @@ bool Replicator::EnsureConditional(size_t i, PublishReport* rep) {
   return false;
 }
 
- private:
-ReplicationConfig cfg_;
-std::vector<Remote> remotes_;
-std::mutex mu_;
-LocalState state_;
-std::vector<std::string> published_sig_;  // per remote: content of the last ok publish
-
 void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu) {
   std::lock_guard l(mu);
   for (const auto& r : c.reports) {

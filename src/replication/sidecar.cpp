@@ -29,6 +29,7 @@
 #include "replication/role.h"
 #include "replication/state.h"
 #include "replication/watcher.h"
+#include "replication/writer.h"
 
 namespace aha::replication {
 
@@ -89,6 +90,12 @@ class Sidecar {
       seen = snap.version;
       if (stop_.stopped()) break;
       if (snap.synced) ObserveState(snap);
+      // Fenced stays fenced until the state itself moves the role away (docs/WRITER.md): only a
+      // later takeover the state asks for makes this sidecar a writer again.
+      if (fenced_ && !(decided_.role == Role::kWriter && decided_.lineage == fenced_lineage_)) {
+        fenced_ = false;
+        fenced_lineage_.clear();
+      }
       RoleDecision want = decided_;
       if (fenced_ && want.role == Role::kWriter && want.lineage == fenced_lineage_) {
         want.role = Role::kFollower;  // a fenced writer rejoins as a follower until a new takeover
@@ -141,10 +148,6 @@ class Sidecar {
       watcher_->Stop();
       watcher_.reset();
     }
-    if (want.role != Role::kWriter || want.lineage != fenced_lineage_) {
-      fenced_ = false;
-      fenced_lineage_.clear();
-    }
     const RoleDecision prev = current_;
     current_ = want;
     {
@@ -155,7 +158,7 @@ class Sidecar {
     }
     SetPosition([&](Position& p) {
       p.lineage = want.lineage;
-      p.role = want.role == Role::kWriter ? Role::kStarting : want.role;
+      p.role = fenced_ ? Role::kFenced : want.role == Role::kWriter ? Role::kStarting : want.role;
       p.data_ready = false;
       p.caught_up = false;
       p.error.clear();
@@ -217,6 +220,7 @@ class Sidecar {
       return false;
     }
     rep_ = std::make_unique<Replicator>(rc, std::move(mine), std::move(*ls));
+    rep_->SetWriter(*epoch, id_);
     watcher_ = std::make_unique<TreeWatcher>(cfg_.source, std::vector<std::string>{cfg_.state_dir});
     watching_ = static_cast<bool>(watcher_->Start());
     next_capture_ = Steady::now();  // publish at once: the claim is visible with our first record
@@ -347,10 +351,16 @@ class Sidecar {
         (!applied || applied->id < last_published_->id)) {
       applied = last_published_;  // this sidecar wrote the lineage since it last applied it
     }
-    if (applied && applied->region == lineage && applied->id >= head.id) {
+    // Readers order snapshots by (epoch, id); a claim raises the head's epoch on the same id.
+    const bool at_head = applied && applied->region == lineage && applied->id == head.id;
+    const bool ahead =
+        applied && applied->region == lineage &&
+        std::make_pair(applied->epoch, applied->id) > std::make_pair(head.epoch, head.id);
+    if (at_head || ahead) {
       SetPosition([&](Position& p) {
         p.snapshot = applied->id;
-        p.caught_up = applied->id == head.id;
+        p.epoch = std::max(applied->epoch, at_head ? head.epoch : applied->epoch);
+        p.caught_up = at_head || ahead;
         p.error.clear();
       });
       return true;
@@ -402,6 +412,7 @@ class Sidecar {
                           {"ms", ms}});
     SetPosition([&](Position& p) {
       p.snapshot = head.id;
+      p.epoch = head.epoch;
       p.caught_up = true;
       p.error.clear();
       if (!tail->path.empty()) {
@@ -413,32 +424,43 @@ class Sidecar {
     return true;
   }
 
-  // ---- lineage head, claim, release ----
-  static int64_t HeadEpoch(const LatestPointer&) { return 0; }
-  bool HeadReleasedOrMine(const LatestPointer&) const { return true; }
-  static bool IsFenced(const PublishReport& r) { return r.refused; }
+  // ---- lineage head, claim, release (writer.h) ----
+  static int64_t HeadEpoch(const LatestPointer& h) { return h.epoch; }
+  // A planned takeover waits for the previous writer's release, unless there is no previous
+  // writer to wait for: an unclaimed lineage, or this region's own earlier instance (a restart).
+  bool HeadReleasedOrMine(const LatestPointer& h) const {
+    if (h.released || h.epoch == 0 || h.writer.empty() || h.writer == id_) return true;
+    return h.writer.substr(0, h.writer.find('/')) == cfg_.region;
+  }
+  static bool IsFenced(const PublishReport& r) { return r.fenced; }
 
-  // The newest head among the remotes (by id; a remote that fails is skipped when another answers).
+  // The lineage's head: the newest (epoch, id) among the remotes that answer.
   Result<std::optional<LatestPointer>> ReadHead(const std::string& lineage) {
-    std::optional<LatestPointer> best;
-    std::string errors;
-    bool any = false;
-    for (auto* s : stores_) {
-      auto l = ReadLatest(*s, lineage);
-      if (!l) {
-        errors += (errors.empty() ? "" : "; ") + l.message();
-        continue;
-      }
-      any = true;
-      if (*l && (!best || (*l)->id > best->id)) best = **l;
+    std::vector<RemoteHead> heads = ReadHeads(stores_, lineage, false);
+    if (auto i = PickHead(heads)) return std::optional<LatestPointer>(*heads[*i].latest);
+    bool answered = false;
+    for (const auto& h : heads)
+      answered = answered || h.missing;
+    if (answered) return std::optional<LatestPointer>();
+    return Err(DescribeHeadErrors(heads, lineage));
+  }
+  Result<int64_t> Claim(const std::string& lineage, const std::optional<LatestPointer>& head) {
+    ClaimOptions co;
+    if (head) co.expect_head = head->id;
+    auto c = ClaimLineage(stores_, lineage, id_, co);
+    if (!c) return c.error();
+    for (const auto& r : c->remotes) {
+      if (!r.claimed)
+        log::Warn("claim not written on a remote", {{"remote", r.remote}, {"error", r.error}});
     }
-    if (!any) return Err("no remote answered: " + errors);
-    return best;
+    epoch_ = c->epoch;
+    return c->epoch;
   }
-  Result<int64_t> Claim(const std::string&, const std::optional<LatestPointer>& head) {
-    return head ? HeadEpoch(*head) + 1 : 1;
+  Status MarkReleased(const std::string& lineage) {
+    auto r = replication::Release(stores_, lineage, id_, epoch_);
+    if (!r) return r.error();
+    return Status::Ok();
   }
-  Status MarkReleased(const std::string&) { return Status::Ok(); }
 
   // ---- reporting ----
   void NoteCycle(const Cycle& c) {
@@ -524,6 +546,7 @@ class Sidecar {
   std::string state_error_;
   bool fenced_ = false;
   std::string fenced_lineage_;
+  int64_t epoch_ = 0;  // the epoch this sidecar claimed (writer role)
   std::unique_ptr<Replicator> rep_;
   std::unique_ptr<TreeWatcher> watcher_;
   bool watching_ = false;

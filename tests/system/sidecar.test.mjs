@@ -87,6 +87,7 @@ test('data follows promotion and failback; the old writer is fenced by the state
     });
     assert.equal(position(west).dataReady, false, 'a follower is never data-ready (it must not serve)');
     const westInode = statSync(west).ino;
+    assert.equal(position(east).epoch, 1, 'the first writer claims epoch 1');
 
     // The gate of west: not ready while its sidecar follows; /health carries the position.
     const gate = await startGate(t, dir, 'us-west-2', `{file: "${stateDir}"}`,
@@ -106,6 +107,7 @@ test('data follows promotion and failback; the old writer is fenced by the state
     await waitFor('east stepped down', () => position(east).role === 'follower');
     assert.equal(statSync(west).ino, westInode, 'the volume directory the app mounted is the same inode');
     await waitFor('west gate ready (serving and data ready)', async () => (await get(gatePort, '/ready')).status === 200);
+    assert.equal(position(west).epoch, 2, 'a takeover raises the epoch');
     const takeover = p.lines.find((l) => l.msg === 'writer');
     assert.ok(takeover && takeover.lineage === 'us-east-1' && takeover.takeoverMs >= 0, JSON.stringify(takeover));
 
@@ -142,6 +144,8 @@ test('data follows promotion and failback; the old writer is fenced by the state
     setState(stateDir, []);
     await waitFor('east is the writer again', () => position(east).role === 'writer' && position(east).dataReady, 30000);
     await waitFor('west follows again', () => position(west).role === 'follower');
+    assert.equal(position(east).epoch, 3, 'failback is a takeover at the next epoch');
+    await waitFor('west released the lineage (planned handoff)', () => p.lines.some((l) => l.msg === 'releasing lineage'));
     assert.equal(content(east)['notes/outage.md'], 'written in us-west-2 during the outage\n',
       'no write made in the promoted region is lost at failback');
     assert.equal(content(east)['brain/memory.lance/_versions/2.manifest'], 'v2');
@@ -153,6 +157,55 @@ test('data follows promotion and failback; the old writer is fenced by the state
     settle(east);
     await waitFor('west follows east after failback', () => content(west)['notes/after.md'] === 'after failback\n', 30000);
     assert.deepEqual(content(west), content(east));
+  });
+
+test('a writer that cannot see the promotion is fenced at its next publish and leaves service',
+  { timeout: 120000 }, async (t) => {
+    // Two clusters that disagree: east's state never shows the promotion (its cluster is cut off
+    // from the controller), west's does. Both still reach the object store.
+    const dir = tempDir(t);
+    const remote = join(dir, 'bucket');
+    const eastState = join(dir, 'state-east');
+    const westState = join(dir, 'state-west');
+    const east = join(dir, 'east', 'agent');
+    const west = join(dir, 'west', 'agent');
+    mkdirSync(east, { recursive: true });
+    mkdirSync(west, { recursive: true });
+    setState(eastState, []);
+    setState(westState, []);
+    write(join(east, 'a.txt'), 'east 1\n');
+    settle(east);
+    const a = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-east-1', east, remote,
+      eastState, 'active: true')], 'sidecar starting');
+    await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-west-2', west, remote,
+      westState, 'active: false, followRegion: us-east-1')], 'sidecar starting');
+    await waitFor('west follows east', () => content(west)['a.txt'] === 'east 1\n' && position(west).caughtUp);
+
+    setState(westState, ['us-east-1']);  // only west sees the promotion
+    await waitFor('west took over', () => position(west).role === 'writer' && position(west).epoch === 2);
+    write(join(east, 'a.txt'), 'east 2: written by the old writer after the takeover\n');
+    settle(east);
+    await waitFor('east fenced', () => position(east).role === 'fenced', 30000);
+    assert.equal(position(east).dataReady, false, 'a fenced writer leaves service');
+    assert.match(position(east).error, /fenced/);
+    assert.ok(a.lines.some((l) => l.level === 'error' && /fenced/.test(l.msg)));
+    const m = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
+    assert.match(m, /agency_ha_replication_fenced_total\{lineage="us-east-1"\} 1/);
+    // Nothing the old writer wrote after the takeover is the lineage's head anywhere.
+    const latest = JSON.parse(readFileSync(join(remote, 'us-east-1', 'latest'), 'utf8'));
+    assert.equal(latest.epoch, 2);
+    assert.ok(latest.writer.startsWith('us-west-2/'), latest.writer);
+    write(join(west, 'b.txt'), 'west\n');
+    settle(west);
+    await waitFor('west keeps publishing', () => {
+      const l = JSON.parse(readFileSync(join(remote, 'us-east-1', 'latest'), 'utf8'));
+      return l.id === position(west).snapshot && l.epoch === 2;
+    });
+    // East never advances the lineage again while its state still says "writer".
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(position(east).role, 'fenced');
+    const l2 = JSON.parse(readFileSync(join(remote, 'us-east-1', 'latest'), 'utf8'));
+    assert.ok(l2.writer.startsWith('us-west-2/'));
   });
 
 test('sidecar config errors name the key', () => {
