@@ -47,14 +47,15 @@ struct Manifest {
   std::vector<std::pair<std::string, uint64_t>> fragments;
 };
 
-// The newest manifest of the dataset (version 0 when there is none).
-Result<Manifest> LoadManifest(const std::string& agent_dir) {
+// The newest manifest of the dataset (version 0 when there is none), or manifest `want`.
+Result<Manifest> LoadManifest(const std::string& agent_dir, uint64_t want = 0) {
   Manifest m;
   const fs::path versions = fs::path(agent_dir) / kDataset / "_versions";
   std::error_code ec;
-  if (!fs::exists(versions, ec)) return m;
-  uint64_t newest = 0;
+  if (want == 0 && !fs::exists(versions, ec)) return m;
+  uint64_t newest = want;
   for (const auto& e : fs::directory_iterator(versions, ec)) {
+    if (want != 0) break;
     const std::string n = e.path().filename().string();
     if (n.empty() || n[0] == '.' || !n.ends_with(".manifest")) continue;
     try {
@@ -81,8 +82,8 @@ Result<Manifest> LoadManifest(const std::string& agent_dir) {
 
 }  // namespace
 
-Result<BrainCount> CountBrain(const std::string& agent_dir) {
-  auto m = LoadManifest(agent_dir);
+Result<BrainCount> CountBrain(const std::string& agent_dir, uint64_t version) {
+  auto m = LoadManifest(agent_dir, version);
   if (!m) return m.error();
   BrainCount c;
   c.version = m->version;
@@ -108,11 +109,6 @@ SimulatedApp::~SimulatedApp() {
   Stop();
 }
 
-void SimulatedApp::SetHooks(PromoteHook promote, DemoteHook demote) {
-  promote_ = std::move(promote);
-  demote_ = std::move(demote);
-}
-
 bool SimulatedApp::RegionDown(const gate::Snapshot& s) const {
   auto it = s.kv.find(failover::kSimulatedOutagesKey);
   if (it == s.kv.end()) return false;
@@ -127,16 +123,6 @@ bool SimulatedApp::Serving(const gate::Snapshot& s) const {
   if (it == s.kv.end()) return opts_.active;
   auto l = failover::ParseRegionList(it->second);
   return l ? failover::ContainsRegion(*l, opts_.region) : opts_.active;
-}
-
-std::vector<std::string> SimulatedApp::PromotedFor(const gate::Snapshot& s) const {
-  auto it = s.kv.find(failover::kStateJsonKey);
-  if (it == s.kv.end()) return {};
-  json j = json::parse(it->second, nullptr, false);
-  if (!j.is_object()) return {};
-  auto r = j["regions"][opts_.region];
-  if (!r.is_object() || !r["promotedFor"].is_array()) return {};
-  return r["promotedFor"].get<std::vector<std::string>>();
 }
 
 Status SimulatedApp::Start() {
@@ -168,12 +154,12 @@ Status SimulatedApp::Start() {
     }
     uint64_t v;
     {
-      // A promoted standby holds requests until its state is restored (bounded).
+      // Requests wait (bounded) until the app re-read the dataset the sidecar put in place.
       std::unique_lock l(mu_);
-      if (!opts_.active && !restored_ && Serving(state_.Get()) &&
-          !restored_cv_.wait_for(l, std::chrono::seconds(10), [&] { return restored_.load(); })) {
+      if (!loaded_ &&
+          !loaded_cv_.wait_for(l, std::chrono::seconds(10), [&] { return loaded_.load(); })) {
         res.status = 503;
-        res.set_content("state not restored\n", "text/plain");
+        res.set_content("data not loaded\n", "text/plain");
         return;
       }
       v = version_;
@@ -184,7 +170,7 @@ Status SimulatedApp::Start() {
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) return Err("app " + opts_.region + ": cannot bind a loopback port");
   server_thread_ = std::thread([s = server_.get()] { s->listen_after_bind(); });
-  writing_ = opts_.active;
+  writing_ = false;
   writer_ = std::thread([this] { WriterLoop(); });
   watcher_ = std::thread([this] { WatchLoop(); });
   return Status::Ok();
@@ -204,6 +190,7 @@ Status SimulatedApp::WriteOnce() {
   const fs::path root = opts_.agent_dir;
   const fs::path ds = root / kDataset;
   std::lock_guard l(mu_);
+  if (!writing_) return Status::Ok();  // stopped meanwhile
   ++seq_;
   const uint64_t rows = 1 + seq_ % 3;
   const std::string file = std::to_string(version_ + 1) + "-" + opts_.region + ".lance";
@@ -232,6 +219,7 @@ Status SimulatedApp::WriteOnce() {
   version_ = v;
   rows_ += rows;
   rows_at_[v] = rows_;
+  commits_.push_back(Commit{v, rows, file, std::chrono::steady_clock::now()});
   // Every 10th write: a session checkpoint (the one file that is replaced rather than added; a
   // file replaced faster than a snapshot uploads keeps the sidecar from ever completing one)
   // and a new note.
@@ -242,9 +230,9 @@ Status SimulatedApp::WriteOnce() {
         !s) {
       return s;
     }
-    if (Status s =
-            WriteAtomic(root / "notes" / (std::to_string(seq_ / 10 + 1) + ".md"),
-                        "# note " + std::to_string(seq_ / 10 + 1) + " from " + opts_.region + "\n");
+    if (Status s = WriteAtomic(
+            root / "notes" / (std::to_string(seq_ / 10 + 1) + "-" + opts_.region + ".md"),
+            "# note " + std::to_string(seq_ / 10 + 1) + " from " + opts_.region + "\n");
         !s) {
       return s;
     }
@@ -254,7 +242,10 @@ Status SimulatedApp::WriteOnce() {
 
 void SimulatedApp::WriterLoop() {
   while (!stop_.WaitFor(opts_.write_every)) {
-    if (!writing_ || RegionDown(state_.Get())) continue;
+    // The state is checked on every write as well: a demoted region stops at once, without
+    // waiting for the next /ready poll.
+    gate::Snapshot st = state_.Get();
+    if (!writing_ || RegionDown(st) || !Serving(st)) continue;
     if (Status s = WriteOnce(); !s) {
       std::lock_guard l(mu_);
       error_ = s.message();
@@ -263,45 +254,48 @@ void SimulatedApp::WriterLoop() {
 }
 
 void SimulatedApp::WatchLoop() {
-  uint64_t seen = 0;
-  while (!stop_.stopped()) {
-    gate::Snapshot s =
-        state_.WaitNewer(seen, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
-    seen = s.version;
-    if (opts_.active || !s.synced) continue;
-    const bool serving = Serving(s);
-    if (serving && !restored_) {
-      auto for_regions = PromotedFor(s);
-      if (for_regions.empty() || !promote_) continue;
-      Status st = promote_(for_regions.front());
-      if (!st) {
-        std::lock_guard l(mu_);
-        error_ = "restore for " + for_regions.front() + ": " + st.message();
-        stop_.WaitFor(std::chrono::milliseconds(500));  // retry, but not in a hot loop
+  httplib::Client gate("127.0.0.1", opts_.gate_port);
+  gate.set_connection_timeout(std::chrono::milliseconds(500));
+  gate.set_read_timeout(std::chrono::milliseconds(1500));
+  while (!stop_.WaitFor(std::chrono::milliseconds(20))) {
+    gate::Snapshot s = state_.Get();
+    bool ready = !RegionDown(s) && Serving(s);
+    if (ready) {
+      auto r = gate.Get("/ready");
+      ready = r && r->status == 200;
+    }
+    if (ready && !loaded_) {
+      // (Re)starting to write: the sidecar may have changed the data under the app.
+      auto m = LoadManifest(opts_.agent_dir);
+      std::lock_guard l(mu_);
+      if (!m) {
+        error_ = "reloading the dataset: " + m.message();
         continue;
       }
-      auto m = LoadManifest(opts_.agent_dir);
-      {
-        std::lock_guard l(mu_);
-        if (m) {
-          version_ = m->version;
-          rows_ = m->rows;
-          fragments_ = m->fragments;
-          rows_at_[version_] = rows_;
-        }
-      }
-      {
-        std::lock_guard l(mu_);
-        restored_ = true;
-      }
-      restored_cv_.notify_all();
+      version_ = m->version;
+      rows_ = m->rows;
+      fragments_ = m->fragments;
+      if (version_ > 0) rows_at_[version_] = rows_;
+      reloads_.push_back(Reload{std::chrono::steady_clock::now(), version_, rows_});
+      loaded_ = true;
       writing_ = true;
-    } else if (!serving && restored_) {
+      loaded_cv_.notify_all();
+    } else if (!ready && loaded_) {
+      std::lock_guard l(mu_);
       writing_ = false;
-      restored_ = false;
-      if (demote_) demote_();
+      loaded_ = false;
     }
   }
+}
+
+std::vector<Commit> SimulatedApp::commits() const {
+  std::lock_guard l(mu_);
+  return commits_;
+}
+
+std::vector<Reload> SimulatedApp::reloads() const {
+  std::lock_guard l(mu_);
+  return reloads_;
 }
 
 uint64_t SimulatedApp::RowsAtVersion(uint64_t version) const {

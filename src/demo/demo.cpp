@@ -143,7 +143,7 @@ int Run(const Options& opts) {
     }
   } cleanup{dir, opts.keep_temp};
   const std::string state_dir = dir + "/state", logs = dir + "/logs", cfgs = dir + "/config";
-  for (const auto& d : {state_dir, logs, cfgs, dir + "/bucket"})
+  for (const auto& d : {state_dir, logs, cfgs, dir + "/bucket", dir + "/positions"})
     fs::create_directories(d);
 
   World w;
@@ -185,7 +185,11 @@ int Run(const Options& opts) {
     r.name = names[i];
     r.active = i + 1 < names.size();
     r.agent_dir = dir + "/regions/" + r.name + "/.agent";
+    r.position_file = dir + "/positions/" + r.name + ".json";
+    r.sidecar_log = logs + "/sidecar-" + r.name + ".log";
+    r.gate_port = FreePort();
     AppOptions ao;
+    ao.gate_port = r.gate_port;
     ao.region = r.name;
     ao.active = r.active;
     ao.agent_dir = r.agent_dir;
@@ -201,23 +205,10 @@ int Run(const Options& opts) {
   DemoResult result;
   std::unique_ptr<EntryPoint> entry;
   std::unique_ptr<LoadGenerator> load;
-  Child* passive_sidecar = nullptr;
   Child* controller = nullptr;
-  std::mutex sidecar_mu;
-  auto sidecar_spec = [&](const RegionRuntime& r) {
-    ChildSpec s;
-    s.name = "replicate " + r.name;
-    s.args = {"replicate", "--config", cfgs + "/replicate-" + r.name + ".yaml"};
-    s.log_path = logs + "/replicate-" + r.name + ".log";
-    return s;
-  };
 
   auto setup = [&]() -> std::string {  // empty on success, else what failed
     for (size_t i = 0; i < apps.size(); ++i) {
-      // Demoted: the standby's sidecar keeps running until it shipped what was written while
-      // promoted; RestoreForPromotion stops it before the next restore replaces the directory.
-      apps[i]->SetHooks([&w](const std::string& failed) { return RestoreForPromotion(w, failed); },
-                        [] {});
       if (Status s = apps[i]->Start(); !s) return s.message();
       w.regions[i].app_port = apps[i]->port();
       w.apps.push_back(apps[i].get());
@@ -225,7 +216,6 @@ int Run(const Options& opts) {
     w.controller_port = FreePort();
     std::string regions_yaml;
     for (auto& r : w.regions) {
-      r.gate_port = FreePort();
       regions_yaml +=
           "  - {name: " + r.name + ", active: " + (r.active ? "true" : "false") +
           ", endpoint: " + Q("http://127.0.0.1:" + std::to_string(r.gate_port) + "/health") + "}\n";
@@ -248,12 +238,12 @@ int Run(const Options& opts) {
     w.status_url = "http://127.0.0.1:" + std::to_string(w.controller_port) + "/";
     for (const auto& r : w.regions) {
       const std::string gcfg = cfgs + "/gate-" + r.name + ".yaml";
-      if (Status s =
-              WriteFile(gcfg, "region: " + r.name + "\nappHealthUrl: " +
-                                  Q("http://127.0.0.1:" + std::to_string(r.app_port) + "/health") +
-                                  "\nappTimeoutSeconds: 1\nlisten: " +
-                                  Q("127.0.0.1:" + std::to_string(r.gate_port)) +
-                                  "\nstate: {file: " + Q(state_dir) + "}\n");
+      if (Status s = WriteFile(
+              gcfg, "region: " + r.name + "\nappHealthUrl: " +
+                        Q("http://127.0.0.1:" + std::to_string(r.app_port) + "/health") +
+                        "\nappTimeoutSeconds: 1\nlisten: " +
+                        Q("127.0.0.1:" + std::to_string(r.gate_port)) + "\nstate: {file: " +
+                        Q(state_dir) + "}\npositionFile: " + Q(r.position_file) + "\n");
           !s) {
         return s.message();
       }
@@ -261,11 +251,20 @@ int Run(const Options& opts) {
       if (!rc.endpoint.empty())
         remote_yaml += ", endpoint: " + Q(rc.endpoint) + ", pathStyle: true";
       remote_yaml += "}\n";
-      if (Status s = WriteFile(cfgs + "/replicate-" + r.name + ".yaml",
+      // One `agency-ha sidecar` per region: its role follows the state (active: writer of its
+      // lineage unless a stand-in is promoted for it; passive: follower of the failing region,
+      // writer of its lineage while promoted). The demo never moves data itself.
+      const std::string handoff = "handoff: {active: " + std::string(r.active ? "true" : "false") +
+                                  (r.active ? "" : ", followRegion: " + w.failing) +
+                                  ", state: {file: " + Q(state_dir) +
+                                  "}, positionFile: " + Q(r.position_file) +
+                                  ", followIntervalSeconds: 0.2, timeoutSeconds: 5}\n";
+      if (Status s = WriteFile(cfgs + "/sidecar-" + r.name + ".yaml",
                                "source: " + Q(r.agent_dir) + "\nregion: " + r.name +
                                    "\nremotes:\n" + remote_yaml +
                                    "syncIntervalSeconds: 5\ndebounceMilliseconds: 100\n"
-                                   "listen: \"\"\n");
+                                   "listen: \"\"\n" +
+                                   handoff);
           !s) {
         return s.message();
       }
@@ -285,22 +284,13 @@ int Run(const Options& opts) {
           !c) {
         return c.message();
       }
-      if (r.active) {
-        if (auto c = start(sidecar_spec(r)); !c) return c.message();
+      if (auto c = start({"sidecar " + r.name,
+                          {"sidecar", "--config", cfgs + "/sidecar-" + r.name + ".yaml"},
+                          r.sidecar_log});
+          !c) {
+        return c.message();
       }
     }
-    w.start_passive_sidecar = [&]() -> Status {
-      std::lock_guard l(sidecar_mu);
-      auto c = children.Start(sidecar_spec(w.regions.back()));
-      if (!c) return c.error();
-      passive_sidecar = *c;
-      return Status::Ok();
-    };
-    w.stop_passive_sidecar = [&] {
-      std::lock_guard l(sidecar_mu);
-      if (passive_sidecar) passive_sidecar->Terminate();
-      passive_sidecar = nullptr;
-    };
     auto mcp = start({"mcp", {"mcp", "--config", ctl_cfg}, logs + "/mcp.log", true});
     if (!mcp) return mcp.message();
     w.mcp = *mcp;
@@ -328,7 +318,9 @@ int Run(const Options& opts) {
       std::printf(
           "  %-15s %-8s app :%d  gate :%d  %s\n", r.name.c_str(), r.active ? "active" : "passive",
           r.app_port, r.gate_port,
-          r.active ? "replication sidecar -> remote" : "standby: restores + ships when promoted");
+          r.active
+              ? "sidecar: writer of its lineage"
+              : ("sidecar: follows " + w.failing + ", writes its lineage when promoted").c_str());
     }
     std::printf(
         "  controller: probe every %.2fs, failback %.1fs; status page %s\n"
@@ -346,6 +338,7 @@ int Run(const Options& opts) {
     } else {
       rc_exit = RunDrill(w, mcp, &result);
     }
+    result.writer_changes = WriterChanges(w);
     if (load) {
       load->Stop();
       result.outcomes = load->Outcomes();

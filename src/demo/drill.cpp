@@ -4,11 +4,12 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 
 #include "failover/state.h"
-#include "replication/restore.h"
+#include "replication/position.h"
 #include "replication/snapshot.h"
 
 namespace aha::demo {
@@ -45,82 +46,68 @@ int HttpStatus(int port, const std::string& path) {
   return r ? r->status : 0;
 }
 
-}  // namespace
-
-Status RestoreForPromotion(World& w, const std::string& failed_region) {
-  const Mono start = SteadyClock::now();
-  {
-    std::lock_guard l(w.mu);
-    w.restore_started = start;
-    w.restore_done.reset();
-    w.data = DataCheck{};
-  }
-  auto finish = [&](DataCheck dc) {
-    std::lock_guard l(w.mu);
-    dc.done = true;
-    w.data = std::move(dc);
-    w.restore_done = SteadyClock::now();
-  };
-  if (w.stop_passive_sidecar) w.stop_passive_sidecar();
-  const RegionRuntime* passive = nullptr;
+const RegionRuntime* FindRegion(const World& w, const std::string& name) {
   for (const auto& r : w.regions)
-    if (r.name == w.passive) passive = &r;
-  DataCheck dc;
-  replication::RestoreOptions ro;
-  ro.region = failed_region;
-  ro.target = passive->agent_dir;
-  ro.snapshot = "latest";
-  ro.force = true;
-  auto rep = replication::Restore({w.remote}, ro);
-  dc.restore_ms = MsBetween(start, SteadyClock::now());
-  if (!rep) {
-    dc.error = "restore of " + failed_region + "'s latest snapshot: " + rep.message();
-    finish(dc);
-    return Err(dc.error);
-  }
-  dc.snapshot_id = rep->id;
+    if (r.name == name) return &r;
+  return nullptr;
+}
 
-  // The record, as published by the failed region's sidecar.
-  auto text = w.remote->Get(replication::RecordKey(failed_region, rep->id));
+std::optional<replication::Position> ReadPosition(const std::string& path) {
+  auto p = replication::ReadPositionFile(path);
+  if (!p) return std::nullopt;
+  return *p;
+}
+
+// The "writer" lines of a sidecar's log (one per takeover), with the region that logged them.
+std::vector<json> WriterLines(const RegionRuntime& r) {
+  std::vector<json> out;
+  std::ifstream in(r.sidecar_log);
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_object() || j.value("msg", "") != "writer") continue;
+    out.push_back({{"region", r.name},
+                   {"ts", j.value("ts", "")},
+                   {"lineage", j.value("lineage", "")},
+                   {"epoch", j.value("epoch", json(nullptr))},
+                   {"from", j.value("from", "")},
+                   {"previousRole", j.value("previousRole", "")},
+                   {"planned", j.value("planned", false)},
+                   {"takeoverMs", j.value("takeoverMs", json(nullptr))}});
+  }
+  return out;
+}
+
+// The data check at promotion (see DataCheck): `head` is the failed region's snapshot the
+// promoted region's sidecar took over.
+DataCheck CheckTakeover(const World& w, const RegionRuntime& promoted, const std::string& head,
+                        double sidecar_ms) {
+  DataCheck dc;
+  dc.done = true;
+  dc.snapshot_id = head;
+  dc.restore_ms = sidecar_ms;
+  auto text = w.remote->Get(replication::RecordKey(w.failing, head));
   auto rec = text ? replication::RecordFromJson(*text) : Result<replication::Record>(text.error());
   if (!rec) {
-    dc.error = "snapshot record " + rep->id + ": " + rec.message();
-    finish(dc);
-    return Status::Ok();  // restored; the data check fails
+    dc.error = "snapshot record " + head + " of " + w.failing + ": " + rec.message();
+    return dc;
   }
-  dc.record_files = rec->files.size();
-  dc.record_bytes = rec->total_bytes();
-  std::map<std::string, uint64_t> want;
-  for (const auto& f : rec->files)
-    want[f.path] = f.size;
-  std::map<std::string, uint64_t> have;
-  std::error_code ec;
-  const fs::path root = passive->agent_dir;
-  for (auto it = fs::recursive_directory_iterator(root, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string rel = fs::relative(it->path(), root).generic_string();
-    if (rel == ".agency-ha" && it->is_directory()) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file()) have[rel] = it->file_size();
-  }
-  dc.restored_files = have.size();
-  for (const auto& [p, s] : have)
-    dc.restored_bytes += s;
-  for (const auto& [p, s] : want) {
-    auto h = have.find(p);
-    if (h == have.end()) {
-      dc.mismatches.push_back("missing " + p);
-    } else if (h->second != s) {
-      dc.mismatches.push_back("size of " + p);
+  const fs::path root = promoted.agent_dir;
+  for (const auto& f : rec->files) {
+    if (f.path == "session.json") continue;  // rewritten by the app
+    ++dc.record_files;
+    dc.record_bytes += f.size;
+    std::error_code ec;
+    const auto size = fs::file_size(root / f.path, ec);
+    if (ec) {
+      dc.mismatches.push_back("missing " + f.path);
+    } else if (size != f.size) {
+      dc.mismatches.push_back("size of " + f.path);
+    } else {
+      ++dc.restored_files;
+      dc.restored_bytes += size;
     }
   }
-  for (const auto& [p, s] : have)
-    if (!want.count(p)) dc.mismatches.push_back("extra " + p);
-
-  // Rows: the brain version the snapshot captured, the rows the failed app had committed at that
-  // version (its own bookkeeping), and the rows counted in the restored fragments.
   for (const auto& d : rec->datasets) {
     if (d.path != "brain/memory.lance") continue;
     for (const auto& v : d.versions) {
@@ -132,30 +119,37 @@ Status RestoreForPromotion(World& w, const std::string& failed_region) {
     }
   }
   for (auto* app : w.apps) {
-    if (app->region() == failed_region) {
+    if (app->region() == w.failing) {
       dc.expected_rows = app->RowsAtVersion(dc.captured_version);
       dc.failed_app_version = app->version();
     }
   }
-  auto brain = CountBrain(passive->agent_dir);
-  if (!brain) {
-    dc.mismatches.push_back(brain.message());
-  } else {
-    dc.restored_rows = brain->counted_rows;
-    dc.restored_manifest_rows = brain->manifest_rows;
-    if (brain->version != dc.captured_version) {
-      dc.mismatches.push_back("restored brain version " + std::to_string(brain->version) +
-                              " != captured " + std::to_string(dc.captured_version));
+  if (dc.captured_version > 0) {
+    auto brain = CountBrain(promoted.agent_dir, dc.captured_version);
+    if (!brain) {
+      dc.mismatches.push_back(brain.message());
+    } else {
+      dc.restored_rows = brain->counted_rows;
+      dc.restored_manifest_rows = brain->manifest_rows;
     }
   }
   dc.ok = dc.mismatches.empty() && dc.captured_version > 0 && dc.expected_rows > 0 &&
           dc.restored_rows == dc.expected_rows && dc.restored_manifest_rows == dc.expected_rows &&
           dc.restored_files == dc.record_files && dc.restored_bytes == dc.record_bytes;
-  finish(dc);
-  if (w.start_passive_sidecar) {
-    if (Status s = w.start_passive_sidecar(); !s) return s;
-  }
-  return Status::Ok();
+  return dc;
+}
+
+}  // namespace
+
+json WriterChanges(const World& w) {
+  std::vector<json> all;
+  for (const auto& r : w.regions)
+    for (auto& l : WriterLines(r))
+      all.push_back(std::move(l));
+  std::stable_sort(all.begin(), all.end(), [](const json& a, const json& b) {
+    return a.value("ts", "") < b.value("ts", "");
+  });
+  return all;
 }
 
 void FillPhases(DemoResult* r) {
@@ -283,6 +277,21 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   }
   last_error.clear();
   if (int rc = wait(
+          w.passive + " follows " + w.failing + " (caught up)", 60,
+          [&]() -> std::optional<std::string> {
+            auto p = ReadPosition(FindRegion(w, w.passive)->position_file);
+            if (p && p->role == replication::Role::kFollower && p->lineage == w.failing &&
+                p->caught_up) {
+              return "";
+            }
+            if (p && !p->error.empty()) last_error = p->error;
+            return std::nullopt;
+          },
+          false, std::chrono::milliseconds(20))) {
+    return rc;
+  }
+  last_error.clear();
+  if (int rc = wait(
           "entry point routing to " + Join(actives), 60,
           [&]() -> std::optional<std::string> {
             if (w.entry->ReadySet() != actives) return std::nullopt;
@@ -340,38 +349,63 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
                     })) {
     return rc;
   }
-  if (int rc = wait(w.passive + " restored " + w.failing + "'s latest snapshot", 60,
+  const double t_promoted = out->steps.back().at_ms;
+  const RegionRuntime& passive = *FindRegion(w, w.passive);
+  const RegionRuntime& failing = *FindRegion(w, w.failing);
+  // The handoff is the sidecar's: observe the promoted region's position file.
+  if (int rc = wait(w.passive + " data ready: its sidecar writes " + w.failing + "'s lineage", 60,
                     [&]() -> std::optional<std::string> {
-                      std::lock_guard l(w.mu);
-                      if (!w.data.done) return std::nullopt;
-                      if (!w.data.error.empty()) return "\x01" + w.data.error;
-                      char buf[160];
-                      std::snprintf(buf, sizeof buf, "snapshot %s, %llu files, %.1f ms",
-                                    w.data.snapshot_id.c_str(),
-                                    static_cast<unsigned long long>(w.data.restored_files),
-                                    w.data.restore_ms);
-                      return std::string(buf);
+                      auto p = ReadPosition(passive.position_file);
+                      if (!p || p->role != replication::Role::kWriter || p->lineage != w.failing ||
+                          !p->data_ready) {
+                        if (p && !p->error.empty()) last_error = p->error;
+                        return std::nullopt;
+                      }
+                      return "epoch " + std::to_string(p->epoch) + ", position dataReady";
                     })) {
     return rc;
   }
+  last_error.clear();
+  out->takeover_ms = out->steps.back().at_ms - t_promoted;
   {
-    std::lock_guard l(w.mu);
-    out->data = w.data;
-    const std::string s_check = "data check: restored = " + w.failing + "'s last snapshot";
-    if (!w.data.ok) {
-      std::string why = "files " + std::to_string(w.data.restored_files) + "/" +
-                        std::to_string(w.data.record_files) + ", rows " +
-                        std::to_string(w.data.restored_rows) + "/" +
-                        std::to_string(w.data.expected_rows);
-      for (const auto& m : w.data.mismatches)
+    // The snapshot it took over: the "from" of its sidecar's "writer" line (logged right after
+    // the position; allow for the write).
+    json line;
+    const std::string s_check =
+        "data check: " + w.passive + " holds " + w.failing + "'s last snapshot";
+    if (int rc = wait(
+            s_check, 10,
+            [&]() -> std::optional<std::string> {
+              for (const auto& l : WriterLines(passive))
+                if (l.value("lineage", "") == w.failing) line = l;
+              if (line.is_null()) return std::nullopt;
+              return "";
+            },
+            false, std::chrono::milliseconds(20))) {
+      return rc;
+    }
+    const std::string head = line.value("from", "");
+    if (head.empty()) {
+      return fail(s_check, w.passive + "'s sidecar took over " + w.failing +
+                               "'s lineage from no snapshot (none was published)");
+    }
+    const double sidecar_ms =
+        line["takeoverMs"].is_number() ? line["takeoverMs"].get<double>() : 0.0;
+    DataCheck dc = CheckTakeover(w, passive, head, sidecar_ms);
+    out->data = dc;
+    if (!dc.ok) {
+      std::string why = "files " + std::to_string(dc.restored_files) + "/" +
+                        std::to_string(dc.record_files) + ", rows " +
+                        std::to_string(dc.restored_rows) + "/" + std::to_string(dc.expected_rows);
+      for (const auto& m : dc.mismatches)
         why += "; " + m;
-      if (!w.data.error.empty()) why += "; " + w.data.error;
+      if (!dc.error.empty()) why += "; " + dc.error;
       return fail(s_check, why);
     }
-    out->steps.push_back(Step{s_check, MsBetween(t0, *w.restore_done),
-                              std::to_string(w.data.restored_files) + " files, " +
-                                  std::to_string(w.data.restored_rows) + " rows (brain v" +
-                                  std::to_string(w.data.captured_version) + ")"});
+    out->steps.push_back(Step{s_check, MsBetween(t0, SteadyClock::now()),
+                              "snapshot " + head + ": " + std::to_string(dc.restored_files) +
+                                  " files, " + std::to_string(dc.restored_rows) + " rows (brain v" +
+                                  std::to_string(dc.captured_version) + ")"});
   }
   if (int rc =
           wait(w.passive + " serving clients", detect_budget, [&]() -> std::optional<std::string> {
@@ -394,7 +428,6 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
           true, std::chrono::milliseconds(5))) {
     return rc;
   }
-  double t_recovered = 0;
   if (int rc = wait(w.failing + " recovered (not in failedRegions)", detect_budget,
                     [&]() -> std::optional<std::string> {
                       auto kv = state_now();
@@ -408,54 +441,141 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
                     })) {
     return rc;
   }
-  t_recovered = out->steps.back().at_ms;
-  const Mono recovered_at =
-      t0 + std::chrono::microseconds(static_cast<long long>(t_recovered * 1000));
+  // Failback: the controller demotes the promoted region (state), its gate stops being ready, the
+  // recovered region's gate becomes ready once its sidecar writes its lineage again. All three are
+  // polled together, each timed when first seen.
+  std::optional<double> t_demoted, t_passive_503, t_failing_200;
+  std::string demoted_detail;
+  if (int rc = wait(
+          w.passive + " demoted (failback)", detect_budget + w.failback_seconds + 30,
+          [&]() -> std::optional<std::string> {
+            const double now = MsBetween(t0, SteadyClock::now());
+            if (!t_demoted) {
+              auto kv = state_now();
+              auto s = ListKey(kv, failover::kServingRegionsKey);
+              if (!failover::ContainsRegion(s, w.passive)) {
+                // A demotion for another reason (the passive region failed) is no failback.
+                std::string reason = "?";
+                if (auto it = kv.find(failover::kStateJsonKey); it != kv.end()) {
+                  json j = json::parse(it->second, nullptr, false);
+                  if (j.is_object() && j["transitions"].is_array()) {
+                    for (const auto& t : j["transitions"]) {
+                      if (t.value("type", "") == "RegionDemoted" &&
+                          t.value("region", "") == w.passive) {
+                        reason = t.value("reason", "?");
+                      }
+                    }
+                  }
+                }
+                if (reason.rfind("failback", 0) != 0) {
+                  return "\x01" + w.passive + " was demoted, but not by failback: " + reason;
+                }
+                t_demoted = now;
+                demoted_detail = "servingRegions=" + Join(s) + " (" + reason + ")";
+              }
+            }
+            if (!t_passive_503 && HttpStatus(passive.gate_port, "/ready") == 503) {
+              t_passive_503 = MsBetween(t0, SteadyClock::now());
+            }
+            if (!t_failing_200 && HttpStatus(failing.gate_port, "/ready") == 200) {
+              t_failing_200 = MsBetween(t0, SteadyClock::now());
+            }
+            if (t_demoted && t_passive_503 && t_failing_200) return "";
+            return std::nullopt;
+          },
+          false, std::chrono::milliseconds(2))) {
+    return rc;
+  }
+  {
+    std::vector<Step> fb = {
+        {w.passive + " demoted (failback)", *t_demoted, demoted_detail},
+        {w.passive + " gate /ready 503 (failback)", *t_passive_503, "no longer serving"},
+        {w.failing + " gate /ready 200 (data ready again)", *t_failing_200,
+         "its sidecar writes " + w.failing + "'s lineage again"}};
+    std::stable_sort(fb.begin(), fb.end(),
+                     [](const Step& a, const Step& b) { return a.at_ms < b.at_ms; });
+    for (auto& st : fb)
+      out->steps.push_back(st);
+    out->failback_pause_ms = *t_failing_200 - *t_passive_503;
+  }
+  if (int rc = wait(
+          w.failing + " writer of its lineage again", 60,
+          [&]() -> std::optional<std::string> {
+            auto p = ReadPosition(failing.position_file);
+            if (!p || p->role != replication::Role::kWriter || p->lineage != w.failing ||
+                !p->data_ready) {
+              return std::nullopt;
+            }
+            return "epoch " + std::to_string(p->epoch) + ", position dataReady";
+          },
+          true, std::chrono::milliseconds(10))) {
+    return rc;
+  }
+  // No write lost at failback: every fragment the promoted app committed is in the recovered
+  // region's volume (checked once the promoted app stopped writing).
+  SimulatedApp* passive_app = nullptr;
+  SimulatedApp* failing_app = nullptr;
+  for (auto* a : w.apps) {
+    if (a->region() == w.passive) passive_app = a;
+    if (a->region() == w.failing) failing_app = a;
+  }
+  {
+    const std::string s_lost =
+        "failback check: " + w.failing + " holds every write " + w.passive + " committed";
+    if (int rc = wait(
+            s_lost, 30,
+            [&]() -> std::optional<std::string> {
+              if (passive_app->writing()) return std::nullopt;
+              return "";
+            },
+            false, std::chrono::milliseconds(10))) {
+      return rc;
+    }
+    uint64_t rows = 0, missing_rows = 0, last_version = 0;
+    json missing = json::array();
+    const auto commits = passive_app->commits();
+    for (const auto& c : commits) {
+      rows += c.rows;
+      last_version = std::max(last_version, c.version);
+      std::error_code ec;
+      if (!fs::exists(fs::path(failing.agent_dir) / "brain/memory.lance/data" / c.fragment, ec)) {
+        missing_rows += c.rows;
+        missing.push_back({{"version", c.version}, {"fragment", c.fragment}, {"rows", c.rows}});
+      }
+    }
+    uint64_t reloaded = 0;
+    for (const auto& r : failing_app->reloads())
+      if (MsBetween(t0, r.at) >= 0) reloaded = r.version;
+    out->lost_at_failback = missing_rows;
+    out->failback_check = {{"promotedWrites", commits.size()},
+                           {"promotedRows", rows},
+                           {"promotedLastVersion", last_version},
+                           {"missingWrites", missing},
+                           {"recoveredAppReloadedVersion", reloaded}};
+    if (commits.empty()) return fail(s_lost, w.passive + "'s app committed nothing while promoted");
+    if (missing_rows > 0) {
+      return fail(s_lost, std::to_string(missing.size()) + " of " + std::to_string(commits.size()) +
+                              " writes (" + std::to_string(missing_rows) + " rows) missing in " +
+                              w.failing);
+    }
+    out->steps.push_back(Step{s_lost, MsBetween(t0, SteadyClock::now()),
+                              std::to_string(commits.size()) + " writes, " + std::to_string(rows) +
+                                  " rows (through v" + std::to_string(last_version) + "), 0 lost"});
+  }
+  const Mono failback_at =
+      t0 + std::chrono::microseconds(static_cast<long long>(*t_failing_200 * 1000));
   if (int rc = wait(w.failing + " serving clients again", detect_budget,
                     [&]() -> std::optional<std::string> {
-                      auto at = w.load->FirstServedBy(w.failing, recovered_at);
+                      auto at = w.load->FirstServedBy(w.failing, failback_at);
                       if (!at) return std::nullopt;
                       return "first request answered at t+" +
                              std::to_string(static_cast<long long>(MsBetween(t0, *at))) + " ms";
                     })) {
     return rc;
   }
-  if (int rc = wait(w.passive + " demoted (failback)", detect_budget + w.failback_seconds,
-                    [&]() -> std::optional<std::string> {
-                      auto kv = state_now();
-                      auto s = ListKey(kv, failover::kServingRegionsKey);
-                      if (failover::ContainsRegion(s, w.passive)) return std::nullopt;
-                      // A demotion for another reason (the passive region failed) is no failback.
-                      std::string reason = "?";
-                      if (auto it = kv.find(failover::kStateJsonKey); it != kv.end()) {
-                        json j = json::parse(it->second, nullptr, false);
-                        if (j.is_object() && j["transitions"].is_array()) {
-                          for (const auto& t : j["transitions"]) {
-                            if (t.value("type", "") == "RegionDemoted" &&
-                                t.value("region", "") == w.passive) {
-                              reason = t.value("reason", "?");
-                            }
-                          }
-                        }
-                      }
-                      if (reason.rfind("failback", 0) != 0) {
-                        return "\x01" + w.passive + " was demoted, but not by failback: " + reason;
-                      }
-                      return "servingRegions=" + Join(s) + " (" + reason + ")";
-                    })) {
-    return rc;
-  }
-  if (int rc = wait(
-          w.passive + " sidecar shipped its own snapshot", 60,
-          [&]() -> std::optional<std::string> {
-            auto l = w.remote->Get(replication::LatestKey(w.passive));
-            if (!l) return std::nullopt;
-            auto p = replication::LatestFromJson(*l);
-            if (!p) return std::nullopt;
-            return "latest " + p->id;
-          },
-          true, std::chrono::milliseconds(50))) {
-    return rc;
+  if (auto p = ReadPosition(failing.position_file)) {
+    out->divergent_preserved = {
+        {"files", p->divergent.files}, {"bytes", p->divergent.bytes}, {"path", p->divergent.path}};
   }
   if (int rc = wait(
           "drill report complete (get_drill_report)", 30,

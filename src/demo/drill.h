@@ -1,5 +1,6 @@
-// The drill of `agency-ha demo`: the step sequence run against the world demo.cpp set up, and
-// the restore a promoted passive region performs.
+// The drill of `agency-ha demo`: the step sequence run against the world demo.cpp set up. The
+// data handoff is the product's (`agency-ha sidecar` in every region); the drill only observes
+// it (position files, sidecar logs, gates, the remote) and checks the data.
 //
 // Every step waits for a real event with a deadline (generous: CI machines are slow) and records
 // when this process observed it, relative to the moment the drill was started through MCP. A step
@@ -36,15 +37,17 @@ struct Phase {
   double from_ms = 0, to_ms = 0;
 };
 
-// The data check: what the promoted region restored vs. the failed region's last snapshot.
+// The data check at promotion: the promoted region's volume vs. the failed region's snapshot its
+// sidecar took over (the "from" of its "writer" log line). The app keeps adding files, so the
+// immutable files of the record (all but session.json, which the app rewrites) are compared.
 struct DataCheck {
   bool done = false, ok = false;
   std::string snapshot_id, error;
-  double restore_ms = 0;
+  double restore_ms = 0;  // the sidecar's own takeoverMs (its "writer" log line)
   uint64_t record_files = 0, record_bytes = 0, restored_files = 0, restored_bytes = 0;
   uint64_t captured_version = 0;  // brain manifest version in the snapshot
   uint64_t expected_rows = 0;     // rows the failed region's app had committed at that version
-  uint64_t restored_rows = 0;     // rows counted in the restored fragments
+  uint64_t restored_rows = 0;     // rows counted in the fragments of that manifest, on disk
   uint64_t restored_manifest_rows = 0;
   uint64_t failed_app_version = 0;  // the failed app's last committed version
   std::vector<std::string> mismatches;
@@ -54,7 +57,7 @@ struct RegionRuntime {
   std::string name;
   bool active = true;
   int gate_port = 0, app_port = 0;
-  std::string agent_dir;
+  std::string agent_dir, position_file, sidecar_log;
 };
 
 struct World {
@@ -64,7 +67,7 @@ struct World {
   int drill_seconds = 5;
   double interval_seconds = 0.5, failback_seconds = 3;
   double baseline_seconds = 2, tail_seconds = 1.5;
-  std::string remote_desc, state_dir, status_url, restore_scratch;
+  std::string remote_desc, state_dir, status_url;
   // Components.
   ChildSet* children = nullptr;
   Child* mcp = nullptr;
@@ -75,13 +78,6 @@ struct World {
   gate::StateSource* state = nullptr;
   objectstore::ObjectStore* remote = nullptr;
   Stopper* stop = nullptr;
-  // Replication sidecar of the passive region, (re)started after each restore.
-  std::function<Status()> start_passive_sidecar;
-  std::function<void()> stop_passive_sidecar;
-  // Filled by RestoreForPromotion (app watcher thread) and read by the drill.
-  std::mutex mu;
-  DataCheck data;
-  std::optional<Mono> restore_started, restore_done;
 };
 
 struct DemoResult {
@@ -97,14 +93,20 @@ struct DemoResult {
   std::vector<Outcome> outcomes;
   std::map<std::string, std::map<std::string, double>> latency_ms;  // location -> region
   DataCheck data;
+  // The handoff, from observed events only (null: not observed).
+  nlohmann::json takeover_ms;          // promotion seen in the state -> promoted position dataReady
+  nlohmann::json lost_at_failback;     // rows the promoted app committed, missing after failback
+  nlohmann::json failback_check;       // the details of that count
+  nlohmann::json divergent_preserved;  // the failed region's position: {files, bytes, path}
+  nlohmann::json writer_changes = nlohmann::json::array();  // the sidecars' "writer" log lines
+  nlohmann::json failback_pause_ms;  // promoted gate /ready 503 -> recovered gate /ready 200
   nlohmann::json mcp_report;
   std::string failed_step, failure;
 };
 
-// The promote hook of the passive app: stops its sidecar, restores `failed_region`'s latest
-// snapshot into its agent dir with the replication restore code, runs the data check, starts the
-// sidecar again. Records everything in world.data.
-Status RestoreForPromotion(World& w, const std::string& failed_region);
+// Every takeover the sidecars logged ("writer" lines: ts, region, lineage, epoch, from, planned,
+// takeoverMs), oldest first.
+nlohmann::json WriterChanges(const World& w);
 
 // The phases (before the drill, outage not yet detected, failed over, recovered before failback,
 // after failback) from the steps that happened; a phase whose end did not happen runs to the end.

@@ -32,7 +32,8 @@ json Durations(const DemoResult& r) {
       {"drillToEntryPointDrain", Between(r, "", "entry point stops routing to " + r.failing)},
       {"drillToFailedRegions", Between(r, "", r.failing + " in failedRegions")},
       {"drillToPassivePromoted", Between(r, "", r.passive + " promoted")},
-      {"restoreMs", r.data.done ? json(r.data.restore_ms) : json(nullptr)},
+      {"takeoverMs", r.takeover_ms},
+      {"sidecarTakeoverMs", r.data.done ? json(r.data.restore_ms) : json(nullptr)},
       {"drillToPassiveServingClients", Between(r, "", r.passive + " serving clients")},
       {"drillToOutageExpired", Between(r, "", "outage expired")},
       {"outageExpiredToRecovered",
@@ -50,6 +51,12 @@ std::string Fmt(const char* f, double v) {
 
 std::string MsText(const json& v) {
   return v.is_number() ? Fmt("%.1f ms", v.get<double>()) : "-";
+}
+
+std::string ObservedText(const json& v, const char* unit) {
+  if (v.is_number_float()) return Fmt("%.1f", v.get<double>()) + unit;
+  if (v.is_number()) return v.dump() + unit;
+  return "not observed";
 }
 
 }  // namespace
@@ -165,8 +172,14 @@ json ToJson(const DemoResult& r) {
         {"expectedRows", d.expected_rows},
         {"restoredRows", d.restored_rows},
         {"restoredManifestRows", d.restored_manifest_rows},
-        {"restoreMs", d.restore_ms},
+        {"sidecarTakeoverMs", d.restore_ms},
         {"mismatches", d.mismatches}}},
+      {"takeoverMs", r.takeover_ms},
+      {"lostAtFailback", r.lost_at_failback},
+      {"failbackCheck", r.failback_check},
+      {"divergentPreserved", r.divergent_preserved},
+      {"writerChanges", r.writer_changes},
+      {"failbackPauseMs", r.failback_pause_ms},
       {"mcpDrillReport", r.mcp_report},
   };
 }
@@ -187,8 +200,8 @@ void PrintText(const DemoResult& r, std::FILE* out) {
                MsText(du["drillToEntryPointDrain"]).c_str());
   std::fprintf(out, "  drill -> failedRegions (detection)                     %s\n",
                MsText(du["drillToFailedRegions"]).c_str());
-  std::fprintf(out, "  restore of the last snapshot in %-22s %s\n", r.passive.c_str(),
-               MsText(du["restoreMs"]).c_str());
+  std::fprintf(out, "  promotion -> %-15s data ready (takeoverMs)   %s\n", r.passive.c_str(),
+               MsText(du["takeoverMs"]).c_str());
   std::fprintf(out, "  drill -> %-15s serving clients               %s\n", r.passive.c_str(),
                MsText(du["drillToPassiveServingClients"]).c_str());
   std::fprintf(out, "  outage expired -> %-15s recovered            %s\n", r.failing.c_str(),
@@ -244,9 +257,10 @@ void PrintText(const DemoResult& r, std::FILE* out) {
   const auto& d = r.data;
   if (d.done) {
     std::fprintf(out,
-                 "\ndata check (%s): snapshot %s of %s restored into %s in %.1f ms\n"
-                 "  files %llu restored / %llu in the snapshot, bytes %llu / %llu\n"
-                 "  brain rows %llu counted in the restored fragments / %llu in its manifest / "
+                 "\ndata check (%s): snapshot %s of %s taken over by %s's sidecar (it measured "
+                 "%.1f ms)\n"
+                 "  immutable files %llu in place / %llu in the snapshot, bytes %llu / %llu\n"
+                 "  brain rows %llu counted in the fragments on disk / %llu in its manifest / "
                  "%llu committed by %s at v%llu (its last write: v%llu)\n",
                  d.ok ? "ok" : "FAILED", d.snapshot_id.c_str(), r.failing.c_str(),
                  r.passive.c_str(), d.restore_ms, static_cast<unsigned long long>(d.restored_files),
@@ -258,6 +272,33 @@ void PrintText(const DemoResult& r, std::FILE* out) {
                  static_cast<unsigned long long>(d.expected_rows), r.failing.c_str(),
                  static_cast<unsigned long long>(d.captured_version),
                  static_cast<unsigned long long>(d.failed_app_version));
+  }
+  std::fprintf(out, "\nhandoff (observed; the sidecars move the data, the demo only checks it):\n");
+  std::fprintf(out, "  takeoverMs (promotion seen -> %s position dataReady)   %s\n",
+               r.passive.c_str(), ObservedText(r.takeover_ms, " ms").c_str());
+  std::fprintf(out, "  failbackPauseMs (%s /ready 503 -> %s /ready 200)   %s\n", r.passive.c_str(),
+               r.failing.c_str(), ObservedText(r.failback_pause_ms, " ms").c_str());
+  std::fprintf(out, "  lostAtFailback (rows %s committed, missing in %s)   %s", r.passive.c_str(),
+               r.failing.c_str(), ObservedText(r.lost_at_failback, "").c_str());
+  if (r.failback_check.is_object()) {
+    std::fprintf(out, " of %s rows in %s writes", r.failback_check["promotedRows"].dump().c_str(),
+                 r.failback_check["promotedWrites"].dump().c_str());
+  }
+  std::fprintf(out, "\n  divergentPreserved (%s position)   %s\n", r.failing.c_str(),
+               r.divergent_preserved.is_object()
+                   ? (r.divergent_preserved["files"].dump() + " files, " +
+                      r.divergent_preserved["bytes"].dump() + " bytes" +
+                      (r.divergent_preserved.value("path", "").empty()
+                           ? std::string()
+                           : " in " + r.divergent_preserved.value("path", "")))
+                         .c_str()
+                   : "not observed");
+  std::fprintf(out, "  writerChanges (sidecar \"writer\" log lines):%s\n",
+               r.writer_changes.empty() ? " not observed" : "");
+  for (const auto& c : r.writer_changes) {
+    std::fprintf(out, "    %s  %-15s writes %-15s epoch %s%s\n", c.value("ts", "").c_str(),
+                 c.value("region", "").c_str(), c.value("lineage", "").c_str(),
+                 c["epoch"].dump().c_str(), c.value("planned", false) ? " (planned)" : "");
   }
   if (r.mcp_report.is_object()) {
     const json& ds = r.mcp_report["durationsSeconds"];
@@ -395,17 +436,46 @@ std::string RenderHtml(const DemoResult& r) {
   }
   const auto& d = r.data;
   h += "</table>\n<h2>Data check</h2>\n<p class=\"" + std::string(d.ok ? "ok" : "bad") + "\">" +
-       (d.ok ? "restored = last snapshot" : "mismatch") + "</p>\n<table>" +
-       "<tr><th></th><th>restored in " + HtmlEscape(r.passive) + "</th><th>snapshot " +
+       (d.ok ? "in place = last snapshot" : "mismatch") + "</p>\n<table>" +
+       "<tr><th></th><th>in place in " + HtmlEscape(r.passive) + "</th><th>snapshot " +
        HtmlEscape(d.snapshot_id) + " of " + HtmlEscape(r.failing) + "</th></tr>" +
-       "<tr><td>files</td><td class=\"n\">" + std::to_string(d.restored_files) +
+       "<tr><td>immutable files</td><td class=\"n\">" + std::to_string(d.restored_files) +
        "</td><td class=\"n\">" + std::to_string(d.record_files) + "</td></tr>" +
        "<tr><td>bytes</td><td class=\"n\">" + std::to_string(d.restored_bytes) +
        "</td><td class=\"n\">" + std::to_string(d.record_bytes) + "</td></tr>" +
        "<tr><td>brain rows (v" + std::to_string(d.captured_version) + ")</td><td class=\"n\">" +
        std::to_string(d.restored_rows) + "</td><td class=\"n\">" + std::to_string(d.expected_rows) +
        "</td></tr></table>\n";
-  h += "<p>Restore took " + Fmt("%.1f", d.restore_ms) + " ms.</p>\n</body></html>\n";
+  h += "<p>" + HtmlEscape(r.passive) + "'s sidecar measured its takeover at " +
+       Fmt("%.1f", d.restore_ms) + " ms.</p>\n";
+  h += "<h2>Handoff (observed)</h2>\n<table><tr><th>field</th><th>value</th><th>measured "
+       "as</th></tr>\n";
+  auto row = [&](const char* field, const std::string& value, const std::string& how) {
+    h += "<tr><td>" + std::string(field) + "</td><td class=\"n\">" + HtmlEscape(value) +
+         "</td><td>" + HtmlEscape(how) + "</td></tr>\n";
+  };
+  row("takeoverMs", ObservedText(r.takeover_ms, " ms"),
+      "promotion seen in the state -> " + r.passive + " position dataReady");
+  row("failbackPauseMs", ObservedText(r.failback_pause_ms, " ms"),
+      r.passive + " gate /ready 503 -> " + r.failing + " gate /ready 200");
+  row("lostAtFailback", ObservedText(r.lost_at_failback, " rows"),
+      "rows " + r.passive + "'s app committed while promoted, missing in " + r.failing +
+          " after failback");
+  row("divergentPreserved",
+      r.divergent_preserved.is_object() ? r.divergent_preserved.dump() : "not observed",
+      r.failing + "'s position file");
+  h += "</table>\n<h3>writerChanges</h3>\n<table><tr><th>ts</th><th>sidecar</th><th>lineage</th>"
+       "<th>epoch</th><th>from snapshot</th><th>planned</th><th>takeoverMs</th></tr>\n";
+  for (const auto& c : r.writer_changes) {
+    h += "<tr><td>" + HtmlEscape(c.value("ts", "")) + "</td><td>" +
+         HtmlEscape(c.value("region", "")) + "</td><td>" + HtmlEscape(c.value("lineage", "")) +
+         "</td><td class=\"n\">" + HtmlEscape(c["epoch"].dump()) + "</td><td>" +
+         HtmlEscape(c.value("from", "")) + "</td><td>" +
+         (c.value("planned", false) ? "yes" : "no") + "</td><td class=\"n\">" +
+         HtmlEscape(c["takeoverMs"].dump()) + "</td></tr>\n";
+  }
+  if (r.writer_changes.empty()) h += "<tr><td colspan=\"7\">not observed</td></tr>\n";
+  h += "</table>\n</body></html>\n";
   return h;
 }
 

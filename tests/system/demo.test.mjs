@@ -38,29 +38,36 @@ const STEPS = [
   'entry point stops routing to us-east-1',
   'us-east-1 in failedRegions',
   'ap-southeast-1 promoted (servingRegions)',
-  'ap-southeast-1 restored us-east-1\'s latest snapshot',
-  'data check: restored = us-east-1\'s last snapshot',
+  'ap-southeast-1 data ready: its sidecar writes us-east-1\'s lineage',
+  'data check: ap-southeast-1 holds us-east-1\'s last snapshot',
   'ap-southeast-1 serving clients',
   'outage expired: us-east-1 gate /health 200',
   'us-east-1 recovered (not in failedRegions)',
-  'us-east-1 serving clients again',
+  // (these three are listed in the order observed)
   'ap-southeast-1 demoted (failback)',
-  'ap-southeast-1 sidecar shipped its own snapshot',
+  'ap-southeast-1 gate /ready 503 (failback)',
+  'us-east-1 gate /ready 200 (data ready again)',
+  'us-east-1 writer of its lineage again',
+  'failback check: us-east-1 holds every write ap-southeast-1 committed',
+  'us-east-1 serving clients again',
   'drill report complete (get_drill_report)',
 ];
+const FAILBACK = STEPS.slice(9, 12);
+const sameSteps = (got) => assert.deepEqual(
+  [...got.slice(0, 9), ...got.slice(9, 12).sort(), ...got.slice(12)],
+  [...STEPS.slice(0, 9), ...FAILBACK.slice().sort(), ...STEPS.slice(12)]);
 
-test('demo: the full drill with every timeline step, traffic, restore and data check', async (t) => {
+test('demo: the full drill with every timeline step, traffic, the sidecars\' handoff and data checks', async (t) => {
   const dir = tempDir(t);
   const report = join(dir, 'report.html');
   const r = await demo(['--duration', '3', '--interval', '0.2', '--failback', '1', '--json',
     '--report', report]);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.slice(r.stdout.indexOf('{\n')));
-  assert.deepEqual(out.timeline.map((s) => s.step), STEPS);
+  sameSteps(out.timeline.map((s) => s.step));
   assert.equal(out.failedStep, null);
-  // Measured times are in order, except the data check: it is timed when the restore ended,
-  // which the drill observes afterwards.
-  const at = out.timeline.filter((s) => !s.step.startsWith('data check')).map((s) => s.atMs);
+  // Measured times are in order.
+  const at = out.timeline.map((s) => s.atMs);
   for (let i = 1; i < at.length; i++) assert.ok(at[i] >= at[i - 1], `steps out of order: ${at}`);
   // Nothing the controller decides can precede the drill; the outage lasts its 3 s.
   assert.ok(out.durationsMs.drillToFailedRegions > 0);
@@ -74,6 +81,23 @@ test('demo: the full drill with every timeline step, traffic, restore and data c
   assert.equal(d.restoredFiles, d.recordFiles);
   assert.equal(d.restoredBytes, d.recordBytes);
   assert.deepEqual(d.mismatches, []);
+  assert.ok(d.snapshot, 'the snapshot the sidecar took over is named');
+
+  // The handoff, observed: the promoted region's sidecar took over the lineage (position file),
+  // no write of the promoted app is missing after failback, and every takeover is in the logs.
+  assert.equal(typeof out.takeoverMs, 'number');
+  assert.ok(out.takeoverMs >= 0, `takeoverMs ${out.takeoverMs}`);
+  assert.equal(out.lostAtFailback, 0, JSON.stringify(out.failbackCheck));
+  assert.ok(out.failbackCheck.promotedWrites > 0, JSON.stringify(out.failbackCheck));
+  assert.ok(out.failbackCheck.recoveredAppReloadedVersion >= out.failbackCheck.promotedLastVersion,
+    JSON.stringify(out.failbackCheck));
+  assert.equal(typeof out.failbackPauseMs, 'number');
+  assert.equal(typeof out.divergentPreserved.files, 'number');
+  assert.ok(out.writerChanges.length > 0);
+  const takeover = out.writerChanges.find((c) => c.region === 'ap-southeast-1' && c.lineage === 'us-east-1');
+  assert.ok(takeover && takeover.from === d.snapshot, JSON.stringify(out.writerChanges));
+  const back = out.writerChanges.filter((c) => c.region === 'us-east-1' && c.lineage === 'us-east-1');
+  assert.ok(back.length >= 2 && back.at(-1).epoch > takeover.epoch, JSON.stringify(out.writerChanges));
 
   // Where traffic went, per phase: us-east-1 and eu-west-1 before; the promoted passive region
   // while failed over, us-east-1 not at all then; us-east-1 again after failback.
@@ -108,6 +132,9 @@ test('demo: the full drill with every timeline step, traffic, restore and data c
   const html = readFileSync(report, 'utf8');
   assert.match(html, /<svg[^>]*>/);
   for (const s of STEPS) assert.ok(html.includes(s.replace(/'/g, '&#39;')), `report lists ${s}`);
+  for (const f of ['takeoverMs', 'lostAtFailback', 'divergentPreserved', 'writerChanges', 'failbackPauseMs']) {
+    assert.ok(html.includes(f), `report shows ${f}`);
+  }
 
   // Cleaned up: the temp dir is gone and every printed port is closed.
   const tmp = r.stdout.match(/temp dir (\S+)/)[1];
@@ -144,8 +171,9 @@ test('demo: snapshots on S3 (s3rver): the drill restores from the bucket', async
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.slice(r.stdout.indexOf('{\n')));
   assert.equal(out.remote, 's3://bkt/demo');
-  assert.deepEqual(out.timeline.map((s) => s.step), STEPS);
+  sameSteps(out.timeline.map((s) => s.step));
   assert.equal(out.dataCheck.ok, true, JSON.stringify(out.dataCheck));
+  assert.equal(out.lostAtFailback, 0, JSON.stringify(out.failbackCheck));
   // The objects are in the bucket (s3rver keeps them as files under its directory).
   const bucket = join(dir, 's3rver', 'bkt', 'demo');
   for (const region of ['us-east-1', 'eu-west-1', 'ap-southeast-1']) {
