@@ -274,9 +274,6 @@ int Run(const Options& opts) {
       if (!c) return Err(spec.name + ": " + c.message());
       return c;
     };
-    auto ctl = start({"controller", {"controller", "--config", ctl_cfg}, logs + "/controller.log"});
-    if (!ctl) return ctl.message();
-    controller = *ctl;
     for (const auto& r : w.regions) {
       if (auto c = start({"gate " + r.name,
                           {"gate", "--config", cfgs + "/gate-" + r.name + ".yaml"},
@@ -291,6 +288,11 @@ int Run(const Options& opts) {
         return c.message();
       }
     }
+    // The controller last: started before the gates and sidecars, it could fail (and promote a
+    // stand-in for) a region whose gate is not listening yet.
+    auto ctl = start({"controller", {"controller", "--config", ctl_cfg}, logs + "/controller.log"});
+    if (!ctl) return ctl.message();
+    controller = *ctl;
     auto mcp = start({"mcp", {"mcp", "--config", ctl_cfg}, logs + "/mcp.log", true});
     if (!mcp) return mcp.message();
     w.mcp = *mcp;

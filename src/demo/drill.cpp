@@ -525,8 +525,11 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
     if (int rc = wait(
             s_lost, 30,
             [&]() -> std::optional<std::string> {
+              // The promoted app stopped, and the recovered app re-read its data after failback.
               if (passive_app->writing()) return std::nullopt;
-              return "";
+              for (const auto& r : failing_app->reloads())
+                if (MsBetween(t0, r.at) >= *t_demoted) return "";
+              return std::nullopt;
             },
             false, std::chrono::milliseconds(10))) {
       return rc;
@@ -545,7 +548,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
     }
     uint64_t reloaded = 0;
     for (const auto& r : failing_app->reloads())
-      if (MsBetween(t0, r.at) >= 0) reloaded = r.version;
+      if (MsBetween(t0, r.at) >= *t_demoted) reloaded = r.version;
     out->lost_at_failback = missing_rows;
     out->failback_check = {{"promotedWrites", commits.size()},
                            {"promotedRows", rows},
