@@ -213,3 +213,79 @@ mcp:
 {{- define "simple-cli.observationsTokenFile" -}}
 /var/run/secrets/agency-ha-observations/token
 {{- end -}}
+
+{{/* A replication sidecar's config (`agency-ha sidecar --config`, docs/WRITER.md): the
+replication keys plus `handoff:`. Arguments: root, source (the directory on the volume),
+lineage, active (bool), follow (the lineage followed while passive and not promoted). The
+restore init container reads the same file (it ignores handoff). */}}
+{{- define "simple-cli.sidecarConfig" -}}
+{{- $root := .root -}}
+{{- $repl := $root.Values.replicationSidecar -}}
+source: {{ .source }}
+region: {{ .lineage }}
+remotes:
+{{- range (include "simple-cli.replicationRemotes" $root | fromJsonArray) }}
+  - url: {{ .url | quote }}
+    {{- with .region }}
+    region: {{ . | quote }}
+    {{- end }}
+    {{- with .endpoint }}
+    endpoint: {{ . | quote }}
+    {{- end }}
+    {{- if hasKey . "pathStyle" }}
+    pathStyle: {{ .pathStyle }}
+    {{- end }}
+{{- end }}
+syncIntervalSeconds: {{ $repl.syncInterval }}
+retention:
+  keepLast: {{ $repl.retention.keepLast | int64 }}
+  keepWithinSeconds: {{ $repl.retention.keepWithinSeconds }}
+listen: "0.0.0.0:{{ $repl.metricsPort }}"
+handoff:
+  active: {{ .active }}
+  {{- if not .active }}
+  followRegion: {{ .follow }}
+  {{- end }}
+  state:
+    configMap: {namespace: {{ $root.Release.Namespace }}, name: {{ include "simple-cli.stateConfigMap" $root }}}
+  positionFile: {{ include "simple-cli.positionFile" $root }}
+  timeoutSeconds: {{ $repl.handoff.timeoutSeconds }}
+  followIntervalSeconds: {{ $repl.handoff.followIntervalSeconds }}
+{{- end -}}
+
+{{/* Where a replication sidecar writes its position (an emptyDir shared with the gate). */}}
+{{- define "simple-cli.positionFile" -}}
+/run/agency-ha/position.json
+{{- end -}}
+
+{{/* The brain's lineage: <lineage>-brain (a DNS-1123 label: region names of at most 57
+characters; validate.yaml refuses longer ones with the brain replicated). */}}
+{{- define "simple-cli.brainLineage" -}}
+{{- printf "%s-brain" . -}}
+{{- end -}}
+
+{{/* The replication sidecar container. Arguments: root, source (for the comment only). */}}
+{{- define "simple-cli.sidecarContainer" -}}
+{{- $root := .root -}}
+{{- $repl := $root.Values.replicationSidecar -}}
+- name: sidecar
+  image: {{ include "simple-cli.haImage" $root }}
+  imagePullPolicy: {{ $root.Values.haImage.pullPolicy }}
+  args: ["sidecar", "--config", "/etc/agency-ha/replicate.yaml"]
+  ports:
+    - {name: repl-metrics, containerPort: {{ $repl.metricsPort }}, protocol: TCP}
+  {{- with include "simple-cli.awsEnv" $root }}{{ . | nindent 2 }}{{ end }}
+  livenessProbe:
+    httpGet: {path: /healthz, port: repl-metrics}
+    periodSeconds: 30
+  resources: {{ toYaml $repl.resources | nindent 4 }}
+  {{- include "simple-cli.restrictedContainer" $root | nindent 2 }}
+  volumeMounts:
+    - {name: {{ .config }}, mountPath: /etc/agency-ha, readOnly: true}
+    - {name: data, mountPath: /data}
+    - {name: run, mountPath: /run/agency-ha}
+    - {name: tmp, mountPath: /tmp}
+    {{- if .token }}
+    - {name: kube-api-access, mountPath: /var/run/secrets/kubernetes.io/serviceaccount, readOnly: true}
+    {{- end }}
+{{- end -}}
