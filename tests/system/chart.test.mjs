@@ -11,7 +11,8 @@ import { parseAllDocuments } from 'yaml';
 import { BIN, tempDir, startController, startGate, startRole, writeConfig, freePort, get, waitFor, startKubeServer } from './helpers.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const CHART = join(ROOT, 'deployment/chart/simple-cli');
+// AHA_CHART: another copy of the chart (e.g. an older one, to see a check fail on it).
+const CHART = process.env.AHA_CHART || join(ROOT, 'deployment/chart/simple-cli');
 const HELM = process.env.HELM || join(ROOT, 'node_modules/.tools/helm/helm');
 
 function helm(args) {
@@ -316,6 +317,84 @@ test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', ()
   assert.deepEqual(np.spec.ingress[1].from.at(-1), mon);
   assert.deepEqual(np.spec.ingress[3].from.at(-1), mon);
 });
+
+// State coverage: every volume that holds state (a volumeClaimTemplate or a persistentVolumeClaim
+// volume) mounted by a container that is not agency-ha's replication tooling must be covered by a
+// replication sidecar in the same pod: one that mounts the same volume and whose config's `source`
+// (follow: `--to`) is the directory the app mounts, or a directory above it, on that volume.
+const REPLICATION_ROLES = new Set(['sidecar', 'replicate', 'follow']);
+const TOOLING_ROLES = new Set([...REPLICATION_ROLES, 'restore']);
+const posixRel = (from, to) => {
+  const f = from.replace(/\/+$/, ''), t = to.replace(/\/+$/, '');
+  if (t === f) return '';
+  return t.startsWith(`${f}/`) ? t.slice(f.length + 1) : null;
+};
+const volPath = (sub, rel) => [sub, rel].filter((x) => x).join('/');
+const covers = (outer, inner) => outer === '' || inner === outer || inner.startsWith(`${outer}/`);
+function uncoveredStateMounts(objs) {
+  const out = [];
+  for (const o of objs) {
+    const spec = o.kind === 'Pod' ? o.spec : o.spec?.template?.spec;
+    if (!spec) continue;
+    const state = new Set([...(o.spec.volumeClaimTemplates ?? []).map((v) => v.metadata.name),
+      ...(spec.volumes ?? []).filter((v) => v.persistentVolumeClaim).map((v) => v.name)]);
+    if (state.size === 0) continue;
+    const containers = [...(spec.initContainers ?? []), ...spec.containers];
+    // What each replication container covers: [volume, path on the volume of its source].
+    const covered = [];
+    for (const c of spec.containers.filter((x) => REPLICATION_ROLES.has(x.args?.[0]))) {
+      const arg = (flag) => { const i = c.args.indexOf(flag); return i > 0 ? c.args[i + 1] : undefined; };
+      let source = arg('--to');
+      if (c.args[0] !== 'follow') {
+        const cfgPath = arg('--config');
+        const m = (c.volumeMounts ?? []).find((vm) => posixRel(vm.mountPath, cfgPath) !== null);
+        const vol = m && spec.volumes.find((v) => v.name === m.name);
+        const cm = vol?.configMap && named(objs, 'ConfigMap', vol.configMap.name);
+        const text = cm?.data?.[volPath(m.subPath, posixRel(m.mountPath, cfgPath))];
+        source = text && parseAllDocuments(text)[0].toJS().source;
+      }
+      if (!source) continue;
+      for (const m of c.volumeMounts ?? []) {
+        const rel = posixRel(m.mountPath, source);
+        if (state.has(m.name) && rel !== null) covered.push([m.name, volPath(m.subPath, rel)]);
+      }
+    }
+    for (const c of containers.filter((x) => !TOOLING_ROLES.has(x.args?.[0]))) {
+      for (const m of (c.volumeMounts ?? []).filter((x) => state.has(x.name))) {
+        const path = m.subPath ?? '';
+        if (!covered.some(([v, p]) => v === m.name && covers(p, path))) {
+          out.push(`${o.kind}/${o.metadata.name}: container ${c.name} mounts state volume ${m.name}${path ? `/${path}` : ''} at ${m.mountPath}, which no replication sidecar covers`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+for (const f of readdirSync(join(CHART, 'ci'))) {
+  test(`every state volume a container mounts is covered by a replication sidecar: ${f}`, () => {
+    const values = parseAllDocuments(readFileSync(ci(f), 'utf8'))[0].toJS() ?? {};
+    const objs = render(ci(f));
+    if (!values.replicationSidecar?.enabled) {
+      // Replication off: no sidecar at all (the volumes are the operator's to back up).
+      assert.ok(!objs.some((o) => (o.spec?.template?.spec?.containers ?? []).some((c) => REPLICATION_ROLES.has(c.args?.[0]))), f);
+      return;
+    }
+    assert.deepEqual(uncoveredStateMounts(objs), []);
+    // The check can fail: without the brain's sidecar (as before issue 12) its volume is reported.
+    const brain = byKind(objs, 'StatefulSet').find((s) => s.metadata.labels['app.kubernetes.io/component'] === 'brain');
+    if (brain) {
+      const bare = structuredClone(brain);
+      bare.spec.template.spec.containers = bare.spec.template.spec.containers.filter((c) => c.name !== 'sidecar');
+      assert.match(uncoveredStateMounts([...objs.filter((o) => o !== brain), bare]).join('\n'), /container brain mounts state volume data\/brain/);
+      // A sidecar whose source is a sibling directory does not cover it either.
+      const elsewhere = structuredClone(objs);
+      const cm = elsewhere.find((o) => o.kind === 'ConfigMap' && o.metadata.name === `${brain.metadata.name}-sidecar`);
+      cm.data['replicate.yaml'] = cm.data['replicate.yaml'].replace('source: /data/brain', 'source: /data/other');
+      assert.match(uncoveredStateMounts(elsewhere).join('\n'), /container brain mounts state volume data\/brain/);
+    }
+  });
+}
 
 const BAD = join(ROOT, 'tests/chart/bad');
 for (const f of readdirSync(BAD)) {
