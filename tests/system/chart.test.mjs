@@ -82,6 +82,9 @@ test('seed example: one StatefulSet per region pinned by nodeSelector, gates, co
     assert.equal(bc.ports[0].containerPort, 3002);
     assert.equal(bc.securityContext.readOnlyRootFilesystem, true);
     assert.equal(brain.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '5Gi');
+    // Replication is on: the brain sees its volume's brain/ directory, its sidecar the volume.
+    assert.deepEqual(bc.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data', subPath: 'brain' });
+    assert.deepEqual(brain.spec.template.spec.containers.map((c) => c.name), ['brain', 'sidecar']);
     const bsvc = named(objs, 'Service', `${s.metadata.name}-brain`);
     assert.equal(bsvc.spec.clusterIP, 'None');
     assert.deepEqual(bsvc.spec.ports.map((p) => p.port), [3002]);
@@ -117,15 +120,23 @@ test('seed example: one StatefulSet per region pinned by nodeSelector, gates, co
 
 test('rendered configs pass the binary\'s own --check', (t) => {
   const dir = tempDir(t);
+  let checkedSidecars = 0;
+  // sidecar --check opens its state source: a ConfigMap needs a Kubernetes API configuration (in
+  // the pod: the ServiceAccount); a placeholder one here (nothing is contacted).
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\n'
+    + 'users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u, namespace: agency}}]\n');
   for (const f of readdirSync(join(CHART, 'ci'))) {
     for (const o of byKind(render(ci(f)), 'ConfigMap')) {
       for (const [key, value] of Object.entries(o.data ?? {})) {
-        const role = { 'controller.yaml': 'controller', 'gate.yaml': 'gate', 'replicate.yaml': 'replicate' }[key];
+        // replicate.yaml is the replication sidecar's (and the restore init container's) file.
+        const role = { 'controller.yaml': 'controller', 'gate.yaml': 'gate', 'replicate.yaml': 'sidecar' }[key];
         if (!role) continue;
         const path = join(dir, `${o.metadata.name}-${key}`);
         writeFileSync(path, value);
-        const r = spawnSync(BIN, [role, '--config', path, '--check'], { encoding: 'utf8' });
+        const r = spawnSync(BIN, [role, '--config', path, '--check'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } });
         assert.equal(r.status, 0, `${f}: ${o.metadata.name}/${key}: ${r.stderr}\n${value}`);
+        if (role === 'sidecar') checkedSidecars++;
         if (role === 'controller' && value.includes('httpTokenFile:')) {
           // The MCP server reads the same file; its token file is the mounted Secret.
           const token = join(dir, 'mcp-token');
@@ -138,6 +149,7 @@ test('rendered configs pass the binary\'s own --check', (t) => {
       }
     }
   }
+  assert.ok(checkedSidecars >= 10, `agent and brain sidecar configs checked (${checkedSidecars})`);
 });
 
 test('one cluster per region: only the local region is rendered, the others are probed by endpoint', () => {
@@ -183,30 +195,48 @@ test('external-dns routing policies', () => {
 const replCfg = (objs, name) =>
   parseAllDocuments(named(objs, 'ConfigMap', `${name}-gate`).data['replicate.yaml'])[0].toJS();
 
-test('seed example: replication sidecars with remotes derived from the release and regions', () => {
+test('seed example: one replication sidecar per agent and brain pod, remotes derived from the release and regions', () => {
   const objs = render(ci('seed-values.yaml'));
+  const remotes = [
+    { url: 's3://simple-agency-agency-backup-us-east-1/agency', region: 'us-east-1' },
+    { url: 's3://simple-agency-agency-backup-eu-west-1/agency', region: 'eu-west-1' },
+  ];
+  const handoff = { active: true, state: { configMap: { namespace: 'agency', name: 'simple-agency-simple-cli-failover' } },
+    positionFile: '/run/agency-ha/position.json', timeoutSeconds: 30, followIntervalSeconds: 1 };
   for (const region of ['us-east-1', 'eu-west-1']) {
     const name = `simple-agency-simple-cli-${region}`;
     const cfg = replCfg(objs, name);
-    assert.equal(cfg.source, '/data/agent');
-    assert.equal(cfg.region, region);
-    assert.equal(cfg.listen, '0.0.0.0:9091');
-    assert.equal(cfg.syncIntervalSeconds, 60);
-    assert.deepEqual(cfg.remotes, [
-      { url: 's3://simple-agency-agency-backup-us-east-1/agency', region: 'us-east-1' },
-      { url: 's3://simple-agency-agency-backup-eu-west-1/agency', region: 'eu-west-1' },
-    ]);
-    const pod = named(objs, 'StatefulSet', name).spec.template.spec;
-    const repl = pod.containers.find((c) => c.name === 'replicate');
-    assert.deepEqual(repl.args, ['replicate', '--config', '/etc/agency-ha/replicate.yaml']);
-    assert.equal(repl.env, undefined, 'no static credentials by default');
-    assert.deepEqual(repl.volumeMounts.map((m) => [m.name, m.mountPath, m.subPath]),
-      [['gate-config', '/etc/agency-ha', undefined], ['data', '/data', undefined], ['tmp', '/tmp', undefined]]);
-    assert.equal(repl.securityContext.readOnlyRootFilesystem, true);
-    assert.equal(pod.initContainers, undefined, 'restore init container is opt-in');
-    assert.ok(pod.containers.every((c) => c.name !== 'follow'), 'both regions are active: nothing to follow');
+    assert.deepEqual(cfg, { source: '/data/agent', region, remotes, syncIntervalSeconds: 60,
+      retention: { keepLast: 48, keepWithinSeconds: 86400 }, listen: '0.0.0.0:9091', handoff });
+    const gateCfg = parseAllDocuments(named(objs, 'ConfigMap', `${name}-gate`).data['gate.yaml'])[0].toJS();
+    assert.equal(gateCfg.positionFile, '/run/agency-ha/position.json');
+    const brainCfg = parseAllDocuments(named(objs, 'ConfigMap', `${name}-brain-sidecar`).data['replicate.yaml'])[0].toJS();
+    assert.deepEqual(brainCfg, { ...cfg, source: '/data/brain', region: `${region}-brain` });
+    for (const [sts, config] of [[name, 'gate-config'], [`${name}-brain`, 'sidecar-config']]) {
+      const pod = named(objs, 'StatefulSet', sts).spec.template.spec;
+      const car = pod.containers.filter((c) => ['sidecar', 'replicate', 'follow'].includes(c.name));
+      assert.deepEqual(car.map((c) => c.name), ['sidecar'], `${sts}: exactly one replication sidecar`);
+      assert.deepEqual(car[0].args, ['sidecar', '--config', '/etc/agency-ha/replicate.yaml']);
+      assert.equal(car[0].env, undefined, 'no static credentials by default');
+      assert.deepEqual(car[0].ports, [{ name: 'repl-metrics', containerPort: 9091, protocol: 'TCP' }]);
+      assert.deepEqual(car[0].livenessProbe.httpGet, { path: '/healthz', port: 'repl-metrics' });
+      assert.deepEqual(car[0].volumeMounts.slice(0, 4).map((m) => [m.name, m.mountPath, m.subPath]),
+        [[config, '/etc/agency-ha', undefined], ['data', '/data', undefined], ['run', '/run/agency-ha', undefined], ['tmp', '/tmp', undefined]]);
+      assert.equal(car[0].securityContext.readOnlyRootFilesystem, true);
+      assert.deepEqual(pod.volumes.find((v) => v.name === 'run').emptyDir, { medium: 'Memory', sizeLimit: '1Mi' });
+      assert.equal(pod.initContainers, undefined, 'restore init container is opt-in');
+      assert.equal(pod.serviceAccountName, 'simple-agency-simple-cli-gate', 'the state ConfigMap Role');
+    }
+    // The gate reads the position the agent pod's sidecar writes.
+    const gate = named(objs, 'StatefulSet', name).spec.template.spec.containers.find((c) => c.name === 'gate');
+    assert.deepEqual(gate.volumeMounts.find((m) => m.name === 'run'), { name: 'run', mountPath: '/run/agency-ha', readOnly: true });
+    // The brain pod: the token is projected into the sidecar only, not into upstream's brain.
+    const bpod = named(objs, 'StatefulSet', `${name}-brain`).spec.template.spec;
+    assert.equal(bpod.automountServiceAccountToken, false);
+    assert.ok(bpod.containers.find((c) => c.name === 'sidecar').volumeMounts.some((m) => m.name === 'kube-api-access' && m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount'));
+    assert.ok(!bpod.containers.find((c) => c.name === 'brain').volumeMounts.some((m) => m.name === 'kube-api-access'));
     const probe = named(objs, 'Service', `${name}-probe`);
-    assert.ok(probe.spec.ports.some((p) => p.name === 'repl-metrics' && p.port === 9091));
+    assert.deepEqual(probe.spec.ports.map((p) => [p.name, p.port]), [['gate', 8081], ['repl-metrics', 9091]]);
   }
   assert.equal(named(objs, 'ServiceAccount', 'simple-agency-simple-cli-gate').metadata.annotations, undefined);
   assert.equal(byKind(objs, 'ServiceMonitor').length + byKind(objs, 'PrometheusRule').length, 0);
@@ -217,10 +247,11 @@ test('seed example: replication sidecars with remotes derived from the release a
     { podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency', 'app.kubernetes.io/component': 'test' } } }]);
   assert.deepEqual(np.spec.ingress[2].from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency' } } }]);
   assert.deepEqual(np.spec.ingress[3].from, [{ podSelector: {} }]);
-  assert.deepEqual(np.spec.ingress[3].ports.map((p) => p.port), [9091, 9092]);
+  assert.deepEqual(np.spec.ingress[3].ports.map((p) => p.port), [9091]);
   const bnp = named(objs, 'NetworkPolicy', 'simple-agency-simple-cli-brain');
   assert.deepEqual(bnp.spec.podSelector.matchLabels['app.kubernetes.io/component'], 'brain');
-  assert.deepEqual(bnp.spec.ingress, [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency' } } }], ports: [{ port: 3002, protocol: 'TCP' }] }]);
+  assert.deepEqual(bnp.spec.ingress, [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'simple-agency' } } }], ports: [{ port: 3002, protocol: 'TCP' }] },
+    { from: [{ podSelector: {} }], ports: [{ port: 9091, protocol: 'TCP' }] }]);
   const off = render(ci('seed-values.yaml'), ['--set', 'networkPolicy.enabled=false']);
   assert.equal(byKind(off, 'NetworkPolicy').length, 0);
 });
@@ -235,14 +266,17 @@ test('replication: explicit remotes, IRSA annotations, retention; static keys fr
   assert.deepEqual(cfg.retention, { keepLast: 100, keepWithinSeconds: 604800 });
   assert.deepEqual(cfg.remotes[1], { url: 's3://acme-agency-backup-eu-west-1/agency', region: 'eu-west-1', endpoint: 'https://minio.backup.example.com', pathStyle: true });
   const sec = render(ci('monitoring-values.yaml'));
-  const repl = named(sec, 'StatefulSet', 'simple-agency-simple-cli-us-east-1').spec.template.spec.containers.find((c) => c.name === 'replicate');
+  for (const sts of ['simple-agency-simple-cli-us-east-1', 'simple-agency-simple-cli-us-east-1-brain']) {
+  const repl = named(sec, 'StatefulSet', sts).spec.template.spec.containers.find((c) => c.name === 'sidecar');
   assert.deepEqual(repl.env.map((e) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.optional ?? false]), [
     ['AWS_ACCESS_KEY_ID', 'agency-backup-credentials', false],
     ['AWS_SECRET_ACCESS_KEY', 'agency-backup-credentials', false],
     ['AWS_SESSION_TOKEN', 'agency-backup-credentials', true],
   ]);
+  }
   const disabled = render(ci('single-region-values.yaml'));
-  assert.ok(agents(disabled)[0].spec.template.spec.containers.every((c) => c.name !== 'replicate'));
+  assert.ok(byKind(disabled, 'StatefulSet').every((s) => s.spec.template.spec.containers.every((c) => c.name !== 'sidecar')));
+  assert.equal(named(disabled, 'ConfigMap', 'simple-agency-simple-cli-us-east-1-brain-sidecar'), undefined);
   assert.equal(named(disabled, 'ConfigMap', 'simple-agency-simple-cli-us-east-1-gate').data['replicate.yaml'], undefined);
 });
 
@@ -288,7 +322,7 @@ test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', ()
   assert.deepEqual(sms.map((s) => s.metadata.name).sort(), ['simple-agency-simple-cli-agent', 'simple-agency-simple-cli-failover-controller']);
   for (const s of sms) assert.equal(s.metadata.labels.release, 'kube-prometheus-stack');
   const agentSm = named(objs, 'ServiceMonitor', 'simple-agency-simple-cli-agent');
-  assert.deepEqual(agentSm.spec.endpoints.map((e) => e.port), ['gate', 'repl-metrics', 'follow-metrics']);
+  assert.deepEqual(agentSm.spec.endpoints.map((e) => e.port), ['gate', 'repl-metrics']);
   // The selector matches the probe Services only.
   const matched = byKind(objs, 'Service').filter((svc) =>
     Object.entries(agentSm.spec.selector.matchLabels).every(([k, v]) => svc.metadata.labels[k] === v));
@@ -529,29 +563,37 @@ test('the object-model validator rejects misspelt fields, wrong types, unknown k
   assert.equal(lines.length, cases.length, r.stderr);
 });
 
-test('passive region: warm standby follows the highest-priority active region; restore init container in the others', () => {
+test('passive region: its sidecars follow the highest-priority active region; restore init containers in the others', () => {
   const objs = render(ci('per-cluster-passive-standby-values.yaml'));
   const name = 'simple-agency-simple-cli-ap-southeast-1';
   assert.deepEqual(agents(objs).map((s) => s.metadata.name), [name]);
   const pod = named(objs, 'StatefulSet', name).spec.template.spec;
-  const follow = pod.containers.find((c) => c.name === 'follow');
-  assert.deepEqual(follow.args, ['follow', '--config', '/etc/agency-ha/replicate.yaml', '--region', 'us-east-1',
-    '--to', '/data/agent', '--interval', '10', '--listen', '0.0.0.0:9092']);
-  assert.deepEqual(follow.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
-  assert.equal(follow.env, undefined, 'IRSA: no static keys');
-  assert.equal(follow.securityContext.readOnlyRootFilesystem, true);
-  // follow refuses a directory replicate has published from: no replicate, no restore here.
-  assert.ok(pod.containers.every((c) => c.name !== 'replicate'));
+  const brainCfg = (o, n) => parseAllDocuments(named(o, 'ConfigMap', `${n}-brain-sidecar`).data['replicate.yaml'])[0].toJS();
+  // One sidecar, passive: follows us-east-1 (and us-east-1-brain) until promoted.
+  assert.deepEqual(pod.containers.map((c) => c.name), ['agent', 'gate', 'health-monitor', 'sidecar']);
+  assert.deepEqual(replCfg(objs, name).handoff.active, false);
+  assert.equal(replCfg(objs, name).handoff.followRegion, 'us-east-1');
+  assert.equal(replCfg(objs, name).region, 'ap-southeast-1');
+  assert.deepEqual([brainCfg(objs, name).region, brainCfg(objs, name).handoff.active, brainCfg(objs, name).handoff.followRegion],
+    ['ap-southeast-1-brain', false, 'us-east-1-brain']);
+  const car = pod.containers.find((c) => c.name === 'sidecar');
+  assert.deepEqual(car.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
+  assert.equal(car.env, undefined, 'IRSA: no static keys');
+  // A follower must not restore over what it follows: no init container here.
   assert.equal(pod.initContainers, undefined);
+  assert.equal(named(objs, 'StatefulSet', `${name}-brain`).spec.template.spec.initContainers, undefined);
   const app = pod.containers.find((c) => c.name === 'agent');
   assert.deepEqual(app.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/app/.agent', subPath: 'agent' });
   const probe = named(objs, 'Service', `${name}-probe`);
-  assert.deepEqual(probe.spec.ports.map((p) => p.name), ['gate', 'follow-metrics']);
-  // The same values in the active region's cluster: replicate, and the restore init container on
-  // the volume's parent mount with the app's sub-directory as its target.
+  assert.deepEqual(probe.spec.ports.map((p) => p.name), ['gate', 'repl-metrics']);
+  // The same values in the active region's cluster: an active sidecar, and the restore init
+  // containers (agent and brain) on the volume's parent mount with the app's directory as target.
   const us = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.localRegion=us-east-1']);
-  const upod = named(us, 'StatefulSet', 'simple-agency-simple-cli-us-east-1').spec.template.spec;
-  assert.ok(upod.containers.some((c) => c.name === 'replicate') && upod.containers.every((c) => c.name !== 'follow'));
+  const uname = 'simple-agency-simple-cli-us-east-1';
+  const upod = named(us, 'StatefulSet', uname).spec.template.spec;
+  assert.equal(replCfg(us, uname).handoff.active, true);
+  assert.equal(replCfg(us, uname).handoff.followRegion, undefined);
+  assert.equal(brainCfg(us, uname).handoff.active, true);
   assert.equal(upod.initContainers.length, 1);
   const restore = upod.initContainers[0];
   assert.equal(restore.name, 'restore');
@@ -559,20 +601,31 @@ test('passive region: warm standby follows the highest-priority active region; r
     '--to', '/data/agent', '--if-empty']);
   assert.deepEqual(restore.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
   assert.equal(restore.securityContext.readOnlyRootFilesystem, true);
+  const brestore = named(us, 'StatefulSet', `${uname}-brain`).spec.template.spec.initContainers;
+  assert.deepEqual(brestore.map((c) => c.args), [['restore', '--config', '/etc/agency-ha/replicate.yaml', '--region', 'us-east-1-brain',
+    '--to', '/data/brain', '--if-empty']]);
   // Explicit follow region and restore lineage (a region taking over from a lost one).
   const other = render(ci('per-cluster-passive-standby-values.yaml'),
     ['--set', 'replicationSidecar.follow.region=eu-west-1,replicationSidecar.restore.region=eu-west-1,multiRegion.localRegion=us-east-1']);
-  assert.equal(named(other, 'StatefulSet', 'simple-agency-simple-cli-us-east-1').spec.template.spec.initContainers[0].args[4], 'eu-west-1');
+  assert.equal(named(other, 'StatefulSet', uname).spec.template.spec.initContainers[0].args[4], 'eu-west-1');
+  assert.equal(named(other, 'StatefulSet', `${uname}-brain`).spec.template.spec.initContainers[0].args[4], 'eu-west-1-brain');
   const f2 = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'replicationSidecar.follow.region=eu-west-1']);
-  assert.equal(named(f2, 'StatefulSet', name).spec.template.spec.containers.find((c) => c.name === 'follow').args[4], 'eu-west-1');
+  assert.equal(replCfg(f2, name).handoff.followRegion, 'eu-west-1');
+  assert.equal(brainCfg(f2, name).handoff.followRegion, 'eu-west-1-brain');
   // Priority decides; ties go to the name (the controller's promotion order).
   const tie = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.regions[1].priority=0']);
-  assert.equal(named(tie, 'StatefulSet', name).spec.template.spec.containers.find((c) => c.name === 'follow').args[4], 'eu-west-1');
-  // follow off: the passive region replicates like the others.
+  assert.equal(replCfg(tie, name).handoff.followRegion, 'eu-west-1');
+  // follow off: the passive region's sidecars write their own lineages like the others.
   const off = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'replicationSidecar.follow.enabled=false']);
-  const opod = named(off, 'StatefulSet', name).spec.template.spec;
-  assert.ok(opod.containers.every((c) => c.name !== 'follow') && opod.containers.some((c) => c.name === 'replicate'));
-  assert.equal(opod.initContainers[0].name, 'restore');
+  assert.equal(replCfg(off, name).handoff.active, true);
+  assert.equal(brainCfg(off, name).handoff.active, true);
+  assert.equal(named(off, 'StatefulSet', name).spec.template.spec.initContainers[0].name, 'restore');
+  // The old follow keys are still accepted (and change nothing the sidecar reads).
+  const old = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'replicationSidecar.follow.intervalSeconds=5,replicationSidecar.follow.metricsPort=9093']);
+  assert.deepEqual(replCfg(old, name), replCfg(objs, name));
+  // The handoff knobs.
+  const knobs = render(ci('per-cluster-passive-standby-values.yaml'), ['--set-json', 'replicationSidecar.handoff={"timeoutSeconds":12,"followIntervalSeconds":0.5}']);
+  assert.deepEqual([replCfg(knobs, name).handoff.timeoutSeconds, replCfg(knobs, name).handoff.followIntervalSeconds], [12, 0.5]);
 });
 
 // The rendered restore and follow arguments run against a real snapshot: the chart's configs with
@@ -758,7 +811,9 @@ test('NOTES.txt commands name the objects the release has', (t) => {
     assert.ok(names.has(`${k}/${name}`), `NOTES names ${k}/${name}, which the release does not have`);
   }
   assert.match(notes, /Warm standby: ap-southeast-1 follows us-east-1/);
-  assert.match(notes, /rollout restart statefulset\/simple-agency-simple-cli-ap-southeast-1/);
+  assert.match(notes, /no pod restart/);
+  assert.doesNotMatch(notes, /rollout restart/, 'promotion needs no restart any more');
+  assert.match(notes, /port-forward statefulset\/simple-agency-simple-cli-ap-southeast-1 9091 &\n\s+curl -s localhost:9091\/v1\/position/);
   assert.doesNotMatch(notes, /Restore init container/, 'no local region restores here');
   assert.match(renderNotes(t, ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.localRegion=us-east-1']),
     /Restore init container \(us-east-1\)/);
