@@ -628,83 +628,127 @@ test('passive region: its sidecars follow the highest-priority active region; re
   assert.deepEqual([replCfg(knobs, name).handoff.timeoutSeconds, replCfg(knobs, name).handoff.followIntervalSeconds], [12, 0.5]);
 });
 
-// The rendered restore and follow arguments run against a real snapshot: the chart's configs with
-// file:// remotes, the pod paths (/etc/agency-ha, /data) mapped to temp dirs, nothing else changed.
-test('rendered replicate, follow and restore move a real snapshot between regions', async (t) => {
+// The rendered sidecar configs and restore arguments run against real snapshots: the chart's
+// configs with file:// remotes and a state directory, the pod paths (/etc/agency-ha, /data,
+// /run/agency-ha) mapped to temp dirs, nothing else changed.
+function stateJson(promotedFor) {
+  const now = new Date().toISOString();
+  const region = (active, promoted) => ({
+    status: 'healthy', since: now, reason: '', active, promoted: promoted.length > 0,
+    promotedFor: promoted, promotedSince: promoted.length > 0 ? now : null, lastProbe: null,
+  });
+  return JSON.stringify({
+    apiVersion: 'agency-ha/v1', generation: Date.now(), updatedAt: now, panic: false, panicSince: null,
+    failedRegions: promotedFor, servingRegions: ['us-east-1', 'eu-west-1', 'ap-southeast-1'].filter((r) => !promotedFor.includes(r)),
+    regions: { 'us-east-1': region(true, []), 'eu-west-1': region(true, []), 'ap-southeast-1': region(false, promotedFor) },
+    transitions: [],
+  });
+}
+
+async function startRenderedSidecars(t, dir) {
+  const help = spawnSync(BIN, ['sidecar', '--help'], { encoding: 'utf8' });
+  if (!/Usage: \S+ sidecar /.test(help.stdout)) return null;
+  const remotes = ['--set', `replicationSidecar.remotes[0].url=file://${dir}/bucket-a`, '--set', `replicationSidecar.remotes[1].url=file://${dir}/bucket-b`];
+  const stateDir = join(dir, 'state');
+  const setState = (promotedFor) => {
+    const r = spawnSync(BIN, ['state', 'set', '--dir', stateDir, 'state.json', '--value', stateJson(promotedFor)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  setState([]);
+  const us = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.localRegion=us-east-1', ...remotes]);
+  const ap = render(ci('per-cluster-passive-standby-values.yaml'), remotes);
+  // One pod: its volume (<data>/), config and position file mapped to temp paths.
+  const pod = async (objs, region, cm, what) => {
+    const data = join(dir, region, what);
+    mkdirSync(join(data, 'etc'), { recursive: true });
+    mkdirSync(join(data, 'run'), { recursive: true });
+    const text = named(objs, 'ConfigMap', cm).data['replicate.yaml'];
+    const cfg = parseAllDocuments(text)[0].toJS();
+    const source = cfg.source.replace(/^\/data\//, `${data}/`);
+    mkdirSync(source, { recursive: true });
+    const position = join(data, 'run', 'position.json');
+    writeFileSync(join(data, 'etc/replicate.yaml'), text.replace(`source: ${cfg.source}`, `source: ${source}`)
+      .replace(/listen: .*/, 'listen: "127.0.0.1:0"')
+      .replace(/state:\n\s+configMap: .*/, `state: {file: "${stateDir}"}`)
+      .replace(/positionFile: .*/, `positionFile: "${position}"`));
+    const sts = byKind(objs, 'StatefulSet').find((s) => s.spec.template.spec.volumes.some((v) => v.configMap?.name === cm));
+    const args = sts.spec.template.spec.containers.find((c) => c.name === 'sidecar').args.map((a) => a.replace('/etc/agency-ha/', `${data}/etc/`));
+    const pos = () => (existsSync(position) ? JSON.parse(readFileSync(position, 'utf8')) : {});
+    return { data, source, cfg, args, pos, sts, start: () => startRole(t, args, 'sidecar starting') };
+  };
+  const name = (r) => `simple-agency-simple-cli-${r}`;
+  return {
+    us, ap, setState,
+    usAgent: await pod(us, 'us', `${name('us-east-1')}-gate`, 'agent'),
+    usBrain: await pod(us, 'us', `${name('us-east-1')}-brain-sidecar`, 'brain'),
+    apAgent: await pod(ap, 'ap', `${name('ap-southeast-1')}-gate`, 'agent'),
+    apBrain: await pod(ap, 'ap', `${name('ap-southeast-1')}-brain-sidecar`, 'brain'),
+  };
+}
+
+test('rendered sidecars: the active region writes its lineages, the passive one follows them in place; restore brings them back', { timeout: 180000 }, async (t) => {
   const dir = tempDir(t);
-  const help = (cmd) => spawnSync(BIN, [cmd, '--help'], { encoding: 'utf8' });
-  // (CLI11 answers `UNKNOWN --help` with the main help and exit 0: look for the command's usage.)
-  if (!/Usage: \S+ follow /.test(help('follow').stdout)) {
-    t.skip('this agency-ha has no follow command yet');
+  const p = await startRenderedSidecars(t, dir);
+  if (!p) {
+    t.skip('this agency-ha has no sidecar command yet');
     return;
   }
-  const remotes = ['--set', `replicationSidecar.remotes[0].url=file://${dir}/bucket-a`, '--set', `replicationSidecar.remotes[1].url=file://${dir}/bucket-b`];
-  const pod = (objs) => agents(objs)[0].spec.template.spec;
-  const cfg = (objs) => byKind(objs, 'ConfigMap').find((c) => c.data?.['replicate.yaml']).data['replicate.yaml'];
-  const local = (args, data) => args.map((a) => a.replace('/etc/agency-ha/', `${data}/etc/`).replace(/^\/data\//, `${data}/`)
-    .replace(/^0\.0\.0\.0:\d+$/, '127.0.0.1:0'));
-  const setup = (name, objs) => {
-    const data = join(dir, name);
-    mkdirSync(join(data, 'etc'), { recursive: true });
-    writeFileSync(join(data, 'etc/replicate.yaml'), cfg(objs).replace('source: /data/agent', `source: ${data}/agent`).replace(/listen: .*/, 'listen: "127.0.0.1:0"'));
-    return data;
-  };
-  // The active region publishes with its rendered replicate.yaml.
-  const us = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.localRegion=us-east-1', ...remotes]);
-  const usData = setup('us', us);
-  mkdirSync(join(usData, 'agent/brain'), { recursive: true });
-  writeFileSync(join(usData, 'agent/session.json'), '{"turns": 3}\n');
-  writeFileSync(join(usData, 'agent/brain/rows.bin'), 'x'.repeat(70000));
-  const rep = pod(us).containers.find((c) => c.name === 'replicate').args;
-  const pub = spawnSync(BIN, [...local(rep, usData), '--once'], { encoding: 'utf8', timeout: 120000 });
-  assert.equal(pub.status, 0, pub.stderr);
-  // The passive region's follow, exactly as rendered (one round).
-  const ap = render(ci('per-cluster-passive-standby-values.yaml'), remotes);
-  const apData = setup('ap', ap);
-  const follow = local(pod(ap).containers.find((c) => c.name === 'follow').args, apData);
-  const f = spawnSync(BIN, [...follow, '--once'], { encoding: 'utf8', timeout: 120000 });
-  assert.equal(f.status, 0, f.stderr);
-  assert.equal(JSON.parse(f.stdout).applied, true, f.stdout);
-  assert.equal(readFileSync(join(apData, 'agent/session.json'), 'utf8'), '{"turns": 3}\n');
-  assert.equal(readFileSync(join(apData, 'agent/brain/rows.bin'), 'utf8').length, 70000);
-  // Taking over for good (RUNBOOK): ap-southeast-1 made active, its pod restarts with replicate on
-  // the followed copy, and publishes its own lineage from it.
-  const apActive = render(ci('per-cluster-passive-standby-values.yaml'), ['--set', 'multiRegion.regions[2].active=true', ...remotes]);
-  assert.ok(pod(apActive).containers.every((c) => c.name !== 'follow'));
-  writeFileSync(join(apData, 'agent/after-takeover.txt'), 'new write\n');
-  const take = spawnSync(BIN, [...local(pod(apActive).containers.find((c) => c.name === 'replicate').args, apData), '--once'],
-    { encoding: 'utf8', timeout: 120000 });
-  assert.equal(take.status, 0, take.stderr);
-  const snaps = spawnSync(BIN, ['snapshots', '--config', join(apData, 'etc/replicate.yaml'), '--json'], { encoding: 'utf8', timeout: 60000 });
-  assert.equal(snaps.status, 0, snaps.stderr);
-  assert.match(snaps.stdout, new RegExp(JSON.parse(take.stdout).snapshot));
-  // The restore init container of a rebuilt us-east-1 (empty volume): its own lineage comes back.
-  const restoreArgs = pod(us).initContainers[0].args;
-  const rebuilt = setup('us-rebuilt', us);
-  assert.ok(restoreArgs.includes('--if-empty'), 'the init container restores only an empty volume');
-  const args = local(restoreArgs, rebuilt);
-  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(readFileSync(join(rebuilt, 'agent/session.json'), 'utf8'), '{"turns": 3}\n');
-  assert.equal(readFileSync(join(rebuilt, 'agent/brain/rows.bin'), 'utf8').length, 70000);
-  // Every later start: a non-empty directory is left alone (exit 0, local writes kept).
-  writeFileSync(join(rebuilt, 'agent/session.json'), 'local write\n');
-  const again = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
-  assert.equal(again.status, 0, again.stderr);
-  assert.equal(readFileSync(join(rebuilt, 'agent/session.json'), 'utf8'), 'local write\n');
-  // A first install (no snapshot of the lineage yet): nothing to restore, the pod starts.
-  const fresh = setup('eu-fresh', us);
-  const none = spawnSync(BIN, local(restoreArgs, fresh).map((a) => (a === 'us-east-1' ? 'eu-west-1' : a)), { encoding: 'utf8', timeout: 120000 });
-  assert.equal(none.status, 0, none.stderr);
-  assert.match(none.stdout, /"skipped":"no snapshot of region eu-west-1 on any remote"/);
-  assert.ok(!existsSync(join(fresh, 'agent')) || readdirSync(join(fresh, 'agent')).length === 0);
-  // A remote that cannot answer is not "no snapshot": the init container fails (and is retried)
-  // rather than starting a region empty while its snapshot may exist.
-  const down = spawnSync(BIN, ['restore', '--remote', 's3://agency-backup/agency', '--endpoint', 'http://127.0.0.1:1',
-    '--region', 'eu-west-1', '--to', join(fresh, 'agent'), '--if-empty', '--quiet'],
-  { encoding: 'utf8', timeout: 120000, env: { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'us-east-1' } });
-  assert.equal(down.status, 1, down.stdout + down.stderr);
-  assert.match(down.stderr, /127\.0\.0\.1:1|connect/i);
+  const { usAgent, usBrain, apAgent, apBrain } = p;
+  // Agent and brain pods of one region share nothing but the remotes: separate volumes.
+  assert.equal(usAgent.source, join(dir, 'us', 'agent', 'agent'));
+  assert.equal(usBrain.source, join(dir, 'us', 'brain', 'brain'));
+  writeFileSync(join(usAgent.source, 'session.json'), '{"turns": 3}\n');
+  mkdirSync(join(usBrain.source, 'memory.lance', '_versions'), { recursive: true });
+  writeFileSync(join(usBrain.source, 'memory.lance', 'rows.bin'), 'x'.repeat(70000));
+  writeFileSync(join(usBrain.source, 'memory.lance', '_versions', '1.manifest'), 'v1');
+  for (const pod of [usAgent, usBrain, apAgent, apBrain]) await pod.start();
+  await waitFor('the active region writes both lineages', () =>
+    usAgent.pos().role === 'writer' && usAgent.pos().lineage === 'us-east-1' && usAgent.pos().dataReady
+    && usBrain.pos().role === 'writer' && usBrain.pos().lineage === 'us-east-1-brain' && usBrain.pos().dataReady, 60000);
+  const apInode = statSync(apBrain.source).ino;
+  await waitFor('the passive region follows both lineages in place', () =>
+    existsSync(join(apAgent.source, 'session.json')) && readFileSync(join(apAgent.source, 'session.json'), 'utf8') === '{"turns": 3}\n'
+    && existsSync(join(apBrain.source, 'memory.lance', '_versions', '1.manifest')), 60000);
+  assert.equal(readFileSync(join(apBrain.source, 'memory.lance', 'rows.bin'), 'utf8').length, 70000);
+  assert.equal(apAgent.pos().role, 'follower');
+  assert.equal(apAgent.pos().lineage, 'us-east-1');
+  assert.equal(apBrain.pos().lineage, 'us-east-1-brain');
+  assert.equal(statSync(apBrain.source).ino, apInode, 'in place: the directory the brain mounts is the same inode');
+  assert.ok(!existsSync(join(apAgent.source, 'memory.lance')), 'agent and brain lineages stay apart');
+
+  // The restore init containers of a rebuilt us-east-1 (empty volumes): both lineages come back.
+  for (const [pod, file] of [[usAgent, 'session.json'], [usBrain, 'memory.lance/_versions/1.manifest']]) {
+    const init = pod.sts.spec.template.spec.initContainers[0].args;
+    assert.ok(init.includes('--if-empty'), 'the init container restores only an empty volume');
+    const rebuilt = join(dir, 'rebuilt', pod.cfg.region);
+    const args = init.map((a) => a.replace('/etc/agency-ha/', `${pod.data}/etc/`).replace(/^\/data\//, `${rebuilt}/`));
+    const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(rebuilt, pod.cfg.source.replace(/^\/data\//, ''), file)), `${pod.cfg.region}: ${file} restored`);
+  }
+});
+
+test('rendered sidecars: a promoted passive region takes over the failed region\'s agent and brain lineages', {
+  timeout: 180000,
+  todo: 'the brain sidecar (lineage <region>-brain) must map the state\'s promotedFor region to its own lineage: not in agency-ha sidecar yet (reported)',
+}, async (t) => {
+  const dir = tempDir(t);
+  const p = await startRenderedSidecars(t, dir);
+  if (!p) {
+    t.skip('this agency-ha has no sidecar command yet');
+    return;
+  }
+  const { usAgent, usBrain, apAgent, apBrain, setState } = p;
+  writeFileSync(join(usAgent.source, 'session.json'), '{"turns": 3}\n');
+  mkdirSync(join(usBrain.source, 'memory.lance'), { recursive: true });
+  writeFileSync(join(usBrain.source, 'memory.lance', 'rows.bin'), 'rows-1');
+  for (const pod of [usAgent, usBrain, apAgent, apBrain]) await pod.start();
+  await waitFor('the passive region follows', () => apAgent.pos().caughtUp && apBrain.pos().caughtUp
+    && existsSync(join(apBrain.source, 'memory.lance', 'rows.bin')), 60000);
+  setState(['us-east-1']);
+  await waitFor('the agent sidecar took over us-east-1', () => apAgent.pos().role === 'writer' && apAgent.pos().lineage === 'us-east-1' && apAgent.pos().dataReady, 60000);
+  await waitFor('the brain sidecar took over us-east-1-brain', () => apBrain.pos().role === 'writer' && apBrain.pos().lineage === 'us-east-1-brain', 15000);
+  await waitFor('the active region\'s brain sidecar stepped down', () => usBrain.pos().role === 'follower', 30000);
 });
 
 // The container image's runtime root filesystem, assembled by the script the Dockerfile runs.
