@@ -137,13 +137,20 @@ Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
     MapReader r(root.node("handoff"), "handoff", &err);
     h.active = r.boolean("active", true);
     h.follow_region = r.str("followRegion");
+    h.lineage_suffix = r.str("lineageSuffix");
     h.kubeconfig = r.str("kubeconfig");
     h.position_file = r.str("positionFile", c.state_dir + "/position.json");
     h.timeout_seconds = r.number("timeoutSeconds", h.timeout_seconds);
     h.follow_interval_seconds = r.number("followIntervalSeconds", h.follow_interval_seconds);
     if (err.empty()) config::ReadStateSource(r, &h.state, &err);
     if (err.empty()) r.finish();
+    const std::string& sfx = h.lineage_suffix;
     if (!err.empty()) {
+    } else if (!sfx.empty() &&
+               (sfx.size() >= c.region.size() || !c.region.ends_with(sfx) ||
+                !config::IsDns1123Label(c.region.substr(0, c.region.size() - sfx.size())))) {
+      r.fail("lineageSuffix",
+             "region " + Quote(c.region) + " must be <failover region>" + Quote(sfx));
     } else if (!h.active && h.follow_region.empty()) {
       r.fail("followRegion",
              "required when active is false (the lineage a passive region follows)");

@@ -30,6 +30,9 @@ struct HandoffConfig {
   bool configured = false;    // the key is present
   bool active = true;         // this region owns the lineage named `region`
   std::string follow_region;  // passive regions: the lineage followed while not promoted
+  // For a second volume of a region (the brain): its lineages are `<region><suffix>`. `region`
+  // then ends with the suffix, and the failover state is matched on the region name without it.
+  std::string lineage_suffix;
   config::StateSourceConfig state;
   std::string kubeconfig;
   std::string position_file;           // default <stateDir>/position.json

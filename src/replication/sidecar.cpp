@@ -60,9 +60,16 @@ class Sidecar {
         id_(InstanceId(cfg_.region)) {
     for (const auto& r : remotes_)
       stores_.push_back(r.store.get());
-    inputs_.region = cfg_.region;
+    // With a lineage suffix (the brain's volume) roles are decided on the failover region's name.
+    const std::string& sfx = cfg_.handoff.lineage_suffix;
+    auto strip = [&](const std::string& n) {
+      return !sfx.empty() && n.size() > sfx.size() && n.ends_with(sfx)
+                 ? n.substr(0, n.size() - sfx.size())
+                 : n;
+    };
+    inputs_.region = strip(cfg_.region);
     inputs_.active = cfg_.handoff.active;
-    inputs_.follow_region = cfg_.handoff.follow_region;
+    inputs_.follow_region = strip(cfg_.handoff.follow_region);
     apply_.dir = cfg_.source;
     apply_.state_dir = cfg_.state_dir;
     apply_.cancelled = [this] { return stop_.stopped(); };
@@ -113,7 +120,7 @@ class Sidecar {
     auto it = snap.kv.find(failover::kStateJsonKey);
     if (it == snap.kv.end()) {
       // No decision written yet: every region is healthy and serving; nobody is promoted.
-      decided_ = DecideRole(failover::State{}, inputs_);
+      decided_ = Suffixed(DecideRole(failover::State{}, inputs_));
       return;
     }
     auto st = failover::StateFromJson(it->second);
@@ -126,7 +133,12 @@ class Sidecar {
       return;
     }
     state_error_.clear();
-    decided_ = DecideRole(*st, inputs_);
+    decided_ = Suffixed(DecideRole(*st, inputs_));
+  }
+
+  RoleDecision Suffixed(RoleDecision d) const {
+    if (!d.lineage.empty()) d.lineage += cfg_.handoff.lineage_suffix;
+    return d;
   }
 
   std::chrono::milliseconds NextWait() const {
@@ -144,6 +156,8 @@ class Sidecar {
                               {"why", want.why}});
     if (current_.role == Role::kWriter && !fenced_) Release("role moved: " + want.why);
     rep_.reset();
+    pending_since_ = 0;
+    SetLag();
     if (watcher_) {
       watcher_->Stop();
       watcher_.reset();
@@ -251,12 +265,30 @@ class Sidecar {
   // Planned release: a final snapshot, then the lineage is marked released for the next writer.
   void Release(const std::string& why) {
     if (!rep_) return;
-    Cycle c = rep_->RunOnce(false, true);
-    NoteCycle(c);
+    // The final snapshot must hold every write made before the role moved: a capture that raced a
+    // write (a file changed during upload) or a failed publish is retried, bounded. Only a final
+    // snapshot that reached the remotes is marked released; otherwise the next writer takes over
+    // after its handoff timeout and what was not published is reported as lost.
+    Cycle c;
+    for (int attempt = 1; attempt <= 10 && !stop_.stopped(); ++attempt) {
+      c = rep_->RunOnce(false, true);
+      NoteCycle(c);
+      if (c.all_ok) break;
+      bool fenced = false;
+      for (const auto& r : c.reports)
+        fenced = fenced || IsFenced(r);
+      if (fenced) break;
+      stop_.WaitFor(std::chrono::milliseconds(c.retry ? 20 : 200));
+    }
     log::Info("releasing lineage", {{"lineage", current_.lineage},
                                     {"why", why},
                                     {"finalSnapshot", c.captured ? c.record.id : ""},
                                     {"ok", c.all_ok}});
+    if (!c.all_ok) {
+      log::Warn("final snapshot not published; lineage not released",
+                {{"lineage", current_.lineage}, {"error", c.capture_error}});
+      return;
+    }
     if (Status s = MarkReleased(current_.lineage); !s) {
       log::Warn("release not recorded on every remote",
                 {{"lineage", current_.lineage}, {"error", s.message()}});
@@ -297,10 +329,16 @@ class Sidecar {
           peek.overflow ? now : std::min(peek.last + debounce, peek.first + 5 * debounce);
       fire = fire || now >= at;
     }
+    if (peek.pending && (pending_since_ == 0 || peek.first_wall_s < pending_since_)) {
+      pending_since_ = peek.first_wall_s;
+    }
+    SetLag();
     if (!fire) return;
     if (watching_) watcher_->Take();
     Cycle c = rep_->RunOnce(false, true);
     NoteCycle(c);
+    if (c.all_ok) pending_since_ = 0;
+    SetLag();
     next_capture_ = Steady::now() + std::chrono::milliseconds(
                                         static_cast<long long>(cfg_.sync_interval_seconds * 1000));
     if (!c.all_ok) next_capture_ = std::min(next_capture_, Steady::now() + std::chrono::seconds(1));
@@ -317,6 +355,13 @@ class Sidecar {
         p.error.clear();
       });
     }
+  }
+
+  // Age of the oldest change not yet in a published snapshot (0 when caught up or not a writer).
+  void SetLag() {
+    const double lag = pending_since_ == 0 ? 0.0 : std::max(0.0, NowSeconds() - pending_since_);
+    std::lock_guard l(mu_);
+    m_.Set("agency_ha_replication_lag_seconds", {}, lag);
   }
 
   void Fence(const std::string& why) {
@@ -513,6 +558,9 @@ class Sidecar {
     m_.DefineCounter("agency_ha_replication_errors_total", "Failed snapshot publishes");
     m_.DefineGauge("agency_ha_replication_last_snapshot_timestamp_seconds",
                    "Capture time of the last snapshot published to the remote");
+    m_.DefineGauge("agency_ha_replication_lag_seconds",
+                   "Age of the oldest change not yet in a published snapshot (0 when caught up)");
+    m_.Set("agency_ha_replication_lag_seconds", {}, 0);
     m_.DefineCounter("agency_ha_replication_fenced_total",
                      "Publishes refused because another writer holds the lineage");
     m_.DefineCounter("agency_ha_replication_divergent_files",
@@ -546,7 +594,8 @@ class Sidecar {
   std::string state_error_;
   bool fenced_ = false;
   std::string fenced_lineage_;
-  int64_t epoch_ = 0;  // the epoch this sidecar claimed (writer role)
+  int64_t epoch_ = 0;         // the epoch this sidecar claimed (writer role)
+  double pending_since_ = 0;  // wall seconds of the oldest unpublished change (writer role)
   std::unique_ptr<Replicator> rep_;
   std::unique_ptr<TreeWatcher> watcher_;
   bool watching_ = false;
@@ -582,16 +631,16 @@ int SidecarCommand(const std::string& config_path, bool check) {
     }
     remotes.push_back({cfg->remotes[i], std::move(*s)});
   }
-  auto source = gate::OpenStateSource(cfg->handoff.state, cfg->handoff.kubeconfig);
-  if (!source) {
-    std::fprintf(stderr, "agency-ha sidecar: handoff.state: %s\n", source.message().c_str());
-    return 2;
-  }
   if (check) {
     std::printf("config ok: %zu remote(s), region %s, %s\n", remotes.size(), cfg->region.c_str(),
                 cfg->handoff.active ? "active"
                                     : ("passive, follows " + cfg->handoff.follow_region).c_str());
     return 0;
+  }
+  auto source = gate::OpenStateSource(cfg->handoff.state, cfg->handoff.kubeconfig);
+  if (!source) {
+    std::fprintf(stderr, "agency-ha sidecar: handoff.state: %s\n", source.message().c_str());
+    return 2;
   }
   if (Status s = EnsureWritableDir(cfg->state_dir); !s) {
     std::fprintf(stderr, "agency-ha sidecar: stateDir: %s\n", s.message().c_str());
