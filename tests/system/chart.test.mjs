@@ -212,7 +212,8 @@ test('seed example: one replication sidecar per agent and brain pod, remotes der
     const gateCfg = parseAllDocuments(named(objs, 'ConfigMap', `${name}-gate`).data['gate.yaml'])[0].toJS();
     assert.equal(gateCfg.positionFile, '/run/agency-ha/position.json');
     const brainCfg = parseAllDocuments(named(objs, 'ConfigMap', `${name}-brain-sidecar`).data['replicate.yaml'])[0].toJS();
-    assert.deepEqual(brainCfg, { ...cfg, source: '/data/brain', region: `${region}-brain` });
+    assert.deepEqual(brainCfg, { ...cfg, source: '/data/brain', region: `${region}-brain`,
+      handoff: { ...cfg.handoff, lineageSuffix: '-brain' } });
     for (const [sts, config] of [[name, 'gate-config'], [`${name}-brain`, 'sidecar-config']]) {
       const pod = named(objs, 'StatefulSet', sts).spec.template.spec;
       const car = pod.containers.filter((c) => ['sidecar', 'replicate', 'follow'].includes(c.name));
@@ -750,7 +751,6 @@ test('rendered sidecars: the active region writes its lineages, the passive one 
 
 test('rendered sidecars: a promoted passive region takes over the failed region\'s agent and brain lineages', {
   timeout: 180000,
-  todo: 'the brain sidecar (lineage <region>-brain) must map the state\'s promotedFor region to its own lineage: not in agency-ha sidecar yet (reported)',
 }, async (t) => {
   const { dir, track } = roleDir(t);
   const p = await startRenderedSidecars(t, dir, track);
@@ -930,12 +930,8 @@ test('alerts and dashboard use only metrics the roles export', async (t) => {
   await scrape(rport);
   car.child.kill('SIGTERM');
   assert.equal(await car.exited, 0, 'the sidecar stops cleanly on SIGTERM');
-  // Not exported by the sidecar yet (the replicate role had it): reported, tracked by the todo below.
-  const KNOWN_GAPS = new Set(['agency_ha_replication_lag_seconds']);
   const missing = [...used].filter((m) => !exported.has(m));
-  assert.deepEqual(missing.filter((m) => !KNOWN_GAPS.has(m)), [], `used by the chart but exported by no role (exported: ${[...exported].sort().join(' ')})`);
-  await t.test('the sidecar exports agency_ha_replication_lag_seconds (AgencyReplicationLagHigh, AgencyNoRecentSnapshot, dashboard)',
-    { todo: 'agency-ha sidecar has no lag gauge yet' }, () => assert.deepEqual(missing, []));
+  assert.deepEqual(missing, [], `used by the chart but exported by no role (exported: ${[...exported].sort().join(' ')})`);
 });
 
 test('observer quorum: peers and the token Secret in the controller, its Service reachable from peers', (t) => {

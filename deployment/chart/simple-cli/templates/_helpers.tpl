@@ -216,7 +216,8 @@ mcp:
 
 {{/* A replication sidecar's config (`agency-ha sidecar --config`, docs/WRITER.md): the
 replication keys plus `handoff:`. Arguments: root, source (the directory on the volume),
-lineage, active (bool), follow (the lineage followed while passive and not promoted). The
+lineage, active (bool), follow (the lineage followed while passive and not promoted), suffix
+(optional: a second volume's lineage suffix, e.g. "-brain"; roles follow the region name). The
 restore init container reads the same file (it ignores handoff). */}}
 {{- define "simple-cli.sidecarConfig" -}}
 {{- $root := .root -}}
@@ -245,6 +246,9 @@ handoff:
   active: {{ .active }}
   {{- if not .active }}
   followRegion: {{ .follow }}
+  {{- end }}
+  {{- with .suffix }}
+  lineageSuffix: {{ . | quote }}
   {{- end }}
   state:
     configMap: {namespace: {{ $root.Release.Namespace }}, name: {{ include "simple-cli.stateConfigMap" $root }}}
