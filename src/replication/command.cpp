@@ -102,14 +102,7 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   Stopper stop;
   SignalWatcher signals(stop);
   metrics::Registry m;
-  m.DefineCounter("agency_ha_replication_uploaded_bytes_total", "Blob bytes uploaded");
-  m.DefineCounter("agency_ha_replication_uploaded_objects_total", "Blobs uploaded");
-  m.DefineCounter("agency_ha_replication_requests_total", "Requests sent to the remote");
-  m.DefineCounter("agency_ha_replication_errors_total", "Failed snapshot publishes");
-  m.DefineGauge("agency_ha_replication_last_snapshot_timestamp_seconds",
-                "Capture time of the last snapshot published to the remote");
-  m.DefineGauge("agency_ha_replication_lag_seconds",
-                "Age of the oldest change not yet in a published snapshot (0 when caught up)");
+  DefineReplicationMetrics(m);
   m.DefineCounter("agency_ha_replication_captures_total",
                   "Captures of the source by trigger (inotify, overflow, rescan)");
   m.DefineGauge("agency_ha_replication_inotify_watches", "Directories watched with inotify");

@@ -164,6 +164,17 @@ bool Replicator::EnsureConditional(size_t i, PublishReport* rep) {
   return false;
 }
 
+void DefineReplicationMetrics(metrics::Registry& m) {
+  m.DefineCounter("agency_ha_replication_uploaded_bytes_total", "Blob bytes uploaded");
+  m.DefineCounter("agency_ha_replication_uploaded_objects_total", "Blobs uploaded");
+  m.DefineCounter("agency_ha_replication_requests_total", "Requests sent to the remote");
+  m.DefineCounter("agency_ha_replication_errors_total", "Failed snapshot publishes");
+  m.DefineGauge("agency_ha_replication_last_snapshot_timestamp_seconds",
+                "Capture time of the last snapshot published to the remote");
+  m.DefineGauge("agency_ha_replication_lag_seconds",
+                "Age of the oldest change not yet in a published snapshot (0 when caught up)");
+}
+
 void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu) {
   std::lock_guard l(mu);
   for (const auto& r : c.reports) {

@@ -117,6 +117,9 @@ class Replicator {
   std::vector<std::string> conditional_err_;
 };
 
+// Defines the publish metrics RecordMetrics and the lag gauge write (replicate and sidecar).
+void DefineReplicationMetrics(metrics::Registry& m);
+
 // Adds one cycle's results to the replication metrics (the caller's registry, under `mu`).
 void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu);
 

@@ -552,14 +552,7 @@ class Sidecar {
   }
 
   void DefineMetrics() {
-    m_.DefineCounter("agency_ha_replication_uploaded_bytes_total", "Blob bytes uploaded");
-    m_.DefineCounter("agency_ha_replication_uploaded_objects_total", "Blobs uploaded");
-    m_.DefineCounter("agency_ha_replication_requests_total", "Requests sent to the remote");
-    m_.DefineCounter("agency_ha_replication_errors_total", "Failed snapshot publishes");
-    m_.DefineGauge("agency_ha_replication_last_snapshot_timestamp_seconds",
-                   "Capture time of the last snapshot published to the remote");
-    m_.DefineGauge("agency_ha_replication_lag_seconds",
-                   "Age of the oldest change not yet in a published snapshot (0 when caught up)");
+    DefineReplicationMetrics(m_);
     m_.Set("agency_ha_replication_lag_seconds", {}, 0);
     m_.DefineCounter("agency_ha_replication_fenced_total",
                      "Publishes refused because another writer holds the lineage");
