@@ -15,12 +15,12 @@ fuzzer_runtime() {
   compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
     compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/*/libclang_rt.fuzzer.a' >/dev/null
 }
+# The test command installs clang and libFuzzer up front (scripts/setup.sh test); this script
+# installs nothing, so running it from ctest never calls apt-get.
 if ! command -v clang++ >/dev/null || ! fuzzer_runtime; then
-  echo "fuzz: installing clang and libclang-rt-14-dev (Debian)" >&2
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq clang libclang-rt-14-dev
+  echo "fuzz: clang++ and the libFuzzer runtime are missing; run: bash scripts/setup.sh test" \
+    "(Debian packages clang libclang-rt-14-dev)" >&2
+  exit 1
 fi
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

@@ -1,21 +1,40 @@
 #!/usr/bin/env bash
-# Installs what building and testing agency-ha needs on Debian 12. Idempotent: installs only
-# missing packages, and runs `npm ci` only when package-lock.json changed since the last run.
+# Installs what agency-ha needs on Debian 12. Idempotent: installs only missing packages, and runs
+# `npm ci` only when package-lock.json changed since the last run.
+# Usage: scripts/setup.sh [run|test]
+#   run   what building the binary and running `agency-ha demo` need (scripts/demo.sh)
+#   test  run, plus everything the test suite needs (scripts/test.sh): GoogleTest, clang and
+#         libFuzzer, clang-format, Node and the npm packages, helm/kubectl, chromium, rclone,
+#         iproute2, openssl, python3-kubernetes (default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-test}
+case "$mode" in
+  run | test) ;;
+  *) echo "usage: scripts/setup.sh [run|test]" >&2; exit 2 ;;
+esac
 
+# The binary: compiler, CMake and the libraries it links.
 packages=(
-  build-essential cmake ninja-build pkg-config clang-format
-  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev
-  libcli11-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
-  openssl iproute2 curl ca-certificates unzip rclone chromium python3-kubernetes
+  build-essential cmake ninja-build pkg-config
+  libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev libcli11-dev
 )
+if [ "$mode" = test ]; then
+  packages+=(
+    libgtest-dev libgmock-dev clang-format # unit tests, the format check
+    clang libclang-rt-14-dev               # scripts/fuzz.sh (libFuzzer)
+    openssl iproute2 ca-certificates unzip # test certificates, network namespaces, the image rootfs, helm
+    rclone chromium python3-kubernetes     # replication bench, status page, manifest validation
+  )
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "$mode" = test ]; then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""
@@ -23,6 +42,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+[ "$mode" = test ] || exit 0
 
 if [ -f package-lock.json ]; then
   stamp=node_modules/.agency-ha-lock.sha256

@@ -3,7 +3,7 @@
 # test through ctest (unit tests in GoogleTest, system tests with `node --test`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 
 build=${AHA_TEST_BUILD_DIR:-build-asan}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAHA_SANITIZE=ON -DAHA_BUILD_BENCH=ON
