@@ -38,6 +38,44 @@ test('helm is the real 3.17', () => {
   assert.match(helm(['version', '--short']).stdout, /^v3\.17\./);
 });
 
+test('Chart.yaml: kubeVersion (enforced by helm), home, sources; one template file per component', () => {
+  const chart = parseAllDocuments(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'))[0].toJS();
+  assert.equal(chart.kubeVersion, '>=1.21.0-0');
+  assert.match(chart.home, /^https:\/\//);
+  assert.ok(Array.isArray(chart.sources) && chart.sources.length > 0 && chart.sources.every((s) => /^https:\/\//.test(s)));
+  const old = helm(['template', 'simple-agency', CHART, '-f', ci('seed-values.yaml'), '--kube-version', '1.20.0']);
+  assert.notEqual(old.status, 0);
+  assert.match(old.stderr, /chart requires kubeVersion: >=1\.21\.0-0 which is incompatible with Kubernetes v1\.20\.0/);
+  // Every per-region object comes from the file named for it (helm's "# Source:" line).
+  const r = helm(['template', 'simple-agency', CHART, '--namespace', 'agency', '-f', ci('replication-irsa-values.yaml')]);
+  assert.equal(r.status, 0, r.stderr);
+  const sources = new Map();
+  for (const doc of r.stdout.split(/^---$/m)) {
+    const src = /^# Source: simple-cli\/templates\/(\S+)$/m.exec(doc)?.[1];
+    const kind = /^kind: (\S+)$/m.exec(doc)?.[1];
+    const component = /^ {4}app\.kubernetes\.io\/component: (\S+)$/m.exec(doc)?.[1];
+    if (src && (component === 'agent' || component === 'brain')) {
+      const k = `${component}/${kind}`;
+      sources.set(k, [...new Set([...(sources.get(k) ?? []), src])].sort());
+    }
+  }
+  assert.deepEqual(Object.fromEntries([...sources].sort()), {
+    'agent/ConfigMap': ['agent-configmap.yaml'],
+    'agent/NetworkPolicy': ['networkpolicy.yaml'],
+    'agent/PodDisruptionBudget': ['agent-poddisruptionbudget.yaml'],
+    'agent/Role': ['agent-role.yaml'],
+    'agent/RoleBinding': ['agent-rolebinding.yaml'],
+    'agent/Service': ['agent-probe-service.yaml', 'agent-service.yaml'],
+    'agent/ServiceAccount': ['agent-serviceaccount.yaml'],
+    'agent/StatefulSet': ['agent-statefulset.yaml'],
+    'brain/ConfigMap': ['brain-configmap.yaml'],
+    'brain/NetworkPolicy': ['networkpolicy.yaml'],
+    'brain/PodDisruptionBudget': ['brain-poddisruptionbudget.yaml'],
+    'brain/Service': ['brain-service.yaml'],
+    'brain/StatefulSet': ['brain-statefulset.yaml'],
+  });
+});
+
 for (const f of readdirSync(join(CHART, 'ci'))) {
   test(`lint --strict and render: ${f}`, () => {
     const lint = helm(['lint', '--strict', CHART, '-f', ci(f)]);

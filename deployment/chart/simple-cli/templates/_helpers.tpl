@@ -293,3 +293,8 @@ characters; validate.yaml refuses longer ones with the brain replicated). */}}
     - {name: kube-api-access, mountPath: /var/run/secrets/kubernetes.io/serviceaccount, readOnly: true}
     {{- end }}
 {{- end -}}
+
+{{/* The agents' ServiceAccount, Role and RoleBinding (gates and replication sidecars). */}}
+{{- define "simple-cli.agentServiceAccount" -}}
+{{- printf "%s-gate" (include "simple-cli.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
