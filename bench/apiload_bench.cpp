@@ -11,7 +11,6 @@
 #include <stdlib.h>
 
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <string>
 #include <tuple>
@@ -40,25 +39,6 @@ struct Options {
   std::string binary = AHA_BINARY, node = bench::FindNode(),
               server = bench::DefaultKubeServerScript();
 };
-
-void Usage() {
-  std::printf(
-      "usage: apiload_bench [options]\n"
-      "Counts the Kubernetes API requests of N gates and 2 leader-elected controllers while\n"
-      "nothing changes, next to a naive poller (one GET of the ConfigMap per gate per second).\n\n"
-      "  --seconds S         measurement window, default 60\n"
-      "  --gates N           gates (= regions; the third is passive), 1..10, default 3\n"
-      "  --settle S          the state must be unchanged this long before measuring, default 5\n"
-      "  --interval S        controller probe.intervalSeconds, default 1\n"
-      "  --retry-period S    leaderElection.retryPeriodSeconds, default 2 (client-go)\n"
-      "  --lease-duration S  leaderElection.leaseDurationSeconds, default 15 (client-go)\n"
-      "  --renew-deadline S  leaderElection.renewDeadlineSeconds, default 10 (client-go)\n"
-      "  --poll-period S     the naive poller's period per gate, default 1\n"
-      "  --binary PATH       agency-ha binary, default %s\n"
-      "  --node PATH         node binary, default from $PATH (%s)\n"
-      "  --server PATH       kube test server script, default %s\n",
-      AHA_BINARY, bench::FindNode().c_str(), bench::DefaultKubeServerScript().c_str());
-}
 
 std::string LoadAverage() {
   std::istringstream in(bench::ReadText("/proc/loadavg"));
@@ -89,27 +69,39 @@ bool IsWrite(const std::string& verb) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      Usage();
-      return 0;
-    }
-    if (bench::NumberFlag(argc, argv, i, "--seconds", &o.seconds) ||
-        bench::NumberFlag(argc, argv, i, "--gates", &o.gates) ||
-        bench::NumberFlag(argc, argv, i, "--settle", &o.settle) ||
-        bench::NumberFlag(argc, argv, i, "--interval", &o.interval) ||
-        bench::NumberFlag(argc, argv, i, "--retry-period", &o.retry_period) ||
-        bench::NumberFlag(argc, argv, i, "--lease-duration", &o.lease_duration) ||
-        bench::NumberFlag(argc, argv, i, "--renew-deadline", &o.renew_deadline) ||
-        bench::NumberFlag(argc, argv, i, "--poll-period", &o.poll_period) ||
-        bench::StringFlag(argc, argv, i, "--binary", &o.binary) ||
-        bench::StringFlag(argc, argv, i, "--node", &o.node) ||
-        bench::StringFlag(argc, argv, i, "--server", &o.server)) {
-      continue;
-    }
-    std::fprintf(stderr, "apiload_bench: unknown argument %s (see --help)\n", argv[i]);
-    return 2;
-  }
+  CLI::App app{
+      "Counts the Kubernetes API requests of N gates and 2 leader-elected controllers while\n"
+      "nothing changes, next to a naive poller (one GET of the ConfigMap per gate per second).",
+      "apiload_bench"};
+  app.add_option("--seconds", o.seconds, "measurement window, default 60")->type_name("S");
+  app.add_option("--gates", o.gates, "gates (= regions; the third is passive), 1..10, default 3")
+      ->type_name("N");
+  app.add_option("--settle", o.settle,
+                 "the state must be unchanged this long before measuring, default 5")
+      ->type_name("S");
+  app.add_option("--interval", o.interval, "controller probe.intervalSeconds, default 1")
+      ->type_name("S");
+  app.add_option("--retry-period", o.retry_period,
+                 "leaderElection.retryPeriodSeconds, default 2 (client-go)")
+      ->type_name("S");
+  app.add_option("--lease-duration", o.lease_duration,
+                 "leaderElection.leaseDurationSeconds, default 15 (client-go)")
+      ->type_name("S");
+  app.add_option("--renew-deadline", o.renew_deadline,
+                 "leaderElection.renewDeadlineSeconds, default 10 (client-go)")
+      ->type_name("S");
+  app.add_option("--poll-period", o.poll_period, "the naive poller's period per gate, default 1")
+      ->type_name("S");
+  app.add_option("--binary", o.binary, "agency-ha binary")
+      ->capture_default_str()
+      ->type_name("PATH");
+  app.add_option("--node", o.node, "node binary, default from $PATH")
+      ->capture_default_str()
+      ->type_name("PATH");
+  app.add_option("--server", o.server, "kube test server script")
+      ->capture_default_str()
+      ->type_name("PATH");
+  if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   const int n = static_cast<int>(o.gates);
   if (n < 1 || n > 10 || o.seconds < 1 || o.settle < 0 || o.poll_period <= 0 || o.interval < 0.05) {
     std::fprintf(stderr, "apiload_bench: need 1..10 gates, seconds >= 1 (see --help)\n");

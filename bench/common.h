@@ -1,6 +1,7 @@
 // Shared helpers for the benchmarks: loopback endpoints that can be taken down and brought back,
 // a child process spawned without a shell and always reaped, a temp dir removed on exit, /proc
-// sampling, percentiles and a tiny flag parser. Header-only; each bench is one translation unit.
+// sampling, percentiles and command-line parsing (CLI11). Header-only; each bench is one
+// translation unit.
 #pragma once
 
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -278,28 +280,17 @@ inline double Percentile(std::vector<double> v, double p) {
 }
 
 // "--name VALUE" flag parsing: returns true and advances `i` when argv[i] is `name`.
-inline bool NumberFlag(int argc, char** argv, int& i, const char* name, double* out) {
-  if (std::strcmp(argv[i], name) != 0) return false;
-  if (i + 1 >= argc) {
-    std::fprintf(stderr, "%s needs a value\n", name);
-    std::exit(2);
+// Parses the command line with CLI11: --help (-h) prints the options and returns 0 in *rc; an
+// unknown flag, a missing value or a value of the wrong type prints the error and returns 2 in
+// *rc. Returns true when the bench should run.
+inline bool ParseFlags(CLI::App& app, int argc, char** argv, int* rc) {
+  try {
+    app.parse(argc, argv);
+    return true;
+  } catch (const CLI::ParseError& e) {
+    *rc = app.exit(e) == 0 ? 0 : 2;
+    return false;
   }
-  char* end = nullptr;
-  *out = std::strtod(argv[++i], &end);
-  if (end == argv[i] || *end != '\0') {
-    std::fprintf(stderr, "%s: not a number: %s\n", name, argv[i]);
-    std::exit(2);
-  }
-  return true;
-}
-inline bool StringFlag(int argc, char** argv, int& i, const char* name, std::string* out) {
-  if (std::strcmp(argv[i], name) != 0) return false;
-  if (i + 1 >= argc) {
-    std::fprintf(stderr, "%s needs a value\n", name);
-    std::exit(2);
-  }
-  *out = argv[++i];
-  return true;
 }
 
 // The controller config the benches run with: every region active, no failback delay worth

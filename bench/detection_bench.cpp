@@ -7,7 +7,6 @@
 // start at every phase of the probe round. The state is read the way a gate reads it
 // (FileStateStore::Read, every millisecond). Every figure printed comes from this run.
 #include <cstdio>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,23 +27,6 @@ struct Options {
   double failure_threshold = 3, success_threshold = 2, seed = 0;
   std::string binary = AHA_BINARY;
 };
-
-void Usage() {
-  std::printf(
-      "usage: detection_bench [options]\n"
-      "Runs outage drills against the real `agency-ha controller` and prints how long it takes\n"
-      "for a region to appear in / disappear from failedRegions.\n\n"
-      "  --regions N            regions (loopback endpoints), default 10\n"
-      "  --drills N             drills in total, default 50\n"
-      "  --parallel K           regions down at once, default and maximum (N-1)/2\n"
-      "  --interval S           probe.intervalSeconds, default 1\n"
-      "  --timeout S            probe.timeoutSeconds, default min(0.5, interval/2)\n"
-      "  --failure-threshold T  probe.failureThreshold, default 3\n"
-      "  --success-threshold S  probe.successThreshold, default 2\n"
-      "  --seed N               seed of the random drill delays, default random\n"
-      "  --binary PATH          agency-ha binary, default %s\n",
-      AHA_BINARY);
-}
 
 struct Drill {
   int region = -1;
@@ -90,25 +72,28 @@ void PrintSpread(const char* what, const std::vector<double>& v) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      Usage();
-      return 0;
-    }
-    if (bench::NumberFlag(argc, argv, i, "--regions", &o.regions) ||
-        bench::NumberFlag(argc, argv, i, "--drills", &o.drills) ||
-        bench::NumberFlag(argc, argv, i, "--parallel", &o.parallel) ||
-        bench::NumberFlag(argc, argv, i, "--interval", &o.interval) ||
-        bench::NumberFlag(argc, argv, i, "--timeout", &o.timeout) ||
-        bench::NumberFlag(argc, argv, i, "--failure-threshold", &o.failure_threshold) ||
-        bench::NumberFlag(argc, argv, i, "--success-threshold", &o.success_threshold) ||
-        bench::NumberFlag(argc, argv, i, "--seed", &o.seed) ||
-        bench::StringFlag(argc, argv, i, "--binary", &o.binary)) {
-      continue;
-    }
-    std::fprintf(stderr, "detection_bench: unknown argument %s (see --help)\n", argv[i]);
-    return 2;
-  }
+  CLI::App app{
+      "Runs outage drills against the real `agency-ha controller` and prints how long it takes\n"
+      "for a region to appear in / disappear from failedRegions.",
+      "detection_bench"};
+  app.add_option("--regions", o.regions, "regions (loopback endpoints), default 10")
+      ->type_name("N");
+  app.add_option("--drills", o.drills, "drills in total, default 50")->type_name("N");
+  app.add_option("--parallel", o.parallel, "regions down at once, default and maximum (N-1)/2")
+      ->type_name("K");
+  app.add_option("--interval", o.interval, "probe.intervalSeconds, default 1")->type_name("S");
+  app.add_option("--timeout", o.timeout, "probe.timeoutSeconds, default min(0.5, interval/2)")
+      ->type_name("S");
+  app.add_option("--failure-threshold", o.failure_threshold, "probe.failureThreshold, default 3")
+      ->type_name("T");
+  app.add_option("--success-threshold", o.success_threshold, "probe.successThreshold, default 2")
+      ->type_name("S");
+  app.add_option("--seed", o.seed, "seed of the random drill delays, default random")
+      ->type_name("N");
+  app.add_option("--binary", o.binary, "agency-ha binary")
+      ->capture_default_str()
+      ->type_name("PATH");
+  if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   const int n = static_cast<int>(o.regions), drills = static_cast<int>(o.drills);
   const int fail_t = static_cast<int>(o.failure_threshold);
   const int succ_t = static_cast<int>(o.success_threshold);

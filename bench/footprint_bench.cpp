@@ -14,7 +14,6 @@
 #include <sys/resource.h>
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -32,21 +31,6 @@ struct Options {
   double regions = 20, failing = 10, interval = 1.0, seconds = 60;
   std::string binary = AHA_BINARY;
 };
-
-void Usage() {
-  std::printf(
-      "usage: footprint_bench [options]\n"
-      "Measures peak RSS and CPU of the real `agency-ha controller` and of the upstream shell "
-      "loop\n"
-      "(bash + curl per region + sleep) probing the same loopback endpoints for the same "
-      "window.\n\n"
-      "  --regions N    regions, default 20\n"
-      "  --failing N    of which answer 503, default 10 (half)\n"
-      "  --interval S   probe interval (and the loop's sleep), default 1\n"
-      "  --seconds S    measured window for each side, default 60\n"
-      "  --binary PATH  agency-ha binary, default %s\n",
-      AHA_BINARY);
-}
 
 size_t TotalHits(const std::vector<std::unique_ptr<bench::Endpoint>>& eps) {
   size_t n = 0;
@@ -72,21 +56,21 @@ struct Measured {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      Usage();
-      return 0;
-    }
-    if (bench::NumberFlag(argc, argv, i, "--regions", &o.regions) ||
-        bench::NumberFlag(argc, argv, i, "--failing", &o.failing) ||
-        bench::NumberFlag(argc, argv, i, "--interval", &o.interval) ||
-        bench::NumberFlag(argc, argv, i, "--seconds", &o.seconds) ||
-        bench::StringFlag(argc, argv, i, "--binary", &o.binary)) {
-      continue;
-    }
-    std::fprintf(stderr, "footprint_bench: unknown argument %s (see --help)\n", argv[i]);
-    return 2;
-  }
+  CLI::App app{
+      "Measures peak RSS and CPU of the real `agency-ha controller` and of the upstream shell "
+      "loop\n"
+      "(bash + curl per region + sleep) probing the same loopback endpoints for the same window.",
+      "footprint_bench"};
+  app.add_option("--regions", o.regions, "regions, default 20")->type_name("N");
+  app.add_option("--failing", o.failing, "of which answer 503, default 10 (half)")->type_name("N");
+  app.add_option("--interval", o.interval, "probe interval (and the loop's sleep), default 1")
+      ->type_name("S");
+  app.add_option("--seconds", o.seconds, "measured window for each side, default 60")
+      ->type_name("S");
+  app.add_option("--binary", o.binary, "agency-ha binary")
+      ->capture_default_str()
+      ->type_name("PATH");
+  if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   const int n = static_cast<int>(o.regions), failing = static_cast<int>(o.failing);
   if (n < 1 || n > 64 || failing < 0 || failing >= n || o.interval < 0.05 || o.seconds < 1) {
     std::fprintf(stderr,

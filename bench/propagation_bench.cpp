@@ -9,7 +9,6 @@
 // sent; the flip time is when the first flipped answer arrived. Every figure printed comes from
 // this run.
 #include <cstdio>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,22 +39,6 @@ struct Options {
   std::string binary = AHA_BINARY, node = bench::FindNode(),
               server = bench::DefaultKubeServerScript();
 };
-
-void Usage() {
-  std::printf(
-      "usage: propagation_bench [options]\n"
-      "Measures state change -> `agency-ha gate` /ready flip, over the ConfigMap watch (kube test\n"
-      "server) and, as the baseline, over the file store (inotify).\n\n"
-      "  --changes N      state changes per side (alternating serving/drained), default 200\n"
-      "  --poll-ms MS     /ready polling period on one kept-alive connection, default 0.5\n"
-      "  --pause-ms MS    random pause 0..MS after a flip before the next change, default 50\n"
-      "  --timeout S      give up when a change has not flipped /ready within S, default 10\n"
-      "  --seed N         seed of the random pauses, default random\n"
-      "  --binary PATH    agency-ha binary, default %s\n"
-      "  --node PATH      node binary, default from $PATH (%s)\n"
-      "  --server PATH    kube test server script, default %s\n",
-      AHA_BINARY, bench::FindNode().c_str(), bench::DefaultKubeServerScript().c_str());
-}
 
 std::string LoadAverage() {
   std::string s = bench::ReadText("/proc/loadavg");
@@ -168,24 +151,33 @@ void Row(const char* side, const char* what, const std::vector<double>& v) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      Usage();
-      return 0;
-    }
-    if (bench::NumberFlag(argc, argv, i, "--changes", &o.changes) ||
-        bench::NumberFlag(argc, argv, i, "--poll-ms", &o.poll_ms) ||
-        bench::NumberFlag(argc, argv, i, "--pause-ms", &o.pause_ms) ||
-        bench::NumberFlag(argc, argv, i, "--timeout", &o.timeout_s) ||
-        bench::NumberFlag(argc, argv, i, "--seed", &o.seed) ||
-        bench::StringFlag(argc, argv, i, "--binary", &o.binary) ||
-        bench::StringFlag(argc, argv, i, "--node", &o.node) ||
-        bench::StringFlag(argc, argv, i, "--server", &o.server)) {
-      continue;
-    }
-    std::fprintf(stderr, "propagation_bench: unknown argument %s (see --help)\n", argv[i]);
-    return 2;
-  }
+  CLI::App app{
+      "Measures state change -> `agency-ha gate` /ready flip, over the ConfigMap watch (kube test\n"
+      "server) and, as the baseline, over the file store (inotify).",
+      "propagation_bench"};
+  app.add_option("--changes", o.changes,
+                 "state changes per side (alternating serving/drained), default 200")
+      ->type_name("N");
+  app.add_option("--poll-ms", o.poll_ms,
+                 "/ready polling period on one kept-alive connection, default 0.5")
+      ->type_name("MS");
+  app.add_option("--pause-ms", o.pause_ms,
+                 "random pause 0..MS after a flip before the next change, default 50")
+      ->type_name("MS");
+  app.add_option("--timeout", o.timeout_s,
+                 "give up when a change has not flipped /ready within S, default 10")
+      ->type_name("S");
+  app.add_option("--seed", o.seed, "seed of the random pauses, default random")->type_name("N");
+  app.add_option("--binary", o.binary, "agency-ha binary")
+      ->capture_default_str()
+      ->type_name("PATH");
+  app.add_option("--node", o.node, "node binary, default from $PATH")
+      ->capture_default_str()
+      ->type_name("PATH");
+  app.add_option("--server", o.server, "kube test server script")
+      ->capture_default_str()
+      ->type_name("PATH");
+  if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   if (o.changes < 2 || o.poll_ms < 0.05 || o.pause_ms < 0 || o.timeout_s <= 0) {
     std::fprintf(stderr, "propagation_bench: need changes >= 2, poll-ms >= 0.05 (see --help)\n");
     return 2;

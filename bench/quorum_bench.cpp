@@ -42,22 +42,6 @@ struct Options {
   std::string binary = AHA_BINARY;
 };
 
-void Usage() {
-  std::printf(
-      "usage: quorum_bench [options]\n"
-      "  --runs N                   failover runs (and baseline runs), default 20\n"
-      "  --soak-seconds S           loss/jitter soak duration, default 600\n"
-      "  --loss PCT                 netem loss on every link, default 10\n"
-      "  --delay-ms MS --jitter-ms MS  netem delay and jitter, default 200 and 200\n"
-      "  --soak-interval S          probe.intervalSeconds in the soak, default 2\n"
-      "  --soak-timeout S           probe.timeoutSeconds (and peer timeout), default 1.8\n"
-      "  --soak-failure-threshold N probe.failureThreshold in the soak, default 6\n"
-      "  --soak-staleness S         quorum.stalenessSeconds in the soak, default 12\n"
-      "  --skip-failover 1 / --skip-soak 1\n"
-      "  --binary PATH              agency-ha binary, default %s\n",
-      AHA_BINARY);
-}
-
 int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -491,24 +475,34 @@ int Soak(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    if (bench::NumberFlag(argc, argv, i, "--runs", &o.runs) ||
-        bench::NumberFlag(argc, argv, i, "--soak-seconds", &o.soak_seconds) ||
-        bench::NumberFlag(argc, argv, i, "--loss", &o.loss) ||
-        bench::NumberFlag(argc, argv, i, "--delay-ms", &o.delay_ms) ||
-        bench::NumberFlag(argc, argv, i, "--jitter-ms", &o.jitter_ms) ||
-        bench::NumberFlag(argc, argv, i, "--soak-interval", &o.soak_interval) ||
-        bench::NumberFlag(argc, argv, i, "--soak-timeout", &o.soak_timeout) ||
-        bench::NumberFlag(argc, argv, i, "--soak-failure-threshold", &o.soak_failure_threshold) ||
-        bench::NumberFlag(argc, argv, i, "--soak-staleness", &o.soak_staleness) ||
-        bench::NumberFlag(argc, argv, i, "--skip-failover", &o.skip_failover) ||
-        bench::NumberFlag(argc, argv, i, "--skip-soak", &o.skip_soak) ||
-        bench::StringFlag(argc, argv, i, "--binary", &o.binary)) {
-      continue;
-    }
-    Usage();
-    return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
-  }
+  CLI::App app{
+      "The observer quorum with three real controllers: failover time (loopback), and a soak\n"
+      "under netem loss and jitter in network namespaces (needs root).",
+      "quorum_bench"};
+  app.add_option("--runs", o.runs, "failover runs (and baseline runs), default 20")->type_name("N");
+  app.add_option("--soak-seconds", o.soak_seconds, "loss/jitter soak duration, default 600")
+      ->type_name("S");
+  app.add_option("--loss", o.loss, "netem loss on every link (percent), default 10")
+      ->type_name("PCT");
+  app.add_option("--delay-ms", o.delay_ms, "netem delay, default 200")->type_name("MS");
+  app.add_option("--jitter-ms", o.jitter_ms, "netem jitter, default 200")->type_name("MS");
+  app.add_option("--soak-interval", o.soak_interval, "probe.intervalSeconds in the soak, default 2")
+      ->type_name("S");
+  app.add_option("--soak-timeout", o.soak_timeout,
+                 "probe.timeoutSeconds (and peer timeout), default 1.8")
+      ->type_name("S");
+  app.add_option("--soak-failure-threshold", o.soak_failure_threshold,
+                 "probe.failureThreshold in the soak, default 6")
+      ->type_name("N");
+  app.add_option("--soak-staleness", o.soak_staleness,
+                 "quorum.stalenessSeconds in the soak, default 12")
+      ->type_name("S");
+  app.add_option("--skip-failover", o.skip_failover, "1 = skip the failover runs")->type_name("1");
+  app.add_option("--skip-soak", o.skip_soak, "1 = skip the soak")->type_name("1");
+  app.add_option("--binary", o.binary, "agency-ha binary")
+      ->capture_default_str()
+      ->type_name("PATH");
+  if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   bench::InstallSignalHandlers();
   int rc = 0;
   if (o.skip_failover == 0) rc |= Failover(o);

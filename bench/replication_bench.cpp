@@ -58,28 +58,6 @@ struct Options {
   std::string only;  // "", "A", "B" or "rpo"
 };
 
-void Usage() {
-  std::printf(
-      "usage: replication_bench [options]\n"
-      "Runs `agency-ha replicate` and rclone side by side against one s3rver behind a counting\n"
-      "proxy and prints full/incremental sync time, requests, peak RSS, restore throughput and\n"
-      "the RPO of continuous mode, each next to rclone's with the ratio.\n\n"
-      "  --runs N          runs per measurement (tools alternate, medians reported), default 3\n"
-      "  --seed N          seed of the generated trees, default 1\n"
-      "  --rpo-writes N    writes timed in the RPO phase, default 40\n"
-      "  --b-files N       small files of tree B, default 20000\n"
-      "  --lance-rows N    rows of tree B's LanceDB table, default 20000\n"
-      "  --only A|B|rpo    run only tree A, tree B (includes restore) or tree B + RPO\n"
-      "  --deadline S      per child run, default 900\n"
-      "  --binary PATH     agency-ha binary, default %s\n"
-      "  --rclone PATH     rclone binary, default /usr/bin/rclone\n"
-      "  --node PATH       node binary, default: node in $PATH\n"
-      "  --s3rver PATH     s3rver CLI script, default %s/bench/s3rver_durable.mjs (s3rver whose\n"
-      "                    PUT is acknowledged after its bytes are written)\n"
-      "  --lance-script P  default %s/bench/make_lance.mjs\n",
-      AHA_BINARY, kSourceDir.c_str(), kSourceDir.c_str());
-}
-
 // ---------------------------------------------------------------------------------------------
 // Counting reverse proxy: a TCP relay that parses the request framing of the client -> server
 // direction (request line + headers, Content-Length or chunked body) to count requests by method.
@@ -1043,28 +1021,38 @@ int main(int argc, char** argv) {
   }
   g_spawner = &spawner;
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      Usage();
-      return 0;
-    }
-    if (bench::NumberFlag(argc, argv, i, "--runs", &o.runs) ||
-        bench::NumberFlag(argc, argv, i, "--seed", &o.seed) ||
-        bench::NumberFlag(argc, argv, i, "--rpo-writes", &o.rpo_writes) ||
-        bench::NumberFlag(argc, argv, i, "--b-files", &o.b_files) ||
-        bench::NumberFlag(argc, argv, i, "--lance-rows", &o.lance_rows) ||
-        bench::NumberFlag(argc, argv, i, "--deadline", &o.deadline) ||
-        bench::StringFlag(argc, argv, i, "--only", &o.only) ||
-        bench::StringFlag(argc, argv, i, "--binary", &o.binary) ||
-        bench::StringFlag(argc, argv, i, "--rclone", &o.rclone) ||
-        bench::StringFlag(argc, argv, i, "--node", &o.node) ||
-        bench::StringFlag(argc, argv, i, "--s3rver", &o.s3rver) ||
-        bench::StringFlag(argc, argv, i, "--lance-script", &o.lance_script)) {
-      continue;
-    }
-    std::fprintf(stderr, "replication_bench: unknown argument %s (see --help)\n", argv[i]);
-    return 2;
-  }
+  CLI::App app{
+      "Runs `agency-ha replicate` and rclone side by side against one s3rver behind a counting\n"
+      "proxy and prints full/incremental sync time, requests, peak RSS, restore throughput and\n"
+      "the RPO of continuous mode, each next to rclone's with the ratio.",
+      "replication_bench"};
+  app.add_option("--runs", o.runs,
+                 "runs per measurement (tools alternate, medians reported), default 3")
+      ->type_name("N");
+  app.add_option("--seed", o.seed, "seed of the generated trees, default 1")->type_name("N");
+  app.add_option("--rpo-writes", o.rpo_writes, "writes timed in the RPO phase, default 40")
+      ->type_name("N");
+  app.add_option("--b-files", o.b_files, "small files of tree B, default 20000")->type_name("N");
+  app.add_option("--lance-rows", o.lance_rows, "rows of tree B's LanceDB table, default 20000")
+      ->type_name("N");
+  app.add_option("--only", o.only,
+                 "A|B|rpo: run only tree A, tree B (includes restore) or tree B + RPO")
+      ->type_name("A|B|rpo");
+  app.add_option("--deadline", o.deadline, "per child run (seconds), default 900")->type_name("S");
+  app.add_option("--binary", o.binary, "agency-ha binary")
+      ->capture_default_str()
+      ->type_name("PATH");
+  app.add_option("--rclone", o.rclone, "rclone binary")->capture_default_str()->type_name("PATH");
+  app.add_option("--node", o.node, "node binary, default: node in $PATH")->type_name("PATH");
+  app.add_option("--s3rver", o.s3rver,
+                 "s3rver CLI script, default " + kSourceDir +
+                     "/bench/s3rver_durable.mjs (s3rver whose PUT is acknowledged after its "
+                     "bytes are written)")
+      ->type_name("PATH");
+  app.add_option("--lance-script", o.lance_script,
+                 "default " + kSourceDir + "/bench/make_lance.mjs")
+      ->type_name("P");
+  if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   if (o.runs < 1 || o.rpo_writes < 1 || o.b_files < 1 || o.lance_rows < 10 || o.deadline < 10 ||
       (!o.only.empty() && o.only != "A" && o.only != "B" && o.only != "rpo")) {
     std::fprintf(stderr,

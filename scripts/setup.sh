@@ -25,6 +25,7 @@ if [ "$mode" = test ]; then
     clang libclang-rt-14-dev               # scripts/fuzz.sh (libFuzzer)
     openssl iproute2 ca-certificates unzip # test certificates, network namespaces, the image rootfs, helm
     rclone chromium python3-kubernetes     # replication bench, status page, manifest validation
+    curl                                   # footprint bench (the upstream shell loop it measures)
   )
 fi
 missing=()
