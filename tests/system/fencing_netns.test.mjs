@@ -11,13 +11,16 @@
 // The test cuts a off from b and c (blackhole routes on both sides) while a still reaches the
 // object store. b and c's quorum fails a and promotes c; c's sidecar claims lineage a at epoch 2.
 // a's controller is partitioned: its state still says "a serves, nobody is promoted", so a's
-// sidecar still believes it is the writer and its app keeps writing. Asserted: a's next publish
-// is refused (fenced: position, metric, log, gate unready), a never advances the lineage again,
-// `latest` (sampled every 50 ms over HTTP) and the lineage's records never show a lower epoch
-// after the higher-epoch claim, readers (`snapshots`, `restore`) pick c's snapshot; after the
-// partition heals a follows c's lineage with its divergent tail preserved, nothing lost.
-// The measured durations (cut -> failed, promotion -> claim, claim -> first refused publish)
-// are reported as test diagnostics.
+// sidecar still believes it is the writer and its app keeps writing (while its gate is ready).
+// Asserted: a's next publish is refused (fenced: position, metric, log, gate unready), a never
+// advances the lineage again, `latest` (read over HTTP every 50 ms, and on s3rver's disk every
+// 10 ms) and the lineage's records never show a lower epoch after the higher-epoch claim, readers
+// (`snapshots`, `restore`) pick c's snapshot; a follows c's lineage through the object store with
+// its divergent tail preserved (every note its app wrote is in the lineage or in the tail). After
+// the heal a stays a follower until the failback: c releases the lineage, a takes it back at
+// epoch 3 and serves again, nothing c wrote lost. One writer per epoch throughout.
+// The measured times (cut -> failed, takeover, claim at the store -> first refused publish,
+// failback) are reported as a test diagnostic.
 //
 // Needs root and iproute2 (CI runs as root); otherwise the test skips with the reason.
 import { test } from 'node:test';
@@ -39,8 +42,8 @@ const BUCKET = 'bkt';
 const PREFIX = 'fence';
 const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 // A region fails after 4 × 0.5 s of failed probes seen by a quorum; a peer report counts for 3 s.
-// No failback during the test (the fencing is what is tested).
-const PROBE = { interval: 0.5, timeout: 0.4, fail: 4, succeed: 2, staleness: 3, failback: 3600 };
+// Failback comes 30 s after a recovered: time for the rejoin checks before it.
+const PROBE = { interval: 0.5, timeout: 0.4, fail: 4, succeed: 2, staleness: 3, failback: 30 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- namespaces ---------------------------------------------------------------------------
@@ -494,7 +497,8 @@ test('fencing across clusters: the cut-off writer is fenced by the object store 
     // Still the case at the moment of the fence: a's cluster believes a is the writer.
     assert.deepEqual(w.state('a').regions.c.promotedFor ?? [], []);
     assert.ok(w.state('a').servingRegions.includes('a'));
-    const firstWriteAfterClaim = Math.min(...[...appA.notes.values()].map((n) => n.at).filter((x) => x >= tClaimLow));
+    // Writes the old writer's app made after the claim (while its gate still said ready).
+    const oldWritesAfterClaim = [...appA.notes.values()].filter((n) => n.at >= tClaimLow).length;
     await waitFor("c's gate is ready (serving in its cluster, data ready)", async () => (await w.ready('c')) === 200, 30000);
 
     // 4. The promoted app writes; a's app goes on writing for a while; nothing of a's reaches
@@ -563,6 +567,7 @@ test('fencing across clusters: the cut-off writer is fenced by the object store 
     write(join(c.volume, 'notes', 'after-heal.md'), 'written by c after the heal\n');
     await waitFor('a applies c\'s write after the heal', () => content(a.volume)['notes/after-heal.md'] === 'written by c after the heal\n', 30000);
     const pa2 = w.position('a');
+    const healToFollowMs = Date.now() - tHeal;
     assert.ok(['fenced', 'follower'].includes(pa2.role), JSON.stringify(pa2));
     assert.equal(pa2.dataReady, false);
     assert.equal(pa2.lineage, 'a');
@@ -596,21 +601,64 @@ test('fencing across clusters: the cut-off writer is fenced by the object store 
     assert.ok(inTail >= 1, 'the refused writes are in the tail');
     assert.equal(w.position('a').divergent.files >= inTail, true, JSON.stringify(w.position('a').divergent));
 
+    // 7. Failback (30 s after b and c saw a recover, a's data caught up): c is demoted in b's and
+    //    c's clusters, its sidecar publishes a final snapshot and releases the lineage; a, whose
+    //    own cluster called it the writer all along, takes the released lineage back at epoch 3
+    //    and serves again. Nothing c's app wrote is lost.
+    await waitFor('b and c demote c (failback)', () => ['b', 'c'].every((r) => {
+      const st = w.state(r);
+      return st && (st.regions.c.promotedFor ?? []).length === 0 && st.servingRegions.includes('a');
+    }), 90000, () => JSON.stringify(['b', 'c'].map((r) => w.state(r)?.regions.c)));
+    const tDemoted = Date.now();
+    await waitFor('c released lineage a', () => onDisk.seen.some((x) => x.epoch === 2 && x.released), 60000,
+      () => JSON.stringify(onDisk.seen.slice(-2)));
+    const back = await waitFor('a writes lineage a again at epoch 3', () => {
+      const p = w.position('a');
+      return p.role === 'writer' && p.epoch === 3 && p.dataReady &&
+        logLines(a.sidecar, (l) => l.msg === 'writer' && l.lineage === 'a' && l.epoch === 3)[0];
+    }, 60000, () => JSON.stringify({ position: w.position('a'), log: logLines(a.sidecar, (l) => l.level !== 'info').slice(-3) }));
+    await waitFor("a's gate is ready again", async () => (await w.ready('a')) === 200, 30000);
+    await waitFor('c follows lineage a again', () => w.position('c').role === 'follower', 30000);
+    assert.equal(await w.ready('c'), 503);
+    const afterFailback = content(a.volume);
+    const wantedAtFailback = new Map([...appC.notes].map(([k, v]) => [k, v.content]));
+    wantedAtFailback.set('notes/after-heal.md', 'written by c after the heal\n');
+    const lostAtFailback = [...wantedAtFailback].filter(([k, v]) => afterFailback[k] !== v).map(([k]) => k);
+    assert.deepEqual(lostAtFailback, [], "c's writes lost at failback");
+    write(join(a.volume, 'notes', 'after-failback.md'), 'a writes its lineage again\n');
+    await waitFor('c follows a after failback', () => content(c.volume)['notes/after-failback.md'] === 'a writes its lineage again\n', 30000);
+    const l3 = await w.latest('a');
+    assert.equal(l3.epoch, 3);
+    assert.ok(l3.writer.startsWith('a/'), l3.writer);
+    const snaps3 = w.cli(['snapshots', '--json', ...w.remoteArgs('a')]);
+    assert.equal(snaps3.status, 0, snaps3.stderr);
+    let max3 = 0;
+    const interleaved3 = [];
+    for (const r of JSON.parse(snaps3.stdout).sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))) {
+      if (r.epoch < max3) interleaved3.push(r);
+      max3 = Math.max(max3, r.epoch);
+    }
+    assert.deepEqual(interleaved3, [], 'two writers advanced one lineage (after failback)');
+
     // `latest`, as readers saw it over HTTP (every 50 ms) and as the store wrote it (every 10 ms),
-    // through the partition and the heal: never back to a lower epoch, never an old writer's
-    // snapshot after the claim, and (epoch, id) only ever grows.
+    // through the partition, the heal and the failback: (epoch, id) only ever grows, each epoch
+    // has one writer (2: c, 3: a), and the old writer never shows at epoch 1 after the claim.
     await sampler.stop();
     await onDisk.stop();
     const oldAfter = [];
+    const writersOf = {};
     for (const [name, seen] of [['http', sampler.seen], ['store', onDisk.seen]]) {
       const firstE2 = seen.findIndex((x) => x.epoch === 2);
       assert.ok(firstE2 > 0, `${name}: ${JSON.stringify(seen)}`);
       const backwards = seen.filter((x, i) => i > 0 && (x.epoch < seen[i - 1].epoch ||
         (x.epoch === seen[i - 1].epoch && x.id < seen[i - 1].id)));
       assert.deepEqual(backwards, [], `${name}: latest went backwards`);
-      oldAfter.push(...seen.slice(firstE2).filter((x) => x.epoch < 2 || !x.writer.startsWith('c/')));
+      oldAfter.push(...seen.slice(firstE2).filter((x) => x.epoch < 2));
+      for (const x of seen) (writersOf[x.epoch] ??= new Set()).add(x.writer.split('/')[0]);
     }
     assert.deepEqual(oldAfter, [], 'latest showed the old writer after the claim');
+    assert.deepEqual(Object.fromEntries(Object.entries(writersOf).map(([e, ws]) => [e, [...ws]])),
+      { 1: ['a'], 2: ['c'], 3: ['a'] }, 'one writer per epoch');
 
     // b's lineage was never touched.
     const lb = await w.latest('b');
@@ -629,18 +677,21 @@ test('fencing across clusters: the cut-off writer is fenced by the object store 
       fencedAt: fenceLine.ts,
       claimToFencedMs: tClaim === null ? null : tFenced - tClaim,
       claimToFencedMsBoundsFromHttp: [tFenced - tClaimSeen, tFenced - tClaimAfter],
-      firstOldWriteAfterClaimToFencedMs: tFenced - firstWriteAfterClaim,
+      oldWritesAfterClaim,
       oldWriterOrphanRecordsAfterClaim: lateOld.length,
       cutToFencedMs: tFenced - tCut,
       latestValuesSampled: { http: sampler.seen.length, store: onDisk.seen.length },
       latestSampling: sampler.stats(),
       takeoverStartedAt: logLines(c.sidecar, (l) => l.msg === 'role change' && l.to === 'writer')[0]?.ts,
       records: rows.length,
-      twoWritersAdvancedOneLineage: interleaved.length + oldAfter.length,
+      twoWritersAdvancedOneLineage: interleaved.length + interleaved3.length + oldAfter.length,
       divergentFilesKept: kept.size,
       notesInTail: inTail,
-      healToFollowMs: Date.now() - tHeal,
+      healToFollowMs,
       roleAfterHeal: pa2.role,
+      aStateSawPromotion: (w.state('a').transitions ?? []).some((x) => x.type === 'RegionPromoted'),
+      demotedToADataReadyMs: tsOf(back) - tDemoted,
+      failbackTakeoverMs: back.takeoverMs,
     };
     t.diagnostic(`fencing: ${JSON.stringify(stats)}`);
   });
