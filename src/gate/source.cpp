@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "common/json_get.h"
 #include "common/log.h"
 #include "kube/kubeconfig.h"
 #include "state/configmap_store.h"
@@ -136,11 +137,26 @@ void ConfigMapSource::Run(Stopper& stop) {
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
       continue;
     }
-    state::KeyValues kv;
-    const json& items = (*list)["items"];
-    if (items.is_array() && !items.empty()) kv = state::ConfigMapStateStore::DataOf(items[0]);
-    Publish(std::move(kv));
-    std::string rv = (*list)["metadata"].value("resourceVersion", "");
+    // The list is outside input: a malformed one keeps the last known state (fail-static).
+    const json* items = nullptr;
+    Result<state::KeyValues> kv = state::KeyValues{};
+    Status ok = jsonget::OptArray(*list, "items", &items, "ConfigMapList");
+    if (ok && items && !items->empty()) {
+      kv = state::ConfigMapStateStore::DataOf((*items)[0]);
+      if (!kv) ok = kv.error();
+    }
+    auto list_rv = kube::ResourceVersionOf(*list);
+    if (ok && !list_rv) ok = list_rv.error();
+    if (!ok) {
+      SetError("list: " + ok.message());
+      log::Warn("state source answered a malformed list; keeping the last known state",
+                {{"source", Describe()}, {"error", ok.message()}});
+      if (stop.WaitFor(backoff)) break;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+      continue;
+    }
+    Publish(std::move(*kv));
+    std::string rv = *list_rv;
     // Watch, resuming from the last resourceVersion seen until the server says it is too old.
     while (!stop.stopped()) {
       kube::WatchOptions opts;
@@ -151,11 +167,16 @@ void ConfigMapSource::Run(Stopper& stop) {
       Status s = client_->Watch(
           kube::kConfigMaps, ns_, opts,
           [&](const kube::WatchEvent& ev) {
-            if (ev.object.contains("metadata")) {
-              rv = ev.object["metadata"].value("resourceVersion", rv);
-            }
+            if (auto erv = kube::ResourceVersionOf(ev.object); erv && !erv->empty()) rv = *erv;
             if (ev.type == "ADDED" || ev.type == "MODIFIED") {
-              Publish(state::ConfigMapStateStore::DataOf(ev.object));
+              auto data = state::ConfigMapStateStore::DataOf(ev.object);
+              if (!data) {
+                SetError("watch: " + data.message());
+                log::Warn("malformed ConfigMap in a watch event; keeping the last known state",
+                          {{"source", Describe()}, {"error", data.message()}});
+              } else {
+                Publish(std::move(*data));
+              }
             } else if (ev.type == "DELETED") {
               Publish({});
             }

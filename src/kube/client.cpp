@@ -9,6 +9,7 @@
 
 #include "common/fs.h"
 #include "common/json_get.h"
+#include "common/printable.h"
 
 namespace aha::kube {
 
@@ -73,15 +74,15 @@ bool RetryableCurl(CURLcode c) {
 }
 
 std::string StatusMessage(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("message") && j["message"].is_string()) {
-    return j["message"].get<std::string>();
-  }
+  // The API server's Status message, else the body's start; printable and bounded either way.
+  auto j = jsonget::Parse(body, "status");
+  std::string message;
+  if (j && jsonget::GetString(*j, "message", &message)) return Printable(message.substr(0, 1024));
   std::string b = body.substr(0, 200);
   for (auto& c : b) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  return b;
+  return Printable(b);
 }
 
 struct CurlDeleter {
@@ -219,9 +220,12 @@ Result<json> Client::Do(const std::string& verb, const Resource& r, const std::s
       if (!RetryableCurl(rc)) return Err(last_error, 0);
     } else if (status >= 200 && status < 300) {
       if (resp.empty()) return json::object();
-      json j = json::parse(resp, nullptr, false);
-      if (j.is_discarded()) return Err(what + ": response is not JSON", static_cast<int>(status));
-      return j;
+      auto j = jsonget::Parse(resp, what + ": response");
+      if (!j) return Err(j.message(), static_cast<int>(status));
+      if (!j->is_object()) {
+        return Err(what + ": response is not a JSON object", static_cast<int>(status));
+      }
+      return std::move(*j);
     } else {
       const std::string msg = StatusMessage(resp);
       last_code = static_cast<int>(status);
@@ -269,6 +273,18 @@ Result<json> Client::List(const Resource& r, const std::string& ns,
   std::string path = r.Path(ns);
   if (!field_selector.empty()) path += "?fieldSelector=" + UrlEncode(field_selector);
   return Do("list", r, ns, "", "GET", path, "", "");
+}
+
+Result<std::string> ResourceVersionOf(const json& obj) {
+  const json* meta = nullptr;
+  std::string rv;
+  if (Status s = jsonget::OptObject(obj, "metadata", &meta); !s) return s.error();
+  if (meta) {
+    if (Status s = jsonget::OptString(*meta, "resourceVersion", &rv, "metadata"); !s) {
+      return s.error();
+    }
+  }
+  return rv;
 }
 
 Result<json> Client::Create(const Resource& r, const std::string& ns, const json& obj) {
@@ -320,17 +336,26 @@ size_t WatchWrite(char* ptr, size_t size, size_t n, void* userdata) {
     std::string line = st->buf.substr(0, pos);
     st->buf.erase(0, pos + 1);
     if (line.empty() || line == "\r") continue;
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
+    auto parsed = jsonget::Parse(line, "watch event");
+    WatchEvent ev;
+    const json* object = nullptr;
+    Status valid = parsed ? jsonget::ExpectObject(*parsed, "watch event")
+                          : Status(Err("watch: malformed event line (" + parsed.message() + ")"));
+    if (valid) valid = jsonget::GetString(*parsed, "type", &ev.type, "watch event");
+    if (valid) valid = jsonget::OptObject(*parsed, "object", &object, "watch event");
+    if (!valid) {
       st->failed = true;
-      st->error = Err("watch: malformed event line");
+      st->error = Err("watch: " + valid.message());
       return 0;
     }
-    WatchEvent ev{j.value("type", ""), j.value("object", json::object())};
+    ev.object = object ? *object : json::object();
     if (ev.type == "ERROR") {
-      int code = ev.object.value("code", 0);
+      int code = 0;
+      std::string message = "error event";
+      Status s = jsonget::OptInt(ev.object, "code", &code, "watch event.object");
+      if (s) s = jsonget::OptString(ev.object, "message", &message, "watch event.object");
       st->failed = true;
-      st->error = Err("watch: " + ev.object.value("message", std::string("error event")), code);
+      st->error = s ? Err("watch: " + Printable(message), code) : Err("watch: " + s.message());
       return 0;
     }
     if (!(*st->cb)(ev)) {

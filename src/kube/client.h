@@ -121,4 +121,8 @@ std::string Describe(const std::string& verb, const Resource& r, const std::stri
 // The RBAC rule a 403 is missing, as YAML flow text.
 std::string RbacRule(const std::string& verb, const Resource& r, const std::string& name);
 
+// metadata.resourceVersion of an object the API server sent ("" when absent). A wrong type is an
+// error naming the field (API responses are outside input: common/json_get.h). Never throws.
+Result<std::string> ResourceVersionOf(const nlohmann::json& obj);
+
 }  // namespace aha::kube

@@ -1,5 +1,7 @@
 #include "kube/events.h"
 
+#include "common/json_get.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -69,14 +71,20 @@ Result<ObjectRef> ReferenceTo(Client& client, const Resource& r, const std::stri
                               const std::string& name) {
   auto obj = client.Get(r, ns, name);
   if (!obj) return obj.error();
-  const json meta = obj->value("metadata", json::object());
+  const json* meta = nullptr;
   ObjectRef ref;
+  if (Status s = jsonget::OptObject(*obj, "metadata", &meta, r.kind); !s) return s.error();
+  if (meta) {
+    const std::string where = r.kind + ".metadata";
+    for (Status s : {jsonget::OptString(*meta, "uid", &ref.uid, where),
+                     jsonget::OptString(*meta, "resourceVersion", &ref.resource_version, where)}) {
+      if (!s) return s.error();
+    }
+  }
   ref.api_version = r.group.empty() ? r.version : r.group + "/" + r.version;
   ref.kind = r.kind;
   ref.ns = ns;
   ref.name = name;
-  ref.uid = meta.value("uid", "");
-  ref.resource_version = meta.value("resourceVersion", "");
   return ref;
 }
 

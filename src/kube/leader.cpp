@@ -1,11 +1,44 @@
 #include "kube/leader.h"
 
+#include "common/json_get.h"
 #include "common/log.h"
 #include "kube/events.h"
 
 namespace aha::kube {
 
 using nlohmann::json;
+
+namespace {
+
+// The fields of a Lease the elector reads (coordination.k8s.io/v1 LeaseSpec), type-checked: the
+// API server's answer is outside input. Absent fields keep their defaults.
+struct LeaseView {
+  std::string holder, renew_time, resource_version;
+  int duration_seconds = 0;
+  int transitions = 0;
+};
+
+Result<LeaseView> ReadLease(const json& lease, int default_duration) {
+  namespace jg = jsonget;
+  LeaseView v;
+  v.duration_seconds = default_duration;
+  const json* spec = nullptr;
+  if (Status s = jg::OptObject(lease, "spec", &spec, "lease"); !s) return s.error();
+  static const json kEmpty = json::object();
+  if (!spec) spec = &kEmpty;
+  for (Status s : {jg::OptString(*spec, "holderIdentity", &v.holder, "lease.spec"),
+                   jg::OptString(*spec, "renewTime", &v.renew_time, "lease.spec"),
+                   jg::OptInt(*spec, "leaseDurationSeconds", &v.duration_seconds, "lease.spec"),
+                   jg::OptInt(*spec, "leaseTransitions", &v.transitions, "lease.spec")}) {
+    if (!s) return s.error();
+  }
+  auto rv = ResourceVersionOf(lease);
+  if (!rv) return Err("lease." + rv.message());
+  v.resource_version = *rv;
+  return v;
+}
+
+}  // namespace
 
 LeaderElector::LeaderElector(std::shared_ptr<Client> client, LeaderConfig cfg, const Clock& clock)
     : client_(std::move(client)), cfg_(std::move(cfg)), clock_(clock) {}
@@ -55,11 +88,15 @@ bool LeaderElector::TryAcquireOrRenew() {
               {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", lease.message()}});
     return false;
   }
-  json spec = lease->value("spec", json::object());
-  const std::string holder = spec.value("holderIdentity", "");
-  const std::string record = holder + "|" + spec.value("renewTime", "") + "|" +
-                             (*lease)["metadata"].value("resourceVersion", "");
-  int their_seconds = spec.value("leaseDurationSeconds", lease_seconds);
+  auto view = ReadLease(*lease, lease_seconds);
+  if (!view) {
+    log::Warn("lease read failed",
+              {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", view.message()}});
+    return false;
+  }
+  const std::string holder = view->holder;
+  const std::string record = holder + "|" + view->renew_time + "|" + view->resource_version;
+  int their_seconds = view->duration_seconds;
   {
     std::lock_guard l(mu_);
     if (record != observed_record_) {
@@ -82,7 +119,7 @@ bool LeaderElector::TryAcquireOrRenew() {
     obj["spec"]["acquireTime"] = FormatMicroTime(now_wall);
     // client-go (tools/leaderelection, tryAcquireOrRenew) counts every acquisition by a replica
     // that was not the holder as a transition, a lease released with an empty holder included.
-    obj["spec"]["leaseTransitions"] = spec.value("leaseTransitions", 0) + 1;
+    obj["spec"]["leaseTransitions"] = static_cast<int64_t>(view->transitions) + 1;
   }
   auto updated = client_->Update(kLeases, cfg_.ns, cfg_.name, obj);
   std::lock_guard l(mu_);
@@ -97,9 +134,9 @@ bool LeaderElector::TryAcquireOrRenew() {
   leading_ = true;
   holder_ = cfg_.identity;
   last_renew_ = now;
-  json us = (*updated).value("spec", json::object());
-  observed_record_ = us.value("holderIdentity", "") + "|" + us.value("renewTime", "") + "|" +
-                     (*updated)["metadata"].value("resourceVersion", "");
+  auto us = ReadLease(*updated, lease_seconds);
+  observed_record_ =
+      us ? us->holder + "|" + us->renew_time + "|" + us->resource_version : std::string();
   observed_at_ = now;
   return true;
 }
@@ -130,8 +167,10 @@ Status LeaderElector::Release() {
   }
   auto lease = client_->Get(kLeases, cfg_.ns, cfg_.name);
   if (!lease) return lease.error();
+  auto view = ReadLease(*lease, 0);
+  if (!view) return view.error();
+  if (view->holder != cfg_.identity) return Status::Ok();
   json obj = *lease;
-  if (obj["spec"].value("holderIdentity", "") != cfg_.identity) return Status::Ok();
   const std::string now = FormatMicroTime(clock_.wall());
   obj["spec"]["holderIdentity"] = "";
   obj["spec"]["leaseDurationSeconds"] = 1;

@@ -225,7 +225,7 @@ httpd::Response HttpTransport::PostStateless(const httpd::Request& req, const Me
   }
   json mv = nullptr;
   if (m.params.is_object() && m.params.contains("_meta") && m.params["_meta"].is_object()) {
-    mv = m.params["_meta"].value(kMetaProtocolVersion, json(nullptr));
+    if (const json* v = jsonget::Find(m.params["_meta"], kMetaProtocolVersion)) mv = *v;
   }
   if (!mv.is_string() || mv.get<std::string>() != hv) {
     return mismatch("MCP-Protocol-Version " + jsonget::Dump(json(hv)) + " does not match _meta \"" +
@@ -237,7 +237,8 @@ httpd::Response HttpTransport::PostStateless(const httpd::Request& req, const Me
                     " does not match the method " + jsonget::Dump(json(m.method)));
   }
   if (m.method == "tools/call") {
-    const json name = m.params.value("name", json(nullptr));
+    const json* found = jsonget::Find(m.params, "name");  // params may be null
+    const json name = found ? *found : json(nullptr);
     if (!req.HasHeader("Mcp-Name")) return mismatch("the Mcp-Name header is required");
     if (!name.is_string() || req.Header("Mcp-Name") != name.get<std::string>()) {
       return mismatch("Mcp-Name " + jsonget::Dump(json(req.Header("Mcp-Name"))) +

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/json_get.h"
 #include "common/log.h"
 #include "common/printable.h"
 #include "common/url.h"
@@ -97,13 +98,21 @@ std::string Outside(const std::string& s) {
 // Credentials in the JSON shape that IMDS and the container endpoint return.
 Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const std::string& body,
                                                  bool expiration_required) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Err(what + ": response is not a JSON object", 502);
-  auto str = [&](const char* k) -> std::string {
-    auto it = j.find(k);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-  };
-  if (j.contains("Code") && str("Code") != "Success") {
+  auto parsed = jsonget::Parse(body, what + ": response");
+  if (!parsed || !parsed->is_object()) {
+    return Err(what + ": response is not a JSON object", 502);
+  }
+  const nlohmann::json& j = *parsed;
+  // Every field is type-checked: a wrong type is an error naming it, never read as absent.
+  std::map<std::string, std::string> fields;
+  for (const char* k :
+       {"Code", "Message", "AccessKeyId", "SecretAccessKey", "Token", "Expiration"}) {
+    std::string v;
+    if (Status s = jsonget::OptString(j, k, &v); !s) return Err(what + ": " + s.message(), 502);
+    fields[k] = v;
+  }
+  auto str = [&](const char* k) { return fields[k]; };
+  if (jsonget::Find(j, "Code") && str("Code") != "Success") {
     return Err(what + ": Code \"" + Outside(str("Code")) + "\"" +
                    (str("Message").empty() ? "" : ": " + Outside(str("Message"))),
                502);
@@ -569,12 +578,13 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
     }
     if (r->status == 200) return ParseJsonCredentials(what, r->body, false);
     std::string text = what + ": HTTP " + std::to_string(r->status);
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    if (j.is_object()) {
+    if (auto j = jsonget::Parse(r->body, what); j && j->is_object()) {
+      // Display only: a field of another type is left out.
+      std::string v;
       for (const char* k : {"code", "Code"})
-        if (j.contains(k) && j[k].is_string()) text += " " + Outside(j[k].get<std::string>());
+        if (jsonget::GetString(*j, k, &v)) text += " " + Outside(v);
       for (const char* k : {"message", "Message"})
-        if (j.contains(k) && j[k].is_string()) text += ": " + Outside(j[k].get<std::string>());
+        if (jsonget::GetString(*j, k, &v)) text += ": " + Outside(v);
     }
     if (r->status < 500 && r->status != 429) {
       return Err(text, r->status == 401 ? 403 : static_cast<int>(r->status));

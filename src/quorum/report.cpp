@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_get.h"
+#include "common/printable.h"
 #include "config/controller_config.h"
 
 namespace aha::quorum {
@@ -53,43 +54,59 @@ std::string ReportToJson(const Report& r) {
 }
 
 Result<Report> ReportFromJson(const std::string& text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) return Err("observations: not a JSON object");
-  try {
-    if (doc.value("apiVersion", "") != "agency-ha/v1" || doc.value("kind", "") != "Observations") {
-      return Err("observations: not an agency-ha/v1 Observations document");
-    }
-    Report r;
-    r.observer = doc.at("observer").get<std::string>();
-    if (!config::IsDns1123Label(r.observer)) return Err("observations: bad observer name");
-    r.instance = doc.at("instance").get<std::string>();
-    r.generation = doc.at("generation").get<uint64_t>();
-    auto produced = failover::TimeFromJson(doc, "producedAt", "observations");
-    if (!produced) return produced.error();
-    r.produced_at = *produced;
-    r.partitioned = doc.value("partitioned", false);
-    for (const auto& [name, j] : doc.at("regions").items()) {
-      if (!config::IsDns1123Label(name)) return Err("observations: bad region name");
-      const std::string where = "observations regions." + name;
-      RegionReport rr;
-      rr.up = j.at("up").get<bool>();
-      rr.down = j.at("down").get<bool>();
-      auto since = failover::TimeFromJson(j, "since", where);
-      if (!since) return since.error();
-      rr.since = *since;
-      rr.consecutive_failures = j.value("consecutiveFailures", 0);
-      rr.consecutive_successes = j.value("consecutiveSuccesses", 0);
-      rr.detail = j.value("detail", "");
-      rr.latency_ms = j.value("latencyMs", 0.0);
-      auto at = failover::TimeFromJson(j, "at", where);
-      if (!at) return at.error();
-      rr.at = *at;
-      r.regions.emplace(name, std::move(rr));
-    }
-    return r;
-  } catch (const json::exception& e) {
-    return Err(std::string("observations: ") + e.what());
+  namespace jg = jsonget;
+  const std::string top = "observations";
+  auto parsed = jg::Parse(text, top);
+  if (!parsed) return parsed.error();
+  const json& doc = *parsed;
+  if (!doc.is_object()) return Err("observations: not a JSON object");
+  std::string api, kind;
+  for (Status s :
+       {jg::GetString(doc, "apiVersion", &api, top), jg::GetString(doc, "kind", &kind, top)}) {
+    if (!s) return s.error();
   }
+  if (api != "agency-ha/v1" || kind != "Observations") {
+    return Err("observations: not an agency-ha/v1 Observations document");
+  }
+  Report r;
+  const json* regions = nullptr;
+  for (Status s : {jg::GetString(doc, "observer", &r.observer, top),
+                   jg::GetString(doc, "instance", &r.instance, top),
+                   jg::GetUint64(doc, "generation", &r.generation, top),
+                   jg::OptBool(doc, "partitioned", &r.partitioned, top),
+                   jg::GetObject(doc, "regions", &regions, top)}) {
+    if (!s) return s.error();
+  }
+  if (!config::IsDns1123Label(r.observer)) {
+    return Err("observations.observer: bad observer name \"" + Printable(r.observer) + "\"");
+  }
+  auto produced = failover::TimeFromJson(doc, "producedAt", top);
+  if (!produced) return produced.error();
+  r.produced_at = *produced;
+  for (const auto& [name, j] : regions->items()) {
+    const std::string where = jg::MemberPath(top + ".regions", name);
+    if (!config::IsDns1123Label(name)) return Err(where + ": bad region name");
+    RegionReport rr;
+    for (Status s : {jg::ExpectObject(j, where), jg::GetBool(j, "up", &rr.up, where),
+                     jg::GetBool(j, "down", &rr.down, where),
+                     jg::OptInt(j, "consecutiveFailures", &rr.consecutive_failures, where),
+                     jg::OptInt(j, "consecutiveSuccesses", &rr.consecutive_successes, where),
+                     jg::OptString(j, "detail", &rr.detail, where),
+                     jg::OptDouble(j, "latencyMs", &rr.latency_ms, where)}) {
+      if (!s) return s.error();
+    }
+    if (rr.consecutive_failures < 0 || rr.consecutive_successes < 0) {
+      return Err(where + ": negative consecutive count");
+    }
+    auto since = failover::TimeFromJson(j, "since", where);
+    if (!since) return since.error();
+    rr.since = *since;
+    auto at = failover::TimeFromJson(j, "at", where);
+    if (!at) return at.error();
+    rr.at = *at;
+    r.regions.emplace(name, std::move(rr));
+  }
+  return r;
 }
 
 failover::PeerReport ToPeerReport(const Report& r, WallTime received_at) {

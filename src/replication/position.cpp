@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
+#include "common/json_get.h"
+#include "common/printable.h"
 
 namespace aha::replication {
 
@@ -34,39 +36,6 @@ bool ParseRole(const std::string& s, Role* out) {
   return false;
 }
 
-std::string TypeName(const json& v) {
-  return v.type_name();
-}
-
-// Type-checked field readers: absent keeps the default, a wrong type is an error naming the key.
-Status Str(const json& o, const char* key, std::string* out) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return {};
-  if (!it->is_string()) return Err(std::string(key) + ": expected string, got " + TypeName(*it));
-  *out = it->get<std::string>();
-  return {};
-}
-Status Int(const json& o, const char* key, int64_t* out) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return {};
-  if (!it->is_number_integer()) {
-    return Err(std::string(key) + ": expected integer, got " + TypeName(*it));
-  }
-  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
-    return Err(std::string(key) + ": out of range");
-  }
-  *out = it->get<int64_t>();
-  if (*out < 0) return Err(std::string(key) + ": must be >= 0");
-  return {};
-}
-Status Bool(const json& o, const char* key, bool* out) {
-  auto it = o.find(key);
-  if (it == o.end() || it->is_null()) return {};
-  if (!it->is_boolean()) return Err(std::string(key) + ": expected boolean, got " + TypeName(*it));
-  *out = it->get<bool>();
-  return {};
-}
-
 }  // namespace
 
 std::string PositionToJson(const Position& p) {
@@ -83,36 +52,49 @@ std::string PositionToJson(const Position& p) {
       {"divergent",
        {{"files", p.divergent.files}, {"bytes", p.divergent.bytes}, {"path", p.divergent.path}}},
       {"error", p.error}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return jsonget::Dump(j) + "\n";
 }
 
 Result<Position> PositionFromJson(const std::string& text) {
+  namespace jg = jsonget;
   if (text.size() > (1 << 20)) return Err("position: larger than 1 MiB");
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Err("position: not a JSON object");
+  const std::string top = "position";
+  auto parsed = jg::Parse(text, top);
+  if (!parsed) return Err(parsed.message() + ": not a JSON object");
+  const json& j = *parsed;
+  if (!j.is_object()) return Err("position: not a JSON object");
   Position p;
   std::string role, updated;
-  int64_t files = 0, bytes = 0;
-  for (Status s : {Str(j, "lineage", &p.lineage), Str(j, "role", &role), Int(j, "epoch", &p.epoch),
-                   Str(j, "snapshot", &p.snapshot), Int(j, "headEpoch", &p.head_epoch),
-                   Str(j, "head", &p.head), Bool(j, "caughtUp", &p.caught_up),
-                   Bool(j, "dataReady", &p.data_ready), Str(j, "updatedAt", &updated),
-                   Str(j, "error", &p.error)}) {
-    if (!s) return Err("position: " + s.message());
+  uint64_t files = 0, bytes = 0;
+  const json* divergent = nullptr;
+  for (Status s :
+       {jg::OptString(j, "lineage", &p.lineage, top), jg::OptString(j, "role", &role, top),
+        jg::OptInt64(j, "epoch", &p.epoch, top), jg::OptString(j, "snapshot", &p.snapshot, top),
+        jg::OptInt64(j, "headEpoch", &p.head_epoch, top), jg::OptString(j, "head", &p.head, top),
+        jg::OptBool(j, "caughtUp", &p.caught_up, top),
+        jg::OptBool(j, "dataReady", &p.data_ready, top),
+        jg::OptString(j, "updatedAt", &updated, top), jg::OptString(j, "error", &p.error, top),
+        jg::OptObject(j, "divergent", &divergent, top)}) {
+    if (!s) return s.error();
   }
-  if (auto it = j.find("divergent"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) return Err("position: divergent: expected object");
-    for (Status s : {Int(*it, "files", &files), Int(*it, "bytes", &bytes),
-                     Str(*it, "path", &p.divergent.path)}) {
-      if (!s) return Err("position: divergent." + s.message());
+  if (p.epoch < 0) return Err("position.epoch: must be >= 0");
+  if (p.head_epoch < 0) return Err("position.headEpoch: must be >= 0");
+  if (divergent) {
+    const std::string where = top + ".divergent";
+    for (Status s : {jg::OptUint64(*divergent, "files", &files, where),
+                     jg::OptUint64(*divergent, "bytes", &bytes, where),
+                     jg::OptString(*divergent, "path", &p.divergent.path, where)}) {
+      if (!s) return s.error();
     }
   }
-  p.divergent.files = static_cast<uint64_t>(files);
-  p.divergent.bytes = static_cast<uint64_t>(bytes);
-  if (p.lineage.empty()) return Err("position: lineage: required");
-  if (!ParseRole(role, &p.role)) return Err("position: role: unknown role \"" + role + "\"");
+  p.divergent.files = files;
+  p.divergent.bytes = bytes;
+  if (p.lineage.empty()) return Err("position.lineage: required");
+  if (!ParseRole(role, &p.role)) {
+    return Err("position.role: unknown role \"" + Printable(role) + "\"");
+  }
   if (!updated.empty()) {
-    if (!ParseTime(updated, &p.updated_at)) return Err("position: updatedAt: not an RFC 3339 time");
+    if (!ParseTime(updated, &p.updated_at)) return Err("position.updatedAt: not an RFC 3339 time");
   }
   return p;
 }

@@ -1,5 +1,7 @@
 #include "state/configmap_store.h"
 
+#include "common/json_get.h"
+
 #include <chrono>
 #include <random>
 #include <thread>
@@ -20,11 +22,18 @@ ConfigMapStateStore::ConfigMapStateStore(std::shared_ptr<kube::Client> client, s
       name_(std::move(name)),
       labels_(std::move(labels)) {}
 
-KeyValues ConfigMapStateStore::DataOf(const json& cm) {
+Result<KeyValues> ConfigMapStateStore::DataOf(const json& cm) {
   KeyValues out;
-  if (!cm.contains("data") || !cm["data"].is_object()) return out;
-  for (const auto& [k, v] : cm["data"].items()) {
-    if (v.is_string()) out.emplace(k, v.get<std::string>());
+  const json* data = nullptr;
+  if (Status s = jsonget::ExpectObject(cm, "ConfigMap"); !s) return s.error();
+  if (Status s = jsonget::OptObject(cm, "data", &data, "ConfigMap"); !s) return s.error();
+  if (!data) return out;
+  for (const auto& [k, v] : data->items()) {
+    std::string value;
+    if (Status s = jsonget::AsString(v, jsonget::MemberPath("ConfigMap.data", k), &value); !s) {
+      return s.error();
+    }
+    out.emplace(k, std::move(value));
   }
   return out;
 }
@@ -52,7 +61,13 @@ Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
     auto cm = client_->Get(kube::kConfigMaps, ns_, name_);
     if (!cm && cm.code() != 404) return cm.error();
     // fn decides on what we read; the write below lands only if that is still current.
-    auto update = fn(cm ? DataOf(*cm) : KeyValues{});
+    KeyValues current;
+    if (cm) {
+      auto data = DataOf(*cm);
+      if (!data) return data.error();
+      current = std::move(*data);
+    }
+    auto update = fn(current);
     if (!update) return update.error();
     const KeyValues& kv = *update;
     for (const auto& [key, value] : kv) {
@@ -81,9 +96,9 @@ Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
     // Needs only `patch` on this one ConfigMap, so RBAC can name it in resourceNames.
     const json& data =
         (*cm).contains("data") && (*cm)["data"].is_object() ? (*cm)["data"] : json::object();
-    json patch = {
-        {"metadata", {{"resourceVersion", (*cm)["metadata"].value("resourceVersion", "")}}},
-        {"data", json::object()}};
+    auto rv = kube::ResourceVersionOf(*cm);
+    if (!rv) return Err("ConfigMap " + ns_ + "/" + name_ + ": " + rv.message());
+    json patch = {{"metadata", {{"resourceVersion", *rv}}}, {"data", json::object()}};
     int changed = 0;
     for (const auto& [k, v] : kv) {
       if (data.contains(k) && data[k].is_string() && data[k] == v) continue;

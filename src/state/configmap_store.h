@@ -34,8 +34,10 @@ class ConfigMapStateStore final : public StateStore {
   // Conflicts met (and retried) so far: a measure of contention with other writers.
   int conflicts() const { return conflicts_; }
 
-  // ConfigMap data as KeyValues (absent or null data = empty).
-  static KeyValues DataOf(const nlohmann::json& configmap);
+  // ConfigMap data as KeyValues (absent or null data = empty). The object came from the API
+  // server: `data` of another type than an object of strings is an error naming the key (a
+  // reader keeps its last known state then; never read as "no keys").
+  static Result<KeyValues> DataOf(const nlohmann::json& configmap);
 
  private:
   std::shared_ptr<kube::Client> client_;

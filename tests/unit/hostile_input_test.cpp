@@ -1,5 +1,6 @@
 // Hostile input for every parser of outside JSON: state keys (simulatedOutages, state.json,
-// drills), snapshot records and the replication local state. Table-driven from one valid document
+// drills), snapshot records and `latest`, the replication local state, the sidecar's position
+// file and a quorum peer's observations report. Table-driven from one valid document
 // per parser: every value in it (recursively) is replaced in turn by each value of a table of
 // wrong types, huge and negative numbers and deep nesting; and raw texts add invalid UTF-8 and
 // broken JSON. Invariants: the parser never throws; a rejected document's error names the key
@@ -16,6 +17,8 @@
 #include "failover/outages.h"
 #include "failover/state.h"
 #include "mcp/report.h"
+#include "quorum/report.h"
+#include "replication/position.h"
 #include "replication/snapshot.h"
 #include "replication/state.h"
 
@@ -264,6 +267,69 @@ TEST(HostileInput, SnapshotRecord) {
   r = replication::RecordFromJson(m.dump());
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.message().find("total size overflows"), std::string::npos) << r.message();
+}
+
+TEST(HostileInput, LatestPointer) {
+  const json valid = json::parse(R"({"format": 2, "id": "20261127T181500.123Z-000042",
+    "generation": "g", "epoch": 3, "writer": "us-east-1/abc", "released": false})");
+  Parser<replication::LatestPointer> p = replication::LatestFromJson;
+  CheckParser("latest", valid, p);
+  CheckRawTexts(p, valid.dump());
+  auto r = p(R"({"format": 2, "id": "20261127T181500.123Z-000042", "generation": 5, "epoch": 1})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.message(), "latest.generation: expected string, got number 5");
+}
+
+// The sidecar's position file (read by the gate through the shared volume).
+TEST(HostileInput, Position) {
+  const json valid = json::parse(R"({"lineage": "us-east-1", "role": "follower", "epoch": 3,
+    "snapshot": "20261203T221500.123Z-000042", "headEpoch": 4,
+    "head": "20261203T221501.000Z-000001", "caughtUp": false, "dataReady": false,
+    "updatedAt": "2026-12-03T22:15:01.123Z",
+    "divergent": {"files": 2, "bytes": 10, "path": "/data/x"}, "error": "boom"})");
+  Parser<replication::Position> p = replication::PositionFromJson;
+  CheckParser("position", valid, p);
+  CheckRawTexts(p, valid.dump());
+}
+
+// GET /v1/observations from a quorum peer. Before json_get, a wrong type came back as nlohmann's
+// message without the key ("type must be boolean, but is number"), and a consecutive count of
+// 1e300 was converted to int (undefined behaviour).
+TEST(HostileInput, QuorumObservations) {
+  const json valid = json::parse(R"({"apiVersion": "agency-ha/v1", "kind": "Observations",
+    "observer": "us-east-1", "instance": "2026-11-27T19:00:00.000Z/4711", "generation": 42,
+    "producedAt": "2026-11-27T19:00:01.000Z", "partitioned": false,
+    "regions": {"eu-west-1": {"up": true, "down": false, "since": "2026-11-27T18:00:00.000Z",
+                              "consecutiveFailures": 0, "consecutiveSuccesses": 12,
+                              "detail": "HTTP 200", "latencyMs": 1.2,
+                              "at": "2026-11-27T19:00:00.500Z"}}})");
+  Parser<quorum::Report> p = quorum::ReportFromJson;
+  CheckParser("observations", valid, p);
+  CheckRawTexts(p, valid.dump());
+  struct Case {
+    std::string pointer, value, want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/regions/eu-west-1/down", "1",
+            "observations.regions.eu-west-1.down: expected boolean"},
+           {"/regions/eu-west-1/consecutiveFailures", "1e300",
+            "observations.regions.eu-west-1.consecutiveFailures: expected integer"},
+           {"/regions/eu-west-1/consecutiveFailures", "4294967296",
+            "observations.regions.eu-west-1.consecutiveFailures: 4294967296 is out of range"},
+           {"/regions/eu-west-1/latencyMs", "\"1\"", "observations.regions.eu-west-1.latencyMs"},
+           {"/regions/eu-west-1", "5", "observations.regions.eu-west-1: expected object"},
+           {"/generation", "-1", "observations.generation: expected a non-negative integer"},
+           {"/partitioned", "\"no\"", "observations.partitioned: expected boolean"},
+       }) {
+    json m = valid;
+    m[json::json_pointer(c.pointer)] = "@@";
+    std::string text = m.dump();
+    text.replace(text.find("\"@@\""), 4, c.value);
+    std::optional<Result<quorum::Report>> r;
+    ASSERT_NO_THROW(r.emplace(p(text))) << c.pointer;
+    ASSERT_FALSE(r->ok()) << c.pointer;
+    EXPECT_NE(r->message().find(c.want), std::string::npos) << r->message();
+  }
 }
 
 TEST(HostileInput, ReplicationLocalState) {
