@@ -14,6 +14,7 @@
 #include <set>
 
 #include "common/fs.h"
+#include "common/printable.h"
 #include "objectstore/sigv4.h"
 
 namespace aha::replication {
@@ -105,6 +106,15 @@ class Walker {
     return out;
   }
 
+  // A name that is not valid UTF-8 cannot be written into a record (JSON) as it is: refuse the
+  // capture, loudly, rather than ship a snapshot that silently lacks the file.
+  static Status BadName(const std::string& rel) {
+    return Err("\"" + Printable(rel) +
+                   "\": file name is not valid UTF-8; a snapshot record cannot hold it, so no "
+                   "snapshot is taken until it is renamed",
+               kBadNameCode);
+  }
+
   static std::string Join(const std::string& a, const std::string& b) {
     return a.empty() ? b : a + "/" + b;
   }
@@ -116,10 +126,7 @@ class Walker {
   // Captures one file; `vanished` set when it disappeared (not an error).
   Status CaptureFile(const std::string& abs, const std::string& rel, const struct stat& st,
                      std::vector<FileEntry>* into, bool* vanished) {
-    if (!ValidUtf8(rel)) {
-      ++out_.stats.skipped;
-      return Status::Ok();
-    }
+    if (!ValidUtf8(rel)) return BadName(rel);
     auto it = old_cache_.find(rel);
     if (it != old_cache_.end() && it->second.size == static_cast<uint64_t>(st.st_size) &&
         it->second.mtime_ns == MtimeNs(st) && it->second.ino == st.st_ino) {
@@ -187,6 +194,7 @@ class Walker {
       const std::string crel = Join(rel, name);
       if (S_ISDIR(st.st_mode)) {
         if (Excluded(cabs)) continue;
+        if (!ValidUtf8(crel)) return BadName(crel);
         if (!into && name.size() > 6 && name.ends_with(".lance")) {
           if (Status s = Dataset(cabs, crel); !s) return s;
         } else {

@@ -13,8 +13,12 @@
 //   `_latest.manifest` (older Lance) is kept only when identical to a captured version manifest.
 //   Dot-files inside a dataset (a writer's temporaries, e.g. data/.tmpXXXX) are not captured.
 // - Unchanged files are not re-read: a cache keyed by (path, size, mtime_ns, inode) gives the
-//   SHA-256. Symlinks, devices and sockets are skipped and counted; so are names that are not
-//   valid UTF-8 (the record is JSON).
+//   SHA-256. Symlinks, devices and sockets are skipped and counted.
+// - A file or directory name that is not valid UTF-8 fails the capture (error code
+//   kBadNameCode, the path escaped by Printable): the record is JSON and cannot hold it, and a
+//   snapshot that silently lacked the file would restore as complete. Nothing is published
+//   until it is renamed (`replicate --once` exits non-zero; continuous mode logs the error and
+//   counts it in agency_ha_replication_errors_total{remote=""} every cycle).
 // - Hot files are pinned: a small file modified within the last `pin_recent` before it was hashed
 //   (a session file rewritten every few hundred ms) keeps the bytes that were hashed in
 //   Capture::pinned, and the uploader ships those bytes. Without this, a file rewritten faster
@@ -32,6 +36,9 @@
 #include "common/result.h"
 
 namespace aha::replication {
+
+// Error code of a capture refused for a file name that is not valid UTF-8.
+inline constexpr int kBadNameCode = 422;
 
 struct FileEntry {
   std::string path;  // relative to the source root, '/'-separated

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/json_get.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/stopper.h"
@@ -648,10 +649,10 @@ int SidecarCommand(const std::string& config_path, bool check) {
   if (!cfg->listen.empty()) {
     http.Get("/healthz", [&] {
       json p = car.PositionJson();
-      return httpd::Response{200, "application/json", p.dump() + "\n"};
+      return httpd::Response{200, "application/json", jsonget::Dump(p) + "\n"};
     });
     http.Get("/v1/position", [&] {
-      return httpd::Response{200, "application/json", car.PositionJson().dump(2) + "\n"};
+      return httpd::Response{200, "application/json", jsonget::Dump(car.PositionJson(), 2) + "\n"};
     });
     http.Get("/metrics", [&] {
       std::lock_guard l(car.mu());

@@ -71,7 +71,9 @@ std::string RecordToJson(const Record& r) {
             {"totalBytes", r.total_bytes()},
             {"datasets", datasets},
             {"files", files}};
-  return j.dump(1) + "\n";
+  // Never throws: the scanner refuses names that are not valid UTF-8 (scanner.h), and Dump
+  // replaces what could still slip through instead of aborting the publisher.
+  return jsonget::Dump(j, 1) + "\n";
 }
 
 Result<Record> RecordFromJson(const std::string& text) {
@@ -144,9 +146,12 @@ Result<Record> RecordFromJson(const std::string& text) {
 }
 
 std::string LatestToJson(const LatestPointer& p) {
-  return json{{"format", kLatestFormat}, {"id", p.id},         {"generation", p.generation},
-              {"epoch", p.epoch},        {"writer", p.writer}, {"released", p.released}}
-             .dump() +
+  return jsonget::Dump(json{{"format", kLatestFormat},
+                            {"id", p.id},
+                            {"generation", p.generation},
+                            {"epoch", p.epoch},
+                            {"writer", p.writer},
+                            {"released", p.released}}) +
          "\n";
 }
 
