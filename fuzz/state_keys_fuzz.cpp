@@ -1,6 +1,7 @@
 // libFuzzer target for the state-key parsers every reader runs on what an operator may have
 // edited by hand: simulatedOutages (every gate), servingRegions/failedRegions, state.json and
-// drills (the MCP server). The same bytes go to each parser.
+// drills (the MCP server), and a quorum peer's /v1/observations report (every controller with
+// peers). The same bytes go to each parser.
 // Invariants checked: no parser throws (an uncaught exception aborts, which libFuzzer reports);
 // an error message has no raw control bytes; what parses survives its own round trip and
 // serializes through jsonget::Dump.
@@ -14,6 +15,7 @@
 #include "failover/outages.h"
 #include "failover/state.h"
 #include "mcp/report.h"
+#include "quorum/report.h"
 
 namespace {
 
@@ -66,6 +68,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!d->empty()) {
       (void)jsonget::Dump(mcp::BuildDrillReport(d->back(), {}, d->back().observations, WallTime{}));
     }
+  }
+
+  auto q = quorum::ReportFromJson(text);
+  CheckError(q);
+  if (q.ok()) {
+    auto again = quorum::ReportFromJson(quorum::ReportToJson(*q));
+    Check(again.ok() && again->observer == q->observer && again->generation == q->generation &&
+          again->regions.size() == q->regions.size());
   }
   return 0;
 }

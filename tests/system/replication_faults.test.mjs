@@ -349,3 +349,164 @@ test('wrong credentials, bad URLs, missing bucket: clear errors, non-zero exit, 
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(tree(out), tree(src));
 });
+
+// ---- a corrupt remote (issue 13): wrong-typed or garbage `latest` and records ----
+
+// Corruptions of a remote's `latest` and of the record it names, as bytes. Each once made a
+// reader throw nlohmann::type_error (exit 134) before the parsers were type-checked.
+function corruptions(id) {
+  const sha = 'a'.repeat(64);
+  return [
+    { what: 'latest with a numeric generation', key: 'latest', want: /latest\.generation: expected string, got number/,
+      bytes: JSON.stringify({ format: 2, id, generation: 5, epoch: 1, writer: 'x', released: false }) },
+    { what: 'latest with a string epoch', key: 'latest', want: /latest\.epoch: expected integer, got string/,
+      bytes: JSON.stringify({ format: 2, id, generation: 'g', epoch: '1' }) },
+    { what: 'latest of invalid UTF-8 bytes', key: 'latest', want: /latest pointer: not valid JSON/,
+      bytes: Buffer.from([0xff, 0xfe, 0x7b]) },
+    { what: 'a record with a string size', key: 'record', want: /files\[0\]\.size: expected non-negative integer, got string/,
+      bytes: JSON.stringify({ format: 1, id, files: [{ path: 'a', sha256: sha, size: '1' }] }) },
+    { what: 'a record with datasets [1]', key: 'record', want: /datasets\[0\]: expected object, got number/,
+      bytes: JSON.stringify({ format: 1, id, files: [], datasets: [1] }) },
+  ];
+}
+
+function corrupt(remoteDir, id, c) {
+  const path = c.key === 'latest' ? join(remoteDir, 'us-east-1', 'latest')
+    : join(remoteDir, 'us-east-1', 'snapshots', `${id}.json`);
+  writeFileSync(path, c.bytes);
+  return path;
+}
+
+test('replicate --once with remotes [corrupt, good]: publishes to the good one, exits 1 naming the corrupt one, overwrites nothing', (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  makeSource(src);
+  const bad = join(dir, 'corrupt');
+  const good = join(dir, 'good');
+  mkdirSync(bad);
+  mkdirSync(good);
+  const cfg = config(dir, src, [{ url: `file://${bad}` }, { url: `file://${good}` }]);
+  const first = once(cfg, process.env);
+  assert.equal(first.status, 0, first.stderr + first.stdout);
+  const published = [first.report.snapshot];
+  let n = 0;
+  for (const c of corruptions(first.report.snapshot)) {
+    // Only `latest` is read before publishing; a corrupt record is met by readers (below).
+    if (c.key !== 'latest') continue;
+    const path = corrupt(bad, first.report.snapshot, c);
+    writeFileSync(join(src, 'notes.txt'), `change ${n++}\n`);
+    settle(src);
+    const r = once(cfg, process.env);
+    assert.equal(r.status, 1, `${c.what}: ${r.stderr}`);
+    assert.ok(r.report, `${c.what}: a JSON report on stdout, not a crash: ${r.stderr}`);
+    assert.equal(r.report.remotes.length, 2);
+    const [rb, rg] = r.report.remotes;
+    assert.match(rb.remote, /corrupt/, 'the report names the corrupt remote');
+    assert.equal(rb.ok, false);
+    assert.match(rb.error, c.want, `${c.what}: ${rb.error}`);
+    assert.equal(rg.ok, true, `${c.what}: the good remote: ${rg.error}`);
+    assert.deepEqual(readFileSync(path), Buffer.from(c.bytes), `${c.what}: the corrupt latest is left as it was`);
+    published.push(r.report.snapshot);
+    console.log(`[corrupt, good] ${c.what}: exit ${r.status}, ${rb.error}`);
+  }
+  // Nothing on the good remote was lost: every snapshot is there and the latest restores.
+  assert.deepEqual(snapshotIds(`file://${good}`, [], process.env), published);
+  const out = join(dir, 'out');
+  const r = restore([`file://${good}`], out, [], process.env);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(tree(out), tree(src));
+});
+
+test('restore and follow against a corrupt remote: a clear error, nothing written, no crash loop; restore falls back to the good one', async (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  makeSource(src);
+  const bad = join(dir, 'corrupt');
+  const good = join(dir, 'good');
+  mkdirSync(bad);
+  mkdirSync(good);
+  const cfg = config(dir, src, [{ url: `file://${bad}` }, { url: `file://${good}` }]);
+  const first = once(cfg, process.env);
+  assert.equal(first.status, 0, first.stderr + first.stdout);
+  const id = first.report.snapshot;
+  const pristine = {
+    latest: readFileSync(join(bad, 'us-east-1', 'latest')),
+    record: readFileSync(join(bad, 'us-east-1', 'snapshots', `${id}.json`)),
+  };
+  // A standby that already follows: it must keep its data whatever the remote says.
+  const standby = join(dir, 'standby', 'agent');
+  let r = run(['follow', '--region', 'us-east-1', '--to', standby, '--once', '--remote', `file://${good}`]);
+  assert.equal(r.status, 0, r.stderr);
+  const before = JSON.stringify(tree(standby));
+  for (const c of corruptions(id)) {
+    writeFileSync(join(bad, 'us-east-1', 'latest'), pristine.latest);
+    writeFileSync(join(bad, 'us-east-1', 'snapshots', `${id}.json`), pristine.record);
+    corrupt(bad, id, c);
+    const out = join(dir, 'out');
+    r = restore([`file://${bad}`], out, [], process.env);
+    assert.equal(r.status, 1, `${c.what}: ${r.stderr}`);
+    assert.match(r.stderr, c.want, c.what);
+    assert.doesNotMatch(r.stderr, /terminate|type_error|Aborted/);
+    assert.ok(!existsSync(out), `${c.what}: no target created`);
+    // [corrupt, good]: the next remote serves the restore.
+    r = restore([`file://${bad}`, `file://${good}`], out, [], process.env);
+    assert.equal(r.status, 0, `${c.what}: ${r.stderr}`);
+    assert.deepEqual(tree(out), tree(src));
+    rmSync(out, { recursive: true, force: true });
+    r = run(['follow', '--region', 'us-east-1', '--to', standby, '--once', '--remote', `file://${bad}`]);
+    assert.equal(r.status, 1, `${c.what}: ${r.stderr}`);
+    assert.match(r.stderr + r.stdout, c.want, c.what);
+    assert.equal(JSON.stringify(tree(standby)), before, `${c.what}: the standby is untouched`);
+    console.log(`corrupt remote, ${c.what}: restore/follow exit 1: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  // A long-running follow on the corrupt remote stays up (no crash loop), says why, writes nothing.
+  const f = await startRole(t, ['follow', '--region', 'us-east-1', '--to', standby, '--listen', '127.0.0.1:0',
+    '--interval', '0.1', '--remote', `file://${bad}`], 'follow starting');
+  await waitFor('three failed rounds', async () => {
+    const m = (await get(f.port, '/metrics')).body;
+    const line = m.split('\n').find((l) => l.startsWith('agency_ha_follow_rounds_total'));
+    return line && Number(line.split(' ').pop()) >= 3;
+  });
+  assert.equal(f.child.exitCode, null, 'follow is still running');
+  const h = await get(f.port, '/healthz');
+  assert.match(h.body, /datasets\[0\]: expected object/, h.body);
+  assert.equal(JSON.stringify(tree(standby)), before, 'the standby is untouched');
+});
+
+test('a file name that is not valid UTF-8: the snapshot is refused naming it (escaped), nothing published; renamed, it replicates', (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  makeSource(src);
+  const remoteDir = join(dir, 'remote');
+  mkdirSync(remoteDir);
+  const cfg = config(dir, src, [{ url: `file://${remoteDir}` }]);
+  const good = once(cfg, process.env);
+  assert.equal(good.status, 0, good.stderr + good.stdout);
+  // Node takes a Buffer as a path: the raw bytes reach the filesystem.
+  for (const name of [Buffer.from('bad-\xff\xfe-name.txt', 'latin1'), Buffer.from('x\xc3.lance', 'latin1')]) {
+    const p = Buffer.concat([Buffer.from(`${src}/`), name]);
+    if (name.toString('latin1').endsWith('.lance')) {
+      // A dataset directory (before: the record's dataset path made RecordToJson throw, exit 134).
+      mkdirSync(p);
+      writeFileSync(Buffer.concat([p, Buffer.from('/data.bin')]), 'x');
+    } else {
+      writeFileSync(p, 'bytes\n');
+    }
+    settle(src);
+    const r = once(cfg, process.env);
+    assert.equal(r.status, 1, r.stderr + r.stdout);
+    assert.ok(r.report, `a JSON report, not a crash: ${r.stderr}`);
+    assert.match(r.report.error, /\\xff\\xfe-name\.txt|x\\xc3\.lance/, r.report.error);
+    assert.match(r.report.error, /not valid UTF-8/);
+    assert.deepEqual(snapshotIds(`file://${remoteDir}`, [], process.env), [good.report.snapshot], 'nothing published');
+    rmSync(p, { recursive: true });
+    console.log(`non-UTF-8 name: ${r.report.error}`);
+  }
+  writeFileSync(join(src, 'renamed.txt'), 'bytes\n');
+  settle(src);
+  const fixed = once(cfg, process.env);
+  assert.equal(fixed.status, 0, fixed.stderr + fixed.stdout);
+  const out = join(dir, 'out');
+  assert.equal(restore([`file://${remoteDir}`], out, [], process.env).status, 0);
+  assert.deepEqual(tree(out), tree(src));
+});
