@@ -65,8 +65,13 @@ Result<Report> ReportFromJson(const std::string& text) {
        {jg::GetString(doc, "apiVersion", &api, top), jg::GetString(doc, "kind", &kind, top)}) {
     if (!s) return s.error();
   }
-  if (api != "agency-ha/v1" || kind != "Observations") {
-    return Err("observations: not an agency-ha/v1 Observations document");
+  if (api != "agency-ha/v1") {
+    return Err("observations.apiVersion: \"" + Printable(api) +
+               "\" is not agency-ha/v1 (not an agency-ha/v1 Observations document)");
+  }
+  if (kind != "Observations") {
+    return Err("observations.kind: \"" + Printable(kind) +
+               "\" is not Observations (not an agency-ha/v1 Observations document)");
   }
   Report r;
   const json* regions = nullptr;
@@ -95,9 +100,8 @@ Result<Report> ReportFromJson(const std::string& text) {
                      jg::OptDouble(j, "latencyMs", &rr.latency_ms, where)}) {
       if (!s) return s.error();
     }
-    if (rr.consecutive_failures < 0 || rr.consecutive_successes < 0) {
-      return Err(where + ": negative consecutive count");
-    }
+    if (rr.consecutive_failures < 0) return Err(where + ".consecutiveFailures: negative");
+    if (rr.consecutive_successes < 0) return Err(where + ".consecutiveSuccesses: negative");
     auto since = failover::TimeFromJson(j, "since", where);
     if (!since) return since.error();
     rr.since = *since;

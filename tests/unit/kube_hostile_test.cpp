@@ -71,7 +71,7 @@ class CannedApi {
 };
 
 TEST(KubeHostile, LeaseWithWrongTypesIsNotLedAndNotWritten) {
-  for (const std::string body : {
+  for (const char* body : {
            R"({"metadata": {"resourceVersion": "1"}, "spec": {"holderIdentity": 5}})",
            R"({"metadata": {"resourceVersion": "1"}, "spec": {"renewTime": []}})",
            R"({"metadata": {"resourceVersion": "1"}, "spec": {"leaseDurationSeconds": "15"}})",
@@ -92,11 +92,12 @@ TEST(KubeHostile, LeaseWithWrongTypesIsNotLedAndNotWritten) {
 }
 
 TEST(KubeHostile, ResponseThatIsNotAnObjectIsAnError) {
-  for (const std::string body : {"[1, 2]", "5", "\"x\"", std::string(200, '[')}) {
+  for (const std::string& body :
+       std::vector<std::string>{"[1, 2]", "5", "\"x\"", std::string(200, '[')}) {
     CannedApi api(body);
     auto r = api.Client()->Get(kube::kConfigMaps, "agency", "x");
     ASSERT_FALSE(r.ok()) << body;
-    EXPECT_NE(r.message().find("get configmaps/x"), std::string::npos) << r.message();
+    EXPECT_NE(r.message().find("get configmaps \"x\""), std::string::npos) << r.message();
   }
 }
 
