@@ -1,5 +1,7 @@
 #include "config/mcp_config.h"
 
+#include "common/url.h"
+
 namespace aha::config {
 
 namespace {
@@ -36,6 +38,8 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
   out->http_token = r.str("httpToken");
   out->http_token_file = r.str("httpTokenFile");
   out->max_request_bytes = r.integer("maxRequestBytes", out->max_request_bytes);
+  out->controller_url_set = r.has("controllerUrl");
+  out->controller_url = r.str("controllerUrl");
   YAML::Node origins = r.node("allowedOrigins");
   YAML::Node replication = r.node("replication");
   r.finish();
@@ -52,6 +56,14 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
     r.fail("httpTokenFile", "set either httpToken or httpTokenFile, not both");
   } else if (out->max_request_bytes < 1024 || out->max_request_bytes > (64LL << 20)) {
     r.fail("maxRequestBytes", "must be between 1024 and 67108864");
+  } else if (!out->controller_url.empty()) {
+    auto u = ParseUrl(out->controller_url);
+    if (!u || (u->scheme != "http" && u->scheme != "https") ||
+        (!u->path.empty() && u->path != "/")) {
+      r.fail("controllerUrl",
+             "expected http(s)://host[:port] of the controller's listener, without a path" +
+                 std::string(u ? "" : " (" + u.message() + ")"));
+    }
   }
   if (!err->empty()) return;
   out->default_duration_seconds = static_cast<int>(def);

@@ -13,6 +13,10 @@
 //     (scheme://host[:port]);
 //                                   #   loopback origins are accepted while bound to loopback
 //     maxRequestBytes: 1048576      # largest JSON-RPC message accepted (1 KiB .. 64 MiB)
+//     controllerUrl: http://simple-agency-controller:9090   # the controller's HTTP listener;
+//                                   #   its GET /v1/status gives the tools live observations.
+//                                   #   Absent: derived from the config's `listen` (a wildcard
+//                                   #   host reads as 127.0.0.1); "" disables (state only)
 //     replication:                  # optional: get_replication_status reads these remotes
 //       remotes:                    #   same format as the replication config's `remotes`
 //         - {url: "s3://bucket/prefix", region: us-east-1}   # (parsed by its own parser)
@@ -37,6 +41,11 @@ struct McpConfig {
   std::string http_token_file;
   std::vector<std::string> allowed_origins;
   long long max_request_bytes = 1 << 20;
+  // Base URL of the controller's listener (http/https, no path), "" = do not ask it. Set by
+  // ReadMcpSection when `controllerUrl` is given; otherwise `controller_url_set` stays false and
+  // the MCP command derives it from `listen`.
+  std::string controller_url;
+  bool controller_url_set = false;
   // Remotes get_replication_status reads (empty: the tool reports that none are configured).
   std::vector<replication::RemoteConfig> replication_remotes;
 };

@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.h"
 #include "quorum/report.h"
+#include "replication/snapshot.h"
 
 namespace aha::controller {
 
@@ -51,14 +53,73 @@ std::map<std::string, Observation> ProberSource::Observe() {
   auto results = prober_.ProbeAll(targets_);
   const WallTime at = clock_.wall();
   std::map<std::string, Observation> out;
+  std::map<std::string, std::vector<EndpointData>> data;
   for (auto& [region, r] : results) {
+    auto& reports = data[region];
+    for (const auto& e : r.endpoints) {
+      if (e.data.empty()) continue;
+      reports.push_back(EndpointData{e.address, e.ok, replication::ParseDataHeader(e.data), at});
+    }
     reg_.Observe("agency_ha_probe_duration_seconds", {{"region", region}}, r.latency_ms / 1000.0);
     reg_.Add("agency_ha_probes_total",
              {{"region", region}, {"result", r.ok ? "success" : "failure"}});
     out.emplace(region,
                 Observation{r.ok, r.latency_ms, r.detail, at, r.data_reported, r.data_caught_up});
   }
+  std::lock_guard l(data_mu_);
+  data_ = std::move(data);
   return out;
+}
+
+std::map<std::string, std::vector<EndpointData>> ProberSource::Data() const {
+  std::lock_guard l(data_mu_);
+  return data_;
+}
+
+json DataJson(const std::vector<EndpointData>& reports) {
+  if (reports.empty()) return nullptr;
+  auto one = [](const EndpointData& e) {
+    const replication::DataReport& d = e.report;
+    json behind = nullptr;
+    if (!d.snapshot.empty() && d.snapshot == d.head) {
+      behind = 0.0;
+    } else if (!d.snapshot.empty() && !d.head.empty()) {
+      WallTime a{}, b{};
+      if (replication::SnapshotIdTime(d.snapshot, &a) && replication::SnapshotIdTime(d.head, &b)) {
+        behind = std::max<int64_t>(0, EpochMillis(b) - EpochMillis(a)) / 1000.0;
+      }
+    }
+    auto str = [](const std::string& v) { return v.empty() ? json(nullptr) : json(v); };
+    return json{{"role", str(d.role)},
+                {"lineage", str(d.lineage)},
+                {"epoch", d.epoch},
+                {"fenced", d.role == "fenced"},
+                {"caughtUp", d.caught_up},
+                {"ready", d.ready},
+                {"snapshot", str(d.snapshot)},
+                {"headEpoch", d.head.empty() ? json(nullptr) : json(d.head_epoch)},
+                {"head", str(d.head)},
+                {"behindSeconds", behind},
+                {"malformed", d.malformed},
+                {"address", e.address},
+                {"probeOk", e.probe_ok},
+                {"at", failover::TimeToJson(e.at)}};
+  };
+  std::vector<const EndpointData*> order;
+  for (const auto& e : reports)
+    order.push_back(&e);
+  std::stable_sort(order.begin(), order.end(), [](const EndpointData* a, const EndpointData* b) {
+    if (a->probe_ok != b->probe_ok) return a->probe_ok;
+    return a->address < b->address;
+  });
+  json j = one(*order.front());
+  if (order.size() > 1) {
+    json all = json::array();
+    for (const auto* e : order)
+      all.push_back(one(*e));
+    j["endpoints"] = all;
+  }
+  return j;
 }
 
 Controller::Controller(config::ControllerConfig cfg, state::StateStore& store,
@@ -172,6 +233,12 @@ Decision Controller::Tick() {
              {{"region", t.region}, {"type", failover::TransitionName(t.kind)}});
   }
   std::lock_guard l(mu_);
+  // A region observed for the first time since the persisted state was written (no probe result
+  // in it at all): one write, so that readers of the state never keep "not observed yet".
+  for (const auto& [name, rs] : d.next.regions) {
+    auto p = prev.regions.find(name);
+    if (rs.last && (p == prev.regions.end() || !p->second.last)) dirty_ = true;
+  }
   state_ = d.next;
   ticked_ = true;
   last_tick_ = clock_.wall();
@@ -241,6 +308,16 @@ json Controller::StatusJson() const {
   j["ready"] = ticked_ && (!Leading() || !dirty_);
   j["lastRound"] = last_tick_ == WallTime{} ? json(nullptr) : json(FormatTime(last_tick_));
   j["lastWriteError"] = last_write_error_.empty() ? json(nullptr) : json(last_write_error_);
+  // Live: this process's observations of the last round (state.json holds them as of its last
+  // write only), and the data position each region's gates report.
+  j["live"] = true;
+  j["thresholds"] = {{"failure", cfg_.probe.failure_threshold},
+                     {"success", cfg_.probe.success_threshold}};
+  const auto data = source_.Data();
+  for (auto& [name, r] : j["regions"].items()) {
+    auto it = data.find(name);
+    r["data"] = it == data.end() ? json(nullptr) : DataJson(it->second);
+  }
   if (cfg_.QuorumEnabled()) {
     j["quorum"]["region"] = cfg_.quorum.region;
     j["quorum"]["isolation"] = config::IsolationPolicyName(cfg_.quorum.isolation);

@@ -7,6 +7,18 @@
 //
 // State is read back at Start() so a restart does not flap regions; an unreadable or malformed
 // state.json is logged and replaced (the controller owns those keys).
+//
+// Live status without a writer on a quiet system. The state keys are written when a decision
+// changes (each write wakes every gate's watch and, with a ConfigMap, costs an API write), plus
+// once after the first round that observed a region the persisted state had never seen probed
+// (so state.json never says "not observed yet" about a region this controller probes). Live
+// observations (last probe, streaks, a reason describing the current state, the data position
+// every gate reports in X-Agency-Data) are served from memory at GET /v1/status, rebuilt every
+// round: the MCP server and the status page read that (the MCP server falls back to state.json,
+// labelled with its age, when the controller is unreachable). Publishing them into the state on a
+// cadence was rejected: data positions change with every snapshot, so "rewrite only when more
+// than timestamps change" would still be a steady writer, and a ConfigMap key that changes wakes
+// every watcher in every region.
 #pragma once
 
 #include <functional>
@@ -24,15 +36,34 @@
 #include "failover/decide.h"
 #include "metrics/registry.h"
 #include "probe/prober.h"
+#include "replication/position.h"
 #include "state/store.h"
 
 namespace aha::controller {
+
+// What one endpoint of a region reported about its data in its last probe (X-Agency-Data).
+struct EndpointData {
+  std::string address;
+  bool probe_ok = false;
+  replication::DataReport report;
+  WallTime at{};
+};
 
 class ObservationSource {
  public:
   virtual ~ObservationSource() = default;
   virtual std::map<std::string, failover::Observation> Observe() = 0;
+  // The data positions of the last Observe(), per region (only endpoints that sent one).
+  // Thread-safe (read by the HTTP thread).
+  virtual std::map<std::string, std::vector<EndpointData>> Data() const { return {}; }
 };
+
+// /v1/status `regions.<name>.data` for one region's endpoint reports, or null when none sent one:
+// {role, lineage, epoch, fenced, caughtUp, ready, snapshot, headEpoch, head, behindSeconds
+// (head id time - snapshot id time; 0 when caught up; null when unknown), malformed, address,
+// probeOk, at, endpoints (every report, when more than one endpoint sent one)}.
+// The primary report is the first healthy endpoint's (by address), else the first.
+nlohmann::json DataJson(const std::vector<EndpointData>& reports);
 
 // The production source: probes every region's endpoint with probe::Prober and records probe
 // metrics.
@@ -41,9 +72,12 @@ class ProberSource final : public ObservationSource {
   ProberSource(const config::ControllerConfig& cfg, const Clock& clock, metrics::Registry& reg,
                std::shared_ptr<probe::Resolver> resolver = probe::SystemResolver());
   std::map<std::string, failover::Observation> Observe() override;
+  std::map<std::string, std::vector<EndpointData>> Data() const override;
 
  private:
   const Clock& clock_;
+  mutable std::mutex data_mu_;
+  std::map<std::string, std::vector<EndpointData>> data_;
   metrics::Registry& reg_;
   probe::Prober prober_;
   std::vector<probe::Target> targets_;

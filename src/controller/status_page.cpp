@@ -39,7 +39,7 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
   th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line);
            vertical-align: top; }
   th { background: var(--bg); font-size: 12px; color: var(--mute); font-weight: 600; }
-  td.reason, td.probe { color: var(--mute); font-size: 12px; }
+  td.reason, td.probe, td.data { color: var(--mute); font-size: 12px; }
   .summary { display: flex; gap: 28px; flex-wrap: wrap; }
   .summary div { min-width: 160px; }
   .label { color: var(--mute); font-size: 12px; display: block; }
@@ -76,7 +76,7 @@ constexpr std::string_view kPage = R"HTML(<!doctype html>
     <h2>Regions</h2>
     <table>
       <thead><tr><th>region</th><th>role</th><th>status</th><th>serving</th><th>since</th>
-        <th>reason</th><th>last probe</th></tr></thead>
+        <th>reason</th><th>last probe</th><th>data (lineage, epoch, position)</th></tr></thead>
       <tbody id="regions"></tbody>
     </table>
   </section>
@@ -133,6 +133,41 @@ function chips(id, names, cls) {
   for (const n of names) box.appendChild(el("span", { class: "badge " + cls, "data-region": n }, n));
 }
 
+// The data position a region's gates report (X-Agency-Data via the controller's probes).
+function dataText(d) {
+  if (!d || typeof d !== "object") return "not reported";
+  const role = typeof d.role === "string" ? d.role : "?";
+  let s = role + " of " + (typeof d.lineage === "string" ? d.lineage : "?") + " @ epoch " +
+    (Number.isFinite(d.epoch) ? d.epoch : "?");
+  if (role === "writer") {
+    s += d.ready ? ", data ready" : ", taking over (data not ready)";
+  } else if (d.caughtUp) {
+    s += ", caught up";
+  } else if (Number.isFinite(d.behindSeconds)) {
+    s += ", " + d.behindSeconds.toFixed(1) + " s behind head" +
+      (Number.isFinite(d.headEpoch) ? " (epoch " + d.headEpoch + ")" : "");
+  } else {
+    s += ", not caught up";
+  }
+  if (typeof d.snapshot === "string") s += "; snapshot " + d.snapshot;
+  if (d.malformed) s += " (malformed report)";
+  if (Array.isArray(d.endpoints)) s += " [" + d.endpoints.length + " endpoints]";
+  return s;
+}
+function dataCell(d) {
+  const td = el("td", { class: "data" });
+  if (d && typeof d === "object") {
+    const role = typeof d.role === "string" ? d.role : "unknown";
+    td.setAttribute("data-role", role);
+    td.setAttribute("data-fenced", d.fenced ? "true" : "false");
+    const cls = d.fenced ? "b-bad" : role === "writer" ? "b-pro" : d.caughtUp ? "b-ok" : "b-mute";
+    td.appendChild(el("span", { class: "badge " + cls }, d.fenced ? "FENCED" : role));
+    td.appendChild(document.createTextNode(" "));
+  }
+  td.appendChild(el("span", { class: "position" }, dataText(d)));
+  return td;
+}
+
 function renderRegions(st) {
   const body = $("regions");
   body.replaceChildren();
@@ -152,7 +187,8 @@ function renderRegions(st) {
     tr.appendChild(el("td", { class: "reason" }, r.reason || ""));
     const p = r.lastProbe;
     tr.appendChild(el("td", { class: "probe" }, p ? (p.ok ? "ok" : "failed") + ", " +
-      Number(p.latencyMs).toFixed(1) + " ms, " + (p.detail || "") : "none yet"));
+      Number(p.latencyMs).toFixed(1) + " ms, " + (p.detail || "") + ago(p.at) : "none yet"));
+    tr.appendChild(dataCell(r.data));
     body.appendChild(tr);
   }
 }

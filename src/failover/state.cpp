@@ -116,6 +116,32 @@ Result<WallTime> TimeFromJson(const json& j, const char* key, const std::string&
   return t;
 }
 
+std::string DescribeRegion(const RegionState& rs, bool quorum) {
+  auto plural = [](int n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  std::string streak;
+  if (rs.consecutive_successes > 0) {
+    streak = plural(rs.consecutive_successes, "consecutive success", "consecutive successes");
+  } else if (rs.consecutive_failures > 0) {
+    streak =
+        plural(rs.consecutive_failures, "consecutive failed probe", "consecutive failed probes");
+    if (rs.last && !rs.last->detail.empty()) streak += ", last: " + rs.last->detail;
+  }
+  if (streak.empty()) return rs.reason;  // no probe by this process yet
+  const std::string health = HealthName(rs.health);
+  if (quorum) {
+    // Failed: the decision's reason (votes, isolation) explains it. Healthy: the last votes.
+    std::string why = rs.health == Health::kFailed ? rs.reason
+                      : rs.votes_up + rs.votes_down > 0
+                          ? std::to_string(rs.votes_up) + " observers report it up, " +
+                                std::to_string(rs.votes_down) + " down"
+                          : std::string();
+    return health + ": " + (why.empty() ? "" : why + "; ") + "this observer: " + streak;
+  }
+  return health + ": " + streak;
+}
+
 std::string StateToJson(const State& s, const std::map<std::string, bool>& active) {
   json regions = json::object();
   for (const auto& [name, rs] : s.regions) {
@@ -125,7 +151,8 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
     r["status"] = HealthName(rs.health);
     r["serving"] = ContainsRegion(s.serving, name);
     r["since"] = TimeToJson(rs.since);
-    r["reason"] = rs.reason;
+    r["reason"] = DescribeRegion(rs, s.quorum);
+    r["statusReason"] = rs.reason;
     r["consecutiveFailures"] = rs.consecutive_failures;
     r["consecutiveSuccesses"] = rs.consecutive_successes;
     r["promoted"] = rs.promoted;
@@ -220,6 +247,7 @@ Result<State> StateFromJson(const std::string& text) {
     for (Status st :
          {jg::GetString(r, "status", &status, where), time(r, "since", where, &rs.since),
           jg::OptString(r, "reason", &rs.reason, where),
+          jg::OptString(r, "statusReason", &rs.reason, where),
           jg::OptBool(r, "promoted", &rs.promoted, where),
           jg::OptStringList(r, "promotedFor", &rs.promoted_for, where),
           time(r, "promotedSince", where, &rs.promoted_since),

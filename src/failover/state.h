@@ -127,7 +127,18 @@ Result<std::vector<std::string>> ParseRegionList(const std::string& text);
 // Exact membership test on a parsed list.
 bool ContainsRegion(const std::vector<std::string>& list, const std::string& name);
 
+// What a region's current state is, in words, from its health and current probe streak:
+// "healthy: 41 consecutive successes", "healthy: 2 consecutive failed probes, last: HTTP 503",
+// "failed: 7 consecutive failed probes, last: HTTP 503", "failed: 1 consecutive success". With
+// `quorum` the decided health is a quorum's, so the decision reason is kept in front and this
+// observer's streak follows ("failed: isolated: ...; this observer: 12 consecutive successes",
+// "healthy: 3 observers report it up, 0 down; this observer: 5 consecutive successes").
+// Before any probe of this process (no counters yet) it is the decision reason.
+std::string DescribeRegion(const RegionState& rs, bool quorum);
+
 // state.json. `active` tells the serializer which regions are active (for readers' convenience).
+// Per region `reason` is DescribeRegion at the time of writing and `statusReason` the reason of
+// the decision that gave it its status (RegionState::reason; read back into it).
 std::string StateToJson(const State& s, const std::map<std::string, bool>& active);
 // Reads back what StateToJson wrote. Counters are reset to zero on load: a counter persisted with
 // an older decision is stale, and acting on it after a restart could fail a region early.

@@ -18,6 +18,7 @@
 #include "httpd/auth.h"
 #include "kube/client.h"
 #include "kube/events.h"
+#include "mcp/controller_status.h"
 #include "mcp/http.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/tools.h"
@@ -206,6 +207,22 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   }
   metrics::Registry reg;
   SecurityMonitor monitor(*cfg, *store, SystemClock::instance(), reg, audit, event_sink);
+  // The controller's live observations (mcp/controller_status.h): mcp.controllerUrl, else the
+  // config's own `listen` (a wildcard host reads as this host's loopback).
+  std::string controller_url = mc.controller_url;
+  if (!mc.controller_url_set && !cfg->listen.empty()) {
+    if (auto hp = ParseHostPort(cfg->listen); hp && hp->port > 0) {
+      std::string host = hp->host;
+      if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+      if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+      if (host.find(':') != std::string::npos) host = "[" + host + "]";
+      controller_url = "http://" + host + ":" + std::to_string(hp->port);
+    }
+  }
+  ControllerClient controller(controller_url);
+  if (controller.enabled()) {
+    monitor.SetLiveSource([&controller] { return controller.Fetch(SystemClock::instance()); });
+  }
 
   // Keep a live copy of the state and feed every change to the monitor with the time it was seen.
   Stopper source_stop;
@@ -244,6 +261,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
                                         {"port", http.port()},
                                         {"auth", !ho.token.empty()},
                                         {"store", store->Describe()},
+                                        {"controller", controller.url()},
                                         {"version", AHA_VERSION}});
       stop.WaitUntil(std::chrono::steady_clock::time_point::max());
       http.Stop();
@@ -252,6 +270,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     log::Info("mcp server starting", {{"config", config_path},
                                       {"transport", "stdio"},
                                       {"store", store->Describe()},
+                                      {"controller", controller.url()},
                                       {"version", AHA_VERSION}});
     ServeStdio(disp, static_cast<size_t>(mc.max_request_bytes), stop);
   }

@@ -6,6 +6,7 @@
 
 #include "common/json_get.h"
 #include "common/printable.h"
+#include "mcp/controller_status.h"
 
 namespace aha::mcp {
 
@@ -102,6 +103,50 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
     }
   }
 
+  // The controller's decisions (state.json transitions: decision times measured by the controller
+  // and written in the same state write that changed servingRegions) date a serving change that
+  // no server saw live: a gap, or no observation at all (every tool call a fresh process).
+  std::optional<WallTime> decided_changed, decided_restored;
+  if (failed_at) {
+    bool panic = false;
+    for (const auto& t : ts) {
+      panic = panic || (t.kind == TransitionKind::kPanicEntered && t.at == *failed_at);
+    }
+    const bool region_served = Contains(d.serving_before, d.region) && !panic;
+    const bool promoted_new = promoted_at && !Contains(d.serving_before, promoted_region);
+    if (region_served) decided_changed = failed_at;
+    if (promoted_new && (!decided_changed || *promoted_at < *decided_changed)) {
+      decided_changed = promoted_at;
+    }
+    // Back to the serving set before: the region serves again and the stand-in left.
+    const bool need_recovered = region_served, need_demoted = promoted_new;
+    if (decided_changed && (!need_recovered || recovered_at) && (!need_demoted || demoted_at)) {
+      decided_restored = need_recovered ? recovered_at : demoted_at;
+      if (need_recovered && need_demoted && *demoted_at > *decided_restored) {
+        decided_restored = demoted_at;
+      }
+    }
+  }
+  const bool serving_during_known = saw_serving_changed;  // from an observation (gap or not)
+  json sources = json::object();
+  bool used_decision = false;
+  if (seen_serving_changed) {
+    sources["servingChangedAt"] = "observed";
+  } else if (decided_changed) {
+    seen_serving_changed = decided_changed;
+    saw_serving_changed = true;
+    used_decision = true;
+    sources["servingChangedAt"] = "controller-decision";
+  }
+  if (seen_serving_restored) {
+    sources["servingRestoredAt"] = "observed";
+  } else if (decided_restored && saw_serving_changed) {
+    seen_serving_restored = decided_restored;
+    saw_serving_restored = true;
+    used_decision = true;
+    sources["servingRestoredAt"] = "controller-decision";
+  }
+
   std::optional<WallTime> ended;
   std::string end_kind;
   if (d.ended_early_at) {
@@ -146,6 +191,17 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
   const bool complete = phase == "recovered" && serving_back;
   if (complete) phase = "complete";
 
+  json notes = json::array();
+  if (used_gap) {
+    notes.push_back(
+        "some state changes happened while no MCP server was watching (it restarted); their "
+        "observed times are unknown and left null");
+  }
+  if (used_decision) {
+    notes.push_back(
+        "no MCP server saw the serving set change live: its time is the controller's decision "
+        "(the transition persisted with that state write; timelineSources says which)");
+  }
   return {
       {"drillId", d.id},
       {"region", d.region},
@@ -156,16 +212,14 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
       {"phase", phase},
       {"complete", complete},
       {"servingBefore", d.serving_before},
-      {"servingDuring", saw_serving_changed ? json(serving_during) : json(nullptr)},
+      {"servingDuring", serving_during_known ? json(serving_during) : json(nullptr)},
       {"failedBefore", d.failed_before},
       {"promotedRegion", promoted_region.empty() ? json(nullptr) : json(promoted_region)},
       {"timeline", tl},
       {"durationsSeconds", durations},
       {"regional_failover_recovery_time", durations["outageEndedToRegionRecovered"]},
-      {"notes", used_gap ? json::array({"some state changes happened while no MCP server was "
-                                        "watching (it restarted); their observed times are "
-                                        "unknown and left null"})
-                         : json::array()},
+      {"timelineSources", sources},
+      {"notes", notes},
   };
 }
 
@@ -211,6 +265,13 @@ Status CheckStoredReport(const json& r, const std::string& what) {
                  jg::TypeName(v));
     }
   }
+  if (const json* pos = jg::Find(r, "positionsAtCompletion"); pos && !pos->is_null()) {
+    const std::string pw = what + ".positionsAtCompletion";
+    if (Status s = jg::ExpectObject(*pos, pw); !s) return s;
+    for (const auto& [region, v] : pos->items()) {
+      if (auto clean = SanitizeData(v, jg::MemberPath(pw, region)); !clean) return clean.error();
+    }
+  }
   constexpr const char* kRecovery = "regional_failover_recovery_time";
   if (const json* rt = jg::Find(r, kRecovery); rt && !rt->is_null() && !rt->is_number()) {
     return Err(jg::MemberPath(what, kRecovery) + ": expected number or null, got " +
@@ -249,7 +310,8 @@ std::string DrillsToJson(const std::vector<Drill>& all) {
                     {"failedBefore", d.failed_before},
                     {"observations", obs},
                     {"completedAt", T(d.completed_at)},
-                    {"report", d.report}});
+                    {"report", d.report},
+                    {"positionsAtInjection", d.positions_at_injection}});
   }
   return jsonget::Dump(json{{"apiVersion", "agency-ha/v1"}, {"drills", list}}) + "\n";
 }
@@ -309,6 +371,16 @@ Result<std::vector<Drill>> ParseDrills(const std::string& text) {
         if (!s) return s.error();
       }
       d.observations.push_back(std::move(ob));
+    }
+    if (const json* pos = jg::Find(o, "positionsAtInjection"); pos && !pos->is_null()) {
+      const std::string pw = what + ".positionsAtInjection";
+      if (Status s = jg::ExpectObject(*pos, pw); !s) return s.error();
+      d.positions_at_injection = json::object();
+      for (const auto& [region, v] : pos->items()) {
+        auto clean = SanitizeData(v, jg::MemberPath(pw, region));
+        if (!clean) return clean.error();
+        d.positions_at_injection[region] = *clean;
+      }
     }
     if (const json* rep = jg::Find(o, "report"); rep && !rep->is_null()) {
       if (Status s = CheckStoredReport(*rep, what + ".report"); !s) return s.error();

@@ -14,13 +14,19 @@
 //   servingRegions was back to its value at injection. Observations are kept with the drill in the
 //   shared state (see DrillsToJson), so a restarted server reports what its predecessor saw. A
 //   change first seen right after a restart (`gap`) happened at an unknown time while no server
-//   was watching: it advances the phase, but its time stays null (and `notes` says why).
+//   was watching: it advances the phase, but its time stays null (and `notes` says why);
+// - servingChangedAt / servingRestoredAt that no server observed live (a gap, or no observation:
+//   a fresh process per tool call) come from the controller's persisted decisions: the
+//   RegionFailed of a serving region (not under panic) or the RegionPromoted of a stand-in, and
+//   back with its RegionRecovered and the stand-in's RegionDemoted. `timelineSources` says which
+//   ("observed" or "controller-decision"), and `notes` says so.
 //
 // Persistence: the `drills` state key holds the last kMaxStoredDrills drills (the record written
 // with the drill's simulatedOutages entry, the observations, and the final report once complete):
 //   {"apiVersion": "agency-ha/v1", "drills": [{"id", "region", "failureType", "durationSeconds",
 //     "injectedAt", "expiresAt", "endedEarlyAt", "servingBefore", "failedBefore",
-//     "observations": [{"at", "failed", "serving", "gap"}], "completedAt", "report"}]}
+//     "observations": [{"at", "failed", "serving", "gap"}], "completedAt", "report",
+//     "positionsAtInjection"}]}
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -55,6 +61,9 @@ struct Drill {
   std::vector<Observation> observations;  // changes of failed/serving after injection
   std::optional<WallTime> completed_at;   // when a server saw the drill complete
   nlohmann::json report;                  // the final report once complete (else null)
+  // The data position every region reported (controller live view) when the drill was
+  // injected: {region: controller::DataJson or null}, or null when the controller did not answer.
+  nlohmann::json positions_at_injection;
 };
 
 inline constexpr const char* kDrillsKey = "drills";

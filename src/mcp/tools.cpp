@@ -87,6 +87,49 @@ json OutageJson(const failover::SimulatedOutage& o) {
           {"by", o.by}};
 }
 
+// Where the observations of a tool's answer come from (controller_status.h).
+json ObservationsMeta(const Result<LiveStatus>& live, const json& state_updated_at) {
+  if (live) {
+    return {{"source", "controller"},
+            {"url", live->url},
+            {"lastRound", live->last_round},
+            {"fetchedAt", FormatTime(live->fetched_at)},
+            {"problems", live->problems.empty() ? json(nullptr) : json(live->problems)}};
+  }
+  return {{"source", "state"}, {"asOf", state_updated_at}, {"controllerError", live.message()}};
+}
+
+bool Flag(const json& d, const char* key) {
+  const json* v = jsonget::Find(d, key);
+  return v && v->is_boolean() && v->get<bool>();
+}
+
+std::string Str(const json& d, const char* key, const char* none = "?") {
+  const json* v = jsonget::Find(d, key);
+  return v && v->is_string() ? Printable(v->get<std::string>()) : std::string(none);
+}
+
+// One line about a data position (controller::DataJson, sanitized), escaped for a terminal.
+std::string DataSummary(const json& d) {
+  if (!d.is_object()) return "data not reported";
+  const std::string role = Str(d, "role");
+  const json* epoch = jsonget::Find(d, "epoch");
+  std::string s = (Flag(d, "fenced") ? std::string("FENCED ") : std::string()) + role + " of " +
+                  Str(d, "lineage") + " @ epoch " +
+                  (epoch && epoch->is_number() ? jsonget::Dump(*epoch) : std::string("?"));
+  const json* behind = jsonget::Find(d, "behindSeconds");
+  if (role == "writer") {
+    s += Flag(d, "ready") ? ", data ready" : ", data not ready";
+  } else if (Flag(d, "caughtUp")) {
+    s += ", caught up";
+  } else if (behind && behind->is_number()) {
+    s += ", " + jsonget::Dump(*behind) + " s behind its lineage's head";
+  } else {
+    s += ", not caught up";
+  }
+  return s;
+}
+
 json DrillRefSchema() {
   return {{"type", "object"},
           {"properties",
@@ -222,8 +265,12 @@ json SecurityMonitor::List() const {
       {{"name", "get_failover_status"},
        {"title", "Failover status"},
        {"description",
-        "Current failover state as written by the controller: every region's status, the serving "
-        "and failed sets, the panic flag, recent transitions and active drills."},
+        "Current failover state: every region's status, the serving and failed sets, the panic "
+        "flag, recent transitions and active drills as written by the controller, with its live "
+        "observations (last probe, streaks, a reason describing the current state, and the data "
+        "position: writer/follower/fenced of which lineage at which epoch, seconds behind the "
+        "lineage's head). observations.source says whether they are live (controller) or "
+        "state.json's as of its last write (controller unreachable)."},
        {"inputSchema",
         {{"type", "object"}, {"properties", json::object()}, {"additionalProperties", false}}},
        {"outputSchema",
@@ -237,7 +284,8 @@ json SecurityMonitor::List() const {
            {"failedRegions", StringArray()},
            {"regions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
            {"lastTransitions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
-           {"activeDrills", {{"type", "array"}, {"items", DrillRefSchema()}}}}},
+           {"activeDrills", {{"type", "array"}, {"items", DrillRefSchema()}}},
+           {"observations", {{"type", "object"}}}}},
          {"required",
           {"panic", "servingRegions", "failedRegions", "regions", "lastTransitions",
            "activeDrills"}}}},
@@ -303,7 +351,9 @@ json SecurityMonitor::List() const {
         "ordered by writer epoch then id: its id, epoch, writer, released flag, creation time, age "
         "(now minus the record's createdAt), files and bytes, which "
         "remotes have it, and which remotes failed to answer (with the error). Read live from "
-        "the remotes on every call."},
+        "the remotes on every call. positions: the regions whose gates report this lineage "
+        "(from the controller's live probes): role (writer, follower, fenced), epoch, snapshot, "
+        "caught up, and seconds behind the latest snapshot."},
        {"inputSchema",
         {{"type", "object"},
          {"properties", {{"region", region}}},
@@ -320,6 +370,7 @@ json SecurityMonitor::List() const {
                {"properties",
                 {{"region", {{"type", "string"}}},
                  {"latest", {{"type", json::array({"object", "null"})}}},
+                 {"positions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
                  {"haveLatest", StringArray()},
                  {"missingLatest", StringArray()},
                  {"failed", {{"type", "array"}, {"items", {{"type", "object"}}}}},
@@ -331,18 +382,40 @@ json SecurityMonitor::List() const {
   return tools;
 }
 
+Result<LiveStatus> SecurityMonitor::FetchLive() const {
+  if (!live_) return Err("no controller to ask (mcp.controllerUrl)");
+  return live_();
+}
+
+json SecurityMonitor::PositionsOf(const Result<LiveStatus>& live) const {
+  if (!live) return nullptr;
+  json out = json::object();
+  for (const auto& r : cfg_.regions) {
+    auto it = live->regions.find(r.name);
+    const json* d = it == live->regions.end() ? nullptr : jsonget::Find(it->second, "data");
+    out[r.name] = d ? *d : json(nullptr);
+  }
+  return out;
+}
+
 std::optional<ToolResult> SecurityMonitor::Call(const std::string& name, const json& args) {
+  // The controller is asked before the lock is taken (a slow controller delays this call only).
+  Result<LiveStatus> live = Err("not read");
+  if (name == "simulate_regional_outage" || name == "get_failover_status" ||
+      name == "get_drill_report" || name == "get_replication_status") {
+    live = FetchLive();
+  }
   std::lock_guard l(mu_);
-  if (name == "simulate_regional_outage") return Simulate(args);
+  if (name == "simulate_regional_outage") return Simulate(args, live);
   if (name == "end_regional_outage") return End(args);
-  if (name == "get_failover_status") return Status();
-  if (name == "get_drill_report") return Report(args);
+  if (name == "get_failover_status") return Status(live);
+  if (name == "get_drill_report") return Report(args, live);
   if (name == "list_regions") return Regions();
-  if (name == "get_replication_status") return Replication(args);
+  if (name == "get_replication_status") return Replication(args, live);
   return std::nullopt;
 }
 
-ToolResult SecurityMonitor::Simulate(const json& args) {
+ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>& live) {
   if (auto k =
           UnknownArgument(args, {"region", "failure_type", "duration_seconds", "dry_run", "force"});
       !k.empty()) {
@@ -482,6 +555,7 @@ ToolResult SecurityMonitor::Simulate(const json& args) {
     d.expires_at = o.expires_at;
     d.serving_before = serving;
     d.failed_before = failed;
+    d.positions_at_injection = PositionsOf(live);
     drills.push_back(std::move(d));
     // One write: the gates' outage entry and the drill's record land together or not at all.
     return state::KeyValues{{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)},
@@ -588,7 +662,7 @@ ToolResult SecurityMonitor::End(const json& args) {
                      "threshold.");
 }
 
-ToolResult SecurityMonitor::Status() {
+ToolResult SecurityMonitor::Status(const Result<LiveStatus>& live) {
   auto kv = store_.Read();
   if (!kv) return Fail("cannot read the failover state: " + kv.message());
   const WallTime now = clock_.wall();
@@ -620,9 +694,22 @@ ToolResult SecurityMonitor::Status() {
                       ? *status
                       : json(failover::ContainsRegion(failed, r.name) ? "failed" : "unknown");
     e["serving"] = failover::ContainsRegion(serving, r.name);
-    for (const char* k : {"since", "reason", "promoted", "promotedFor", "lastProbe"}) {
+    for (const char* k : {"since", "promoted", "promotedFor"}) {
       e[k] = s.contains(k) ? s[k] : json(nullptr);
     }
+    // Observations: the controller's live view when it answered, else state.json's (as of its
+    // last write; `observations` says which).
+    const json* lv = nullptr;
+    if (live) {
+      auto it = live->regions.find(r.name);
+      if (it != live->regions.end()) lv = &it->second;
+    }
+    const json& src = lv ? *lv : s;
+    for (const char* k :
+         {"reason", "statusReason", "lastProbe", "consecutiveSuccesses", "consecutiveFailures"}) {
+      e[k] = src.contains(k) ? src[k] : json(nullptr);
+    }
+    e["data"] = lv && lv->contains("data") ? (*lv)["data"] : json(nullptr);
     const auto* o = failover::ActiveOutage(outages, r.name, now);
     e["activeDrill"] = o ? OutageJson(*o) : json(nullptr);
     if (o) active_drills.push_back(OutageJson(*o));
@@ -645,10 +732,19 @@ ToolResult SecurityMonitor::Status() {
       {"failedRegions", failed},
       {"regions", regions},
       {"lastTransitions", last},
-      {"activeDrills", active_drills}};
+      {"activeDrills", active_drills},
+      {"observations",
+       ObservationsMeta(live, doc.contains("updatedAt") ? doc["updatedAt"] : json(nullptr))}};
   std::string text = "Serving: " + Join(serving) + ". Failed: " + Join(failed) +
                      ". Panic: " + (out["panic"].get<bool>() ? "yes" : "no") +
-                     ". Active drills: " + std::to_string(active_drills.size()) + ".";
+                     ". Active drills: " + std::to_string(active_drills.size()) + ".\n";
+  for (const json& e : regions) {
+    text += "  " + e["name"].get<std::string>() + ": " + Str(e, "reason", "no reason yet") + "; " +
+            DataSummary(e["data"]) + "\n";
+  }
+  text += live ? "(observations: the controller's live view, " + Printable(live->url) + ")"
+               : "(observations: state.json as of its last write; the controller did not answer: " +
+                     Printable(live.message()) + ")";
   if (!kv->count(failover::kStateJsonKey)) {
     text += " (The controller has not written state.json yet.)";
   }
@@ -660,7 +756,7 @@ json SecurityMonitor::ReportLocked(const Drill& d, WallTime now) const {
   return BuildDrillReport(d, transitions_, d.observations, now);
 }
 
-ToolResult SecurityMonitor::Report(const json& args) {
+ToolResult SecurityMonitor::Report(const json& args, const Result<LiveStatus>& live) {
   if (auto k = UnknownArgument(args, {"region", "drill_id"}); !k.empty()) {
     return Fail("unknown argument \"" + Printable(k) + "\"");
   }
@@ -717,6 +813,15 @@ ToolResult SecurityMonitor::Report(const json& args) {
   } else {
     r = ReportLocked(*found, clock_.wall());
   }
+  // Who wrote which lineage, and where each follower was: at injection (recorded with the
+  // drill), at completion (recorded with the report) and now (the controller's live view).
+  {
+    const json* at_completion = jsonget::Find(r, "positionsAtCompletion");
+    r["positions"] = {{"atInjection", found->positions_at_injection},
+                      {"atCompletion", at_completion ? *at_completion : json(nullptr)},
+                      {"now", PositionsOf(live)},
+                      {"observations", ObservationsMeta(live, nullptr)}};
+  }
   // A stored report was type-checked by ParseDrills; members may still be missing.
   const json empty = json::object();
   const json* tl = jsonget::Find(r, "timeline");
@@ -744,6 +849,16 @@ ToolResult SecurityMonitor::Report(const json& args) {
       "  detection: " + secs("injectedToRegionFailed") +
       ", failover: " + secs("injectedToServingChanged") +
       ", regional_failover_recovery_time: " + secs("outageEndedToRegionRecovered") + "\n";
+  for (const auto& [label, key] :
+       {std::pair<const char*, const char*>{"at injection", "atInjection"}, {"now", "now"}}) {
+    const json& ps = r["positions"][key];
+    if (!ps.is_object()) continue;
+    text += std::string("  data ") + label + ":\n";
+    for (const auto& reg : cfg_.regions) {
+      const json* d = jsonget::Find(ps, reg.name);
+      text += "    " + reg.name + ": " + DataSummary(d ? *d : json(nullptr)) + "\n";
+    }
+  }
   return ToolResult{r, text + jsonget::Dump(r, 2), false};
 }
 
@@ -778,7 +893,7 @@ ToolResult SecurityMonitor::Regions() {
   return ToolResult{{{"regions", list}}, text, false};
 }
 
-ToolResult SecurityMonitor::Replication(const json& args) {
+ToolResult SecurityMonitor::Replication(const json& args, const Result<LiveStatus>& live) {
   if (auto k = UnknownArgument(args, {"region"}); !k.empty()) {
     return Fail("unknown argument \"" + Printable(k) + "\"");
   }
@@ -915,8 +1030,56 @@ ToolResult SecurityMonitor::Replication(const json& args) {
                     std::to_string(have.size()) + "/" + std::to_string(per.size()) + " remotes"
               : std::string("no snapshot on any remote")) +
         (failed.empty() ? "" : "; " + std::to_string(failed.size()) + " remote(s) failed") + "\n";
+    // Who reports this lineage (the controller's live view of every region's gates): the
+    // writer, followers with how far behind the remotes' head they are, fenced old writers.
+    json positions = json::array();
+    std::string pos_text;
+    if (live) {
+      for (const auto& [name, lv] : live->regions) {
+        if (!FindRegion(name)) continue;
+        const json* d = jsonget::Find(lv, "data");
+        if (!d || !d->is_object()) continue;
+        std::vector<json> reports;
+        if (const json* eps = jsonget::Find(*d, "endpoints"); eps && eps->is_array()) {
+          reports.assign(eps->begin(), eps->end());
+        } else {
+          reports.push_back(*d);
+        }
+        for (const json& e : reports) {
+          const json* lin = jsonget::Find(e, "lineage");
+          if (!lin || !lin->is_string() || lin->get<std::string>() != region) continue;
+          json p = e;
+          p["region"] = name;
+          // Behind the head this tool read from the remotes (ids carry their creation time).
+          json behind = nullptr;
+          const json* snap = jsonget::Find(e, "snapshot");
+          if (best && snap && snap->is_string()) {
+            WallTime a{}, b{};
+            if (snap->get<std::string>() == best->latest_id) {
+              behind = 0.0;
+            } else if (replication::SnapshotIdTime(snap->get<std::string>(), &a) &&
+                       replication::SnapshotIdTime(best->latest_id, &b)) {
+              behind = static_cast<double>(std::max<int64_t>(0, EpochMillis(b) - EpochMillis(a))) /
+                       1000.0;
+            }
+          }
+          p["behindLatestSeconds"] = behind;
+          positions.push_back(p);
+          pos_text += "  " + name + ": " + DataSummary(e) +
+                      (behind.is_number() ? "; " + jsonget::Dump(behind) + " s behind the latest"
+                                          : std::string()) +
+                      "\n";
+        }
+      }
+    }
+    std::string writer_region;
+    if (best) writer_region = best->writer.substr(0, best->writer.find('/'));
+    if (!latest.is_null())
+      latest["writerRegion"] = writer_region.empty() ? json(nullptr) : json(writer_region);
+    text += pos_text;
     out_regions.push_back({{"region", region},
                            {"latest", latest},
+                           {"positions", positions},
                            {"haveLatest", have},
                            {"missingLatest", missing},
                            {"failed", failed},
@@ -924,7 +1087,8 @@ ToolResult SecurityMonitor::Replication(const json& args) {
   }
   json out = {{"measuredAt", FormatTime(clock_.wall())},
               {"remotes", remote_names},
-              {"regions", out_regions}};
+              {"regions", out_regions},
+              {"observations", ObservationsMeta(live, nullptr)}};
   return Ok(out, text);
 }
 
@@ -1006,6 +1170,7 @@ void SecurityMonitor::CheckCompletedLocked(const std::vector<Drill>& drills, Wal
     if (Superseded(drills, i)) continue;  // never completed; its report stays as it was
     json r = BuildDrillReport(d, transitions_, d.observations, now);
     if (!r["complete"].get<bool>()) continue;
+    r["positionsAtCompletion"] = PositionsOf(FetchLive());
     // Exactly one server records the completion (and audits it).
     bool won = false;
     auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {

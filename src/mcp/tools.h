@@ -20,7 +20,16 @@
 //   get_drill_report {region | drill_id}
 //   list_regions {}
 //   get_replication_status {region?}: the newest snapshot per region on mcp.replication.remotes
-//     (read live), its age from the record's createdAt, and which remotes have it or failed.
+//     (read live), its age from the record's createdAt, and which remotes have it or failed;
+//     with the controller's live view, `positions`: every region whose gates report that
+//     lineage (role writer/follower/fenced, epoch, snapshot, seconds behind the remotes' head).
+// Live observations (controller_status.h): get_failover_status, get_drill_report,
+// get_replication_status and simulate_regional_outage (recorded with the drill) read the
+// controller's GET /v1/status through the live source when one is set: last probe, streaks, a
+// reason describing the current state, and each region's data position (writer, lineage, epoch,
+// fenced, how far behind the lineage's head). Decisions (status, serving, promotion) always come
+// from the state. Without an answer the observations come from state.json, labelled
+// `observations.source: "state"` with the time it was written and the controller's error.
 // Every drill start, early end and completion is passed to the audit sink (one JSON object each)
 // and the event sink (Kubernetes Events when the state is a ConfigMap).
 // Drills are kept in the `drills` state key (report.h), written with the outage entry: reports
@@ -43,6 +52,7 @@
 
 #include "common/clock.h"
 #include "config/controller_config.h"
+#include "mcp/controller_status.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/report.h"
 #include "metrics/registry.h"
@@ -69,13 +79,21 @@ class SecurityMonitor final : public Tools {
   // Feed a state snapshot seen at `at` (the time this process saw it change).
   void Observe(const state::KeyValues& kv, WallTime at);
 
+  // Where the controller's live observations come from (e.g. ControllerClient::Fetch); called
+  // without the monitor's lock held, at most once per tool call. Unset: state only.
+  using LiveSource = std::function<Result<LiveStatus>()>;
+  void SetLiveSource(LiveSource live) { live_ = std::move(live); }
+
  private:
-  ToolResult Simulate(const nlohmann::json& args);
+  Result<LiveStatus> FetchLive() const;
+  ToolResult Simulate(const nlohmann::json& args, const Result<LiveStatus>& live);
   ToolResult End(const nlohmann::json& args);
-  ToolResult Status();
-  ToolResult Report(const nlohmann::json& args);
+  ToolResult Status(const Result<LiveStatus>& live);
+  ToolResult Report(const nlohmann::json& args, const Result<LiveStatus>& live);
   ToolResult Regions();
-  ToolResult Replication(const nlohmann::json& args);
+  ToolResult Replication(const nlohmann::json& args, const Result<LiveStatus>& live);
+  // {region: data or null} for the configured regions (null when `live` failed).
+  nlohmann::json PositionsOf(const Result<LiveStatus>& live) const;
   const config::RegionConfig* FindRegion(const std::string& name) const;
   nlohmann::json ReportLocked(const Drill& d, WallTime now) const;
   void CheckCompletedLocked(const std::vector<Drill>& drills, WallTime now);
@@ -86,6 +104,7 @@ class SecurityMonitor final : public Tools {
   metrics::Registry& reg_;
   AuditSink audit_;
   EventSink events_;
+  LiveSource live_;
 
   const WallTime started_at_;
   // One per mcp.replication.remotes entry, opened on first use (null until then).

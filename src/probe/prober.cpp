@@ -110,7 +110,7 @@ size_t OnHeader(char* data, size_t size, size_t nmemb, void* user) {
   size_t n = size * nmemb;
   if (n >= 5 && std::string_view(data, 5) == "HTTP/") p->data.clear();  // a new response
   static constexpr std::string_view kData = "x-agency-data:";
-  if (n > kData.size() && n < 512) {
+  if (n > kData.size() && n < 640) {
     std::string line(data, n);
     std::string lower = line.substr(0, kData.size());
     for (char& c : lower)
@@ -121,7 +121,7 @@ size_t OnHeader(char* data, size_t size, size_t nmemb, void* user) {
         v.erase(0, 1);
       while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
         v.pop_back();
-      if (v.size() <= 256) p->data = v;
+      if (v.size() <= 512) p->data = v;
     }
   }
   bool end_of_headers =

@@ -42,7 +42,7 @@ struct EndpointResult {
   int http_status = 0;      // 0 when no response was received
   double latency_ms = 0.0;  // time to the complete response, or to the failure
   std::string error;        // empty when ok; otherwise e.g. "HTTP 503", "connection refused"
-  std::string data;         // the X-Agency-Data response header ("" when absent; <= 256 bytes)
+  std::string data;         // the X-Agency-Data response header ("" when absent; <= 512 bytes)
 };
 
 struct RegionResult {

@@ -5,6 +5,7 @@
 #include "common/fs.h"
 #include "common/json_get.h"
 #include "common/printable.h"
+#include "replication/snapshot.h"
 
 namespace aha::replication {
 
@@ -100,10 +101,38 @@ Result<Position> PositionFromJson(const std::string& text) {
 }
 
 std::string PositionHeader(const Position& p) {
-  return std::string("role=") + RoleName(p.role) + "; lineage=" + p.lineage +
-         "; epoch=" + std::to_string(p.epoch) + "; caught-up=" + (p.caught_up ? "1" : "0") +
-         "; ready=" + (p.data_ready ? "1" : "0");
+  std::string h = std::string("role=") + RoleName(p.role) + "; lineage=" + p.lineage +
+                  "; epoch=" + std::to_string(p.epoch) +
+                  "; caught-up=" + (p.caught_up ? "1" : "0") +
+                  "; ready=" + (p.data_ready ? "1" : "0");
+  if (IsSnapshotId(p.snapshot)) h += "; snapshot=" + p.snapshot;
+  if (IsSnapshotId(p.head)) {
+    h += "; head-epoch=" + std::to_string(p.head_epoch) + "; head=" + p.head;
+  }
+  return h;
 }
+
+namespace {
+
+bool Decimal(const std::string& v, int64_t* out) {
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  *out = std::stoll(v);
+  return true;
+}
+
+bool Token(const std::string& v, size_t max, const char* extra) {
+  if (v.empty() || v.size() > max) return false;
+  for (char c : v) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                    std::string_view(extra).find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 DataReport ParseDataHeader(const std::string& value) {
   DataReport r;
@@ -111,7 +140,7 @@ DataReport ParseDataHeader(const std::string& value) {
   r.present = true;
   bool caught = false, seen_caught = false, bad = false;
   size_t i = 0;
-  while (i <= value.size() && !bad) {
+  while (i <= value.size()) {
     size_t end = value.find(';', i);
     if (end == std::string::npos) end = value.size();
     std::string part = value.substr(i, end - i);
@@ -124,25 +153,48 @@ DataReport ParseDataHeader(const std::string& value) {
     const size_t eq = part.find('=');
     if (eq == std::string::npos) {
       bad = true;
-      break;
+      continue;
     }
     const std::string k = part.substr(0, eq), v = part.substr(eq + 1);
-    if (k == "caught-up") {
-      if (v != "0" && v != "1") bad = true;
-      caught = v == "1";
-      seen_caught = true;
+    if (k == "caught-up" || k == "ready") {
+      if (v != "0" && v != "1") {
+        bad = true;
+        continue;
+      }
+      if (k == "ready") {
+        r.ready = v == "1";
+      } else {
+        caught = v == "1";
+        seen_caught = true;
+      }
     } else if (k == "role") {
-      r.role = v;
+      if (Token(v, 32, "")) {
+        r.role = v;
+      } else {
+        bad = true;
+      }
     } else if (k == "lineage") {
-      r.lineage = v;
-    } else if (k == "epoch") {
-      if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos) {
+      if (Token(v, 128, "._")) {
+        r.lineage = v;
+      } else {
+        bad = true;
+      }
+    } else if (k == "epoch" || k == "head-epoch") {
+      int64_t n = 0;
+      if (!Decimal(v, &n)) {
         bad = true;
       } else {
-        r.epoch = std::stoll(v);
+        (k == "epoch" ? r.epoch : r.head_epoch) = n;
+      }
+    } else if (k == "snapshot" || k == "head") {
+      if (IsSnapshotId(v)) {
+        (k == "snapshot" ? r.snapshot : r.head) = v;
+      } else {
+        bad = true;
       }
     }
   }
+  r.malformed = bad;
   r.caught_up = !bad && seen_caught && caught;
   return r;
 }

@@ -46,18 +46,27 @@ std::string PositionToJson(const Position& p);
 // Every field type-checked; unknown fields ignored (newer writers), `lineage` and `role` required.
 Result<Position> PositionFromJson(const std::string& text);
 
-// "role=follower; lineage=us-east-1; epoch=3; caught-up=1; ready=0" (the X-Agency-Data header).
+// "role=follower; lineage=us-east-1; epoch=3; caught-up=1; ready=0; snapshot=<id>;
+// head-epoch=3; head=<id>" (the X-Agency-Data header; snapshot and head only when known). At most
+// ~250 bytes for a 63-character lineage: the prober keeps headers up to 512 bytes.
 std::string PositionHeader(const Position& p);
 
-// What the controller needs from that header.
+// What the controller needs from that header (and shows on its status surfaces: who writes
+// which lineage at which epoch, who is fenced, how far behind its lineage's head a follower is).
 struct DataReport {
-  bool present = false;  // the endpoint reports data at all
+  bool present = false;    // the endpoint reports data at all
+  bool malformed = false;  // an attribute it reads has a bad value (then caught_up is false)
   bool caught_up = false;
-  std::string role, lineage;
+  bool ready = false;
+  std::string role, lineage;  // role: a lowercase token ("writer", "follower", "fenced", ...)
   int64_t epoch = 0;
+  std::string snapshot, head;  // snapshot ids (IsSnapshotId) or ""
+  int64_t head_epoch = 0;
 };
-// Lenient on unknown attributes, strict on the ones it reads; a malformed header reads as
-// present and not caught up (a region must not fail back on a report it cannot read).
+// Lenient on unknown attributes, strict on the ones it reads (role: lowercase token; lineage:
+// [a-z0-9._-], at most 128 bytes; epochs: decimal, at most 18 digits; snapshot/head: snapshot
+// ids); a malformed header reads as present, malformed and not caught up (a region must not
+// fail back on a report it cannot read), with the malformed value dropped.
 DataReport ParseDataHeader(const std::string& value);
 
 Status WritePositionFile(const std::string& path, const Position& p);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import http from 'node:http';
 import {
   BIN, Endpoint, get, readKey, regionList, run, runAsync, startController, tempDir, waitFor, writeConfig,
 } from './helpers.mjs';
@@ -226,4 +227,88 @@ test('probe: one round against real endpoints, exit code says whether all are up
   r = await runAsync(['probe', 'ftp://x/']);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /invalid URL "ftp:\/\/x\/"/);
+});
+
+// A region endpoint that answers 503 to its first `failFirst` probes, then 200, and carries a data
+// position in X-Agency-Data as a gate does (docs/WRITER.md).
+class DataEndpoint {
+  constructor({ data = '', failFirst = 0 } = {}) {
+    this.data = data;
+    this.failFirst = failFirst;
+    this.requests = 0;
+  }
+  async up() {
+    this.server = http.createServer((req, res) => {
+      this.requests += 1;
+      const headers = { 'content-type': 'text/plain' };
+      if (this.data) headers['x-agency-data'] = this.data;
+      res.writeHead(this.requests <= this.failFirst ? 503 : 200, headers);
+      res.end('x\n');
+    });
+    await new Promise((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = this.server.address().port;
+    return this;
+  }
+  async down() {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+  get url() { return `http://127.0.0.1:${this.port}/health`; }
+}
+
+// A snapshot id (replication/snapshot.h MakeSnapshotId) for a time in ms.
+const snapshotId = (ms, seq = 1) => new Date(ms).toISOString().replace(/[-:]/g, '') +
+  `-${String(seq).padStart(6, '0')}`;
+
+test('quiet system: /v1/status shows live probes, reasons describe the current state, data positions per region; the state is written once after the first round and not again', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const head = Date.parse('2026-12-04T10:00:10.500Z');
+  const us = await new DataEndpoint({ failFirst: 1,
+    data: `role=writer; lineage=us-east-1; epoch=4; caught-up=1; ready=1; snapshot=${snapshotId(head)}` }).up();
+  const eu = await new DataEndpoint({ data: 'role=fenced; lineage=eu-west-1; epoch=2; caught-up=0; ready=0' }).up();
+  const ap = await new DataEndpoint({ data: `role=follower; lineage=us-east-1; epoch=4; caught-up=0; ready=0; ` +
+    `snapshot=${snapshotId(head - 4500, 7)}; head-epoch=4; head=${snapshotId(head)}` }).up();
+  t.after(() => Promise.all([us.down(), eu.down(), ap.down()]));
+  const cfg = writeConfig(dir, config(stateDir, [
+    { name: 'us-east-1', url: us.url }, { name: 'eu-west-1', url: eu.url },
+    { name: 'ap-southeast-1', url: ap.url, active: false }]));
+  const ctl = await startController(t, cfg);
+  const status = async () => JSON.parse((await get(ctl.port, '/v1/status')).body);
+  const writes = async () => Number((await get(ctl.port, '/metrics')).body
+    .match(/^agency_ha_state_writes_total (\d+)/m)?.[1] ?? 0);
+
+  // us-east-1's first probe failed (fewer than failureThreshold), every later one succeeded.
+  await waitFor('a quiet period of >= 10 good probes', async () =>
+    (await status()).regions['us-east-1'].consecutiveSuccesses >= 10);
+  const st = await status();
+  const r = st.regions['us-east-1'];
+  assert.equal(r.status, 'healthy');
+  assert.equal(r.reason, `healthy: ${r.consecutiveSuccesses} consecutive successes`);
+  assert.equal(r.statusReason, 'first probe failed: HTTP 503', 'why it has had its status, kept apart');
+  assert.equal(st.live, true);
+  assert.ok(Date.now() - Date.parse(r.lastProbe.at) < 2000, 'the last probe is live');
+
+  // Data positions: who writes which lineage, who is fenced, how far behind the head a follower is.
+  assert.deepEqual(
+    (({ role, lineage, epoch, fenced, caughtUp, ready }) => ({ role, lineage, epoch, fenced, caughtUp, ready }))(r.data),
+    { role: 'writer', lineage: 'us-east-1', epoch: 4, fenced: false, caughtUp: true, ready: true });
+  assert.equal(st.regions['eu-west-1'].data.fenced, true);
+  const f = st.regions['ap-southeast-1'].data;
+  assert.equal(f.role, 'follower');
+  assert.equal(f.lineage, 'us-east-1');
+  assert.equal(f.behindSeconds, 4.5);
+  assert.equal(f.headEpoch, 4);
+  assert.equal(f.snapshot, snapshotId(head - 4500, 7));
+
+  // The state: written once after the first round (no "not observed yet" left), then quiet.
+  const saved = JSON.parse(readKey(stateDir, 'state.json'));
+  for (const [name, x] of Object.entries(saved.regions)) {
+    assert.ok(x.lastProbe, `${name}: state.json has a probe result`);
+    assert.notEqual(x.reason, 'not observed yet', name);
+  }
+  const before = { text: readKey(stateDir, 'state.json'), writes: await writes() };
+  await new Promise((res) => setTimeout(res, 1000));
+  assert.equal(readKey(stateDir, 'state.json'), before.text, 'a quiet system writes nothing');
+  assert.equal(await writes(), before.writes);
 });

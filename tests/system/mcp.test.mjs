@@ -630,3 +630,173 @@ test('get_replication_status: the newest snapshot per region from real replicate
   assert.deepEqual(one.structuredContent.regions.map((x) => x.region), ['eu-west-1']);
   assert.equal((await call(client, 'get_replication_status', { region: 'mars-1' })).isError, true);
 });
+
+// A region endpoint with a data position in X-Agency-Data (as a gate sends it); 503 to its first
+// `failFirst` requests.
+async function dataEndpoint(t, data, failFirst = 0) {
+  let n = 0;
+  const srv = http.createServer((req, res) => {
+    n += 1;
+    res.writeHead(n <= failFirst ? 503 : 200, { 'content-type': 'text/plain', 'x-agency-data': data() });
+    res.end('x\n');
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  t.after(() => { srv.closeAllConnections(); return new Promise((resolve) => srv.close(resolve)); });
+  return `http://127.0.0.1:${srv.address().port}/health`;
+}
+const snapshotId = (ms, seq = 1) => new Date(ms).toISOString().replace(/[-:]/g, '') +
+  `-${String(seq).padStart(6, '0')}`;
+
+test('after a quiet period get_failover_status and get_replication_status show the controller\'s live probes and data positions; state.json (labelled) when it is down', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  // A real lineage on a file remote: us-east-1 written by replicate --once.
+  const src = join(dir, 'src');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'a.txt'), 'hello');
+  const remote = join(dir, 'remote');
+  const rcfg = join(dir, 'rep.yaml');
+  writeFileSync(rcfg, `source: ${src}\nregion: us-east-1\nstateDir: ${join(dir, 'st')}\nlisten: ""\n` +
+    `remotes:\n  - {url: "file://${remote}"}\n`);
+  assert.equal(run(['replicate', '--config', rcfg, '--once']).status, 0);
+  const latest = JSON.parse(run(['snapshots', '--remote', `file://${remote}`, '--region', 'us-east-1', '--json']).stdout)
+    .find((x) => x.latest).id;
+  const latestMs = Date.parse(latest.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)\.(\d{3})Z.*$/, '$1-$2-$3T$4:$5:$6.$7Z'));
+  const behind = snapshotId(latestMs - 2500, 3);
+  const us = await dataEndpoint(t, () => `role=writer; lineage=us-east-1; epoch=0; caught-up=1; ready=1; snapshot=${latest}`, 1);
+  const eu = await dataEndpoint(t, () => 'role=fenced; lineage=eu-west-1; epoch=1; caught-up=0; ready=0');
+  const ap = await dataEndpoint(t, () => `role=follower; lineage=us-east-1; epoch=0; caught-up=0; ready=0; snapshot=${behind}; head-epoch=0; head=${latest}`);
+  const port = await freePort();
+  // One file for both roles, as in production: the MCP server finds the controller at `listen`.
+  const cfg = mcpConfig(dir, {
+    regions: `  - {name: us-east-1, endpoint: "${us}"}
+  - {name: eu-west-1, endpoint: "${eu}"}
+  - {name: ap-southeast-1, active: false, endpoint: "${ap}"}`,
+    extra: `probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+listen: "127.0.0.1:${port}"
+`,
+    mcp: `, replication: {remotes: [{url: "file://${remote}"}]}`,
+  });
+  const ctl = await startController(t, cfg);
+  const live = async () => JSON.parse(await (await fetch(`http://127.0.0.1:${port}/v1/status`)).text());
+  await waitFor('a quiet period of >= 10 good probes', async () =>
+    (await live()).regions['us-east-1'].consecutiveSuccesses >= 10);
+  const stateBefore = readKey(stateDir, 'state.json');
+
+  const client = await stdioClient(t, cfg);
+  const s = await call(client, 'get_failover_status');
+  assert.equal(s.isError, false, text(s));
+  const now = await live();
+  const out = s.structuredContent;
+  assert.equal(out.observations.source, 'controller');
+  assert.equal(out.observations.url, `http://127.0.0.1:${port}/v1/status`);
+  for (const r of out.regions) {
+    assert.ok(r.lastProbe, `${r.name}: live last probe`);
+    assert.equal(r.lastProbe.ok, true, r.name);
+    const lag = Date.parse(now.regions[r.name].lastProbe.at) - Date.parse(r.lastProbe.at);
+    assert.ok(lag >= 0 && lag < 1500, `${r.name}: the probe shown is the controller's latest (${lag} ms older)`);
+    assert.match(r.reason, /^healthy: \d+ consecutive successes$/, r.name);
+    assert.ok(r.consecutiveSuccesses >= 10, r.name);
+  }
+  const by = Object.fromEntries(out.regions.map((r) => [r.name, r]));
+  assert.equal(by['us-east-1'].statusReason, 'first probe failed: HTTP 503');
+  assert.equal(by['us-east-1'].data.role, 'writer');
+  assert.equal(by['eu-west-1'].data.fenced, true);
+  assert.equal(by['ap-southeast-1'].data.behindSeconds, 2.5);
+  assert.match(text(s), /us-east-1: healthy: \d+ consecutive successes; writer of us-east-1 @ epoch 0, data ready/);
+  assert.match(text(s), /eu-west-1: .*FENCED fenced of eu-west-1 @ epoch 1/);
+  assert.match(text(s), /ap-southeast-1: .*follower of us-east-1 @ epoch 0, 2\.5 s behind/);
+  assert.equal(readKey(stateDir, 'state.json'), stateBefore, 'reading live status wrote nothing');
+
+  // get_replication_status: the lineage, its writer and how far behind each follower is.
+  const rep = await call(client, 'get_replication_status', { region: 'us-east-1' });
+  assert.equal(rep.isError, false, text(rep));
+  const lin = rep.structuredContent.regions[0];
+  assert.equal(lin.latest.id, latest);
+  const pos = Object.fromEntries(lin.positions.map((p) => [p.region, p]));
+  assert.deepEqual(Object.keys(pos).sort(), ['ap-southeast-1', 'us-east-1']);
+  assert.equal(pos['us-east-1'].role, 'writer');
+  assert.equal(pos['us-east-1'].behindLatestSeconds, 0);
+  assert.equal(pos['ap-southeast-1'].role, 'follower');
+  assert.equal(pos['ap-southeast-1'].behindLatestSeconds, 2.5);
+  assert.match(text(rep), /ap-southeast-1: follower of us-east-1 @ epoch 0, 2\.5 s behind .*; 2\.5 s behind the latest/);
+
+  // The controller gone: the state's observations, labelled with their age and the error.
+  ctl.child.kill('SIGTERM');
+  await ctl.exited;
+  const down = (await call(client, 'get_failover_status')).structuredContent;
+  assert.equal(down.observations.source, 'state');
+  assert.match(down.observations.controllerError, /127\.0\.0\.1/);
+  assert.equal(down.observations.asOf, JSON.parse(readKey(stateDir, 'state.json')).updatedAt);
+  for (const r of down.regions) {
+    assert.ok(r.lastProbe, `${r.name}: state.json has a probe (written after the first round)`);
+    assert.equal(r.data, null);
+  }
+});
+
+test('a drill report fetched by a fresh MCP process has its failover time, from the controller\'s persisted decisions', async (t) => {
+  const dir = tempDir(t);
+  const stateDir = join(dir, 'state');
+  const posFile = join(dir, 'ap-position.json');
+  writeFileSync(posFile, JSON.stringify({ lineage: 'us-east-1', role: 'follower', epoch: 2, caughtUp: true,
+    dataReady: false, snapshot: snapshotId(Date.now()), head: snapshotId(Date.now()), headEpoch: 2 }));
+  const gate = async (region, extra = '') => {
+    const cfg = join(dir, `gate-${region}.yaml`);
+    writeFileSync(cfg, `region: ${region}\nlisten: "127.0.0.1:0"\nstate: {file: "${stateDir}"}\n${extra}`);
+    return startRole(t, ['gate', '--config', cfg], 'gate starting');
+  };
+  const [gus, geu, gap] = await Promise.all([gate('us-east-1'), gate('eu-west-1'),
+    gate('ap-southeast-1', `positionFile: ${posFile}\n`)]);
+  const url = (g) => `http://127.0.0.1:${g.port}/health`;
+  const port = await freePort();
+  const cfg = mcpConfig(dir, {
+    regions: `  - {name: us-east-1, endpoint: "${url(gus)}"}
+  - {name: eu-west-1, endpoint: "${url(geu)}"}
+  - {name: ap-southeast-1, active: false, endpoint: "${url(gap)}"}`,
+    extra: `probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+policy: {failbackSeconds: 0.5}
+listen: "127.0.0.1:${port}"
+`,
+  });
+  await startController(t, cfg);
+  await waitFor('first round observed', () => {
+    const st = readKey(stateDir, 'state.json');
+    return st !== null && Object.values(JSON.parse(st).regions).every((r) => r.lastProbe);
+  });
+  // One process per call, as the MCP Inspector CLI does: nobody watches the state in between.
+  const once = async (name, args) => {
+    const c = new Client({ name: 'aha-system-test', version: '1.0.0' });
+    await c.connect(new StdioClientTransport({ command: BIN, args: ['mcp', '--config', cfg], stderr: 'ignore' }));
+    try { return await call(c, name, args); } finally { await c.close(); }
+  };
+  const sim = await once('simulate_regional_outage', { region: 'us-east-1', duration_seconds: 2 });
+  assert.equal(sim.isError, false, text(sim));
+  const id = sim.structuredContent.drillId;
+  await waitFor('failed over', () => readKey(stateDir, 'failedRegions') === 'us-east-1\n');
+  await waitFor('failed back', () => readKey(stateDir, 'failedRegions') === '' &&
+    readKey(stateDir, 'servingRegions') === 'eu-west-1\nus-east-1\n', 20000);
+
+  const r = await once('get_drill_report', { drill_id: id });
+  assert.equal(r.isError, false, text(r));
+  const rep = r.structuredContent;
+  const st = JSON.parse(readKey(stateDir, 'state.json'));
+  const tr = (type, region) => st.transitions.find((x) => x.type === type && x.region === region &&
+    Date.parse(x.at) >= Date.parse(rep.timeline.injectedAt));
+  const failed = tr('RegionFailed', 'us-east-1');
+  const promoted = tr('RegionPromoted', 'ap-southeast-1');
+  const later = (a, b) => (Date.parse(a) >= Date.parse(b) ? a : b);
+  assert.equal(rep.timeline.servingChangedAt, Date.parse(promoted.at) < Date.parse(failed.at) ? promoted.at : failed.at);
+  assert.equal(rep.timelineSources.servingChangedAt, 'controller-decision');
+  assert.equal(rep.durationsSeconds.injectedToServingChanged,
+    (Date.parse(rep.timeline.servingChangedAt) - Date.parse(rep.timeline.injectedAt)) / 1000);
+  assert.equal(rep.timeline.servingRestoredAt,
+    later(tr('RegionRecovered', 'us-east-1').at, tr('RegionDemoted', 'ap-southeast-1').at));
+  assert.equal(rep.complete, true);
+  assert.match(text(r), /failover: \d+\.\d+ s/);
+  // The data positions recorded with the drill and read now (ap-southeast-1's gate reports its file).
+  assert.equal(rep.positions.atInjection['ap-southeast-1'].role, 'follower');
+  assert.equal(rep.positions.atInjection['ap-southeast-1'].lineage, 'us-east-1');
+  assert.equal(rep.positions.now['ap-southeast-1'].epoch, 2);
+  assert.equal(rep.positions.now['us-east-1'], null, 'no position file: not reported');
+  assert.match(text(r), /data now:\n(.*\n){2} +ap-southeast-1: follower of us-east-1 @ epoch 2, caught up/);
+});

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { BIN, Endpoint, get, startController, tempDir, writeConfig } from './helpers.mjs';
@@ -100,6 +101,9 @@ listen: "127.0.0.1:0"
   await eps['us-east-1'].up();
   await waitAttr(cell('us-east-1', 'status'), 'data-status', 'healthy');
   await waitAttr(cell('ap-southeast-1', 'serving'), 'data-serving', 'false');
+  // The reason describes the current state, not the failure it recovered from.
+  await page.waitForFunction((s) => /^healthy: \d+ consecutive successes$/.test(document.querySelector(s)?.textContent ?? ''),
+    cell('us-east-1', 'reason'), { timeout: 10000, polling: 50 });
   const types = await page.$$eval('#transitions li', (es) => es.map((e) => e.getAttribute('data-type')));
   for (const ty of ['RegionFailed', 'RegionPromoted', 'RegionRecovered', 'RegionDemoted']) {
     assert.ok(types.includes(ty), `transition ${ty} listed: ${types}`);
@@ -121,4 +125,51 @@ listen: "127.0.0.1:0"
   const foreign = requests.filter((u) => !u.startsWith(`${base}/`));
   assert.deepEqual(foreign, [], 'only the controller was contacted');
   assert.ok(requests.some((u) => u === `${base}/v1/status`));
+});
+
+test('status page: per region the data position its gates report (writer, lineage, epoch, fenced, behind)', async (t) => {
+  const dir = tempDir(t);
+  const id = (ms, seq) => new Date(ms).toISOString().replace(/[-:]/g, '') + `-${String(seq).padStart(6, '0')}`;
+  const head = Date.parse('2026-12-04T10:00:10.500Z');
+  const headers = {
+    'us-east-1': `role=writer; lineage=us-east-1; epoch=4; caught-up=1; ready=1; snapshot=${id(head, 1)}`,
+    'eu-west-1': 'role=fenced; lineage=eu-west-1; epoch=2; caught-up=0; ready=0',
+    'ap-southeast-1': `role=follower; lineage=us-east-1; epoch=4; caught-up=0; ready=0; snapshot=${id(head - 4500, 7)}; head-epoch=4; head=${id(head, 1)}`,
+  };
+  const urls = {};
+  for (const [region, h] of Object.entries(headers)) {
+    const srv = http.createServer((req, res) => { res.writeHead(200, { 'x-agency-data': h }); res.end('ok\n'); });
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    t.after(() => { srv.closeAllConnections(); return new Promise((resolve) => srv.close(resolve)); });
+    urls[region] = `http://127.0.0.1:${srv.address().port}/health`;
+  }
+  const cfg = writeConfig(dir, `regions:
+  - {name: us-east-1, endpoint: "${urls['us-east-1']}"}
+  - {name: eu-west-1, endpoint: "${urls['eu-west-1']}"}
+  - {name: ap-southeast-1, active: false, endpoint: "${urls['ap-southeast-1']}"}
+probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+state: {file: '${join(dir, 'state')}'}
+listen: "127.0.0.1:0"
+`);
+  const ctl = await startController(t, cfg);
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 700 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`http://127.0.0.1:${ctl.port}/`);
+  const cell = (region) => `#regions tr[data-region="${region}"] td.data`;
+  await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-role') === 'follower',
+    cell('ap-southeast-1'), { timeout: 10000, polling: 50 });
+  assert.match(await page.textContent(cell('ap-southeast-1')),
+    /follower of us-east-1 @ epoch 4, 4\.5 s behind head \(epoch 4\); snapshot 20261204T100006\.000Z-000007/);
+  assert.equal(await page.getAttribute(cell('us-east-1'), 'data-role'), 'writer');
+  assert.match(await page.textContent(cell('us-east-1')), /writer of us-east-1 @ epoch 4, data ready/);
+  assert.equal(await page.getAttribute(cell('eu-west-1'), 'data-fenced'), 'true');
+  assert.match(await page.textContent(cell('eu-west-1')), /^FENCED fenced of eu-west-1 @ epoch 2/);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const shot = join(ARTIFACTS, 'status-page-data.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`status page screenshot: ${shot}`);
+  assert.deepEqual(errors, []);
 });

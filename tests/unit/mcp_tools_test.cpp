@@ -191,8 +191,12 @@ TEST_F(ToolsTest, ARestartedServerReportsEarlierDrillsAndMarksWhatItDidNotSee) {
   EXPECT_EQ(r["timeline"]["regionRecoveredAt"], FormatTime(t0 + milliseconds(3710)));
   EXPECT_EQ(r["regional_failover_recovery_time"], 0.71);
   EXPECT_TRUE(r["timeline"]["recoveredObservedAt"].is_null()) << "not seen happen: not guessed";
-  EXPECT_TRUE(r["timeline"]["servingRestoredAt"].is_null());
-  EXPECT_EQ(r["notes"].size(), 1u);
+  // Not seen either, but dated by the controller's persisted decision (the recovery put
+  // us-east-1 back into the serving set in that same state write); the report says so.
+  EXPECT_EQ(r["timeline"]["servingRestoredAt"], FormatTime(t0 + milliseconds(3710)));
+  EXPECT_EQ(r["timelineSources"]["servingRestoredAt"], "controller-decision");
+  EXPECT_EQ(r["timelineSources"]["servingChangedAt"], "observed");
+  EXPECT_EQ(r["notes"].size(), 2u);
   size_t completed = 0;
   for (const auto& j : b.audit)
     completed += j["event"] == "DrillCompleted";

@@ -89,7 +89,9 @@ TEST(Position, RoundTripAndHeader) {
   auto back = PositionFromJson(PositionToJson(p));
   ASSERT_TRUE(back) << back.message();
   EXPECT_EQ(*back, p);
-  EXPECT_EQ(PositionHeader(p), "role=follower; lineage=us-east-1; epoch=3; caught-up=0; ready=0");
+  EXPECT_EQ(PositionHeader(p),
+            "role=follower; lineage=us-east-1; epoch=3; caught-up=0; ready=0; "
+            "snapshot=20261203T221500.123Z-000042; head-epoch=4; head=20261203T221501.000Z-000001");
   p.caught_up = true;
   DataReport d = ParseDataHeader(PositionHeader(p));
   EXPECT_TRUE(d.present);

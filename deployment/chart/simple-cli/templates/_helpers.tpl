@@ -189,6 +189,8 @@ mcp:
   minDurationSeconds: {{ .Values.securityMonitor.mcp.minDurationSeconds }}
   maxDurationSeconds: {{ .Values.securityMonitor.mcp.maxDurationSeconds }}
   httpTokenFile: {{ include "simple-cli.mcpTokenFile" . }}
+  # The controller's live observations (probes, reasons, data positions) for the tools.
+  controllerUrl: "http://{{ include "simple-cli.controllerName" . }}.{{ .Release.Namespace }}.svc:9090"
   {{- if .Values.replicationSidecar.enabled }}
   # get_replication_status reads the remotes the regions replicate to.
   replication:
