@@ -106,8 +106,16 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
   // The controller's decisions (state.json transitions: decision times measured by the controller
   // and written in the same state write that changed servingRegions) date a serving change that
   // no server saw live: a gap, or no observation at all (every tool call a fresh process).
+  // Only when nobody watched (no observation after injection, or a gap): a server that is
+  // watching records the change itself a moment later, and its report must not switch times.
+  bool watched = false;
+  for (const auto& o : observed) {
+    if (o.at < d.injected_at) continue;
+    watched = !o.gap;
+    if (o.gap) break;
+  }
   std::optional<WallTime> decided_changed, decided_restored;
-  if (failed_at) {
+  if (failed_at && !watched) {
     bool panic = false;
     for (const auto& t : ts) {
       panic = panic || (t.kind == TransitionKind::kPanicEntered && t.at == *failed_at);

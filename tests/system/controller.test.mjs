@@ -285,7 +285,7 @@ test('quiet system: /v1/status shows live probes, reasons describe the current s
   const r = st.regions['us-east-1'];
   assert.equal(r.status, 'healthy');
   assert.equal(r.reason, `healthy: ${r.consecutiveSuccesses} consecutive successes`);
-  assert.equal(r.statusReason, 'first probe failed: HTTP 503', 'why it has had its status, kept apart');
+  assert.match(r.statusReason, /^first probe failed: /, 'why it has had its status, kept apart');
   assert.equal(st.live, true);
   assert.ok(Date.now() - Date.parse(r.lastProbe.at) < 2000, 'the last probe is live');
 

@@ -672,7 +672,7 @@ test('after a quiet period get_failover_status and get_replication_status show t
     regions: `  - {name: us-east-1, endpoint: "${us}"}
   - {name: eu-west-1, endpoint: "${eu}"}
   - {name: ap-southeast-1, active: false, endpoint: "${ap}"}`,
-    extra: `probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+    extra: `probe: {intervalSeconds: 0.3, timeoutSeconds: 0.25, failureThreshold: 3, successThreshold: 2}
 listen: "127.0.0.1:${port}"
 `,
     mcp: `, replication: {remotes: [{url: "file://${remote}"}]}`,
@@ -699,7 +699,7 @@ listen: "127.0.0.1:${port}"
     assert.ok(r.consecutiveSuccesses >= 10, r.name);
   }
   const by = Object.fromEntries(out.regions.map((r) => [r.name, r]));
-  assert.equal(by['us-east-1'].statusReason, 'first probe failed: HTTP 503');
+  assert.match(by['us-east-1'].statusReason, /^first probe failed: /);
   assert.equal(by['us-east-1'].data.role, 'writer');
   assert.equal(by['eu-west-1'].data.fenced, true);
   assert.equal(by['ap-southeast-1'].data.behindSeconds, 2.5);

@@ -242,6 +242,15 @@ TEST_F(DrillDecisions, AGapIsFilledAnObservedTimeIsKept) {
   EXPECT_EQ(r["timelineSources"]["servingRestoredAt"], "controller-decision");
 }
 
+TEST_F(DrillDecisions, AWatchingServerWaitsForItsOwnObservation) {
+  // Watched live (no gap): the restore is not dated by a decision before this server saw it, so
+  // the report does not change its times once the observation is recorded.
+  json r = mcp::BuildDrillReport(D(), ts, {{At(700), {"us"}, {"ap", "eu"}}}, At(5000));
+  EXPECT_TRUE(r["timeline"]["servingRestoredAt"].is_null());
+  EXPECT_FALSE(r["complete"]);
+  EXPECT_TRUE(r["notes"].empty());
+}
+
 TEST_F(DrillDecisions, PanicKeepsTheServingSetSoNoChangeIsInvented) {
   mcp::Drill d = D();
   d.serving_before = {"us"};
