@@ -101,18 +101,21 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   BlockTerminationSignals();
   Stopper stop;
   SignalWatcher signals(stop);
-  metrics::Registry m;
-  DefineReplicationMetrics(m);
-  m.DefineCounter("agency_ha_replication_captures_total",
-                  "Captures of the source by trigger (inotify, overflow, rescan)");
-  m.DefineGauge("agency_ha_replication_inotify_watches", "Directories watched with inotify");
-  m.Set("agency_ha_replication_lag_seconds", {}, 0);
-  std::mutex mu;
-  json last_cycle = json::object();
-  double pending_since = 0;  // wall seconds of the oldest change taken but not yet published
   auto now_s = [] {
     return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
   };
+  const double started_s = now_s();
+  metrics::Registry m;
+  DefineReplicationMetrics(m, started_s);
+  m.DefineCounter("agency_ha_replication_captures_total",
+                  "Captures of the source by trigger (inotify, overflow, rescan)");
+  m.DefineGauge("agency_ha_replication_inotify_watches", "Directories watched with inotify");
+  std::mutex mu;
+  json last_cycle = json::object();
+  // Wall seconds of the oldest change taken but not yet published. Until the first publish
+  // succeeds the whole source is unpublished by this process: the lag counts from start-up, so a
+  // remote that is broken from the start shows as growing lag, not as "caught up".
+  double pending_since = started_s;
   TreeWatcher watcher(cfg->source, {cfg->state_dir});
   const bool watching = [&] {
     if (Status s = watcher.Start(); !s) {

@@ -157,7 +157,14 @@ class Sidecar {
                               {"why", want.why}});
     if (current_.role == Role::kWriter && !fenced_) Release("role moved: " + want.why);
     rep_.reset();
-    pending_since_ = 0;
+    // A writer's volume counts as unpublished from when this sidecar first wanted to write the
+    // lineage until its first publish (a takeover that keeps failing keeps that time), so a
+    // remote broken from the start shows as growing lag, not as caught up.
+    if (want.role != Role::kWriter)
+      writer_wanted_since_ = 0;
+    else if (writer_wanted_since_ == 0)
+      writer_wanted_since_ = NowSeconds();
+    pending_since_ = writer_wanted_since_;
     SetLag();
     if (watcher_) {
       watcher_->Stop();
@@ -338,7 +345,7 @@ class Sidecar {
     if (watching_) watcher_->Take();
     Cycle c = rep_->RunOnce(false, true);
     NoteCycle(c);
-    if (c.all_ok) pending_since_ = 0;
+    if (c.all_ok) pending_since_ = writer_wanted_since_ = 0;
     SetLag();
     next_capture_ = Steady::now() + std::chrono::milliseconds(
                                         static_cast<long long>(cfg_.sync_interval_seconds * 1000));
@@ -553,8 +560,7 @@ class Sidecar {
   }
 
   void DefineMetrics() {
-    DefineReplicationMetrics(m_);
-    m_.Set("agency_ha_replication_lag_seconds", {}, 0);
+    DefineReplicationMetrics(m_, NowSeconds());
     m_.DefineCounter("agency_ha_replication_fenced_total",
                      "Publishes refused because another writer holds the lineage");
     m_.DefineCounter("agency_ha_replication_divergent_files",
@@ -588,8 +594,9 @@ class Sidecar {
   std::string state_error_;
   bool fenced_ = false;
   std::string fenced_lineage_;
-  int64_t epoch_ = 0;         // the epoch this sidecar claimed (writer role)
-  double pending_since_ = 0;  // wall seconds of the oldest unpublished change (writer role)
+  int64_t epoch_ = 0;               // the epoch this sidecar claimed (writer role)
+  double pending_since_ = 0;        // wall seconds of the oldest unpublished change (writer role)
+  double writer_wanted_since_ = 0;  // wall seconds: writer role wanted, nothing published yet
   std::unique_ptr<Replicator> rep_;
   std::unique_ptr<TreeWatcher> watcher_;
   bool watching_ = false;

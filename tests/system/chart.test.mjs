@@ -370,7 +370,7 @@ test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', ()
   const rules = byKind(objs, 'PrometheusRule')[0].spec.groups[0].rules;
   const alert = Object.fromEntries(rules.map((r) => [r.alert, r]));
   assert.deepEqual(Object.keys(alert), ['AgencyRegionFailed', 'AgencyFailoverPanic', 'AgencyReplicationLagHigh', 'AgencyNoRecentSnapshot',
-    'AgencyStandbyNotUpdating', 'AgencyWriterFenced', 'AgencyDivergentTail', 'AgencyControllerWithoutLeader']);
+    'AgencyNoSnapshotSinceStart', 'AgencyStandbyNotUpdating', 'AgencyWriterFenced', 'AgencyDivergentTail', 'AgencyControllerWithoutLeader']);
   assert.equal(alert.AgencyStandbyNotUpdating.expr, 'increase(agency_ha_sidecar_errors_total[10m]) > 0 and on(namespace, pod) agency_ha_sidecar_role{role="follower"} == 1');
   assert.equal(alert.AgencyWriterFenced.expr, 'increase(agency_ha_replication_fenced_total[10m]) > 0');
   assert.equal(alert.AgencyDivergentTail.expr, 'increase(agency_ha_replication_divergent_files[1h]) > 0');
@@ -380,6 +380,7 @@ test('monitoring: ServiceMonitors, PrometheusRule alerts, Grafana dashboard', ()
   assert.equal(alert.AgencyReplicationLagHigh.expr, 'agency_ha_replication_lag_seconds > 120');
   assert.equal(alert.AgencyReplicationLagHigh.for, '5m');
   assert.equal(alert.AgencyNoRecentSnapshot.expr, 'time() - agency_ha_replication_last_snapshot_timestamp_seconds > 900 unless on(namespace, pod) agency_ha_replication_lag_seconds == 0');
+  assert.equal(alert.AgencyNoSnapshotSinceStart.expr, 'agency_ha_replication_lag_seconds > 600 and on(namespace, pod) agency_ha_replication_last_success_timestamp_seconds == 0');
   assert.equal(alert.AgencyControllerWithoutLeader.expr, 'max(agency_ha_leader) == 0 or absent(agency_ha_leader)');
   assert.match(alert.AgencyRegionFailed.annotations.summary, /\{\{ \$labels\.region \}\}/);
   const dash = named(objs, 'ConfigMap', 'simple-agency-simple-cli-dashboard');
