@@ -44,6 +44,14 @@ bool ValidBucket(const std::string& b) {
          std::isalnum(static_cast<unsigned char>(b.back()));
 }
 
+// The Content-Type an object is uploaded with (see store.h).
+std::string ContentTypeFor(const std::string& key) {
+  const size_t slash = key.rfind('/');
+  const std::string last = slash == std::string::npos ? key : key.substr(slash + 1);
+  if (last == "latest" || (last.size() > 5 && last.ends_with(".json"))) return "application/json";
+  return "application/octet-stream";
+}
+
 bool IsIpHost(const Url& u) {
   if (u.ipv6_literal) return true;
   return !u.host.empty() && std::all_of(u.host.begin(), u.host.end(), [](char c) {
@@ -547,7 +555,7 @@ struct S3ObjectStore::Impl {
            "PUT",
            s.ObjectName(key),
            {},
-           {{"content-type", "application/octet-stream"},
+           {{"content-type", ContentTypeFor(key)},
             {"content-md5", Base64Encode(md5_raw)},
             {"x-amz-checksum-sha256", Base64Encode(sha_raw)}},
            body,
@@ -661,15 +669,14 @@ Status S3ObjectStore::Impl::Multipart(S3ObjectStore& s, const std::string& key, 
     return Err(s.Describe() + ": put \"" + key + "\": " + std::to_string(nparts) +
                " parts exceed S3's 10000; raise the part size");
   }
-  Call create{
-      "create multipart upload",
-      key,
-      "POST",
-      object,
-      {{"uploads", ""}},
-      {{"content-type", "application/octet-stream"}, {"x-amz-checksum-algorithm", "SHA256"}},
-      {},
-      sigv4::kEmptySha256};
+  Call create{"create multipart upload",
+              key,
+              "POST",
+              object,
+              {{"uploads", ""}},
+              {{"content-type", ContentTypeFor(key)}, {"x-amz-checksum-algorithm", "SHA256"}},
+              {},
+              sigv4::kEmptySha256};
   std::string create_body;
   create.sink_mem = &create_body;
   auto cr = Do(s, create);
@@ -1003,7 +1010,7 @@ Result<std::string> S3ObjectStore::PutIf(const std::string& key, const std::stri
                "PUT",
                ObjectName(key),
                {},
-               {{"content-type", "application/octet-stream"},
+               {{"content-type", ContentTypeFor(key)},
                 {"content-md5", Base64Encode(Md5Raw(data.data(), data.size()))},
                 {"x-amz-checksum-sha256", Base64Encode(sha)}},
                Body{data.data(), -1, 0, data.size()},

@@ -17,6 +17,9 @@
 // - List returns every key that starts with `prefix` as a plain string (S3 semantics: "a/b"
 //   matches "a/b/c" and "a/bc"; pass "a/b/" for a directory), all pages, sorted bytewise, with
 //   sizes. The empty prefix lists everything.
+// - Content type (S3): objects whose key ends in ".json" or whose last segment is "latest" (the
+//   replication records and pointers, docs/FORMAT.md) are uploaded as `application/json`,
+//   everything else (blobs) as `application/octet-stream`.
 // - Delete of a missing key is Ok (idempotent).
 // - Transient failures (5xx, 429, timeouts, connection resets) are retried inside the
 //   implementation with jittered exponential backoff; what reaches the caller is final.

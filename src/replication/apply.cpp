@@ -11,6 +11,7 @@
 #include <set>
 
 #include "common/fs.h"
+#include "common/printable.h"
 #include "replication/restore.h"
 #include "replication/scanner.h"
 #include "replication/state.h"
@@ -26,16 +27,23 @@ std::string AppliedPath(const std::string& state_dir) {
   return state_dir + "/applied-snapshot.json";
 }
 
-// The directory's files as they are now (sha256 from the hash cache where still valid).
-Result<std::map<std::string, FileEntry>> CurrentFiles(const ApplyOptions& opts, HashCache* cache) {
+struct Current {
+  std::map<std::string, FileEntry> files;
+  std::map<std::string, SymlinkEntry> links;
+};
+
+// The directory's files and symlinks as they are now (sha256 from the hash cache where valid).
+Result<Current> CurrentTree(const ApplyOptions& opts, HashCache* cache) {
   ScanOptions so;
   so.exclude.push_back(opts.state_dir);
   so.pin_budget = 0;
   auto cap = CaptureTree(opts.dir, cache, so);
   if (!cap) return Err("reading " + opts.dir + ": " + cap.message(), cap.code());
-  std::map<std::string, FileEntry> out;
+  Current out;
   for (auto& f : cap->files)
-    out.emplace(f.path, std::move(f));
+    out.files.emplace(f.path, std::move(f));
+  for (auto& l : cap->symlinks)
+    out.links.emplace(l.path, std::move(l));
   return out;
 }
 
@@ -107,13 +115,23 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
   fs::create_directories(opts.state_dir, ec);
   if (ec) return Err("cannot create " + opts.state_dir + ": " + ec.message());
 
+  // 0. Symlinks leaving the tree are refused before anything is written (RecordFromJson already
+  // refuses them; a record built in memory is checked here too).
+  for (const auto& l : record.symlinks) {
+    if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
+      return Err("snapshot " + record.id + ": symlink " + Printable(l.path) + " -> " +
+                 Printable(l.target) + " refused: " + why + "; " + opts.dir + " unchanged");
+    }
+  }
   // 1. What differs.
   HashCache cache;
   if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
-  auto current = CurrentFiles(opts, &cache);
-  if (!current) return current.error();
+  auto tree = CurrentTree(opts, &cache);
+  if (!tree) return tree.error();
+  const auto* current = &tree->files;
   Record need = record;
   need.files.clear();
+  need.symlinks.clear();  // placed below, as links
   std::map<std::string, LocalCopy> reuse;
   for (const auto& [path, f] : *current)
     reuse.emplace(f.sha256, LocalCopy{(fs::path(opts.dir) / path).string(), f});
@@ -193,12 +211,43 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
     SetModeAndTime((root / f->path).string(), *f);
     rep.touched++;
   }
+  // Symlinks (after the files: nothing is written through one): created in staging, renamed
+  // over their path (atomic per link); an unchanged link is left alone.
+  for (const auto& l : record.symlinks) {
+    if (l.path.rfind(state_rel, 0) == 0 || l.path + "/" == state_rel) {
+      rep.warnings.push_back(l.path + ": inside the state dir; skipped");
+      continue;
+    }
+    auto it = tree->links.find(l.path);
+    if (it != tree->links.end() && it->second.target == l.target) continue;
+    const fs::path dst = root / l.path;
+    if (Status s = MakeParents(root, l.path); !s) {
+      cleanup();
+      return s.error();
+    }
+    struct stat st {};
+    if (::lstat(dst.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fs::remove_all(dst, ec);
+    const std::string tmp = staging_root + "/link";
+    ::unlink(tmp.c_str());
+    if (::symlink(l.target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), dst.c_str()) != 0) {
+      const int e = errno;
+      cleanup();
+      return Err("symlink " + Printable(l.path) + ": " + ErrnoText(e), e);
+    }
+    struct timespec ts[2];
+    ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(l.mtime_ns / 1000000000LL);
+    ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(l.mtime_ns % 1000000000LL);
+    ::utimensat(AT_FDCWD, dst.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    rep.written++;
+  }
   cleanup();
 
-  // 4. Remove what the record does not have (files, then directories left empty).
+  // 4. Remove what the record does not have (files and links, then directories left empty).
   std::set<std::string> want;
   for (const auto& f : record.files)
     want.insert(f.path);
+  for (const auto& l : record.symlinks)
+    want.insert(l.path);
   std::vector<fs::path> dirs;
   const fs::path state_abs = fs::path(opts.state_dir).lexically_normal();
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
@@ -259,22 +308,35 @@ Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64
   DivergentTail tail;
   HashCache cache;
   if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
-  auto current = CurrentFiles(opts, &cache);
-  if (!current) return current.error();
+  auto tree = CurrentTree(opts, &cache);
+  if (!tree) return tree.error();
+  const auto* current = &tree->files;
   std::map<std::string, const FileEntry*> had;
+  std::map<std::string, const SymlinkEntry*> had_links;
   if (base) {
     for (const auto& f : base->files)
       had[f.path] = &f;
+    for (const auto& l : base->symlinks)
+      had_links[l.path] = &l;
   }
   std::vector<const FileEntry*> diverged;
   for (const auto& [path, f] : *current) {
     auto it = had.find(path);
     if (it == had.end() || !SameContent(*it->second, f)) diverged.push_back(&f);
   }
+  std::vector<const SymlinkEntry*> diverged_links;
+  for (const auto& [path, l] : tree->links) {
+    auto it = had_links.find(path);
+    if (it == had_links.end() || it->second->target != l.target) diverged_links.push_back(&l);
+  }
   for (const auto& [path, f] : had) {
     if (!current->count(path)) tail.deleted.push_back(path);
   }
-  if (diverged.empty() && tail.deleted.empty()) return tail;
+  for (const auto& [path, l] : had_links) {
+    if (!tree->links.count(path)) tail.deleted.push_back(path);
+  }
+  std::sort(tail.deleted.begin(), tail.deleted.end());
+  if (diverged.empty() && diverged_links.empty() && tail.deleted.empty()) return tail;
 
   const fs::path dir = fs::path(opts.dir).lexically_normal();
   const fs::path parent = dir.parent_path() / ".agency-ha-divergent";
@@ -300,6 +362,19 @@ Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64
                      {"sha256", f->sha256},
                      {"mode", f->mode},
                      {"change", changed ? "changed" : "added"}});
+  }
+  for (const SymlinkEntry* l : diverged_links) {
+    // Kept as a link (never followed): its target text is what diverged.
+    const fs::path to = dest / "files" / l->path;
+    fs::create_directories(to.parent_path(), ec);
+    if (::symlink(l->target.c_str(), to.c_str()) != 0) {
+      return Err("preserving the symlink " + l->path + " to " + to.string() + ": " +
+                 ErrnoText(errno));
+    }
+    tail.files++;
+    files.push_back({{"path", l->path},
+                     {"symlink", l->target},
+                     {"change", had_links.count(l->path) ? "changed" : "added"}});
   }
   json manifest = {{"why", why},
                    {"epoch", epoch},

@@ -13,9 +13,13 @@
 //      version, never a manifest naming data files that are not there yet.
 //   3. Files not in the record are removed, then empty directories (never a `*.lock` directory:
 //      proper-lockfile's held locks, e.g. the brain's LanceDB, stay as the local process holds
-//      them; records hold files only, so a lock is never restored as held); the lineage state and
-//      the applied record are rewritten (the directory is then a pristine copy of the record, which
-//      `follow`'s local-writes rule and the sidecar's next round rely on); one syncfs().
+//      them; records hold files and symlinks only, so a lock is never restored as held); the
+//      lineage state and the applied record are rewritten (the directory is then a pristine copy of
+//      the record, which `follow`'s local-writes rule and the sidecar's next round rely on); one
+//      syncfs().
+//   Symlinks of the record are created (as links, in staging, renamed over their path) after
+//   every file, so nothing is written through one; a link leaving the tree (SymlinkProblem) fails
+//   the apply before anything is written; local links the record does not have are removed.
 // The tree is not point-in-time as a whole during step 2; the gate is the readers' fence: the
 // sidecar reports `dataReady: false` for the whole apply, so the pod serves no client then.
 //

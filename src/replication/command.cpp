@@ -394,6 +394,7 @@ int RestoreCommand(const RemoteArgs& args, const std::string& to, const std::str
             {"snapshot", r->id},
             {"recordFrom", r->record_from},
             {"files", r->files},
+            {"symlinks", r->symlinks},
             {"bytes", r->bytes},
             {"blobsFetched", r->blobs_fetched},
             {"bytesFetched", r->bytes_fetched},

@@ -49,8 +49,11 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
   std::map<std::string, const FileEntry*> want;
   for (const auto& f : applied.files)
     want[f.path] = &f;
+  std::map<std::string, const SymlinkEntry*> want_links;
+  for (const auto& l : applied.symlinks)
+    want_links[l.path] = &l;
   std::map<std::string, LocalCopy> reuse;
-  size_t seen = 0;
+  size_t seen = 0, seen_links = 0;
   std::error_code ec;
   const fs::path root = dir;
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
@@ -65,6 +68,18 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
       return Err(why + rel + " cannot be read: " + ErrnoText(errno) + tail, 409);
     }
     if (S_ISDIR(s.st_mode)) continue;
+    if (S_ISLNK(s.st_mode)) {
+      auto l = want_links.find(rel);
+      if (l == want_links.end()) return Err(why + rel + " was added" + tail, 409);
+      std::string text(l->second->target.size() + 1, '\0');
+      const ssize_t n = ::readlink(it->path().c_str(), text.data(), text.size());
+      if (n < 0 || static_cast<size_t>(n) != l->second->target.size() ||
+          text.compare(0, static_cast<size_t>(n), l->second->target) != 0) {
+        return Err(why + rel + " was modified" + tail, 409);
+      }
+      ++seen_links;
+      continue;
+    }
     auto w = want.find(rel);
     if (!S_ISREG(s.st_mode) || w == want.end()) return Err(why + rel + " was added" + tail, 409);
     const FileEntry& f = *w->second;
@@ -79,11 +94,17 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
     reuse.emplace(f.sha256, LocalCopy{it->path().string(), f});
   }
   if (ec) return Err("walking " + dir + ": " + ec.message(), 409);
-  if (seen != applied.files.size()) {
+  if (seen != applied.files.size() || seen_links != applied.symlinks.size()) {
     for (const auto& f : applied.files) {
       struct stat s {};
       if (::lstat((root / f.path).c_str(), &s) != 0) {
         return Err(why + f.path + " was removed" + tail, 409);
+      }
+    }
+    for (const auto& l : applied.symlinks) {
+      struct stat s {};
+      if (::lstat((root / l.path).c_str(), &s) != 0) {
+        return Err(why + l.path + " was removed" + tail, 409);
       }
     }
   }

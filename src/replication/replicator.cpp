@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/printable.h"
 #include "objectstore/sigv4.h"
 
 namespace aha::replication {
@@ -17,8 +18,11 @@ std::string Hostname() {
 }
 
 std::string CaptureSignature(const std::vector<FileEntry>& files,
-                             const std::vector<DatasetInfo>& datasets) {
+                             const std::vector<DatasetInfo>& datasets,
+                             const std::vector<SymlinkEntry>& symlinks) {
   std::string s;
+  for (const auto& l : symlinks)
+    s += "L\0" + l.path + '\0' + l.target + '\0' + std::to_string(l.mtime_ns) + '\n';
   for (const auto& f : files) {
     s += f.path + '\0' + f.sha256 + '\0' + std::to_string(f.size) + '\0' + std::to_string(f.mode) +
          '\0' + std::to_string(f.mtime_ns) + '\n';
@@ -46,9 +50,21 @@ Cycle Replicator::RunOnce(bool apply_retention, bool skip_unchanged) {
     c.capture_error = cap.message();
     return c;
   }
+  // A symlink is replicated only when its target stays inside the tree (docs/FORMAT.md): any
+  // other one fails the capture naming it, never dropped silently (nothing is published, the lag
+  // grows, the log says which link).
+  for (const auto& l : cap->symlinks) {
+    if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
+      c.capture_error = "symlink " + Printable(l.path) + " -> " + Printable(l.target) +
+                        " refused: " + why +
+                        " (only links that stay inside the source are replicated; make it "
+                        "relative and inside, or replace it with the file)";
+      return c;
+    }
+  }
   c.captured = true;
   c.stats = cap->stats;
-  const std::string sig = CaptureSignature(cap->files, cap->datasets);
+  const std::string sig = CaptureSignature(cap->files, cap->datasets, cap->symlinks);
   published_sig_.resize(remotes_.size());
   std::vector<size_t> targets;
   for (size_t i = 0; i < remotes_.size(); ++i) {
@@ -73,6 +89,7 @@ Cycle Replicator::RunOnce(bool apply_retention, bool skip_unchanged) {
   r.created_at = FormatTime(SystemClock::instance().wall());
   r.host = Hostname();
   r.files = std::move(cap->files);
+  r.symlinks = std::move(cap->symlinks);
   r.datasets = std::move(cap->datasets);
   const std::map<std::string, std::string> pinned = std::move(cap->pinned);
 

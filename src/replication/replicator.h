@@ -30,7 +30,8 @@ struct Remote {
 // Identity of a capture's content: two captures with equal signatures make identical records
 // (apart from id/time), so publishing the second one would only cost requests.
 std::string CaptureSignature(const std::vector<FileEntry>& files,
-                             const std::vector<DatasetInfo>& datasets);
+                             const std::vector<DatasetInfo>& datasets,
+                             const std::vector<SymlinkEntry>& symlinks = {});
 
 struct Cycle {
   bool captured = false, all_ok = false, retry = false;
@@ -68,6 +69,7 @@ struct Cycle {
               {"tornRetries", stats.torn_retries},
               {"datasetRetries", stats.dataset_retries},
               {"skipped", stats.skipped},
+              {"symlinks", stats.symlinks},
               {"datasets", record.datasets.size()},
               {"remotes", remotes}};
     if (!capture_error.empty()) j["error"] = capture_error;

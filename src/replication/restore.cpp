@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/printable.h"
 #include "replication/writer.h"
 
 namespace aha::replication {
@@ -134,6 +135,25 @@ Status CopyFile(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
   if (ec) return Err("copy " + from + " -> " + to + ": " + ec.message(), ec.value());
+  return Status::Ok();
+}
+
+// Creates the parent directories of `rel` below `root` as real directories; a symlink or file in
+// the way is an error (never followed).
+Status MakeRealParents(const fs::path& root, const std::string& rel) {
+  fs::path cur = root;
+  for (const auto& part : fs::path(rel).parent_path()) {
+    cur /= part;
+    struct stat st {};
+    if (::lstat(cur.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) continue;
+      return Err(cur.string() + " is not a directory", ENOTDIR);
+    }
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      const int e = errno;
+      return Err("mkdir " + cur.string() + ": " + ErrnoText(e), e);
+    }
+  }
   return Status::Ok();
 }
 
@@ -450,6 +470,32 @@ Result<RestoreReport> Materialize(const Record& record,
       !s) {
     if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
     return Err("writing the applied record: " + s.message());
+  }
+  // 5. Symlinks, last: every file and the state are written, so nothing is ever written through
+  // a link (a record never holds an entry below a symlink, nor a link leaving the tree:
+  // RecordFromJson refuses both; checked again here for records built in memory).
+  for (const auto& l : record.symlinks) {
+    if (opts.cancelled && opts.cancelled()) return Err("stopped", 499);
+    if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
+      return Err("snapshot " + record.id + ": symlink " + Printable(l.path) + " -> " +
+                 Printable(l.target) + " refused: " + why);
+    }
+    const fs::path dst = staging / l.path;
+    if (Status s = MakeRealParents(staging, l.path); !s) {
+      if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
+      return s.error();
+    }
+    if (::symlink(l.target.c_str(), dst.c_str()) != 0) {
+      const int e = errno;
+      const std::string m = "symlink " + Printable(l.path) + ": " + ErrnoText(e);
+      if (IsNoSpace(m, e)) return no_space(m);
+      return Err(m, e);
+    }
+    struct timespec ts[2];
+    ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(l.mtime_ns / 1000000000LL);
+    ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(l.mtime_ns % 1000000000LL);
+    ::utimensat(AT_FDCWD, dst.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    rep.symlinks++;
   }
   // Durable before the swap: one syncfs() of the staging filesystem writes back every staged
   // file and directory (a hard link's data is the previous snapshot's, already durable) instead

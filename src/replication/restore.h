@@ -68,6 +68,7 @@ struct RestoreReport {
   std::string id, record_from;
   uint64_t files = 0, bytes = 0, blobs_fetched = 0, bytes_fetched = 0, fallbacks = 0;
   uint64_t linked = 0, copied = 0;    // files taken from a local copy instead of fetched
+  uint64_t symlinks = 0;              // symlinks created (as links, last; never followed)
   std::vector<std::string> warnings;  // per-remote failures that a fallback covered
   std::string skipped;                // if_empty: why nothing was restored (empty = restored)
 };
@@ -105,7 +106,8 @@ struct MaterializeOptions {
 
 // Writes every file of `record` into the existing empty directory `staging` (fetching blobs in
 // `remotes` order, verified, `parallelism` at once), plus the lineage state and the applied
-// record, then syncfs()es the staging filesystem. `download` is a scratch path prefix on the
+// record, then the record's symlinks (as links, last, each re-checked with SymlinkProblem),
+// then syncfs()es the staging filesystem. `download` is a scratch path prefix on the
 // same filesystem outside `staging` (each worker appends ".N").
 // On error the caller removes `staging`.
 Result<RestoreReport> Materialize(const Record& record,

@@ -81,6 +81,8 @@ class Walker {
     if (Status s = Walk(root_, "", nullptr); !s) return s.error();
     std::sort(out_.files.begin(), out_.files.end(),
               [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+    std::sort(out_.symlinks.begin(), out_.symlinks.end(),
+              [](const SymlinkEntry& a, const SymlinkEntry& b) { return a.path < b.path; });
     return std::move(out_);
   }
 
@@ -171,6 +173,28 @@ class Walker {
     return Status::Ok();
   }
 
+  // Captures one symlink as a link (its text, never followed); vanished or replaced: skipped.
+  Status CaptureSymlink(const std::string& abs, const std::string& rel, const struct stat& st) {
+    if (!ValidUtf8(rel)) return BadName(rel);
+    std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : 0) + 1, '\0');
+    for (;;) {
+      const ssize_t n = ::readlink(abs.c_str(), target.data(), target.size());
+      if (n < 0) {
+        if (errno == ENOENT || errno == EINVAL) return Status::Ok();  // vanished or replaced
+        return Err("cannot read the symlink " + rel + ": " + ErrnoText(errno));
+      }
+      if (static_cast<size_t>(n) < target.size()) {
+        target.resize(static_cast<size_t>(n));
+        break;
+      }
+      if (target.size() > (1u << 16)) return Err("symlink " + rel + ": target too long");
+      target.resize(target.size() * 2);
+    }
+    out_.symlinks.push_back(SymlinkEntry{rel, std::move(target), MtimeNs(st)});
+    out_.stats.symlinks++;
+    return Status::Ok();
+  }
+
   void Add(const FileEntry& e, std::vector<FileEntry>* into) {
     if (into) {
       into->push_back(e);
@@ -202,6 +226,9 @@ class Walker {
         }
       } else if (S_ISREG(st.st_mode)) {
         if (Status s = CaptureFile(cabs, crel, st, into, vanished); !s) return s;
+      } else if (S_ISLNK(st.st_mode)) {
+        if (Excluded(cabs)) continue;
+        if (Status s = CaptureSymlink(cabs, crel, st); !s) return s;
       } else {
         ++out_.stats.skipped;
       }
@@ -220,6 +247,7 @@ class Walker {
       }
       // 2. Everything else (data, deletions, indices, transactions).
       std::vector<FileEntry> files;
+      const size_t links_mark = out_.symlinks.size();  // a retry captures the links again
       bool vanished = false;
       auto top = List(abs);
       if (!top) return top.error();
@@ -231,11 +259,15 @@ class Walker {
           if (Status s = Walk(cabs, crel, &files, &vanished); !s) return s;
         } else if (S_ISREG(st.st_mode)) {
           if (Status s = CaptureFile(cabs, crel, st, &files, &vanished); !s) return s;
+        } else if (S_ISLNK(st.st_mode)) {
+          if (Status s = CaptureSymlink(cabs, crel, st); !s) return s;
         } else {
           ++out_.stats.skipped;
         }
       }
       if (vanished && attempt < opts_.max_dataset_attempts) {
+        out_.stats.symlinks -= out_.symlinks.size() - links_mark;
+        out_.symlinks.resize(links_mark);
         ++out_.stats.dataset_retries;
         continue;
       }

@@ -13,12 +13,15 @@
 //   `_latest.manifest` (older Lance) is kept only when identical to a captured version manifest.
 //   Dot-files inside a dataset (a writer's temporaries, e.g. data/.tmpXXXX) are not captured.
 // - Unchanged files are not re-read: a cache keyed by (path, size, mtime_ns, inode) gives the
-//   SHA-256. Symlinks, devices and sockets are skipped and counted.
+//   SHA-256. Devices, sockets and fifos are skipped and counted.
 // - A file or directory name that is not valid UTF-8 fails the capture (error code
 //   kBadNameCode, the path escaped by Printable): the record is JSON and cannot hold it, and a
 //   snapshot that silently lacked the file would restore as complete. Nothing is published
 //   until it is renamed (`replicate --once` exits non-zero; continuous mode logs the error and
 //   counts it in agency_ha_replication_errors_total{remote=""} every cycle).
+// - Symlinks are captured as links (Capture::symlinks: path and the readlink() text), never
+//   followed. Whether a link may be replicated (its target stays inside the tree) is the
+//   writer's decision (SymlinkProblem in snapshot.h), not the scanner's.
 // - Hot files are pinned: a small file modified within the last `pin_recent` before it was hashed
 //   (a session file rewritten every few hundred ms) keeps the bytes that were hashed in
 //   Capture::pinned, and the uploader ships those bytes. Without this, a file rewritten faster
@@ -46,6 +49,14 @@ struct FileEntry {
   uint64_t size = 0;
   uint32_t mode = 0644;  // permission bits only
   int64_t mtime_ns = 0;
+};
+
+// A symbolic link inside the tree. Never followed when captured, restored or applied.
+struct SymlinkEntry {
+  std::string path;    // relative to the source root, '/'-separated
+  std::string target;  // the link's text as readlink() returns it (not resolved)
+  int64_t mtime_ns = 0;
+  bool operator==(const SymlinkEntry&) const = default;
 };
 
 struct CacheEntry {
@@ -78,10 +89,12 @@ struct ScanStats {
   uint64_t hashed_files = 0, hashed_bytes = 0, cache_hits = 0;
   uint64_t torn_retries = 0, skipped = 0, dataset_retries = 0;
   uint64_t pinned_files = 0, pinned_bytes = 0;
+  uint64_t symlinks = 0;
 };
 
 struct Capture {
   std::vector<FileEntry> files;               // sorted by path
+  std::vector<SymlinkEntry> symlinks;         // sorted by path
   std::map<std::string, std::string> pinned;  // sha256 -> the hashed bytes of hot small files
   std::vector<DatasetInfo> datasets;
   ScanStats stats;

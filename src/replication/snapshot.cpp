@@ -46,6 +46,74 @@ bool SafeRelativePath(const std::string& p) {
   return true;
 }
 
+namespace {
+
+// Strict UTF-8 (no overlong forms, no surrogates, at most U+10FFFF), as the JSON writer wants.
+bool Utf8Valid(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d >> 6) != 2) return false;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string SymlinkProblem(const std::string& path, const std::string& target) {
+  if (target.empty()) return "empty target";
+  if (target.size() > 4096) return "target longer than 4096 bytes";
+  if (target.find('\0') != std::string::npos) return "target contains NUL";
+  if (!Utf8Valid(target)) return "target is not valid UTF-8";
+  if (target.front() == '/') return "absolute target (it points outside the tree)";
+  // Depth of the link's directory below the root.
+  int64_t depth = static_cast<int64_t>(std::count(path.begin(), path.end(), '/'));
+  bool named = false;
+  size_t start = 0;
+  while (start <= target.size()) {
+    size_t end = target.find('/', start);
+    if (end == std::string::npos) end = target.size();
+    const std::string seg = target.substr(start, end - start);
+    start = end + 1;
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") {
+      if (named) return "target has \"..\" after a name (it could leave the tree)";
+      if (--depth < 0) return "target points outside the tree";
+      continue;
+    }
+    named = true;
+  }
+  return "";
+}
+
 std::string RecordToJson(const Record& r) {
   json files = json::array();
   for (const auto& f : r.files) {
@@ -58,7 +126,7 @@ std::string RecordToJson(const Record& r) {
   json datasets = json::array();
   for (const auto& d : r.datasets)
     datasets.push_back({{"path", d.path}, {"versions", d.versions}});
-  json j = {{"format", kRecordFormat},
+  json j = {{"format", r.symlinks.empty() ? kRecordFormat : kRecordFormatSymlinks},
             {"id", r.id},
             {"region", r.region},
             {"generation", r.generation},
@@ -71,10 +139,64 @@ std::string RecordToJson(const Record& r) {
             {"totalBytes", r.total_bytes()},
             {"datasets", datasets},
             {"files", files}};
+  if (!r.symlinks.empty()) {
+    json links = json::array();
+    for (const auto& l : r.symlinks)
+      links.push_back({{"path", l.path}, {"target", l.target}, {"mtimeNs", l.mtime_ns}});
+    j["symlinks"] = std::move(links);
+  }
   // Never throws: the scanner refuses names that are not valid UTF-8 (scanner.h), and Dump
   // replaces what could still slip through instead of aborting the publisher.
   return jsonget::Dump(j, 1) + "\n";
 }
+
+namespace {
+
+// The record's optional `symlinks` array (format 2). `paths` holds the record's file paths.
+Status SymlinksFromJson(const json& j, const std::string& rec, std::set<std::string> paths,
+                        std::vector<SymlinkEntry>* out) {
+  namespace jg = jsonget;
+  const json* links = nullptr;
+  if (Status s = jg::OptArray(j, "symlinks", &links); !s) return Err(rec + s.message());
+  if (!links) return Status::Ok();
+  std::set<std::string> link_paths;
+  for (size_t i = 0; i < links->size(); ++i) {
+    const json& l = (*links)[i];
+    const std::string where = jg::IndexPath("symlinks", i);
+    SymlinkEntry e;
+    for (Status s : {jg::ExpectObject(l, where), jg::GetString(l, "path", &e.path, where),
+                     jg::GetString(l, "target", &e.target, where),
+                     jg::OptInt64(l, "mtimeNs", &e.mtime_ns, where)}) {
+      if (!s) return Err(rec + s.message());
+    }
+    if (!SafeRelativePath(e.path)) {
+      return Err(rec + where + ".path: unsafe path \"" + Printable(e.path) + "\"");
+    }
+    if (std::string why = SymlinkProblem(e.path, e.target); !why.empty()) {
+      return Err(rec + where + ": symlink " + Printable(e.path) + " -> " + Printable(e.target) +
+                 " refused: " + why);
+    }
+    if (!paths.insert(e.path).second) {
+      return Err(rec + where + ".path: duplicate path " + Printable(e.path));
+    }
+    link_paths.insert(e.path);
+    out->push_back(std::move(e));
+  }
+  // Nothing below a symlink: restoring it would write through the link.
+  for (const auto& p : paths) {
+    for (size_t k = p.find('/'); k != std::string::npos; k = p.find('/', k + 1)) {
+      if (link_paths.count(p.substr(0, k))) {
+        return Err(rec + "path " + Printable(p) + " lies below the symlink " +
+                   Printable(p.substr(0, k)) + " (restore never writes through a symlink)");
+      }
+    }
+  }
+  std::sort(out->begin(), out->end(),
+            [](const SymlinkEntry& a, const SymlinkEntry& b) { return a.path < b.path; });
+  return Status::Ok();
+}
+
+}  // namespace
 
 Result<Record> RecordFromJson(const std::string& text) {
   namespace jg = jsonget;
@@ -83,8 +205,10 @@ Result<Record> RecordFromJson(const std::string& text) {
   const json& j = *parsed;
   if (!j.is_object()) return Err("snapshot record is not a JSON object");
   int64_t format = 0;
-  if (Status s = jg::GetInt64(j, "format", &format); !s || format != kRecordFormat) {
-    return Err("snapshot record: unsupported format (want " + std::to_string(kRecordFormat) + ")" +
+  if (Status s = jg::GetInt64(j, "format", &format);
+      !s || (format != kRecordFormat && format != kRecordFormatSymlinks)) {
+    return Err("snapshot record: unsupported format (want " + std::to_string(kRecordFormat) +
+               " or " + std::to_string(kRecordFormatSymlinks) + ")" +
                (s ? "" : ": " + s.message()));
   }
   Record r;
@@ -132,6 +256,7 @@ Result<Record> RecordFromJson(const std::string& text) {
     total += e.size;
     r.files.push_back(std::move(e));
   }
+  if (Status s = SymlinksFromJson(j, rec, seen, &r.symlinks); !s) return s.error();
   for (size_t i = 0; datasets && i < datasets->size(); ++i) {
     const json& d = (*datasets)[i];
     const std::string where = jg::IndexPath("datasets", i);

@@ -3,7 +3,8 @@
 // Remote layout (keys relative to the remote's root: the s3 prefix or the file:// directory):
 //   <region>/blobs/<sha256[0:2]>/<sha256>      file contents, content-addressed, immutable
 //   <region>/snapshots/<id>.json               the record: every file's path, sha256, size, mode,
-//                                              mtime; written after all its blobs
+//                                              mtime, and every symlink's path and target;
+//                                              written after all its blobs
 //   <region>/latest                            format 2 (docs/WRITER.md): {"format":2,"id",
 //                                              "generation","epoch","writer","released"};
 //                                              written after the record, conditionally (PutIf)
@@ -36,13 +37,18 @@
 
 namespace aha::replication {
 
+// Record formats (docs/FORMAT.md): 1 = files only; 2 = may hold `symlinks`. A record is written
+// as format 1 when it has no symlink, so readers that only know format 1 read it; one with
+// symlinks is format 2, which such readers refuse instead of silently dropping the links.
 inline constexpr int kRecordFormat = 1;
+inline constexpr int kRecordFormatSymlinks = 2;
 
 struct Record {
   std::string id, region, generation, parent, created_at, host;
   int64_t epoch = 0;   // the writer's epoch when it published this (0: before epochs)
   std::string writer;  // "<region>/<instance id>" of that writer ("" before epochs)
   std::vector<FileEntry> files;
+  std::vector<SymlinkEntry> symlinks;  // sorted by path; no blob, restored as links
   std::vector<DatasetInfo> datasets;
   uint64_t total_bytes() const;
 };
@@ -58,7 +64,10 @@ struct LatestPointer {
 };
 
 std::string RecordToJson(const Record& r);
-Result<Record> RecordFromJson(const std::string& text);  // validates every field and path
+// Validates every field and path. Symlinks: each must pass SymlinkProblem, no path may be both a
+// file and a symlink, and no entry may lie below a symlink (restore never writes through one):
+// otherwise an error naming the path, so nothing of such a record is ever written anywhere.
+Result<Record> RecordFromJson(const std::string& text);
 std::string LatestToJson(const LatestPointer& p);
 // Format 1 ({"id","generation"}) or 2. Every field is type-checked; an error names the field
 // ("latest.epoch: expected integer, got string"); never throws. A format above 2 is an error.
@@ -83,6 +92,15 @@ std::string BlobsPrefix(const std::string& region);      // "<region>/blobs/"
 
 // A relative path a record may contain: no "", ".", ".." segments, no leading '/', no NUL.
 bool SafeRelativePath(const std::string& p);
+
+// Empty when the symlink `path` -> `target` may be replicated; otherwise why not. The target
+// must stay inside the tree however it is resolved: relative, non-empty, no NUL, at most 4096
+// bytes, valid UTF-8, and of the form (`..`/)* name(/name)* where the leading `..` segments do
+// not climb above the tree's root from the link's directory (`.` and empty segments ignored).
+// A `..` after a name is refused, because a name may itself be a symlink (`sub/up -> ..`), and
+// `..` after following it would leave the tree. Writers refuse to capture such a link (naming
+// it), readers refuse a record holding one.
+std::string SymlinkProblem(const std::string& path, const std::string& target);
 
 // What this local state knows about one remote.
 struct RemoteLineage {
