@@ -5,7 +5,7 @@
 #   run   what building the binary and running `agency-ha demo` need (scripts/demo.sh)
 #   test  run, plus everything the test suite needs (scripts/test.sh): GoogleTest, clang and
 #         libFuzzer, clang-format, Node and the npm packages, helm/kubectl, chromium, rclone,
-#         iproute2, openssl, python3-kubernetes (default)
+#         iproute2, openssl, python3-kubernetes, awscli and jq (default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-test}
@@ -26,6 +26,7 @@ if [ "$mode" = test ]; then
     openssl iproute2 ca-certificates unzip # test certificates, network namespaces, the image rootfs, helm
     rclone chromium python3-kubernetes     # replication bench, status page, manifest validation
     curl                                   # footprint bench (the upstream shell loop it measures)
+    awscli jq                              # docs/FORMAT.md's by-hand restore (format_doc test)
   )
 fi
 missing=()
