@@ -37,6 +37,10 @@ namespace aha::replication {
 using nlohmann::json;
 using Steady = std::chrono::steady_clock;
 
+// A takeover whose claim finds the head moved re-applies and claims again this often, then
+// claims whatever the head is (fencing the writer that keeps moving it) and applies that.
+constexpr int kMaxHeadMoves = 3;
+
 namespace {
 
 double NowSeconds() {
@@ -98,16 +102,7 @@ class Sidecar {
       seen = snap.version;
       if (stop_.stopped()) break;
       if (snap.synced) ObserveState(snap);
-      // Fenced stays fenced until the state itself moves the role away (docs/WRITER.md): only a
-      // later takeover the state asks for makes this sidecar a writer again.
-      if (fenced_ && !(decided_.role == Role::kWriter && decided_.lineage == fenced_lineage_)) {
-        fenced_ = false;
-        fenced_lineage_.clear();
-      }
-      RoleDecision want = decided_;
-      if (fenced_ && want.role == Role::kWriter && want.lineage == fenced_lineage_) {
-        want.role = Role::kFollower;  // a fenced writer rejoins as a follower until a new takeover
-      }
+      const RoleDecision want = Wanted();
       if (!(want == current_)) Transition(want);
       Step();
     }
@@ -135,6 +130,37 @@ class Sidecar {
     }
     state_error_.clear();
     decided_ = Suffixed(DecideRole(*st, inputs_));
+  }
+
+  // What this sidecar should be doing: the state's decision, except that a fenced writer stays a
+  // follower of that lineage (docs/WRITER.md) until the state moves the role away, or the writer
+  // that fenced it releases the lineage (Step clears fenced_ then).
+  RoleDecision Wanted() {
+    if (fenced_ && !(decided_.role == Role::kWriter && decided_.lineage == fenced_lineage_)) {
+      fenced_ = false;
+      fenced_lineage_.clear();
+    }
+    RoleDecision want = decided_;
+    if (fenced_ && want.role == Role::kWriter && want.lineage == fenced_lineage_) {
+      want.role = Role::kFollower;
+    }
+    return want;
+  }
+
+  // A takeover takes time (applying a head over a slow store, waiting for a release) while the
+  // state can move on: a stand-in demoted meanwhile must not claim the lineage its owner took
+  // back. Re-reads the latest state; false (logged) when it no longer asks for `want`.
+  bool StillWanted(const RoleDecision& want) {
+    gate::Snapshot snap = source_.Get();
+    if (snap.synced) ObserveState(snap);
+    const RoleDecision now = Wanted();
+    if (now == want) return true;
+    log::Warn("takeover abandoned: the failover state moved the role meanwhile",
+              {{"lineage", want.lineage},
+               {"now", RoleName(now.role)},
+               {"nowLineage", now.lineage},
+               {"why", now.why}});
+    return false;
   }
 
   RoleDecision Suffixed(RoleDecision d) const {
@@ -200,7 +226,13 @@ class Sidecar {
     const auto release_deadline =
         t0 + std::chrono::milliseconds(static_cast<long long>(cfg_.handoff.timeout_seconds * 1000));
     std::optional<LatestPointer> head;
-    while (!stop_.stopped()) {
+    std::optional<int64_t> epoch;
+    bool timed_out = false;
+    int moved = 0;  // claims refused because the head moved after it was applied
+    for (;;) {
+      // The state is re-read on every pass: it may have moved the role while this takeover was
+      // applying or waiting (a failback overtaking a slow takeover).
+      if (stop_.stopped() || !StillWanted(want)) return false;
       auto h = ReadHead(want.lineage);
       if (!h) {
         SetError("takeover of " + want.lineage + ": " + h.message());
@@ -208,20 +240,38 @@ class Sidecar {
       }
       head = *h;
       if (head && !FollowApply(want.lineage, *head, "takeover")) return false;
-      if (!want.planned || !head || HeadReleasedOrMine(*head)) break;
-      if (Steady::now() >= release_deadline) {
+      if (want.planned && head && !HeadReleasedOrMine(*head) && !timed_out) {
+        if (Steady::now() < release_deadline) {
+          stop_.WaitFor(std::chrono::milliseconds(100));
+          continue;
+        }
         log::Warn(
             "planned handoff: the previous writer did not release the lineage in time; "
             "taking over (it is fenced from its next publish)",
             {{"lineage", want.lineage}, {"timeoutSeconds", cfg_.handoff.timeout_seconds}});
+        timed_out = true;
+      }
+      if (stop_.stopped() || !StillWanted(want)) return false;
+      // The claim must find the head exactly as applied. If it keeps moving (an old writer that
+      // cannot see the state publishes faster than this takeover applies), claim whatever the
+      // head is: that fences the old writer (its next latest write fails), then apply it.
+      const bool force = moved >= kMaxHeadMoves;
+      auto c = ClaimHead(want.lineage, force ? std::nullopt : head);
+      if (c) {
+        epoch = c->epoch;
+        if (force && c->head && !(head && c->head->id == head->id)) {
+          head = c->head;
+          if (!FollowApply(want.lineage, *head, "takeover")) return false;
+        }
         break;
       }
-      stop_.WaitFor(std::chrono::milliseconds(100));
-    }
-    if (stop_.stopped()) return false;
-    auto epoch = Claim(want.lineage, head);
-    if (!epoch) {
-      SetError("claiming " + want.lineage + ": " + epoch.message());
+      if (c.code() == 409 && !force) {
+        ++moved;
+        log::Info("takeover: the head moved after it was applied; applying the new head",
+                  {{"lineage", want.lineage}, {"attempt", moved}, {"detail", c.message()}});
+        continue;
+      }
+      SetError("claiming " + want.lineage + ": " + c.message());
       return false;
     }
     // The writer continues the lineage from what the volume holds now (the head).
@@ -277,15 +327,23 @@ class Sidecar {
     // write (a file changed during upload) or a failed publish is retried, bounded. Only a final
     // snapshot that reached the remotes is marked released; otherwise the next writer takes over
     // after its handoff timeout and what was not published is reported as lost.
+    // The app may not have seen the state yet when this starts: a write that lands during or
+    // right after the capture goes into one more snapshot, as long as the volume keeps changing
+    // (bounded). At shutdown one attempt is still made.
     Cycle c;
-    for (int attempt = 1; attempt <= 10 && !stop_.stopped(); ++attempt) {
+    const auto quiet = std::chrono::milliseconds(std::max(20LL, cfg_.debounce_milliseconds));
+    for (int attempt = 1; attempt <= 10 && (attempt == 1 || !stop_.stopped()); ++attempt) {
+      if (watching_) watcher_->Take();  // what changes from here on is not in this capture
       c = rep_->RunOnce(false, true);
       NoteCycle(c);
-      if (c.all_ok) break;
       bool fenced = false;
       for (const auto& r : c.reports)
         fenced = fenced || IsFenced(r);
       if (fenced) break;
+      if (c.all_ok) {
+        if (!watching_ || stop_.WaitFor(quiet) || !watcher_->Peek().pending) break;
+        continue;
+      }
       stop_.WaitFor(std::chrono::milliseconds(c.retry ? 20 : 200));
     }
     log::Info("releasing lineage", {{"lineage", current_.lineage},
@@ -321,7 +379,19 @@ class Sidecar {
         });
         return;
       }
-      FollowApply(current_.lineage, **h, "follow");
+      if (!FollowApply(current_.lineage, **h, "follow")) return;
+      // Fenced while the state still makes this region the writer (a stand-in that had not yet
+      // seen the state claimed the lineage): once that writer hands the lineage back (released),
+      // this sidecar takes it over again (Run sees the writer role wanted).
+      const LatestPointer& head = **h;
+      if (fenced_ && current_.lineage == fenced_lineage_ && head.released && head.writer != id_) {
+        log::Info(
+            "the writer that fenced this sidecar released the lineage; the state makes this region "
+            "its writer: taking it back",
+            {{"lineage", current_.lineage}, {"releasedBy", head.writer}, {"epoch", head.epoch}});
+        fenced_ = false;
+        fenced_lineage_.clear();
+      }
       return;
     }
     if (current_.role == Role::kWriter && rep_) WriterStep();
@@ -497,9 +567,12 @@ class Sidecar {
     if (answered) return std::optional<LatestPointer>();
     return Err(DescribeHeadErrors(heads, lineage));
   }
-  Result<int64_t> Claim(const std::string& lineage, const std::optional<LatestPointer>& head) {
+  // Claims the next epoch; with `expect`, only if the head is still exactly that pointer (409
+  // otherwise: the caller applies the new head and tries again).
+  Result<replication::Claim> ClaimHead(const std::string& lineage,
+                                       const std::optional<LatestPointer>& expect) {
     ClaimOptions co;
-    if (head) co.expect_head = head->id;
+    co.expect = expect;
     auto c = ClaimLineage(stores_, lineage, id_, co);
     if (!c) return c.error();
     for (const auto& r : c->remotes) {
@@ -507,7 +580,7 @@ class Sidecar {
         log::Warn("claim not written on a remote", {{"remote", r.remote}, {"error", r.error}});
     }
     epoch_ = c->epoch;
-    return c->epoch;
+    return c;
   }
   Status MarkReleased(const std::string& lineage) {
     auto r = replication::Release(stores_, lineage, id_, epoch_);

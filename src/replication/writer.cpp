@@ -117,7 +117,9 @@ ClaimPlan PlanClaim(const std::vector<RemoteHead>& heads, const std::string& wri
   for (size_t i = 0; i < heads.size(); ++i) {
     const auto& h = heads[i];
     if (!h.latest) continue;  // missing (first publish creates it) or unreadable (left alone)
-    if (h.latest->writer == writer && h.latest->epoch == plan.epoch) {
+    // (A lineage this writer released is taken back by rewriting it unreleased: the version
+    // changes, so a stand-in that applied the released head cannot claim it afterwards.)
+    if (h.latest->writer == writer && h.latest->epoch == plan.epoch && !h.latest->released) {
       plan.already.push_back(i);
       continue;
     }
@@ -150,6 +152,21 @@ Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes
     if (plan.head) {
       c.head = heads[*plan.head].latest;
       c.head_remote = heads[*plan.head].remote;
+    }
+    if (opts.expect) {
+      const auto& e = *opts.expect;
+      if (!c.head || c.head->id != e.id || c.head->epoch != e.epoch || c.head->writer != e.writer ||
+          c.head->released != e.released) {
+        auto show = [](const LatestPointer& p) {
+          return p.id + " (epoch " + std::to_string(p.epoch) + ", " +
+                 (p.writer.empty() ? std::string("no writer") : p.writer) +
+                 (p.released ? ", released)" : ")");
+        };
+        return Err("claim " + lineage + ": the head is " +
+                       (c.head ? show(*c.head) + " on " + c.head_remote : std::string("gone")) +
+                       ", not " + show(e) + " (apply it, then claim again)",
+                   409);
+      }
     }
     if (!opts.expect_head.empty() && (!c.head || c.head->id != opts.expect_head)) {
       return Err("claim " + lineage + ": the head is " +

@@ -90,6 +90,11 @@ struct ClaimOptions {
   // When set, the claim is refused (code 409, nothing more written) if the head is not this
   // snapshot id: the caller applied it and must apply the new head before claiming again.
   std::string expect_head;
+  // Stricter: refused (409) unless the head is exactly this pointer (id, epoch, writer,
+  // released). A takeover passes the head it applied: a head that another writer re-claimed or
+  // released meanwhile, even at the same id, means the lineage moved (e.g. the state handed it
+  // back to its owner while this takeover was applying) and must be decided again.
+  std::optional<LatestPointer> expect;
 };
 
 struct ClaimRemote {

@@ -483,6 +483,37 @@ TEST_F(WriterRace, AFinalPublishWithReleaseMarksTheLineageReleased) {
   EXPECT_EQ(LatestOf(*a_).epoch, 2);
 }
 
+// A stand-in's takeover applied the owner's released head; before it claims, the state handed the
+// lineage back and the owner re-claimed it at the same snapshot id. Expecting only the id would
+// let the stale stand-in take the lineage over from its legitimate writer (and fence it); the
+// exact pointer it applied refuses that claim.
+TEST_F(WriterRace, ATakeoverExpectingTheAppliedPointerIsRefusedWhenTheOwnerReclaimedTheSameId) {
+  const std::string owner = "us-east-1/one", standin = "ap-southeast-1/two";
+  RemoteState rs;
+  const Record s1 = Capture(1, 1, owner);
+  ASSERT_TRUE(Publish1(*a_, s1, &rs, 1, owner).ok);
+  ASSERT_TRUE(Release({a_.get()}, "us-east-1", owner, 1));
+  const LatestPointer applied = LatestOf(*a_);  // what the stand-in read and applied
+  ASSERT_TRUE(applied.released);
+  // The owner takes its lineage back (a planned takeover of its own released head).
+  auto back = ClaimLineage({a_.get()}, "us-east-1", owner, {3, s1.id});
+  ASSERT_TRUE(back) << back.message();
+  EXPECT_FALSE(LatestOf(*a_).released);
+  EXPECT_EQ(LatestOf(*a_).id, s1.id);
+  ClaimOptions exact{3, "", applied};
+  auto stale = ClaimLineage({a_.get()}, "us-east-1", standin, exact);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.code(), 409) << stale.message();
+  EXPECT_NE(stale.message().find(owner), std::string::npos) << stale.message();
+  EXPECT_EQ(LatestOf(*a_).writer, owner) << "nothing written";
+  EXPECT_EQ(LatestOf(*a_).epoch, 1);
+  // Whereas the pointer that is there now is accepted, at the next epoch.
+  exact.expect = LatestOf(*a_);
+  auto ok = ClaimLineage({a_.get()}, "us-east-1", standin, exact);
+  ASSERT_TRUE(ok) << ok.message();
+  EXPECT_EQ(ok->epoch, 2);
+}
+
 TEST_F(WriterRace, UnparsableLatestIsNamedAndNotOverwritten) {
   const std::string w1 = "us-east-1/one";
   RemoteState rs;
