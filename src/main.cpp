@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   demo->add_option("--remote", demo_opts.remote, "Ship snapshots to s3://bucket/prefix instead");
   demo->add_option("--endpoint", demo_opts.endpoint, "S3 endpoint for --remote");
   demo->add_option("--report", demo_opts.report, "Write the HTML report here");
+  demo->add_option("--rpo-bound", demo_opts.rpo_bound_seconds,
+                   "Fail when a write lost at failover is older than this (seconds)")
+      ->check(CLI::Range(0.0, 3600.0));
   demo->add_flag("--keep-running", demo_opts.keep_running,
                  "Keep everything running after the drill (status page) until Ctrl-C");
   demo->add_flag("--keep-temp", demo_opts.keep_temp,

@@ -152,6 +152,7 @@ int Run(const Options& opts) {
   w.drill_seconds = opts.duration_seconds;
   w.interval_seconds = opts.interval_seconds;
   w.failback_seconds = opts.failback_seconds;
+  w.rpo_bound_seconds = opts.rpo_bound_seconds;
   w.state_dir = state_dir;
   w.stop = &stop;
   replication::RemoteConfig rc;
@@ -166,6 +167,15 @@ int Run(const Options& opts) {
     return 2;
   }
   w.remote = remote->get();
+  // The single-writer check samples every active lineage's latest on a handle of its own.
+  auto monitor_store = replication::OpenRemote(rc, 1);
+  if (!monitor_store) {
+    std::fprintf(stderr, "agency-ha demo: --remote: %s\n", monitor_store.message().c_str());
+    return 2;
+  }
+  std::vector<std::string> actives(names.begin(), names.end() - 1);
+  LineageMonitor monitor(std::move(*monitor_store), actives, std::chrono::milliseconds(50));
+  w.monitor = &monitor;
 
   // Simulated network distance: clients near region i reach region j in 2 + 8·|i-j| ms.
   std::vector<std::string> locations = names;
@@ -331,6 +341,7 @@ int Run(const Options& opts) {
         opts.interval_seconds, opts.failback_seconds, w.status_url.c_str(), w.remote_desc.c_str(),
         entry->port(), w.failing.c_str(), w.drill_seconds);
     std::fflush(stdout);
+    monitor.Start();
     McpClient mcp(w.mcp->stdin_fd(), w.mcp->stdout_fd());
     if (auto init = mcp.Initialize(std::chrono::seconds(30)); !init) {
       std::fprintf(stderr, "agency-ha demo: step \"MCP initialize\" failed: %s\n",
@@ -341,6 +352,13 @@ int Run(const Options& opts) {
       rc_exit = RunDrill(w, mcp, &result);
     }
     result.writer_changes = WriterChanges(w);
+    rc_exit = FinalChecks(w, rc_exit, &result);
+    if (result.t0 != Mono{}) {
+      for (auto* a : w.apps)
+        for (const auto& c : a->commits())
+          result.writes_ms[a->region()].push_back(
+              std::chrono::duration<double, std::milli>(c.at - result.t0).count());
+    }
     if (load) {
       load->Stop();
       result.outcomes = load->Outcomes();

@@ -24,9 +24,10 @@ struct Options {
   int duration_seconds = 5;                                    // the drill (outage) length
   double interval_seconds = 0.5;  // controller probe interval (timeout: 80 % of it)
   double failback_seconds = 3.0;
-  std::string remote;    // s3://bucket/prefix; empty: file:// bucket dir in the temp dir
-  std::string endpoint;  // S3 endpoint for --remote (path-style addressing)
-  std::string report;    // HTML report path; empty: $TMPDIR/agency-ha-demo-report-<time>.html
+  double rpo_bound_seconds = 2.0;  // a write lost at failover older than this fails the run
+  std::string remote;              // s3://bucket/prefix; empty: file:// bucket dir in the temp dir
+  std::string endpoint;            // S3 endpoint for --remote (path-style addressing)
+  std::string report;  // HTML report path; empty: $TMPDIR/agency-ha-demo-report-<time>.html
   bool keep_running = false;
   bool keep_temp = false;  // leave the temp dir (logs, configs, bucket) for inspection
   bool json = false;

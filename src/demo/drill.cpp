@@ -139,7 +139,243 @@ DataCheck CheckTakeover(const World& w, const RegionRuntime& promoted, const std
   return dc;
 }
 
+// Every JSON line of a sidecar's log (unparsable lines skipped).
+std::vector<json> LogLines(const RegionRuntime& r) {
+  std::vector<json> out;
+  std::ifstream in(r.sidecar_log);
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace
+
+LineageMonitor::LineageMonitor(std::unique_ptr<objectstore::ObjectStore> store,
+                               std::vector<std::string> lineages, std::chrono::milliseconds every)
+    : store_(std::move(store)), lineages_(std::move(lineages)), every_(every) {}
+
+LineageMonitor::~LineageMonitor() {
+  Stop();
+}
+
+void LineageMonitor::Start() {
+  thread_ = std::thread([this] {
+    std::map<std::string, Sample> last;
+    do {
+      for (const auto& l : lineages_) {
+        auto text = store_->Get(replication::LatestKey(l));
+        const Mono at = SteadyClock::now();
+        if (!text) {
+          if (text.code() != 404) {
+            std::lock_guard g(mu_);
+            ++errors_;
+          }
+          continue;
+        }
+        auto p = replication::LatestFromJson(*text);
+        if (!p) {
+          std::lock_guard g(mu_);
+          ++errors_;
+          continue;
+        }
+        Sample s{l, p->id, p->writer, p->epoch, p->released, at};
+        auto it = last.find(l);
+        if (it != last.end() && it->second.id == s.id && it->second.epoch == s.epoch &&
+            it->second.writer == s.writer && it->second.released == s.released) {
+          continue;
+        }
+        last[l] = s;
+        std::lock_guard g(mu_);
+        samples_.push_back(std::move(s));
+      }
+    } while (!stop_.WaitFor(every_));
+  });
+}
+
+void LineageMonitor::Stop() {
+  stop_.Stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<LineageMonitor::Sample> LineageMonitor::Samples() const {
+  std::lock_guard g(mu_);
+  return samples_;
+}
+
+uint64_t LineageMonitor::errors() const {
+  std::lock_guard g(mu_);
+  return errors_;
+}
+
+json FencedPublishes(const World& w) {
+  json events = json::array();
+  json by_region = json::object();
+  for (const auto& r : w.regions) {
+    uint64_t n = 0;
+    for (const auto& l : LogLines(r)) {
+      if (Str(l, "msg") != "snapshot") continue;
+      auto rs = l.find("remotes");
+      if (rs == l.end() || !rs->is_array()) continue;
+      for (const auto& rep : *rs) {
+        if (!rep.is_object() || !rep.value("fenced", false)) continue;
+        ++n;
+        events.push_back({{"ts", Str(l, "ts")},
+                          {"region", r.name},
+                          {"lineage", Str(l, "lineage")},
+                          {"remote", Str(rep, "remote")},
+                          {"why", Str(rep, "error")}});
+      }
+    }
+    by_region[r.name] = n;
+  }
+  std::stable_sort(events.begin(), events.end(), [](const json& a, const json& b) {
+    return a.value("ts", "") < b.value("ts", "");
+  });
+  return {{"count", events.size()}, {"byRegion", by_region}, {"events", events}};
+}
+
+json CheckLineages(const World& w, const std::vector<LineageMonitor::Sample>& samples) {
+  json violations = json::array();
+  json lineages = json::object();
+  // Published snapshot ids per lineage, as the sidecars logged them (a remote reported ok).
+  std::map<std::string, std::set<std::string>> published;
+  for (const auto& r : w.regions) {
+    for (const auto& l : LogLines(r)) {
+      if (Str(l, "msg") != "snapshot" || Str(l, "snapshot").empty()) continue;
+      auto rs = l.find("remotes");
+      if (rs == l.end() || !rs->is_array()) continue;
+      for (const auto& rep : *rs)
+        if (rep.is_object() && rep.value("ok", false))
+          published[Str(l, "lineage")].insert(Str(l, "snapshot"));
+    }
+  }
+  for (const auto& s : samples)
+    published[s.lineage].insert(s.id);
+  for (const auto& region : w.regions) {
+    if (!region.active) continue;
+    const std::string& lineage = region.name;
+    struct Rec {
+      std::string id, writer, created;
+      int64_t epoch = 0;
+      bool published = false;
+    };
+    std::vector<Rec> recs;
+    auto list = w.remote->List(replication::SnapshotsPrefix(lineage));
+    if (!list) {
+      violations.push_back(lineage + ": cannot list its snapshots: " + list.message());
+      continue;
+    }
+    uint64_t unreadable = 0;
+    for (const auto& o : *list) {
+      if (!o.key.ends_with(".json")) continue;
+      auto text = w.remote->Get(o.key);
+      auto rec =
+          text ? replication::RecordFromJson(*text) : Result<replication::Record>(text.error());
+      if (!rec) {
+        ++unreadable;
+        continue;
+      }
+      Rec x{rec->id, rec->writer, rec->created_at, rec->epoch, false};
+      x.published = published[lineage].count(x.id) > 0;
+      recs.push_back(std::move(x));
+    }
+    // One writer per epoch (epoch 0: before epochs, no claim).
+    std::map<int64_t, std::set<std::string>> writers;
+    for (const auto& x : recs)
+      if (x.epoch > 0) writers[x.epoch].insert(x.writer);
+    json epochs = json::array();
+    for (const auto& [e, ws] : writers) {
+      epochs.push_back({{"epoch", e}, {"writers", ws}});
+      if (ws.size() > 1) {
+        std::string all;
+        for (const auto& x : ws)
+          all += (all.empty() ? "" : ", ") + x;
+        violations.push_back(lineage + ": epoch " + std::to_string(e) +
+                             " has snapshots of two writers (" + all + ")");
+      }
+    }
+    // Published snapshots in creation order: the epoch never goes down.
+    std::vector<Rec> pub;
+    for (const auto& x : recs)
+      if (x.published) pub.push_back(x);
+    std::sort(pub.begin(), pub.end(), [](const Rec& a, const Rec& b) {
+      return std::tie(a.created, a.id) < std::tie(b.created, b.id);
+    });
+    for (size_t i = 1, hi = 0; i < pub.size(); ++i) {
+      if (pub[i].epoch < pub[hi].epoch) {
+        violations.push_back(lineage + ": snapshot " + pub[i].id + " (epoch " +
+                             std::to_string(pub[i].epoch) + ", " + pub[i].writer +
+                             ") was published after " + pub[hi].id + " of epoch " +
+                             std::to_string(pub[hi].epoch) + " (" + pub[hi].writer + ")");
+      } else {
+        hi = i;
+      }
+    }
+    // What readers saw: latest never went back to a lower epoch or to another writer at one.
+    const LineageMonitor::Sample* prev = nullptr;
+    uint64_t seen = 0;
+    for (const auto& s : samples) {
+      if (s.lineage != lineage) continue;
+      ++seen;
+      if (prev && (s.epoch < prev->epoch ||
+                   (s.epoch == prev->epoch && s.epoch > 0 && s.writer != prev->writer))) {
+        violations.push_back(lineage + ": latest went from " + prev->id + " (epoch " +
+                             std::to_string(prev->epoch) + ", " + prev->writer + ") to " + s.id +
+                             " (epoch " + std::to_string(s.epoch) + ", " + s.writer + ")");
+      }
+      prev = &s;
+    }
+    lineages[lineage] = {{"records", recs.size()},
+                         {"unreadableRecords", unreadable},
+                         {"published", pub.size()},
+                         {"latestSamples", seen},
+                         {"epochs", epochs}};
+  }
+  return {{"ok", violations.empty()}, {"violations", violations}, {"lineages", lineages}};
+}
+
+int FinalChecks(const World& w, int rc, DemoResult* out) {
+  out->fenced_publishes = FencedPublishes(w);
+  std::vector<LineageMonitor::Sample> samples;
+  if (w.monitor) {
+    w.monitor->Stop();
+    samples = w.monitor->Samples();
+  }
+  out->lineage_check = CheckLineages(w, samples);
+  if (w.monitor) out->lineage_check["monitorErrors"] = w.monitor->errors();
+  if (rc != 0) return rc;
+  auto fail = [&](const std::string& step, const std::string& why) {
+    out->failed_step = step;
+    out->failure = why;
+    std::fprintf(stderr, "agency-ha demo: step \"%s\" failed: %s\n", step.c_str(), why.c_str());
+    return 1;
+  };
+  if (!out->lineage_check.value("ok", false)) {
+    std::string why;
+    for (const auto& v : out->lineage_check["violations"])
+      why += (why.empty() ? "" : "; ") + v.get<std::string>();
+    return fail("single writer per lineage", why);
+  }
+  const json& lf = out->lost_at_failover;
+  if (lf.is_object() && lf["oldestAgeMs"].is_number() &&
+      lf["oldestAgeMs"].get<double>() > out->rpo_bound_ms) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "a write lost at failover was acknowledged %.0f ms before the outage, more "
+                  "than the RPO bound (%.0f ms)",
+                  lf["oldestAgeMs"].get<double>(), out->rpo_bound_ms);
+    return fail("lost at failover within the RPO bound", buf);
+  }
+  return rc;
+}
 
 json WriterChanges(const World& w) {
   std::vector<json> all;
@@ -182,6 +418,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   out->drill_seconds = w.drill_seconds;
   out->interval_seconds = w.interval_seconds;
   out->failback_seconds = w.failback_seconds;
+  out->rpo_bound_ms = w.rpo_bound_seconds * 1000;
   out->locations = w.load->locations();
   std::vector<std::string> actives;
   for (const auto& r : w.regions)
@@ -393,6 +630,34 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
         line["takeoverMs"].is_number() ? line["takeoverMs"].get<double>() : 0.0;
     DataCheck dc = CheckTakeover(w, passive, head, sidecar_ms);
     out->data = dc;
+    // Lost at failover: the failed region's acknowledged writes (its app's commits, each a data
+    // fragment) that the promoted region's volume does not hold after the takeover.
+    for (auto* app : w.apps) {
+      if (app->region() != w.failing) continue;
+      uint64_t count = 0, rows = 0;
+      std::optional<double> oldest;
+      json lost = json::array();
+      const auto commits = app->commits();
+      for (const auto& c : commits) {
+        std::error_code ec;
+        if (fs::exists(fs::path(passive.agent_dir) / "brain/memory.lance/data" / c.fragment, ec)) {
+          continue;
+        }
+        const double age = MsBetween(c.at, t0);  // > 0: acknowledged before the outage began
+        ++count;
+        rows += c.rows;
+        oldest = std::max(oldest.value_or(age), age);
+        lost.push_back(
+            {{"version", c.version}, {"fragment", c.fragment}, {"rows", c.rows}, {"ageMs", age}});
+      }
+      out->lost_at_failover = {{"count", count},
+                               {"rows", rows},
+                               {"acknowledged", commits.size()},
+                               {"oldestAgeMs", oldest ? json(*oldest) : json(nullptr)},
+                               {"rpoBoundMs", w.rpo_bound_seconds * 1000},
+                               {"snapshot", head},
+                               {"writes", lost}};
+    }
     if (!dc.ok) {
       std::string why = "files " + std::to_string(dc.restored_files) + "/" +
                         std::to_string(dc.record_files) + ", rows " +

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/result.h"
@@ -60,6 +61,36 @@ struct RegionRuntime {
   std::string agent_dir, position_file, sidecar_log;
 };
 
+// Samples `<lineage>/latest` of the drill's lineages every `every` on its own store handle (the
+// drill's is not shared across threads): what a reader saw, in order, for the single-writer
+// check. Consecutive equal values are stored once.
+class LineageMonitor {
+ public:
+  struct Sample {
+    std::string lineage, id, writer;
+    int64_t epoch = 0;
+    bool released = false;
+    Mono at{};
+  };
+  LineageMonitor(std::unique_ptr<objectstore::ObjectStore> store, std::vector<std::string> lineages,
+                 std::chrono::milliseconds every);
+  ~LineageMonitor();
+  void Start();
+  void Stop();
+  std::vector<Sample> Samples() const;
+  uint64_t errors() const;
+
+ private:
+  std::unique_ptr<objectstore::ObjectStore> store_;
+  std::vector<std::string> lineages_;
+  std::chrono::milliseconds every_;
+  Stopper stop_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<Sample> samples_;
+  uint64_t errors_ = 0;
+};
+
 struct World {
   // Settings.
   std::vector<RegionRuntime> regions;
@@ -67,6 +98,7 @@ struct World {
   int drill_seconds = 5;
   double interval_seconds = 0.5, failback_seconds = 3;
   double baseline_seconds = 2, tail_seconds = 1.5;
+  double rpo_bound_seconds = 2;  // a write lost at failover older than this fails the run
   std::string remote_desc, state_dir, status_url;
   // Components.
   ChildSet* children = nullptr;
@@ -77,6 +109,7 @@ struct World {
   LoadGenerator* load = nullptr;
   gate::StateSource* state = nullptr;
   objectstore::ObjectStore* remote = nullptr;
+  LineageMonitor* monitor = nullptr;
   Stopper* stop = nullptr;
 };
 
@@ -100,6 +133,14 @@ struct DemoResult {
   nlohmann::json divergent_preserved;  // the failed region's position: {files, bytes, path}
   nlohmann::json writer_changes = nlohmann::json::array();  // the sidecars' "writer" log lines
   nlohmann::json failback_pause_ms;  // promoted gate /ready 503 -> recovered gate /ready 200
+  // The failed region's acknowledged writes the promoted region does not hold after its takeover:
+  // {count, rows, oldestAgeMs (before the outage began), rpoBoundMs, writes: [...]}.
+  nlohmann::json lost_at_failover;
+  nlohmann::json fenced_publishes;  // refused publishes, from the sidecars' logs: {count, ...}
+  nlohmann::json lineage_check;     // single-writer check of every lineage's history: {ok, ...}
+  double rpo_bound_ms = 0;
+  std::map<std::string, std::vector<double>>
+      writes_ms;  // region -> its app's commits (t0-relative)
   nlohmann::json mcp_report;
   std::string failed_step, failure;
 };
@@ -114,5 +155,23 @@ void FillPhases(DemoResult* r);
 
 // Runs the drill; returns the exit code (0 ok, 1 a step failed, 130 interrupted).
 int RunDrill(World& w, McpClient& mcp, DemoResult* out);
+
+// Publishes refused to a writer (fencing), counted from the sidecars' "snapshot" log lines whose
+// publish a remote refused as fenced: {count, byRegion, events: [{ts, region, lineage, why}]}.
+nlohmann::json FencedPublishes(const World& w);
+
+// The single-writer check, after the drill, from the remote and the sidecars' logs:
+// - every record of each lineage on the remote (epoch, writer, createdAt): one writer per epoch;
+// - the records that were published (a sidecar logged their publish ok, or the monitor saw them
+//   as latest), by creation time: epochs never go down (no snapshot of a lower epoch published
+//   after a higher epoch's);
+// - the monitor's samples of latest: the epoch never goes down, one writer per epoch.
+// {ok, violations: [text], lineages: {name: {records, published, epochs}}}.
+nlohmann::json CheckLineages(const World& w, const std::vector<LineageMonitor::Sample>& samples);
+
+// After RunDrill: fills fencedPublishes and the lineage check and judges them with
+// lostAtFailover: returns `rc`, or 1 (failed_step named) when two writers advanced a lineage or
+// a write lost at failover is older than the RPO bound.
+int FinalChecks(const World& w, int rc, DemoResult* out);
 
 }  // namespace aha::demo

@@ -122,6 +122,64 @@ std::string HtmlEscape(const std::string& s) {
   return o;
 }
 
+namespace {
+
+// Writes each region's app acknowledged (committed) in [from, to), ms since the drill started.
+json WritesIn(const DemoResult& r, double from_ms, double to_ms) {
+  json out = json::object();
+  for (const auto& [region, at] : r.writes_ms) {
+    uint64_t n = 0;
+    for (double t : at)
+      n += t >= from_ms && t < to_ms;
+    out[region] = n;
+  }
+  return out;
+}
+
+std::string LostAtFailoverText(const DemoResult& r) {
+  const json& l = r.lost_at_failover;
+  if (!l.is_object()) return "not observed";
+  std::string t = l["count"].dump() + " of " + l["acknowledged"].dump() + " writes (" +
+                  l["rows"].dump() + " rows)";
+  if (l["oldestAgeMs"].is_number()) {
+    t += Fmt(", oldest acknowledged %.0f ms before the outage", l["oldestAgeMs"].get<double>());
+  }
+  return t + Fmt(" (RPO bound %.0f ms)", r.rpo_bound_ms);
+}
+
+std::string FencedText(const DemoResult& r) {
+  const json& f = r.fenced_publishes;
+  if (!f.is_object()) return "not observed";
+  std::string t = f["count"].dump();
+  std::string per;
+  for (const auto& [region, n] : f["byRegion"].items())
+    if (n.is_number() && n.get<uint64_t>() > 0)
+      per += (per.empty() ? "" : ", ") + region + " " + n.dump();
+  return per.empty() ? t : t + " (" + per + ")";
+}
+
+std::string LineageCheckText(const DemoResult& r) {
+  const json& c = r.lineage_check;
+  if (!c.is_object()) return "not checked";
+  std::string t = c.value("ok", false) ? "ok" : "VIOLATED";
+  for (const auto& [name, l] : c["lineages"].items()) {
+    t += "; " + name + ": " + l["published"].dump() + " published of " + l["records"].dump() +
+         " snapshots, epochs";
+    for (const auto& e : l["epochs"])
+      t += " " + e["epoch"].dump();
+  }
+  for (const auto& v : c["violations"])
+    t += "; " + v.get<std::string>();
+  return t;
+}
+
+uint64_t TwoWriterViolations(const DemoResult& r) {
+  const json& c = r.lineage_check;
+  return c.is_object() && c["violations"].is_array() ? c["violations"].size() : 0;
+}
+
+}  // namespace
+
 json ToJson(const DemoResult& r) {
   json steps = json::array();
   for (const auto& s : r.steps)
@@ -135,6 +193,7 @@ json ToJson(const DemoResult& r) {
     j["phase"] = p.name;
     j["fromMs"] = p.from_ms;
     j["toMs"] = p.to_ms;
+    j["writes"] = WritesIn(r, p.from_ms, p.to_ms);
     phases.push_back(j);
   }
   json per_second = json::array();
@@ -180,6 +239,13 @@ json ToJson(const DemoResult& r) {
       {"divergentPreserved", r.divergent_preserved},
       {"writerChanges", r.writer_changes},
       {"failbackPauseMs", r.failback_pause_ms},
+      {"lostAtFailover", r.lost_at_failover},
+      {"fencedPublishes",
+       r.fenced_publishes.is_object() ? r.fenced_publishes["count"] : json(nullptr)},
+      {"fencingCheck", r.fenced_publishes},
+      {"twoWriterViolations",
+       r.lineage_check.is_object() ? json(TwoWriterViolations(r)) : json(nullptr)},
+      {"lineageCheck", r.lineage_check},
       {"mcpDrillReport", r.mcp_report},
   };
 }
@@ -293,6 +359,12 @@ void PrintText(const DemoResult& r, std::FILE* out) {
                            : " in " + r.divergent_preserved.value("path", "")))
                          .c_str()
                    : "not observed");
+  std::fprintf(out, "  lostAtFailover (%s writes missing in %s after takeover)   %s\n",
+               r.failing.c_str(), r.passive.c_str(), LostAtFailoverText(r).c_str());
+  std::fprintf(out, "  fencedPublishes (publishes refused to a fenced writer)   %s\n",
+               FencedText(r).c_str());
+  std::fprintf(out, "  single writer per lineage (remote history + latest samples)   %s\n",
+               LineageCheckText(r).c_str());
   std::fprintf(out, "  writerChanges (sidecar \"writer\" log lines):%s\n",
                r.writer_changes.empty() ? " not observed" : "");
   for (const auto& c : r.writer_changes) {
@@ -464,6 +536,13 @@ std::string RenderHtml(const DemoResult& r) {
   row("divergentPreserved",
       r.divergent_preserved.is_object() ? r.divergent_preserved.dump() : "not observed",
       r.failing + "'s position file");
+  row("lostAtFailover", LostAtFailoverText(r),
+      r.failing + "'s acknowledged writes missing in " + r.passive +
+          "'s volume after its takeover; age relative to the outage start");
+  row("fencedPublishes", FencedText(r), "publishes a remote refused as fenced (sidecar logs)");
+  row("twoWriterViolations", LineageCheckText(r),
+      "lineage history on the remote (one writer per epoch, epochs never go down) and latest "
+      "sampled during the drill");
   h += "</table>\n<h3>writerChanges</h3>\n<table><tr><th>ts</th><th>sidecar</th><th>lineage</th>"
        "<th>epoch</th><th>from snapshot</th><th>planned</th><th>takeoverMs</th></tr>\n";
   for (const auto& c : r.writer_changes) {

@@ -33,6 +33,31 @@ function printedPorts(stdout) {
   return [...stdout.matchAll(/(?:app |gate |entry point |127\.0\.0\.1):(\d+)/g)].map((m) => Number(m[1]));
 }
 
+// The fields every successful drill reports (terminal, HTML and --json carry the same).
+function checkHandoffFields(out) {
+  const lf = out.lostAtFailover;
+  assert.equal(typeof lf.count, 'number', JSON.stringify(lf));
+  assert.ok(lf.acknowledged > 0, `the failed app acknowledged writes before the outage: ${JSON.stringify(lf)}`);
+  assert.equal(lf.writes.length, lf.count);
+  assert.equal(lf.rpoBoundMs, 2000);
+  if (lf.count > 0) assert.ok(lf.oldestAgeMs <= lf.rpoBoundMs, JSON.stringify(lf));
+  else assert.equal(lf.oldestAgeMs, null);
+  assert.equal(typeof out.fencedPublishes, 'number');
+  assert.equal(out.fencedPublishes, out.fencingCheck.events.length);
+  assert.equal(out.twoWriterViolations, 0, JSON.stringify(out.lineageCheck));
+  assert.equal(out.lineageCheck.ok, true);
+  const east = out.lineageCheck.lineages['us-east-1'];
+  assert.ok(east.published > 0 && east.records >= east.published, JSON.stringify(east));
+  assert.ok(east.latestSamples > 0, 'latest was sampled during the drill');
+  // A takeover and a failback: the drilled lineage went through at least two epochs.
+  assert.ok(east.epochs.length >= 2, JSON.stringify(east.epochs));
+  for (const e of east.epochs) assert.equal(e.writers.length, 1, JSON.stringify(east.epochs));
+  // Writes acknowledged per phase: the promoted region wrote while failed over.
+  const writes = (name, region) => out.phases.find((p) => p.phase === name).writes[region] ?? 0;
+  assert.ok(writes('before the drill', 'us-east-1') > 0);
+  assert.ok(writes('failed over', 'ap-southeast-1') + writes('recovered, before failback', 'ap-southeast-1') > 0);
+}
+
 const STEPS = [
   'drill started via MCP: simulate_regional_outage us-east-1',
   'entry point stops routing to us-east-1',
@@ -99,6 +124,10 @@ test('demo: the full drill with every timeline step, traffic, the sidecars\' han
   const back = out.writerChanges.filter((c) => c.region === 'us-east-1' && c.lineage === 'us-east-1');
   assert.ok(back.length >= 2, `us-east-1 wrote its lineage before and after: ${JSON.stringify(out.writerChanges)}`);
   assert.ok(back.at(-1).ts > takeover.ts);
+  // Data loss at failover, measured from the failed app's acknowledged writes vs. what the promoted
+  // region holds after its takeover; the single-writer check of the lineage histories; refused
+  // publishes counted from the sidecars' own reports.
+  checkHandoffFields(out);
 
   // Where traffic went, per phase: us-east-1 and eu-west-1 before; the promoted passive region
   // while failed over, us-east-1 not at all then; us-east-1 again after failback.
@@ -133,7 +162,8 @@ test('demo: the full drill with every timeline step, traffic, the sidecars\' han
   const html = readFileSync(report, 'utf8');
   assert.match(html, /<svg[^>]*>/);
   for (const s of STEPS) assert.ok(html.includes(s.replace(/'/g, '&#39;')), `report lists ${s}`);
-  for (const f of ['takeoverMs', 'lostAtFailback', 'divergentPreserved', 'writerChanges', 'failbackPauseMs']) {
+  for (const f of ['takeoverMs', 'lostAtFailback', 'divergentPreserved', 'writerChanges', 'failbackPauseMs',
+    'lostAtFailover', 'fencedPublishes', 'twoWriterViolations']) {
     assert.ok(html.includes(f), `report shows ${f}`);
   }
 
@@ -163,13 +193,12 @@ async function startS3rver(t, dir) {
   return `http://127.0.0.1:${port}`;
 }
 
-// TODO (reported to the sidecar owner): over S3 the failback loses writes the promoted app committed
-// (lostAtFailback > 0, so the demo exits 1); the test runs and reports, but does not fail the suite.
-test('demo: snapshots on S3 (s3rver): the sidecars hand the data over through the bucket',
-  { todo: 'sidecar over S3: lostAtFailback > 0 at failback (product gap, see the demo output)' }, async (t) => {
+// Over S3 the same drill: takeover and failback through the bucket with conditional writes, no
+// write lost at failback, no two writers on a lineage.
+test('demo: snapshots on S3 (s3rver): the sidecars hand the data over through the bucket', async (t) => {
   const dir = tempDir(t);
   const endpoint = await startS3rver(t, dir);
-  const r = await demo(['--duration', '2', '--interval', '0.2', '--failback', '1', '--json',
+  const r = await demo(['--duration', '4', '--interval', '0.2', '--failback', '1', '--json',
     '--report', join(dir, 'r.html'), '--remote', 's3://bkt/demo', '--endpoint', endpoint],
   { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' });
   assert.equal(r.status, 0, r.stderr);
@@ -178,11 +207,17 @@ test('demo: snapshots on S3 (s3rver): the sidecars hand the data over through th
   sameSteps(out.timeline.map((s) => s.step));
   assert.equal(out.dataCheck.ok, true, JSON.stringify(out.dataCheck));
   assert.equal(out.lostAtFailback, 0, JSON.stringify(out.failbackCheck));
+  checkHandoffFields(out);
   // The objects are in the bucket (s3rver keeps them as files under its directory).
   const bucket = join(dir, 's3rver', 'bkt', 'demo');
-  for (const region of ['us-east-1', 'eu-west-1', 'ap-southeast-1']) {
+  // One lineage per active region; the passive region wrote us-east-1's while it stood in.
+  for (const region of ['us-east-1', 'eu-west-1']) {
     assert.ok(existsSync(join(bucket, region)), `${region} has objects in the bucket`);
   }
+  assert.equal(existsSync(join(bucket, 'ap-southeast-1')), false, 'no lineage of the passive region');
+  const standIn = out.lineageCheck.lineages['us-east-1'].epochs
+    .filter((e) => e.writers.some((x) => x.startsWith('ap-southeast-1/')));
+  assert.equal(standIn.length, 1, JSON.stringify(out.lineageCheck.lineages['us-east-1']));
 });
 
 test('demo: a failing step exits non-zero and names the step (unreachable S3 endpoint)', async (t) => {

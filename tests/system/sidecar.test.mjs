@@ -177,7 +177,7 @@ test('a writer that cannot see the promotion is fenced at its next publish and l
     settle(east);
     const a = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-east-1', east, remote,
       eastState, 'active: true')], 'sidecar starting');
-    await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-west-2', west, remote,
+    const w = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-west-2', west, remote,
       westState, 'active: false, followRegion: us-east-1')], 'sidecar starting');
     await waitFor('west follows east', () => content(west)['a.txt'] === 'east 1\n' && position(west).caughtUp);
 
@@ -206,6 +206,97 @@ test('a writer that cannot see the promotion is fenced at its next publish and l
     assert.equal(position(east).role, 'fenced');
     const l2 = JSON.parse(readFileSync(join(remote, 'us-east-1', 'latest'), 'utf8'));
     assert.ok(l2.writer.startsWith('us-west-2/'));
+    for (const c of [a, w]) c.child.kill('SIGTERM');  // before the temp dir goes
+    await Promise.all([a.exited, w.exited]);
+  });
+
+const latestOf = (remote) => JSON.parse(readFileSync(join(remote, 'us-east-1', 'latest'), 'utf8'));
+
+test('a takeover the state overtakes is abandoned: it never claims the lineage the state gave back',
+  { timeout: 120000 }, async (t) => {
+    // West stands in for east and dies without releasing; failback starts east's planned
+    // takeover, which waits for west's release. The state promotes west again meanwhile: east
+    // must give the takeover up at once, not claim the lineage when its handoff timeout expires.
+    const dir = tempDir(t);
+    const remote = join(dir, 'bucket');
+    const stateDir = join(dir, 'state');
+    const east = join(dir, 'east', 'agent');
+    const west = join(dir, 'west', 'agent');
+    mkdirSync(east, { recursive: true });
+    mkdirSync(west, { recursive: true });
+    setState(stateDir, []);
+    write(join(east, 'a.txt'), 'east\n');
+    settle(east);
+    const a = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-east-1', east, remote,
+      stateDir, 'active: true')], 'sidecar starting');
+    const w = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-west-2', west, remote,
+      stateDir, 'active: false, followRegion: us-east-1')], 'sidecar starting');
+    await waitFor('west follows east', () => content(west)['a.txt'] === 'east\n' && position(west).caughtUp);
+    setState(stateDir, ['us-east-1']);
+    await waitFor('west took over', () => position(west).role === 'writer' && position(west).epoch === 2);
+    await waitFor('east follows', () => position(east).role === 'follower');
+    w.child.kill('SIGKILL');  // no release: the head stays west's, unreleased
+    await w.exited;
+    const held = latestOf(remote);
+    assert.equal(held.epoch, 2);
+    assert.equal(held.released, false);
+
+    setState(stateDir, []);  // failback: east waits for west's release (timeoutSeconds: 5)
+    await waitFor('east started its planned takeover', () => a.lines.some((l) => l.msg === 'role change'
+      && l.to === 'writer' && /no stand-in/.test(l.why) && l.from === 'follower'));
+    setState(stateDir, ['us-east-1']);  // west promoted again before the handoff completed
+    await waitFor('east gave the takeover up', () => a.lines.some((l) => l.msg === 'takeover abandoned: the failover state moved the role meanwhile'), 10000);
+    // Past east's handoff timeout: the lineage is still west's at epoch 2, east a follower.
+    await new Promise((r) => setTimeout(r, 6500));
+    const now = latestOf(remote);
+    assert.equal(now.epoch, 2, JSON.stringify(now));
+    assert.ok(now.writer.startsWith('us-west-2/'), now.writer);
+    assert.equal(position(east).role, 'follower');
+    assert.ok(!a.lines.some((l) => l.msg === 'writer' && l.epoch === 3), 'east never claimed epoch 3');
+    if (process.env.DEBUG_SIDECAR) console.log(JSON.stringify(a.lines, null, 1));
+    a.child.kill('SIGTERM');  // before the temp dir goes
+    await a.exited;
+  });
+
+test('a writer fenced by a stand-in that had not seen the state takes its lineage back once released',
+  { timeout: 120000 }, async (t) => {
+    // East is the writer as the state says; a stale stand-in (here: written by the test, as
+    // another sidecar would) claims epoch 2 and later hands the lineage back (released). East is
+    // fenced at its next publish, follows, and retakes the lineage at epoch 3 on the release,
+    // without the state having to change.
+    const dir = tempDir(t);
+    const remote = join(dir, 'bucket');
+    const stateDir = join(dir, 'state');
+    const east = join(dir, 'east', 'agent');
+    mkdirSync(east, { recursive: true });
+    setState(stateDir, []);
+    write(join(east, 'a.txt'), 'east 1\n');
+    settle(east);
+    const a = await startRole(t, ['sidecar', '--config', sidecarConfig(dir, 'us-east-1', east, remote,
+      stateDir, 'active: true')], 'sidecar starting');
+    await waitFor('east writes epoch 1', () => position(east).role === 'writer' && position(east).dataReady
+      && existsSync(join(remote, 'us-east-1', 'latest')) && latestOf(remote).id === position(east).snapshot);
+    const head = latestOf(remote);
+    const standIn = { ...head, epoch: 2, writer: 'us-west-2/stale', released: false };
+    writeFileSync(join(remote, 'us-east-1', 'latest'), JSON.stringify(standIn));
+    write(join(east, 'a.txt'), 'east 2\n');
+    settle(east);
+    await waitFor('east fenced', () => position(east).role === 'fenced', 30000);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(position(east).role, 'fenced', 'not while the stand-in holds the lineage');
+    assert.equal(latestOf(remote).epoch, 2);
+    writeFileSync(join(remote, 'us-east-1', 'latest'), JSON.stringify({ ...standIn, released: true }));
+    await waitFor('east took its lineage back', () => position(east).role === 'writer'
+      && position(east).dataReady && position(east).epoch === 3, 30000);
+    assert.ok(a.lines.some((l) => /released the lineage; the state makes this region its writer/.test(l.msg)));
+    write(join(east, 'b.txt'), 'after\n');
+    settle(east);
+    await waitFor('east publishes at epoch 3', () => {
+      const l = latestOf(remote);
+      return l.epoch === 3 && l.writer.startsWith('us-east-1/') && l.id === position(east).snapshot;
+    }, 30000);
+    a.child.kill('SIGTERM');  // before the temp dir goes
+    await a.exited;
   });
 
 test('sidecar config errors name the key', () => {
