@@ -334,6 +334,7 @@ test('security monitor: MCP server with its own RBAC, token from a Secret, mcp s
   assert.equal(c.volumeMounts.find((m) => m.name === 'token').mountPath, '/var/run/secrets/agency-ha-mcp');
   const cfg = parseAllDocuments(named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'])[0].toJS();
   assert.deepEqual(cfg.mcp, { defaultDurationSeconds: 120, minDurationSeconds: 30, maxDurationSeconds: 1800, httpTokenFile: '/var/run/secrets/agency-ha-mcp/token',
+    controllerUrl: 'http://simple-agency-simple-cli-failover-controller.agency.svc:9090',
     replication: { remotes: [
       { url: 's3://simple-agency-agency-backup-us-east-1/agency', region: 'us-east-1' },
       { url: 's3://simple-agency-agency-backup-eu-west-1/agency', region: 'eu-west-1' },
