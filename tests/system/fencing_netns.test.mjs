@@ -45,12 +45,9 @@ const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', A
 // Failback comes 30 s after a recovered: time for the rejoin checks before it.
 const PROBE = { interval: 0.5, timeout: 0.4, fail: 4, succeed: 2, staleness: 3, failback: 30 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// Pending until the sidecar's takeover copes with a head that keeps moving (the promoted
-// sidecar's ClaimLineage is refused with 409 "the head is X, not Y" on every round in which the
-// old writer published during the apply: the takeover never completes while the old writer keeps
-// writing; fix on branch s3demo, "sidecar: a takeover re-reads the state and claims only the
-// exact head it applied ..."). Set to null once that is on main.
-const PENDING = 'promoted sidecar: ClaimLineage 409 loop while the old writer keeps publishing (fix not on main yet)';
+// Set to a reason string to mark the partition test `todo` (it was, until the sidecar's takeover
+// coped with a head that keeps moving: c32f25b).
+const PENDING = null;
 
 // ---- namespaces ---------------------------------------------------------------------------
 
