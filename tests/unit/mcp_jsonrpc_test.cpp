@@ -3,26 +3,14 @@
 
 #include "config/controller_config.h"
 #include "mcp/jsonrpc.h"
+#include "support/mcp_fake_tools.h"
 
 namespace aha::mcp {
 namespace {
 
 using nlohmann::json;
 
-class FakeTools : public Tools {
- public:
-  json List() const override {
-    return json::array({{{"name", "echo"},
-                         {"title", "Echo"},
-                         {"inputSchema", {{"type", "object"}}},
-                         {"outputSchema", {{"type", "object"}}}}});
-  }
-  std::optional<ToolResult> Call(const std::string& name, const json& args) override {
-    if (name != "echo") return std::nullopt;
-    if (args.contains("fail")) return ToolResult{json::object(), "refused", true};
-    return ToolResult{{{"args", args}}, "echoed", false};
-  }
-};
+using aha::testing::FakeTools;
 
 class JsonRpcTest : public ::testing::Test {
  protected:
