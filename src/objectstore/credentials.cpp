@@ -95,6 +95,49 @@ std::string Outside(const std::string& s) {
   return Printable(std::string_view(s).substr(0, 256));
 }
 
+// Issued credentials go into request headers (Authorization, X-Amz-Security-Token): each value
+// must be one word of printable ASCII (no space, no CR/LF to smuggle a header, no byte that is not
+// ASCII) of bounded size. Access key ids are 16-128 characters and secret keys 40; AWS promises no
+// maximum for session tokens (about 1-2 KiB today), so theirs is generous. Values are secrets:
+// errors name the field, never the value.
+constexpr size_t kMaxKeyBytes = 256;
+constexpr size_t kMaxTokenBytes = 16 * 1024;
+
+Status CheckCredentialValue(const std::string& what, const std::string& field, const std::string& v,
+                            size_t max, int code) {
+  if (v.size() > max) {
+    return Err(what + ": " + field + " is " + std::to_string(v.size()) + " bytes, more than " +
+                   std::to_string(max),
+               code);
+  }
+  if (!std::all_of(v.begin(), v.end(), [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; })) {
+    return Err(what + ": " + field +
+                   " is not printable ASCII (it has a space, a control byte or a byte that is "
+                   "not ASCII)",
+               code);
+  }
+  return Status::Ok();
+}
+
+// The three fields as the source names them (e.g. "AccessKeyId" or "aws_access_key_id").
+struct CredentialFields {
+  const char* id;
+  const char* secret;
+  const char* token;
+};
+
+Status CheckCredentials(const std::string& what, const sigv4::Credentials& c,
+                        CredentialFields names, int code) {
+  if (Status s = CheckCredentialValue(what, names.id, c.access_key_id, kMaxKeyBytes, code); !s) {
+    return s;
+  }
+  if (Status s = CheckCredentialValue(what, names.secret, c.secret_access_key, kMaxKeyBytes, code);
+      !s) {
+    return s;
+  }
+  return CheckCredentialValue(what, names.token, c.session_token, kMaxTokenBytes, code);
+}
+
 // Credentials in the JSON shape that IMDS and the container endpoint return.
 Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const std::string& body,
                                                  bool expiration_required) {
@@ -112,7 +155,8 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
     fields[k] = v;
   }
   auto str = [&](const char* k) { return fields[k]; };
-  if (jsonget::Find(j, "Code") && str("Code") != "Success") {
+  const nlohmann::json* code = jsonget::Find(j, "Code");  // null reads as absent
+  if (code && !code->is_null() && str("Code") != "Success") {
     return Err(what + ": Code \"" + Outside(str("Code")) + "\"" +
                    (str("Message").empty() ? "" : ": " + Outside(str("Message"))),
                502);
@@ -123,6 +167,11 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
   c.credentials.session_token = str("Token");
   if (c.credentials.access_key_id.empty() || c.credentials.secret_access_key.empty()) {
     return Err(what + ": response has no AccessKeyId/SecretAccessKey", 502);
+  }
+  if (Status s =
+          CheckCredentials(what, c.credentials, {"AccessKeyId", "SecretAccessKey", "Token"}, 502);
+      !s) {
+    return s.error();
   }
   const std::string exp = str("Expiration");
   if (!exp.empty()) {
@@ -218,7 +267,14 @@ Result<sigv4::Credentials> EnvCredentialsProvider::Get() {
   if (!id || !secret) {
     return Err("only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set", 400);
   }
-  return sigv4::Credentials{*id, *secret, env_("AWS_SESSION_TOKEN").value_or("")};
+  sigv4::Credentials c{*id, *secret, env_("AWS_SESSION_TOKEN").value_or("")};
+  if (Status s = CheckCredentials(
+          "environment", c, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+          400);
+      !s) {
+    return s.error();
+  }
+  return c;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,9 +398,16 @@ Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
       c.credentials.secret_access_key = XmlFirst(sections[0], "SecretAccessKey");
       c.credentials.session_token = XmlFirst(sections[0], "SessionToken");
       const std::string exp = XmlFirst(sections[0], "Expiration");
-      if (c.credentials.access_key_id.empty() || c.credentials.secret_access_key.empty() ||
-          c.credentials.session_token.empty()) {
-        return Err(what + ": response lacks AccessKeyId, SecretAccessKey or SessionToken", 502);
+      for (const auto& [field, value] :
+           {std::pair{"AccessKeyId", &c.credentials.access_key_id},
+            std::pair{"SecretAccessKey", &c.credentials.secret_access_key},
+            std::pair{"SessionToken", &c.credentials.session_token}}) {
+        if (value->empty()) return Err(what + ": response lacks " + field, 502);
+      }
+      if (Status s = CheckCredentials(what, c.credentials,
+                                      {"AccessKeyId", "SecretAccessKey", "SessionToken"}, 502);
+          !s) {
+        return s.error();
       }
       WallTime t;
       if (!aws::ParseIso8601(exp, &t)) {
@@ -504,6 +567,12 @@ Result<sigv4::Credentials> ProfileCredentialsProvider::Get() {
       return Err(
           name + " in " + *file + " has only one of aws_access_key_id and aws_secret_access_key",
           400);
+    }
+    if (Status s = CheckCredentials(
+            name + " in " + *file, c,
+            {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"}, 400);
+        !s) {
+      return s.error();
     }
     return c;
   }

@@ -32,6 +32,10 @@
 // error stops the chain: a configured source that fails is reported, not skipped. Secrets
 // (keys, session tokens, web identity and authorization tokens) never appear in errors, logs or
 // Name().
+// Every source's answer is checked before use (they end up in request headers): JSON fields of
+// the wrong type, missing keys, values that are not one word of printable ASCII (control bytes,
+// CR/LF, bytes that are not ASCII) and oversized values (keys > 256 bytes, session tokens >
+// 16 KiB) are errors naming the field, never a throw.
 #pragma once
 
 #include <chrono>
