@@ -92,25 +92,15 @@ int main(int argc, char** argv) {
       ->type_name("S");
   app.add_option("--poll-period", o.poll_period, "the naive poller's period per gate, default 1")
       ->type_name("S");
-  app.add_option("--binary", o.binary, "agency-ha binary")
-      ->capture_default_str()
-      ->type_name("PATH");
-  app.add_option("--node", o.node, "node binary, default from $PATH")
-      ->capture_default_str()
-      ->type_name("PATH");
-  app.add_option("--server", o.server, "kube test server script")
-      ->capture_default_str()
-      ->type_name("PATH");
+  bench::AddBinaryOption(app, &o.binary);
+  bench::AddKubeServerOptions(app, &o.node, &o.server);
   if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   const int n = static_cast<int>(o.gates);
   if (n < 1 || n > 10 || o.seconds < 1 || o.settle < 0 || o.poll_period <= 0 || o.interval < 0.05) {
     std::fprintf(stderr, "apiload_bench: need 1..10 gates, seconds >= 1 (see --help)\n");
     return 2;
   }
-  if (o.node.empty()) {
-    std::fprintf(stderr, "apiload_bench: node not found in $PATH (use --node)\n");
-    return 2;
-  }
+  if (!bench::HaveNode("apiload_bench", o.node)) return 2;
   bench::InstallSignalHandlers();
   const std::string load_start = LoadAverage();
   bench::TempDir tmp("agency-ha-apiload-bench");

@@ -293,6 +293,28 @@ inline bool ParseFlags(CLI::App& app, int argc, char** argv, int* rc) {
   }
 }
 
+// --binary: the agency-ha binary the bench runs (every bench; the default is this build's).
+inline void AddBinaryOption(CLI::App& app, std::string* binary) {
+  app.add_option("--binary", *binary, "agency-ha binary")->capture_default_str()->type_name("PATH");
+}
+
+// --node and --server: what runs the kube test server (the benches that talk to a fake API).
+inline void AddKubeServerOptions(CLI::App& app, std::string* node, std::string* server) {
+  app.add_option("--node", *node, "node binary, default from $PATH")
+      ->capture_default_str()
+      ->type_name("PATH");
+  app.add_option("--server", *server, "kube test server script")
+      ->capture_default_str()
+      ->type_name("PATH");
+}
+
+// False, with the reason on stderr, when no node binary was found or given.
+inline bool HaveNode(const char* bench, const std::string& node) {
+  if (!node.empty()) return true;
+  std::fprintf(stderr, "%s: node not found in $PATH (use --node)\n", bench);
+  return false;
+}
+
 // The controller config the benches run with: every region active, no failback delay worth
 // waiting for, HTTP server as requested.
 inline std::string ControllerYaml(const std::vector<std::string>& names,

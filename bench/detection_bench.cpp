@@ -90,9 +90,7 @@ int main(int argc, char** argv) {
       ->type_name("S");
   app.add_option("--seed", o.seed, "seed of the random drill delays, default random")
       ->type_name("N");
-  app.add_option("--binary", o.binary, "agency-ha binary")
-      ->capture_default_str()
-      ->type_name("PATH");
+  bench::AddBinaryOption(app, &o.binary);
   if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   const int n = static_cast<int>(o.regions), drills = static_cast<int>(o.drills);
   const int fail_t = static_cast<int>(o.failure_threshold);

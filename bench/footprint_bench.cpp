@@ -67,9 +67,7 @@ int main(int argc, char** argv) {
       ->type_name("S");
   app.add_option("--seconds", o.seconds, "measured window for each side, default 60")
       ->type_name("S");
-  app.add_option("--binary", o.binary, "agency-ha binary")
-      ->capture_default_str()
-      ->type_name("PATH");
+  bench::AddBinaryOption(app, &o.binary);
   if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   const int n = static_cast<int>(o.regions), failing = static_cast<int>(o.failing);
   if (n < 1 || n > 64 || failing < 0 || failing >= n || o.interval < 0.05 || o.seconds < 1) {

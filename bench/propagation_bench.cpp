@@ -168,24 +168,14 @@ int main(int argc, char** argv) {
                  "give up when a change has not flipped /ready within S, default 10")
       ->type_name("S");
   app.add_option("--seed", o.seed, "seed of the random pauses, default random")->type_name("N");
-  app.add_option("--binary", o.binary, "agency-ha binary")
-      ->capture_default_str()
-      ->type_name("PATH");
-  app.add_option("--node", o.node, "node binary, default from $PATH")
-      ->capture_default_str()
-      ->type_name("PATH");
-  app.add_option("--server", o.server, "kube test server script")
-      ->capture_default_str()
-      ->type_name("PATH");
+  bench::AddBinaryOption(app, &o.binary);
+  bench::AddKubeServerOptions(app, &o.node, &o.server);
   if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   if (o.changes < 2 || o.poll_ms < 0.05 || o.pause_ms < 0 || o.timeout_s <= 0) {
     std::fprintf(stderr, "propagation_bench: need changes >= 2, poll-ms >= 0.05 (see --help)\n");
     return 2;
   }
-  if (o.node.empty()) {
-    std::fprintf(stderr, "propagation_bench: node not found in $PATH (use --node)\n");
-    return 2;
-  }
+  if (!bench::HaveNode("propagation_bench", o.node)) return 2;
   const unsigned seed = o.seed > 0 ? static_cast<unsigned>(o.seed) : std::random_device{}();
   std::mt19937 rng(seed);
   bench::InstallSignalHandlers();

@@ -499,9 +499,7 @@ int main(int argc, char** argv) {
       ->type_name("S");
   app.add_option("--skip-failover", o.skip_failover, "1 = skip the failover runs")->type_name("1");
   app.add_option("--skip-soak", o.skip_soak, "1 = skip the soak")->type_name("1");
-  app.add_option("--binary", o.binary, "agency-ha binary")
-      ->capture_default_str()
-      ->type_name("PATH");
+  bench::AddBinaryOption(app, &o.binary);
   if (int rc = 0; !bench::ParseFlags(app, argc, argv, &rc)) return rc;
   bench::InstallSignalHandlers();
   int rc = 0;

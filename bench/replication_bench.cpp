@@ -1039,9 +1039,7 @@ int main(int argc, char** argv) {
                  "A|B|rpo: run only tree A, tree B (includes restore) or tree B + RPO")
       ->type_name("A|B|rpo");
   app.add_option("--deadline", o.deadline, "per child run (seconds), default 900")->type_name("S");
-  app.add_option("--binary", o.binary, "agency-ha binary")
-      ->capture_default_str()
-      ->type_name("PATH");
+  bench::AddBinaryOption(app, &o.binary);
   app.add_option("--rclone", o.rclone, "rclone binary")->capture_default_str()->type_name("PATH");
   app.add_option("--node", o.node, "node binary, default: node in $PATH")->type_name("PATH");
   app.add_option("--s3rver", o.s3rver,
