@@ -39,7 +39,7 @@ test('status page: live regions, serving set, timeline and transitions during an
   - {name: us-east-1, endpoint: "${eps['us-east-1'].url}"}
   - {name: eu-west-1, endpoint: "${eps['eu-west-1'].url}"}
   - {name: ap-southeast-1, active: false, endpoint: "${eps['ap-southeast-1'].url}"}
-probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+probe: {intervalSeconds: 0.5, timeoutSeconds: 0.45, failureThreshold: 3, successThreshold: 2}
 policy: {failbackSeconds: 1}
 state: {file: '${stateDir}'}
 listen: "127.0.0.1:0"
@@ -147,7 +147,7 @@ test('status page: per region the data position its gates report (writer, lineag
   - {name: us-east-1, endpoint: "${urls['us-east-1']}"}
   - {name: eu-west-1, endpoint: "${urls['eu-west-1']}"}
   - {name: ap-southeast-1, active: false, endpoint: "${urls['ap-southeast-1']}"}
-probe: {intervalSeconds: 0.2, timeoutSeconds: 0.1, failureThreshold: 3, successThreshold: 2}
+probe: {intervalSeconds: 0.5, timeoutSeconds: 0.45, failureThreshold: 3, successThreshold: 2}
 state: {file: '${join(dir, 'state')}'}
 listen: "127.0.0.1:0"
 `);
