@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { join } from 'node:path';
-import { BIN, tempDir } from './helpers.mjs';
+import { BIN, NetnsWorld, destroyWorldsAtExit, ip, netnsUnavailable, quiet, tempDir } from './helpers.mjs';
 import { tree, write, metric } from './replication_helpers.mjs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -51,77 +51,34 @@ const PENDING = null;
 
 // ---- namespaces ---------------------------------------------------------------------------
 
-function sh(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20000 });
-  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-const ip = (...args) => sh('ip', args);
-const quiet = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 20000 });
-
-// Why namespaces cannot be used here, or null when they can.
-function netnsUnavailable() {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid && process.getuid() !== 0) return 'creating network namespaces needs root';
-  const r0 = spawnSync('ip', ['-V'], { encoding: 'utf8' });
-  if (r0.error) return 'ip (iproute2) is not installed';
-  const probe = `fprobe${randomBytes(3).toString('hex')}`;
-  const r = quiet('ip', ['netns', 'add', probe]);
-  if (r.status !== 0) return `cannot create a network namespace: ${r.stderr.trim()}`;
-  const v = quiet('ip', ['-n', probe, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
-  const b = quiet('ip', ['-n', probe, 'route', 'add', 'blackhole', '10.99.99.99/32']);
-  quiet('ip', ['netns', 'del', probe]);
-  if (v.status !== 0) return `cannot create veth pairs: ${v.stderr.trim()}`;
-  if (b.status !== 0) return `cannot add blackhole routes: ${b.stderr.trim()}`;
-  return null;
-}
-const SKIP = netnsUnavailable();
-
-const live = new Set();
-process.on('exit', () => { for (const n of live) n.destroy(); });
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { for (const n of live) n.destroy(); process.exit(130); });
-}
+const SKIP = netnsUnavailable({
+  prefix: 'fprobe',
+  probe: (ns) => {
+    const b = quiet('ip', ['-n', ns, 'route', 'add', 'blackhole', '10.99.99.99/32']);
+    return b.status === 0 ? null : `cannot add blackhole routes: ${b.stderr.trim()}`;
+  },
+});
+destroyWorldsAtExit();
 
 // Every region is one namespace on a private /24 behind a bridge in a hub namespace; the test
 // process has its own veth into the hub (.1), where s3rver listens.
-class Clusters {
+class Clusters extends NetnsWorld {
   constructor(t) {
-    this.sfx = randomBytes(3).toString('hex');
+    super(t);
     this.net = `10.214.${1 + Math.floor(Math.random() * 250)}`;
     this.hub = `fh${this.sfx}`;
-    this.namespaces = [];
-    this.procs = [];
-    live.add(this);
-    t.after(() => this.destroy());
   }
   ns(r) { return `f${r}${this.sfx}`; }
   ip(r) { return `${this.net}.${11 + REGIONS.indexOf(r)}`; }
   get hostIp() { return `${this.net}.1`; }
 
   setup() {
-    const add = (name) => {
-      ip('netns', 'add', name);
-      this.namespaces.push(name);
-      ip('-n', name, 'link', 'set', 'lo', 'up');
-    };
-    add(this.hub);
-    ip('-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', this.hub, 'link', 'set', 'br0', 'up');
+    this.addHub();
     for (const r of REGIONS) {
-      add(this.ns(r));
-      const hubLink = `l${r}${this.sfx}`;
-      ip('-n', this.hub, 'link', 'add', hubLink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.ns(r));
-      ip('-n', this.hub, 'link', 'set', hubLink, 'master', 'br0', 'up');
-      ip('-n', this.ns(r), 'addr', 'add', `${this.ip(r)}/24`, 'dev', 'eth0');
-      ip('-n', this.ns(r), 'link', 'set', 'eth0', 'up');
+      this.addNs(this.ns(r));
+      this.attach(this.ns(r), `l${r}${this.sfx}`, this.ip(r));
     }
-    this.hostLink = `ft${this.sfx}`;
-    ip('link', 'add', this.hostLink, 'type', 'veth', 'peer', 'name', `h${this.sfx}`, 'netns', this.hub);
-    ip('-n', this.hub, 'link', 'set', `h${this.sfx}`, 'master', 'br0', 'up');
-    ip('addr', 'add', `${this.hostIp}/24`, 'dev', this.hostLink);
-    ip('link', 'set', this.hostLink, 'up');
+    this.addHostLink(`ft${this.sfx}`, this.hostIp);
   }
 
   // Cuts region r off from every other region, both ways (blackhole routes on each side); the
@@ -132,18 +89,6 @@ class Clusters {
       ip('-n', this.ns(r), 'route', verb, 'blackhole', `${this.ip(o)}/32`);
       ip('-n', this.ns(o), 'route', verb, 'blackhole', `${this.ip(r)}/32`);
     }
-  }
-
-  destroy() {
-    if (!live.has(this)) return;
-    live.delete(this);
-    for (const p of this.procs) {
-      if (p.exitCode === null && p.signalCode === null) {
-        try { p.kill('SIGKILL'); } catch { /* gone */ }
-      }
-    }
-    for (const ns of this.namespaces.reverse()) quiet('ip', ['netns', 'del', ns]);
-    if (this.hostLink) quiet('ip', ['link', 'del', this.hostLink]);
   }
 
   // Spawns `cmd args` (in namespace `ns`, or here when null); resolves once a line satisfies

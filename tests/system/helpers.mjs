@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
@@ -175,4 +176,100 @@ export async function startKubeServer(t, dir, args = []) {
     return res.json();
   };
   return { ...ready, child, admin };
+}
+
+// ---- network namespaces (quorum_netns, fencing_netns) ---------------------------------------
+
+// Runs `cmd args`: its stdout, or an error naming the command, its exit code and stderr.
+export function sh(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20000 });
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+export const ip = (...args) => sh('ip', args);
+// spawnSync's result; never throws (probes and cleanup).
+export const quiet = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 20000 });
+
+// Why network namespaces cannot be used here, or null when they can. `tools`: the iproute2
+// commands the test needs; `prefix`: of the probe namespace's name; `probe(ns)`: a further check
+// run in the probe namespace (which has a veth pair v0/v1), returning why it failed or null.
+export function netnsUnavailable({ tools = ['ip'], prefix = 'nprobe', probe = null } = {}) {
+  if (process.platform !== 'linux') return 'network namespaces need Linux';
+  if (process.getuid && process.getuid() !== 0) return 'creating network namespaces needs root';
+  for (const tool of tools) {
+    const r = spawnSync(tool, ['-V'], { encoding: 'utf8' });
+    if (r.error) return `${tool} (iproute2) is not installed`;
+  }
+  const name = `${prefix}${randomBytes(3).toString('hex')}`;
+  const r = quiet('ip', ['netns', 'add', name]);
+  if (r.status !== 0) return `cannot create a network namespace: ${r.stderr.trim()}`;
+  const v = quiet('ip', ['-n', name, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
+  const failed = v.status === 0 && probe ? probe(name) : null;
+  quiet('ip', ['netns', 'del', name]);
+  if (v.status !== 0) return `cannot create veth pairs: ${v.stderr.trim()}`;
+  return failed;
+}
+
+// Every NetnsWorld not yet destroyed.
+const liveWorlds = new Set();
+// Call once at a netns test's top level: whatever is still alive at exit (a failed assertion, a
+// timeout, Ctrl-C) is removed.
+export function destroyWorldsAtExit() {
+  const all = () => { for (const w of liveWorlds) w.destroy(); };
+  process.on('exit', all);
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => { all(); process.exit(130); });
+  }
+}
+
+// The namespaces, processes and host link one scenario owns (names end in a random suffix, so
+// scenarios run concurrently): a hub namespace `hub` with bridge br0, namespaces attached to it
+// by veth pairs, and the test process's own veth into it. destroy() runs after the test (and at
+// exit, see destroyWorldsAtExit): it kills the processes and deletes every namespace and link.
+export class NetnsWorld {
+  constructor(t) {
+    this.sfx = randomBytes(3).toString('hex');
+    this.namespaces = [];
+    this.procs = [];
+    liveWorlds.add(this);
+    t.after(() => this.destroy());
+  }
+  addNs(name) {
+    ip('netns', 'add', name);
+    this.namespaces.push(name);
+    ip('-n', name, 'link', 'set', 'lo', 'up');
+  }
+  // The namespace this.hub with the bridge br0.
+  addHub() {
+    this.addNs(this.hub);
+    ip('-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge');
+    ip('-n', this.hub, 'link', 'set', 'br0', 'up');
+  }
+  // ns's eth0 with addr/24, on the hub's bridge through the veth hubLink.
+  attach(ns, hubLink, addr) {
+    ip('-n', this.hub, 'link', 'add', hubLink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('-n', this.hub, 'link', 'set', hubLink, 'master', 'br0', 'up');
+    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+  }
+  // The test process's own way into the hub: hostLink here with addr/24, h<suffix> on br0.
+  addHostLink(hostLink, addr) {
+    this.hostLink = hostLink;
+    ip('link', 'add', hostLink, 'type', 'veth', 'peer', 'name', `h${this.sfx}`, 'netns', this.hub);
+    ip('-n', this.hub, 'link', 'set', `h${this.sfx}`, 'master', 'br0', 'up');
+    ip('addr', 'add', `${addr}/24`, 'dev', hostLink);
+    ip('link', 'set', hostLink, 'up');
+  }
+  destroy() {
+    if (!liveWorlds.has(this)) return;
+    liveWorlds.delete(this);
+    for (const p of this.procs) {
+      if (p.exitCode === null && p.signalCode === null) {
+        try { p.kill('SIGKILL'); } catch { /* gone */ }
+      }
+    }
+    for (const ns of this.namespaces.reverse()) quiet('ip', ['netns', 'del', ns]);
+    if (this.hostLink) quiet('ip', ['link', 'del', this.hostLink]);
+  }
 }

@@ -19,7 +19,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { BIN, Endpoint, freePort, run, startController, tempDir } from './helpers.mjs';
+import {
+  BIN, Endpoint, NetnsWorld, destroyWorldsAtExit, freePort, ip, netnsUnavailable, quiet, run, sh,
+  startController, tempDir,
+} from './helpers.mjs';
 
 const REGIONS = ['a', 'b', 'c']; // a, b active; c passive
 const CTL_PORT = 9090;
@@ -28,55 +31,25 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- namespaces ---------------------------------------------------------------------------
 
-function sh(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20000 });
-  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-const ip = (...args) => sh('ip', args);
-const quiet = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 20000 });
-
-// Why namespaces cannot be used here, or null when they can.
-function netnsUnavailable() {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid && process.getuid() !== 0) return 'creating network namespaces needs root';
-  for (const tool of ['ip', 'tc']) {
-    const r = spawnSync(tool, ['-V'], { encoding: 'utf8' });
-    if (r.error) return `${tool} (iproute2) is not installed`;
-  }
-  const probe = `qprobe${randomBytes(3).toString('hex')}`;
-  const r = quiet('ip', ['netns', 'add', probe]);
-  if (r.status !== 0) return `cannot create a network namespace: ${r.stderr.trim()}`;
-  const v = quiet('ip', ['-n', probe, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
-  quiet('ip', ['netns', 'del', probe]);
-  if (v.status !== 0) return `cannot create veth pairs: ${v.stderr.trim()}`;
-  return null;
-}
-const SKIP = netnsUnavailable();
+const SKIP = netnsUnavailable({ tools: ['ip', 'tc'], prefix: 'qprobe' });
 
 // Why a tc qdisc cannot be used here (the kernel may lack the module), or null.
 function qdiscUnavailable(args, what) {
   if (SKIP) return SKIP;
-  const probe = `qprobe${randomBytes(3).toString('hex')}`;
-  quiet('ip', ['netns', 'add', probe]);
-  quiet('ip', ['-n', probe, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
-  const q = quiet('ip', ['netns', 'exec', probe, 'tc', 'qdisc', 'add', 'dev', 'v0', 'root', ...args]);
-  quiet('ip', ['netns', 'del', probe]);
-  return q.status === 0 ? null : `${what} is not available in this kernel: tc: ${q.stderr.trim()}`;
+  return netnsUnavailable({
+    tools: [],
+    prefix: 'qprobe',
+    probe: (ns) => {
+      const q = quiet('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'v0', 'root', ...args]);
+      return q.status === 0 ? null : `${what} is not available in this kernel: tc: ${q.stderr.trim()}`;
+    },
+  });
 }
 const SKIP_NETEM = qdiscUnavailable(['netem', 'loss', '1%', 'delay', '10ms', '10ms'], 'tc netem (sch_netem)');
 const SKIP_HTB = qdiscUnavailable(['handle', '1:', 'htb'], 'tc htb (sch_htb)');
 
 // Everything still alive at exit is removed (a failed assertion, a timeout, Ctrl-C).
-const live = new Set();
-function cleanupAll() {
-  for (const net of live) net.destroy();
-}
-process.on('exit', cleanupAll);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { cleanupAll(); process.exit(130); });
-}
+destroyWorldsAtExit();
 
 // Where the kernel has no sch_netem, scenario 5 connects the namespaces through this userspace
 // switch instead of veths and a bridge: one TAP device per namespace (the TAP moves into the
@@ -147,19 +120,15 @@ const SKIP_IMPAIR = IMPAIR ? null : `${SKIP_NETEM}; ${switchUnavailable()}`;
 
 const usedSubnets = new Set();
 
-class Net {
+class Net extends NetnsWorld {
   constructor(t) {
+    super(t);
     this.t = t;
-    this.sfx = randomBytes(3).toString('hex');
     let n;
     do { n = 1 + Math.floor(Math.random() * 250); } while (usedSubnets.has(n));
     usedSubnets.add(n);
     this.net = `10.213.${n}`;
     this.hub = `qh${this.sfx}`;
-    this.namespaces = [];
-    this.procs = [];
-    live.add(this);
-    t.after(() => this.destroy());
   }
   obsNs(r) { return `qo${r}${this.sfx}`; }
   epNs(r) { return `qe${r}${this.sfx}`; }
@@ -168,21 +137,8 @@ class Net {
   obsIp(r) { return `${this.net}.${11 + REGIONS.indexOf(r)}`; }
   epIp(r) { return `${this.net}.${21 + REGIONS.indexOf(r)}`; }
 
-  addNs(name) {
-    ip('netns', 'add', name);
-    this.namespaces.push(name);
-    ip('-n', name, 'link', 'set', 'lo', 'up');
-  }
-  attach(ns, hubLink, addr) {
-    ip('-n', this.hub, 'link', 'add', hubLink, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    ip('-n', this.hub, 'link', 'set', hubLink, 'master', 'br0', 'up');
-    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
-    ip('-n', ns, 'link', 'set', 'eth0', 'up');
-  }
   setup() {
-    this.addNs(this.hub);
-    ip('-n', this.hub, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', this.hub, 'link', 'set', 'br0', 'up');
+    this.addHub();
     for (const r of REGIONS) {
       this.addNs(this.obsNs(r));
       this.attach(this.obsNs(r), this.obsLink(r), this.obsIp(r));
@@ -190,11 +146,7 @@ class Net {
       this.attach(this.epNs(r), this.epLink(r), this.epIp(r));
     }
     // The test process's own way in (not subject to the scenarios' faults).
-    this.hostLink = `qt${this.sfx}`;
-    ip('link', 'add', this.hostLink, 'type', 'veth', 'peer', 'name', `h${this.sfx}`, 'netns', this.hub);
-    ip('-n', this.hub, 'link', 'set', `h${this.sfx}`, 'master', 'br0', 'up');
-    ip('addr', 'add', `${this.net}.1/24`, 'dev', this.hostLink);
-    ip('link', 'set', this.hostLink, 'up');
+    this.addHostLink(`qt${this.sfx}`, `${this.net}.1`);
   }
   // The same addresses, connected through the userspace impairment switch instead of a bridge.
   async setupSwitch(loss, delayMs, jitterMs) {
@@ -239,15 +191,7 @@ class Net {
   }
 
   destroy() {
-    if (!live.has(this)) return;
-    live.delete(this);
-    for (const p of this.procs) {
-      if (p.exitCode === null && p.signalCode === null) {
-        try { p.kill('SIGKILL'); } catch { /* gone */ }
-      }
-    }
-    for (const ns of this.namespaces.reverse()) quiet('ip', ['netns', 'del', ns]);
-    if (this.hostLink) quiet('ip', ['link', 'del', this.hostLink]);
+    super.destroy();
     usedSubnets.delete(Number(this.net.split('.')[2]));
   }
 
