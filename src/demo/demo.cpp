@@ -263,12 +263,14 @@ int Run(const Options& opts) {
       remote_yaml += "}\n";
       // One `agency-ha sidecar` per region: its role follows the state (active: writer of its
       // lineage unless a stand-in is promoted for it; passive: follower of the failing region,
-      // writer of its lineage while promoted). The demo never moves data itself.
-      const std::string handoff = "handoff: {active: " + std::string(r.active ? "true" : "false") +
-                                  (r.active ? "" : ", followRegion: " + w.failing) +
-                                  ", state: {file: " + Q(state_dir) +
-                                  "}, positionFile: " + Q(r.position_file) +
-                                  ", followIntervalSeconds: 0.2, timeoutSeconds: 5}\n";
+      // writer of its lineage while promoted). The demo never moves data itself. The planned
+      // handoff waits the product's default 30 s for the release: with a shorter timeout a slow
+      // release (a loaded machine, several final rounds over S3) can end in a forced claim that
+      // sets the promoted region's last writes aside, which the drill then reports as lost.
+      const std::string handoff =
+          "handoff: {active: " + std::string(r.active ? "true" : "false") +
+          (r.active ? "" : ", followRegion: " + w.failing) + ", state: {file: " + Q(state_dir) +
+          "}, positionFile: " + Q(r.position_file) + ", followIntervalSeconds: 0.2}\n";
       if (Status s = WriteFile(cfgs + "/sidecar-" + r.name + ".yaml",
                                "source: " + Q(r.agent_dir) + "\nregion: " + r.name +
                                    "\nremotes:\n" + remote_yaml +
