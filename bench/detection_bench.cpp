@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common.h"
-#include "failover/state.h"
+#include "failover/failover_state.h"
 #include "state/store.h"
 
 namespace {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "common.h"
-#include "failover/state.h"
+#include "failover/failover_state.h"
 #include "state/store.h"
 
 namespace {

@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "replication/local_state.h"
 #include "replication/position.h"
 #include "replication/snapshot.h"
-#include "replication/state.h"
 
 namespace {
 

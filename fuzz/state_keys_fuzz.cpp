@@ -12,8 +12,8 @@
 #include <string>
 
 #include "common/json_get.h"
+#include "failover/failover_state.h"
 #include "failover/outages.h"
-#include "failover/state.h"
 #include "mcp/report.h"
 #include "quorum/report.h"
 

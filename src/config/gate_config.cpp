@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/url.h"
 #include "config/controller_config.h"
+#include "config/yaml_reader.h"
 
 namespace aha::config {
 

@@ -1,6 +1,7 @@
 #include "config/mcp_config.h"
 
 #include "common/url.h"
+#include "config/yaml_reader.h"
 
 namespace aha::config {
 
@@ -83,7 +84,7 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
     if (remotes.IsDefined()) doc["remotes"] = remotes;
     YAML::Emitter emit;
     emit << doc;
-    auto parsed = replication::ParseReplicationConfig(emit.c_str(), "mcp.replication");
+    auto parsed = ParseReplicationConfig(emit.c_str(), "mcp.replication");
     if (!parsed) {
       *err = "mcp.replication." + parsed.message();
       return;

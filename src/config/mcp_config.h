@@ -27,10 +27,11 @@
 #include <string>
 #include <vector>
 
-#include "config/yaml_reader.h"
-#include "replication/config.h"
+#include "config/replication_config.h"
 
 namespace aha::config {
+
+class MapReader;  // config/yaml_reader.h, not included: see state_config.h
 
 struct McpConfig {
   int default_duration_seconds = 300;
@@ -47,7 +48,7 @@ struct McpConfig {
   std::string controller_url;
   bool controller_url_set = false;
   // Remotes get_replication_status reads (empty: the tool reports that none are configured).
-  std::vector<replication::RemoteConfig> replication_remotes;
+  std::vector<RemoteConfig> replication_remotes;
 };
 
 // Reads the optional `mcp` section of `root` into *out; the first error goes to *err.

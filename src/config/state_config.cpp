@@ -1,6 +1,7 @@
 #include "config/state_config.h"
 
 #include "config/controller_config.h"
+#include "config/yaml_reader.h"
 
 namespace aha::config {
 

@@ -10,9 +10,11 @@
 #include <string>
 
 #include "common/result.h"
-#include "config/yaml_reader.h"
 
 namespace aha::config {
+
+class MapReader;  // config/yaml_reader.h; not included so that users of the structs do not
+                  // pull in yaml-cpp (failover/decide.h includes the controller config)
 
 struct StateSourceConfig {
   std::string file;

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "failover/failover_state.h"
 #include "failover/outages.h"
-#include "failover/state.h"
 
 namespace aha::demo {
 
@@ -102,14 +102,14 @@ Result<BrainCount> CountBrain(const std::string& agent_dir, uint64_t version) {
   return c;
 }
 
-SimulatedApp::SimulatedApp(AppOptions opts, gate::StateSource& state)
+SimulatedApp::SimulatedApp(AppOptions opts, state::StateSource& state)
     : opts_(std::move(opts)), state_(state) {}
 
 SimulatedApp::~SimulatedApp() {
   Stop();
 }
 
-bool SimulatedApp::RegionDown(const gate::Snapshot& s) const {
+bool SimulatedApp::RegionDown(const state::Snapshot& s) const {
   auto it = s.kv.find(failover::kSimulatedOutagesKey);
   if (it == s.kv.end()) return false;
   auto outages = failover::ParseOutages(it->second);
@@ -118,7 +118,7 @@ bool SimulatedApp::RegionDown(const gate::Snapshot& s) const {
          nullptr;
 }
 
-bool SimulatedApp::Serving(const gate::Snapshot& s) const {
+bool SimulatedApp::Serving(const state::Snapshot& s) const {
   auto it = s.kv.find(failover::kServingRegionsKey);
   if (it == s.kv.end()) return opts_.active;
   auto l = failover::ParseRegionList(it->second);
@@ -135,7 +135,7 @@ Status SimulatedApp::Start() {
     return std::chrono::milliseconds(it == opts_.distance_ms.end() ? 0 : it->second);
   };
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    gate::Snapshot s = state_.Get();
+    state::Snapshot s = state_.Get();
     std::string why;
     if (RegionDown(s)) why = "region down (simulated outage)";
     res.status = why.empty() ? 200 : 503;
@@ -244,7 +244,7 @@ void SimulatedApp::WriterLoop() {
   while (!stop_.WaitFor(opts_.write_every)) {
     // The state is checked on every write as well: a demoted region stops at once, without
     // waiting for the next /ready poll.
-    gate::Snapshot st = state_.Get();
+    state::Snapshot st = state_.Get();
     if (!writing_ || RegionDown(st) || !Serving(st)) continue;
     if (Status s = WriteOnce(); !s) {
       std::lock_guard l(mu_);
@@ -258,7 +258,7 @@ void SimulatedApp::WatchLoop() {
   gate.set_connection_timeout(std::chrono::milliseconds(500));
   gate.set_read_timeout(std::chrono::milliseconds(1500));
   while (!stop_.WaitFor(std::chrono::milliseconds(20))) {
-    gate::Snapshot s = state_.Get();
+    state::Snapshot s = state_.Get();
     bool ready = !RegionDown(s) && Serving(s);
     if (ready) {
       auto r = gate.Get("/ready");

@@ -35,7 +35,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "common/stopper.h"
-#include "gate/source.h"
+#include "state/source.h"
 
 namespace httplib {
 class Server;
@@ -76,7 +76,7 @@ struct Reload {
 
 class SimulatedApp {
  public:
-  SimulatedApp(AppOptions opts, gate::StateSource& state);
+  SimulatedApp(AppOptions opts, state::StateSource& state);
   ~SimulatedApp();
   Status Start();
   void Stop();
@@ -93,14 +93,14 @@ class SimulatedApp {
   std::string last_error() const;
 
  private:
-  bool RegionDown(const gate::Snapshot& s) const;
-  bool Serving(const gate::Snapshot& s) const;
+  bool RegionDown(const state::Snapshot& s) const;
+  bool Serving(const state::Snapshot& s) const;
   Status WriteOnce();
   void WriterLoop();
   void WatchLoop();
 
   AppOptions opts_;
-  gate::StateSource& state_;
+  state::StateSource& state_;
   std::unique_ptr<httplib::Server> server_;
   std::thread server_thread_, writer_, watcher_;
   Stopper stop_;

@@ -17,15 +17,15 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "config/controller_config.h"
+#include "config/replication_config.h"
 #include "demo/app.h"
 #include "demo/children.h"
 #include "demo/drill.h"
 #include "demo/entry.h"
 #include "demo/mcp_client.h"
 #include "demo/report.h"
-#include "gate/source.h"
-#include "replication/command.h"
-#include "replication/config.h"
+#include "objectstore/open.h"
+#include "state/source.h"
 
 namespace aha::demo {
 
@@ -109,7 +109,7 @@ int Run(const Options& opts) {
     }
   }
   if (!opts.remote.empty()) {
-    if (std::string e = replication::ValidateRemoteUrl(opts.remote); !e.empty()) {
+    if (std::string e = config::ValidateRemoteUrl(opts.remote); !e.empty()) {
       std::fprintf(stderr, "agency-ha demo: --remote %s: %s\n", Q(opts.remote).c_str(), e.c_str());
       return 2;
     }
@@ -155,20 +155,20 @@ int Run(const Options& opts) {
   w.rpo_bound_seconds = opts.rpo_bound_seconds;
   w.state_dir = state_dir;
   w.stop = &stop;
-  replication::RemoteConfig rc;
+  config::RemoteConfig rc;
   rc.url = opts.remote.empty() ? "file://" + dir + "/bucket" : opts.remote;
   rc.endpoint = opts.endpoint;
   // A custom endpoint (MinIO, s3rver, LocalStack) means path-style addressing.
   if (!rc.endpoint.empty()) rc.path_style = true;
   w.remote_desc = opts.remote.empty() ? "file://<temp>/bucket" : opts.remote;
-  auto remote = replication::OpenRemote(rc, 4);
+  auto remote = objectstore::OpenRemote(rc, 4);
   if (!remote) {
     std::fprintf(stderr, "agency-ha demo: --remote: %s\n", remote.message().c_str());
     return 2;
   }
   w.remote = remote->get();
   // The single-writer check samples every active lineage's latest on a handle of its own.
-  auto monitor_store = replication::OpenRemote(rc, 1);
+  auto monitor_store = objectstore::OpenRemote(rc, 1);
   if (!monitor_store) {
     std::fprintf(stderr, "agency-ha demo: --remote: %s\n", monitor_store.message().c_str());
     return 2;
@@ -184,7 +184,7 @@ int Run(const Options& opts) {
   };
 
   // State observation shared by the apps and the drill (the same watcher the gate uses).
-  gate::FileSource state(state_dir, std::chrono::milliseconds(500));
+  state::FileSource state(state_dir, std::chrono::milliseconds(500));
   Stopper state_stop;
   std::thread state_thread([&] { state.Run(state_stop); });
   w.state = &state;

@@ -8,7 +8,7 @@
 #include <functional>
 #include <set>
 
-#include "failover/state.h"
+#include "failover/failover_state.h"
 #include "replication/position.h"
 #include "replication/snapshot.h"
 

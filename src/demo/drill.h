@@ -22,8 +22,8 @@
 #include "demo/children.h"
 #include "demo/entry.h"
 #include "demo/mcp_client.h"
-#include "gate/source.h"
 #include "objectstore/store.h"
+#include "state/source.h"
 
 namespace aha::demo {
 
@@ -107,7 +107,7 @@ struct World {
   std::vector<SimulatedApp*> apps;
   EntryPoint* entry = nullptr;
   LoadGenerator* load = nullptr;
-  gate::StateSource* state = nullptr;
+  state::StateSource* state = nullptr;
   objectstore::ObjectStore* remote = nullptr;
   LineageMonitor* monitor = nullptr;
   Stopper* stop = nullptr;

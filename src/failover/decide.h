@@ -50,7 +50,7 @@
 
 #include "common/clock.h"
 #include "config/controller_config.h"
-#include "failover/state.h"
+#include "failover/failover_state.h"
 
 namespace aha::failover {
 

@@ -31,12 +31,12 @@ int RunCommand(const std::string& config_path, bool check_only) {
   log::Level level;
   if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
 
-  auto opened = OpenStateSource(cfg->state, cfg->kubeconfig);
+  auto opened = state::OpenStateSource(cfg->state, cfg->kubeconfig);
   if (!opened) {
     std::fprintf(stderr, "agency-ha gate: %s\n", opened.message().c_str());
     return 2;
   }
-  std::unique_ptr<StateSource> source = std::move(*opened);
+  std::unique_ptr<state::StateSource> source = std::move(*opened);
 
   BlockTerminationSignals();
   Stopper stop;

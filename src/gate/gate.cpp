@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "common/log.h"
-#include "failover/state.h"
+#include "failover/failover_state.h"
 #include "replication/position.h"
 
 namespace aha::gate {
@@ -19,7 +19,7 @@ size_t Discard(char*, size_t size, size_t n, void*) {
 std::once_flag g_curl_init;
 }  // namespace
 
-Gate::Gate(config::GateConfig cfg, StateSource& source, const Clock& clock)
+Gate::Gate(config::GateConfig cfg, state::StateSource& source, const Clock& clock)
     : cfg_(std::move(cfg)), source_(source), clock_(clock) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
@@ -29,7 +29,7 @@ Gate::~Gate() {
 }
 
 Gate::View Gate::Refresh() {
-  Snapshot snap = source_.Get();
+  state::Snapshot snap = source_.Get();
   std::lock_guard l(mu_);
   view_.source_error = snap.error;
   if (!snap.synced || snap.version == view_.version) return view_;
@@ -132,7 +132,7 @@ std::string Gate::DataHeader() {
 
 json Gate::Status() {
   View v = Refresh();
-  Snapshot snap = source_.Get();
+  state::Snapshot snap = source_.Get();
   json outages = json::array();
   for (const auto& o : v.outages) {
     outages.push_back({{"id", o.id},

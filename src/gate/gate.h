@@ -21,7 +21,7 @@
 #include "common/clock.h"
 #include "config/gate_config.h"
 #include "failover/outages.h"
-#include "gate/source.h"
+#include "state/source.h"
 
 namespace aha::gate {
 
@@ -33,7 +33,7 @@ struct Verdict {
 
 class Gate {
  public:
-  Gate(config::GateConfig cfg, StateSource& source, const Clock& clock);
+  Gate(config::GateConfig cfg, state::StateSource& source, const Clock& clock);
   ~Gate();
   Verdict Health();
   Verdict Ready();
@@ -57,7 +57,7 @@ class Gate {
   Verdict AppHealth();
 
   config::GateConfig cfg_;
-  StateSource& source_;
+  state::StateSource& source_;
   const Clock& clock_;
   std::mutex mu_;
   View view_;             // last good parsed values

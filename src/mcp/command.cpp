@@ -14,7 +14,6 @@
 #include "common/signals.h"
 #include "common/url.h"
 #include "config/controller_config.h"
-#include "gate/source.h"
 #include "httpd/auth.h"
 #include "kube/client.h"
 #include "kube/events.h"
@@ -24,6 +23,7 @@
 #include "mcp/tools.h"
 #include "metrics/registry.h"
 #include "state/configmap_store.h"
+#include "state/source.h"
 
 namespace aha::mcp {
 
@@ -154,7 +154,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
 
   std::shared_ptr<kube::Client> kube_client;
   std::unique_ptr<state::StateStore> store;
-  std::unique_ptr<gate::StateSource> source;
+  std::unique_ptr<state::StateSource> source;
   std::unique_ptr<kube::EventRecorder> events;
   std::string cm_ns;
   if (cfg->state.is_configmap()) {
@@ -168,7 +168,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
         kube_client, ns, cfg->state.configmap_name,
         std::map<std::string, std::string>{{"app.kubernetes.io/managed-by", "agency-ha"},
                                            {"app.kubernetes.io/component", "failover-state"}});
-    source = std::make_unique<gate::ConfigMapSource>(kube_client, ns, cfg->state.configmap_name);
+    source = std::make_unique<state::ConfigMapSource>(kube_client, ns, cfg->state.configmap_name);
     const char* pod = std::getenv("POD_NAME");
     events = std::make_unique<kube::EventRecorder>(
         kube_client, "agency-ha-mcp",
@@ -179,7 +179,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
       return Fail("state.file: " + s.message());
     }
     store = std::make_unique<state::FileStateStore>(cfg->state.file);
-    source = std::make_unique<gate::FileSource>(cfg->state.file);
+    source = std::make_unique<state::FileSource>(cfg->state.file);
   }
 
   BlockTerminationSignals();
@@ -230,7 +230,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   std::thread observer([&] {
     uint64_t seen = 0;
     while (!source_stop.stopped()) {
-      gate::Snapshot s = source->WaitNewer(
+      state::Snapshot s = source->WaitNewer(
           seen, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
       if (s.version > seen) {
         seen = s.version;

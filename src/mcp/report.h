@@ -36,7 +36,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "failover/state.h"
+#include "failover/failover_state.h"
 
 namespace aha::mcp {
 

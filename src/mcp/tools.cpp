@@ -8,9 +8,9 @@
 #include "common/json_get.h"
 #include "common/log.h"
 #include "common/printable.h"
+#include "failover/failover_state.h"
 #include "failover/outages.h"
-#include "failover/state.h"
-#include "replication/command.h"
+#include "objectstore/open.h"
 #include "replication/publish.h"
 #include "replication/snapshot.h"
 
@@ -935,7 +935,7 @@ ToolResult SecurityMonitor::Replication(const json& args, const Result<LiveStatu
       PerRemote p;
       p.url = rcs[i].url;
       if (!remotes_[i]) {
-        auto opened = replication::OpenRemote(rcs[i], 4);
+        auto opened = objectstore::OpenRemote(rcs[i], 4);
         if (opened)
           remotes_[i] = std::move(*opened);
         else

@@ -22,7 +22,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "failover/decide.h"
-#include "failover/state.h"
+#include "failover/failover_state.h"
 
 namespace aha::quorum {
 

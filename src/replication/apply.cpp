@@ -12,9 +12,9 @@
 
 #include "common/fs.h"
 #include "common/printable.h"
+#include "replication/local_state.h"
 #include "replication/restore.h"
 #include "replication/scanner.h"
-#include "replication/state.h"
 
 namespace aha::replication {
 

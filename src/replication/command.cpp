@@ -17,15 +17,14 @@
 #include "config/controller_config.h"
 #include "httpd/server.h"
 #include "metrics/registry.h"
-#include "objectstore/file_store.h"
-#include "objectstore/s3_store.h"
+#include "objectstore/open.h"
 #include "objectstore/sigv4.h"
 #include "replication/follow.h"
+#include "replication/local_state.h"
 #include "replication/publish.h"
 #include "replication/replicator.h"
 #include "replication/restore.h"
 #include "replication/scanner.h"
-#include "replication/state.h"
 #include "replication/watcher.h"
 #include "replication/writer.h"
 
@@ -33,34 +32,15 @@ namespace aha::replication {
 
 using nlohmann::json;
 
-Result<std::unique_ptr<objectstore::ObjectStore>> OpenRemote(const RemoteConfig& rc,
-                                                             int parallelism) {
-  if (auto why = ValidateRemoteUrl(rc.url); !why.empty()) return Err(rc.url + ": " + why);
-  if (rc.url.rfind("file://", 0) == 0) {
-    return std::unique_ptr<objectstore::ObjectStore>(
-        std::make_unique<objectstore::FileObjectStore>(rc.url.substr(7)));
-  }
-  objectstore::S3Overrides ov;
-  ov.region = rc.region;
-  ov.endpoint = rc.endpoint;
-  ov.path_style = rc.path_style;
-  ov.parallelism = parallelism;
-  auto cfg = objectstore::S3ConfigFromUrlAndEnv(rc.url, ov);
-  if (!cfg) return cfg.error();
-  auto s = objectstore::S3ObjectStore::Create(std::move(*cfg));
-  if (!s) return s.error();
-  return std::unique_ptr<objectstore::ObjectStore>(std::move(*s));
-}
-
 int ReplicateCommand(const std::string& config_path, bool once, bool check) {
-  auto cfg = LoadReplicationConfig(config_path);
+  auto cfg = config::LoadReplicationConfig(config_path);
   if (!cfg) {
     std::fprintf(stderr, "agency-ha replicate: %s\n", Printable(cfg.message(), true).c_str());
     return 2;
   }
   std::vector<Remote> remotes;
   for (size_t i = 0; i < cfg->remotes.size(); ++i) {
-    auto s = OpenRemote(cfg->remotes[i], cfg->parallelism);
+    auto s = objectstore::OpenRemote(cfg->remotes[i], cfg->parallelism);
     if (!s) {
       std::fprintf(stderr, "agency-ha replicate: remotes[%zu].url: %s\n", i,
                    Printable(s.message(), true).c_str());
@@ -247,9 +227,9 @@ struct Opened {
 // Usage errors (code 2) name the flag and the value.
 Result<Opened> OpenAll(const RemoteArgs& a) {
   Opened o;
-  std::vector<RemoteConfig> rcs;
+  std::vector<config::RemoteConfig> rcs;
   if (!a.config.empty()) {
-    auto cfg = LoadReplicationConfig(a.config);
+    auto cfg = config::LoadReplicationConfig(a.config);
     if (!cfg) return Err("--config " + a.config + ": " + cfg.message(), 2);
     o.region = cfg->region;
     rcs = cfg->remotes;
@@ -258,10 +238,10 @@ Result<Opened> OpenAll(const RemoteArgs& a) {
   if (!a.remotes.empty()) {
     rcs.clear();
     for (const auto& url : a.remotes) {
-      if (auto why = ValidateRemoteUrl(url); !why.empty()) {
+      if (auto why = config::ValidateRemoteUrl(url); !why.empty()) {
         return Err("--remote \"" + RedactUrl(url) + "\": " + why, 2);
       }
-      RemoteConfig rc;
+      config::RemoteConfig rc;
       rc.url = url;
       rcs.push_back(rc);
     }
@@ -285,7 +265,7 @@ Result<Opened> OpenAll(const RemoteArgs& a) {
     if (!a.endpoint.empty()) rc.endpoint = a.endpoint;
     if (!a.s3_region.empty()) rc.region = a.s3_region;
     if (a.path_style) rc.path_style = a.path_style;
-    auto s = OpenRemote(rc, 4);
+    auto s = objectstore::OpenRemote(rc, 4);
     if (!s) return Err("remote " + s.message(), 2);
     o.stores.push_back(std::move(*s));
   }

@@ -8,15 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "config/replication_config.h"
 #include "objectstore/store.h"
-#include "replication/config.h"
 
 namespace aha::replication {
-
-// file:///path → FileObjectStore; s3://bucket/prefix → S3ObjectStore (AWS env for anything the
-// remote config leaves empty).
-Result<std::unique_ptr<objectstore::ObjectStore>> OpenRemote(const RemoteConfig& rc,
-                                                             int parallelism);
 
 int ReplicateCommand(const std::string& config_path, bool once, bool check);
 

@@ -9,7 +9,7 @@
 #include <map>
 
 #include "common/fs.h"
-#include "replication/state.h"
+#include "replication/local_state.h"
 #include "replication/writer.h"
 
 namespace aha::replication {

@@ -16,8 +16,8 @@
 
 #include "common/clock.h"
 #include "objectstore/store.h"
+#include "replication/local_state.h"
 #include "replication/snapshot.h"
-#include "replication/state.h"
 
 namespace aha::replication {
 
@@ -39,7 +39,7 @@ struct PublishOptions {
   std::string source_root;
   std::string tmp_dir;  // for staging large files (same filesystem as state dir)
   int parallelism = 4;
-  RetentionConfig retention;
+  config::RetentionConfig retention;
   bool apply_retention = true;  // lists the remote: not every cycle in continuous mode
   const Clock* clock = &SystemClock::instance();
   // Capture::pinned: blobs shipped from these bytes instead of re-reading the file (may be null).

@@ -10,20 +10,20 @@
 #include <string>
 #include <vector>
 
+#include "config/replication_config.h"
 #include "metrics/registry.h"
 #include "objectstore/store.h"
-#include "replication/config.h"
+#include "replication/local_state.h"
 #include "replication/publish.h"
 #include "replication/scanner.h"
 #include "replication/snapshot.h"
-#include "replication/state.h"
 
 namespace aha::replication {
 
 std::string Hostname();
 
 struct Remote {
-  RemoteConfig cfg;
+  config::RemoteConfig cfg;
   std::unique_ptr<objectstore::ObjectStore> store;
 };
 
@@ -79,7 +79,7 @@ struct Cycle {
 
 class Replicator {
  public:
-  Replicator(ReplicationConfig cfg, std::vector<Remote> remotes, LocalState state)
+  Replicator(config::ReplicationConfig cfg, std::vector<Remote> remotes, LocalState state)
       : cfg_(std::move(cfg)), remotes_(std::move(remotes)), state_(std::move(state)) {}
 
   // With `skip_unchanged`, a remote whose last successful publish (by this process) had the same
@@ -108,7 +108,7 @@ class Replicator {
   // docs/WRITER.md: a remote that does not enforce conditional writes is refused for writing.
   bool EnsureConditional(size_t i, PublishReport* rep);
 
-  ReplicationConfig cfg_;
+  config::ReplicationConfig cfg_;
   int64_t epoch_ = 0;
   std::string writer_;
   std::vector<Remote> remotes_;

@@ -29,8 +29,8 @@
 
 #include "common/clock.h"
 #include "objectstore/store.h"
+#include "replication/local_state.h"
 #include "replication/snapshot.h"
-#include "replication/state.h"
 
 namespace aha::replication {
 

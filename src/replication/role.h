@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "failover/state.h"
+#include "failover/failover_state.h"
 #include "replication/position.h"
 
 namespace aha::replication {

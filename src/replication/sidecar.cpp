@@ -15,22 +15,22 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/stopper.h"
-#include "failover/state.h"
-#include "gate/source.h"
+#include "config/replication_config.h"
+#include "failover/failover_state.h"
 #include "httpd/server.h"
 #include "metrics/registry.h"
+#include "objectstore/open.h"
 #include "objectstore/sigv4.h"
 #include "replication/apply.h"
-#include "replication/command.h"
-#include "replication/config.h"
+#include "replication/local_state.h"
 #include "replication/position.h"
 #include "replication/publish.h"
 #include "replication/replicator.h"
 #include "replication/restore.h"
 #include "replication/role.h"
-#include "replication/state.h"
 #include "replication/watcher.h"
 #include "replication/writer.h"
+#include "state/source.h"
 
 namespace aha::replication {
 
@@ -56,7 +56,7 @@ std::string InstanceId(const std::string& region) {
 
 class Sidecar {
  public:
-  Sidecar(ReplicationConfig cfg, std::vector<Remote> remotes, gate::StateSource& source,
+  Sidecar(config::ReplicationConfig cfg, std::vector<Remote> remotes, state::StateSource& source,
           Stopper& stop)
       : cfg_(std::move(cfg)),
         remotes_(std::move(remotes)),
@@ -98,7 +98,7 @@ class Sidecar {
     uint64_t seen = 0;
     while (!stop_.stopped()) {
       const auto deadline = Steady::now() + NextWait();
-      gate::Snapshot snap = source_.WaitNewer(seen, deadline);
+      state::Snapshot snap = source_.WaitNewer(seen, deadline);
       seen = snap.version;
       if (stop_.stopped()) break;
       if (snap.synced) ObserveState(snap);
@@ -112,7 +112,7 @@ class Sidecar {
 
  private:
   // ---- observe ----
-  void ObserveState(const gate::Snapshot& snap) {
+  void ObserveState(const state::Snapshot& snap) {
     auto it = snap.kv.find(failover::kStateJsonKey);
     if (it == snap.kv.end()) {
       // No decision written yet: every region is healthy and serving; nobody is promoted.
@@ -151,7 +151,7 @@ class Sidecar {
   // state can move on: a stand-in demoted meanwhile must not claim the lineage its owner took
   // back. Re-reads the latest state; false (logged) when it no longer asks for `want`.
   bool StillWanted(const RoleDecision& want) {
-    gate::Snapshot snap = source_.Get();
+    state::Snapshot snap = source_.Get();
     if (snap.synced) ObserveState(snap);
     const RoleDecision now = Wanted();
     if (now == want) return true;
@@ -275,11 +275,11 @@ class Sidecar {
       return false;
     }
     // The writer continues the lineage from what the volume holds now (the head).
-    ReplicationConfig rc = cfg_;
+    config::ReplicationConfig rc = cfg_;
     rc.region = want.lineage;
     std::vector<Remote> mine;
     for (const auto& r : remotes_) {
-      auto s = OpenRemote(r.cfg, cfg_.parallelism);
+      auto s = objectstore::OpenRemote(r.cfg, cfg_.parallelism);
       if (!s) {
         SetError("opening " + r.cfg.url + ": " + s.message());
         return false;
@@ -653,10 +653,10 @@ class Sidecar {
                    "When the volume last moved to a new snapshot of the followed lineage");
   }
 
-  ReplicationConfig cfg_;
+  config::ReplicationConfig cfg_;
   std::vector<Remote> remotes_;
   std::vector<objectstore::ObjectStore*> stores_;
-  gate::StateSource& source_;
+  state::StateSource& source_;
   Stopper& stop_;
   const std::string id_;
   RoleInputs inputs_;
@@ -685,7 +685,7 @@ class Sidecar {
 }  // namespace
 
 int SidecarCommand(const std::string& config_path, bool check) {
-  auto cfg = LoadReplicationConfig(config_path);
+  auto cfg = config::LoadReplicationConfig(config_path);
   if (!cfg) {
     std::fprintf(stderr, "agency-ha sidecar: %s\n", cfg.message().c_str());
     return 2;
@@ -698,7 +698,7 @@ int SidecarCommand(const std::string& config_path, bool check) {
   }
   std::vector<Remote> remotes;
   for (size_t i = 0; i < cfg->remotes.size(); ++i) {
-    auto s = OpenRemote(cfg->remotes[i], cfg->parallelism);
+    auto s = objectstore::OpenRemote(cfg->remotes[i], cfg->parallelism);
     if (!s) {
       std::fprintf(stderr, "agency-ha sidecar: remotes[%zu].url: %s\n", i, s.message().c_str());
       return 2;
@@ -711,7 +711,7 @@ int SidecarCommand(const std::string& config_path, bool check) {
                                     : ("passive, follows " + cfg->handoff.follow_region).c_str());
     return 0;
   }
-  auto source = gate::OpenStateSource(cfg->handoff.state, cfg->handoff.kubeconfig);
+  auto source = state::OpenStateSource(cfg->handoff.state, cfg->handoff.kubeconfig);
   if (!source) {
     std::fprintf(stderr, "agency-ha sidecar: handoff.state: %s\n", source.message().c_str());
     return 2;

@@ -412,7 +412,7 @@ UploadPlan PlanUploads(const std::vector<FileEntry>& files,
 
 std::vector<std::string> PlanRetention(const std::vector<std::string>& ids,
                                        const std::string& latest, WallTime now,
-                                       const RetentionConfig& retention) {
+                                       const config::RetentionConfig& retention) {
   std::vector<std::string> out;
   if (retention.keep_last == 0 && retention.keep_within_seconds == 0) return out;
   const size_t n = ids.size();

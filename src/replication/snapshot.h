@@ -32,7 +32,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "replication/config.h"
+#include "config/replication_config.h"
 #include "replication/scanner.h"
 
 namespace aha::replication {
@@ -125,6 +125,6 @@ UploadPlan PlanUploads(const std::vector<FileEntry>& files,
 // Snapshot ids to delete under `retention` (ids sorted ascending, `latest` always kept).
 std::vector<std::string> PlanRetention(const std::vector<std::string>& ids,
                                        const std::string& latest, WallTime now,
-                                       const RetentionConfig& retention);
+                                       const config::RetentionConfig& retention);
 
 }  // namespace aha::replication

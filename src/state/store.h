@@ -1,4 +1,4 @@
-// StateStore: where the failover state keys live.
+// StateStore: where the failover state keys live (their format: failover/failover_state.h).
 //
 // Two implementations share this contract and one conformance suite
 // (tests/unit/state_store_conformance.h): the file store (a directory with one file per key, the

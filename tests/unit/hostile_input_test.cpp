@@ -14,13 +14,13 @@
 #include <set>
 
 #include "common/json_get.h"
+#include "failover/failover_state.h"
 #include "failover/outages.h"
-#include "failover/state.h"
 #include "mcp/report.h"
 #include "quorum/report.h"
+#include "replication/local_state.h"
 #include "replication/position.h"
 #include "replication/snapshot.h"
-#include "replication/state.h"
 
 namespace aha {
 namespace {

@@ -5,7 +5,7 @@
 #include "common/printable.h"
 #include "common/url.h"
 #include "config/controller_config.h"
-#include "replication/config.h"
+#include "config/replication_config.h"
 
 namespace aha::jsonget {
 namespace {
@@ -170,7 +170,7 @@ TEST(RedactUrl, HidesCredentialsAndEscapesControlBytes) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.message().find("credentials in URLs"), std::string::npos) << c.message();
   EXPECT_EQ(c.message().find("s3cret"), std::string::npos) << c.message();
-  auto r = replication::ParseReplicationConfig(
+  auto r = config::ParseReplicationConfig(
       "source: /src\nregion: a\nremotes:\n  - {url: \"s3://AKID:s3cret@bucket/p\"}\n"
       "  - {url: \"s3://AKID:s3cret@bucket/p\"}\n",
       "r.yaml");

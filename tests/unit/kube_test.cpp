@@ -8,11 +8,11 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "gate/source.h"
 #include "kube/client.h"
 #include "kube/events.h"
 #include "kube/leader.h"
 #include "state/configmap_store.h"
+#include "state/source.h"
 #include "state_store_conformance.h"
 #include "support/kube_server.h"
 
@@ -388,7 +388,7 @@ TEST(ConfigMapStore, ApiErrorsAreErrorsNotEmptyState) {
 TEST(ConfigMapSource, FollowsChangesThroughCutsCompactionAndOutages) {
   auto c = NewClient();
   const std::string name = UniqueName("state");
-  gate::ConfigMapSource src(NewClient(), "agency", name);
+  state::ConfigMapSource src(NewClient(), "agency", name);
   Stopper stop;
   std::thread t([&] { src.Run(stop); });
   auto deadline = [] { return std::chrono::steady_clock::now() + 5s; };

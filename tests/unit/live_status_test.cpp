@@ -6,7 +6,7 @@
 
 #include "config/controller_config.h"
 #include "controller/controller.h"
-#include "failover/state.h"
+#include "failover/failover_state.h"
 #include "mcp/controller_status.h"
 #include "mcp/report.h"
 #include "mcp/tools.h"

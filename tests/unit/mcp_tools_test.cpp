@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "config/controller_config.h"
+#include "failover/failover_state.h"
 #include "failover/outages.h"
-#include "failover/state.h"
 #include "mcp/tools.h"
 #include "metrics/registry.h"
 #include "state/store.h"

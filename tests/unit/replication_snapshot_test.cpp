@@ -1,7 +1,7 @@
 // Replication: record format, ids, upload planner, lineage refusal, retention, config errors.
 #include <gtest/gtest.h>
 
-#include "replication/config.h"
+#include "config/replication_config.h"
 #include "replication/snapshot.h"
 
 namespace aha::replication {
@@ -91,7 +91,7 @@ TEST(ReplicationRetention, KeepsLastNOrYoungAndAlwaysLatest) {
 }
 
 TEST(ReplicationConfig, StrictWithKeyPaths) {
-  auto ok = ParseReplicationConfig(
+  auto ok = config::ParseReplicationConfig(
       "source: /data\nregion: us-east-1\nremotes:\n  - url: s3://b/p\n    endpoint: "
       "http://127.0.0.1:9000\n    pathStyle: true\n  - url: file:///mnt/r\n",
       "t");
@@ -99,18 +99,19 @@ TEST(ReplicationConfig, StrictWithKeyPaths) {
   EXPECT_EQ(ok->state_dir, "/data/.agency-ha");
   EXPECT_EQ(ok->sync_interval_seconds, 60);
   EXPECT_EQ(ok->remotes[0].path_style, std::optional<bool>(true));
-  auto e = ParseReplicationConfig(
+  auto e = config::ParseReplicationConfig(
       "source: /data\nregion: r\nremotes: [{url: s3://b, pathStlye: true}]\n", "t");
   ASSERT_FALSE(e);
   EXPECT_NE(e.message().find("remotes[0].pathStlye"), std::string::npos) << e.message();
-  e = ParseReplicationConfig("source: /d\nregion: r\nremotes: [{url: http://x}]\n", "t");
+  e = config::ParseReplicationConfig("source: /d\nregion: r\nremotes: [{url: http://x}]\n", "t");
   ASSERT_FALSE(e);
   EXPECT_NE(e.message().find("remotes[0].url"), std::string::npos) << e.message();
-  e = ParseReplicationConfig(
+  e = config::ParseReplicationConfig(
       "source: /d\nregion: r\nremotes: [{url: 'file:///x'}]\nretention: {keepLast: -1}\n", "t");
   ASSERT_FALSE(e);
   EXPECT_NE(e.message().find("retention.keepLast"), std::string::npos) << e.message();
-  e = ParseReplicationConfig("source: rel\nregion: r\nremotes: [{url: 'file:///x'}]\n", "t");
+  e = config::ParseReplicationConfig("source: rel\nregion: r\nremotes: [{url: 'file:///x'}]\n",
+                                     "t");
   ASSERT_FALSE(e);
   EXPECT_NE(e.message().find("source"), std::string::npos);
 }

@@ -1,4 +1,4 @@
-#include "replication/state.h"
+#include "replication/local_state.h"
 
 #include <openssl/rand.h>
 #include <sys/stat.h>

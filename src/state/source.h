@@ -1,4 +1,5 @@
-// StateSource: keeps an up-to-date copy of the state keys for readers (the gate, the MCP server).
+// StateSource: keeps an up-to-date copy of the state keys for readers (the gate, the MCP server,
+// the replication sidecar's handoff, the demo's simulated apps).
 //
 // - FileSource watches the state directory with inotify (the controller's atomic ..data swap is
 //   one IN_MOVED_TO event), re-reading on every change, with a periodic re-read as safety net.
@@ -22,10 +23,10 @@
 #include "kube/client.h"
 #include "state/store.h"
 
-namespace aha::gate {
+namespace aha::state {
 
 struct Snapshot {
-  state::KeyValues kv;
+  KeyValues kv;
   bool synced = false;    // at least one successful read
   uint64_t version = 0;   // increases on every change of kv
   WallTime updated_at{};  // when kv last changed (local clock)
@@ -46,7 +47,7 @@ class StateSource {
   uint64_t restarts() const;
 
  protected:
-  void Publish(state::KeyValues kv);
+  void Publish(KeyValues kv);
   void SetError(std::string error);
   void CountRestart();
 
@@ -84,4 +85,4 @@ class ConfigMapSource final : public StateSource {
 Result<std::unique_ptr<StateSource>> OpenStateSource(const config::StateSourceConfig& state,
                                                      const std::string& kubeconfig);
 
-}  // namespace aha::gate
+}  // namespace aha::state

@@ -1,4 +1,4 @@
-#include "gate/source.h"
+#include "state/source.h"
 
 #include <poll.h>
 #include <sys/inotify.h>
@@ -11,7 +11,7 @@
 #include "kube/kubeconfig.h"
 #include "state/configmap_store.h"
 
-namespace aha::gate {
+namespace aha::state {
 
 using nlohmann::json;
 
@@ -32,7 +32,7 @@ uint64_t StateSource::restarts() const {
   return restarts_;
 }
 
-void StateSource::Publish(state::KeyValues kv) {
+void StateSource::Publish(KeyValues kv) {
   {
     std::lock_guard l(mu_);
     snap_.error.clear();
@@ -62,7 +62,7 @@ FileSource::FileSource(std::string dir, std::chrono::milliseconds resync)
     : dir_(std::move(dir)), resync_(resync) {}
 
 void FileSource::Reload() {
-  state::FileStateStore store(dir_);
+  FileStateStore store(dir_);
   auto kv = store.Read();
   if (!kv) {
     SetError(kv.message());
@@ -139,10 +139,10 @@ void ConfigMapSource::Run(Stopper& stop) {
     }
     // The list is outside input: a malformed one keeps the last known state (fail-static).
     const json* items = nullptr;
-    Result<state::KeyValues> kv = state::KeyValues{};
+    Result<KeyValues> kv = KeyValues{};
     Status ok = jsonget::OptArray(*list, "items", &items, "ConfigMapList");
     if (ok && items && !items->empty()) {
-      kv = state::ConfigMapStateStore::DataOf((*items)[0]);
+      kv = ConfigMapStateStore::DataOf((*items)[0]);
       if (!kv) ok = kv.error();
     }
     auto list_rv = kube::ResourceVersionOf(*list);
@@ -169,7 +169,7 @@ void ConfigMapSource::Run(Stopper& stop) {
           [&](const kube::WatchEvent& ev) {
             if (auto erv = kube::ResourceVersionOf(ev.object); erv && !erv->empty()) rv = *erv;
             if (ev.type == "ADDED" || ev.type == "MODIFIED") {
-              auto data = state::ConfigMapStateStore::DataOf(ev.object);
+              auto data = ConfigMapStateStore::DataOf(ev.object);
               if (!data) {
                 SetError("watch: " + data.message());
                 log::Warn("malformed ConfigMap in a watch event; keeping the last known state",
@@ -217,4 +217,4 @@ Result<std::unique_ptr<StateSource>> OpenStateSource(const config::StateSourceCo
       new ConfigMapSource(std::make_shared<kube::Client>(*conn), ns, state.configmap_name));
 }
 
-}  // namespace aha::gate
+}  // namespace aha::state

@@ -2,6 +2,7 @@
 // (written atomically). Losing it is safe: the hash cache is rebuilt by re-reading files, and a
 // remote's known-blob set is re-seeded from its latest record (whose blobs are all present by the
 // publish protocol); only the lineage check then needs `restoredFrom` or a fresh region.
+// Not the failover state (failover/failover_state.h), which the sidecar only reads.
 #pragma once
 
 #include <map>

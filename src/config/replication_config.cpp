@@ -1,4 +1,4 @@
-#include "replication/config.h"
+#include "config/replication_config.h"
 
 #include <set>
 
@@ -7,10 +7,7 @@
 #include "config/controller_config.h"
 #include "config/yaml_reader.h"
 
-namespace aha::replication {
-
-using config::MapReader;
-using config::Quote;
+namespace aha::config {
 
 std::string ValidateRemoteUrl(const std::string& url) {
   if (url.rfind("file://", 0) == 0) {
@@ -27,7 +24,7 @@ std::string ValidateRemoteUrl(const std::string& url) {
 
 Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
                                                  const std::string& source) {
-  auto doc = config::LoadYamlString(yaml_text, source);
+  auto doc = LoadYamlString(yaml_text, source);
   if (!doc) return doc.error();
   std::string err;
   ReplicationConfig c;
@@ -46,7 +43,7 @@ Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
     c.region = root.str("region");
     if (c.region.empty()) {
       root.fail("region", "required");
-    } else if (!config::IsDns1123Label(c.region)) {
+    } else if (!IsDns1123Label(c.region)) {
       root.fail("region", "invalid region name " + Quote(c.region) + ": must be a DNS-1123 label");
     }
   }
@@ -67,7 +64,7 @@ Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
     } else {
       std::set<std::string> seen;
       for (size_t i = 0; i < list.size() && err.empty(); ++i) {
-        MapReader r(list[i], config::IndexPath("remotes", i), &err);
+        MapReader r(list[i], IndexPath("remotes", i), &err);
         RemoteConfig rc;
         rc.url = r.str("url");
         rc.region = r.str("region");
@@ -142,19 +139,19 @@ Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
     h.position_file = r.str("positionFile", c.state_dir + "/position.json");
     h.timeout_seconds = r.number("timeoutSeconds", h.timeout_seconds);
     h.follow_interval_seconds = r.number("followIntervalSeconds", h.follow_interval_seconds);
-    if (err.empty()) config::ReadStateSource(r, &h.state, &err);
+    if (err.empty()) ReadStateSource(r, &h.state, &err);
     if (err.empty()) r.finish();
     const std::string& sfx = h.lineage_suffix;
     if (!err.empty()) {
     } else if (!sfx.empty() &&
                (sfx.size() >= c.region.size() || !c.region.ends_with(sfx) ||
-                !config::IsDns1123Label(c.region.substr(0, c.region.size() - sfx.size())))) {
+                !IsDns1123Label(c.region.substr(0, c.region.size() - sfx.size())))) {
       r.fail("lineageSuffix",
              "region " + Quote(c.region) + " must be <failover region>" + Quote(sfx));
     } else if (!h.active && h.follow_region.empty()) {
       r.fail("followRegion",
              "required when active is false (the lineage a passive region follows)");
-    } else if (!h.follow_region.empty() && !config::IsDns1123Label(h.follow_region)) {
+    } else if (!h.follow_region.empty() && !IsDns1123Label(h.follow_region)) {
       r.fail("followRegion", "invalid region name " + Quote(h.follow_region));
     } else if (h.position_file.empty() || h.position_file.front() != '/') {
       r.fail("positionFile", "must be an absolute path, got " + Quote(h.position_file));
@@ -175,4 +172,4 @@ Result<ReplicationConfig> LoadReplicationConfig(const std::string& path) {
   return ParseReplicationConfig(*text, path);
 }
 
-}  // namespace aha::replication
+}  // namespace aha::config

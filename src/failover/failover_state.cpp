@@ -1,4 +1,4 @@
-#include "failover/state.h"
+#include "failover/failover_state.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>

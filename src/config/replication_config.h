@@ -9,7 +9,7 @@
 #include "common/result.h"
 #include "config/state_config.h"
 
-namespace aha::replication {
+namespace aha::config {
 
 struct RemoteConfig {
   std::string url;               // s3://bucket[/prefix] or file:///abs/path
@@ -33,7 +33,7 @@ struct HandoffConfig {
   // For a second volume of a region (the brain): its lineages are `<region><suffix>`. `region`
   // then ends with the suffix, and the failover state is matched on the region name without it.
   std::string lineage_suffix;
-  config::StateSourceConfig state;
+  StateSourceConfig state;
   std::string kubeconfig;
   std::string position_file;           // default <stateDir>/position.json
   double timeout_seconds = 30;         // planned handoff: wait this long for `released`
@@ -60,4 +60,4 @@ Result<ReplicationConfig> LoadReplicationConfig(const std::string& path);
 // Validates a remote URL (scheme s3 or file, file paths absolute); empty when fine.
 std::string ValidateRemoteUrl(const std::string& url);
 
-}  // namespace aha::replication
+}  // namespace aha::config

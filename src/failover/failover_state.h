@@ -7,6 +7,9 @@
 //   state.json      per-region detail, generation, panic flag, recent transitions
 // Readers (the gate, the MCP server, people with `kubectl get cm`) match names exactly, line by
 // line; never by substring (upstream's `grep -q eu` matched "eu-west-1").
+// This file is the state format. Where the keys are stored (a directory or a ConfigMap) and how
+// readers follow them is src/state/ (store.h, source.h); the replication sidecar's own
+// bookkeeping is a different thing, replication/local_state.h.
 #pragma once
 
 #include <cstdint>
