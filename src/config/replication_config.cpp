@@ -140,6 +140,28 @@ Result<ReplicationConfig> ParseReplicationConfig(const std::string& yaml_text,
     h.timeout_seconds = r.number("timeoutSeconds", h.timeout_seconds);
     h.follow_interval_seconds = r.number("followIntervalSeconds", h.follow_interval_seconds);
     if (err.empty()) ReadStateSource(r, &h.state, &err);
+    if (err.empty() && r.has("events")) {
+      MapReader e(r.node("events"), "handoff.events", &err);
+      h.events.enabled = e.boolean("enabled", true);
+      h.events.pod_namespace = e.str("podNamespace");
+      h.events.pod_name = e.str("podName");
+      h.events.pod_uid = e.str("podUid");
+      e.finish();
+      if (!err.empty()) {
+      } else if (h.events.enabled && !h.state.is_configmap()) {
+        e.fail("enabled",
+               "Events need a ConfigMap state source (handoff.state.configMap); set enabled: "
+               "false or drop handoff.events");
+      } else if (!h.events.pod_namespace.empty() && !IsDns1123Label(h.events.pod_namespace)) {
+        e.fail("podNamespace", "invalid namespace " + Quote(h.events.pod_namespace));
+      } else if (!h.events.pod_name.empty() && !IsDns1123Subdomain(h.events.pod_name)) {
+        e.fail("podName", "invalid pod name " + Quote(h.events.pod_name));
+      } else if (h.events.pod_uid.size() > 64 ||
+                 h.events.pod_uid.find_first_not_of("0123456789abcdefABCDEF-") !=
+                     std::string::npos) {
+        e.fail("podUid", "invalid uid " + Quote(h.events.pod_uid) + " (want the pod's UUID)");
+      }
+    }
     if (err.empty()) r.finish();
     const std::string& sfx = h.lineage_suffix;
     if (!err.empty()) {

@@ -24,6 +24,15 @@ struct RetentionConfig {
   double keep_within_seconds = 86400;
 };
 
+// `handoff.events:` — Kubernetes Events about the sidecar's own Pod (WriterFenced,
+// DivergentTailPreserved; src/replication/pod_events.h). Only with a ConfigMap state source (the
+// sidecar then has a Kubernetes connection). Each empty pod field is read from the environment the
+// chart sets by the downward API (POD_NAMESPACE, POD_NAME, POD_UID).
+struct SidecarEventsConfig {
+  bool enabled = true;  // false: no Events even with a ConfigMap state source
+  std::string pod_namespace, pod_name, pod_uid;
+};
+
 // `handoff:` — only `agency-ha sidecar` reads it (docs/WRITER.md): the sidecar's role (writer or
 // follower of which lineage) follows the failover state.
 struct HandoffConfig {
@@ -35,6 +44,7 @@ struct HandoffConfig {
   std::string lineage_suffix;
   StateSourceConfig state;
   std::string kubeconfig;
+  SidecarEventsConfig events;
   std::string position_file;           // default <stateDir>/position.json
   double timeout_seconds = 30;         // planned handoff: wait this long for `released`
   double follow_interval_seconds = 1;  // follower rounds

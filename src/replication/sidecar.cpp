@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -18,11 +19,13 @@
 #include "config/replication_config.h"
 #include "failover/failover_state.h"
 #include "httpd/server.h"
+#include "kube/kubeconfig.h"
 #include "metrics/registry.h"
 #include "objectstore/open.h"
 #include "objectstore/sigv4.h"
 #include "replication/apply.h"
 #include "replication/local_state.h"
+#include "replication/pod_events.h"
 #include "replication/position.h"
 #include "replication/publish.h"
 #include "replication/replicator.h"
@@ -84,6 +87,18 @@ class Sidecar {
 
   metrics::Registry& metrics() { return m_; }
   std::mutex& mu() { return mu_; }
+  const std::string& id() const { return id_; }
+  // Kubernetes Events about this pod (none when unset: a file state source).
+  void SetEvents(PodEvents* events) { events_ = events; }
+  // Counts one Event write (called from the PodEvents thread).
+  void CountEvent(const std::string& reason, const Status& s) {
+    std::lock_guard l(mu_);
+    if (s) {
+      m_.Add("agency_ha_sidecar_events_total", {{"reason", reason}});
+    } else {
+      m_.Add("agency_ha_sidecar_event_errors_total", {{"reason", reason}});
+    }
+  }
 
   json PositionJson() {
     std::lock_guard l(mu_);
@@ -422,7 +437,7 @@ class Sidecar {
     if (!c.all_ok) next_capture_ = std::min(next_capture_, Steady::now() + std::chrono::seconds(1));
     for (const auto& r : c.reports) {
       if (IsFenced(r)) {
-        Fence(r.error);
+        Fence(r.error, r.remote);
         return;
       }
     }
@@ -442,7 +457,13 @@ class Sidecar {
     m_.Set("agency_ha_replication_lag_seconds", {}, lag);
   }
 
-  void Fence(const std::string& why) {
+  void Fence(const std::string& why, const std::string& remote) {
+    if (events_) {
+      events_->Emit("Warning", "WriterFenced",
+                    why + " (remote " + remote + "); writer " + id_ +
+                        " stopped publishing lineage " + current_.lineage +
+                        " and is out of service until it rejoins as a follower");
+    }
     log::Error(
         "fenced: another writer holds this lineage at a higher epoch; stopped publishing "
         "and taken out of service until the state makes this region the writer again",
@@ -508,6 +529,14 @@ class Sidecar {
                                              {"bytes", tail->bytes},
                                              {"deleted", tail->deleted.size()},
                                              {"path", tail->path}});
+      if (events_) {
+        events_->Emit("Warning", "DivergentTailPreserved",
+                      "lineage " + lineage + ": " + std::to_string(tail->files) + " file(s), " +
+                          std::to_string(tail->bytes) + " byte(s), " +
+                          std::to_string(tail->deleted.size()) +
+                          " deletion(s) not in the lineage were set aside at " + tail->path +
+                          " before the volume was replaced by " + head.id);
+      }
       std::lock_guard l(mu_);
       m_.Add("agency_ha_replication_divergent_files", {}, static_cast<double>(tail->files));
       m_.Add("agency_ha_replication_divergent_bytes", {}, static_cast<double>(tail->bytes));
@@ -639,6 +668,10 @@ class Sidecar {
     m_.DefineCounter("agency_ha_replication_divergent_files",
                      "Files of divergent tails preserved aside before a volume was replaced");
     m_.DefineCounter("agency_ha_replication_divergent_bytes", "Bytes of those files");
+    m_.DefineCounter("agency_ha_sidecar_events_total",
+                     "Kubernetes Events recorded about this pod, by reason");
+    m_.DefineCounter("agency_ha_sidecar_event_errors_total",
+                     "Kubernetes Events that could not be recorded (logged at warn), by reason");
     m_.DefineGauge("agency_ha_sidecar_role", "The sidecar's role and lineage, always 1");
     m_.DefineGauge("agency_ha_sidecar_epoch", "The epoch this sidecar writes its lineage at");
     m_.DefineGauge("agency_ha_sidecar_data_ready", "1 when the gate may let the pod serve");
@@ -667,6 +700,7 @@ class Sidecar {
   std::string state_error_;
   bool fenced_ = false;
   std::string fenced_lineage_;
+  PodEvents* events_ = nullptr;
   int64_t epoch_ = 0;               // the epoch this sidecar claimed (writer role)
   double pending_since_ = 0;        // wall seconds of the oldest unpublished change (writer role)
   double writer_wanted_since_ = 0;  // wall seconds: writer role wanted, nothing published yet
@@ -681,6 +715,50 @@ class Sidecar {
   bool written_ = false;
   metrics::Registry m_;
 };
+
+// Kubernetes Events about this pod when the state is a ConfigMap (handoff.events); null otherwise,
+// with the reason logged once. Never fatal: Events are a report, not the data path.
+std::unique_ptr<PodEvents> OpenPodEvents(const config::ReplicationConfig& cfg, Sidecar& car) {
+  const config::HandoffConfig& h = cfg.handoff;
+  if (!h.state.is_configmap()) {
+    log::Info(
+        "no Kubernetes Events: the state source is a file (WriterFenced and "
+        "DivergentTailPreserved are reported by log and metrics only)");
+    return nullptr;
+  }
+  if (!h.events.enabled) {
+    log::Info("no Kubernetes Events: handoff.events.enabled is false");
+    return nullptr;
+  }
+  auto conn = kube::Resolve(
+      kube::LoadOptions{h.kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+  if (!conn) {
+    log::Warn("no Kubernetes Events: kubeconfig", {{"error", conn.message()}});
+    return nullptr;
+  }
+  auto pod = ResolvePodRef(
+      h.events,
+      [](const char* k) {
+        const char* v = std::getenv(k);
+        return std::string(v ? v : "");
+      },
+      conn->ns);
+  if (!pod) {
+    log::Warn("no Kubernetes Events", {{"error", pod.message()}});
+    return nullptr;
+  }
+  if (pod->uid.empty()) {
+    log::Warn(
+        "the pod's uid is unknown (POD_UID or handoff.events.podUid): Events are listed by "
+        "kubectl get events but not by kubectl describe pod",
+        {{"pod", pod->ns + "/" + pod->name}});
+  }
+  log::Info("Kubernetes Events about this pod",
+            {{"pod", pod->ns + "/" + pod->name}, {"uid", pod->uid}});
+  return std::make_unique<PodEvents>(
+      *conn, *pod, car.id(),
+      [&car](const std::string& reason, const Status& s) { car.CountEvent(reason, s); });
+}
 
 }  // namespace
 
@@ -725,6 +803,9 @@ int SidecarCommand(const std::string& config_path, bool check) {
   SignalWatcher signals(stop);
   std::thread watch([&] { (*source)->Run(stop); });
   Sidecar car(*cfg, std::move(remotes), **source, stop);
+  // Declared after `car` so it is destroyed first: its thread reports into car's metrics.
+  std::unique_ptr<PodEvents> events = OpenPodEvents(*cfg, car);
+  car.SetEvents(events.get());
   httpd::HttpServer http;
   if (!cfg->listen.empty()) {
     http.Get("/healthz", [&] {
