@@ -15,6 +15,9 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 // AHA_CHART: another copy of the chart (e.g. an older one, to see a check fail on it).
 const CHART = process.env.AHA_CHART || join(ROOT, 'deployment/chart/simple-cli');
 const HELM = process.env.HELM || join(ROOT, 'node_modules/.tools/helm/helm');
+const POD_ENV = [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace'], ['POD_UID', 'metadata.uid']];
+// The sidecar's env without the downward-API entries (its own Pod, for its Events).
+const staticEnv = (c) => (c.env ?? []).filter((e) => !e.valueFrom?.fieldRef);
 
 function helm(args) {
   const r = spawnSync(HELM, args, { encoding: 'utf8', timeout: 60000 });
@@ -150,6 +153,8 @@ test('seed example: one StatefulSet per region pinned by nodeSelector, gates, co
   const gateRole = named(objs, 'Role', 'simple-agency-simple-cli-gate');
   assert.deepEqual(gateRole.rules, [
     { apiGroups: [''], resources: ['configmaps'], resourceNames: ['simple-agency-simple-cli-failover'], verbs: ['get', 'list', 'watch'] },
+    // The replication sidecars' Events about their own Pod (WriterFenced, DivergentTailPreserved).
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   ]);
   assert.equal(byKind(objs, 'ClusterRole').length, 0, 'nothing cluster-wide');
   const state = named(objs, 'ConfigMap', 'simple-agency-simple-cli-failover');
@@ -257,7 +262,9 @@ test('seed example: one replication sidecar per agent and brain pod, remotes der
       const car = pod.containers.filter((c) => ['sidecar', 'replicate', 'follow'].includes(c.name));
       assert.deepEqual(car.map((c) => c.name), ['sidecar'], `${sts}: exactly one replication sidecar`);
       assert.deepEqual(car[0].args, ['sidecar', '--config', '/etc/agency-ha/replicate.yaml']);
-      assert.equal(car[0].env, undefined, 'no static credentials by default');
+      assert.deepEqual(staticEnv(car[0]), [], 'no static credentials by default');
+      // The downward API gives the sidecar its own Pod (name, namespace, uid) for its Events.
+      assert.deepEqual(car[0].env.filter((e) => e.valueFrom?.fieldRef).map((e) => [e.name, e.valueFrom.fieldRef.fieldPath]), POD_ENV);
       assert.deepEqual(car[0].ports, [{ name: 'repl-metrics', containerPort: 9091, protocol: 'TCP' }]);
       assert.deepEqual(car[0].livenessProbe.httpGet, { path: '/healthz', port: 'repl-metrics' });
       assert.deepEqual(car[0].volumeMounts.slice(0, 4).map((m) => [m.name, m.mountPath, m.subPath]),
@@ -308,7 +315,7 @@ test('replication: explicit remotes, IRSA annotations, retention; static keys fr
   const sec = render(ci('monitoring-values.yaml'));
   for (const sts of ['simple-agency-simple-cli-us-east-1', 'simple-agency-simple-cli-us-east-1-brain']) {
   const repl = named(sec, 'StatefulSet', sts).spec.template.spec.containers.find((c) => c.name === 'sidecar');
-  assert.deepEqual(repl.env.map((e) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.optional ?? false]), [
+  assert.deepEqual(staticEnv(repl).map((e) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.optional ?? false]), [
     ['AWS_ACCESS_KEY_ID', 'agency-backup-credentials', false],
     ['AWS_SECRET_ACCESS_KEY', 'agency-backup-credentials', false],
     ['AWS_SESSION_TOKEN', 'agency-backup-credentials', true],
@@ -622,7 +629,7 @@ test('passive region: its sidecars follow the highest-priority active region; re
     ['ap-southeast-1-brain', false, 'us-east-1-brain']);
   const car = pod.containers.find((c) => c.name === 'sidecar');
   assert.deepEqual(car.volumeMounts.find((m) => m.name === 'data'), { name: 'data', mountPath: '/data' });
-  assert.equal(car.env, undefined, 'IRSA: no static keys');
+  assert.deepEqual(staticEnv(car), [], 'IRSA: no static keys');
   // A follower must not restore over what it follows: no init container here.
   assert.equal(pod.initContainers, undefined);
   assert.equal(named(objs, 'StatefulSet', `${name}-brain`).spec.template.spec.initContainers, undefined);

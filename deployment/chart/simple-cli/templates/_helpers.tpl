@@ -131,14 +131,19 @@ Empty when no region is active. */}}
 {{/* Static S3 keys for the replication containers from replicationSidecar.existingSecret (else
 the pod's ambient credentials: IRSA / Pod Identity through the ServiceAccount). */}}
 {{- define "simple-cli.awsEnv" -}}
+{{- with include "simple-cli.awsEnvItems" . -}}
+env:{{ . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+{{/* The same variables as list items (column 0), for containers that set more env. */}}
+{{- define "simple-cli.awsEnvItems" -}}
 {{- with .Values.replicationSidecar.existingSecret -}}
-env:
-  - name: AWS_ACCESS_KEY_ID
-    valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_ACCESS_KEY_ID}}
-  - name: AWS_SECRET_ACCESS_KEY
-    valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_SECRET_ACCESS_KEY}}
-  - name: AWS_SESSION_TOKEN
-    valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_SESSION_TOKEN, optional: true}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_ACCESS_KEY_ID}}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_SECRET_ACCESS_KEY}}
+- name: AWS_SESSION_TOKEN
+  valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: AWS_SESSION_TOKEN, optional: true}}
 {{- end -}}
 {{- end -}}
 
@@ -280,7 +285,16 @@ characters; validate.yaml refuses longer ones with the brain replicated). */}}
   args: ["sidecar", "--config", "/etc/agency-ha/replicate.yaml"]
   ports:
     - {name: repl-metrics, containerPort: {{ $repl.metricsPort }}, protocol: TCP}
-  {{- with include "simple-cli.awsEnv" $root }}{{ . | nindent 2 }}{{ end }}
+  env:
+    # The sidecar's own Pod, for its Kubernetes Events (WriterFenced, DivergentTailPreserved):
+    # `kubectl describe pod` matches Events on the Pod's uid.
+    - name: POD_NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    - name: POD_NAMESPACE
+      valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+    - name: POD_UID
+      valueFrom: {fieldRef: {fieldPath: metadata.uid}}
+  {{- with include "simple-cli.awsEnvItems" $root }}{{ . | nindent 4 }}{{ end }}
   livenessProbe:
     httpGet: {path: /healthz, port: repl-metrics}
     periodSeconds: 30
