@@ -50,3 +50,20 @@ export function metric(body, name, match = '') {
   }
   return sum;
 }
+
+// A state.json for the two-region sidecar tests: us-east-1 active, us-west-2 passive, promoted for
+// the regions in `promotedFor` (serving as well when that is not empty).
+export function stateJson(promotedFor) {
+  const now = new Date().toISOString();
+  const region = (active, promoted) => ({
+    status: 'healthy', since: now, reason: '', active, promoted: promoted.length > 0,
+    promotedFor: promoted, promotedSince: promoted.length > 0 ? now : null, lastProbe: null,
+  });
+  return JSON.stringify({
+    apiVersion: 'agency-ha/v1', generation: Date.now(), updatedAt: now, panic: false,
+    panicSince: null, failedRegions: [],
+    servingRegions: promotedFor.length ? ['us-east-1', 'us-west-2'] : ['us-east-1'],
+    regions: { 'us-east-1': region(true, []), 'us-west-2': region(false, promotedFor) },
+    transitions: [],
+  });
+}

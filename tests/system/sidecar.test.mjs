@@ -7,25 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, existsSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, run, startRole, waitFor, get, startGate } from './helpers.mjs';
-import { write, settle, tree } from './replication_helpers.mjs';
-
-function stateJson(promotedFor) {
-  const now = new Date().toISOString();
-  const region = (name, active, promoted) => ({
-    status: 'healthy', since: now, reason: '', active, promoted: promoted.length > 0,
-    promotedFor: promoted, promotedSince: promoted.length > 0 ? now : null, lastProbe: null,
-  });
-  return JSON.stringify({
-    apiVersion: 'agency-ha/v1', generation: Date.now(), updatedAt: now, panic: false,
-    panicSince: null, failedRegions: [],
-    servingRegions: promotedFor.length ? ['us-east-1', 'us-west-2'] : ['us-east-1'],
-    regions: {
-      'us-east-1': region('us-east-1', true, []),
-      'us-west-2': region('us-west-2', false, promotedFor),
-    },
-    transitions: [],
-  });
-}
+import { write, settle, tree, stateJson } from './replication_helpers.mjs';
 
 function setState(stateDir, promotedFor) {
   const r = run(['state', 'set', '--dir', stateDir, 'state.json', '--value', stateJson(promotedFor)]);

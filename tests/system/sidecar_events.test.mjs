@@ -8,25 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAsync, startKubeServer, startRole, tempDir, waitFor } from './helpers.mjs';
-import { write, settle } from './replication_helpers.mjs';
+import { write, settle, stateJson } from './replication_helpers.mjs';
 
 const KUBECTL = process.env.KUBECTL || '/usr/bin/kubectl';
 const HAVE_KUBECTL = existsSync(KUBECTL);
-
-function stateJson(promotedFor) {
-  const now = new Date().toISOString();
-  const region = (active, promoted) => ({
-    status: 'healthy', since: now, reason: '', active, promoted: promoted.length > 0,
-    promotedFor: promoted, promotedSince: promoted.length > 0 ? now : null, lastProbe: null,
-  });
-  return JSON.stringify({
-    apiVersion: 'agency-ha/v1', generation: Date.now(), updatedAt: now, panic: false,
-    panicSince: null, failedRegions: [],
-    servingRegions: promotedFor.length ? ['us-east-1', 'us-west-2'] : ['us-east-1'],
-    regions: { 'us-east-1': region(true, []), 'us-west-2': region(false, promotedFor) },
-    transitions: [],
-  });
-}
 
 async function setState(kube, cm, promotedFor) {
   const r = await runAsync(['state', 'set', '--configmap', `agency/${cm}`, '--kubeconfig', kube.kubeconfig,
