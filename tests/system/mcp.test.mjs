@@ -680,7 +680,7 @@ listen: "127.0.0.1:${port}"
   const ctl = await startController(t, cfg);
   const live = async () => JSON.parse(await (await fetch(`http://127.0.0.1:${port}/v1/status`)).text());
   await waitFor('a quiet period of >= 10 good probes', async () =>
-    (await live()).regions['us-east-1'].consecutiveSuccesses >= 10);
+    ((await live()).regions['us-east-1']?.consecutiveSuccesses ?? 0) >= 10);
   const stateBefore = readKey(stateDir, 'state.json');
 
   const client = await stdioClient(t, cfg);
