@@ -10,6 +10,7 @@
 #include "common/printable.h"
 #include "failover/failover_state.h"
 #include "failover/outages.h"
+#include "mcp/drill_plan.h"
 #include "objectstore/open.h"
 #include "replication/publish.h"
 #include "replication/snapshot.h"
@@ -30,37 +31,12 @@ ToolResult Ok(json structured, std::string summary) {
   return ToolResult{structured, summary + "\n" + jsonget::Dump(structured, 2), false};
 }
 
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v)
-    out += (out.empty() ? "" : ", ") + s;
-  return out.empty() ? "(none)" : out;
-}
-
-std::vector<std::string> ListKey(const state::KeyValues& kv, const char* key) {
-  auto it = kv.find(key);
-  if (it == kv.end()) return {};
-  auto parsed = failover::ParseRegionList(it->second);
-  return parsed ? *parsed : std::vector<std::string>{};
-}
-
 std::vector<failover::Transition> TransitionsOf(const state::KeyValues& kv) {
   auto it = kv.find(failover::kStateJsonKey);
   if (it == kv.end()) return {};
   auto st = failover::StateFromJson(it->second);
   if (!st) return {};
   return {st->recent.begin(), st->recent.end()};
-}
-
-// Checks that every argument is one the schema names (additionalProperties: false).
-std::string UnknownArgument(const json& args, std::initializer_list<const char*> known) {
-  for (const auto& [k, v] : args.items()) {
-    bool ok = false;
-    for (const char* n : known)
-      ok = ok || k == n;
-    if (!ok) return k;
-  }
-  return "";
 }
 
 json NullableString() {
@@ -416,188 +392,57 @@ std::optional<ToolResult> SecurityMonitor::Call(const std::string& name, const j
 }
 
 ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>& live) {
-  if (auto k =
-          UnknownArgument(args, {"region", "failure_type", "duration_seconds", "dry_run", "force"});
-      !k.empty()) {
-    return Fail("unknown argument \"" + Printable(k) + "\"");
-  }
-  if (!args.contains("region") || !args["region"].is_string()) {
-    return Fail("region: required, a string");
-  }
-  const std::string region = args["region"];
-  if (!FindRegion(region)) {
-    std::vector<std::string> names;
-    for (const auto& r : cfg_.regions)
-      names.push_back(r.name);
-    return Fail("unknown region \"" + Printable(region) + "\"; configured regions: " + Join(names));
-  }
-  std::string type = "health";
-  if (args.contains("failure_type")) {
-    if (!args["failure_type"].is_string()) return Fail("failure_type: must be a string");
-    type = args["failure_type"];
-  }
-  if (type == "pod" || type == "node" || type == "network") {
-    return Fail("failure_type \"" + type + "\" is not supported: this server has no " + type +
-                "-level fault injector (it does not delete pods, cordon nodes or partition the "
-                "network). Use failure_type \"health\": the region's readiness gates report "
-                "unhealthy, which the failover controller detects through its real probes.");
-  }
-  if (type != "health") {
-    return Fail("failure_type: unknown value \"" + Printable(type) + "\" (supported: health)");
-  }
-  const auto& m = cfg_.mcp;
-  long long duration = m.default_duration_seconds;
-  std::string shown = std::to_string(duration);  // the value as given, for the error
-  if (args.contains("duration_seconds")) {
-    const json& d = args["duration_seconds"];
-    shown = jsonget::Dump(d);
-    if (d.is_number_integer()) {
-      int64_t v = 0;
-      // Beyond int64 (a large unsigned): out of bounds below, never wrapped to a negative.
-      duration = jsonget::AsInt64(d, "duration_seconds", &v) ? v : INT64_MAX;
-    } else if (d.is_number_float() && std::isfinite(d.get<double>()) &&
-               std::floor(d.get<double>()) == d.get<double>()) {
-      const double x = d.get<double>();
-      duration = std::abs(x) < 1e15 ? static_cast<long long>(x) : x < 0 ? INT64_MIN : INT64_MAX;
-    } else {
-      return Fail("duration_seconds: must be a whole number of seconds");
-    }
-  }
-  if (duration < m.min_duration_seconds || duration > m.max_duration_seconds) {
-    return Fail("duration_seconds: " + shown + " is out of bounds (" +
-                std::to_string(m.min_duration_seconds) + ".." +
-                std::to_string(m.max_duration_seconds) +
-                ", set by mcp.minDurationSeconds and "
-                "mcp.maxDurationSeconds)");
-  }
-  bool dry_run = false, force = false;
-  for (auto [key, out] : {std::pair<const char*, bool*>{"dry_run", &dry_run}, {"force", &force}}) {
-    if (!args.contains(key)) continue;
-    if (!args[key].is_boolean()) return Fail(std::string(key) + ": must be a boolean");
-    *out = args[key].get<bool>();
-  }
-
+  auto req = ParseDrillRequest(args, cfg_);
+  if (!req) return Fail(req.message());
   const WallTime now = clock_.wall();
-  // Decides on one version of the state; run once for a dry run, and inside the store's
-  // conditional update for a real drill (so two servers cannot both start one for a region).
-  json out;
-  failover::SimulatedOutage o;
-  std::vector<std::string> serving, failed;
-  auto plan = [&](const state::KeyValues& cur) -> Result<state::KeyValues> {
-    std::vector<failover::SimulatedOutage> outages;
-    if (auto it = cur.find(failover::kSimulatedOutagesKey); it != cur.end()) {
-      auto parsed = failover::ParseOutages(it->second);
-      if (!parsed) {
-        return Err("the stored simulatedOutages key is malformed (" + parsed.message() +
-                   "); refusing to overwrite it. Inspect it with `agency-ha state get "
-                   "simulatedOutages`.");
-      }
-      outages = std::move(*parsed);
-    }
-    std::vector<Drill> drills;
-    if (auto it = cur.find(kDrillsKey); it != cur.end()) {
-      auto parsed = ParseDrills(it->second);
-      if (!parsed) {
-        return Err("the stored drills key is malformed (" + parsed.message() +
-                   "); refusing to overwrite it");
-      }
-      drills = std::move(*parsed);
-    }
-    if (const auto* a = failover::ActiveOutage(outages, region, now)) {
-      return Err("drill already running for region " + region + " (" + a->id + ", until " +
-                     FormatTime(a->expires_at) + "); end it with end_regional_outage first",
-                 409);
-    }
-    failed = ListKey(cur, failover::kFailedRegionsKey);
-    serving = ListKey(cur, failover::kServingRegionsKey);
-    std::vector<std::string> survivors;
-    for (const auto& r : cfg_.regions) {
-      if (r.name == region) continue;
-      if (failover::ContainsRegion(failed, r.name)) continue;
-      if (failover::ActiveOutage(outages, r.name, now)) continue;
-      if (failover::ContainsRegion(serving, r.name) || !r.active) survivors.push_back(r.name);
-    }
-    if (survivors.empty() && !force) {
-      return Err("refusing to take down " + region + ": no other region could serve (serving: " +
-                 Join(serving) + "; failed: " + Join(failed) +
-                 "). This drill would leave nothing to fail over to; pass force: true to run it "
-                 "anyway.");
-    }
-    o = failover::SimulatedOutage{};
-    o.id = "drill-" + region + "-" + std::to_string(EpochMillis(now));
-    o.region = region;
-    o.failure_type = type;
-    o.started_at = now;
-    o.expires_at = now + std::chrono::seconds(duration);
-    o.by = "mcp";
-    out = {{"dryRun", dry_run},
-           {"drillId", dry_run ? json(nullptr) : json(o.id)},
-           {"region", region},
-           {"failureType", type},
-           {"durationSeconds", duration},
-           {"startedAt", FormatTime(o.started_at)},
-           {"expiresAt", FormatTime(o.expires_at)},
-           {"servingBefore", serving},
-           {"failedBefore", failed},
-           {"survivors", survivors},
-           {"forced", force && survivors.empty()}};
-    std::vector<failover::SimulatedOutage> kept;
-    for (auto& x : outages) {
-      if (now < x.expires_at) kept.push_back(std::move(x));
-    }
-    kept.push_back(o);
-    Drill d;
-    d.id = o.id;
-    d.region = region;
-    d.failure_type = type;
-    d.duration_seconds = static_cast<int>(duration);
-    d.injected_at = o.started_at;
-    d.expires_at = o.expires_at;
-    d.serving_before = serving;
-    d.failed_before = failed;
-    d.positions_at_injection = PositionsOf(live);
-    drills.push_back(std::move(d));
-    // One write: the gates' outage entry and the drill's record land together or not at all.
-    return state::KeyValues{{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)},
-                            {kDrillsKey, DrillsToJson(drills)}};
-  };
-  if (dry_run) {
+  const json positions = PositionsOf(live);
+  const std::string& region = req->region;
+  const std::string duration = std::to_string(req->duration_seconds);
+  if (req->dry_run) {
     auto kv = store_.Read();
     if (!kv) {
       return Fail("cannot read the failover state (" + store_.Describe() + "): " + kv.message());
     }
-    auto p = plan(*kv);
+    auto p = PlanDrill(*kv, *req, cfg_, now, positions);
     if (!p) return Fail(p.message());
     json audit = {{"event", "DrillDryRun"}, {"at", FormatTime(now)}};
-    audit.update(out);
+    audit.update(p->summary);
     audit_(audit);
-    return Ok(out, "Dry run: a " + std::to_string(duration) + " s " + type + " outage of " +
-                       region + " would be written; nothing was changed. Regions left to serve: " +
-                       Join(out["survivors"].get<std::vector<std::string>>()) + ".");
+    return Ok(p->summary, "Dry run: a " + duration + " s " + req->failure_type + " outage of " +
+                              region +
+                              " would be written; nothing was changed. Regions left to "
+                              "serve: " +
+                              JoinRegions(p->survivors) + ".");
   }
-  bool decided = false;
+  // Decided inside the store's conditional update: two servers cannot both start one for a
+  // region. The plan of the version that was written is kept.
+  std::optional<DrillPlan> plan;
   auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
-    auto p = plan(cur);
-    decided = p.ok();
-    return p;
+    plan.reset();
+    auto p = PlanDrill(cur, *req, cfg_, now, positions);
+    if (!p) return p.error();
+    plan = std::move(*p);
+    return plan->write;
   });
   if (!w) {
-    if (!decided) return Fail(w.message());
+    if (!plan) return Fail(w.message());
     return Fail("cannot write the drill to the failover state (" + store_.Describe() +
                 "): " + w.message());
   }
+  const failover::SimulatedOutage& o = plan->outage;
   json audit = {{"event", "DrillStarted"}, {"at", FormatTime(now)}};
-  audit.update(out);
+  audit.update(plan->summary);
   audit_(audit);
   reg_.Add("agency_ha_mcp_drills_total", {{"region", region}, {"event", "started"}});
   if (events_) {
     events_("Warning", "DrillStarted",
-            "drill " + o.id + ": simulated " + type + " outage of region " + region + " for " +
-                std::to_string(duration) + "s, until " + FormatTime(o.expires_at),
+            "drill " + o.id + ": simulated " + req->failure_type + " outage of region " + region +
+                " for " + duration + "s, until " + FormatTime(o.expires_at),
             now);
   }
-  return Ok(out, "Drill " + o.id + " started: region " + region + " reports unhealthy until " +
-                     FormatTime(o.expires_at) + ". Follow it with get_drill_report.");
+  return Ok(plan->summary, "Drill " + o.id + " started: region " + region +
+                               " reports unhealthy until " + FormatTime(o.expires_at) +
+                               ". Follow it with get_drill_report.");
 }
 
 ToolResult SecurityMonitor::End(const json& args) {
@@ -679,8 +524,8 @@ ToolResult SecurityMonitor::Status(const Result<LiveStatus>& live) {
   if (auto it = kv->find(failover::kSimulatedOutagesKey); it != kv->end()) {
     if (auto p = failover::ParseOutages(it->second); p) outages = std::move(*p);
   }
-  const auto failed = ListKey(*kv, failover::kFailedRegionsKey);
-  const auto serving = ListKey(*kv, failover::kServingRegionsKey);
+  const auto failed = RegionListOf(*kv, failover::kFailedRegionsKey);
+  const auto serving = RegionListOf(*kv, failover::kServingRegionsKey);
   json regions = json::array();
   json active_drills = json::array();
   const json per =
@@ -735,7 +580,7 @@ ToolResult SecurityMonitor::Status(const Result<LiveStatus>& live) {
       {"activeDrills", active_drills},
       {"observations",
        ObservationsMeta(live, doc.contains("updatedAt") ? doc["updatedAt"] : json(nullptr))}};
-  std::string text = "Serving: " + Join(serving) + ". Failed: " + Join(failed) +
+  std::string text = "Serving: " + JoinRegions(serving) + ". Failed: " + JoinRegions(failed) +
                      ". Panic: " + (out["panic"].get<bool>() ? "yes" : "no") +
                      ". Active drills: " + std::to_string(active_drills.size()) + ".\n";
   for (const json& e : regions) {
@@ -866,8 +711,8 @@ ToolResult SecurityMonitor::Regions() {
   auto kv = store_.Read();
   state::KeyValues empty;
   const state::KeyValues& v = kv ? *kv : empty;
-  const auto failed = ListKey(v, failover::kFailedRegionsKey);
-  const auto serving = ListKey(v, failover::kServingRegionsKey);
+  const auto failed = RegionListOf(v, failover::kFailedRegionsKey);
+  const auto serving = RegionListOf(v, failover::kServingRegionsKey);
   std::vector<failover::SimulatedOutage> outages;
   if (auto it = v.find(failover::kSimulatedOutagesKey); it != v.end()) {
     if (auto p = failover::ParseOutages(it->second); p) outages = std::move(*p);

@@ -1,0 +1,301 @@
+// Table tests of the drill decision (mcp/drill_plan.h): ParseDrillRequest over the tool's
+// arguments, and PlanDrill over state versions. Each case is the state (failed, serving, stored
+// outages), the request and what must come out: a refusal with its reason, or the survivors and
+// the write.
+#include "mcp/drill_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "failover/failover_state.h"
+#include "mcp/report.h"
+
+namespace aha::mcp {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// "a" active, "~p" passive; durations 10..600, default 300.
+config::ControllerConfig Cfg(const std::string& regions) {
+  config::ControllerConfig c;
+  for (auto spec : Split(regions)) {
+    config::RegionConfig r;
+    if (spec[0] == '~') {
+      r.active = false;
+      spec = spec.substr(1);
+    }
+    r.name = spec;
+    r.endpoint = "http://127.0.0.1/health";
+    c.regions.push_back(r);
+  }
+  c.mcp.default_duration_seconds = 300;
+  c.mcp.min_duration_seconds = 10;
+  c.mcp.max_duration_seconds = 600;
+  return c;
+}
+
+const WallTime kNow = WallTime{} + std::chrono::hours(24 * 365 * 56);
+
+WallTime At(int seconds) {
+  return kNow + std::chrono::seconds(seconds);
+}
+
+std::string Lines(const std::string& csv) {
+  std::string out;
+  for (const auto& r : Split(csv))
+    out += r + "\n";
+  return out;
+}
+
+// "b:30" an outage of b expiring 30 s from now (negative: expired).
+std::vector<failover::SimulatedOutage> Outages(const std::string& spec) {
+  std::vector<failover::SimulatedOutage> out;
+  for (const auto& e : Split(spec)) {
+    const auto colon = e.find(':');
+    failover::SimulatedOutage o;
+    o.region = e.substr(0, colon);
+    o.id = "drill-" + o.region + "-old";
+    o.started_at = At(-1000);
+    o.expires_at = At(std::stoi(e.substr(colon + 1)));
+    o.by = "mcp";
+    out.push_back(o);
+  }
+  return out;
+}
+
+struct PlanCase {
+  std::string name;
+  std::string regions;
+  std::string failed;
+  std::string serving;
+  std::string outages;  // Outages() spec
+  std::string region;   // asked for
+  bool force = false;
+  std::string refusal = "";    // expected error substring; "" = a plan
+  int code = 0;                // expected error code
+  std::string survivors = "";  // expected when planned
+  bool forced = false;
+  std::string kept = "";  // regions of the written outages, in order (the new one last)
+};
+
+std::vector<std::string> RegionsOf(const std::vector<failover::SimulatedOutage>& os) {
+  std::vector<std::string> out;
+  for (const auto& o : os)
+    out.push_back(o.region);
+  return out;
+}
+
+TEST(PlanDrill, Table) {
+  const std::vector<PlanCase> cases = {
+      {"another active region serves", "a,b", "", "a,b", "", "a", false, "", 0, "b", false, "a"},
+      {"a passive standby survives though not serving", "a,~p", "", "a", "", "a", false, "", 0, "p",
+       false, "a"},
+      {"the only region: refused", "a", "", "a", "", "a", false, "no other region could serve", 0},
+      {"the only region, forced", "a", "", "a", "", "a", true, "", 0, "", true, "a"},
+      {"the other region failed: refused", "a,b", "b", "a", "", "a", false,
+       "refusing to take down a: no other region could serve (serving: a; failed: b)", 0},
+      {"the other active region not serving: no survivor", "a,b", "", "a", "", "a", false,
+       "no other region could serve", 0},
+      {"the other region is under a drill: no survivor", "a,b", "", "a,b", "b:30", "a", false,
+       "no other region could serve", 0},
+      {"forced past a drilled survivor keeps its outage", "a,b", "", "a,b", "b:30", "a", true, "",
+       0, "", true, "b,a"},
+      {"an expired drill of the other region does not count and is dropped", "a,b", "", "a,b",
+       "b:-1", "a", false, "", 0, "b", false, "a"},
+      {"an outage expiring exactly now is over", "a,b", "", "a,b", "a:0", "a", false, "", 0, "b",
+       false, "a"},
+      {"a drill of the region is running", "a,b", "", "a,b", "a:1", "a", false,
+       "drill already running for region a (drill-a-old, until ", 409},
+      {"a running drill is refused even with force", "a,b", "", "a,b", "a:1", "a", true,
+       "drill already running for region a", 409},
+      {"a failed passive does not survive", "a,~p", "p", "a", "", "a", false,
+       "no other region could serve (serving: a; failed: p)", 0},
+      {"survivors in configuration order", "c,a,~p,b", "", "a,b,c", "", "a", false, "", 0, "c,p,b",
+       false, "a"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto cfg = Cfg(c.regions);
+    state::KeyValues cur{{failover::kFailedRegionsKey, Lines(c.failed)},
+                         {failover::kServingRegionsKey, Lines(c.serving)}};
+    if (!c.outages.empty()) {
+      cur[failover::kSimulatedOutagesKey] = failover::OutagesToJson(Outages(c.outages));
+    }
+    DrillRequest req;
+    req.region = c.region;
+    req.duration_seconds = 60;
+    req.force = c.force;
+    auto p = PlanDrill(cur, req, cfg, kNow, nullptr);
+    if (!c.refusal.empty()) {
+      ASSERT_FALSE(p.ok());
+      EXPECT_NE(p.message().find(c.refusal), std::string::npos) << p.message();
+      EXPECT_EQ(p.code(), c.code);
+      continue;
+    }
+    ASSERT_TRUE(p.ok()) << p.message();
+    EXPECT_EQ(p->survivors, Split(c.survivors));
+    EXPECT_EQ(p->forced, c.forced);
+    EXPECT_EQ(p->summary["forced"], c.forced);
+    EXPECT_EQ(p->failed_before, Split(c.failed));
+    EXPECT_EQ(p->serving_before, Split(c.serving));
+    auto written = failover::ParseOutages(p->write.at(failover::kSimulatedOutagesKey));
+    ASSERT_TRUE(written.ok()) << written.message();
+    EXPECT_EQ(RegionsOf(*written), Split(c.kept));
+    EXPECT_EQ(written->back().id, p->outage.id);
+  }
+}
+
+TEST(PlanDrill, WritesTheOutageAndTheDrillRecordTogether) {
+  const auto cfg = Cfg("a,b");
+  state::KeyValues cur{{failover::kFailedRegionsKey, ""}, {failover::kServingRegionsKey, "a\nb\n"}};
+  Drill earlier;
+  earlier.id = "drill-b-1";
+  earlier.region = "b";
+  earlier.injected_at = At(-900);
+  earlier.expires_at = At(-600);
+  cur[kDrillsKey] = DrillsToJson({earlier});
+  DrillRequest req{"a", "health", 120, false, false};
+  const json positions = {{"a", nullptr}, {"b", {{"role", "writer"}}}};
+  auto p = PlanDrill(cur, req, cfg, kNow, positions);
+  ASSERT_TRUE(p.ok()) << p.message();
+  EXPECT_EQ(p->outage.id, "drill-a-" + std::to_string(EpochMillis(kNow)));
+  EXPECT_EQ(p->outage.started_at, kNow);
+  EXPECT_EQ(p->outage.expires_at, At(120));
+  EXPECT_EQ(p->outage.by, "mcp");
+  EXPECT_EQ(p->summary["drillId"], p->outage.id);
+  EXPECT_EQ(p->summary["durationSeconds"], 120);
+  EXPECT_EQ(p->summary["dryRun"], false);
+  ASSERT_EQ(p->write.size(), 2u);
+  auto drills = ParseDrills(p->write.at(kDrillsKey));
+  ASSERT_TRUE(drills.ok()) << drills.message();
+  ASSERT_EQ(drills->size(), 2u);
+  EXPECT_EQ((*drills)[0].id, "drill-b-1");
+  const Drill& d = (*drills)[1];
+  EXPECT_EQ(d.id, p->outage.id);
+  EXPECT_EQ(d.region, "a");
+  EXPECT_EQ(d.duration_seconds, 120);
+  EXPECT_EQ(d.injected_at, kNow);
+  EXPECT_EQ(d.expires_at, At(120));
+  EXPECT_EQ(d.serving_before, Split("a,b"));
+  // Kept as given (the drills key writes every data field, null when not reported).
+  EXPECT_TRUE(d.positions_at_injection["a"].is_null());
+  EXPECT_EQ(d.positions_at_injection["b"]["role"], "writer");
+}
+
+TEST(PlanDrill, ADryRunHasNoDrillIdButTheSamePlan) {
+  const auto cfg = Cfg("a,b");
+  state::KeyValues cur{{failover::kServingRegionsKey, "a\nb\n"}};
+  DrillRequest req{"a", "health", 60, true, false};
+  auto p = PlanDrill(cur, req, cfg, kNow, nullptr);
+  ASSERT_TRUE(p.ok()) << p.message();
+  EXPECT_TRUE(p->summary["drillId"].is_null());
+  EXPECT_EQ(p->summary["dryRun"], true);
+  EXPECT_EQ(p->survivors, Split("b"));
+}
+
+TEST(PlanDrill, MalformedStoredKeysAreRefusedNeverOverwritten) {
+  const auto cfg = Cfg("a,b");
+  DrillRequest req{"a", "health", 60, false, true};
+  for (const auto& [key, why] : std::vector<std::pair<std::string, std::string>>{
+           {failover::kSimulatedOutagesKey, "the stored simulatedOutages key is malformed"},
+           {kDrillsKey, "the stored drills key is malformed"}}) {
+    SCOPED_TRACE(key);
+    state::KeyValues cur{{failover::kServingRegionsKey, "a\nb\n"}, {key, "{not json"}};
+    auto p = PlanDrill(cur, req, cfg, kNow, nullptr);
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.message().find(why), std::string::npos) << p.message();
+    EXPECT_NE(p.message().find("refusing to overwrite it"), std::string::npos) << p.message();
+  }
+}
+
+struct ArgsCase {
+  std::string name;
+  json args;
+  std::string refusal;  // expected error substring; "" = parsed
+  long long duration = 300;
+  bool dry_run = false;
+  bool force = false;
+};
+
+TEST(ParseDrillRequest, Table) {
+  const std::vector<ArgsCase> cases = {
+      {"defaults", {{"region", "a"}}, ""},
+      {"everything given",
+       {{"region", "a"},
+        {"failure_type", "health"},
+        {"duration_seconds", 42},
+        {"dry_run", true},
+        {"force", true}},
+       "",
+       42,
+       true,
+       true},
+      {"a whole float duration", {{"region", "a"}, {"duration_seconds", 60.0}}, "", 60},
+      {"unknown argument", {{"region", "a"}, {"zone", "x"}}, "unknown argument \"zone\""},
+      {"no region", json::object(), "region: required, a string"},
+      {"region not a string", {{"region", 1}}, "region: required, a string"},
+      {"unknown region", {{"region", "z"}}, "unknown region \"z\"; configured regions: a, b, p"},
+      {"failure_type not a string",
+       {{"region", "a"}, {"failure_type", 1}},
+       "failure_type: must be a string"},
+      {"pod is refused with why",
+       {{"region", "a"}, {"failure_type", "pod"}},
+       "failure_type \"pod\" is not supported: this server has no pod-level fault injector"},
+      {"network is refused with why",
+       {{"region", "a"}, {"failure_type", "network"}},
+       "no network-level fault injector"},
+      {"unknown failure_type",
+       {{"region", "a"}, {"failure_type", "fire"}},
+       "failure_type: unknown value \"fire\" (supported: health)"},
+      {"fractional duration",
+       {{"region", "a"}, {"duration_seconds", 1.5}},
+       "duration_seconds: must be a whole number of seconds"},
+      {"duration as a string",
+       {{"region", "a"}, {"duration_seconds", "60"}},
+       "duration_seconds: must be a whole number of seconds"},
+      {"duration below the minimum",
+       {{"region", "a"}, {"duration_seconds", 9}},
+       "duration_seconds: 9 is out of bounds (10..600"},
+      {"duration above the maximum",
+       {{"region", "a"}, {"duration_seconds", 601}},
+       "duration_seconds: 601 is out of bounds"},
+      {"duration beyond int64 is not wrapped",
+       {{"region", "a"}, {"duration_seconds", 18446744073709551615ull}},
+       "duration_seconds: 18446744073709551615 is out of bounds"},
+      {"huge negative float", {{"region", "a"}, {"duration_seconds", -1e300}}, "is out of bounds"},
+      {"dry_run not a boolean",
+       {{"region", "a"}, {"dry_run", "yes"}},
+       "dry_run: must be a boolean"},
+      {"force not a boolean", {{"region", "a"}, {"force", 1}}, "force: must be a boolean"},
+  };
+  const auto cfg = Cfg("a,b,~p");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto r = ParseDrillRequest(c.args, cfg);
+    if (!c.refusal.empty()) {
+      ASSERT_FALSE(r.ok());
+      EXPECT_NE(r.message().find(c.refusal), std::string::npos) << r.message();
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_EQ(r->region, "a");
+    EXPECT_EQ(r->failure_type, "health");
+    EXPECT_EQ(r->duration_seconds, c.duration);
+    EXPECT_EQ(r->dry_run, c.dry_run);
+    EXPECT_EQ(r->force, c.force);
+  }
+}
+
+}  // namespace
+}  // namespace aha::mcp
