@@ -1,0 +1,320 @@
+// The controller's observe → decide → act loop (controller/controller.h) through its seams: a
+// scripted ObservationSource (one probe round per Observe(), the FakeClock advanced one second per
+// round), an in-memory StateStore that counts writes and can fail them, and a Leadership switch.
+// Run() itself is driven: the source stops the loop when its script is done.
+#include "controller/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <sstream>
+
+#include "failover/failover_state.h"
+
+namespace aha::controller {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// Regions a, b active and p passive; 2 failures to fail, 2 successes to recover, failback 3 s.
+config::ControllerConfig Cfg() {
+  config::ControllerConfig c;
+  for (const auto& [name, active] :
+       std::vector<std::pair<std::string, bool>>{{"a", true}, {"b", true}, {"p", false}}) {
+    config::RegionConfig r;
+    r.name = name;
+    r.active = active;
+    r.endpoint = "http://127.0.0.1:9/health";
+    c.regions.push_back(r);
+  }
+  c.probe.failure_threshold = 2;
+  c.probe.success_threshold = 2;
+  c.probe.interval_seconds = 0.001;
+  c.policy.failback_seconds = 3;
+  return c;
+}
+
+class MemoryStore final : public state::StateStore {
+ public:
+  Result<state::KeyValues> Read() override {
+    std::lock_guard l(mu_);
+    return kv_;
+  }
+  Result<int> Write(const state::KeyValues& kv) override {
+    std::lock_guard l(mu_);
+    ++write_calls_;
+    if (fail_writes_) return Err("disk full");
+    int changed = 0;
+    for (const auto& [k, v] : kv) {
+      if (kv_[k] != v) ++changed;
+      kv_[k] = v;
+    }
+    return changed;
+  }
+  Result<int> Update(const state::UpdateFn& fn) override {
+    std::lock_guard l(mu_);
+    auto upd = fn(kv_);
+    if (!upd) return upd.error();
+    for (const auto& [k, v] : *upd)
+      kv_[k] = v;
+    return static_cast<int>(upd->size());
+  }
+  std::string Describe() const override { return "memory"; }
+
+  std::string Get(const std::string& key) {
+    std::lock_guard l(mu_);
+    return kv_[key];
+  }
+  int WriteCalls() {
+    std::lock_guard l(mu_);
+    return write_calls_;
+  }
+  void FailWrites(bool fail) {
+    std::lock_guard l(mu_);
+    fail_writes_ = fail;
+  }
+
+ private:
+  std::mutex mu_;
+  state::KeyValues kv_;
+  int write_calls_ = 0;
+  bool fail_writes_ = false;
+};
+
+// What the store held when a round began: the outcome of every round before it.
+struct Seen {
+  std::string failed;
+  std::string serving;
+  int write_calls;
+};
+
+// One round per Observe(): the regions named in the script's entry fail, the others answer 200.
+// After the last entry the loop is stopped (Run returns once that round is done).
+class ScriptedSource final : public ObservationSource {
+ public:
+  ScriptedSource(FakeClock& clock, MemoryStore& store, std::vector<std::string> script)
+      : clock_(clock), store_(store), script_(std::move(script)) {}
+
+  std::map<std::string, failover::Observation> Observe() override {
+    clock_.advance(std::chrono::seconds(1));
+    seen.push_back({Csv(store_.Get(failover::kFailedRegionsKey)),
+                    Csv(store_.Get(failover::kServingRegionsKey)), store_.WriteCalls()});
+    if (before_round) before_round(rounds_);
+    const auto down =
+        rounds_ < script_.size() ? Split(script_[rounds_]) : std::vector<std::string>{};
+    ++rounds_;
+    if (rounds_ >= script_.size() && stop) stop->Stop();
+    std::map<std::string, failover::Observation> obs;
+    for (const char* r : {"a", "b", "p"}) {
+      const bool ok = std::find(down.begin(), down.end(), r) == down.end();
+      obs[r] =
+          failover::Observation{ok, 1.0, ok ? "HTTP 200" : "connection refused", clock_.wall()};
+    }
+    return obs;
+  }
+
+  Stopper* stop = nullptr;
+  std::function<void(size_t round)> before_round;
+  std::vector<Seen> seen;
+
+ private:
+  // A stored region list ("a\nb\n") as "a,b".
+  static std::string Csv(const std::string& lines) {
+    std::string out;
+    for (char ch : lines)
+      out += ch == '\n' ? ',' : ch;
+    if (!out.empty() && out.back() == ',') out.pop_back();
+    return out;
+  }
+  FakeClock& clock_;
+  MemoryStore& store_;
+  std::vector<std::string> script_;
+  size_t rounds_ = 0;
+};
+
+class SwitchLeadership final : public Leadership {
+ public:
+  bool IsLeader() const override { return leading; }
+  std::string Holder() const override { return leading ? "me" : "other"; }
+  std::string Identity() const override { return "me"; }
+  std::atomic<bool> leading{false};
+};
+
+std::string Events(const std::vector<failover::Transition>& ts) {
+  std::string out;
+  for (const auto& t : ts) {
+    out += (out.empty() ? "" : ",") + std::string(failover::TransitionName(t.kind)) +
+           (t.region.empty() ? "" : ":" + t.region);
+  }
+  return out;
+}
+
+class ControllerLoop : public ::testing::Test {
+ protected:
+  config::ControllerConfig cfg = Cfg();
+  FakeClock clock;
+  MemoryStore store;
+  metrics::Registry reg;
+  std::vector<std::string> sunk;  // transitions passed to the sink, one string per round
+
+  void RunScript(Controller& c, ScriptedSource& src) {
+    Stopper stop;
+    src.stop = &stop;
+    c.SetTransitionSink(
+        [&](const std::vector<failover::Transition>& ts) { sunk.push_back(Events(ts)); });
+    c.Run(stop);
+  }
+};
+
+TEST_F(ControllerLoop, StartWritesTheReconciledStateBeforeAnyProbe) {
+  ScriptedSource src(clock, store, {});
+  Controller c(cfg, store, src, clock, reg);
+  ASSERT_TRUE(c.Start().ok());
+  EXPECT_EQ(store.Get(failover::kServingRegionsKey), "a\nb\n");
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "");
+  auto st = failover::StateFromJson(store.Get(failover::kStateJsonKey));
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(st->generation, 1u);
+  EXPECT_FALSE(c.Ready()) << "no round has completed yet";
+  EXPECT_TRUE(src.seen.empty()) << "Start does not probe";
+}
+
+TEST_F(ControllerLoop, RunFailsOverAfterTheThresholdAndFailsBackAfterRecovery) {
+  ScriptedSource src(clock, store, {"", "a", "a", "a", "", "", "", "", "", "", ""});
+  Controller c(cfg, store, src, clock, reg);
+  ASSERT_TRUE(c.Start().ok());
+  RunScript(c, src);
+  ASSERT_EQ(src.seen.size(), 11u);
+  // What the store held at the start of each round, i.e. after the round before it.
+  std::vector<std::pair<std::string, std::string>> want = {
+      {"", "a,b"},    // after Start
+      {"", "a,b"},    // round 0: all healthy
+      {"", "a,b"},    // round 1: a down once, below the threshold
+      {"a", "b,p"},   // round 2: a failed, p promoted
+      {"a", "b,p"},   // round 3
+      {"a", "b,p"},   // round 4: one success
+      {"", "a,b,p"},  // round 5: a recovered; p stays until failback
+      {"", "a,b,p"},  // round 6
+      {"", "a,b,p"},  // round 7
+      {"", "a,b"},    // round 8: 3 s after recovery, p demoted
+      {"", "a,b"},    // round 9
+  };
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE("round " + std::to_string(i));
+    EXPECT_EQ(src.seen[i].failed, want[i].first);
+    EXPECT_EQ(src.seen[i].serving, want[i].second);
+  }
+  EXPECT_EQ(sunk, (std::vector<std::string>{"RegionFailed:a,RegionPromoted:p", "RegionRecovered:a",
+                                            "RegionDemoted:p"}));
+  EXPECT_TRUE(c.Ready());
+  const json status = c.StatusJson();
+  EXPECT_EQ(status["lastRound"], FormatTime(clock.wall()));
+  EXPECT_TRUE(status["lastWriteError"].is_null());
+}
+
+TEST_F(ControllerLoop, QuietRoundsWriteNothingAfterTheFirstObservation) {
+  ScriptedSource src(clock, store, {"", "", "", "", ""});
+  Controller c(cfg, store, src, clock, reg);
+  ASSERT_TRUE(c.Start().ok());
+  RunScript(c, src);
+  ASSERT_EQ(src.seen.size(), 5u);
+  // Start writes once; the first round that observed the regions writes once (state.json must
+  // not keep "not observed yet"); healthy rounds after it write nothing.
+  EXPECT_EQ(src.seen[0].write_calls, 1);
+  EXPECT_EQ(src.seen[1].write_calls, 2);
+  EXPECT_EQ(src.seen[4].write_calls, 2);
+  EXPECT_EQ(store.WriteCalls(), 2);
+  EXPECT_TRUE(sunk.empty());
+}
+
+TEST_F(ControllerLoop, AFailedWriteIsRetriedEveryRoundAndReadyWaitsForIt) {
+  ScriptedSource src(clock, store, {"a", "a", "a", "a"});
+  Controller c(cfg, store, src, clock, reg);
+  ASSERT_TRUE(c.Start().ok());
+  store.FailWrites(true);
+  src.before_round = [&](size_t round) {
+    if (round == 3) store.FailWrites(false);
+  };
+  // Rounds 0..2 by hand: Ready and the status page between rounds.
+  c.Tick();
+  c.Tick();  // a fails: the write is refused
+  EXPECT_FALSE(c.Ready());
+  EXPECT_EQ(c.StatusJson()["lastWriteError"], "disk full");
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "") << "nothing reached the store";
+  const int calls = store.WriteCalls();
+  c.Tick();  // nothing new decided, but the state is dirty: tried again
+  EXPECT_EQ(store.WriteCalls(), calls + 1);
+  EXPECT_TRUE(sunk.empty());
+  c.Tick();  // writes succeed again
+  EXPECT_TRUE(c.Ready());
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "a\n");
+  EXPECT_TRUE(c.StatusJson()["lastWriteError"].is_null());
+}
+
+// Driven round by round (Tick, and Start as Run calls it on a new term): leadership changes
+// between rounds here, which Run cannot be made to do deterministically from the source.
+TEST_F(ControllerLoop, AStandbyDecidesButWritesNothingAndReloadsWhenItLeads) {
+  SwitchLeadership lead;
+  ScriptedSource src(clock, store, {"a", "a", "a", ""});
+  Controller c(cfg, store, src, clock, reg);
+  c.SetLeadership(&lead);
+  c.SetTransitionSink(
+      [&](const std::vector<failover::Transition>& ts) { sunk.push_back(Events(ts)); });
+  ASSERT_TRUE(c.Start().ok());
+  c.Tick();
+  c.Tick();
+  auto d = c.Tick();
+  EXPECT_EQ(d.next.Failed(), std::vector<std::string>{"a"}) << "a standby decides";
+  EXPECT_EQ(store.WriteCalls(), 0) << "but writes nothing";
+  EXPECT_TRUE(sunk.empty());
+  EXPECT_TRUE(c.Ready()) << "a standby is ready once it observes";
+  // Another leader's decisions are in the store (a not failed); this replica takes over.
+  failover::State other;
+  other.generation = 7;
+  ASSERT_TRUE(store
+                  .Write({{failover::kStateJsonKey,
+                           failover::StateToJson(other, {{"a", true}, {"b", true}, {"p", false}})}})
+                  .ok());
+  lead.leading = true;
+  ASSERT_TRUE(c.Start().ok());
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "") << "the private view is not published";
+  EXPECT_EQ(store.Get(failover::kServingRegionsKey), "a\nb\n");
+  d = c.Tick();
+  EXPECT_TRUE(d.next.Failed().empty());
+  EXPECT_TRUE(sunk.empty()) << "no RegionRecovered for a failure only the standby saw";
+  auto st = failover::StateFromJson(store.Get(failover::kStateJsonKey));
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_GE(st->generation, 7u) << "continues the other leader's generation";
+}
+
+TEST_F(ControllerLoop, ARestartKeepsAFailedRegionFailedWithoutANewTransition) {
+  {
+    ScriptedSource src(clock, store, {"a", "a"});
+    Controller c(cfg, store, src, clock, reg);
+    ASSERT_TRUE(c.Start().ok());
+    RunScript(c, src);
+  }
+  ASSERT_EQ(sunk, (std::vector<std::string>{"RegionFailed:a,RegionPromoted:p"}));
+  sunk.clear();
+  ScriptedSource src(clock, store, {"a", "a", "a"});
+  Controller c(cfg, store, src, clock, reg);
+  ASSERT_TRUE(c.Start().ok());
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "a\n");
+  RunScript(c, src);
+  EXPECT_TRUE(sunk.empty()) << sunk.front();
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "a\n");
+  EXPECT_EQ(store.Get(failover::kServingRegionsKey), "b\np\n");
+}
+
+}  // namespace
+}  // namespace aha::controller
