@@ -35,19 +35,11 @@ std::chrono::milliseconds Ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
-}  // namespace
-
-int RunCommand(const std::string& config_path, bool check_only) {
-  auto cfg = config::LoadControllerConfig(config_path);
-  if (!cfg) {
-    std::fprintf(stderr, "agency-ha controller: %s\n", cfg.message().c_str());
-    return 2;
-  }
-  // Observer quorum tokens: read (and so validated) before anything runs. --check validates
-  // them too, but only warns about a file that does not exist (yet): a config rendered for a pod
-  // names the path of a Secret mounted only there.
-  std::string observations_token;
-  std::map<std::string, std::string> peer_tokens;
+// Observer quorum tokens: read (and so validated) before anything runs. --check validates them
+// too, but only warns about a file that does not exist (yet): a config rendered for a pod names
+// the path of a Secret mounted only there. False (after printing why) when one is unusable.
+bool ReadTokens(const config::ControllerConfig& cfg, bool check_only,
+                std::string* observations_token, std::map<std::string, std::string>* peer_tokens) {
   auto read_token = [&](const std::string& key, const std::string& path, std::string* out) {
     if (check_only && ::access(path.c_str(), F_OK) != 0) {
       std::fprintf(stderr, "agency-ha controller: warning: %s: %s does not exist here\n",
@@ -62,59 +54,168 @@ int RunCommand(const std::string& config_path, bool check_only) {
     *out = *t;
     return true;
   };
-  if (!cfg->observations_token.empty() &&
-      !read_token("observationsToken", cfg->observations_token, &observations_token)) {
+  if (!cfg.observations_token.empty() &&
+      !read_token("observationsToken", cfg.observations_token, observations_token)) {
+    return false;
+  }
+  for (size_t i = 0; i < cfg.peers.size(); ++i) {
+    const auto& p = cfg.peers[i];
+    (*peer_tokens)[p.name] = *observations_token;
+    if (!p.token_file.empty() && !read_token("peers[" + std::to_string(i) + "].tokenFile",
+                                             p.token_file, &(*peer_tokens)[p.name])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void PrintValid(const std::string& config_path, const config::ControllerConfig& cfg) {
+  if (cfg.QuorumEnabled()) {
+    std::printf("%s: valid (%zu regions, %zu peers, quorum %d of %d)\n", config_path.c_str(),
+                cfg.regions.size(), cfg.peers.size(), cfg.quorum.size, cfg.Observers());
+  } else {
+    std::printf("%s: valid (%zu regions)\n", config_path.c_str(), cfg.regions.size());
+  }
+}
+
+// The state store, and with it the API connection when the state lives in a ConfigMap or leader
+// election needs one.
+struct StateConnection {
+  std::shared_ptr<kube::Client> kube_client;  // null without an API
+  std::string ns;                             // the connection's namespace
+  std::unique_ptr<state::StateStore> store;
+};
+
+// Errors are prefixed with the config key they concern ("kubeconfig: ...", "state.file: ...").
+Result<StateConnection> OpenState(const config::ControllerConfig& cfg) {
+  StateConnection c;
+  if (cfg.state.is_configmap() || cfg.leader_election.enabled) {
+    auto conn = kube::Resolve(
+        kube::LoadOptions{cfg.kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+    if (!conn) return Err("kubeconfig: " + conn.message());
+    c.ns = conn->ns;
+    c.kube_client = std::make_shared<kube::Client>(*conn);
+  }
+  if (cfg.state.is_configmap()) {
+    const std::string cm_ns =
+        cfg.state.configmap_namespace.empty() ? c.ns : cfg.state.configmap_namespace;
+    c.store = std::make_unique<state::ConfigMapStateStore>(
+        c.kube_client, cm_ns, cfg.state.configmap_name,
+        std::map<std::string, std::string>{{"app.kubernetes.io/managed-by", "agency-ha"},
+                                           {"app.kubernetes.io/component", "failover-state"}});
+  } else {
+    if (Status s = EnsureWritableDir(cfg.state.file); !s) {
+      return Err("state.file: " + s.message());
+    }
+    c.store = std::make_unique<state::FileStateStore>(cfg.state.file);
+  }
+  return c;
+}
+
+// The Lease of leader election: in leaderElection.leaseNamespace, else the state ConfigMap's
+// namespace, else the connection's.
+std::unique_ptr<kube::LeaderElector> MakeElector(const config::ControllerConfig& cfg,
+                                                 const StateConnection& conn) {
+  const auto& le = cfg.leader_election;
+  kube::LeaderConfig lc;
+  lc.ns = le.lease_namespace.empty()
+              ? (cfg.state.configmap_namespace.empty() ? conn.ns : cfg.state.configmap_namespace)
+              : le.lease_namespace;
+  lc.name = le.lease_name;
+  lc.identity = le.identity.empty() ? DefaultIdentity() : le.identity;
+  lc.lease_duration = Ms(le.lease_duration_seconds);
+  lc.renew_deadline = Ms(le.renew_deadline_seconds);
+  lc.retry_period = Ms(le.retry_period_seconds);
+  return std::make_unique<kube::LeaderElector>(conn.kube_client, lc, SystemClock::instance());
+}
+
+// Kubernetes Events on the state ConfigMap, one per transition.
+Controller::TransitionSink EventSink(const StateConnection& conn, const std::string& instance) {
+  auto* cm = static_cast<state::ConfigMapStateStore*>(conn.store.get());
+  auto events =
+      std::make_shared<kube::EventRecorder>(conn.kube_client, "agency-ha-controller", instance);
+  return [events, cm](const std::vector<failover::Transition>& ts) {
+    for (const auto& t : ts) {
+      const bool warning = t.kind == failover::TransitionKind::kRegionFailed ||
+                           t.kind == failover::TransitionKind::kPanicEntered;
+      std::string msg = (t.region.empty() ? std::string() : "region " + t.region + ": ") + t.reason;
+      // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides the Event.
+      if (Status s = events->RecordAbout(kube::kConfigMaps, cm->ns(), cm->name(),
+                                         warning ? "Warning" : "Normal",
+                                         failover::TransitionName(t.kind), msg, t.at);
+          !s) {
+        log::Warn("cannot record event",
+                  {{"reason", failover::TransitionName(t.kind)}, {"error", s.message()}});
+      }
+    }
+  };
+}
+
+// GET /, /healthz, /readyz, /v1/status, and /v1/observations when a token guards it. /metrics is
+// registered by the caller.
+void AddStatusHandlers(httpd::HttpServer& http, Controller& ctl, const kube::LeaderElector* elector,
+                       const std::string& observations_token) {
+  http.Get("/", StatusPageResponse);  // the status page (src/controller/status_page.h)
+  http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
+  http.Get("/readyz", [&ctl, elector] {
+    bool ready = ctl.Ready();
+    std::string body = ready ? "ready" : "not ready: no completed round or state unwritten";
+    if (elector) {
+      body += elector->IsLeader()
+                  ? "; leader " + elector->Identity()
+                  : "; standby, leader is " +
+                        (elector->Holder().empty() ? std::string("(none)") : elector->Holder());
+    }
+    return httpd::Response{ready ? 200 : 503, "text/plain", body + "\n"};
+  });
+  http.Get("/v1/status", [&ctl] {
+    return httpd::Response{200, "application/json", jsonget::Dump(ctl.StatusJson(), 2) + "\n"};
+  });
+  if (!observations_token.empty()) {
+    http.GetWithAuthorization(
+        "/v1/observations", [&ctl, observations_token](const std::string& authorization) {
+          if (!quorum::BearerMatches(authorization, observations_token)) {
+            return httpd::Response{401, "application/json",
+                                   "{\"error\": \"a valid bearer token is required\"}\n"};
+          }
+          return httpd::Response{200, "application/json", ctl.ObservationsJson()};
+        });
+  }
+}
+
+// With an API store, an unreachable API at start-up is retried rather than fatal.
+void StartUntilReadOrStopped(Controller& ctl, Stopper& stop) {
+  while (!stop.stopped()) {
+    Status s = ctl.Start();
+    if (s) break;
+    log::Error("cannot read state; retrying", {{"error", s.message()}});
+    if (stop.WaitFor(std::chrono::seconds(2))) break;
+  }
+}
+
+}  // namespace
+
+int RunCommand(const std::string& config_path, bool check_only) {
+  auto cfg = config::LoadControllerConfig(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "agency-ha controller: %s\n", cfg.message().c_str());
     return 2;
   }
-  for (size_t i = 0; i < cfg->peers.size(); ++i) {
-    const auto& p = cfg->peers[i];
-    peer_tokens[p.name] = observations_token;
-    if (!p.token_file.empty() && !read_token("peers[" + std::to_string(i) + "].tokenFile",
-                                             p.token_file, &peer_tokens[p.name])) {
-      return 2;
-    }
-  }
+  std::string observations_token;
+  std::map<std::string, std::string> peer_tokens;
+  if (!ReadTokens(*cfg, check_only, &observations_token, &peer_tokens)) return 2;
   if (check_only) {
-    if (cfg->QuorumEnabled()) {
-      std::printf("%s: valid (%zu regions, %zu peers, quorum %d of %d)\n", config_path.c_str(),
-                  cfg->regions.size(), cfg->peers.size(), cfg->quorum.size, cfg->Observers());
-    } else {
-      std::printf("%s: valid (%zu regions)\n", config_path.c_str(), cfg->regions.size());
-    }
+    PrintValid(config_path, *cfg);
     return 0;
   }
   log::Level level;
   if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
-
-  // The state store (and, with it, the API connection when the state lives in a ConfigMap).
-  std::shared_ptr<kube::Client> kube_client;
-  std::unique_ptr<state::StateStore> store;
-  std::string ns;
-  const bool needs_api = cfg->state.is_configmap() || cfg->leader_election.enabled;
-  if (needs_api) {
-    auto conn = kube::Resolve(
-        kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
-    if (!conn) {
-      std::fprintf(stderr, "agency-ha controller: kubeconfig: %s\n", conn.message().c_str());
-      return 2;
-    }
-    ns = conn->ns;
-    kube_client = std::make_shared<kube::Client>(*conn);
+  auto conn = OpenState(*cfg);
+  if (!conn) {
+    std::fprintf(stderr, "agency-ha controller: %s\n", conn.message().c_str());
+    return 2;
   }
-  if (cfg->state.is_configmap()) {
-    const std::string cm_ns =
-        cfg->state.configmap_namespace.empty() ? ns : cfg->state.configmap_namespace;
-    store = std::make_unique<state::ConfigMapStateStore>(
-        kube_client, cm_ns, cfg->state.configmap_name,
-        std::map<std::string, std::string>{{"app.kubernetes.io/managed-by", "agency-ha"},
-                                           {"app.kubernetes.io/component", "failover-state"}});
-  } else {
-    if (Status s = EnsureWritableDir(cfg->state.file); !s) {
-      std::fprintf(stderr, "agency-ha controller: state.file: %s\n", s.message().c_str());
-      return 2;
-    }
-    store = std::make_unique<state::FileStateStore>(cfg->state.file);
-  }
+  state::StateStore& store = *conn->store;
 
   BlockTerminationSignals();
   Stopper stop;
@@ -123,7 +224,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
   metrics::Registry reg;
   DefineControllerMetrics(reg);
   ProberSource source(*cfg, SystemClock::instance(), reg);
-  Controller ctl(*cfg, *store, source, SystemClock::instance(), reg);
+  Controller ctl(*cfg, store, source, SystemClock::instance(), reg);
 
   // Observer quorum: the peers' observations, polled on their own thread.
   std::unique_ptr<quorum::PeerPoller> poller;
@@ -141,43 +242,12 @@ int RunCommand(const std::string& config_path, bool check_only) {
   std::thread election;
   Stopper election_stop;
   if (cfg->leader_election.enabled) {
-    const auto& le = cfg->leader_election;
-    kube::LeaderConfig lc;
-    lc.ns = le.lease_namespace.empty()
-                ? (cfg->state.configmap_namespace.empty() ? ns : cfg->state.configmap_namespace)
-                : le.lease_namespace;
-    lc.name = le.lease_name;
-    lc.identity = le.identity.empty() ? DefaultIdentity() : le.identity;
-    lc.lease_duration = Ms(le.lease_duration_seconds);
-    lc.renew_deadline = Ms(le.renew_deadline_seconds);
-    lc.retry_period = Ms(le.retry_period_seconds);
-    elector = std::make_unique<kube::LeaderElector>(kube_client, lc, SystemClock::instance());
+    elector = MakeElector(*cfg, *conn);
     ctl.SetLeadership(elector.get());
     reg.DefineGauge("agency_ha_leader", "1 on the replica that holds the lease.");
   }
-
-  // Kubernetes Events on the state ConfigMap, one per transition.
-  std::unique_ptr<kube::EventRecorder> events;
   if (cfg->state.is_configmap()) {
-    auto* cm = static_cast<state::ConfigMapStateStore*>(store.get());
-    events = std::make_unique<kube::EventRecorder>(
-        kube_client, "agency-ha-controller", elector ? elector->Identity() : DefaultIdentity());
-    ctl.SetTransitionSink([&events, cm](const std::vector<failover::Transition>& ts) {
-      for (const auto& t : ts) {
-        const bool warning = t.kind == failover::TransitionKind::kRegionFailed ||
-                             t.kind == failover::TransitionKind::kPanicEntered;
-        std::string msg =
-            (t.region.empty() ? std::string() : "region " + t.region + ": ") + t.reason;
-        // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides the Event.
-        if (Status s = events->RecordAbout(kube::kConfigMaps, cm->ns(), cm->name(),
-                                           warning ? "Warning" : "Normal",
-                                           failover::TransitionName(t.kind), msg, t.at);
-            !s) {
-          log::Warn("cannot record event",
-                    {{"reason", failover::TransitionName(t.kind)}, {"error", s.message()}});
-        }
-      }
-    });
+    ctl.SetTransitionSink(EventSink(*conn, elector ? elector->Identity() : DefaultIdentity()));
   }
 
   httpd::HttpServer http;
@@ -187,31 +257,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
     }
     return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
   });
-  http.Get("/", StatusPageResponse);  // the status page (src/controller/status_page.h)
-  http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
-  http.Get("/readyz", [&] {
-    bool ready = ctl.Ready();
-    std::string body = ready ? "ready" : "not ready: no completed round or state unwritten";
-    if (elector) {
-      body += elector->IsLeader()
-                  ? "; leader " + elector->Identity()
-                  : "; standby, leader is " +
-                        (elector->Holder().empty() ? std::string("(none)") : elector->Holder());
-    }
-    return httpd::Response{ready ? 200 : 503, "text/plain", body + "\n"};
-  });
-  http.Get("/v1/status", [&] {
-    return httpd::Response{200, "application/json", jsonget::Dump(ctl.StatusJson(), 2) + "\n"};
-  });
-  if (!observations_token.empty()) {
-    http.GetWithAuthorization("/v1/observations", [&](const std::string& authorization) {
-      if (!quorum::BearerMatches(authorization, observations_token)) {
-        return httpd::Response{401, "application/json",
-                               "{\"error\": \"a valid bearer token is required\"}\n"};
-      }
-      return httpd::Response{200, "application/json", ctl.ObservationsJson()};
-    });
-  }
+  AddStatusHandlers(http, ctl, elector.get(), observations_token);
   if (!cfg->listen.empty()) {
     if (Status s = http.Start(cfg->listen); !s) {
       log::Error("cannot start HTTP server", {{"error", s.message()}});
@@ -220,7 +266,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
   }
   log::Info("controller starting", {{"config", config_path},
                                     {"regions", cfg->regions.size()},
-                                    {"store", store->Describe()},
+                                    {"store", store.Describe()},
                                     {"listen", cfg->listen},
                                     {"port", http.port()},
                                     {"leaderElection", cfg->leader_election.enabled},
@@ -232,13 +278,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
     elector->TryAcquireOrRenew();  // lead at once when the lease is free
     election = std::thread([&] { elector->Run(election_stop); });
   }
-  // With an API store, an unreachable API at start-up is retried rather than fatal.
-  while (!stop.stopped()) {
-    Status s = ctl.Start();
-    if (s) break;
-    log::Error("cannot read state; retrying", {{"error", s.message()}});
-    if (stop.WaitFor(std::chrono::seconds(2))) break;
-  }
+  StartUntilReadOrStopped(ctl, stop);
   if (poller) polling = std::thread([&] { poller->Run(polling_stop); });
   if (!stop.stopped()) ctl.Run(stop);
   if (poller) {
