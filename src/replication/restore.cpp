@@ -171,6 +171,364 @@ Status SyncFilesystem(const std::string& dir) {
   return Status::Ok();
 }
 
+// One Materialize call: its inputs, the report, and the progress and results shared with the
+// fetch workers (those under `mu_`). Run() is the phases in order; each phase is one method.
+class Materializer {
+ public:
+  Materializer(const Record& record, const std::vector<objectstore::ObjectStore*>& order,
+               const std::string& staging_dir, const std::string& dl,
+               const MaterializeOptions& opts)
+      : record_(record),
+        order_(order),
+        staging_dir_(staging_dir),
+        staging_(staging_dir),
+        dl_(dl),
+        opts_(opts),
+        fetched_(record.files.size(), 0),
+        linked_(record.files.size(), 0) {
+    rep_.id = record.id;
+  }
+
+  Result<RestoreReport> Run() {
+    if (Status s = CheckSpace(); !s) return s.error();
+    Progress(false);
+    if (Status s = MakeDirectories(); !s) return s.error();
+    if (Status s = FetchBlobs(); !s) return s.error();
+    if (!failed_.empty()) return NotRestored();
+    if (Status s = PlaceOtherFiles(); !s) return s.error();
+    if (Status s = SetModesAndWriteState(); !s) return s.error();
+    if (Status s = MakeSymlinks(); !s) return s.error();
+    // Durable before the swap: one syncfs() of the staging filesystem writes back every staged
+    // file and directory (a hard link's data is the previous snapshot's, already durable)
+    // instead of one fsync per file.
+    if (Status s = SyncFilesystem(staging_dir_); !s) return NoSpaceOr(s);
+    Progress(true);
+    return rep_;
+  }
+
+ private:
+  bool Cancelled() const { return opts_.cancelled && opts_.cancelled(); }
+
+  // A reused local file is hard-linked only when nothing per-inode differs.
+  bool Linkable(const FileEntry& f) const {
+    auto it = opts_.reuse.find(f.sha256);
+    return opts_.allow_links && it != opts_.reuse.end() && it->second.entry.mode == f.mode &&
+           it->second.entry.mtime_ns == f.mtime_ns;
+  }
+
+  Error NoSpace(const std::string& detail) const {
+    return Err("no space left on device: " + DescribeFilesystem(staging_dir_) + " cannot hold " +
+                   "snapshot " + record_.id + " (" + HumanBytes(need_) + " to write, " +
+                   std::to_string(record_.files.size()) + " files): " + detail,
+               ENOSPC);
+  }
+  // `s` as it is, or as "no space left" when the disk is full.
+  Error NoSpaceOr(const Status& s) const {
+    return IsNoSpace(s.message(), s.code()) ? NoSpace(s.message()) : s.error();
+  }
+
+  // Space: everything that is not hard-linked is written (a duplicate of a fetched blob is a
+  // copy). Checked up front so a restore that cannot fit fails before fetching anything.
+  Status CheckSpace() {
+    for (const auto& f : record_.files) {
+      total_ += f.size;
+      if (!Linkable(f)) need_ += f.size;
+    }
+    prog_.files_total = record_.files.size();
+    prog_.bytes_total = total_;
+    struct statvfs sv {};
+    if (::statvfs(staging_dir_.c_str(), &sv) == 0) {
+      const uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+      if (need_ > avail) return NoSpace("only " + HumanBytes(avail) + " available");
+    }
+    return Status::Ok();
+  }
+
+  void Progress(bool final) {
+    if (!opts_.progress) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    const MonoTime now = opts_.clock->mono();
+    if (!final && last_progress_ != MonoTime{} && now - last_progress_ < opts_.progress_interval) {
+      return;
+    }
+    last_progress_ = now;
+    prog_.final = final;
+    opts_.progress(prog_);
+  }
+
+  void CountFile(const FileEntry& f) {  // under `mu_` or with no worker running
+    rep_.files++;
+    rep_.bytes += f.size;
+    prog_.files_done = rep_.files;
+    prog_.bytes_done = rep_.bytes;
+  }
+
+  // 1. Directories, and one fetch per blob no local copy holds (its first file gets it).
+  Status MakeDirectories() {
+    std::map<std::string, size_t> first_of;  // sha256 -> the file fetching it
+    for (size_t i = 0; i < record_.files.size(); ++i) {
+      if (Cancelled()) return Err("stopped", 499);
+      const FileEntry& f = record_.files[i];
+      const fs::path dst = staging_ / f.path;
+      std::error_code ec;
+      fs::create_directories(dst.parent_path(), ec);
+      if (ec) {
+        const std::string m = "mkdir " + dst.parent_path().string() + ": " + ec.message();
+        if (IsNoSpace(m, ec.value())) return NoSpace(m);
+        return Err(m);
+      }
+      if (opts_.reuse.count(f.sha256) == 0 && first_of.emplace(f.sha256, i).second) {
+        fetches_.push_back(i);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // 2. The fetches, in parallel. Each worker has its own download path; a blob comes from the
+  // first remote with a verified copy. A missing blob is collected (all are named at the end);
+  // any other error stops every worker.
+  Status FetchBlobs() {
+    const size_t nworkers = std::max<size_t>(1, std::min(opts_.parallelism, fetches_.size()));
+    if (nworkers == 1 || fetches_.empty()) {
+      FetchWorker(0);
+    } else {
+      std::vector<std::thread> pool;
+      pool.reserve(nworkers);
+      for (size_t w = 0; w < nworkers; ++w)
+        pool.emplace_back([this, w] { FetchWorker(w); });
+      for (auto& t : pool)
+        t.join();
+    }
+    if (first_error_) return *first_error_;
+    std::sort(fallback_warnings_.begin(), fallback_warnings_.end());
+    for (auto& [idx, w] : fallback_warnings_)
+      rep_.warnings.push_back(std::move(w));
+    std::sort(failed_.begin(), failed_.end());
+    return Status::Ok();
+  }
+
+  void Halt(Error e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!first_error_) first_error_ = std::move(e);
+    stop_ = true;
+  }
+
+  void FetchWorker(size_t w) {
+    const std::string wdl = dl_ + "." + std::to_string(w);
+    while (!stop_) {
+      if (opts_.cancelled) {
+        bool c;
+        {
+          std::lock_guard<std::mutex> lock(mu_);  // the callback need not be thread-safe
+          c = opts_.cancelled();
+        }
+        if (c) return Halt(Err("stopped", 499));
+      }
+      const size_t n = next_++;
+      if (n >= fetches_.size()) return;
+      const size_t idx = fetches_[n];
+      std::string why;
+      const bool got = FetchBlob(idx, wdl, &why);
+      if (stop_) return;
+      if (!got) {
+        std::lock_guard<std::mutex> lock(mu_);
+        failed_.emplace_back(idx, record_.files[idx].path + " (" + why + ")");
+        continue;
+      }
+      Progress(false);
+    }
+  }
+
+  // Fetches file `idx`'s blob from the first remote with a verified copy into its staged path,
+  // through the worker's download path `wdl`. False when no remote had one (`why` says what each
+  // said) or every worker was stopped (a full disk or a failed rename here stops them all).
+  bool FetchBlob(size_t idx, const std::string& wdl, std::string* why) {
+    const FileEntry& f = record_.files[idx];
+    const fs::path dst = staging_ / f.path;
+    for (size_t k = 0; k < order_.size() && !stop_; ++k) {
+      // Not durable here: everything staged is made durable by one syncfs() at the end.
+      // The recorded size bounds the download: a remote cannot write more than that.
+      Status s =
+          order_[k]->GetToFile(BlobKey(record_.region, f.sha256), wdl, /*durable=*/false, f.size);
+      if (!s) {
+        if (IsNoSpace(s.message(), s.code())) {
+          ::unlink(wdl.c_str());
+          Halt(NoSpace(f.path + ": " + s.message()));
+          return false;
+        }
+        *why += (why->empty() ? "" : "; ") + order_[k]->Describe() + ": " + s.message();
+        continue;
+      }
+      if (std::string bad = VerifyDownload(f, wdl); !bad.empty()) {
+        ::unlink(wdl.c_str());
+        *why += (why->empty() ? "" : "; ") + order_[k]->Describe() + ": " + bad;
+        continue;
+      }
+      if (::rename(wdl.c_str(), dst.c_str()) != 0) {
+        Halt(Err("rename into staging: " + ErrnoText(errno)));
+        return false;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (k > 0) {
+        rep_.fallbacks++;
+        fallback_warnings_.emplace_back(idx, f.path + ": " + *why);
+      }
+      fetched_[idx] = 1;
+      CountFile(f);
+      return true;
+    }
+    return false;
+  }
+
+  // Counts the download and checks it against the record: "" when it holds `f`'s bytes, else
+  // what is wrong.
+  std::string VerifyDownload(const FileEntry& f, const std::string& wdl) {
+    struct stat st {};
+    ::stat(wdl.c_str(), &st);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rep_.blobs_fetched++;
+      rep_.bytes_fetched += static_cast<uint64_t>(st.st_size);
+    }
+    if (static_cast<uint64_t>(st.st_size) != f.size) {
+      return "size mismatch (want " + std::to_string(f.size) + " bytes, got " +
+             std::to_string(st.st_size) + ")";
+    }
+    auto sha = Sha256File(wdl);
+    if (!sha) return "cannot hash the download: " + sha.message();
+    if (*sha != f.sha256) return "SHA-256 mismatch (want " + f.sha256 + ", got " + *sha + ")";
+    return "";
+  }
+
+  // Every file whose blob could not be fetched, named.
+  Error NotRestored() const {
+    std::string msg = "snapshot " + record_.id + ": " + std::to_string(failed_.size()) +
+                      " file(s) could not be restored intact: ";
+    for (size_t i = 0; i < failed_.size(); ++i)
+      msg += (i ? "; " : "") + failed_[i].second;
+    return Err(msg);
+  }
+
+  // 3. The other files (serial, no worker left): copies of a fetched or local blob, hard links.
+  Status PlaceOtherFiles() {
+    std::map<std::string, std::string> placed;  // sha256 -> staged path holding it
+    for (size_t idx : fetches_)
+      if (fetched_[idx])
+        placed[record_.files[idx].sha256] = (staging_ / record_.files[idx].path).string();
+    for (size_t i = 0; i < record_.files.size(); ++i) {
+      if (fetched_[i]) continue;
+      if (Cancelled()) return Err("stopped", 499);
+      const FileEntry& f = record_.files[i];
+      const fs::path dst = staging_ / f.path;
+      if (auto it = placed.find(f.sha256); it != placed.end()) {
+        if (Status s = CopyFile(it->second, dst.string()); !s) return NoSpaceOr(s);
+        rep_.copied++;
+      } else if (auto lc = opts_.reuse.find(f.sha256); lc != opts_.reuse.end()) {
+        // A local file known to hold these bytes: a hard link when nothing per-inode differs
+        // (mode/mtime would otherwise change the source file too), else a copy.
+        if (Linkable(f) && ::link(lc->second.abs_path.c_str(), dst.c_str()) == 0) {
+          rep_.linked++;
+          linked_[i] = 1;  // shares the inode: its mode and mtime are already right, keep ctime
+        } else {
+          if (Status s = CopyFile(lc->second.abs_path, dst.string()); !s) return NoSpaceOr(s);
+          rep_.copied++;
+        }
+        placed[f.sha256] = dst.string();
+      } else {
+        continue;  // its blob could not be fetched (not reached: NotRestored() answered)
+      }
+      CountFile(f);
+      Progress(false);
+    }
+    return Status::Ok();
+  }
+
+  // 4. Modes and mtimes (after every copy: a mode like 0200 would forbid reading the source),
+  // and the hash cache with each staged inode. Then adopt the lineage, and keep the record:
+  // `follow` needs every file's mode and mtime.
+  Status SetModesAndWriteState() {
+    HashCache cache;
+    for (size_t i = 0; i < record_.files.size(); ++i) {
+      const FileEntry& f = record_.files[i];
+      const fs::path dst = staging_ / f.path;
+      if (!linked_[i]) {
+        ::chmod(dst.c_str(), f.mode & kRestoredModeMask);
+        struct timespec ts[2];
+        ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(f.mtime_ns / 1000000000LL);
+        ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(f.mtime_ns % 1000000000LL);
+        ::utimensat(AT_FDCWD, dst.c_str(), ts, 0);
+      }
+      struct stat st {};
+      if (::stat(dst.c_str(), &st) == 0) {
+        cache[f.path] = CacheEntry{f.size, f.mtime_ns, static_cast<uint64_t>(st.st_ino), f.sha256};
+      }
+    }
+    LocalState ls;
+    ls.generation = record_.generation.empty() ? NewGeneration() : record_.generation;
+    ls.restored_from = record_.id;
+    ls.cache = std::move(cache);
+    if (Status s = SaveLocalState((staging_ / ".agency-ha").string(), ls); !s) {
+      if (IsNoSpace(s.message(), s.code())) return NoSpace(s.message());
+      return Err("writing lineage state: " + s.message());
+    }
+    if (Status s = WriteFileAtomic((staging_ / kAppliedRecordFile).string(), RecordToJson(record_));
+        !s) {
+      if (IsNoSpace(s.message(), s.code())) return NoSpace(s.message());
+      return Err("writing the applied record: " + s.message());
+    }
+    return Status::Ok();
+  }
+
+  // 5. Symlinks, last: every file and the state are written, so nothing is ever written through
+  // a link (a record never holds an entry below a symlink, nor a link leaving the tree:
+  // RecordFromJson refuses both; checked again here for records built in memory).
+  Status MakeSymlinks() {
+    for (const auto& l : record_.symlinks) {
+      if (Cancelled()) return Err("stopped", 499);
+      if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
+        return Err("snapshot " + record_.id + ": symlink " + Printable(l.path) + " -> " +
+                   Printable(l.target) + " refused: " + why);
+      }
+      const fs::path dst = staging_ / l.path;
+      if (Status s = MakeRealParents(staging_, l.path); !s) return NoSpaceOr(s);
+      if (::symlink(l.target.c_str(), dst.c_str()) != 0) {
+        const int e = errno;
+        const std::string m = "symlink " + Printable(l.path) + ": " + ErrnoText(e);
+        if (IsNoSpace(m, e)) return NoSpace(m);
+        return Err(m, e);
+      }
+      struct timespec ts[2];
+      ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(l.mtime_ns / 1000000000LL);
+      ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(l.mtime_ns % 1000000000LL);
+      ::utimensat(AT_FDCWD, dst.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+      rep_.symlinks++;
+    }
+    return Status::Ok();
+  }
+
+  const Record& record_;
+  const std::vector<objectstore::ObjectStore*>& order_;
+  const std::string staging_dir_;
+  const fs::path staging_;
+  const std::string dl_;
+  const MaterializeOptions& opts_;
+  uint64_t need_ = 0;            // bytes written (not hard-linked)
+  uint64_t total_ = 0;           // bytes of every file
+  std::vector<size_t> fetches_;  // indexes into record.files, one per blob to fetch
+  std::vector<char> fetched_;    // per file: its blob was fetched into it
+  std::vector<char> linked_;     // per file: hard-linked to a local copy
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> next_{0};  // the next entry of fetches_ a worker takes
+
+  std::mutex mu_;  // guards everything below while workers run
+  RestoreReport rep_;
+  RestoreProgress prog_;
+  MonoTime last_progress_{};
+  std::optional<Error> first_error_;
+  std::vector<std::pair<size_t, std::string>> failed_;             // file index, text
+  std::vector<std::pair<size_t, std::string>> fallback_warnings_;  // file index, text
+};
+
 }  // namespace
 
 Result<Record> FetchRecordFromAny(const std::vector<objectstore::ObjectStore*>& remotes,
@@ -218,294 +576,7 @@ Result<RestoreReport> Materialize(const Record& record,
                                   const std::vector<objectstore::ObjectStore*>& order,
                                   const std::string& staging_dir, const std::string& dl,
                                   const MaterializeOptions& opts) {
-  RestoreReport rep;
-  rep.id = record.id;
-  const fs::path staging = staging_dir;
-  std::error_code ec;
-
-  // Space: everything that is not hard-linked is written (a duplicate of a fetched blob is a
-  // copy). Checked up front so a restore that cannot fit fails before fetching anything.
-  auto linkable = [&](const FileEntry& f) {
-    auto it = opts.reuse.find(f.sha256);
-    return opts.allow_links && it != opts.reuse.end() && it->second.entry.mode == f.mode &&
-           it->second.entry.mtime_ns == f.mtime_ns;
-  };
-  uint64_t need = 0, total = 0;
-  for (const auto& f : record.files) {
-    total += f.size;
-    if (!linkable(f)) need += f.size;
-  }
-  auto no_space = [&](const std::string& detail) {
-    return Err("no space left on device: " + DescribeFilesystem(staging_dir) + " cannot hold " +
-                   "snapshot " + record.id + " (" + HumanBytes(need) + " to write, " +
-                   std::to_string(record.files.size()) + " files): " + detail,
-               ENOSPC);
-  };
-  struct statvfs sv {};
-  if (::statvfs(staging_dir.c_str(), &sv) == 0) {
-    const uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
-    if (need > avail) return no_space("only " + HumanBytes(avail) + " available");
-  }
-
-  // Progress and the report are shared with the fetch workers: both under `mu`.
-  std::mutex mu;
-  RestoreProgress prog;
-  prog.files_total = record.files.size();
-  prog.bytes_total = total;
-  MonoTime last_progress{};
-  auto progress = [&](bool final) {
-    if (!opts.progress) return;
-    std::lock_guard<std::mutex> lock(mu);
-    const MonoTime now = opts.clock->mono();
-    if (!final && last_progress != MonoTime{} && now - last_progress < opts.progress_interval) {
-      return;
-    }
-    last_progress = now;
-    prog.final = final;
-    opts.progress(prog);
-  };
-  auto count_file = [&](const FileEntry& f) {  // under `mu` or with no worker running
-    rep.files++;
-    rep.bytes += f.size;
-    prog.files_done = rep.files;
-    prog.bytes_done = rep.bytes;
-  };
-  progress(false);
-
-  // 1. Directories, and one fetch per blob no local copy holds (its first file gets it).
-  std::vector<size_t> fetches;  // indexes into record.files
-  std::vector<char> fetched(record.files.size(), 0);
-  {
-    std::map<std::string, size_t> first_of;  // sha256 -> the file fetching it
-    for (size_t i = 0; i < record.files.size(); ++i) {
-      if (opts.cancelled && opts.cancelled()) return Err("stopped", 499);
-      const FileEntry& f = record.files[i];
-      const fs::path dst = staging / f.path;
-      fs::create_directories(dst.parent_path(), ec);
-      if (ec) {
-        const std::string m = "mkdir " + dst.parent_path().string() + ": " + ec.message();
-        if (IsNoSpace(m, ec.value())) return no_space(m);
-        return Err(m);
-      }
-      if (opts.reuse.count(f.sha256) == 0 && first_of.emplace(f.sha256, i).second) {
-        fetches.push_back(i);
-      }
-    }
-  }
-
-  // 2. The fetches, in parallel. Each worker has its own download path; a blob comes from the
-  // first remote with a verified copy. A missing blob is collected (all are named at the end);
-  // any other error stops every worker.
-  std::vector<std::pair<size_t, std::string>> failed, fallback_warnings;  // file index, text
-  std::optional<Error> first_error;
-  std::atomic<bool> stop{false};
-  std::atomic<size_t> next{0};
-  auto halt = [&](Error e) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (!first_error) first_error = std::move(e);
-    stop = true;
-  };
-  auto worker = [&](size_t w) {
-    const std::string wdl = dl + "." + std::to_string(w);
-    while (!stop) {
-      if (opts.cancelled) {
-        bool c;
-        {
-          std::lock_guard<std::mutex> lock(mu);  // the callback need not be thread-safe
-          c = opts.cancelled();
-        }
-        if (c) return halt(Err("stopped", 499));
-      }
-      const size_t n = next++;
-      if (n >= fetches.size()) return;
-      const size_t idx = fetches[n];
-      const FileEntry& f = record.files[idx];
-      const fs::path dst = staging / f.path;
-      bool got = false;
-      std::string why;
-      for (size_t k = 0; k < order.size() && !got && !stop; ++k) {
-        // Not durable here: everything staged is made durable by one syncfs() at the end.
-        // The recorded size bounds the download: a remote cannot write more than that.
-        Status s =
-            order[k]->GetToFile(BlobKey(record.region, f.sha256), wdl, /*durable=*/false, f.size);
-        if (!s) {
-          if (IsNoSpace(s.message(), s.code())) {
-            ::unlink(wdl.c_str());
-            return halt(no_space(f.path + ": " + s.message()));
-          }
-          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": " + s.message();
-          continue;
-        }
-        struct stat st {};
-        ::stat(wdl.c_str(), &st);
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          rep.blobs_fetched++;
-          rep.bytes_fetched += static_cast<uint64_t>(st.st_size);
-        }
-        std::string bad;
-        if (static_cast<uint64_t>(st.st_size) != f.size) {
-          bad = "size mismatch (want " + std::to_string(f.size) + " bytes, got " +
-                std::to_string(st.st_size) + ")";
-        } else if (auto sha = Sha256File(wdl); !sha) {
-          bad = "cannot hash the download: " + sha.message();
-        } else if (*sha != f.sha256) {
-          bad = "SHA-256 mismatch (want " + f.sha256 + ", got " + *sha + ")";
-        }
-        if (!bad.empty()) {
-          ::unlink(wdl.c_str());
-          why += (why.empty() ? "" : "; ") + order[k]->Describe() + ": " + bad;
-          continue;
-        }
-        if (::rename(wdl.c_str(), dst.c_str()) != 0) {
-          return halt(Err("rename into staging: " + ErrnoText(errno)));
-        }
-        got = true;
-        std::lock_guard<std::mutex> lock(mu);
-        if (k > 0) {
-          rep.fallbacks++;
-          fallback_warnings.emplace_back(idx, f.path + ": " + why);
-        }
-        fetched[idx] = 1;
-        count_file(f);
-      }
-      if (stop) return;
-      if (!got) {
-        std::lock_guard<std::mutex> lock(mu);
-        failed.emplace_back(idx, f.path + " (" + why + ")");
-        continue;
-      }
-      progress(false);
-    }
-  };
-  const size_t nworkers = std::max<size_t>(1, std::min(opts.parallelism, fetches.size()));
-  if (nworkers == 1 || fetches.empty()) {
-    worker(0);
-  } else {
-    std::vector<std::thread> pool;
-    pool.reserve(nworkers);
-    for (size_t w = 0; w < nworkers; ++w)
-      pool.emplace_back(worker, w);
-    for (auto& t : pool)
-      t.join();
-  }
-  if (first_error) return *first_error;
-  std::sort(fallback_warnings.begin(), fallback_warnings.end());
-  for (auto& [idx, w] : fallback_warnings)
-    rep.warnings.push_back(std::move(w));
-  std::sort(failed.begin(), failed.end());
-
-  // 3. The other files (serial, no worker left): copies of a fetched or local blob, hard links.
-  std::map<std::string, std::string> placed;  // sha256 -> staged path holding it
-  for (size_t idx : fetches)
-    if (fetched[idx])
-      placed[record.files[idx].sha256] = (staging / record.files[idx].path).string();
-  std::vector<char> linked(record.files.size(), 0);
-  for (size_t i = 0; i < record.files.size() && failed.empty(); ++i) {
-    if (fetched[i]) continue;
-    if (opts.cancelled && opts.cancelled()) return Err("stopped", 499);
-    const FileEntry& f = record.files[i];
-    const fs::path dst = staging / f.path;
-    if (auto it = placed.find(f.sha256); it != placed.end()) {
-      if (Status s = CopyFile(it->second, dst.string()); !s) {
-        if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
-        return s.error();
-      }
-      rep.copied++;
-    } else if (auto lc = opts.reuse.find(f.sha256); lc != opts.reuse.end()) {
-      // A local file known to hold these bytes: a hard link when nothing per-inode differs
-      // (mode/mtime would otherwise change the source file too), else a copy.
-      if (linkable(f) && ::link(lc->second.abs_path.c_str(), dst.c_str()) == 0) {
-        rep.linked++;
-        linked[i] = 1;  // shares the inode: its mode and mtime are already right, keep ctime too
-      } else {
-        if (Status s = CopyFile(lc->second.abs_path, dst.string()); !s) {
-          if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
-          return s.error();
-        }
-        rep.copied++;
-      }
-      placed[f.sha256] = dst.string();
-    } else {
-      continue;  // its blob could not be fetched: already in `failed`
-    }
-    count_file(f);
-    progress(false);
-  }
-  if (!failed.empty()) {
-    std::string msg = "snapshot " + record.id + ": " + std::to_string(failed.size()) +
-                      " file(s) could not be restored intact: ";
-    for (size_t i = 0; i < failed.size(); ++i)
-      msg += (i ? "; " : "") + failed[i].second;
-    return Err(msg);
-  }
-  // 4. Modes and mtimes (after every copy: a mode like 0200 would forbid reading the source),
-  // and the hash cache with each staged inode.
-  HashCache cache;
-  for (size_t i = 0; i < record.files.size(); ++i) {
-    const FileEntry& f = record.files[i];
-    const fs::path dst = staging / f.path;
-    if (!linked[i]) {
-      ::chmod(dst.c_str(), f.mode & kRestoredModeMask);
-      struct timespec ts[2];
-      ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(f.mtime_ns / 1000000000LL);
-      ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(f.mtime_ns % 1000000000LL);
-      ::utimensat(AT_FDCWD, dst.c_str(), ts, 0);
-    }
-    struct stat st {};
-    if (::stat(dst.c_str(), &st) == 0) {
-      cache[f.path] = CacheEntry{f.size, f.mtime_ns, static_cast<uint64_t>(st.st_ino), f.sha256};
-    }
-  }
-  // Adopt the lineage, and keep the record: `follow` needs every file's mode and mtime.
-  LocalState ls;
-  ls.generation = record.generation.empty() ? NewGeneration() : record.generation;
-  ls.restored_from = record.id;
-  ls.cache = std::move(cache);
-  if (Status s = SaveLocalState((staging / ".agency-ha").string(), ls); !s) {
-    if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
-    return Err("writing lineage state: " + s.message());
-  }
-  if (Status s = WriteFileAtomic((staging / kAppliedRecordFile).string(), RecordToJson(record));
-      !s) {
-    if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
-    return Err("writing the applied record: " + s.message());
-  }
-  // 5. Symlinks, last: every file and the state are written, so nothing is ever written through
-  // a link (a record never holds an entry below a symlink, nor a link leaving the tree:
-  // RecordFromJson refuses both; checked again here for records built in memory).
-  for (const auto& l : record.symlinks) {
-    if (opts.cancelled && opts.cancelled()) return Err("stopped", 499);
-    if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
-      return Err("snapshot " + record.id + ": symlink " + Printable(l.path) + " -> " +
-                 Printable(l.target) + " refused: " + why);
-    }
-    const fs::path dst = staging / l.path;
-    if (Status s = MakeRealParents(staging, l.path); !s) {
-      if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
-      return s.error();
-    }
-    if (::symlink(l.target.c_str(), dst.c_str()) != 0) {
-      const int e = errno;
-      const std::string m = "symlink " + Printable(l.path) + ": " + ErrnoText(e);
-      if (IsNoSpace(m, e)) return no_space(m);
-      return Err(m, e);
-    }
-    struct timespec ts[2];
-    ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(l.mtime_ns / 1000000000LL);
-    ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(l.mtime_ns % 1000000000LL);
-    ::utimensat(AT_FDCWD, dst.c_str(), ts, AT_SYMLINK_NOFOLLOW);
-    rep.symlinks++;
-  }
-  // Durable before the swap: one syncfs() of the staging filesystem writes back every staged
-  // file and directory (a hard link's data is the previous snapshot's, already durable) instead
-  // of one fsync per file.
-  if (Status s = SyncFilesystem(staging_dir); !s) {
-    if (IsNoSpace(s.message(), s.code())) return no_space(s.message());
-    return s.error();
-  }
-  progress(true);
-  return rep;
+  return Materializer(record, order, staging_dir, dl, opts).Run();
 }
 
 Status SwapIntoPlace(const std::string& staging, const std::string& target, bool target_exists) {
