@@ -961,6 +961,26 @@ test('faults: 503 twice then OK, 429 with Retry-After; the request log records t
   assert.equal((await admin(srv, 'GET', '/faults')).json.faults.length, 0);
 });
 
+test('faults: after=true carries the create out, then loses the answer; the retry meets AlreadyExists', async () => {
+  const ev = { apiVersion: 'v1', kind: 'Event', metadata: { name: 'lost-answer.1' },
+    involvedObject: { kind: 'ConfigMap', namespace: 'default', name: 'faulty' }, reason: 'R', message: 'm', type: 'Normal' };
+  await admin(srv, 'POST', '/faults', { match: { verb: 'create', resource: 'events' }, count: 1, status: 503, after: true });
+  const first = await request(srv, 'POST', `${NS}/events`, { body: ev });
+  assert.equal(first.status, 503);
+  assert.equal(first.json.reason, 'ServiceUnavailable');
+  const again = await request(srv, 'POST', `${NS}/events`, { body: ev });
+  assert.equal(again.status, 409);
+  assert.equal(again.json.reason, 'AlreadyExists');
+  assert.equal(again.json.message, 'events "lost-answer.1" already exists');
+  assert.equal((await request(srv, 'GET', `${NS}/events/lost-answer.1`)).status, 200, 'the first create was stored');
+  await admin(srv, 'POST', '/faults', { match: { verb: 'create', resource: 'events' }, count: 1, reset: true, after: true });
+  await assert.rejects(request(srv, 'POST', `${NS}/events`, { body: { ...ev, metadata: { name: 'lost-answer.2' } } }),
+    /socket hang up|ECONNRESET/);
+  assert.equal((await request(srv, 'GET', `${NS}/events/lost-answer.2`)).status, 200, 'stored before the reset');
+  assert.equal((await admin(srv, 'POST', '/faults', { match: {}, after: true, delayMs: 5 })).status, 400,
+    'an after fault must replace the answer');
+});
+
 function connectRefused(port) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');

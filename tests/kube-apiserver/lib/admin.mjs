@@ -20,11 +20,14 @@ export class Faults {
     if (spec.reset !== undefined && ![true, false, 'connection', 'stream'].includes(spec.reset)) {
       throw new Error('reset must be true, "connection" or "stream"');
     }
+    if (spec.after !== undefined && typeof spec.after !== 'boolean') throw new Error('after must be a boolean');
+    if (spec.after && status === undefined && !spec.reset) throw new Error('an after fault needs status or reset (its answer replaces the real one)');
     const count = spec.count ?? 1;
     if (!Number.isInteger(count) || count < 0) throw new Error('count must be a non-negative integer (0 = until cleared)');
     const rule = {
       id: this.nextId++, match, count, remaining: count, status, retryAfterSeconds: spec.retryAfterSeconds,
-      delayMs: spec.delayMs ?? 0, reset: spec.reset === 'stream' ? 'stream' : spec.reset ? 'connection' : false, message: spec.message, hits: 0,
+      delayMs: spec.delayMs ?? 0, reset: spec.reset === 'stream' ? 'stream' : spec.reset ? 'connection' : false, message: spec.message,
+      after: spec.after === true, hits: 0,
     };
     this.rules.push(rule);
     return rule;

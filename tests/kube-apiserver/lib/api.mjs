@@ -204,7 +204,22 @@ export class Api {
       if (!id || (id.anonymous && !PUBLIC_PATHS.has(url.pathname))) throw errors.unauthorized();
       entry.user = id.user;
       const fault = this.faults.take(entry);
+      if (fault?.after && !entry.watch) {
+        // The request is carried out (a create is stored, watchers see it), then its answer is
+        // lost: what a client sees when the apiserver committed but the response never arrived.
+        await this.handleAuthorized(req, discardingResponse(), url, info, id);
+        await this.applyFault(fault, req, res, info);
+        return;
+      }
       if (fault && (await this.applyFault(fault, req, res, info))) return;
+      await this.handleAuthorized(req, res, url, info, id);
+    } catch (e) {
+      sendError(res, e);
+    }
+  }
+
+  async handleAuthorized(req, res, url, info, id) {
+    try {
       if (!info.isResource) {
         this.nonResource(req, res, url);
         return;
@@ -785,6 +800,17 @@ export class Api {
 
 // Drops the TCP connection the request came on. Over HTTP/2 req.socket is a proxy whose
 // destroy() resets only this stream: destroy the session (and its socket) instead.
+// A response that goes nowhere (for faults whose request is carried out but whose answer is lost).
+function discardingResponse() {
+  return {
+    headersSent: false, writableEnded: false, statusCode: 200,
+    writeHead(code) { this.statusCode = code; this.headersSent = true; return this; },
+    setHeader() {}, getHeader() { return undefined; }, removeHeader() {}, flushHeaders() {},
+    write() { return true; }, end() { this.writableEnded = true; this.headersSent = true; },
+    on() { return this; }, once() { return this; }, off() { return this; },
+  };
+}
+
 function destroyConnection(req) {
   if (req.stream?.session) req.stream.session.destroy();
   else req.socket?.destroy();
