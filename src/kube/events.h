@@ -35,6 +35,8 @@ class EventRecorder {
  public:
   EventRecorder(std::shared_ptr<Client> client, std::string component, std::string instance);
   // type: "Normal" or "Warning"; reason: CamelCase (RegionFailed, RegionRecovered, ...).
+  // Each call creates an Event with a name of its own; a create answered 409 AlreadyExists (an
+  // earlier attempt of the same create was stored but its answer lost) is success.
   Status Record(const ObjectRef& obj, const std::string& type, const std::string& reason,
                 const std::string& message, WallTime at);
   // Reads the object (ReferenceTo) and records the Event about it. When the object cannot be read

@@ -1,7 +1,5 @@
 #include "replication/pod_events.h"
 
-#include "common/log.h"
-
 namespace aha::replication {
 
 Result<kube::ObjectRef> ResolvePodRef(const config::SidecarEventsConfig& cfg,
@@ -23,69 +21,22 @@ Result<kube::ObjectRef> ResolvePodRef(const config::SidecarEventsConfig& cfg,
   return ref;
 }
 
-namespace {
-kube::RetryPolicy EventRetry() {
-  kube::RetryPolicy p;
-  p.max_attempts = PodEvents::kAttempts;
-  p.base = std::chrono::milliseconds(200);
-  p.max = std::chrono::milliseconds(1000);
-  p.request_timeout = PodEvents::kRequestTimeout;
-  return p;
-}
-}  // namespace
-
 PodEvents::PodEvents(const kube::Connection& conn, kube::ObjectRef pod, std::string instance,
-                     std::function<void(const std::string&, const Status&)> on_result)
-    : recorder_(std::make_shared<kube::Client>(conn, EventRetry()), "agency-ha-sidecar",
-                std::move(instance)),
-      pod_(std::move(pod)),
-      on_result_(std::move(on_result)) {
-  worker_ = std::thread([this] { Loop(); });
-}
-
-PodEvents::~PodEvents() {
-  {
-    std::lock_guard l(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  worker_.join();
-}
+                     std::function<void(const std::string&, const Status&)> on_result,
+                     std::function<void(const std::string&)> on_dropped)
+    : pod_(std::move(pod)),
+      queue_(
+          conn,
+          {"agency-ha-sidecar", std::move(instance), "Pod " + pod_.ns + "/" + pod_.name,
+           "agency_ha_sidecar_events_dropped_total"},
+          [this](kube::EventRecorder& r, const kube::EventQueue::Item& it) {
+            return r.Record(pod_, it.type, it.reason, it.message, it.at);
+          },
+          std::move(on_result), std::move(on_dropped)) {}
 
 void PodEvents::Emit(const std::string& type, const std::string& reason,
                      const std::string& message) {
-  {
-    std::lock_guard l(mu_);
-    if (queue_.size() >= kQueueLimit) {
-      log::Warn("event queue full; oldest event dropped",
-                {{"reason", queue_.front().reason}, {"pod", pod_.name}});
-      queue_.pop_front();
-    }
-    queue_.push_back({type, reason, message, SystemClock::instance().wall()});
-  }
-  cv_.notify_one();
-}
-
-void PodEvents::Loop() {
-  std::unique_lock l(mu_);
-  for (;;) {
-    cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, nothing left
-    Item it = std::move(queue_.front());
-    queue_.pop_front();
-    l.unlock();
-    Status s = recorder_.Record(pod_, it.type, it.reason, it.message, it.at);
-    if (!s) {
-      log::Warn(
-          "cannot record event",
-          {{"reason", it.reason}, {"pod", pod_.ns + "/" + pod_.name}, {"error", s.message()}});
-    } else {
-      log::Info("event recorded",
-                {{"reason", it.reason}, {"type", it.type}, {"pod", pod_.ns + "/" + pod_.name}});
-    }
-    if (on_result_) on_result_(it.reason, s);
-    l.lock();
-  }
+  queue_.Emit(type, reason, message, SystemClock::instance().wall());
 }
 
 }  // namespace aha::replication

@@ -8,25 +8,21 @@
 //   from the config or the downward API (POD_UID): `kubectl describe pod` matches Events on
 //   involvedObject.uid, so without it the Event only shows in `kubectl get events`. Knowing the uid
 //   up front means no GET on pods is needed: the only RBAC the sidecar needs is `create` on events.
-// - Emit() never blocks and never fails the caller: Events are queued (bounded; the oldest waiting
-//   Event is dropped when full) and written by one background thread whose requests are bounded
-//   (kRequestTimeout per attempt, kAttempts attempts). Every outcome goes to `on_result` (the
-//   sidecar counts them in metrics); failures are logged at warn.
+// - Emit() never blocks and never fails the caller: the Events go through a kube::EventQueue
+//   (src/kube/event_queue.h: bounded queue of 32, 3 s per attempt, 2 attempts, failures logged
+//   once per Event, drops counted and logged once per outage, bounded shutdown). The sidecar counts
+//   the outcomes in agency_ha_sidecar_events_total, agency_ha_sidecar_event_errors_total and
+//   agency_ha_sidecar_events_dropped_total.
 // - Writing goes through kube::EventRecorder (src/kube/events.h), the controller's Event code.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/result.h"
 #include "config/replication_config.h"
+#include "kube/event_queue.h"
 #include "kube/events.h"
 
 namespace aha::replication {
@@ -41,36 +37,23 @@ Result<kube::ObjectRef> ResolvePodRef(const config::SidecarEventsConfig& cfg,
 
 class PodEvents {
  public:
-  static constexpr std::chrono::milliseconds kRequestTimeout{3000};
-  static constexpr int kAttempts = 2;
-  static constexpr size_t kQueueLimit = 32;
+  static constexpr auto kRequestTimeout = kube::EventQueue::kRequestTimeout;
+  static constexpr int kAttempts = kube::EventQueue::kAttempts;
+  static constexpr size_t kQueueLimit = kube::EventQueue::kQueueLimit;
 
-  // on_result(reason, status) runs on the background thread after each write. The client is made
-  // from `conn` with this class's bounded retry policy.
+  // on_result(reason, status) runs on the background thread after each write; on_dropped(reason)
+  // on the thread that dropped the Event. The client is made from `conn` with the queue's bounded
+  // retry policy.
   PodEvents(const kube::Connection& conn, kube::ObjectRef pod, std::string instance,
-            std::function<void(const std::string&, const Status&)> on_result);
-  ~PodEvents();  // writes what is queued (each request bounded), then stops
-  PodEvents(const PodEvents&) = delete;
-  PodEvents& operator=(const PodEvents&) = delete;
+            std::function<void(const std::string&, const Status&)> on_result,
+            std::function<void(const std::string&)> on_dropped = {});
 
   void Emit(const std::string& type, const std::string& reason, const std::string& message);
   const kube::ObjectRef& pod() const { return pod_; }
 
  private:
-  struct Item {
-    std::string type, reason, message;
-    WallTime at;
-  };
-  void Loop();
-
-  kube::EventRecorder recorder_;
   kube::ObjectRef pod_;
-  std::function<void(const std::string&, const Status&)> on_result_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Item> queue_;
-  bool stopping_ = false;
-  std::thread worker_;
+  kube::EventQueue queue_;  // last: its thread reads pod_
 };
 
 }  // namespace aha::replication

@@ -99,6 +99,11 @@ class Sidecar {
       m_.Add("agency_ha_sidecar_event_errors_total", {{"reason", reason}});
     }
   }
+  // Counts one Event dropped unwritten (queue full, or shutdown while the API was failing).
+  void CountDroppedEvent(const std::string& reason) {
+    std::lock_guard l(mu_);
+    m_.Add("agency_ha_sidecar_events_dropped_total", {{"reason", reason}});
+  }
 
   json PositionJson() {
     std::lock_guard l(mu_);
@@ -672,6 +677,9 @@ class Sidecar {
                      "Kubernetes Events recorded about this pod, by reason");
     m_.DefineCounter("agency_ha_sidecar_event_errors_total",
                      "Kubernetes Events that could not be recorded (logged at warn), by reason");
+    m_.DefineCounter("agency_ha_sidecar_events_dropped_total",
+                     "Kubernetes Events dropped unwritten (queue of 32 full while the API server "
+                     "was not taking Events, or shutdown while it was failing), by reason");
     m_.DefineGauge("agency_ha_sidecar_role", "The sidecar's role and lineage, always 1");
     m_.DefineGauge("agency_ha_sidecar_epoch", "The epoch this sidecar writes its lineage at");
     m_.DefineGauge("agency_ha_sidecar_data_ready", "1 when the gate may let the pod serve");
@@ -757,7 +765,8 @@ std::unique_ptr<PodEvents> OpenPodEvents(const config::ReplicationConfig& cfg, S
             {{"pod", pod->ns + "/" + pod->name}, {"uid", pod->uid}});
   return std::make_unique<PodEvents>(
       *conn, *pod, car.id(),
-      [&car](const std::string& reason, const Status& s) { car.CountEvent(reason, s); });
+      [&car](const std::string& reason, const Status& s) { car.CountEvent(reason, s); },
+      [&car](const std::string& reason) { car.CountDroppedEvent(reason); });
 }
 
 }  // namespace
