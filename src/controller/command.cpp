@@ -14,6 +14,7 @@
 #include "controller/status_page.h"
 #include "httpd/server.h"
 #include "kube/client.h"
+#include "kube/event_queue.h"
 #include "kube/events.h"
 #include "kube/leader.h"
 #include "quorum/poller.h"
@@ -129,24 +130,43 @@ std::unique_ptr<kube::LeaderElector> MakeElector(const config::ControllerConfig&
   return std::make_unique<kube::LeaderElector>(conn.kube_client, lc, SystemClock::instance());
 }
 
-// Kubernetes Events on the state ConfigMap, one per transition.
-Controller::TransitionSink EventSink(const StateConnection& conn, const std::string& instance) {
+// Kubernetes Events on the state ConfigMap, one per transition, written in the background
+// (kube/event_queue.h): a slow or failing events API never holds up a round or a state write.
+// The queue lives as long as the sink (in the Controller); its callbacks count into `reg`, which
+// must outlive the Controller.
+Controller::TransitionSink EventSink(const StateConnection& conn, const std::string& instance,
+                                     metrics::Registry& reg) {
   auto* cm = static_cast<state::ConfigMapStateStore*>(conn.store.get());
-  auto events =
-      std::make_shared<kube::EventRecorder>(conn.kube_client, "agency-ha-controller", instance);
-  return [events, cm](const std::vector<failover::Transition>& ts) {
+  reg.DefineCounter("agency_ha_events_total",
+                    "Kubernetes Events recorded on the state ConfigMap, by reason");
+  reg.DefineCounter("agency_ha_event_errors_total",
+                    "Kubernetes Events that could not be recorded (logged at warn), by reason");
+  reg.DefineCounter("agency_ha_events_dropped_total",
+                    "Kubernetes Events dropped unwritten (queue of 32 full while the API server "
+                    "was not taking Events, or shutdown while it was failing), by reason");
+  auto events = std::make_shared<kube::EventQueue>(
+      conn.kube_client->connection(),
+      kube::EventQueue::Options{"agency-ha-controller", instance,
+                                "ConfigMap " + cm->ns() + "/" + cm->name(),
+                                "agency_ha_events_dropped_total"},
+      [cm](kube::EventRecorder& r, const kube::EventQueue::Item& it) {
+        // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides it.
+        return r.RecordAbout(kube::kConfigMaps, cm->ns(), cm->name(), it.type, it.reason,
+                             it.message, it.at);
+      },
+      [&reg](const std::string& reason, const Status& s) {
+        reg.Add(s ? "agency_ha_events_total" : "agency_ha_event_errors_total",
+                {{"reason", reason}});
+      },
+      [&reg](const std::string& reason) {
+        reg.Add("agency_ha_events_dropped_total", {{"reason", reason}});
+      });
+  return [events](const std::vector<failover::Transition>& ts) {
     for (const auto& t : ts) {
       const bool warning = t.kind == failover::TransitionKind::kRegionFailed ||
                            t.kind == failover::TransitionKind::kPanicEntered;
       std::string msg = (t.region.empty() ? std::string() : "region " + t.region + ": ") + t.reason;
-      // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides the Event.
-      if (Status s = events->RecordAbout(kube::kConfigMaps, cm->ns(), cm->name(),
-                                         warning ? "Warning" : "Normal",
-                                         failover::TransitionName(t.kind), msg, t.at);
-          !s) {
-        log::Warn("cannot record event",
-                  {{"reason", failover::TransitionName(t.kind)}, {"error", s.message()}});
-      }
+      events->Emit(warning ? "Warning" : "Normal", failover::TransitionName(t.kind), msg, t.at);
     }
   };
 }
@@ -247,7 +267,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
     reg.DefineGauge("agency_ha_leader", "1 on the replica that holds the lease.");
   }
   if (cfg->state.is_configmap()) {
-    ctl.SetTransitionSink(EventSink(*conn, elector ? elector->Identity() : DefaultIdentity()));
+    ctl.SetTransitionSink(EventSink(*conn, elector ? elector->Identity() : DefaultIdentity(), reg));
   }
 
   httpd::HttpServer http;

@@ -232,27 +232,33 @@ Decision Controller::Tick() {
     reg_.Add("agency_ha_transitions_total",
              {{"region", t.region}, {"type", failover::TransitionName(t.kind)}});
   }
-  std::lock_guard l(mu_);
-  // A region observed for the first time since the persisted state was written (no probe result
-  // in it at all): one write, so that readers of the state never keep "not observed yet".
-  for (const auto& [name, rs] : d.next.regions) {
-    auto p = prev.regions.find(name);
-    if (rs.last && (p == prev.regions.end() || !p->second.last)) dirty_ = true;
-  }
-  state_ = d.next;
-  ticked_ = true;
-  last_tick_ = clock_.wall();
-  ++rounds_;
-  // Metrics and status first: whatever a reader sees in the store is already visible there.
-  PublishMetrics(state_);
-  if ((d.changed || dirty_) && Leading()) {
-    if (Status w = Persist(state_); !w) {
-      log::Error("state write failed; will retry next round",
-                 {{"store", store_.Describe()}, {"error", w.message()}});
-    } else if (sink_ && !d.transitions.empty()) {
-      sink_(d.transitions);
+  bool sink = false;  // the transitions go to the sink after the lock is released
+  {
+    std::lock_guard l(mu_);
+    // A region observed for the first time since the persisted state was written (no probe result
+    // in it at all): one write, so that readers of the state never keep "not observed yet".
+    for (const auto& [name, rs] : d.next.regions) {
+      auto p = prev.regions.find(name);
+      if (rs.last && (p == prev.regions.end() || !p->second.last)) dirty_ = true;
+    }
+    state_ = d.next;
+    ticked_ = true;
+    last_tick_ = clock_.wall();
+    ++rounds_;
+    // Metrics and status first: whatever a reader sees in the store is already visible there.
+    PublishMetrics(state_);
+    if ((d.changed || dirty_) && Leading()) {
+      if (Status w = Persist(state_); !w) {
+        log::Error("state write failed; will retry next round",
+                   {{"store", store_.Describe()}, {"error", w.message()}});
+      } else {
+        sink = sink_ && !d.transitions.empty();
+      }
     }
   }
+  // Outside mu_: whatever the sink does (Events) must not hold up /readyz, /v1/status or the
+  // peers' /v1/observations, which take mu_.
+  if (sink) sink_(d.transitions);
   return d;
 }
 
