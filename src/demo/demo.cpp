@@ -84,40 +84,254 @@ std::string DefaultReportPath() {
       .string();
 }
 
-}  // namespace
-
-int Run(const Options& opts) {
-  // --- Flags: every error names the flag and the value; nothing is started or written. ---
+// The --regions, --remote and --endpoint flags checked: the region names, or what is wrong
+// (naming the flag and the value).
+Result<std::vector<std::string>> CheckFlags(const Options& opts) {
   std::vector<std::string> names = Split(opts.regions);
   if (names.size() < 2 || names.size() > 6) {
-    std::fprintf(stderr, "agency-ha demo: --regions %s: give 2 to 6 comma-separated names\n",
-                 Q(opts.regions).c_str());
-    return 2;
+    return Err("--regions " + Q(opts.regions) + ": give 2 to 6 comma-separated names");
   }
   for (size_t i = 0; i < names.size(); ++i) {
     if (!config::IsDns1123Label(names[i])) {
-      std::fprintf(stderr, "agency-ha demo: --regions: invalid region name %s\n",
-                   Q(names[i]).c_str());
-      return 2;
+      return Err("--regions: invalid region name " + Q(names[i]));
     }
     for (size_t j = 0; j < i; ++j) {
-      if (names[j] == names[i]) {
-        std::fprintf(stderr, "agency-ha demo: --regions: duplicate region %s\n",
-                     Q(names[i]).c_str());
-        return 2;
-      }
+      if (names[j] == names[i]) return Err("--regions: duplicate region " + Q(names[i]));
     }
   }
   if (!opts.remote.empty()) {
     if (std::string e = config::ValidateRemoteUrl(opts.remote); !e.empty()) {
-      std::fprintf(stderr, "agency-ha demo: --remote %s: %s\n", Q(opts.remote).c_str(), e.c_str());
-      return 2;
+      return Err("--remote " + Q(opts.remote) + ": " + e);
     }
   }
   if (!opts.endpoint.empty() && opts.remote.rfind("s3://", 0) != 0) {
-    std::fprintf(stderr, "agency-ha demo: --endpoint needs an s3:// --remote\n");
+    return Err("--endpoint needs an s3:// --remote");
+  }
+  return names;
+}
+
+// Where the demo's files live, below its temp dir.
+struct Paths {
+  std::string state_dir, logs, cfgs;
+};
+
+// controller.yaml (the MCP server reads it too), and one gate and one sidecar config per region.
+// Needs every region's app port and the controller's port.
+Status WriteConfigs(const World& w, const Options& opts, const config::RemoteConfig& rc,
+                    const Paths& p) {
+  std::string regions_yaml;
+  for (auto& r : w.regions) {
+    regions_yaml +=
+        "  - {name: " + r.name + ", active: " + (r.active ? "true" : "false") +
+        ", endpoint: " + Q("http://127.0.0.1:" + std::to_string(r.gate_port) + "/health") + "}\n";
+  }
+  char probe[200];
+  std::snprintf(probe, sizeof probe,
+                "probe: {intervalSeconds: %g, timeoutSeconds: %g, failureThreshold: 3, "
+                "successThreshold: 2}\npolicy: {failbackSeconds: %g}\n",
+                opts.interval_seconds, opts.interval_seconds * 0.8, opts.failback_seconds);
+  if (Status s = WriteFile(p.cfgs + "/controller.yaml",
+                           "regions:\n" + regions_yaml + probe + "state: {file: " + Q(p.state_dir) +
+                               "}\nlisten: " + Q("127.0.0.1:" + std::to_string(w.controller_port)) +
+                               "\nmcp: {minDurationSeconds: 1, maxDurationSeconds: 3600, "
+                               "defaultDurationSeconds: 60, auditLog: " +
+                               Q(p.logs + "/drills.jsonl") + "}\n");
+      !s) {
+    return s;
+  }
+  for (const auto& r : w.regions) {
+    const std::string gcfg = p.cfgs + "/gate-" + r.name + ".yaml";
+    if (Status s =
+            WriteFile(gcfg, "region: " + r.name + "\nappHealthUrl: " +
+                                Q("http://127.0.0.1:" + std::to_string(r.app_port) + "/health") +
+                                "\nappTimeoutSeconds: 1\nlisten: " +
+                                Q("127.0.0.1:" + std::to_string(r.gate_port)) + "\nstate: {file: " +
+                                Q(p.state_dir) + "}\npositionFile: " + Q(r.position_file) + "\n");
+        !s) {
+      return s;
+    }
+    std::string remote_yaml = "  - {url: " + Q(rc.url);
+    if (!rc.endpoint.empty()) remote_yaml += ", endpoint: " + Q(rc.endpoint) + ", pathStyle: true";
+    remote_yaml += "}\n";
+    // One `agency-ha sidecar` per region: its role follows the state (active: writer of its
+    // lineage unless a stand-in is promoted for it; passive: follower of the failing region,
+    // writer of its lineage while promoted). The demo never moves data itself. The planned
+    // handoff waits the product's default 30 s for the release: with a shorter timeout a slow
+    // release (a loaded machine, several final rounds over S3) can end in a forced claim that
+    // sets the promoted region's last writes aside, which the drill then reports as lost.
+    const std::string handoff =
+        "handoff: {active: " + std::string(r.active ? "true" : "false") +
+        (r.active ? "" : ", followRegion: " + w.failing) + ", state: {file: " + Q(p.state_dir) +
+        "}, positionFile: " + Q(r.position_file) + ", followIntervalSeconds: 0.2}\n";
+    if (Status s = WriteFile(p.cfgs + "/sidecar-" + r.name + ".yaml",
+                             "source: " + Q(r.agent_dir) + "\nregion: " + r.name + "\nremotes:\n" +
+                                 remote_yaml +
+                                 "syncIntervalSeconds: 5\ndebounceMilliseconds: 100\n"
+                                 "listen: \"\"\n" +
+                                 handoff);
+        !s) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// A gate and a sidecar per region, then the controller (last: started before the gates and
+// sidecars, it could fail, and promote a stand-in for, a region whose gate is not listening
+// yet), then the MCP server over stdio (w->mcp). *controller is set once it started.
+Status StartChildren(World* w, const Paths& p, Child** controller) {
+  auto start = [&](ChildSpec spec) -> Result<Child*> {
+    auto c = w->children->Start(spec);
+    if (!c) return Err(spec.name + ": " + c.message());
+    return c;
+  };
+  for (const auto& r : w->regions) {
+    if (auto c = start({"gate " + r.name,
+                        {"gate", "--config", p.cfgs + "/gate-" + r.name + ".yaml"},
+                        p.logs + "/gate-" + r.name + ".log"});
+        !c) {
+      return c.error();
+    }
+    if (auto c = start({"sidecar " + r.name,
+                        {"sidecar", "--config", p.cfgs + "/sidecar-" + r.name + ".yaml"},
+                        r.sidecar_log});
+        !c) {
+      return c.error();
+    }
+  }
+  const std::string ctl_cfg = p.cfgs + "/controller.yaml";
+  auto ctl = start({"controller", {"controller", "--config", ctl_cfg}, p.logs + "/controller.log"});
+  if (!ctl) return ctl.error();
+  *controller = *ctl;
+  auto mcp = start({"mcp", {"mcp", "--config", ctl_cfg}, p.logs + "/mcp.log", true});
+  if (!mcp) return mcp.error();
+  w->mcp = *mcp;
+  return Status::Ok();
+}
+
+void PrintPlan(const World& w, const Options& opts) {
+  for (const auto& r : w.regions) {
+    std::printf(
+        "  %-15s %-8s app :%d  gate :%d  %s\n", r.name.c_str(), r.active ? "active" : "passive",
+        r.app_port, r.gate_port,
+        r.active
+            ? "sidecar: writer of its lineage"
+            : ("sidecar: follows " + w.failing + ", writes its lineage when promoted").c_str());
+  }
+  std::printf(
+      "  controller: probe every %.2fs, failback %.1fs; status page %s\n"
+      "  snapshots: %s; MCP server over stdio; entry point :%d, clients near every region\n"
+      "  drill: simulate_regional_outage %s for %d s\n",
+      opts.interval_seconds, opts.failback_seconds, w.status_url.c_str(), w.remote_desc.c_str(),
+      w.entry->port(), w.failing.c_str(), w.drill_seconds);
+  std::fflush(stdout);
+}
+
+// Every app's commits (relative to the drill's start) and the load's outcomes and latencies.
+void CollectMeasurements(const World& w, DemoResult* result) {
+  if (result->t0 != Mono{}) {
+    for (auto* a : w.apps)
+      for (const auto& c : a->commits())
+        result->writes_ms[a->region()].push_back(
+            std::chrono::duration<double, std::milli>(c.at - result->t0).count());
+  }
+  if (w.load) {
+    w.load->Stop();
+    result->outcomes = w.load->Outcomes();
+    for (const auto& loc : w.load->locations())
+      for (const auto& r : w.regions)
+        result->latency_ms[loc][r.name] = w.entry->LatencyMs(loc, r.name);
+  }
+}
+
+// The result as text or JSON, and the HTML report. Returns `rc_exit`, or 1 when the report
+// cannot be written.
+int Report(DemoResult& result, const Options& opts, int rc_exit) {
+  FillPhases(&result);
+  if (opts.json) {
+    std::printf("%s\n", ToJson(result).dump(2).c_str());
+  } else {
+    PrintText(result, stdout);
+  }
+  const std::string report = opts.report.empty() ? DefaultReportPath() : opts.report;
+  if (Status s = WriteFile(report, RenderHtml(result)); !s) {
+    std::fprintf(stderr, "agency-ha demo: report: %s\n", s.message().c_str());
+    if (rc_exit == 0) rc_exit = 1;
+  } else {
+    std::fprintf(opts.json ? stderr : stdout, "\nHTML report: %s\n", report.c_str());
+  }
+  std::fflush(stdout);
+  return rc_exit;
+}
+
+// The drill's settings; regions and components are added as they are made.
+World NewWorld(const std::vector<std::string>& names, const Options& opts,
+               const std::string& state_dir, Stopper* stop) {
+  World w;
+  w.failing = names.front();
+  w.passive = names.back();
+  w.drill_seconds = opts.duration_seconds;
+  w.interval_seconds = opts.interval_seconds;
+  w.failback_seconds = opts.failback_seconds;
+  w.rpo_bound_seconds = opts.rpo_bound_seconds;
+  w.state_dir = state_dir;
+  w.stop = stop;
+  w.remote_desc = opts.remote.empty() ? "file://<temp>/bucket" : opts.remote;
+  return w;
+}
+
+// --remote (default: a bucket directory in the temp dir) and --endpoint.
+config::RemoteConfig DemoRemote(const Options& opts, const std::string& dir) {
+  config::RemoteConfig rc;
+  rc.url = opts.remote.empty() ? "file://" + dir + "/bucket" : opts.remote;
+  rc.endpoint = opts.endpoint;
+  // A custom endpoint (MinIO, s3rver, LocalStack) means path-style addressing.
+  if (!rc.endpoint.empty()) rc.path_style = true;
+  return rc;
+}
+
+// Every region's runtime (into w->regions: the last region passive, the others active) and its
+// app (not started). Clients near region i reach region j in 2 + 8·|i-j| ms.
+std::vector<std::unique_ptr<SimulatedApp>> MakeRegions(const std::vector<std::string>& names,
+                                                       const std::string& dir,
+                                                       const std::string& logs,
+                                                       state::StateSource& state, World* w) {
+  const std::vector<std::string>& locations = names;
+  auto distance = [&](size_t i, size_t j) {
+    return 2 + 8 * static_cast<int>(i > j ? i - j : j - i);
+  };
+  std::vector<std::unique_ptr<SimulatedApp>> apps;
+  for (size_t i = 0; i < names.size(); ++i) {
+    RegionRuntime r;
+    r.name = names[i];
+    r.active = i + 1 < names.size();
+    r.agent_dir = dir + "/regions/" + r.name + "/.agent";
+    r.position_file = dir + "/positions/" + r.name + ".json";
+    r.sidecar_log = logs + "/sidecar-" + r.name + ".log";
+    r.gate_port = FreePort();
+    AppOptions ao;
+    ao.gate_port = r.gate_port;
+    ao.region = r.name;
+    ao.active = r.active;
+    ao.agent_dir = r.agent_dir;
+    for (size_t l = 0; l < locations.size(); ++l)
+      ao.distance_ms[locations[l]] = distance(l, i);
+    apps.push_back(std::make_unique<SimulatedApp>(ao, state));
+    w->regions.push_back(r);
+  }
+  return apps;
+}
+
+}  // namespace
+
+int Run(const Options& opts) {
+  // Flags: every error names the flag and the value; nothing is started or written.
+  auto checked = CheckFlags(opts);
+  if (!checked) {
+    std::fprintf(stderr, "agency-ha demo: %s\n", checked.message().c_str());
     return 2;
   }
+  const std::vector<std::string> names = std::move(*checked);
 
   BlockTerminationSignals();
   Stopper stop;
@@ -142,25 +356,13 @@ int Run(const Options& opts) {
       }
     }
   } cleanup{dir, opts.keep_temp};
-  const std::string state_dir = dir + "/state", logs = dir + "/logs", cfgs = dir + "/config";
-  for (const auto& d : {state_dir, logs, cfgs, dir + "/bucket", dir + "/positions"})
+  const Paths paths{dir + "/state", dir + "/logs", dir + "/config"};
+  const std::string &state_dir = paths.state_dir, &logs = paths.logs;
+  for (const auto& d : {state_dir, logs, paths.cfgs, dir + "/bucket", dir + "/positions"})
     fs::create_directories(d);
 
-  World w;
-  w.failing = names.front();
-  w.passive = names.back();
-  w.drill_seconds = opts.duration_seconds;
-  w.interval_seconds = opts.interval_seconds;
-  w.failback_seconds = opts.failback_seconds;
-  w.rpo_bound_seconds = opts.rpo_bound_seconds;
-  w.state_dir = state_dir;
-  w.stop = &stop;
-  config::RemoteConfig rc;
-  rc.url = opts.remote.empty() ? "file://" + dir + "/bucket" : opts.remote;
-  rc.endpoint = opts.endpoint;
-  // A custom endpoint (MinIO, s3rver, LocalStack) means path-style addressing.
-  if (!rc.endpoint.empty()) rc.path_style = true;
-  w.remote_desc = opts.remote.empty() ? "file://<temp>/bucket" : opts.remote;
+  World w = NewWorld(names, opts, state_dir, &stop);
+  const config::RemoteConfig rc = DemoRemote(opts, dir);
   auto remote = objectstore::OpenRemote(rc, 4);
   if (!remote) {
     std::fprintf(stderr, "agency-ha demo: --remote: %s\n", remote.message().c_str());
@@ -177,37 +379,14 @@ int Run(const Options& opts) {
   LineageMonitor monitor(std::move(*monitor_store), actives, std::chrono::milliseconds(50));
   w.monitor = &monitor;
 
-  // Simulated network distance: clients near region i reach region j in 2 + 8·|i-j| ms.
-  std::vector<std::string> locations = names;
-  auto distance = [&](size_t i, size_t j) {
-    return 2 + 8 * static_cast<int>(i > j ? i - j : j - i);
-  };
-
+  const std::vector<std::string>& locations = names;
   // State observation shared by the apps and the drill (the same watcher the gate uses).
   state::FileSource state(state_dir, std::chrono::milliseconds(500));
   Stopper state_stop;
   std::thread state_thread([&] { state.Run(state_stop); });
   w.state = &state;
 
-  std::vector<std::unique_ptr<SimulatedApp>> apps;
-  for (size_t i = 0; i < names.size(); ++i) {
-    RegionRuntime r;
-    r.name = names[i];
-    r.active = i + 1 < names.size();
-    r.agent_dir = dir + "/regions/" + r.name + "/.agent";
-    r.position_file = dir + "/positions/" + r.name + ".json";
-    r.sidecar_log = logs + "/sidecar-" + r.name + ".log";
-    r.gate_port = FreePort();
-    AppOptions ao;
-    ao.gate_port = r.gate_port;
-    ao.region = r.name;
-    ao.active = r.active;
-    ao.agent_dir = r.agent_dir;
-    for (size_t l = 0; l < locations.size(); ++l)
-      ao.distance_ms[locations[l]] = distance(l, i);
-    apps.push_back(std::make_unique<SimulatedApp>(ao, state));
-    w.regions.push_back(r);
-  }
+  std::vector<std::unique_ptr<SimulatedApp>> apps = MakeRegions(names, dir, logs, state, &w);
 
   ChildSet children;
   w.children = &children;
@@ -224,90 +403,9 @@ int Run(const Options& opts) {
       w.apps.push_back(apps[i].get());
     }
     w.controller_port = FreePort();
-    std::string regions_yaml;
-    for (auto& r : w.regions) {
-      regions_yaml +=
-          "  - {name: " + r.name + ", active: " + (r.active ? "true" : "false") +
-          ", endpoint: " + Q("http://127.0.0.1:" + std::to_string(r.gate_port) + "/health") + "}\n";
-    }
-    char probe[200];
-    std::snprintf(probe, sizeof probe,
-                  "probe: {intervalSeconds: %g, timeoutSeconds: %g, failureThreshold: 3, "
-                  "successThreshold: 2}\npolicy: {failbackSeconds: %g}\n",
-                  opts.interval_seconds, opts.interval_seconds * 0.8, opts.failback_seconds);
-    const std::string ctl_cfg = cfgs + "/controller.yaml";
-    if (Status s = WriteFile(
-            ctl_cfg, "regions:\n" + regions_yaml + probe + "state: {file: " + Q(state_dir) +
-                         "}\nlisten: " + Q("127.0.0.1:" + std::to_string(w.controller_port)) +
-                         "\nmcp: {minDurationSeconds: 1, maxDurationSeconds: 3600, "
-                         "defaultDurationSeconds: 60, auditLog: " +
-                         Q(logs + "/drills.jsonl") + "}\n");
-        !s) {
-      return s.message();
-    }
+    if (Status s = WriteConfigs(w, opts, rc, paths); !s) return s.message();
     w.status_url = "http://127.0.0.1:" + std::to_string(w.controller_port) + "/";
-    for (const auto& r : w.regions) {
-      const std::string gcfg = cfgs + "/gate-" + r.name + ".yaml";
-      if (Status s = WriteFile(
-              gcfg, "region: " + r.name + "\nappHealthUrl: " +
-                        Q("http://127.0.0.1:" + std::to_string(r.app_port) + "/health") +
-                        "\nappTimeoutSeconds: 1\nlisten: " +
-                        Q("127.0.0.1:" + std::to_string(r.gate_port)) + "\nstate: {file: " +
-                        Q(state_dir) + "}\npositionFile: " + Q(r.position_file) + "\n");
-          !s) {
-        return s.message();
-      }
-      std::string remote_yaml = "  - {url: " + Q(rc.url);
-      if (!rc.endpoint.empty())
-        remote_yaml += ", endpoint: " + Q(rc.endpoint) + ", pathStyle: true";
-      remote_yaml += "}\n";
-      // One `agency-ha sidecar` per region: its role follows the state (active: writer of its
-      // lineage unless a stand-in is promoted for it; passive: follower of the failing region,
-      // writer of its lineage while promoted). The demo never moves data itself. The planned
-      // handoff waits the product's default 30 s for the release: with a shorter timeout a slow
-      // release (a loaded machine, several final rounds over S3) can end in a forced claim that
-      // sets the promoted region's last writes aside, which the drill then reports as lost.
-      const std::string handoff =
-          "handoff: {active: " + std::string(r.active ? "true" : "false") +
-          (r.active ? "" : ", followRegion: " + w.failing) + ", state: {file: " + Q(state_dir) +
-          "}, positionFile: " + Q(r.position_file) + ", followIntervalSeconds: 0.2}\n";
-      if (Status s = WriteFile(cfgs + "/sidecar-" + r.name + ".yaml",
-                               "source: " + Q(r.agent_dir) + "\nregion: " + r.name +
-                                   "\nremotes:\n" + remote_yaml +
-                                   "syncIntervalSeconds: 5\ndebounceMilliseconds: 100\n"
-                                   "listen: \"\"\n" +
-                                   handoff);
-          !s) {
-        return s.message();
-      }
-    }
-    auto start = [&](ChildSpec spec) -> Result<Child*> {
-      auto c = children.Start(spec);
-      if (!c) return Err(spec.name + ": " + c.message());
-      return c;
-    };
-    for (const auto& r : w.regions) {
-      if (auto c = start({"gate " + r.name,
-                          {"gate", "--config", cfgs + "/gate-" + r.name + ".yaml"},
-                          logs + "/gate-" + r.name + ".log"});
-          !c) {
-        return c.message();
-      }
-      if (auto c = start({"sidecar " + r.name,
-                          {"sidecar", "--config", cfgs + "/sidecar-" + r.name + ".yaml"},
-                          r.sidecar_log});
-          !c) {
-        return c.message();
-      }
-    }
-    // The controller last: started before the gates and sidecars, it could fail (and promote a
-    // stand-in for) a region whose gate is not listening yet.
-    auto ctl = start({"controller", {"controller", "--config", ctl_cfg}, logs + "/controller.log"});
-    if (!ctl) return ctl.message();
-    controller = *ctl;
-    auto mcp = start({"mcp", {"mcp", "--config", ctl_cfg}, logs + "/mcp.log", true});
-    if (!mcp) return mcp.message();
-    w.mcp = *mcp;
+    if (Status s = StartChildren(&w, paths, &controller); !s) return s.message();
     std::vector<Backend> backends;
     for (const auto& r : w.regions)
       backends.push_back({r.name, r.gate_port, r.app_port});
@@ -328,21 +426,7 @@ int Run(const Options& opts) {
     std::fprintf(stderr, "agency-ha demo: setup: %s\n", err.c_str());
     rc_exit = 1;
   } else {
-    for (const auto& r : w.regions) {
-      std::printf(
-          "  %-15s %-8s app :%d  gate :%d  %s\n", r.name.c_str(), r.active ? "active" : "passive",
-          r.app_port, r.gate_port,
-          r.active
-              ? "sidecar: writer of its lineage"
-              : ("sidecar: follows " + w.failing + ", writes its lineage when promoted").c_str());
-    }
-    std::printf(
-        "  controller: probe every %.2fs, failback %.1fs; status page %s\n"
-        "  snapshots: %s; MCP server over stdio; entry point :%d, clients near every region\n"
-        "  drill: simulate_regional_outage %s for %d s\n",
-        opts.interval_seconds, opts.failback_seconds, w.status_url.c_str(), w.remote_desc.c_str(),
-        entry->port(), w.failing.c_str(), w.drill_seconds);
-    std::fflush(stdout);
+    PrintPlan(w, opts);
     monitor.Start();
     McpClient mcp(w.mcp->stdin_fd(), w.mcp->stdout_fd());
     if (auto init = mcp.Initialize(std::chrono::seconds(30)); !init) {
@@ -355,33 +439,8 @@ int Run(const Options& opts) {
     }
     result.writer_changes = WriterChanges(w);
     rc_exit = FinalChecks(w, rc_exit, &result);
-    if (result.t0 != Mono{}) {
-      for (auto* a : w.apps)
-        for (const auto& c : a->commits())
-          result.writes_ms[a->region()].push_back(
-              std::chrono::duration<double, std::milli>(c.at - result.t0).count());
-    }
-    if (load) {
-      load->Stop();
-      result.outcomes = load->Outcomes();
-      for (const auto& loc : load->locations())
-        for (const auto& r : w.regions)
-          result.latency_ms[loc][r.name] = entry->LatencyMs(loc, r.name);
-    }
-    FillPhases(&result);
-    if (opts.json) {
-      std::printf("%s\n", ToJson(result).dump(2).c_str());
-    } else {
-      PrintText(result, stdout);
-    }
-    const std::string report = opts.report.empty() ? DefaultReportPath() : opts.report;
-    if (Status s = WriteFile(report, RenderHtml(result)); !s) {
-      std::fprintf(stderr, "agency-ha demo: report: %s\n", s.message().c_str());
-      if (rc_exit == 0) rc_exit = 1;
-    } else {
-      std::fprintf(opts.json ? stderr : stdout, "\nHTML report: %s\n", report.c_str());
-    }
-    std::fflush(stdout);
+    CollectMeasurements(w, &result);
+    rc_exit = Report(result, opts, rc_exit);
     if (opts.keep_running && rc_exit == 0) {
       std::printf("\nstill running (Ctrl-C to stop): status page %s, logs in %s\n",
                   w.status_url.c_str(), logs.c_str());

@@ -409,7 +409,67 @@ void FillPhases(DemoResult* r) {
   r->phases.push_back({"after failback", demoted, end});
 }
 
-int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
+namespace {
+
+// The steps of one drill: each waits for something observable, is recorded with when it
+// happened (ms after t0) and fails naming the step.
+class Steps {
+ public:
+  Steps(World& w, DemoResult* out) : w_(w), out_(out) {}
+
+  // Records the failed step; returns the exit code (130 when interrupted, else 1).
+  int Fail(const std::string& step, const std::string& why) {
+    out_->failed_step = step;
+    if (w_.stop->stopped()) {
+      out_->failure = "interrupted";
+      std::fprintf(stderr, "agency-ha demo: interrupted during step \"%s\"\n", step.c_str());
+      return 130;
+    }
+    out_->failure = why + (last_error.empty() ? "" : " (last check: " + last_error + ")");
+    std::fprintf(stderr, "agency-ha demo: step \"%s\" failed: %s\n", step.c_str(),
+                 out_->failure.c_str());
+    return 1;
+  }
+
+  // Waits until pred() returns a detail (nullopt: not yet; a detail starting with \x01: the
+  // step failed, for that reason). Fails on timeout, Ctrl-C or a child that died.
+  int Wait(const std::string& step, double seconds,
+           const std::function<std::optional<std::string>()>& pred, bool record = true,
+           std::chrono::milliseconds poll = std::chrono::milliseconds(2)) {
+    const auto deadline =
+        SteadyClock::now() + std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    for (;;) {
+      if (auto d = pred()) {
+        if (!d->empty() && (*d)[0] == '\x01') return Fail(step, d->substr(1));
+        if (record) out_->steps.push_back(Step{step, MsBetween(t0, SteadyClock::now()), *d});
+        return 0;
+      }
+      if (Child* dead = w_.children->FirstDead()) {
+        return Fail(step, dead->name() + " exited (" + dead->ExitText() + "); its log " +
+                              dead->log_path() + " ends with:\n" + dead->LogTail());
+      }
+      if (SteadyClock::now() > deadline) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "did not happen within %.0f s", seconds);
+        return Fail(step, buf);
+      }
+      if (w_.stop->WaitFor(drill_started ? poll : std::chrono::milliseconds(20))) {
+        return Fail(step, "interrupted");
+      }
+    }
+  }
+
+  Mono t0 = SteadyClock::now();  // the drill's start once it started
+  bool drill_started = false;    // polls faster from then on
+  std::string last_error;        // what the last poll of a step saw, for its failure message
+
+ private:
+  World& w_;
+  DemoResult* out_;
+};
+
+// The run's settings, copied into its result.
+void DescribeRun(const World& w, DemoResult* out) {
   out->regions = w.regions;
   out->failing = w.failing;
   out->passive = w.passive;
@@ -420,59 +480,15 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   out->failback_seconds = w.failback_seconds;
   out->rpo_bound_ms = w.rpo_bound_seconds * 1000;
   out->locations = w.load->locations();
-  std::vector<std::string> actives;
-  for (const auto& r : w.regions)
-    if (r.active) actives.push_back(r.name);
-  std::sort(actives.begin(), actives.end());
+}
 
-  Mono t0 = SteadyClock::now();
-  bool drill_started = false;
-  std::string last_error;  // what the last poll of a step saw, for its failure message
-  auto fail = [&](const std::string& step, const std::string& why) {
-    out->failed_step = step;
-    if (w.stop->stopped()) {
-      out->failure = "interrupted";
-      std::fprintf(stderr, "agency-ha demo: interrupted during step \"%s\"\n", step.c_str());
-      return 130;
-    }
-    out->failure = why + (last_error.empty() ? "" : " (last check: " + last_error + ")");
-    std::fprintf(stderr, "agency-ha demo: step \"%s\" failed: %s\n", step.c_str(),
-                 out->failure.c_str());
-    return 1;
-  };
-  // Waits until pred() returns a detail (nullopt: not yet). Fails on timeout, Ctrl-C or a child
-  // that died.
-  auto wait = [&](const std::string& step, double seconds,
-                  const std::function<std::optional<std::string>()>& pred, bool record = true,
-                  std::chrono::milliseconds poll = std::chrono::milliseconds(2)) -> int {
-    const auto deadline =
-        SteadyClock::now() + std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-    for (;;) {
-      if (auto d = pred()) {
-        if (!d->empty() && (*d)[0] == '\x01') return fail(step, d->substr(1));
-        if (record) out->steps.push_back(Step{step, MsBetween(t0, SteadyClock::now()), *d});
-        return 0;
-      }
-      if (Child* dead = w.children->FirstDead()) {
-        return fail(step, dead->name() + " exited (" + dead->ExitText() + "); its log " +
-                              dead->log_path() + " ends with:\n" + dead->LogTail());
-      }
-      if (SteadyClock::now() > deadline) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "did not happen within %.0f s", seconds);
-        return fail(step, buf);
-      }
-      if (w.stop->WaitFor(drill_started ? poll : std::chrono::milliseconds(20))) {
-        return fail(step, "interrupted");
-      }
-    }
-  };
+// Start-up: every component up and the baseline reached (the active regions serving, none
+// failed, a first snapshot of each, the passive region caught up, the entry point routing), then
+// the load started and run for the baseline.
+int StartUp(World& w, Steps& st, const std::vector<std::string>& actives, double detect_budget,
+            DemoResult* out) {
   auto state_now = [&] { return w.state->Get().kv; };
-  const double round = w.interval_seconds;
-  const double detect_budget = round * 12 + 20;  // generous: ASan builds on loaded CI machines
-
-  // --- Start-up: every component up and the baseline reached. ---
-  if (int rc = wait(
+  if (int rc = st.Wait(
           "controller ready (/readyz)", 60,
           [&]() -> std::optional<std::string> {
             if (HttpStatus(w.controller_port, "/readyz") == 200) return "";
@@ -481,7 +497,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
           false)) {
     return rc;
   }
-  if (int rc = wait(
+  if (int rc = st.Wait(
           "baseline: " + Join(actives) + " serving, none failed", detect_budget,
           [&]() -> std::optional<std::string> {
             auto kv = state_now();
@@ -498,22 +514,22 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   for (const auto& region : w.regions) {
     if (!region.active) continue;
     const std::string& r = region.name;
-    if (int rc = wait(
+    if (int rc = st.Wait(
             "first snapshot of " + r + " shipped to " + w.remote_desc, 45,
             [&]() -> std::optional<std::string> {
               auto latest = w.remote->Get(replication::LatestKey(r));
               if (latest && replication::LatestFromJson(*latest)) return "";
-              last_error = latest                 ? "latest is malformed"
-                           : latest.code() == 404 ? "no snapshot yet"
-                                                  : latest.message();
+              st.last_error = latest                 ? "latest is malformed"
+                              : latest.code() == 404 ? "no snapshot yet"
+                                                     : latest.message();
               return std::nullopt;
             },
             false)) {
       return rc;
     }
   }
-  last_error.clear();
-  if (int rc = wait(
+  st.last_error.clear();
+  if (int rc = st.Wait(
           w.passive + " follows " + w.failing + " (caught up)", 60,
           [&]() -> std::optional<std::string> {
             auto p = ReadPosition(FindRegion(w, w.passive)->position_file);
@@ -521,14 +537,14 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
                 p->caught_up) {
               return "";
             }
-            if (p && !p->error.empty()) last_error = p->error;
+            if (p && !p->error.empty()) st.last_error = p->error;
             return std::nullopt;
           },
           false, std::chrono::milliseconds(20))) {
     return rc;
   }
-  last_error.clear();
-  if (int rc = wait(
+  st.last_error.clear();
+  if (int rc = st.Wait(
           "entry point routing to " + Join(actives), 60,
           [&]() -> std::optional<std::string> {
             if (w.entry->ReadySet() != actives) return std::nullopt;
@@ -543,63 +559,83 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   w.load->Start();
   out->load_start = SteadyClock::now();
   if (w.stop->WaitFor(std::chrono::duration<double>(w.baseline_seconds))) {
-    return fail("baseline traffic", "interrupted");
+    return st.Fail("baseline traffic", "interrupted");
   }
+
+  return 0;
+}
+
+}  // namespace
+
+int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
+  DescribeRun(w, out);
+  std::vector<std::string> actives;
+  for (const auto& r : w.regions)
+    if (r.active) actives.push_back(r.name);
+  std::sort(actives.begin(), actives.end());
+
+  Steps steps(w, out);
+  Mono& t0 = steps.t0;
+  std::string& last_error = steps.last_error;
+  auto state_now = [&] { return w.state->Get().kv; };
+  const double round = w.interval_seconds;
+  const double detect_budget = round * 12 + 20;  // generous: ASan builds on loaded CI machines
+  if (int rc = StartUp(w, steps, actives, detect_budget, out)) return rc;
 
   // --- The drill. ---
   t0 = SteadyClock::now();
   out->t0 = t0;
-  drill_started = true;
+  steps.drill_started = true;
   auto started = mcp.CallTool("simulate_regional_outage",
                               {{"region", w.failing}, {"duration_seconds", w.drill_seconds}},
                               std::chrono::seconds(30));
   const std::string s_drill = "drill started via MCP: simulate_regional_outage " + w.failing;
-  if (!started) return fail(s_drill, started.message());
+  if (!started) return steps.Fail(s_drill, started.message());
   const json sc = (*started).value("structuredContent", json::object());
   out->steps.push_back(Step{s_drill, MsBetween(t0, SteadyClock::now()),
                             "drill " + sc.value("drillId", std::string("?")) + ", " +
                                 std::to_string(w.drill_seconds) + " s"});
   const std::string drill_id = sc.value("drillId", std::string());
 
-  if (int rc = wait("entry point stops routing to " + w.failing, detect_budget,
-                    [&]() -> std::optional<std::string> {
-                      auto rs = w.entry->ReadySet();
-                      if (failover::ContainsRegion(rs, w.failing)) return std::nullopt;
-                      return "gate /ready 503; ready: " + Join(rs);
-                    })) {
+  if (int rc = steps.Wait("entry point stops routing to " + w.failing, detect_budget,
+                          [&]() -> std::optional<std::string> {
+                            auto rs = w.entry->ReadySet();
+                            if (failover::ContainsRegion(rs, w.failing)) return std::nullopt;
+                            return "gate /ready 503; ready: " + Join(rs);
+                          })) {
     return rc;
   }
-  if (int rc =
-          wait(w.failing + " in failedRegions", detect_budget, [&]() -> std::optional<std::string> {
-            auto kv = state_now();
-            auto f = ListKey(kv, failover::kFailedRegionsKey);
-            if (!failover::ContainsRegion(f, w.failing)) return std::nullopt;
-            return "failedRegions=" + Join(f);
-          })) {
+  if (int rc = steps.Wait(w.failing + " in failedRegions", detect_budget,
+                          [&]() -> std::optional<std::string> {
+                            auto kv = state_now();
+                            auto f = ListKey(kv, failover::kFailedRegionsKey);
+                            if (!failover::ContainsRegion(f, w.failing)) return std::nullopt;
+                            return "failedRegions=" + Join(f);
+                          })) {
     return rc;
   }
-  if (int rc = wait(w.passive + " promoted (servingRegions)", detect_budget,
-                    [&]() -> std::optional<std::string> {
-                      auto s = ListKey(state_now(), failover::kServingRegionsKey);
-                      if (!failover::ContainsRegion(s, w.passive)) return std::nullopt;
-                      return "servingRegions=" + Join(s);
-                    })) {
+  if (int rc = steps.Wait(w.passive + " promoted (servingRegions)", detect_budget,
+                          [&]() -> std::optional<std::string> {
+                            auto s = ListKey(state_now(), failover::kServingRegionsKey);
+                            if (!failover::ContainsRegion(s, w.passive)) return std::nullopt;
+                            return "servingRegions=" + Join(s);
+                          })) {
     return rc;
   }
   const double t_promoted = out->steps.back().at_ms;
   const RegionRuntime& passive = *FindRegion(w, w.passive);
   const RegionRuntime& failing = *FindRegion(w, w.failing);
   // The handoff is the sidecar's: observe the promoted region's position file.
-  if (int rc = wait(w.passive + " data ready: its sidecar writes " + w.failing + "'s lineage", 60,
-                    [&]() -> std::optional<std::string> {
-                      auto p = ReadPosition(passive.position_file);
-                      if (!p || p->role != replication::Role::kWriter || p->lineage != w.failing ||
-                          !p->data_ready) {
-                        if (p && !p->error.empty()) last_error = p->error;
-                        return std::nullopt;
-                      }
-                      return "epoch " + std::to_string(p->epoch) + ", position dataReady";
-                    })) {
+  if (int rc = steps.Wait(w.passive + " data ready: its sidecar writes " + w.failing + "'s lineage",
+                          60, [&]() -> std::optional<std::string> {
+                            auto p = ReadPosition(passive.position_file);
+                            if (!p || p->role != replication::Role::kWriter ||
+                                p->lineage != w.failing || !p->data_ready) {
+                              if (p && !p->error.empty()) last_error = p->error;
+                              return std::nullopt;
+                            }
+                            return "epoch " + std::to_string(p->epoch) + ", position dataReady";
+                          })) {
     return rc;
   }
   last_error.clear();
@@ -610,7 +646,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
     json line;
     const std::string s_check =
         "data check: " + w.passive + " holds " + w.failing + "'s last snapshot";
-    if (int rc = wait(
+    if (int rc = steps.Wait(
             s_check, 10,
             [&]() -> std::optional<std::string> {
               for (const auto& l : WriterLines(passive))
@@ -623,8 +659,8 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
     }
     const std::string head = line.value("from", "");
     if (head.empty()) {
-      return fail(s_check, w.passive + "'s sidecar took over " + w.failing +
-                               "'s lineage from no snapshot (none was published)");
+      return steps.Fail(s_check, w.passive + "'s sidecar took over " + w.failing +
+                                     "'s lineage from no snapshot (none was published)");
     }
     const double sidecar_ms =
         line["takeoverMs"].is_number() ? line["takeoverMs"].get<double>() : 0.0;
@@ -665,15 +701,15 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
       for (const auto& m : dc.mismatches)
         why += "; " + m;
       if (!dc.error.empty()) why += "; " + dc.error;
-      return fail(s_check, why);
+      return steps.Fail(s_check, why);
     }
     out->steps.push_back(Step{s_check, MsBetween(t0, SteadyClock::now()),
                               "snapshot " + head + ": " + std::to_string(dc.restored_files) +
                                   " files, " + std::to_string(dc.restored_rows) + " rows (brain v" +
                                   std::to_string(dc.captured_version) + ")"});
   }
-  if (int rc =
-          wait(w.passive + " serving clients", detect_budget, [&]() -> std::optional<std::string> {
+  if (int rc = steps.Wait(
+          w.passive + " serving clients", detect_budget, [&]() -> std::optional<std::string> {
             auto at = w.load->FirstServedBy(w.passive, t0);
             if (!at) return std::nullopt;
             return "first request answered at t+" +
@@ -684,7 +720,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   int failing_gate = 0;
   for (const auto& r : w.regions)
     if (r.name == w.failing) failing_gate = r.gate_port;
-  if (int rc = wait(
+  if (int rc = steps.Wait(
           "outage expired: " + w.failing + " gate /health 200", w.drill_seconds + 30,
           [&]() -> std::optional<std::string> {
             if (HttpStatus(failing_gate, "/health") != 200) return std::nullopt;
@@ -693,17 +729,17 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
           true, std::chrono::milliseconds(5))) {
     return rc;
   }
-  if (int rc = wait(w.failing + " recovered (not in failedRegions)", detect_budget,
-                    [&]() -> std::optional<std::string> {
-                      auto kv = state_now();
-                      auto f = ListKey(kv, failover::kFailedRegionsKey);
-                      auto s = ListKey(kv, failover::kServingRegionsKey);
-                      if (failover::ContainsRegion(f, w.failing) ||
-                          !failover::ContainsRegion(s, w.failing)) {
-                        return std::nullopt;
-                      }
-                      return "servingRegions=" + Join(s);
-                    })) {
+  if (int rc = steps.Wait(w.failing + " recovered (not in failedRegions)", detect_budget,
+                          [&]() -> std::optional<std::string> {
+                            auto kv = state_now();
+                            auto f = ListKey(kv, failover::kFailedRegionsKey);
+                            auto s = ListKey(kv, failover::kServingRegionsKey);
+                            if (failover::ContainsRegion(f, w.failing) ||
+                                !failover::ContainsRegion(s, w.failing)) {
+                              return std::nullopt;
+                            }
+                            return "servingRegions=" + Join(s);
+                          })) {
     return rc;
   }
   // Failback: the controller demotes the promoted region (state), its gate stops being ready, the
@@ -711,7 +747,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   // polled together, each timed when first seen.
   std::optional<double> t_demoted, t_passive_503, t_failing_200;
   std::string demoted_detail;
-  if (int rc = wait(
+  if (int rc = steps.Wait(
           w.passive + " demoted (failback)", detect_budget + w.failback_seconds + 30,
           [&]() -> std::optional<std::string> {
             const double now = MsBetween(t0, SteadyClock::now());
@@ -763,7 +799,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
       out->steps.push_back(st);
     out->failback_pause_ms = *t_failing_200 - *t_passive_503;
   }
-  if (int rc = wait(
+  if (int rc = steps.Wait(
           w.failing + " writer of its lineage again", 60,
           [&]() -> std::optional<std::string> {
             auto p = ReadPosition(failing.position_file);
@@ -787,7 +823,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   {
     const std::string s_lost =
         "failback check: " + w.failing + " holds every write " + w.passive + " committed";
-    if (int rc = wait(
+    if (int rc = steps.Wait(
             s_lost, 30,
             [&]() -> std::optional<std::string> {
               // The promoted app stopped, and the recovered app re-read its data after failback.
@@ -820,11 +856,13 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
                            {"promotedLastVersion", last_version},
                            {"missingWrites", missing},
                            {"recoveredAppReloadedVersion", reloaded}};
-    if (commits.empty()) return fail(s_lost, w.passive + "'s app committed nothing while promoted");
+    if (commits.empty())
+      return steps.Fail(s_lost, w.passive + "'s app committed nothing while promoted");
     if (missing_rows > 0) {
-      return fail(s_lost, std::to_string(missing.size()) + " of " + std::to_string(commits.size()) +
-                              " writes (" + std::to_string(missing_rows) + " rows) missing in " +
-                              w.failing);
+      return steps.Fail(s_lost, std::to_string(missing.size()) + " of " +
+                                    std::to_string(commits.size()) + " writes (" +
+                                    std::to_string(missing_rows) + " rows) missing in " +
+                                    w.failing);
     }
     out->steps.push_back(Step{s_lost, MsBetween(t0, SteadyClock::now()),
                               std::to_string(commits.size()) + " writes, " + std::to_string(rows) +
@@ -832,20 +870,20 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   }
   const Mono failback_at =
       t0 + std::chrono::microseconds(static_cast<long long>(*t_failing_200 * 1000));
-  if (int rc = wait(w.failing + " serving clients again", detect_budget,
-                    [&]() -> std::optional<std::string> {
-                      auto at = w.load->FirstServedBy(w.failing, failback_at);
-                      if (!at) return std::nullopt;
-                      return "first request answered at t+" +
-                             std::to_string(static_cast<long long>(MsBetween(t0, *at))) + " ms";
-                    })) {
+  if (int rc = steps.Wait(
+          w.failing + " serving clients again", detect_budget, [&]() -> std::optional<std::string> {
+            auto at = w.load->FirstServedBy(w.failing, failback_at);
+            if (!at) return std::nullopt;
+            return "first request answered at t+" +
+                   std::to_string(static_cast<long long>(MsBetween(t0, *at))) + " ms";
+          })) {
     return rc;
   }
   if (auto p = ReadPosition(failing.position_file)) {
     out->divergent_preserved = {
         {"files", p->divergent.files}, {"bytes", p->divergent.bytes}, {"path", p->divergent.path}};
   }
-  if (int rc = wait(
+  if (int rc = steps.Wait(
           "drill report complete (get_drill_report)", 30,
           [&]() -> std::optional<std::string> {
             auto r = mcp.CallTool("get_drill_report", {{"drill_id", drill_id}},
