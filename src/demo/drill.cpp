@@ -565,6 +565,85 @@ int StartUp(World& w, Steps& st, const std::vector<std::string>& actives, double
   return 0;
 }
 
+// Lost at failover: the failed region's acknowledged writes (its app's commits, each a data
+// fragment) that the promoted region's volume does not hold after the takeover from snapshot
+// `head`; null when the failed region has no app.
+json LostAtFailover(const World& w, const RegionRuntime& passive, const std::string& head,
+                    Mono t0) {
+  for (auto* app : w.apps) {
+    if (app->region() != w.failing) continue;
+    uint64_t count = 0, rows = 0;
+    std::optional<double> oldest;
+    json lost = json::array();
+    const auto commits = app->commits();
+    for (const auto& c : commits) {
+      std::error_code ec;
+      if (fs::exists(fs::path(passive.agent_dir) / "brain/memory.lance/data" / c.fragment, ec)) {
+        continue;
+      }
+      const double age = MsBetween(c.at, t0);  // > 0: acknowledged before the outage began
+      ++count;
+      rows += c.rows;
+      oldest = std::max(oldest.value_or(age), age);
+      lost.push_back(
+          {{"version", c.version}, {"fragment", c.fragment}, {"rows", c.rows}, {"ageMs", age}});
+    }
+    return json{{"count", count},
+                {"rows", rows},
+                {"acknowledged", commits.size()},
+                {"oldestAgeMs", oldest ? json(*oldest) : json(nullptr)},
+                {"rpoBoundMs", w.rpo_bound_seconds * 1000},
+                {"snapshot", head},
+                {"writes", lost}};
+  }
+  return nullptr;
+}
+
+// The promoted region's data after the takeover: the snapshot its sidecar took over (the "from"
+// of its "writer" line, logged right after the position) restored intact, and what the failed
+// region acknowledged but the promoted one does not hold.
+int CheckTakeoverData(const World& w, Steps& steps, const RegionRuntime& passive, DemoResult* out) {
+  json line;  // allow for the write of the "writer" line after the position
+  const std::string s_check =
+      "data check: " + w.passive + " holds " + w.failing + "'s last snapshot";
+  if (int rc = steps.Wait(
+          s_check, 10,
+          [&]() -> std::optional<std::string> {
+            for (const auto& l : WriterLines(passive))
+              if (l.value("lineage", "") == w.failing) line = l;
+            if (line.is_null()) return std::nullopt;
+            return "";
+          },
+          false, std::chrono::milliseconds(20))) {
+    return rc;
+  }
+  const std::string head = line.value("from", "");
+  if (head.empty()) {
+    return steps.Fail(s_check, w.passive + "'s sidecar took over " + w.failing +
+                                   "'s lineage from no snapshot (none was published)");
+  }
+  const double sidecar_ms = line["takeoverMs"].is_number() ? line["takeoverMs"].get<double>() : 0.0;
+  DataCheck dc = CheckTakeover(w, passive, head, sidecar_ms);
+  out->data = dc;
+  if (json lost = LostAtFailover(w, passive, head, steps.t0); !lost.is_null()) {
+    out->lost_at_failover = std::move(lost);
+  }
+  if (!dc.ok) {
+    std::string why = "files " + std::to_string(dc.restored_files) + "/" +
+                      std::to_string(dc.record_files) + ", rows " +
+                      std::to_string(dc.restored_rows) + "/" + std::to_string(dc.expected_rows);
+    for (const auto& m : dc.mismatches)
+      why += "; " + m;
+    if (!dc.error.empty()) why += "; " + dc.error;
+    return steps.Fail(s_check, why);
+  }
+  out->steps.push_back(Step{s_check, MsBetween(steps.t0, SteadyClock::now()),
+                            "snapshot " + head + ": " + std::to_string(dc.restored_files) +
+                                " files, " + std::to_string(dc.restored_rows) + " rows (brain v" +
+                                std::to_string(dc.captured_version) + ")"});
+  return 0;
+}
+
 }  // namespace
 
 int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
@@ -640,74 +719,7 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   }
   last_error.clear();
   out->takeover_ms = out->steps.back().at_ms - t_promoted;
-  {
-    // The snapshot it took over: the "from" of its sidecar's "writer" line (logged right after
-    // the position; allow for the write).
-    json line;
-    const std::string s_check =
-        "data check: " + w.passive + " holds " + w.failing + "'s last snapshot";
-    if (int rc = steps.Wait(
-            s_check, 10,
-            [&]() -> std::optional<std::string> {
-              for (const auto& l : WriterLines(passive))
-                if (l.value("lineage", "") == w.failing) line = l;
-              if (line.is_null()) return std::nullopt;
-              return "";
-            },
-            false, std::chrono::milliseconds(20))) {
-      return rc;
-    }
-    const std::string head = line.value("from", "");
-    if (head.empty()) {
-      return steps.Fail(s_check, w.passive + "'s sidecar took over " + w.failing +
-                                     "'s lineage from no snapshot (none was published)");
-    }
-    const double sidecar_ms =
-        line["takeoverMs"].is_number() ? line["takeoverMs"].get<double>() : 0.0;
-    DataCheck dc = CheckTakeover(w, passive, head, sidecar_ms);
-    out->data = dc;
-    // Lost at failover: the failed region's acknowledged writes (its app's commits, each a data
-    // fragment) that the promoted region's volume does not hold after the takeover.
-    for (auto* app : w.apps) {
-      if (app->region() != w.failing) continue;
-      uint64_t count = 0, rows = 0;
-      std::optional<double> oldest;
-      json lost = json::array();
-      const auto commits = app->commits();
-      for (const auto& c : commits) {
-        std::error_code ec;
-        if (fs::exists(fs::path(passive.agent_dir) / "brain/memory.lance/data" / c.fragment, ec)) {
-          continue;
-        }
-        const double age = MsBetween(c.at, t0);  // > 0: acknowledged before the outage began
-        ++count;
-        rows += c.rows;
-        oldest = std::max(oldest.value_or(age), age);
-        lost.push_back(
-            {{"version", c.version}, {"fragment", c.fragment}, {"rows", c.rows}, {"ageMs", age}});
-      }
-      out->lost_at_failover = {{"count", count},
-                               {"rows", rows},
-                               {"acknowledged", commits.size()},
-                               {"oldestAgeMs", oldest ? json(*oldest) : json(nullptr)},
-                               {"rpoBoundMs", w.rpo_bound_seconds * 1000},
-                               {"snapshot", head},
-                               {"writes", lost}};
-    }
-    if (!dc.ok) {
-      std::string why = "files " + std::to_string(dc.restored_files) + "/" +
-                        std::to_string(dc.record_files) + ", rows " +
-                        std::to_string(dc.restored_rows) + "/" + std::to_string(dc.expected_rows);
-      for (const auto& m : dc.mismatches)
-        why += "; " + m;
-      if (!dc.error.empty()) why += "; " + dc.error;
-      return steps.Fail(s_check, why);
-    }
-    out->steps.push_back(Step{s_check, MsBetween(t0, SteadyClock::now()),
-                              "snapshot " + head + ": " + std::to_string(dc.restored_files) +
-                                  " files, " + std::to_string(dc.restored_rows) + " rows (brain v" +
-                                  std::to_string(dc.captured_version) + ")"});
-  }
+  if (int rc = CheckTakeoverData(w, steps, passive, out)) return rc;
   if (int rc = steps.Wait(
           w.passive + " serving clients", detect_budget, [&]() -> std::optional<std::string> {
             auto at = w.load->FirstServedBy(w.passive, t0);
