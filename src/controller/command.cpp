@@ -137,13 +137,15 @@ std::unique_ptr<kube::LeaderElector> MakeElector(const config::ControllerConfig&
 Controller::TransitionSink EventSink(const StateConnection& conn, const std::string& instance,
                                      metrics::Registry& reg) {
   auto* cm = static_cast<state::ConfigMapStateStore*>(conn.store.get());
-  reg.DefineCounter("agency_ha_events_total",
-                    "Kubernetes Events recorded on the state ConfigMap, by reason");
-  reg.DefineCounter("agency_ha_event_errors_total",
-                    "Kubernetes Events that could not be recorded (logged at warn), by reason");
-  reg.DefineCounter("agency_ha_events_dropped_total",
-                    "Kubernetes Events dropped unwritten (queue of 32 full while the API server "
-                    "was not taking Events, or shutdown while it was failing), by reason");
+  const metrics::Counter recorded = reg.DefineCounter(
+      "agency_ha_events_total", "Kubernetes Events recorded on the state ConfigMap, by reason");
+  const metrics::Counter failed =
+      reg.DefineCounter("agency_ha_event_errors_total",
+                        "Kubernetes Events that could not be recorded (logged at warn), by reason");
+  const metrics::Counter dropped = reg.DefineCounter(
+      "agency_ha_events_dropped_total",
+      "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not taking "
+      "Events, or shutdown while it was failing), by reason");
   auto events = std::make_shared<kube::EventQueue>(
       conn.kube_client->connection(),
       kube::EventQueue::Options{"agency-ha-controller", instance,
@@ -154,12 +156,11 @@ Controller::TransitionSink EventSink(const StateConnection& conn, const std::str
         return r.RecordAbout(kube::kConfigMaps, cm->ns(), cm->name(), it.type, it.reason,
                              it.message, it.at);
       },
-      [&reg](const std::string& reason, const Status& s) {
-        reg.Add(s ? "agency_ha_events_total" : "agency_ha_event_errors_total",
-                {{"reason", reason}});
+      [recorded, failed](const std::string& reason, const Status& s) {
+        (s ? recorded : failed).Add({{"reason", reason}});
       },
-      [&reg](const std::string& reason) {
-        reg.Add("agency_ha_events_dropped_total", {{"reason", reason}});
+      [dropped](const std::string& reason) {
+        dropped.Add({{"reason", reason}});
       });
   return [events](const std::vector<failover::Transition>& ts) {
     for (const auto& t : ts) {
@@ -251,7 +252,6 @@ int RunCommand(const std::string& config_path, bool check_only) {
   std::thread polling;
   Stopper polling_stop;
   if (cfg->QuorumEnabled()) {
-    quorum::DefineQuorumMetrics(reg);
     poller = std::make_unique<quorum::PeerPoller>(*cfg, peer_tokens, SystemClock::instance(), &reg);
     ctl.SetPeerSource([&poller] { return poller->Reports(); },
                       [&poller] { return poller->StatusJson(); });
@@ -259,12 +259,13 @@ int RunCommand(const std::string& config_path, bool check_only) {
 
   // Leader election.
   std::unique_ptr<kube::LeaderElector> elector;
+  metrics::Gauge leader_gauge;
   std::thread election;
   Stopper election_stop;
   if (cfg->leader_election.enabled) {
     elector = MakeElector(*cfg, *conn);
     ctl.SetLeadership(elector.get());
-    reg.DefineGauge("agency_ha_leader", "1 on the replica that holds the lease.");
+    leader_gauge = reg.DefineGauge("agency_ha_leader", "1 on the replica that holds the lease.");
   }
   if (cfg->state.is_configmap()) {
     ctl.SetTransitionSink(EventSink(*conn, elector ? elector->Identity() : DefaultIdentity(), reg));
@@ -273,7 +274,7 @@ int RunCommand(const std::string& config_path, bool check_only) {
   httpd::HttpServer http;
   http.Get("/metrics", [&] {
     if (elector) {
-      reg.Set("agency_ha_leader", {{"identity", elector->Identity()}}, elector->IsLeader() ? 1 : 0);
+      leader_gauge.Set({{"identity", elector->Identity()}}, elector->IsLeader() ? 1 : 0);
     }
     return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
   });

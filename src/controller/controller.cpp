@@ -20,29 +20,40 @@ using failover::TransitionKind;
 using nlohmann::json;
 
 void DefineControllerMetrics(metrics::Registry& reg) {
-  reg.DefineGauge("agency_ha_build_info", "Build information.");
-  reg.Set("agency_ha_build_info", {{"version", AHA_VERSION}}, 1);
-  reg.DefineHistogram("agency_ha_probe_duration_seconds",
-                      "Duration of region probes (to the verdict).",
-                      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-  reg.DefineCounter("agency_ha_probes_total", "Region probes by result.");
-  reg.DefineGauge("agency_ha_region_up", "1 when the region's last probe succeeded.");
-  reg.DefineGauge("agency_ha_region_failed", "1 when the region is failed (after hysteresis).");
-  reg.DefineGauge("agency_ha_region_serving", "1 when the region is in servingRegions.");
-  reg.DefineGauge("agency_ha_region_promoted", "1 when a passive region is promoted.");
-  reg.DefineCounter("agency_ha_transitions_total", "Region and panic transitions by type.");
-  reg.DefineGauge("agency_ha_panic",
-                  "1 when every region that could serve is failed and the last serving set is "
-                  "kept (fail-open).");
-  reg.DefineGauge("agency_ha_state_generation", "Generation of the failover state.");
-  reg.DefineCounter("agency_ha_state_writes_total", "State keys written (changed) to the store.");
-  reg.DefineCounter("agency_ha_state_write_errors_total", "Failed state store writes.");
+  reg.DefineGauge("agency_ha_build_info", "Build information.").Set({{"version", AHA_VERSION}}, 1);
 }
+
+ProberSource::Metrics::Metrics(metrics::Registry& reg)
+    : duration(reg.DefineHistogram(
+          "agency_ha_probe_duration_seconds", "Duration of region probes (to the verdict).",
+          {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})),
+      probes(reg.DefineCounter("agency_ha_probes_total", "Region probes by result.")) {}
+
+Controller::Metrics::Metrics(metrics::Registry& reg)
+    : region_up(
+          reg.DefineGauge("agency_ha_region_up", "1 when the region's last probe succeeded.")),
+      region_failed(reg.DefineGauge("agency_ha_region_failed",
+                                    "1 when the region is failed (after hysteresis).")),
+      region_serving(
+          reg.DefineGauge("agency_ha_region_serving", "1 when the region is in servingRegions.")),
+      region_promoted(
+          reg.DefineGauge("agency_ha_region_promoted", "1 when a passive region is promoted.")),
+      transitions(reg.DefineCounter("agency_ha_transitions_total",
+                                    "Region and panic transitions by type.")),
+      panic(reg.DefineGauge("agency_ha_panic",
+                            "1 when every region that could serve is failed and the last serving "
+                            "set is kept (fail-open).")),
+      generation(
+          reg.DefineGauge("agency_ha_state_generation", "Generation of the failover state.")),
+      state_writes(reg.DefineCounter("agency_ha_state_writes_total",
+                                     "State keys written (changed) to the store.")),
+      state_write_errors(
+          reg.DefineCounter("agency_ha_state_write_errors_total", "Failed state store writes.")) {}
 
 ProberSource::ProberSource(const config::ControllerConfig& cfg, const Clock& clock,
                            metrics::Registry& reg, std::shared_ptr<probe::Resolver> resolver)
     : clock_(clock),
-      reg_(reg),
+      m_(reg),
       prober_(probe::Options{cfg.probe.timeout_seconds, cfg.probe.tls}, std::move(resolver)) {
   for (const auto& r : cfg.regions) {
     targets_.push_back(probe::Target{r.name, r.endpoint, r.min_healthy_endpoints});
@@ -60,9 +71,8 @@ std::map<std::string, Observation> ProberSource::Observe() {
       if (e.data.empty()) continue;
       reports.push_back(EndpointData{e.address, e.ok, replication::ParseDataHeader(e.data), at});
     }
-    reg_.Observe("agency_ha_probe_duration_seconds", {{"region", region}}, r.latency_ms / 1000.0);
-    reg_.Add("agency_ha_probes_total",
-             {{"region", region}, {"result", r.ok ? "success" : "failure"}});
+    m_.duration.Observe({{"region", region}}, r.latency_ms / 1000.0);
+    m_.probes.Add({{"region", region}, {"result", r.ok ? "success" : "failure"}});
     out.emplace(region,
                 Observation{r.ok, r.latency_ms, r.detail, at, r.data_reported, r.data_caught_up});
   }
@@ -124,7 +134,12 @@ json DataJson(const std::vector<EndpointData>& reports) {
 
 Controller::Controller(config::ControllerConfig cfg, state::StateStore& store,
                        ObservationSource& source, const Clock& clock, metrics::Registry& reg)
-    : cfg_(std::move(cfg)), store_(store), source_(source), clock_(clock), reg_(reg) {
+    : cfg_(std::move(cfg)),
+      store_(store),
+      source_(source),
+      clock_(clock),
+      m_(reg),
+      qm_(cfg_.QuorumEnabled() ? quorum::QuorumMetrics(reg) : quorum::QuorumMetrics()) {
   for (const auto& r : cfg_.regions)
     active_[r.name] = r.active;
   instance_ = FormatTime(clock_.wall()) + "/" + std::to_string(::getpid());
@@ -180,12 +195,12 @@ Status Controller::Persist(const State& s) {
   if (!n) {
     dirty_ = true;
     last_write_error_ = n.message();
-    reg_.Add("agency_ha_state_write_errors_total", {});
+    m_.state_write_errors.Add();
     return n.error();
   }
   dirty_ = false;
   last_write_error_.clear();
-  if (*n > 0) reg_.Add("agency_ha_state_writes_total", {}, *n);
+  if (*n > 0) m_.state_writes.Add({}, *n);
   return Status::Ok();
 }
 
@@ -229,8 +244,7 @@ Decision Controller::Tick() {
     } else {
       log::Info("region transition", f);
     }
-    reg_.Add("agency_ha_transitions_total",
-             {{"region", t.region}, {"type", failover::TransitionName(t.kind)}});
+    m_.transitions.Add({{"region", t.region}, {"type", failover::TransitionName(t.kind)}});
   }
   bool sink = false;  // the transitions go to the sink after the lock is released
   {
@@ -283,28 +297,27 @@ void Controller::Run(Stopper& stop) {
 }
 
 void Controller::PublishMetrics(const State& s) {
-  reg_.ClearGauge("agency_ha_region_up");
-  reg_.ClearGauge("agency_ha_region_failed");
-  reg_.ClearGauge("agency_ha_region_serving");
-  reg_.ClearGauge("agency_ha_region_promoted");
+  m_.region_up.Clear();
+  m_.region_failed.Clear();
+  m_.region_serving.Clear();
+  m_.region_promoted.Clear();
   for (const auto& [name, rs] : s.regions) {
     metrics::Labels lb{{"region", name}};
-    if (rs.last) reg_.Set("agency_ha_region_up", lb, rs.last->ok ? 1 : 0);
-    reg_.Set("agency_ha_region_failed", lb, rs.health == Health::kFailed ? 1 : 0);
-    reg_.Set("agency_ha_region_serving", lb, failover::ContainsRegion(s.serving, name) ? 1 : 0);
-    reg_.Set("agency_ha_region_promoted", lb, rs.promoted ? 1 : 0);
+    if (rs.last) m_.region_up.Set(lb, rs.last->ok ? 1 : 0);
+    m_.region_failed.Set(lb, rs.health == Health::kFailed ? 1 : 0);
+    m_.region_serving.Set(lb, failover::ContainsRegion(s.serving, name) ? 1 : 0);
+    m_.region_promoted.Set(lb, rs.promoted ? 1 : 0);
   }
-  reg_.Set("agency_ha_panic", {}, s.panic ? 1 : 0);
+  m_.panic.Set(s.panic ? 1 : 0);
   if (s.quorum) {
-    reg_.Set("agency_ha_partitioned", {}, s.partitioned ? 1 : 0);
-    reg_.Set("agency_ha_quorum_observers_reachable", {}, s.observers_reachable);
-    reg_.Set("agency_ha_quorum_size", {}, s.quorum_size);
-    reg_.ClearGauge("agency_ha_region_votes_down");
-    for (const auto& [name, rs] : s.regions) {
-      reg_.Set("agency_ha_region_votes_down", {{"region", name}}, rs.votes_down);
-    }
+    qm_.partitioned.Set(s.partitioned ? 1 : 0);
+    qm_.observers_reachable.Set(s.observers_reachable);
+    qm_.size.Set(s.quorum_size);
+    qm_.votes_down.Clear();
+    for (const auto& [name, rs] : s.regions)
+      qm_.votes_down.Set({{"region", name}}, rs.votes_down);
   }
-  reg_.Set("agency_ha_state_generation", {}, static_cast<double>(s.generation));
+  m_.generation.Set(static_cast<double>(s.generation));
 }
 
 json Controller::StatusJson() const {

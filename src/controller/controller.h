@@ -36,6 +36,7 @@
 #include "failover/decide.h"
 #include "metrics/registry.h"
 #include "probe/prober.h"
+#include "quorum/poller.h"
 #include "replication/position.h"
 #include "state/store.h"
 
@@ -68,6 +69,12 @@ nlohmann::json DataJson(const std::vector<EndpointData>& reports);
 // The production source: probes every region's endpoint with probe::Prober and records probe
 // metrics.
 class ProberSource final : public ObservationSource {
+  struct Metrics {
+    explicit Metrics(metrics::Registry& reg);
+    metrics::Histogram duration;
+    metrics::Counter probes;
+  };
+
  public:
   ProberSource(const config::ControllerConfig& cfg, const Clock& clock, metrics::Registry& reg,
                std::shared_ptr<probe::Resolver> resolver = probe::SystemResolver());
@@ -78,7 +85,7 @@ class ProberSource final : public ObservationSource {
   const Clock& clock_;
   mutable std::mutex data_mu_;
   std::map<std::string, std::vector<EndpointData>> data_;
-  metrics::Registry& reg_;
+  const Metrics m_;
   probe::Prober prober_;
   std::vector<probe::Target> targets_;
 };
@@ -129,7 +136,16 @@ class Controller {
   state::StateStore& store_;
   ObservationSource& source_;
   const Clock& clock_;
-  metrics::Registry& reg_;
+  // The controller's metrics, declared once (registry: the one the command exports).
+  struct Metrics {
+    explicit Metrics(metrics::Registry& reg);
+    metrics::Gauge region_up, region_failed, region_serving, region_promoted;
+    metrics::Counter transitions;
+    metrics::Gauge panic, generation;
+    metrics::Counter state_writes, state_write_errors;
+  };
+  const Metrics m_;
+  const quorum::QuorumMetrics qm_;  // bound only with an observer quorum
   std::map<std::string, bool> active_;
   PeerReports peer_reports_;
   PeerStatus peer_status_;
@@ -145,6 +161,7 @@ class Controller {
   uint64_t rounds_ = 0;  // observer report generation
 };
 
+// agency_ha_build_info{version} = 1 (the controller command exports it).
 void DefineControllerMetrics(metrics::Registry& reg);
 
 }  // namespace aha::controller

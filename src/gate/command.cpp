@@ -44,12 +44,18 @@ int RunCommand(const std::string& config_path, bool check_only) {
   Gate gate(*cfg, *source, SystemClock::instance());
 
   metrics::Registry reg;
-  reg.DefineGauge("agency_ha_gate_ready", "1 when /ready would answer 200.");
-  reg.DefineGauge("agency_ha_gate_healthy", "1 when /health would answer 200.");
-  reg.DefineGauge("agency_ha_gate_state_synced", "1 once the state was read at least once.");
-  reg.DefineGauge("agency_ha_gate_state_error", "1 while the state source fails (fail-static).");
-  reg.DefineCounter("agency_ha_gate_watch_restarts_total", "Watch restarts and relists.");
-  reg.DefineGauge("agency_ha_gate_state_version", "Changes of the state seen so far.");
+  const metrics::Gauge m_ready =
+      reg.DefineGauge("agency_ha_gate_ready", "1 when /ready would answer 200.");
+  const metrics::Gauge m_healthy =
+      reg.DefineGauge("agency_ha_gate_healthy", "1 when /health would answer 200.");
+  const metrics::Gauge m_synced =
+      reg.DefineGauge("agency_ha_gate_state_synced", "1 once the state was read at least once.");
+  const metrics::Gauge m_error = reg.DefineGauge("agency_ha_gate_state_error",
+                                                 "1 while the state source fails (fail-static).");
+  const metrics::Counter m_restarts =
+      reg.DefineCounter("agency_ha_gate_watch_restarts_total", "Watch restarts and relists.");
+  const metrics::Gauge m_version =
+      reg.DefineGauge("agency_ha_gate_state_version", "Changes of the state seen so far.");
   const metrics::Labels lb{{"region", cfg->region}};
 
   auto answer = [](const Verdict& v) {
@@ -69,12 +75,12 @@ int RunCommand(const std::string& config_path, bool check_only) {
   });
   http.Get("/metrics", [&] {
     json st = gate.Status();
-    reg.Set("agency_ha_gate_ready", lb, gate.Ready().ok ? 1 : 0);
-    reg.Set("agency_ha_gate_healthy", lb, gate.Health().ok ? 1 : 0);
-    reg.Set("agency_ha_gate_state_synced", lb, st["synced"].get<bool>() ? 1 : 0);
-    reg.Set("agency_ha_gate_state_error", lb, st["sourceError"].is_null() ? 0 : 1);
-    reg.Set("agency_ha_gate_state_version", lb, st["stateVersion"].get<double>());
-    reg.Set("agency_ha_gate_watch_restarts_total", lb, st["watchRestarts"].get<double>());
+    m_ready.Set(lb, gate.Ready().ok ? 1 : 0);
+    m_healthy.Set(lb, gate.Health().ok ? 1 : 0);
+    m_synced.Set(lb, st["synced"].get<bool>() ? 1 : 0);
+    m_error.Set(lb, st["sourceError"].is_null() ? 0 : 1);
+    m_version.Set(lb, st["stateVersion"].get<double>());
+    m_restarts.Mirror(lb, st["watchRestarts"].get<double>());
     return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
   });
   if (Status s = http.Start(cfg->listen); !s) {

@@ -126,16 +126,15 @@ SecurityMonitor::SecurityMonitor(const config::ControllerConfig& cfg, state::Sta
     : cfg_(cfg),
       store_(store),
       clock_(clock),
-      reg_(reg),
+      recovery_(reg.DefineGauge(kRecoveryMetric,
+                                "Seconds from the end of the last drill's outage to the region's "
+                                "recovery (controller decision), measured.")),
+      drills_(reg.DefineCounter("agency_ha_mcp_drills_total",
+                                "Drills started, ended early and completed.")),
       audit_(std::move(audit)),
       events_(std::move(events)),
       started_at_(clock.wall()),
-      remotes_(cfg.mcp.replication_remotes.size()) {
-  reg_.DefineGauge(kRecoveryMetric,
-                   "Seconds from the end of the last drill's outage to the region's recovery "
-                   "(controller decision), measured.");
-  reg_.DefineCounter("agency_ha_mcp_drills_total", "Drills started, ended early and completed.");
-}
+      remotes_(cfg.mcp.replication_remotes.size()) {}
 
 const config::RegionConfig* SecurityMonitor::FindRegion(const std::string& name) const {
   for (const auto& r : cfg_.regions) {
@@ -433,7 +432,7 @@ ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>&
   json audit = {{"event", "DrillStarted"}, {"at", FormatTime(now)}};
   audit.update(plan->summary);
   audit_(audit);
-  reg_.Add("agency_ha_mcp_drills_total", {{"region", region}, {"event", "started"}});
+  drills_.Add({{"region", region}, {"event", "started"}});
   if (events_) {
     events_("Warning", "DrillStarted",
             "drill " + o.id + ": simulated " + req->failure_type + " outage of region " + region +
@@ -497,7 +496,7 @@ ToolResult SecurityMonitor::End(const json& args) {
   json audit = {{"event", "DrillEnded"}, {"at", FormatTime(now)}};
   audit.update(out);
   audit_(audit);
-  reg_.Add("agency_ha_mcp_drills_total", {{"region", region}, {"event", "ended"}});
+  drills_.Add({{"region", region}, {"event", "ended"}});
   if (events_) {
     events_("Normal", "DrillEnded", "drill " + ended.id + " for region " + region + " ended early",
             now);
@@ -1008,7 +1007,7 @@ void SecurityMonitor::CheckCompletedLocked(const std::vector<Drill>& drills, Wal
       const json* rt = jsonget::Find(d.report, kRecoveryMetric);
       if (!gauged_.count(d.id) && rt && rt->is_number()) {
         gauged_.insert(d.id);
-        reg_.Set(kRecoveryMetric, {{"region", d.region}}, rt->get<double>());
+        recovery_.Set({{"region", d.region}}, rt->get<double>());
       }
       continue;
     }
@@ -1041,9 +1040,9 @@ void SecurityMonitor::CheckCompletedLocked(const std::vector<Drill>& drills, Wal
     if (!won) continue;
     gauged_.insert(d.id);
     audit_({{"event", "DrillCompleted"}, {"at", FormatTime(now)}, {"report", r}});
-    reg_.Add("agency_ha_mcp_drills_total", {{"region", d.region}, {"event", "completed"}});
+    drills_.Add({{"region", d.region}, {"event", "completed"}});
     const json& rt = r[kRecoveryMetric];
-    if (rt.is_number()) reg_.Set(kRecoveryMetric, {{"region", d.region}}, rt.get<double>());
+    if (rt.is_number()) recovery_.Set({{"region", d.region}}, rt.get<double>());
     if (events_) {
       events_("Normal", "DrillCompleted",
               "drill " + d.id + " for region " + d.region + " complete; " + kRecoveryMetric + "=" +

@@ -101,7 +101,8 @@ class SecurityMonitor final : public Tools {
   const config::ControllerConfig& cfg_;
   state::StateStore& store_;
   const Clock& clock_;
-  metrics::Registry& reg_;
+  const metrics::Gauge recovery_;  // kRecoveryMetric{region}: seconds, measured
+  const metrics::Counter drills_;  // agency_ha_mcp_drills_total{region,event}
   AuditSink audit_;
   EventSink events_;
   LiveSource live_;

@@ -1,9 +1,11 @@
 #include "metrics/registry.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <stdexcept>
 
 namespace aha::metrics {
 namespace {
@@ -43,36 +45,69 @@ std::string Registry::RenderLabels(const Labels& labels, const std::string& extr
   return out.empty() ? "" : "{" + out + "}";
 }
 
-void Registry::DefineCounter(const std::string& name, const std::string& help) {
+const std::string* Registry::Define(const std::string& name, Type type, const std::string& help,
+                                    std::vector<double> bounds) {
   std::lock_guard l(mu_);
-  families_[name] = Family{"counter", help, {}, {}, {}};
-}
-void Registry::DefineGauge(const std::string& name, const std::string& help) {
-  std::lock_guard l(mu_);
-  families_[name] = Family{"gauge", help, {}, {}, {}};
-}
-void Registry::DefineHistogram(const std::string& name, const std::string& help,
-                               std::vector<double> bounds) {
-  std::lock_guard l(mu_);
-  families_[name] = Family{"histogram", help, std::move(bounds), {}, {}};
+  auto [it, inserted] = families_.try_emplace(name, Family{type, help, std::move(bounds), {}, {}});
+  if (!inserted && it->second.type != type) {
+    throw std::logic_error("metric " + name + " is defined twice with different types");
+  }
+  return &it->first;
 }
 
+Counter Registry::DefineCounter(const std::string& name, const std::string& help) {
+  return Counter(this, Define(name, Type::kCounter, help, {}));
+}
+Gauge Registry::DefineGauge(const std::string& name, const std::string& help) {
+  return Gauge(this, Define(name, Type::kGauge, help, {}));
+}
+Histogram Registry::DefineHistogram(const std::string& name, const std::string& help,
+                                    std::vector<double> bounds) {
+  std::sort(bounds.begin(), bounds.end());
+  return Histogram(this, Define(name, Type::kHistogram, help, std::move(bounds)));
+}
+
+void Counter::Add(const Labels& labels, double delta) const {
+  if (r_ && delta >= 0) r_->Add(*name_, labels, delta);  // also drops NaN
+}
+void Counter::Mirror(const Labels& labels, double total) const {
+  if (r_) r_->Raise(*name_, labels, total);
+}
+void Gauge::Set(const Labels& labels, double value) const {
+  if (r_) r_->Set(*name_, labels, value);
+}
+void Gauge::Add(const Labels& labels, double delta) const {
+  if (r_) r_->Add(*name_, labels, delta);
+}
+void Gauge::Clear() const {
+  if (r_) r_->Clear(*name_);
+}
+void Histogram::Observe(const Labels& labels, double value) const {
+  if (r_) r_->Observe(*name_, labels, value);
+}
+
+// The handles guarantee the family exists and has the right type.
 void Registry::Add(const std::string& name, const Labels& labels, double delta) {
   std::lock_guard l(mu_);
-  families_[name].values[RenderLabels(labels)] += delta;
+  families_.at(name).values[RenderLabels(labels)] += delta;
 }
 void Registry::Set(const std::string& name, const Labels& labels, double value) {
   std::lock_guard l(mu_);
-  families_[name].values[RenderLabels(labels)] = value;
+  families_.at(name).values[RenderLabels(labels)] = value;
 }
-void Registry::ClearGauge(const std::string& name) {
+void Registry::Raise(const std::string& name, const Labels& labels, double total) {
   std::lock_guard l(mu_);
-  families_[name].values.clear();
+  double& v = families_.at(name).values[RenderLabels(labels)];
+  if (total > v) v = total;  // also drops NaN
+}
+void Registry::Clear(const std::string& name) {
+  std::lock_guard l(mu_);
+  families_.at(name).values.clear();
 }
 
 void Registry::Observe(const std::string& name, const Labels& labels, double value) {
   std::lock_guard l(mu_);
-  Family& f = families_[name];
+  Family& f = families_.at(name);
   // Key holds the raw label list (without le) so buckets can be added at render time.
   std::string key;
   for (const auto& [k, v] : labels)
@@ -93,7 +128,10 @@ std::string Registry::Render() const {
   std::lock_guard l(mu_);
   std::ostringstream os;
   for (const auto& [name, f] : families_) {
-    os << "# HELP " << name << " " << f.help << "\n# TYPE " << name << " " << f.type << "\n";
+    const char* type = f.type == Type::kCounter ? "counter"
+                       : f.type == Type::kGauge ? "gauge"
+                                                : "histogram";
+    os << "# HELP " << name << " " << f.help << "\n# TYPE " << name << " " << type << "\n";
     for (const auto& [labels, v] : f.values)
       os << name << labels << " " << Num(v) << "\n";
     for (const auto& [key, h] : f.hists) {

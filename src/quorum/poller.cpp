@@ -22,22 +22,22 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-void DefineQuorumMetrics(metrics::Registry& reg) {
-  reg.DefineCounter("agency_ha_peer_polls_total",
-                    "Polls of peer controllers' observations by result.");
-  reg.DefineGauge("agency_ha_peer_reachable",
-                  "1 when the last poll of the peer's observations succeeded.");
-  reg.DefineGauge(
-      "agency_ha_partitioned",
-      "1 when fewer than a quorum of observers (self + fresh peers) are reachable: no new "
-      "failover decisions (fail-static).");
-  reg.DefineGauge("agency_ha_quorum_observers_reachable",
-                  "Observers (self + peers with fresh observations) in the last round.");
-  reg.DefineGauge("agency_ha_quorum_size",
-                  "Observers that must agree before a region fails or recovers.");
-  reg.DefineGauge("agency_ha_region_votes_down",
-                  "Fresh observers (incl. self) reporting the region down.");
-}
+QuorumMetrics::QuorumMetrics(metrics::Registry& reg)
+    : peer_polls(reg.DefineCounter("agency_ha_peer_polls_total",
+                                   "Polls of peer controllers' observations by result.")),
+      peer_reachable(reg.DefineGauge("agency_ha_peer_reachable",
+                                     "1 when the last poll of the peer's observations succeeded.")),
+      partitioned(reg.DefineGauge(
+          "agency_ha_partitioned",
+          "1 when fewer than a quorum of observers (self + fresh peers) are reachable: no new "
+          "failover decisions (fail-static).")),
+      observers_reachable(
+          reg.DefineGauge("agency_ha_quorum_observers_reachable",
+                          "Observers (self + peers with fresh observations) in the last round.")),
+      size(reg.DefineGauge("agency_ha_quorum_size",
+                           "Observers that must agree before a region fails or recovers.")),
+      votes_down(reg.DefineGauge("agency_ha_region_votes_down",
+                                 "Fresh observers (incl. self) reporting the region down.")) {}
 
 struct PeerPoller::Impl {
   CURLM* multi = nullptr;
@@ -60,7 +60,10 @@ struct PeerPoller::Impl {
 PeerPoller::PeerPoller(const config::ControllerConfig& cfg,
                        std::map<std::string, std::string> tokens, const Clock& clock,
                        metrics::Registry* reg)
-    : impl_(std::make_unique<Impl>()), cfg_(cfg), clock_(clock), reg_(reg) {
+    : impl_(std::make_unique<Impl>()),
+      cfg_(cfg),
+      clock_(clock),
+      m_(reg ? QuorumMetrics(*reg) : QuorumMetrics()) {
   curl_global_init(CURL_GLOBAL_DEFAULT);  // reference counted; the prober does the same
   impl_->multi = curl_multi_init();
   for (const auto& pc : cfg_.peers) {
@@ -128,11 +131,8 @@ void PeerPoller::Accept(Peer& p, const std::string& body, long http_status,
       r = std::move(*parsed);
     }
   }
-  if (reg_) {
-    reg_->Add("agency_ha_peer_polls_total",
-              {{"peer", p.cfg.name}, {"result", err.empty() ? "success" : "failure"}});
-    reg_->Set("agency_ha_peer_reachable", {{"peer", p.cfg.name}}, err.empty() ? 1 : 0);
-  }
+  m_.peer_polls.Add({{"peer", p.cfg.name}, {"result", err.empty() ? "success" : "failure"}});
+  m_.peer_reachable.Set({{"peer", p.cfg.name}}, err.empty() ? 1 : 0);
   if (!err.empty()) {
     if (err != p.last_error) {
       log::Warn("peer observations unavailable",

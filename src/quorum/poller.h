@@ -28,6 +28,16 @@
 
 namespace aha::quorum {
 
+// The observer quorum's metrics, declared once: the poller records the peer series, the
+// controller each round's. Both build it from the one registry the controller exports (defining
+// a name twice with one type returns the same family).
+struct QuorumMetrics {
+  QuorumMetrics() = default;  // unbound: records nothing (no quorum, or no registry)
+  explicit QuorumMetrics(metrics::Registry& reg);
+  metrics::Counter peer_polls;
+  metrics::Gauge peer_reachable, partitioned, observers_reachable, size, votes_down;
+};
+
 class PeerPoller {
  public:
   // `tokens`: the bearer token sent to each peer, by peer name (absent/empty: none).
@@ -64,11 +74,9 @@ class PeerPoller {
   std::unique_ptr<Impl> impl_;
   const config::ControllerConfig cfg_;
   const Clock& clock_;
-  metrics::Registry* reg_;
+  QuorumMetrics m_;
   mutable std::mutex mu_;  // guards peers_ (read by the controller and HTTP threads)
   std::vector<Peer> peers_;
 };
-
-void DefineQuorumMetrics(metrics::Registry& reg);
 
 }  // namespace aha::quorum

@@ -21,6 +21,7 @@
 #include "objectstore/sigv4.h"
 #include "replication/follow.h"
 #include "replication/local_state.h"
+#include "replication/metrics.h"
 #include "replication/publish.h"
 #include "replication/replicator.h"
 #include "replication/restore.h"
@@ -86,10 +87,12 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   };
   const double started_s = now_s();
   metrics::Registry m;
-  DefineReplicationMetrics(m, started_s);
-  m.DefineCounter("agency_ha_replication_captures_total",
-                  "Captures of the source by trigger (inotify, overflow, rescan)");
-  m.DefineGauge("agency_ha_replication_inotify_watches", "Directories watched with inotify");
+  const PublishMetrics pm(m, started_s);
+  const metrics::Counter captures =
+      m.DefineCounter("agency_ha_replication_captures_total",
+                      "Captures of the source by trigger (inotify, overflow, rescan)");
+  const metrics::Gauge inotify_watches =
+      m.DefineGauge("agency_ha_replication_inotify_watches", "Directories watched with inotify");
   std::mutex mu;
   json last_cycle = json::object();
   // Wall seconds of the oldest change taken but not yet published. Until the first publish
@@ -121,9 +124,8 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
     http.Get("/metrics", [&] {
       {
         std::lock_guard l(mu);
-        m.Set("agency_ha_replication_lag_seconds", {}, lag());
-        m.Set("agency_ha_replication_inotify_watches", {},
-              watching ? static_cast<double>(watcher.watch_count()) : 0.0);
+        pm.lag.Set(lag());
+        inotify_watches.Set(watching ? static_cast<double>(watcher.watch_count()) : 0.0);
       }
       return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
     });
@@ -180,10 +182,10 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
     const bool retention = t0 - last_retention >= 3600;  // listing the remote: hourly
     Cycle c = rep.RunOnce(retention, /*skip_unchanged=*/true);
     if (retention && c.all_ok && !c.unchanged) last_retention = t0;
-    RecordMetrics(m, c, t0, mu);
+    pm.Record(c, t0, mu);
     {
       std::lock_guard l(mu);
-      m.Add("agency_ha_replication_captures_total", {{"trigger", trigger}});
+      captures.Add({{"trigger", trigger}});
       if (c.all_ok) pending_since = 0;
       if (!c.unchanged || last_cycle.empty()) last_cycle = c.ToJson();
     }
@@ -453,25 +455,7 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
   }
 
   metrics::Registry m;
-  m.DefineGauge("agency_ha_follow_last_applied_timestamp_seconds",
-                "Creation time of the snapshot the standby directory holds");
-  m.DefineGauge("agency_ha_follow_last_applied_info",
-                "The snapshot the standby directory holds (label snapshot), always 1");
-  m.DefineGauge("agency_ha_follow_lag_seconds",
-                "Now minus the creation time of the snapshot the standby directory holds");
-  m.DefineGauge("agency_ha_follow_last_check_timestamp_seconds",
-                "Time of the last round that reached a remote");
-  m.DefineGauge("agency_ha_follow_refused",
-                "1 while the directory has local writes and follow refuses to overwrite it");
-  m.DefineCounter("agency_ha_follow_rounds_total", "Follow rounds");
-  m.DefineCounter("agency_ha_follow_applied_total", "Snapshots applied to the standby directory");
-  m.DefineCounter("agency_ha_follow_fetched_bytes_total", "Blob bytes downloaded");
-  m.DefineCounter("agency_ha_follow_fetched_objects_total", "Blobs downloaded");
-  m.DefineCounter("agency_ha_follow_reused_files_total",
-                  "Files taken from the previous snapshot on disk instead of downloaded");
-  m.DefineCounter("agency_ha_follow_requests_total", "Requests sent to the remotes");
-  m.DefineCounter("agency_ha_follow_errors_total", "Failed or refused rounds");
-  m.Set("agency_ha_follow_refused", {}, 0);
+  const FollowMetrics fm(m);
   auto now_s = [] {
     return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
   };
@@ -485,11 +469,11 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
     if (!follower.AppliedTime(&t)) return;
     applied_s = std::chrono::duration<double>(t.time_since_epoch()).count();
     if (applied_id != follower.applied()->id) {
-      m.ClearGauge("agency_ha_follow_last_applied_info");
+      fm.last_applied_info.Clear();
       applied_id = follower.applied()->id;
-      m.Set("agency_ha_follow_last_applied_info", {{"snapshot", applied_id}}, 1);
+      fm.last_applied_info.Set({{"snapshot", applied_id}}, 1);
     }
-    m.Set("agency_ha_follow_last_applied_timestamp_seconds", {}, applied_s);
+    fm.last_applied.Set(applied_s);
   };
   auto lag = [&] { return applied_s < 0 ? 0.0 : std::max(0.0, now_s() - applied_s); };
   httpd::HttpServer http;
@@ -503,7 +487,7 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
     http.Get("/metrics", [&] {
       {
         std::lock_guard l(mu);
-        m.Set("agency_ha_follow_lag_seconds", {}, lag());
+        fm.lag.Set(lag());
       }
       return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
     });
@@ -526,15 +510,15 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
     json j = RoundJson(r);
     {
       std::lock_guard l(mu);
-      m.Add("agency_ha_follow_rounds_total", {});
-      m.Add("agency_ha_follow_requests_total", {}, static_cast<double>(r.requests));
-      m.Add("agency_ha_follow_fetched_bytes_total", {}, static_cast<double>(r.bytes_fetched));
-      m.Add("agency_ha_follow_fetched_objects_total", {}, static_cast<double>(r.blobs_fetched));
-      m.Add("agency_ha_follow_reused_files_total", {}, static_cast<double>(r.linked + r.copied));
-      if (r.applied) m.Add("agency_ha_follow_applied_total", {});
-      if (!r.ok) m.Add("agency_ha_follow_errors_total", {});
-      if (!r.latest.empty()) m.Set("agency_ha_follow_last_check_timestamp_seconds", {}, now_s());
-      m.Set("agency_ha_follow_refused", {}, r.refused ? 1 : 0);
+      fm.rounds.Add();
+      fm.requests.Add({}, static_cast<double>(r.requests));
+      fm.fetched_bytes.Add({}, static_cast<double>(r.bytes_fetched));
+      fm.fetched_objects.Add({}, static_cast<double>(r.blobs_fetched));
+      fm.reused_files.Add({}, static_cast<double>(r.linked + r.copied));
+      if (r.applied) fm.applied.Add();
+      if (!r.ok) fm.errors.Add();
+      if (!r.latest.empty()) fm.last_check.Set(now_s());
+      fm.refused.Set(r.refused ? 1 : 0);
       note_applied();
       last = j;
       healthy = r.ok && follower.applied().has_value();

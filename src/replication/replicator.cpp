@@ -181,41 +181,4 @@ bool Replicator::EnsureConditional(size_t i, PublishReport* rep) {
   return false;
 }
 
-void DefineReplicationMetrics(metrics::Registry& m, double start_s) {
-  m.DefineCounter("agency_ha_replication_uploaded_bytes_total", "Blob bytes uploaded");
-  m.DefineCounter("agency_ha_replication_uploaded_objects_total", "Blobs uploaded");
-  m.DefineCounter("agency_ha_replication_requests_total", "Requests sent to the remote");
-  m.DefineCounter("agency_ha_replication_errors_total", "Failed snapshot publishes");
-  m.DefineGauge("agency_ha_replication_last_snapshot_timestamp_seconds",
-                "Capture time of the last snapshot published to the remote");
-  m.DefineGauge("agency_ha_replication_lag_seconds",
-                "Age of the oldest change not yet in a published snapshot, or of start-up while "
-                "nothing was published (0 when caught up)");
-  m.DefineGauge("agency_ha_replication_start_time_seconds",
-                "When this process started (unix seconds)");
-  m.DefineGauge("agency_ha_replication_last_success_timestamp_seconds",
-                "When every remote last held the source's content (0: never since start-up)");
-  m.Set("agency_ha_replication_start_time_seconds", {}, start_s);
-  m.Set("agency_ha_replication_last_success_timestamp_seconds", {}, 0);
-  m.Set("agency_ha_replication_lag_seconds", {}, 0);
-}
-
-void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu) {
-  std::lock_guard l(mu);
-  for (const auto& r : c.reports) {
-    metrics::Labels lb{{"remote", r.remote}};
-    m.Add("agency_ha_replication_uploaded_bytes_total", lb, static_cast<double>(r.uploaded_bytes));
-    m.Add("agency_ha_replication_uploaded_objects_total", lb,
-          static_cast<double>(r.uploaded_blobs));
-    m.Add("agency_ha_replication_requests_total", lb, static_cast<double>(r.requests));
-    if (r.ok) {
-      m.Set("agency_ha_replication_last_snapshot_timestamp_seconds", lb, now_s);
-    } else {
-      m.Add("agency_ha_replication_errors_total", lb);
-    }
-  }
-  if (!c.captured) m.Add("agency_ha_replication_errors_total", {{"remote", ""}});
-  if (c.all_ok) m.Set("agency_ha_replication_last_success_timestamp_seconds", {}, now_s);
-}
-
 }  // namespace aha::replication

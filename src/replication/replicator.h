@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "config/replication_config.h"
-#include "metrics/registry.h"
 #include "objectstore/store.h"
 #include "replication/local_state.h"
 #include "replication/publish.h"
@@ -118,22 +117,5 @@ class Replicator {
   std::vector<int> conditional_;            // per remote: 0 unknown, 1 enforced, -1 refused
   std::vector<std::string> conditional_err_;
 };
-
-// Defines the publish metrics RecordMetrics and the lag gauge write (replicate and sidecar), and
-// sets the ones that must exist from start-up, so "never published" is visible (and alertable)
-// before any publish succeeded:
-//   agency_ha_replication_start_time_seconds            = start_s (process start, unix seconds)
-//   agency_ha_replication_last_success_timestamp_seconds = 0 (never) until a cycle left every
-//                                                         remote holding the source's content
-//   agency_ha_replication_lag_seconds                    = 0 (the caller keeps it current)
-// The lag a writer reports counts from the oldest change not yet published, or from start-up
-// (the sidecar: from when it first wanted to write its lineage) while nothing was published yet.
-void DefineReplicationMetrics(metrics::Registry& m, double start_s);
-
-// Adds one cycle's results to the replication metrics (the caller's registry, under `mu`).
-// `now_s` stamps agency_ha_replication_last_snapshot_timestamp_seconds{remote} of each remote
-// that took the snapshot and, when the cycle is all_ok (published, or unchanged since a publish
-// by this process), agency_ha_replication_last_success_timestamp_seconds.
-void RecordMetrics(metrics::Registry& m, const Cycle& c, double now_s, std::mutex& mu);
 
 }  // namespace aha::replication

@@ -25,6 +25,7 @@
 #include "objectstore/sigv4.h"
 #include "replication/apply.h"
 #include "replication/local_state.h"
+#include "replication/metrics.h"
 #include "replication/pod_events.h"
 #include "replication/position.h"
 #include "replication/publish.h"
@@ -57,6 +58,51 @@ std::string InstanceId(const std::string& region) {
          objectstore::sigv4::Hex(std::string_view(reinterpret_cast<char*>(b), sizeof b));
 }
 
+// The sidecar's metrics, declared once; it shares the publish and follow ones with `replicate`
+// and `follow` (replication/metrics.h).
+struct SidecarMetrics {
+  SidecarMetrics(metrics::Registry& m, double start_s)
+      : publish(m, start_s),
+        fenced(m.DefineCounter("agency_ha_replication_fenced_total",
+                               "Publishes refused because another writer holds the lineage")),
+        divergent_files(m.DefineCounter(
+            "agency_ha_replication_divergent_files",
+            "Files of divergent tails preserved aside before a volume was replaced")),
+        divergent_bytes(
+            m.DefineCounter("agency_ha_replication_divergent_bytes", "Bytes of those files")),
+        events(m.DefineCounter("agency_ha_sidecar_events_total",
+                               "Kubernetes Events recorded about this pod, by reason")),
+        event_errors(m.DefineCounter(
+            "agency_ha_sidecar_event_errors_total",
+            "Kubernetes Events that could not be recorded (logged at warn), by reason")),
+        events_dropped(m.DefineCounter(
+            "agency_ha_sidecar_events_dropped_total",
+            "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not "
+            "taking Events, or shutdown while it was failing), by reason")),
+        role(m.DefineGauge("agency_ha_sidecar_role", "The sidecar's role and lineage, always 1")),
+        epoch(m.DefineGauge("agency_ha_sidecar_epoch",
+                            "The epoch this sidecar writes its lineage at")),
+        data_ready(
+            m.DefineGauge("agency_ha_sidecar_data_ready", "1 when the gate may let the pod serve")),
+        caught_up(m.DefineGauge("agency_ha_sidecar_caught_up",
+                                "1 when the volume holds the lineage's head")),
+        takeover_ms(m.DefineGauge("agency_ha_sidecar_takeover_milliseconds",
+                                  "Duration of the last takeover (role change to data ready)")),
+        takeovers(m.DefineCounter("agency_ha_sidecar_takeovers_total", "Takeovers of a lineage")),
+        applied(
+            m.DefineCounter("agency_ha_sidecar_applied_total", "Snapshots applied to the volume")),
+        errors(m.DefineCounter("agency_ha_sidecar_errors_total", "Failed rounds")),
+        fetched_bytes(DefineFollowFetchedBytes(m)),
+        last_applied(DefineFollowLastApplied(
+            m, "When the volume last moved to a new snapshot of the followed lineage")) {}
+
+  PublishMetrics publish;
+  metrics::Counter fenced, divergent_files, divergent_bytes, events, event_errors, events_dropped;
+  metrics::Gauge role, epoch, data_ready, caught_up, takeover_ms;
+  metrics::Counter takeovers, applied, errors, fetched_bytes;
+  metrics::Gauge last_applied;
+};
+
 class Sidecar {
  public:
   Sidecar(config::ReplicationConfig cfg, std::vector<Remote> remotes, state::StateSource& source,
@@ -82,7 +128,6 @@ class Sidecar {
     apply_.state_dir = cfg_.state_dir;
     apply_.cancelled = [this] { return stop_.stopped(); };
     apply_.parallelism = static_cast<size_t>(cfg_.parallelism);
-    DefineMetrics();
   }
 
   metrics::Registry& metrics() { return m_; }
@@ -94,15 +139,15 @@ class Sidecar {
   void CountEvent(const std::string& reason, const Status& s) {
     std::lock_guard l(mu_);
     if (s) {
-      m_.Add("agency_ha_sidecar_events_total", {{"reason", reason}});
+      mt_.events.Add({{"reason", reason}});
     } else {
-      m_.Add("agency_ha_sidecar_event_errors_total", {{"reason", reason}});
+      mt_.event_errors.Add({{"reason", reason}});
     }
   }
   // Counts one Event dropped unwritten (queue full, or shutdown while the API was failing).
   void CountDroppedEvent(const std::string& reason) {
     std::lock_guard l(mu_);
-    m_.Add("agency_ha_sidecar_events_dropped_total", {{"reason", reason}});
+    mt_.events_dropped.Add({{"reason", reason}});
   }
 
   json PositionJson() {
@@ -220,9 +265,8 @@ class Sidecar {
     current_ = want;
     {
       std::lock_guard l(mu_);
-      m_.ClearGauge("agency_ha_sidecar_role");
-      m_.Set("agency_ha_sidecar_role", {{"role", RoleName(want.role)}, {"lineage", want.lineage}},
-             1);
+      mt_.role.Clear();
+      mt_.role.Set({{"role", RoleName(want.role)}, {"lineage", want.lineage}}, 1);
     }
     SetPosition([&](Position& p) {
       p.lineage = want.lineage;
@@ -319,9 +363,9 @@ class Sidecar {
     const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
     {
       std::lock_guard l(mu_);
-      m_.Set("agency_ha_sidecar_epoch", {{"lineage", want.lineage}}, static_cast<double>(*epoch));
-      m_.Set("agency_ha_sidecar_takeover_milliseconds", {{"lineage", want.lineage}}, ms);
-      m_.Add("agency_ha_sidecar_takeovers_total", {{"lineage", want.lineage}});
+      mt_.epoch.Set({{"lineage", want.lineage}}, static_cast<double>(*epoch));
+      mt_.takeover_ms.Set({{"lineage", want.lineage}}, ms);
+      mt_.takeovers.Add({{"lineage", want.lineage}});
     }
     SetPosition([&](Position& p) {
       p.role = Role::kWriter;
@@ -459,7 +503,7 @@ class Sidecar {
   void SetLag() {
     const double lag = pending_since_ == 0 ? 0.0 : std::max(0.0, NowSeconds() - pending_since_);
     std::lock_guard l(mu_);
-    m_.Set("agency_ha_replication_lag_seconds", {}, lag);
+    mt_.publish.lag.Set(lag);
   }
 
   void Fence(const std::string& why, const std::string& remote) {
@@ -478,7 +522,7 @@ class Sidecar {
     rep_.reset();
     {
       std::lock_guard l(mu_);
-      m_.Add("agency_ha_replication_fenced_total", {{"lineage", current_.lineage}});
+      mt_.fenced.Add({{"lineage", current_.lineage}});
     }
     SetPosition([&](Position& p) {
       p.role = Role::kFenced;
@@ -543,8 +587,8 @@ class Sidecar {
                           " before the volume was replaced by " + head.id);
       }
       std::lock_guard l(mu_);
-      m_.Add("agency_ha_replication_divergent_files", {}, static_cast<double>(tail->files));
-      m_.Add("agency_ha_replication_divergent_bytes", {}, static_cast<double>(tail->bytes));
+      mt_.divergent_files.Add({}, static_cast<double>(tail->files));
+      mt_.divergent_bytes.Add({}, static_cast<double>(tail->bytes));
     }
     const auto t0 = Steady::now();
     auto rep = ApplyInPlace(*record, stores_, apply_);
@@ -555,9 +599,9 @@ class Sidecar {
     const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
     {
       std::lock_guard l(mu_);
-      m_.Add("agency_ha_sidecar_applied_total", {{"lineage", lineage}});
-      m_.Add("agency_ha_follow_fetched_bytes_total", {}, static_cast<double>(rep->bytes_fetched));
-      m_.Set("agency_ha_follow_last_applied_timestamp_seconds", {}, NowSeconds());
+      mt_.applied.Add({{"lineage", lineage}});
+      mt_.fetched_bytes.Add({}, static_cast<double>(rep->bytes_fetched));
+      mt_.last_applied.Set(NowSeconds());
     }
     log::Info("applied", {{"lineage", lineage},
                           {"snapshot", head.id},
@@ -624,7 +668,7 @@ class Sidecar {
 
   // ---- reporting ----
   void NoteCycle(const Cycle& c) {
-    RecordMetrics(m_, c, NowSeconds(), mu_);
+    mt_.publish.Record(c, NowSeconds(), mu_);
     if (c.captured && c.all_ok && !c.unchanged) last_published_ = c.record;
     if (!c.unchanged) {
       json f = c.ToJson();
@@ -637,7 +681,7 @@ class Sidecar {
     log::Warn("sidecar round failed", {{"lineage", current_.lineage}, {"error", e}});
     {
       std::lock_guard l(mu_);
-      m_.Add("agency_ha_sidecar_errors_total", {});
+      mt_.errors.Add();
     }
     SetPosition([&](Position& p) { p.error = e; });
   }
@@ -662,36 +706,8 @@ class Sidecar {
     }
     std::lock_guard l(mu_);
     pos_ = next;
-    m_.Set("agency_ha_sidecar_data_ready", {}, next.data_ready ? 1 : 0);
-    m_.Set("agency_ha_sidecar_caught_up", {}, next.caught_up ? 1 : 0);
-  }
-
-  void DefineMetrics() {
-    DefineReplicationMetrics(m_, NowSeconds());
-    m_.DefineCounter("agency_ha_replication_fenced_total",
-                     "Publishes refused because another writer holds the lineage");
-    m_.DefineCounter("agency_ha_replication_divergent_files",
-                     "Files of divergent tails preserved aside before a volume was replaced");
-    m_.DefineCounter("agency_ha_replication_divergent_bytes", "Bytes of those files");
-    m_.DefineCounter("agency_ha_sidecar_events_total",
-                     "Kubernetes Events recorded about this pod, by reason");
-    m_.DefineCounter("agency_ha_sidecar_event_errors_total",
-                     "Kubernetes Events that could not be recorded (logged at warn), by reason");
-    m_.DefineCounter("agency_ha_sidecar_events_dropped_total",
-                     "Kubernetes Events dropped unwritten (queue of 32 full while the API server "
-                     "was not taking Events, or shutdown while it was failing), by reason");
-    m_.DefineGauge("agency_ha_sidecar_role", "The sidecar's role and lineage, always 1");
-    m_.DefineGauge("agency_ha_sidecar_epoch", "The epoch this sidecar writes its lineage at");
-    m_.DefineGauge("agency_ha_sidecar_data_ready", "1 when the gate may let the pod serve");
-    m_.DefineGauge("agency_ha_sidecar_caught_up", "1 when the volume holds the lineage's head");
-    m_.DefineGauge("agency_ha_sidecar_takeover_milliseconds",
-                   "Duration of the last takeover (role change to data ready)");
-    m_.DefineCounter("agency_ha_sidecar_takeovers_total", "Takeovers of a lineage");
-    m_.DefineCounter("agency_ha_sidecar_applied_total", "Snapshots applied to the volume");
-    m_.DefineCounter("agency_ha_sidecar_errors_total", "Failed rounds");
-    m_.DefineCounter("agency_ha_follow_fetched_bytes_total", "Blob bytes downloaded");
-    m_.DefineGauge("agency_ha_follow_last_applied_timestamp_seconds",
-                   "When the volume last moved to a new snapshot of the followed lineage");
+    mt_.data_ready.Set(next.data_ready ? 1 : 0);
+    mt_.caught_up.Set(next.caught_up ? 1 : 0);
   }
 
   config::ReplicationConfig cfg_;
@@ -718,10 +734,11 @@ class Sidecar {
   Steady::time_point next_capture_{}, next_follow_{};
   std::optional<Record> last_published_;
 
-  std::mutex mu_;  // guards pos_ and m_ (read by the HTTP threads)
+  std::mutex mu_;  // guards pos_ and the metrics (read by the HTTP threads)
   Position pos_;
   bool written_ = false;
   metrics::Registry m_;
+  const SidecarMetrics mt_{m_, NowSeconds()};
 };
 
 // Kubernetes Events about this pod when the state is a ConfigMap (handoff.events); null otherwise,
