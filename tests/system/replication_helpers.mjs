@@ -1,7 +1,9 @@
 // Helpers shared by the replication system tests (replication, replication_faults,
 // replication_follow).
-import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { runAsync } from './helpers.mjs';
 
 export function write(path, data) {
   mkdirSync(join(path, '..'), { recursive: true });
@@ -67,3 +69,25 @@ export function stateJson(promotedFor) {
     transitions: [],
   });
 }
+
+// The sidecar tests (sidecar_events, sidecar_events_failures): the state ConfigMap's state.json
+// set through the CLI, a sidecar config with a ConfigMap state source, the sidecar's position.
+export async function setState(kube, cm, promotedFor) {
+  const r = await runAsync(['state', 'set', '--configmap', `agency/${cm}`, '--kubeconfig', kube.kubeconfig,
+    'state.json', '--value', stateJson(promotedFor)]);
+  assert.equal(r.status, 0, r.stderr);
+}
+
+export function sidecarConfig(dir, name, source, remote, cm, kubeconfig, handoff) {
+  const path = join(dir, `sidecar-${name}.yaml`);
+  writeFileSync(path, `source: ${source}\nregion: ${name}\nremotes:\n  - {url: "file://${remote}"}\n`
+    + `debounceMilliseconds: 50\nsyncIntervalSeconds: 2\nlisten: "127.0.0.1:0"\n`
+    + `handoff: {${handoff}, state: {configMap: {namespace: agency, name: ${cm}}}, `
+    + `kubeconfig: "${kubeconfig}", followIntervalSeconds: 0.1, timeoutSeconds: 5}\n`);
+  return path;
+}
+
+export const position = (source) => {
+  const p = join(source, '.agency-ha', 'position.json');
+  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : {};
+};

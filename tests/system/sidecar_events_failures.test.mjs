@@ -8,27 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAsync, startKubeServer, startRole, tempDir, waitFor } from './helpers.mjs';
-import { write, settle, stateJson } from './replication_helpers.mjs';
-
-async function setState(kube, cm, promotedFor) {
-  const r = await runAsync(['state', 'set', '--configmap', `agency/${cm}`, '--kubeconfig', kube.kubeconfig,
-    'state.json', '--value', stateJson(promotedFor)]);
-  assert.equal(r.status, 0, r.stderr);
-}
-
-function sidecarConfig(dir, name, source, remote, cm, kubeconfig, handoff) {
-  const path = join(dir, `sidecar-${name}.yaml`);
-  writeFileSync(path, `source: ${source}\nregion: ${name}\nremotes:\n  - {url: "file://${remote}"}\n`
-    + `debounceMilliseconds: 50\nsyncIntervalSeconds: 2\nlisten: "127.0.0.1:0"\n`
-    + `handoff: {${handoff}, state: {configMap: {namespace: agency, name: ${cm}}}, `
-    + `kubeconfig: "${kubeconfig}", followIntervalSeconds: 0.1, timeoutSeconds: 5}\n`);
-  return path;
-}
-
-const position = (source) => {
-  const p = join(source, '.agency-ha', 'position.json');
-  return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : {};
-};
+import { write, settle, setState, sidecarConfig, position } from './replication_helpers.mjs';
 
 const metrics = async (role) => (await fetch(`http://127.0.0.1:${role.port}/metrics`)).text();
 const events = async (kube) => (await kube.admin('GET', '/objects')).items.filter((o) => o.kind === 'Event');

@@ -3,6 +3,7 @@
 // round), an in-memory StateStore that counts writes and can fail them, and a Leadership switch.
 // Run() itself is driven: the source stops the loop when its script is done.
 #include "controller/controller.h"
+#include "support/split.h"
 
 #include <gtest/gtest.h>
 
@@ -16,15 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
+using aha::testing::Split;
 
 // Regions a, b active and p passive; 2 failures to fail, 2 successes to recover, failback 3 s.
 config::ControllerConfig Cfg() {

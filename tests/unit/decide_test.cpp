@@ -1,6 +1,7 @@
 // Table tests of failover::Decide. Each case is a config plus a script of probe rounds; after every
 // round the failed set, serving set, panic flag and emitted transitions are checked.
 #include "failover/decide.h"
+#include "support/split.h"
 
 #include <gtest/gtest.h>
 
@@ -12,15 +13,7 @@ namespace {
 using config::ControllerConfig;
 using config::RegionConfig;
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
+using aha::testing::Split;
 
 // "us-east-1" active, "~ap" passive; "~ap:5" passive with priority 5.
 ControllerConfig Cfg(const std::string& regions, int fail = 3, int succeed = 2,

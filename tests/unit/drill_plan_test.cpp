@@ -3,6 +3,7 @@
 // outages), the request and what must come out: a refusal with its reason, or the survivors and
 // the write.
 #include "mcp/drill_plan.h"
+#include "support/split.h"
 
 #include <gtest/gtest.h>
 
@@ -16,15 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
+using aha::testing::Split;
 
 // "a" active, "~p" passive; durations 10..600, default 300.
 config::ControllerConfig Cfg(const std::string& regions) {
