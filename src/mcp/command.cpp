@@ -16,6 +16,7 @@
 #include "config/controller_config.h"
 #include "httpd/auth.h"
 #include "kube/client.h"
+#include "kube/event_queue.h"
 #include "kube/events.h"
 #include "mcp/controller_status.h"
 #include "mcp/http.h"
@@ -155,8 +156,10 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   std::shared_ptr<kube::Client> kube_client;
   std::unique_ptr<state::StateStore> store;
   std::unique_ptr<state::StateSource> source;
-  std::unique_ptr<kube::EventRecorder> events;
-  std::string cm_ns;
+  // Drill Events on the state ConfigMap, written in the background (kube/event_queue.h): a slow
+  // or failing events API never holds up a drill or a tool answer. Counted in `reg`.
+  metrics::Registry reg;
+  std::unique_ptr<kube::EventQueue> events;
   if (cfg->state.is_configmap()) {
     auto conn = kube::Resolve(
         kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
@@ -170,10 +173,32 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
                                            {"app.kubernetes.io/component", "failover-state"}});
     source = std::make_unique<state::ConfigMapSource>(kube_client, ns, cfg->state.configmap_name);
     const char* pod = std::getenv("POD_NAME");
-    events = std::make_unique<kube::EventRecorder>(
-        kube_client, "agency-ha-mcp",
-        pod && *pod ? std::string(pod) : "mcp-" + std::to_string(::getpid()));
-    cm_ns = ns;
+    const std::string cm = cfg->state.configmap_name;
+    const metrics::Counter recorded =
+        reg.DefineCounter("agency_ha_mcp_events_total",
+                          "Kubernetes Events recorded on the state ConfigMap, by reason");
+    const metrics::Counter failed = reg.DefineCounter(
+        "agency_ha_mcp_event_errors_total",
+        "Kubernetes Events that could not be recorded (logged at warn), by reason");
+    const metrics::Counter dropped = reg.DefineCounter(
+        "agency_ha_mcp_events_dropped_total",
+        "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not "
+        "taking Events, or shutdown while it was failing), by reason");
+    events = std::make_unique<kube::EventQueue>(
+        *conn,
+        kube::EventQueue::Options{
+            "agency-ha-mcp", pod && *pod ? std::string(pod) : "mcp-" + std::to_string(::getpid()),
+            "ConfigMap " + ns + "/" + cm, "agency_ha_mcp_events_dropped_total"},
+        [ns, cm](kube::EventRecorder& r, const kube::EventQueue::Item& it) {
+          // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides it.
+          return r.RecordAbout(kube::kConfigMaps, ns, cm, it.type, it.reason, it.message, it.at);
+        },
+        [recorded, failed](const std::string& reason, const Status& s) {
+          (s ? recorded : failed).Add({{"reason", reason}});
+        },
+        [dropped](const std::string& reason) {
+          dropped.Add({{"reason", reason}});
+        });
   } else {
     if (Status s = EnsureWritableDir(cfg->state.file); !s) {
       return Fail("state.file: " + s.message());
@@ -195,17 +220,10 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   };
   EventSink event_sink;
   if (events) {
-    event_sink = [&](const std::string& type, const std::string& reason, const std::string& msg,
-                     WallTime at) {
-      // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides the Event.
-      if (Status s = events->RecordAbout(kube::kConfigMaps, cm_ns, cfg->state.configmap_name, type,
-                                         reason, msg, at);
-          !s) {
-        log::Warn("cannot record event", {{"reason", reason}, {"error", s.message()}});
-      }
-    };
+    event_sink = [&events](const std::string& type, const std::string& reason,
+                           const std::string& msg,
+                           WallTime at) { events->Emit(type, reason, msg, at); };
   }
-  metrics::Registry reg;
   SecurityMonitor monitor(*cfg, *store, SystemClock::instance(), reg, audit, event_sink);
   // The controller's live observations (mcp/controller_status.h): mcp.controllerUrl, else the
   // config's own `listen` (a wildcard host reads as this host's loopback).
