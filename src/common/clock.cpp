@@ -4,6 +4,8 @@
 #include <ctime>
 #include <string>
 
+#include "common/rfc3339.h"
+
 namespace aha {
 
 std::string FormatTime(WallTime t) {
@@ -22,10 +24,30 @@ std::string FormatTime(WallTime t) {
   return buf;
 }
 
-bool ParseTime(const std::string& s, WallTime* out) {
-  // Strict RFC 3339 UTC: YYYY-MM-DDTHH:MM:SS[.fff...]Z, digits exactly where they belong (no
-  // signs or spaces, which sscanf would accept) and fields in range, and a year WallTime's
-  // nanosecond count can hold (it overflows after 2262; the fuzzer found year 9999).
+namespace {
+
+// The zone suffix: seconds east of UTC, or false.
+bool ParseZone(const std::string& zone, TimeZones zones, long long* offset_s) {
+  if (zone == "Z" || (zones == TimeZones::kAnyOffset && zone == "z")) {
+    *offset_s = 0;
+    return true;
+  }
+  if (zones != TimeZones::kAnyOffset || zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') ||
+      zone[3] != ':') {
+    return false;
+  }
+  for (size_t i : {1, 2, 4, 5})
+    if (zone[i] < '0' || zone[i] > '9') return false;
+  const int oh = (zone[1] - '0') * 10 + (zone[2] - '0');
+  const int om = (zone[4] - '0') * 10 + (zone[5] - '0');
+  if (oh > 23 || om > 59) return false;
+  *offset_s = (oh * 3600LL + om * 60LL) * (zone[0] == '-' ? -1 : 1);
+  return true;
+}
+
+}  // namespace
+
+bool ParseRfc3339(const std::string& s, WallTime* out, TimeZones zones) {
   static constexpr char kShape[] = "dddd-dd-ddTdd:dd:dd";
   constexpr size_t kLen = sizeof(kShape) - 1;
   if (s.size() < kLen + 1) return false;
@@ -51,27 +73,28 @@ bool ParseTime(const std::string& s, WallTime* out) {
     return false;
   }
   int ms = 0;
-  std::string rest = s.substr(kLen);
-  if (!rest.empty() && rest[0] == '.') {
-    size_t i = 1;
+  size_t i = kLen;
+  if (s[i] == '.') {
     int digits = 0;
-    while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') {
-      if (digits < 3) ms = ms * 10 + (rest[i] - '0');
-      ++digits;
-      ++i;
+    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++digits) {
+      if (digits < 3) ms = ms * 10 + (s[i] - '0');
     }
     if (digits == 0) return false;
     for (int d = digits; d < 3; ++d)
       ms *= 10;
-    rest = rest.substr(i);
   }
-  if (rest != "Z") return false;
+  long long offset_s = 0;
+  if (!ParseZone(s.substr(i), zones, &offset_s)) return false;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
-  std::time_t secs = timegm(&tm);
+  const std::time_t secs = timegm(&tm);
   if (secs == static_cast<std::time_t>(-1)) return false;
-  *out = WallTime{} + std::chrono::seconds(secs) + Millis(ms);
+  *out = WallTime{} + std::chrono::seconds(static_cast<long long>(secs) - offset_s) + Millis(ms);
   return true;
+}
+
+bool ParseTime(const std::string& s, WallTime* out) {
+  return ParseRfc3339(s, out, TimeZones::kUtcOnly);
 }
 
 }  // namespace aha

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "common/rfc3339.h"
 
 namespace aha::objectstore::aws {
 
@@ -48,7 +49,10 @@ Result<HttpResponse> HttpCall(const HttpRequest& req);
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
 
 // ISO 8601 / RFC 3339 timestamps as AWS returns them: "2026-11-27T19:50:27Z", with optional
-// fraction and a "Z" or "+hh:mm"/"-hh:mm" offset. False on anything else.
-bool ParseIso8601(const std::string& s, WallTime* out);
+// fraction and a "Z" or "+hh:mm"/"-hh:mm" offset. False on anything else, including years past
+// 2261 (the one parser, common/rfc3339.h, has the rules).
+inline bool ParseIso8601(const std::string& s, WallTime* out) {
+  return ParseRfc3339(s, out, TimeZones::kAnyOffset);
+}
 
 }  // namespace aha::objectstore::aws
