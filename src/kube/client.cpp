@@ -3,35 +3,21 @@
 #include <curl/curl.h>
 #include <sys/stat.h>
 
-#include <mutex>
-#include <random>
+#include <string_view>
 #include <thread>
 
-#include "common/fs.h"
 #include "common/json_get.h"
 #include "common/printable.h"
+#include "net/backoff.h"
+#include "net/curl.h"
+#include "net/encode.h"
+#include "net/secret.h"
 
 namespace aha::kube {
 
 using nlohmann::json;
 
 namespace {
-
-std::once_flag g_curl_init;
-
-std::string UrlEncode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 size_t CollectBody(char* ptr, size_t size, size_t n, void* userdata) {
   static_cast<std::string*>(userdata)->append(ptr, size * n);
@@ -43,34 +29,18 @@ struct Headers {
 };
 
 size_t CollectHeader(char* ptr, size_t size, size_t n, void* userdata) {
-  std::string line(ptr, size * n);
-  auto* h = static_cast<Headers*>(userdata);
-  const std::string key = "retry-after:";
-  if (line.size() > key.size()) {
-    std::string lower = line.substr(0, key.size());
-    for (auto& c : lower)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == key) {
-      h->retry_after = line.substr(key.size());
-      while (!h->retry_after.empty() &&
-             (h->retry_after.back() == '\r' || h->retry_after.back() == '\n')) {
-        h->retry_after.pop_back();
-      }
-    }
+  std::string name, value;
+  if (net::ParseHeaderLine(std::string_view(ptr, size * n), &name, &value) &&
+      name == "retry-after") {
+    static_cast<Headers*>(userdata)->retry_after = value;
   }
   return size * n;
-}
-
-bool Retryable(long status) {
-  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
 // Transport failures worth another attempt. Over HTTP/2 (negotiated by ALPN with a real API
 // server) a reset stream (RST_STREAM) or a broken session is CURLE_HTTP2_STREAM / CURLE_HTTP2.
 bool RetryableCurl(CURLcode c) {
-  return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING ||
-         c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_COULDNT_RESOLVE_HOST ||
-         c == CURLE_PARTIAL_FILE || c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
+  return net::RetryableTransport(c) || c == CURLE_HTTP2 || c == CURLE_HTTP2_STREAM;
 }
 
 std::string StatusMessage(const std::string& body) {
@@ -85,20 +55,13 @@ std::string StatusMessage(const std::string& body) {
   return Printable(b);
 }
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* s) const { curl_slist_free_all(s); }
-};
-
 }  // namespace
 
 std::string Resource::Path(const std::string& ns, const std::string& name) const {
   std::string p = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
-  if (!ns.empty()) p += "/namespaces/" + UrlEncode(ns);
+  if (!ns.empty()) p += "/namespaces/" + net::PercentEncode(ns);
   p += "/" + plural;
-  if (!name.empty()) p += "/" + UrlEncode(name);
+  if (!name.empty()) p += "/" + net::PercentEncode(name);
   return p;
 }
 
@@ -121,7 +84,7 @@ std::string RbacRule(const std::string& verb, const Resource& r, const std::stri
 }
 
 Client::Client(Connection conn, RetryPolicy retry) : conn_(std::move(conn)), retry_(retry) {
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  net::CurlGlobalInit();
 }
 
 Client::~Client() = default;
@@ -134,11 +97,9 @@ std::string Client::Token() {
       static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
   std::lock_guard l(token_mu_);
   if (mtime != token_mtime_ns_) {
-    if (auto t = ReadFile(conn_.token_file); t) {
-      std::string v = *t;
-      while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' '))
-        v.pop_back();
-      cached_token_ = v;
+    // Unreadable or empty (a rotation in progress): the last token read, until the next change.
+    if (auto t = net::ReadTokenFile(conn_.token_file); t) {
+      cached_token_ = *t;
       token_mtime_ns_ = mtime;
     }
   }
@@ -155,46 +116,32 @@ curl_slist* Client::RequestHeaders(const std::string& content_type) {
 }
 
 void* Client::NewHandle(const std::string& url) {
-  CURL* c = curl_easy_init();
+  net::EasyHandle c = net::NewEasy();
   if (!c) return nullptr;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "agency-ha/" AHA_VERSION);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!conn_.ca_pem.empty()) {
-    curl_blob blob{const_cast<char*>(conn_.ca_pem.data()), conn_.ca_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
-  }
+  curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c.get(), CURLOPT_TCP_KEEPALIVE, 1L);
+  net::EasyOptions opts;  // the request timeout is the caller's (watches have none)
+  opts.connect_timeout = std::chrono::milliseconds(5000);
+  opts.tls.ca_pem = conn_.ca_pem;
   if (!conn_.client_cert_pem.empty()) {
-    curl_blob cert{const_cast<char*>(conn_.client_cert_pem.data()), conn_.client_cert_pem.size(),
-                   CURL_BLOB_COPY};
-    curl_blob key{const_cast<char*>(conn_.client_key_pem.data()), conn_.client_key_pem.size(),
-                  CURL_BLOB_COPY};
-    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
-    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
-    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
-    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    opts.tls.cert_pem = conn_.client_cert_pem;
+    opts.tls.key_pem = conn_.client_key_pem;
   }
-  if (conn_.insecure_skip_verify) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-  return c;
+  opts.tls.insecure_skip_verify = conn_.insecure_skip_verify;
+  net::ApplyOptions(c.get(), opts);
+  return c.release();
 }
 
 Result<json> Client::Do(const std::string& verb, const Resource& r, const std::string& ns,
                         const std::string& name, const std::string& method, const std::string& path,
                         const std::string& content_type, const std::string& body) {
   const std::string what = Describe(verb, r, ns, name);
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string last_error;
   int last_code = 0;
   for (int attempt = 1; attempt <= retry_.max_attempts; ++attempt) {
-    std::unique_ptr<CURL, CurlDeleter> c(static_cast<CURL*>(NewHandle(conn_.server + path)));
+    net::EasyHandle c(static_cast<CURL*>(NewHandle(conn_.server + path)));
     if (!c) return Err(what + ": curl_easy_init failed");
-    std::unique_ptr<curl_slist, SlistDeleter> hdrs(RequestHeaders(content_type));
+    net::HeaderList hdrs(RequestHeaders(content_type));
     curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, hdrs.get());
     curl_easy_setopt(c.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
     if (method != "GET" && method != "DELETE") {
@@ -240,24 +187,17 @@ Result<json> Client::Do(const std::string& verb, const Resource& r, const std::s
                        RbacRule(verb, r, name),
                    403);
       }
-      if (!Retryable(status)) {
+      if (!net::RetryableStatus(status)) {
         return Err(what + ": " + std::to_string(status) + ": " + msg, static_cast<int>(status));
       }
       last_error = what + ": " + std::to_string(status) + ": " + msg;
       if (!h.retry_after.empty()) {
-        try {
-          wait = std::chrono::seconds(std::stoi(h.retry_after));
-        } catch (...) {
-        }
+        wait = net::ParseRetryAfter(h.retry_after, SystemClock::instance().wall())
+                   .value_or(std::chrono::milliseconds(0));
       }
     }
     if (attempt == retry_.max_attempts) break;
-    // Full jitter: uniform in [0, min(max, base * 2^attempt)], at least Retry-After.
-    auto cap =
-        std::min<long long>(retry_.max.count(), retry_.base.count() << std::min(attempt, 20));
-    std::uniform_int_distribution<long long> dist(0, std::max<long long>(cap, 1));
-    auto backoff = std::chrono::milliseconds(dist(rng));
-    if (wait > backoff) backoff = std::min<std::chrono::milliseconds>(wait, retry_.max);
+    const auto backoff = net::BackoffDelay({retry_.base, retry_.max}, attempt, wait);
     std::this_thread::sleep_for(backoff);
   }
   return Err(last_error + " (gave up after " + std::to_string(retry_.max_attempts) + " attempts)",
@@ -271,7 +211,7 @@ Result<json> Client::Get(const Resource& r, const std::string& ns, const std::st
 Result<json> Client::List(const Resource& r, const std::string& ns,
                           const std::string& field_selector) {
   std::string path = r.Path(ns);
-  if (!field_selector.empty()) path += "?fieldSelector=" + UrlEncode(field_selector);
+  if (!field_selector.empty()) path += "?fieldSelector=" + net::PercentEncode(field_selector);
   return Do("list", r, ns, "", "GET", path, "", "");
 }
 
@@ -385,15 +325,16 @@ size_t WatchHeader(char* ptr, size_t size, size_t n, void* userdata) {
 Status Client::Watch(const Resource& r, const std::string& ns, const WatchOptions& opts,
                      const WatchCallback& on_event, const Stopper* stop) {
   std::string path = r.Path(ns) + "?watch=true";
-  if (!opts.field_selector.empty()) path += "&fieldSelector=" + UrlEncode(opts.field_selector);
+  if (!opts.field_selector.empty())
+    path += "&fieldSelector=" + net::PercentEncode(opts.field_selector);
   if (!opts.resource_version.empty())
-    path += "&resourceVersion=" + UrlEncode(opts.resource_version);
+    path += "&resourceVersion=" + net::PercentEncode(opts.resource_version);
   if (opts.bookmarks) path += "&allowWatchBookmarks=true";
   if (opts.timeout_seconds > 0) path += "&timeoutSeconds=" + std::to_string(opts.timeout_seconds);
   const std::string what = Describe("watch", r, ns, "");
-  std::unique_ptr<CURL, CurlDeleter> c(static_cast<CURL*>(NewHandle(conn_.server + path)));
+  net::EasyHandle c(static_cast<CURL*>(NewHandle(conn_.server + path)));
   if (!c) return Err(what + ": curl_easy_init failed");
-  std::unique_ptr<curl_slist, SlistDeleter> hdrs(RequestHeaders(""));
+  net::HeaderList hdrs(RequestHeaders(""));
   curl_easy_setopt(c.get(), CURLOPT_HTTPHEADER, hdrs.get());
   WatchState st{"", &on_event, stop};
   curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, WatchWrite);

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/printable.h"
 #include "common/url.h"
+#include "net/secret.h"
 #include "objectstore/aws_http.h"
 #include "objectstore/s3_store.h"  // XmlElements / XmlFirst / ErrorDocumentText
 
@@ -361,10 +362,9 @@ std::string WebIdentityCredentialsProvider::Name() const {
 
 Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
   // Re-read on every assume: the kubelet rotates the projected token.
-  auto file = ReadFile(s_.token_file);
+  auto file = net::ReadTokenFile(s_.token_file);
   if (!file) return Err("web identity token file: " + file.message(), 400);
-  const std::string token = Trim(*file);
-  if (token.empty()) return Err("web identity token file " + s_.token_file + " is empty", 400);
+  const std::string& token = *file;
   const std::string session = !s_.session_name.empty()
                                   ? s_.session_name
                                   : "agency-ha-" + std::to_string(EpochMillis(clock().wall()));
@@ -617,11 +617,9 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
   }
   std::string auth;
   if (auto file = env_("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
-    auto t = ReadFile(*file);  // re-read each time: the agent's token is rotated
+    auto t = net::ReadTokenFile(*file);  // re-read each time: the agent's token is rotated
     if (!t) return Err("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: " + t.message(), 400);
-    auth = Trim(*t);
-    if (auth.empty())
-      return Err("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + *file + " is empty", 400);
+    auth = *t;
   } else if (auto tok = env_("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
     auth = Trim(*tok);
   }

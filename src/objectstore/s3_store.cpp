@@ -13,14 +13,16 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <random>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "common/base64.h"
 #include "common/fs.h"
 #include "common/printable.h"
 #include "common/url.h"
+#include "net/backoff.h"
+#include "net/curl.h"
 #include "objectstore/sigv4.h"
 
 namespace aha::objectstore {
@@ -107,22 +109,9 @@ Result<S3Config> S3ConfigFromUrlAndEnv(const std::string& url, const S3Overrides
 
 namespace {
 
-std::once_flag g_curl_init;
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* s) const { curl_slist_free_all(s); }
-};
-
-bool RetryableStatus(long s) {
-  return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
-}
+// A TLS handshake cut short (CURLE_SSL_CONNECT_ERROR) is transient against S3 endpoints too.
 bool RetryableCurl(CURLcode c) {
-  return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING ||
-         c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_COULDNT_RESOLVE_HOST ||
-         c == CURLE_PARTIAL_FILE || c == CURLE_SSL_CONNECT_ERROR;
+  return net::RetryableTransport(c) || c == CURLE_SSL_CONNECT_ERROR;
 }
 
 // Streaming hashes (SHA-256 and MD5) over a body.
@@ -285,20 +274,10 @@ size_t CollectHeader(char* p, size_t size, size_t n, void* ud) {
     t->headers_cut = true;
     return 0;  // aborts: no S3 response has this much header
   }
-  std::string line(p, size * n);
-  if (line.rfind("HTTP/", 0) == 0) t->headers.clear();  // a new response (after 100 Continue)
-  size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    for (auto& c : name)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.erase(0, 1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-      value.pop_back();
-    t->headers[name] = value;
-  }
+  const std::string_view line(p, size * n);
+  if (net::IsStatusLine(line)) t->headers.clear();  // a new response (after 100 Continue)
+  std::string name, value;
+  if (net::ParseHeaderLine(line, &name, &value)) t->headers[name] = std::move(value);
   return size * n;
 }
 
@@ -380,8 +359,6 @@ struct S3ObjectStore::Impl {
   }
 
   static Result<Response> Do(S3ObjectStore& s, const Call& c) {
-    std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    thread_local std::mt19937_64 rng{std::random_device{}()};
     std::string raw_path = s.base_path_;
     if (s.cfg_.path_style) raw_path += "/" + s.cfg_.bucket;
     raw_path += "/" + c.object;
@@ -417,32 +394,27 @@ struct S3ObjectStore::Impl {
 
       // One handle per thread, reset for each request: its connection cache keeps connections
       // (and TLS sessions) open across requests instead of a new handshake for every object.
-      thread_local std::unique_ptr<CURL, CurlDeleter> curl;
-      if (!curl) curl.reset(curl_easy_init());
+      thread_local net::EasyHandle curl;
+      if (!curl) curl = net::NewEasy();
       if (!curl) return Err(What(s, c) + ": curl_easy_init failed");
       CURL* h = curl.get();
       curl_easy_reset(h);
-      std::unique_ptr<curl_slist, SlistDeleter> hl;
-      auto add = [&](const std::string& line) {
-        hl.reset(curl_slist_append(hl.release(), line.c_str()));
-      };
+      net::HeaderList hl;
       for (const auto& [n, v] : c.headers)
-        add(n + ": " + v);
+        net::AppendHeader(hl, n + ": " + v);
       for (const auto& [n, v] : sig.headers)
-        add(n + ": " + v);
-      add("Authorization: " + sig.authorization);
-      add("Expect:");  // no 100-continue round trip
+        net::AppendHeader(hl, n + ": " + v);
+      net::AppendHeader(hl, "Authorization: " + sig.authorization);
+      net::AppendHeader(hl, "Expect:");  // no 100-continue round trip
       curl_easy_setopt(h, CURLOPT_URL, url.c_str());
       curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl.get());
-      curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-      curl_easy_setopt(h, CURLOPT_USERAGENT, "agency-ha/" AHA_VERSION);
-      curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                       static_cast<long>(s.cfg_.connect_timeout.count()));
+      net::EasyOptions opts;  // the whole-request bound is set below, from the deadline
+      opts.connect_timeout = s.cfg_.connect_timeout;
+      opts.tls.ca_file = s.cfg_.ca_file;
+      net::ApplyOptions(h, opts);
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
       curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
                        std::max(1L, static_cast<long>(s.cfg_.low_speed_timeout.count() / 1000)));
-      if (!s.cfg_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, s.cfg_.ca_file.c_str());
       Transfer t;
       t.curl = h;
       t.body = &c.body;
@@ -521,19 +493,17 @@ struct S3ObjectStore::Impl {
         r.body = std::move(t.error_body);
         if (t.sha) r.sha256 = t.sha->Final();
         r.received = t.received;
-        if (!RetryableStatus(status)) return r;
+        if (!net::RetryableStatus(status)) return r;
         last_error = S3Error(s, c, r).message;
         last_code = static_cast<int>(status);
         if (auto it = r.headers.find("retry-after"); it != r.headers.end()) {
-          retry_after = std::chrono::seconds(std::atoi(it->second.c_str()));
+          retry_after = net::ParseRetryAfter(it->second, SystemClock::instance().wall())
+                            .value_or(std::chrono::milliseconds(0));
         }
       }
       if (attempt == s.cfg_.max_attempts) break;
-      const long long cap = std::min<long long>(
-          s.cfg_.backoff_max.count(), s.cfg_.backoff_base.count() << std::min(attempt, 20));
-      std::uniform_int_distribution<long long> dist(0, std::max<long long>(cap, 1));
-      auto wait = std::chrono::milliseconds(dist(rng));
-      if (retry_after > wait) wait = std::min(retry_after, s.cfg_.backoff_max);
+      const auto wait =
+          net::BackoffDelay({s.cfg_.backoff_base, s.cfg_.backoff_max}, attempt, retry_after);
       if (Clock::now() + wait >= op_deadline) {
         return Err(last_error + " (gave up after " + std::to_string(attempt) +
                        " attempt(s): the operation's deadline of " +

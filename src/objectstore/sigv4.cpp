@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "net/encode.h"
+
 namespace aha::objectstore::sigv4 {
 
 namespace {
@@ -36,14 +38,7 @@ std::string CanonicalValue(const std::string& v) {
 }  // namespace
 
 std::string Hex(std::string_view bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
+  return net::HexEncode(bytes);
 }
 
 std::string Sha256Raw(std::string_view data) {
@@ -65,20 +60,7 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
 }
 
 std::string UriEncode(std::string_view s, bool encode_slash) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() * 3 / 2);
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~' || (c == '/' && !encode_slash)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  return net::PercentEncode(s, encode_slash ? "" : "/");
 }
 
 std::string CanonicalQuery(const KeyValues& query) {

@@ -52,7 +52,7 @@ Signed Sign(const Request& req, const Credentials& creds, const std::string& reg
             const std::string& service, std::time_t now);
 
 // RFC 3986 percent-encoding as S3 wants it: unreserved [A-Za-z0-9-._~] kept, everything else
-// %XX (uppercase hex) byte by byte; '/' kept unless `encode_slash`.
+// %XX (uppercase hex) byte by byte; '/' kept unless `encode_slash` (net::PercentEncode).
 std::string UriEncode(std::string_view s, bool encode_slash);
 inline std::string EncodePath(std::string_view raw_path) {
   return UriEncode(raw_path, false);
@@ -64,6 +64,6 @@ std::string AmzDate(std::time_t t);  // 20130524T000000Z
 std::string Sha256Hex(std::string_view data);
 std::string Sha256Raw(std::string_view data);
 std::string HmacSha256(std::string_view key, std::string_view data);
-std::string Hex(std::string_view bytes);
+std::string Hex(std::string_view bytes);  // lowercase (net::HexEncode)
 
 }  // namespace aha::objectstore::sigv4
