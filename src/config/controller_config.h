@@ -12,15 +12,13 @@
 #include "common/result.h"
 #include "config/mcp_config.h"
 #include "config/state_config.h"
+#include "net/tls.h"
 
 namespace aha::config {
 
-struct TlsConfig {
-  std::string ca_file;    // PEM bundle to verify the endpoint; empty = system store
-  std::string cert_file;  // client certificate (mTLS)
-  std::string key_file;
-  bool insecure_skip_verify = false;
-};
+// ca_file (empty = system store), cert_file/key_file (mTLS), insecure_skip_verify: what the
+// YAML sets. The in-memory PEM fields are for clients built from a kubeconfig, never set here.
+using TlsConfig = net::Tls;
 
 struct RegionConfig {
   std::string name;  // DNS-1123 label, unique

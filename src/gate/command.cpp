@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "httpd/server.h"
 #include "kube/client.h"
 #include "metrics/registry.h"
+#include "net/curl.h"
 
 namespace aha::gate {
 
@@ -122,19 +124,23 @@ int CheckCommand(const std::string& config_path) {
   if (host == "::") host = "::1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   const std::string url = "http://" + host + ":" + std::to_string(hp->port) + "/ready";
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  CURL* c = curl_easy_init();
+  net::EasyHandle c = net::NewEasy();
+  if (!c) {
+    std::fprintf(stderr, "not ready: curl_easy_init failed\n");
+    return 1;
+  }
   std::string body;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(cfg->app_timeout_seconds * 1000 + 1000));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c.get(), CURLOPT_URL, url.c_str());
+  net::EasyOptions opts;
+  opts.timeout =
+      std::chrono::milliseconds(static_cast<long>(cfg->app_timeout_seconds * 1000 + 1000));
+  net::ApplyOptions(c.get(), opts);
+  curl_easy_setopt(c.get(), CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(c.get(), CURLOPT_WRITEDATA, &body);
+  CURLcode rc = curl_easy_perform(c.get());
   long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(c);
+  curl_easy_getinfo(c.get(), CURLINFO_RESPONSE_CODE, &status);
+  c.reset();
   if (rc != CURLE_OK) {
     std::fprintf(stderr, "not ready: gate at %s unreachable: %s\n", url.c_str(),
                  curl_easy_strerror(rc));

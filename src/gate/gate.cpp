@@ -2,7 +2,7 @@
 
 #include <curl/curl.h>
 
-#include <mutex>
+#include <chrono>
 
 #include "common/log.h"
 #include "failover/failover_state.h"
@@ -16,17 +16,14 @@ namespace {
 size_t Discard(char*, size_t size, size_t n, void*) {
   return size * n;
 }
-std::once_flag g_curl_init;
 }  // namespace
 
 Gate::Gate(config::GateConfig cfg, state::StateSource& source, const Clock& clock)
     : cfg_(std::move(cfg)), source_(source), clock_(clock) {
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  net::CurlGlobalInit();
 }
 
-Gate::~Gate() {
-  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
-}
+Gate::~Gate() = default;
 
 Gate::View Gate::Refresh() {
   state::Snapshot snap = source_.Get();
@@ -65,15 +62,15 @@ Gate::View Gate::Refresh() {
 Verdict Gate::AppHealth() {
   if (cfg_.app_health_url.empty()) return {true, "no app health URL configured", {}};
   std::lock_guard l(curl_mu_);  // one check at a time; the handle keeps the connection alive
-  if (!curl_) curl_ = curl_easy_init();
-  CURL* c = static_cast<CURL*>(curl_);
+  if (!curl_) curl_ = net::NewEasy();
+  if (!curl_) return {false, "app health check failed: curl_easy_init failed", {}};
+  CURL* c = curl_.get();
   curl_easy_setopt(c, CURLOPT_URL, cfg_.app_health_url.c_str());
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(cfg_.app_timeout_seconds * 1000));
+  net::EasyOptions opts;
+  opts.user_agent = "agency-ha-gate/" AHA_VERSION;
+  opts.timeout = std::chrono::milliseconds(static_cast<long>(cfg_.app_timeout_seconds * 1000));
+  net::ApplyOptions(c, opts);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "agency-ha-gate/" AHA_VERSION);
   CURLcode rc = curl_easy_perform(c);
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

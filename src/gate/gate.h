@@ -21,6 +21,7 @@
 #include "common/clock.h"
 #include "config/gate_config.h"
 #include "failover/outages.h"
+#include "net/curl.h"
 #include "state/source.h"
 
 namespace aha::gate {
@@ -62,7 +63,7 @@ class Gate {
   std::mutex mu_;
   View view_;             // last good parsed values
   std::mutex curl_mu_;    // one app check at a time on the shared handle
-  void* curl_ = nullptr;  // reused handle for the app health check (keep-alive)
+  net::EasyHandle curl_;  // reused handle for the app health check (keep-alive)
 };
 
 }  // namespace aha::gate

@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "net/secret.h"
+
 namespace aha::httpd {
 
 namespace {
@@ -102,11 +104,7 @@ bool BearerMatches(std::string_view authorization, std::string_view token) {
   std::string_view cred = authorization.substr(kScheme.size());
   while (!cred.empty() && cred.front() == ' ')
     cred.remove_prefix(1);
-  if (cred.size() != token.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token.size(); ++i)
-    diff |= static_cast<unsigned char>(cred[i] ^ token[i]);
-  return diff == 0;
+  return net::ConstantTimeEquals(cred, token);
 }
 
 }  // namespace aha::httpd

@@ -23,6 +23,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/tools.h"
 #include "metrics/registry.h"
+#include "net/secret.h"
 #include "state/configmap_store.h"
 #include "state/source.h"
 
@@ -122,13 +123,9 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     ho.max_request_bytes = static_cast<size_t>(mc.max_request_bytes);
     ho.token = mc.http_token;
     if (!mc.http_token_file.empty()) {
-      auto t = ReadFile(mc.http_token_file);
+      auto t = net::ReadTokenFile(mc.http_token_file);
       if (!t) return Fail("mcp.httpTokenFile: " + t.message());
       ho.token = *t;
-      while (!ho.token.empty() && std::isspace(static_cast<unsigned char>(ho.token.back()))) {
-        ho.token.pop_back();
-      }
-      if (ho.token.empty()) return Fail("mcp.httpTokenFile: the file is empty");
     }
     if (!httpd::IsLoopbackHost(ho.host) && ho.token.empty()) {
       return Fail("--http " + http_listen +

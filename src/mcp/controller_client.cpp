@@ -1,7 +1,10 @@
 #include <curl/curl.h>
 
+#include <chrono>
+
 #include "common/url.h"
 #include "mcp/controller_status.h"
+#include "net/curl.h"
 
 namespace aha::mcp {
 
@@ -24,31 +27,29 @@ ControllerClient::ControllerClient(std::string base_url, double timeout_seconds)
   while (!base_.empty() && base_.back() == '/')
     base_.pop_back();
   if (!base_.empty()) url_ = base_ + "/v1/status";
-  curl_global_init(CURL_GLOBAL_DEFAULT);  // reference counted
+  net::CurlGlobalInit();
 }
 
 Result<LiveStatus> ControllerClient::Fetch(const Clock& clock) const {
   if (base_.empty()) return Err("no controller URL configured (mcp.controllerUrl)");
-  CURL* e = curl_easy_init();
+  net::EasyHandle e = net::NewEasy();
   if (!e) return Err("curl_easy_init failed");
   std::string body;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(e, CURLOPT_URL, url_.c_str());
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms_);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms_);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_PROXY, "");
-  curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "agency-ha/" AHA_VERSION " (mcp)");
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-  const CURLcode rc = curl_easy_perform(e);
+  curl_easy_setopt(e.get(), CURLOPT_URL, url_.c_str());
+  net::EasyOptions opts;  // the controller is local or in-cluster: never through a proxy
+  opts.user_agent = "agency-ha/" AHA_VERSION " (mcp)";
+  opts.timeout = opts.connect_timeout = std::chrono::milliseconds(timeout_ms_);
+  opts.no_proxy = true;
+  net::ApplyOptions(e.get(), opts);
+  curl_easy_setopt(e.get(), CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(e.get(), CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(e.get(), CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(e.get(), CURLOPT_ERRORBUFFER, errbuf);
+  const CURLcode rc = curl_easy_perform(e.get());
   long code = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(e);
+  curl_easy_getinfo(e.get(), CURLINFO_RESPONSE_CODE, &code);
+  e.reset();
   const std::string shown = RedactUrl(url_);
   if (rc != CURLE_OK) {
     if (rc == CURLE_WRITE_ERROR) return Err(shown + ": answer larger than 4 MiB");

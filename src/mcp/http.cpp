@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <random>
 
 #include "common/json_get.h"
 #include "common/log.h"
 #include "httpd/auth.h"
+#include "net/secret.h"
 
 namespace aha::mcp {
 
@@ -23,27 +23,6 @@ std::string OriginHost(const std::string& origin) {
   std::string rest = origin.substr(p + 3);
   if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
   return httpd::HostHeaderHost(rest);
-}
-
-std::string NewSessionId() {
-  unsigned char buf[16];
-  bool ok = false;
-  if (FILE* f = std::fopen("/dev/urandom", "rb")) {
-    ok = std::fread(buf, 1, sizeof buf, f) == sizeof buf;
-    std::fclose(f);
-  }
-  if (!ok) {
-    std::random_device rd;
-    for (auto& b : buf)
-      b = static_cast<unsigned char>(rd());
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : buf) {
-    id += hex[b >> 4];
-    id += hex[b & 15];
-  }
-  return id;
 }
 
 httpd::Response Reply(int status, const json& body) {
@@ -165,7 +144,7 @@ httpd::Response HttpTransport::Post(const httpd::Request& req) {
     std::optional<json> out = dispatcher_.Handle(m, e->session);
     httpd::Response r = Reply(200, *out);
     if (e->session.initialized) {
-      const std::string id = NewSessionId();
+      const std::string id = net::RandomHex(16);  // 128 bits from OpenSSL's CSPRNG
       const std::string version = e->session.protocol_version;
       if (!AddSession(id, std::move(e))) {
         log::Warn("mcp http: session table full of active sessions, initialize refused",

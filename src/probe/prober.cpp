@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "common/url.h"
+#include "net/curl.h"
 #include "replication/position.h"
 
 #ifndef AHA_VERSION
@@ -47,11 +48,6 @@ constexpr size_t kMaxBodyBytes = 64 * 1024;
 // How long the loop waits past the deadline for stragglers (a resolver or libcurl reporting its
 // own timeout a little late) before it gives up on them. Normally unused.
 constexpr milliseconds kGrace{250};
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 bool IsIpLiteral(const std::string& host) {
   unsigned char buf[16];
@@ -108,21 +104,11 @@ size_t OnBody(char* /*data*/, size_t size, size_t nmemb, void* user) {
 size_t OnHeader(char* data, size_t size, size_t nmemb, void* user) {
   auto* p = static_cast<Probe*>(user);
   size_t n = size * nmemb;
-  if (n >= 5 && std::string_view(data, 5) == "HTTP/") p->data.clear();  // a new response
-  static constexpr std::string_view kData = "x-agency-data:";
-  if (n > kData.size() && n < 640) {
-    std::string line(data, n);
-    std::string lower = line.substr(0, kData.size());
-    for (char& c : lower)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == kData) {
-      std::string v = line.substr(kData.size());
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.erase(0, 1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
-        v.pop_back();
-      if (v.size() <= 512) p->data = v;
-    }
+  if (net::IsStatusLine(std::string_view(data, n))) p->data.clear();  // a new response
+  std::string name, value;
+  if (n < 640 && net::ParseHeaderLine(std::string_view(data, n), &name, &value) &&
+      name == "x-agency-data" && value.size() <= 512) {
+    p->data = std::move(value);
   }
   bool end_of_headers =
       (n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n');
@@ -317,29 +303,20 @@ struct Prober::Impl {
     if (p->resolve != nullptr) curl_easy_setopt(e, CURLOPT_RESOLVE, p->resolve);
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(left_ms));
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(left_ms));
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_PROXY, "");  // ignore http_proxy & co.
+    net::EasyOptions o;  // the probe must talk to the address itself: no proxy
+    o.user_agent = user_agent;
+    o.timeout = o.connect_timeout = milliseconds(left_ms);
+    o.no_proxy = true;
+    o.tls = opts.tls;
+    net::ApplyOptions(e, o);
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
-    const config::TlsConfig& tls = opts.tls;
-    if (!tls.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, tls.ca_file.c_str());
-    if (!tls.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, tls.cert_file.c_str());
-    if (!tls.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, tls.key_file.c_str());
-    if (tls.insecure_skip_verify) {
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
     if (curl_multi_add_handle(multi, e) != CURLM_OK) {
       return fail("internal error: cannot add probe");
     }
@@ -377,7 +354,7 @@ struct Prober::Impl {
 };
 
 Prober::Prober(Options opts, std::shared_ptr<Resolver> resolver) : impl_(std::make_unique<Impl>()) {
-  GlobalInit();
+  net::CurlGlobalInit();
   impl_->opts = std::move(opts);
   impl_->resolver = resolver ? std::move(resolver) : SystemResolver();
   impl_->multi = curl_multi_init();

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "net/curl.h"
 
 namespace aha::quorum {
 
@@ -64,7 +65,7 @@ PeerPoller::PeerPoller(const config::ControllerConfig& cfg,
       cfg_(cfg),
       clock_(clock),
       m_(reg ? QuorumMetrics(*reg) : QuorumMetrics()) {
-  curl_global_init(CURL_GLOBAL_DEFAULT);  // reference counted; the prober does the same
+  net::CurlGlobalInit();
   impl_->multi = curl_multi_init();
   for (const auto& pc : cfg_.peers) {
     Peer p;
@@ -84,27 +85,18 @@ PeerPoller::PeerPoller(const config::ControllerConfig& cfg,
     }
     CURL* e = s.easy;
     curl_easy_setopt(e, CURLOPT_URL, p.cfg.url.c_str());
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    net::EasyOptions opts;  // a peer is talked to directly, never through a proxy
+    opts.user_agent = "agency-ha/" AHA_VERSION " (observer quorum)";
+    opts.timeout = opts.connect_timeout = std::chrono::milliseconds(timeout_ms);
+    opts.no_proxy = true;
+    opts.tls = p.cfg.tls;
+    net::ApplyOptions(e, opts);
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "agency-ha/" AHA_VERSION " (observer quorum)");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s.headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &s.body);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
-    const auto& tls = p.cfg.tls;
-    if (!tls.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, tls.ca_file.c_str());
-    if (!tls.cert_file.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, tls.cert_file.c_str());
-    if (!tls.key_file.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, tls.key_file.c_str());
-    if (tls.insecure_skip_verify) {
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
   }
 }
 

@@ -8,8 +8,9 @@
 
 namespace aha::quorum {
 
-// The file's content without surrounding whitespace; an error when it cannot be read, is empty
-// or contains characters that cannot appear in an HTTP header.
+// The token of net::ReadTokenFile (surrounding whitespace removed); an error when it cannot be
+// read, is empty, is longer than 4096 bytes or contains characters that cannot appear in an HTTP
+// header.
 Result<std::string> ReadToken(const std::string& path);
 
 // True when `authorization` is "Bearer <token>", the scheme in any case (RFC 7235; the rule is

@@ -1,13 +1,12 @@
 #include "replication/local_state.h"
 
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
 #include "common/json_get.h"
-#include "objectstore/sigv4.h"
+#include "net/secret.h"
 
 namespace aha::replication {
 
@@ -18,9 +17,7 @@ std::string StateFile(const std::string& state_dir) {
 }
 
 std::string NewGeneration() {
-  unsigned char b[8];
-  RAND_bytes(b, sizeof b);
-  return objectstore::sigv4::Hex(std::string_view(reinterpret_cast<char*>(b), sizeof b));
+  return net::RandomHex(8);
 }
 
 Result<LocalState> LocalStateFromJson(const std::string& text, const std::string& what) {

@@ -2,11 +2,11 @@
 
 #include <unistd.h>
 
-#include <random>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/printable.h"
+#include "net/secret.h"
 #include "objectstore/sigv4.h"
 
 namespace aha::replication {
@@ -157,11 +157,8 @@ bool Replicator::EnsureConditional(size_t i, PublishReport* rep) {
       return false;
     }
   }
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  char suffix[17];
-  std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(rng()));
   Status s = objectstore::ProbeConditionalWrites(
-      *remotes_[i].store, cfg_.region + "/probe/conditional-writes-" + suffix);
+      *remotes_[i].store, cfg_.region + "/probe/conditional-writes-" + net::RandomHex(8));
   std::lock_guard l(mu_);
   if (s) {
     conditional_[i] = 1;

@@ -1,7 +1,5 @@
 #include "replication/sidecar.h"
 
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +19,8 @@
 #include "httpd/server.h"
 #include "kube/kubeconfig.h"
 #include "metrics/registry.h"
+#include "net/secret.h"
 #include "objectstore/open.h"
-#include "objectstore/sigv4.h"
 #include "replication/apply.h"
 #include "replication/local_state.h"
 #include "replication/metrics.h"
@@ -52,10 +50,7 @@ double NowSeconds() {
 }
 
 std::string InstanceId(const std::string& region) {
-  unsigned char b[6];
-  RAND_bytes(b, sizeof b);
-  return region + "/" +
-         objectstore::sigv4::Hex(std::string_view(reinterpret_cast<char*>(b), sizeof b));
+  return region + "/" + net::RandomHex(6);
 }
 
 // The sidecar's metrics, declared once; it shares the publish and follow ones with `replicate`
