@@ -146,6 +146,8 @@ Controller::Controller(config::ControllerConfig cfg, state::StateStore& store,
 }
 
 Status Controller::Start() {
+  // Sampled before the read: a term that began after it is not covered by this load.
+  const bool leading = Leading();
   auto kv = store_.Read();
   if (!kv) return Err("cannot read state from " + store_.Describe() + ": " + kv.message());
   State loaded;
@@ -175,8 +177,9 @@ Status Controller::Start() {
   state_ = std::move(d.next);
   if (state_.generation == 0) state_.generation = 1;
   dirty_ = true;
+  term_loaded_ = leading;
   PublishMetrics(state_);
-  if (Leading()) {
+  if (leading && Leading()) {
     if (Status w = Persist(state_); !w) {
       // Not fatal: the loop retries every round and /readyz reports it.
       log::Error("state write failed", {{"store", store_.Describe()}, {"error", w.message()}});
@@ -205,6 +208,19 @@ Status Controller::Persist(const State& s) {
 }
 
 Decision Controller::Tick() {
+  // Leadership is sampled once, before the round: a term gained during Observe() begins with the
+  // next round, which first reloads the previous leader's state (a standby's private view is not
+  // the truth). A term lost during the round is caught again before the write.
+  bool leading = Leading();
+  if (!leading) {
+    term_loaded_ = false;
+  } else if (!term_loaded_) {
+    if (Status s = Start(); !s) {
+      log::Error("cannot reload state for a new term; not acting as leader this round",
+                 {{"error", s.message()}});
+      leading = false;
+    }
+  }
   auto obs = source_.Observe();
   State prev;
   {
@@ -217,7 +233,6 @@ Decision Controller::Tick() {
     quorum.grace_until = grace_until_;
   }
   Decision d = failover::Decide(prev, obs, quorum, cfg_, clock_.wall());
-  const bool leading = Leading();
   if (d.next.partitioned != prev.partitioned) {
     json f = {{"observersReachable", d.next.observers_reachable},
               {"observers", d.next.observers},
@@ -261,7 +276,7 @@ Decision Controller::Tick() {
     ++rounds_;
     // Metrics and status first: whatever a reader sees in the store is already visible there.
     PublishMetrics(state_);
-    if ((d.changed || dirty_) && Leading()) {
+    if ((d.changed || dirty_) && leading && Leading()) {
       if (Status w = Persist(state_); !w) {
         log::Error("state write failed; will retry next round",
                    {{"store", store_.Describe()}, {"error", w.message()}});
@@ -280,15 +295,8 @@ void Controller::Run(Stopper& stop) {
   const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(cfg_.probe.interval_seconds));
   auto next = std::chrono::steady_clock::now();
-  bool was_leading = Leading();
   while (!stop.stopped()) {
-    const bool leading = Leading();
-    if (leading && !was_leading) {
-      // New term: the previous leader's decisions are the truth, not our private view.
-      if (Status s = Start(); !s) log::Error("cannot reload state", {{"error", s.message()}});
-    }
-    was_leading = leading;
-    Tick();
+    Tick();  // reloads the state itself on a new term
     next += interval;
     const auto now = std::chrono::steady_clock::now();
     if (next < now) next = now;  // a slow round skips ahead instead of bursting

@@ -96,7 +96,10 @@ class Controller {
              const Clock& clock, metrics::Registry& reg);
 
   // With leader election only the leader writes; a standby observes and decides for its status
-  // page but writes nothing, and reloads the persisted state when it becomes the leader.
+  // page but writes nothing. A round acts as leader only if it was leader when it began and the
+  // state was loaded since leadership was gained: the first round of a new term reloads the
+  // persisted state (the previous leader's decisions) before deciding, and a round during which
+  // leadership was gained acts as a standby.
   void SetLeadership(const Leadership* leadership) { leadership_ = leadership; }
   // Called with each round's transitions after they were persisted (e.g. Kubernetes Events).
   using TransitionSink = std::function<void(const std::vector<failover::Transition>&)>;
@@ -113,7 +116,7 @@ class Controller {
   // Reads the persisted state and writes the initial state (when leading). Fails only when the
   // store cannot be read at all (an I/O error, not malformed content).
   Status Start();
-  // One round. Returns the decision it acted on.
+  // One round (reloading the state first when a new term began). Returns the decision.
   failover::Decision Tick();
   // Ticks every probe interval until `stop` is stopped.
   void Run(Stopper& stop);
@@ -146,6 +149,9 @@ class Controller {
   };
   const Metrics m_;
   const quorum::QuorumMetrics qm_;  // bound only with an observer quorum
+  // Loop thread only (Start, Tick): state_ was loaded from the store since this replica last
+  // became the leader. A Tick acts as leader only when it was leader at its start and this holds.
+  bool term_loaded_ = false;
   std::map<std::string, bool> active_;
   PeerReports peer_reports_;
   PeerStatus peer_status_;

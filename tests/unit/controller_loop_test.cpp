@@ -52,6 +52,7 @@ class MemoryStore final : public state::StateStore {
       if (kv_[k] != v) ++changed;
       kv_[k] = v;
     }
+    written_.push_back(kv);
     return changed;
   }
   Result<int> Update(const state::UpdateFn& fn) override {
@@ -72,6 +73,11 @@ class MemoryStore final : public state::StateStore {
     std::lock_guard l(mu_);
     return write_calls_;
   }
+  // Every successful Write(), in order.
+  std::vector<state::KeyValues> Written() {
+    std::lock_guard l(mu_);
+    return written_;
+  }
   void FailWrites(bool fail) {
     std::lock_guard l(mu_);
     fail_writes_ = fail;
@@ -82,6 +88,7 @@ class MemoryStore final : public state::StateStore {
   state::KeyValues kv_;
   int write_calls_ = 0;
   bool fail_writes_ = false;
+  std::vector<state::KeyValues> written_;
 };
 
 // What the store held when a round began: the outcome of every round before it.
@@ -288,6 +295,43 @@ TEST_F(ControllerLoop, AStandbyDecidesButWritesNothingAndReloadsWhenItLeads) {
   auto st = failover::StateFromJson(store.Get(failover::kStateJsonKey));
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_GE(st->generation, 7u) << "continues the other leader's generation";
+}
+
+// Leadership gained while a round probes: that round decided from the standby's private view (a
+// failed, seen only by the standby), so it must not write it over the previous leader's state.
+TEST_F(ControllerLoop, LeadershipGainedDuringARoundWritesOnlyFromTheReloadedState) {
+  SwitchLeadership lead;
+  ScriptedSource src(clock, store, {"a", "a", "a", "", ""});
+  Controller c(cfg, store, src, clock, reg);
+  c.SetLeadership(&lead);
+  ASSERT_TRUE(c.Start().ok());
+  // The previous leader's decisions: generation 7, nothing failed.
+  failover::State other;
+  other.generation = 7;
+  const std::map<std::string, bool> active{{"a", true}, {"b", true}, {"p", false}};
+  ASSERT_TRUE(store
+                  .Write({{failover::kStateJsonKey, failover::StateToJson(other, active)},
+                          {failover::kFailedRegionsKey, ""},
+                          {failover::kServingRegionsKey, "a\nb\n"}})
+                  .ok());
+  const size_t before = store.Written().size();
+  src.before_round = [&](size_t round) {
+    if (round == 3) lead.leading = true;  // inside round 3's Observe()
+  };
+  RunScript(c, src);
+  EXPECT_EQ(c.StatusJson()["failedRegions"], json::array()) << "a standby's view was not kept";
+  const auto written = store.Written();
+  ASSERT_GT(written.size(), before) << "the new leader wrote";
+  for (size_t i = before; i < written.size(); ++i) {
+    SCOPED_TRACE("write " + std::to_string(i - before) + " after gaining leadership");
+    auto kv = written[i];
+    auto st = failover::StateFromJson(kv[failover::kStateJsonKey]);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_GE(st->generation, 7u) << "continues the previous leader's generation";
+    EXPECT_EQ(kv[failover::kFailedRegionsKey], "") << "a was failed only in the standby's view";
+    EXPECT_EQ(kv[failover::kServingRegionsKey], "a\nb\n");
+  }
+  EXPECT_TRUE(sunk.empty()) << sunk.front();
 }
 
 TEST_F(ControllerLoop, ARestartKeepsAFailedRegionFailedWithoutANewTransition) {
