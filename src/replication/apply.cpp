@@ -242,7 +242,39 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
   }
   cleanup();
 
-  // 4. Remove what the record does not have (files and links, then directories left empty).
+  // 4. Writes the app made while this apply ran are preserved before anything is removed: the
+  // volume should now hold the record's files plus, where the record has none, what the step-1
+  // capture saw; anything else is a late write (a second scan; the window left is that scan).
+  {
+    Record expected;
+    expected.id = record.id;
+    std::set<std::string> in_record;
+    for (const auto& f : record.files) {
+      if (f.path.rfind(state_rel, 0) == 0) continue;
+      expected.files.push_back(f);
+      in_record.insert(f.path);
+    }
+    for (const auto& l : record.symlinks) {
+      expected.symlinks.push_back(l);
+      in_record.insert(l.path);
+    }
+    for (const auto& [path, f] : *current) {
+      if (!in_record.count(path)) expected.files.push_back(f);
+    }
+    for (const auto& [path, l] : tree->links) {
+      if (!in_record.count(path)) expected.symlinks.push_back(l);
+    }
+    auto late = PreserveDivergent(
+        expected, record.epoch,
+        "written while the volume was being replaced by " + record.region + " " + record.id, opts);
+    if (!late) {
+      return Err("preserving files written during the apply: " + late.message() +
+                 "; nothing removed from " + opts.dir);
+    }
+    rep.late = std::move(*late);
+  }
+
+  // 5. Remove what the record does not have (files and links, then directories left empty).
   std::set<std::string> want;
   for (const auto& f : record.files)
     want.insert(f.path);
@@ -281,7 +313,7 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
     if (!in_lock) ::rmdir(d.c_str());  // fails (kept) while not empty
   }
 
-  // 5. The directory is now exactly the record: lineage state and applied record say so.
+  // 6. The directory is now exactly the record: lineage state and applied record say so.
   HashCache fresh;
   for (const auto& f : record.files) {
     struct stat st {};

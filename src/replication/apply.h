@@ -11,7 +11,10 @@
 //   2. Each staged file is renamed over its path (atomic per file), LanceDB manifests last
 //      (`_versions/`, then `_latest.manifest`) so a dataset reader sees the old or the new
 //      version, never a manifest naming data files that are not there yet.
-//   3. Files not in the record are removed, then empty directories (never a `*.lock` directory:
+//   3. Files the app wrote during the apply (not in the step-1 capture, or changed since it, and
+//      not the record's content) are preserved as a divergent tail (ApplyReport::late): the
+//      fetch can take seconds and an app that keeps running (a partition) keeps writing. Then
+//      files not in the record are removed, then empty directories (never a `*.lock` directory:
 //      proper-lockfile's held locks, e.g. the brain's LanceDB, stay as the local process holds
 //      them; records hold files and symlinks only, so a lock is never restored as held); the
 //      lineage state and the applied record are rewritten (the directory is then a pristine copy of
@@ -49,21 +52,24 @@ struct ApplyOptions {
   size_t parallelism = 8;
 };
 
-struct ApplyReport {
-  uint64_t files = 0, bytes = 0;  // of the record
-  uint64_t written = 0, fetched = 0, bytes_fetched = 0, copied = 0, touched = 0, removed = 0;
-  std::vector<std::string> warnings;
-};
-
-Result<ApplyReport> ApplyInPlace(const Record& record,
-                                 const std::vector<objectstore::ObjectStore*>& remotes,
-                                 const ApplyOptions& opts);
-
 struct DivergentTail {
   uint64_t files = 0, bytes = 0;  // added or changed files preserved
   std::vector<std::string> deleted;
   std::string path;  // where they were preserved ("" when nothing diverged)
 };
+
+struct ApplyReport {
+  uint64_t files = 0, bytes = 0;  // of the record
+  uint64_t written = 0, fetched = 0, bytes_fetched = 0, copied = 0, touched = 0, removed = 0;
+  std::vector<std::string> warnings;
+  // Files the app wrote while this apply ran (after its step-1 capture): preserved like a
+  // divergent tail before step 4 removes what the record does not have (path "" when none).
+  DivergentTail late;
+};
+
+Result<ApplyReport> ApplyInPlace(const Record& record,
+                                 const std::vector<objectstore::ObjectStore*>& remotes,
+                                 const ApplyOptions& opts);
 
 // Compares `opts.dir` with `base` (nullopt: every file counts as divergent) and preserves every
 // added or changed file under `<parent of dir>/.agency-ha-divergent/<time>-epoch<epoch>/`.

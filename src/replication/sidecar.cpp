@@ -567,24 +567,7 @@ class Sidecar {
       SetError("preserving the divergent tail: " + tail.message() + "; volume not replaced");
       return false;
     }
-    if (!tail->path.empty()) {
-      log::Warn("divergent tail preserved", {{"lineage", lineage},
-                                             {"files", tail->files},
-                                             {"bytes", tail->bytes},
-                                             {"deleted", tail->deleted.size()},
-                                             {"path", tail->path}});
-      if (events_) {
-        events_->Emit("Warning", "DivergentTailPreserved",
-                      "lineage " + lineage + ": " + std::to_string(tail->files) + " file(s), " +
-                          std::to_string(tail->bytes) + " byte(s), " +
-                          std::to_string(tail->deleted.size()) +
-                          " deletion(s) not in the lineage were set aside at " + tail->path +
-                          " before the volume was replaced by " + head.id);
-      }
-      std::lock_guard l(mu_);
-      mt_.divergent_files.Add({}, static_cast<double>(tail->files));
-      mt_.divergent_bytes.Add({}, static_cast<double>(tail->bytes));
-    }
+    if (!tail->path.empty()) ReportTail(lineage, head.id, *tail);
     const auto t0 = Steady::now();
     auto rep = ApplyInPlace(*record, stores_, apply_);
     if (!rep) {
@@ -606,18 +589,41 @@ class Sidecar {
                           {"bytesFetched", rep->bytes_fetched},
                           {"removed", rep->removed},
                           {"ms", ms}});
+    if (!rep->late.path.empty()) ReportTail(lineage, head.id, rep->late);
     SetPosition([&](Position& p) {
       p.snapshot = head.id;
       p.epoch = head.epoch;
       p.caught_up = true;
       p.error.clear();
-      if (!tail->path.empty()) {
-        p.divergent.files += tail->files;
-        p.divergent.bytes += tail->bytes;
-        p.divergent.path = tail->path;
+      for (const DivergentTail* t : {&*tail, &rep->late}) {
+        if (t->path.empty()) continue;
+        p.divergent.files += t->files;
+        p.divergent.bytes += t->bytes;
+        p.divergent.path = t->path;
       }
     });
     return true;
+  }
+
+  // A divergent tail set aside: log, Event, metrics (the position is the caller's).
+  void ReportTail(const std::string& lineage, const std::string& head_id,
+                  const DivergentTail& tail) {
+    log::Warn("divergent tail preserved", {{"lineage", lineage},
+                                           {"files", tail.files},
+                                           {"bytes", tail.bytes},
+                                           {"deleted", tail.deleted.size()},
+                                           {"path", tail.path}});
+    if (events_) {
+      events_->Emit("Warning", "DivergentTailPreserved",
+                    "lineage " + lineage + ": " + std::to_string(tail.files) + " file(s), " +
+                        std::to_string(tail.bytes) + " byte(s), " +
+                        std::to_string(tail.deleted.size()) +
+                        " deletion(s) not in the lineage were set aside at " + tail.path +
+                        " before the volume was replaced by " + head_id);
+    }
+    std::lock_guard l(mu_);
+    mt_.divergent_files.Add({}, static_cast<double>(tail.files));
+    mt_.divergent_bytes.Add({}, static_cast<double>(tail.bytes));
   }
 
   // ---- lineage head, claim, release (writer.h) ----

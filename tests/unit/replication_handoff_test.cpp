@@ -217,6 +217,43 @@ TEST(ApplyInPlace, KeepsTheDirectoryAndWritesOnlyWhatChanged) {
   EXPECT_EQ(again->fetched, 0u);
 }
 
+// The app keeps running while the sidecar applies (a fenced old writer in a partition): a file it
+// writes during the fetch is not in the record, but it is a write, never deleted unseen.
+TEST(ApplyInPlace, AFileWrittenDuringTheApplyIsPreservedNotDeleted) {
+  testing::TempDir remote, vol;
+  Lineage l(remote.path());
+  const std::string dir = vol.path() + "/agent";
+  ApplyOptions o{dir, dir + "/.agency-ha"};
+  Write(dir + "/old.txt", "removed by the lineage");
+  Record r = l.Publish({{"a.txt", "from the lineage"}}, 1);
+  bool wrote = false;
+  o.cancelled = [&] {  // called while the blobs are fetched, after the first capture
+    if (!wrote) {
+      wrote = true;
+      Write(dir + "/notes/late.md", "written during the apply");
+    }
+    return false;
+  };
+  auto rep = ApplyInPlace(r, {&l.store}, o);
+  ASSERT_TRUE(rep) << rep.message();
+  ASSERT_TRUE(wrote) << "the hook ran during the apply";
+  EXPECT_EQ(Tree(dir), (std::map<std::string, std::string>{{"a.txt", "from the lineage"}}));
+  EXPECT_EQ(rep->removed, 2u) << "old.txt (the lineage's removal) and late.md (preserved first)";
+  ASSERT_FALSE(rep->late.path.empty()) << "the late write was set aside";
+  EXPECT_EQ(rep->late.files, 1u);
+  EXPECT_EQ(Slurp(rep->late.path + "/files/notes/late.md"), "written during the apply");
+  EXPECT_TRUE(rep->late.deleted.empty());
+  EXPECT_FALSE(fs::exists(rep->late.path + "/files/old.txt"))
+      << "a file the first capture saw is the lineage's to remove, not a late write";
+
+  // Without writes during the apply there is no late tail.
+  o.cancelled = nullptr;
+  Record next = l.Publish({{"a.txt", "next"}}, 2);
+  auto quiet = ApplyInPlace(next, {&l.store}, o);
+  ASSERT_TRUE(quiet) << quiet.message();
+  EXPECT_TRUE(quiet->late.path.empty());
+}
+
 TEST(ApplyInPlace, HeldLocksAreNeitherRestoredNorRemoved) {
   testing::TempDir remote, src, vol;
   Lineage l(remote.path());
