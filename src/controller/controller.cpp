@@ -48,7 +48,11 @@ Controller::Metrics::Metrics(metrics::Registry& reg)
       state_writes(reg.DefineCounter("agency_ha_state_writes_total",
                                      "State keys written (changed) to the store.")),
       state_write_errors(
-          reg.DefineCounter("agency_ha_state_write_errors_total", "Failed state store writes.")) {}
+          reg.DefineCounter("agency_ha_state_write_errors_total", "Failed state store writes.")),
+      transitions_undelivered_dropped(reg.DefineCounter(
+          "agency_ha_transitions_undelivered_dropped_total",
+          "Transitions never handed to the Event sink because state writes kept failing (the "
+          "oldest beyond the queue bound).")) {}
 
 ProberSource::ProberSource(const config::ControllerConfig& cfg, const Clock& clock,
                            metrics::Registry& reg, std::shared_ptr<probe::Resolver> resolver)
@@ -173,14 +177,19 @@ Status Controller::Start() {
                              std::chrono::duration<double>(cfg_.quorum.staleness_seconds));
   }
   Decision d = failover::Decide(loaded, {}, failover::QuorumInput{{}, grace_until_}, cfg_, now);
-  std::lock_guard l(mu_);
-  state_ = std::move(d.next);
-  if (state_.generation == 0) state_.generation = 1;
-  dirty_ = true;
+  State initial;
+  {
+    std::lock_guard l(mu_);
+    state_ = std::move(d.next);
+    if (state_.generation == 0) state_.generation = 1;
+    dirty_ = true;
+    PublishMetrics(state_);
+    initial = state_;
+  }
   term_loaded_ = leading;
-  PublishMetrics(state_);
+  undelivered_.clear();  // decisions of an earlier term never written: the loaded state rules
   if (leading && Leading()) {
-    if (Status w = Persist(state_); !w) {
+    if (Status w = Persist(initial); !w) {
       // Not fatal: the loop retries every round and /readyz reports it.
       log::Error("state write failed", {{"store", store_.Describe()}, {"error", w.message()}});
     }
@@ -194,7 +203,8 @@ Status Controller::Persist(const State& s) {
       {failover::kFailedRegionsKey, failover::FormatRegionList(s.Failed())},
       {failover::kServingRegionsKey, failover::FormatRegionList(s.serving)},
   };
-  auto n = store_.Write(kv);
+  auto n = store_.Write(kv);  // without mu_: the store may hang (API server, NFS)
+  std::lock_guard l(mu_);
   if (!n) {
     dirty_ = true;
     last_write_error_ = n.message();
@@ -205,6 +215,25 @@ Status Controller::Persist(const State& s) {
   last_write_error_.clear();
   if (*n > 0) m_.state_writes.Add({}, *n);
   return Status::Ok();
+}
+
+void Controller::Deliver(const std::vector<Transition>& ts, bool written) {
+  undelivered_.insert(undelivered_.end(), ts.begin(), ts.end());
+  if (undelivered_.size() > kMaxUndelivered) {
+    const size_t drop = undelivered_.size() - kMaxUndelivered;
+    undelivered_.erase(undelivered_.begin(), undelivered_.begin() + static_cast<long>(drop));
+    m_.transitions_undelivered_dropped.Add({}, static_cast<double>(drop));
+    log::Warn(
+        "state writes keep failing; oldest undelivered transitions dropped (still logged and "
+        "counted above)",
+        {{"dropped", drop}, {"kept", kMaxUndelivered}});
+  }
+  if (!written || undelivered_.empty()) return;
+  std::vector<Transition> batch;
+  batch.swap(undelivered_);
+  // Outside mu_: whatever the sink does (Events) must not hold up /readyz, /v1/status or the
+  // peers' /v1/observations, which take mu_.
+  if (sink_) sink_(batch);
 }
 
 Decision Controller::Tick() {
@@ -261,7 +290,8 @@ Decision Controller::Tick() {
     }
     m_.transitions.Add({{"region", t.region}, {"type", failover::TransitionName(t.kind)}});
   }
-  bool sink = false;  // the transitions go to the sink after the lock is released
+  bool write = false;
+  State written_state;
   {
     std::lock_guard l(mu_);
     // A region observed for the first time since the persisted state was written (no probe result
@@ -276,18 +306,28 @@ Decision Controller::Tick() {
     ++rounds_;
     // Metrics and status first: whatever a reader sees in the store is already visible there.
     PublishMetrics(state_);
-    if ((d.changed || dirty_) && leading && Leading()) {
-      if (Status w = Persist(state_); !w) {
-        log::Error("state write failed; will retry next round",
-                   {{"store", store_.Describe()}, {"error", w.message()}});
-      } else {
-        sink = sink_ && !d.transitions.empty();
-      }
+    write = (d.changed || dirty_) && leading && Leading();
+    if (write) {
+      dirty_ = true;  // until the write returns: /readyz is false while it is in flight
+      written_state = state_;
     }
   }
-  // Outside mu_: whatever the sink does (Events) must not hold up /readyz, /v1/status or the
-  // peers' /v1/observations, which take mu_.
-  if (sink) sink_(d.transitions);
+  bool written = false;
+  if (write) {
+    if (Status w = Persist(written_state); !w) {
+      log::Error(
+          "state write failed; will retry next round (its transitions are delivered after "
+          "the next successful write)",
+          {{"store", store_.Describe()}, {"error", w.message()}});
+    } else {
+      written = true;
+    }
+  }
+  if (leading) {
+    Deliver(d.transitions, written);
+  } else {
+    undelivered_.clear();
+  }
   return d;
 }
 

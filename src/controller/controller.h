@@ -92,6 +92,8 @@ class ProberSource final : public ObservationSource {
 
 class Controller {
  public:
+  static constexpr size_t kMaxUndelivered = 256;
+
   Controller(config::ControllerConfig cfg, state::StateStore& store, ObservationSource& source,
              const Clock& clock, metrics::Registry& reg);
 
@@ -101,7 +103,11 @@ class Controller {
   // persisted state (the previous leader's decisions) before deciding, and a round during which
   // leadership was gained acts as a standby.
   void SetLeadership(const Leadership* leadership) { leadership_ = leadership; }
-  // Called with each round's transitions after they were persisted (e.g. Kubernetes Events).
+  // Called with transitions after they were persisted (e.g. Kubernetes Events). A round whose
+  // state write fails keeps its transitions; they are delivered, in order, after the next
+  // successful write (at most kMaxUndelivered, oldest dropped and counted). They are dropped when
+  // this replica stops leading or a new term reloads the state: the new leader's state is the
+  // truth then, and its own decisions make their own Events.
   using TransitionSink = std::function<void(const std::vector<failover::Transition>&)>;
   void SetTransitionSink(TransitionSink sink) { sink_ = std::move(sink); }
   // Observer quorum (config with peers): where each round reads the peers' latest reports
@@ -125,10 +131,17 @@ class Controller {
   // This observer's latest report for its peers (quorum/report.h), as served at
   // GET /v1/observations.
   std::string ObservationsJson() const;
-  bool Ready() const;  // a round completed and the last state write succeeded
+  // A round completed and, when leading, the store holds its decision (no write failed or in
+  // flight).
+  bool Ready() const;
 
  private:
+  // Writes `s` to the store. Called on the loop thread without mu_ held: a hanging store must
+  // not hold up /readyz, /v1/status or the peers' /v1/observations. Clears dirty_ (on success) and
+  // sets last_write_error_ under mu_ afterwards.
   Status Persist(const failover::State& s);
+  // Queues a leading round's transitions; delivers everything queued when `written`.
+  void Deliver(const std::vector<failover::Transition>& ts, bool written);
   void PublishMetrics(const failover::State& s);
 
   bool Leading() const { return !leadership_ || leadership_->IsLeader(); }
@@ -146,12 +159,15 @@ class Controller {
     metrics::Counter transitions;
     metrics::Gauge panic, generation;
     metrics::Counter state_writes, state_write_errors;
+    metrics::Counter transitions_undelivered_dropped;
   };
   const Metrics m_;
   const quorum::QuorumMetrics qm_;  // bound only with an observer quorum
   // Loop thread only (Start, Tick): state_ was loaded from the store since this replica last
   // became the leader. A Tick acts as leader only when it was leader at its start and this holds.
   bool term_loaded_ = false;
+  // Loop thread only: transitions decided as leader whose state write has not succeeded yet.
+  std::vector<failover::Transition> undelivered_;
   std::map<std::string, bool> active_;
   PeerReports peer_reports_;
   PeerStatus peer_status_;
@@ -160,7 +176,7 @@ class Controller {
 
   mutable std::mutex mu_;  // guards everything below (read by the HTTP thread)
   failover::State state_;
-  bool dirty_ = true;  // persisted copy may differ from state_
+  bool dirty_ = true;  // the store may not hold state_ (a write failed or is in flight)
   bool ticked_ = false;
   std::string last_write_error_;
   WallTime last_tick_{};

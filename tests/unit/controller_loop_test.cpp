@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <future>
 #include <sstream>
+#include <thread>
 
 #include "failover/failover_state.h"
 
@@ -44,8 +47,14 @@ class MemoryStore final : public state::StateStore {
     return kv_;
   }
   Result<int> Write(const state::KeyValues& kv) override {
-    std::lock_guard l(mu_);
+    std::unique_lock l(mu_);
     ++write_calls_;
+    if (hang_) {  // a hanging API server: the write returns only when released
+      in_write_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return !hang_; });
+      in_write_ = false;
+    }
     if (fail_writes_) return Err("disk full");
     int changed = 0;
     for (const auto& [k, v] : kv) {
@@ -82,12 +91,31 @@ class MemoryStore final : public state::StateStore {
     std::lock_guard l(mu_);
     fail_writes_ = fail;
   }
+  void Hang() {
+    std::lock_guard l(mu_);
+    hang_ = true;
+  }
+  // Waits until a Write() hangs.
+  void AwaitHangingWrite() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return in_write_; });
+  }
+  void Release() {
+    {
+      std::lock_guard l(mu_);
+      hang_ = false;
+    }
+    cv_.notify_all();
+  }
 
  private:
   std::mutex mu_;
   state::KeyValues kv_;
   int write_calls_ = 0;
   bool fail_writes_ = false;
+  bool hang_ = false;
+  bool in_write_ = false;
+  std::condition_variable cv_;
   std::vector<state::KeyValues> written_;
 };
 
@@ -240,25 +268,97 @@ TEST_F(ControllerLoop, QuietRoundsWriteNothingAfterTheFirstObservation) {
 TEST_F(ControllerLoop, AFailedWriteIsRetriedEveryRoundAndReadyWaitsForIt) {
   ScriptedSource src(clock, store, {"a", "a", "a", "a"});
   Controller c(cfg, store, src, clock, reg);
+  c.SetTransitionSink(
+      [&](const std::vector<failover::Transition>& ts) { sunk.push_back(Events(ts)); });
   ASSERT_TRUE(c.Start().ok());
   store.FailWrites(true);
-  src.before_round = [&](size_t round) {
-    if (round == 3) store.FailWrites(false);
-  };
-  // Rounds 0..2 by hand: Ready and the status page between rounds.
+  // Rounds by hand: Ready, the status page and the Event sink between rounds.
   c.Tick();
   c.Tick();  // a fails: the write is refused
   EXPECT_FALSE(c.Ready());
   EXPECT_EQ(c.StatusJson()["lastWriteError"], "disk full");
   EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "") << "nothing reached the store";
+  EXPECT_TRUE(sunk.empty()) << "no Event for a decision the store does not hold";
   const int calls = store.WriteCalls();
   c.Tick();  // nothing new decided, but the state is dirty: tried again
   EXPECT_EQ(store.WriteCalls(), calls + 1);
   EXPECT_TRUE(sunk.empty());
+  store.FailWrites(false);
   c.Tick();  // writes succeed again
   EXPECT_TRUE(c.Ready());
   EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "a\n");
   EXPECT_TRUE(c.StatusJson()["lastWriteError"].is_null());
+  EXPECT_EQ(sunk, std::vector<std::string>{"RegionFailed:a,RegionPromoted:p"})
+      << "the failed round's transitions are delivered after the write that persisted them";
+}
+
+TEST_F(ControllerLoop, TransitionsOfFailedWritesAreDeliveredInOrderOnce) {
+  // a fails while writes fail, recovers, and p is demoted: all while the store refuses writes.
+  cfg.policy.failback_seconds = 1;
+  ScriptedSource src(clock, store, {"a", "a", "", "", "", "", ""});
+  Controller c(cfg, store, src, clock, reg);
+  c.SetTransitionSink(
+      [&](const std::vector<failover::Transition>& ts) { sunk.push_back(Events(ts)); });
+  ASSERT_TRUE(c.Start().ok());
+  store.FailWrites(true);
+  for (int i = 0; i < 6; ++i)
+    c.Tick();
+  EXPECT_TRUE(sunk.empty());
+  store.FailWrites(false);
+  c.Tick();
+  EXPECT_EQ(sunk, std::vector<std::string>{
+                      "RegionFailed:a,RegionPromoted:p,RegionRecovered:a,RegionDemoted:p"});
+  c.Tick();
+  EXPECT_EQ(sunk.size(), 1u) << "delivered once";
+}
+
+TEST_F(ControllerLoop, UndeliveredTransitionsAreDroppedWhenLeadershipIsLost) {
+  SwitchLeadership lead;
+  lead.leading = true;
+  ScriptedSource src(clock, store, {"a", "a", "a", "", ""});
+  Controller c(cfg, store, src, clock, reg);
+  c.SetLeadership(&lead);
+  c.SetTransitionSink(
+      [&](const std::vector<failover::Transition>& ts) { sunk.push_back(Events(ts)); });
+  ASSERT_TRUE(c.Start().ok());
+  store.FailWrites(true);
+  c.Tick();
+  c.Tick();  // a failed, not written
+  lead.leading = false;
+  c.Tick();  // a standby: another leader's state is the truth now
+  store.FailWrites(false);
+  lead.leading = true;
+  c.Tick();  // new term: reloads, writes
+  c.Tick();
+  EXPECT_TRUE(sunk.empty()) << sunk.front();
+}
+
+TEST_F(ControllerLoop, AHangingStateWriteDoesNotBlockStatusOrReadiness) {
+  ScriptedSource src(clock, store, {"a", "a"});
+  Controller c(cfg, store, src, clock, reg);
+  ASSERT_TRUE(c.Start().ok());
+  c.Tick();
+  store.Hang();
+  std::thread loop([&] { c.Tick(); });  // a fails: the write hangs
+  store.AwaitHangingWrite();
+  // Each of these takes the controller's lock; they must answer while the write hangs. If one
+  // blocked, the watchdog below releases the write after a minute and the test fails.
+  auto answered = std::async(std::launch::async, [&] {
+    const json status = c.StatusJson();
+    const bool ready = c.Ready();
+    const std::string obs = c.ObservationsJson();
+    return std::make_tuple(status, ready, obs);
+  });
+  const bool in_time = answered.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  store.Release();
+  loop.join();
+  ASSERT_TRUE(in_time) << "status, readiness or observations waited for the state write";
+  auto [status, ready, obs] = answered.get();
+  EXPECT_EQ(status["failedRegions"], json::array({"a"})) << "the decision is visible at once";
+  EXPECT_FALSE(ready) << "not ready while the decision is not written";
+  EXPECT_FALSE(obs.empty());
+  EXPECT_TRUE(c.Ready()) << "ready once the write returned";
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "a\n");
 }
 
 // Driven round by round (Tick, and Start as Run calls it on a new term): leadership changes
