@@ -646,24 +646,56 @@ int CheckTakeoverData(const World& w, Steps& steps, const RegionRuntime& passive
 
 }  // namespace
 
-int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
-  DescribeRun(w, out);
-  std::vector<std::string> actives;
-  for (const auto& r : w.regions)
-    if (r.active) actives.push_back(r.name);
-  std::sort(actives.begin(), actives.end());
+std::string DemotionReason(const state::KeyValues& kv, const std::string& region) {
+  std::string reason = "?";
+  auto it = kv.find(failover::kStateJsonKey);
+  if (it == kv.end()) return reason;
+  json j = json::parse(it->second, nullptr, false);
+  if (!j.is_object() || !j["transitions"].is_array()) return reason;
+  for (const auto& t : j["transitions"]) {
+    if (t.value("type", "") == "RegionDemoted" && t.value("region", "") == region) {
+      reason = t.value("reason", "?");
+    }
+  }
+  return reason;
+}
 
-  Steps steps(w, out);
-  Mono& t0 = steps.t0;
-  std::string& last_error = steps.last_error;
-  auto state_now = [&] { return w.state->Get().kv; };
-  const double round = w.interval_seconds;
-  const double detect_budget = round * 12 + 20;  // generous: ASan builds on loaded CI machines
-  if (int rc = StartUp(w, steps, actives, detect_budget, out)) return rc;
+std::vector<Step> FailbackSteps(const std::string& passive, const std::string& failing,
+                                const FailbackTimes& t) {
+  std::vector<Step> fb = {
+      {passive + " demoted (failback)", t.demoted.value_or(0), t.demoted_detail},
+      {passive + " gate /ready 503 (failback)", t.passive_503.value_or(0), "no longer serving"},
+      {failing + " gate /ready 200 (data ready again)", t.failing_200.value_or(0),
+       "its sidecar writes " + failing + "'s lineage again"}};
+  std::stable_sort(fb.begin(), fb.end(),
+                   [](const Step& a, const Step& b) { return a.at_ms < b.at_ms; });
+  return fb;
+}
 
-  // --- The drill. ---
-  t0 = SteadyClock::now();
-  out->t0 = t0;
+FailbackTally TallyFailback(const std::vector<Commit>& commits,
+                            const std::function<bool(const std::string&)>& holds) {
+  FailbackTally t;
+  for (const auto& c : commits) {
+    t.rows += c.rows;
+    t.last_version = std::max(t.last_version, c.version);
+    if (!holds(c.fragment)) {
+      t.missing_rows += c.rows;
+      t.missing.push_back({{"version", c.version}, {"fragment", c.fragment}, {"rows", c.rows}});
+    }
+  }
+  return t;
+}
+
+namespace {
+
+state::KeyValues StateNow(const World& w) {
+  return w.state->Get().kv;
+}
+
+// The outage is started through MCP (simulate_regional_outage); t0 is taken right before.
+int StartDrill(World& w, McpClient& mcp, Steps& steps, DemoResult* out, std::string* drill_id) {
+  steps.t0 = SteadyClock::now();
+  out->t0 = steps.t0;
   steps.drill_started = true;
   auto started = mcp.CallTool("simulate_regional_outage",
                               {{"region", w.failing}, {"duration_seconds", w.drill_seconds}},
@@ -671,11 +703,16 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   const std::string s_drill = "drill started via MCP: simulate_regional_outage " + w.failing;
   if (!started) return steps.Fail(s_drill, started.message());
   const json sc = (*started).value("structuredContent", json::object());
-  out->steps.push_back(Step{s_drill, MsBetween(t0, SteadyClock::now()),
+  out->steps.push_back(Step{s_drill, MsBetween(steps.t0, SteadyClock::now()),
                             "drill " + sc.value("drillId", std::string("?")) + ", " +
                                 std::to_string(w.drill_seconds) + " s"});
-  const std::string drill_id = sc.value("drillId", std::string());
+  *drill_id = sc.value("drillId", std::string());
+  return 0;
+}
 
+// Detection: the entry point stops routing to the failing region, the controller marks it failed
+// and promotes the passive region.
+int WaitOutageDetected(World& w, Steps& steps, double detect_budget) {
   if (int rc = steps.Wait("entry point stops routing to " + w.failing, detect_budget,
                           [&]() -> std::optional<std::string> {
                             auto rs = w.entry->ReadySet();
@@ -686,49 +723,53 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   }
   if (int rc = steps.Wait(w.failing + " in failedRegions", detect_budget,
                           [&]() -> std::optional<std::string> {
-                            auto kv = state_now();
-                            auto f = ListKey(kv, failover::kFailedRegionsKey);
+                            auto f = ListKey(StateNow(w), failover::kFailedRegionsKey);
                             if (!failover::ContainsRegion(f, w.failing)) return std::nullopt;
                             return "failedRegions=" + Join(f);
                           })) {
     return rc;
   }
-  if (int rc = steps.Wait(w.passive + " promoted (servingRegions)", detect_budget,
-                          [&]() -> std::optional<std::string> {
-                            auto s = ListKey(state_now(), failover::kServingRegionsKey);
-                            if (!failover::ContainsRegion(s, w.passive)) return std::nullopt;
-                            return "servingRegions=" + Join(s);
-                          })) {
-    return rc;
-  }
+  return steps.Wait(w.passive + " promoted (servingRegions)", detect_budget,
+                    [&]() -> std::optional<std::string> {
+                      auto s = ListKey(StateNow(w), failover::kServingRegionsKey);
+                      if (!failover::ContainsRegion(s, w.passive)) return std::nullopt;
+                      return "servingRegions=" + Join(s);
+                    });
+}
+
+// The takeover, right after the promotion step: the promoted region's sidecar writes the failed
+// region's lineage (its position file), the data it took over is checked, clients are served.
+int WaitTakeover(World& w, Steps& steps, double detect_budget, DemoResult* out) {
   const double t_promoted = out->steps.back().at_ms;
   const RegionRuntime& passive = *FindRegion(w, w.passive);
-  const RegionRuntime& failing = *FindRegion(w, w.failing);
   // The handoff is the sidecar's: observe the promoted region's position file.
   if (int rc = steps.Wait(w.passive + " data ready: its sidecar writes " + w.failing + "'s lineage",
                           60, [&]() -> std::optional<std::string> {
                             auto p = ReadPosition(passive.position_file);
                             if (!p || p->role != replication::Role::kWriter ||
                                 p->lineage != w.failing || !p->data_ready) {
-                              if (p && !p->error.empty()) last_error = p->error;
+                              if (p && !p->error.empty()) steps.last_error = p->error;
                               return std::nullopt;
                             }
                             return "epoch " + std::to_string(p->epoch) + ", position dataReady";
                           })) {
     return rc;
   }
-  last_error.clear();
+  steps.last_error.clear();
   out->takeover_ms = out->steps.back().at_ms - t_promoted;
   if (int rc = CheckTakeoverData(w, steps, passive, out)) return rc;
-  if (int rc = steps.Wait(
-          w.passive + " serving clients", detect_budget, [&]() -> std::optional<std::string> {
-            auto at = w.load->FirstServedBy(w.passive, t0);
-            if (!at) return std::nullopt;
-            return "first request answered at t+" +
-                   std::to_string(static_cast<long long>(MsBetween(t0, *at))) + " ms";
-          })) {
-    return rc;
-  }
+  return steps.Wait(
+      w.passive + " serving clients", detect_budget, [&]() -> std::optional<std::string> {
+        auto at = w.load->FirstServedBy(w.passive, steps.t0);
+        if (!at) return std::nullopt;
+        return "first request answered at t+" +
+               std::to_string(static_cast<long long>(MsBetween(steps.t0, *at))) + " ms";
+      });
+}
+
+// Recovery: the outage expires (the failing region's gate is healthy) and the controller takes
+// the region back into servingRegions.
+int WaitRecovery(World& w, Steps& steps, double detect_budget) {
   int failing_gate = 0;
   for (const auto& r : w.regions)
     if (r.name == w.failing) failing_gate = r.gate_port;
@@ -741,157 +782,139 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
           true, std::chrono::milliseconds(5))) {
     return rc;
   }
-  if (int rc = steps.Wait(w.failing + " recovered (not in failedRegions)", detect_budget,
-                          [&]() -> std::optional<std::string> {
-                            auto kv = state_now();
-                            auto f = ListKey(kv, failover::kFailedRegionsKey);
-                            auto s = ListKey(kv, failover::kServingRegionsKey);
-                            if (failover::ContainsRegion(f, w.failing) ||
-                                !failover::ContainsRegion(s, w.failing)) {
-                              return std::nullopt;
-                            }
-                            return "servingRegions=" + Join(s);
-                          })) {
-    return rc;
-  }
-  // Failback: the controller demotes the promoted region (state), its gate stops being ready, the
-  // recovered region's gate becomes ready once its sidecar writes its lineage again. All three are
-  // polled together, each timed when first seen.
-  std::optional<double> t_demoted, t_passive_503, t_failing_200;
-  std::string demoted_detail;
+  return steps.Wait(
+      w.failing + " recovered (not in failedRegions)", detect_budget,
+      [&]() -> std::optional<std::string> {
+        auto kv = StateNow(w);
+        auto f = ListKey(kv, failover::kFailedRegionsKey);
+        auto s = ListKey(kv, failover::kServingRegionsKey);
+        if (failover::ContainsRegion(f, w.failing) || !failover::ContainsRegion(s, w.failing)) {
+          return std::nullopt;
+        }
+        return "servingRegions=" + Join(s);
+      });
+}
+
+// Failback: the controller demotes the promoted region (state), its gate stops being ready, the
+// recovered region's gate becomes ready once its sidecar writes its lineage again. All three are
+// polled together, each timed when first seen, then recorded in the order they happened.
+int WaitFailback(World& w, Steps& steps, double detect_budget, FailbackTimes* t, DemoResult* out) {
+  const RegionRuntime& passive = *FindRegion(w, w.passive);
+  const RegionRuntime& failing = *FindRegion(w, w.failing);
   if (int rc = steps.Wait(
           w.passive + " demoted (failback)", detect_budget + w.failback_seconds + 30,
           [&]() -> std::optional<std::string> {
-            const double now = MsBetween(t0, SteadyClock::now());
-            if (!t_demoted) {
-              auto kv = state_now();
+            const double now = MsBetween(steps.t0, SteadyClock::now());
+            if (!t->demoted) {
+              auto kv = StateNow(w);
               auto s = ListKey(kv, failover::kServingRegionsKey);
               if (!failover::ContainsRegion(s, w.passive)) {
                 // A demotion for another reason (the passive region failed) is no failback.
-                std::string reason = "?";
-                if (auto it = kv.find(failover::kStateJsonKey); it != kv.end()) {
-                  json j = json::parse(it->second, nullptr, false);
-                  if (j.is_object() && j["transitions"].is_array()) {
-                    for (const auto& t : j["transitions"]) {
-                      if (t.value("type", "") == "RegionDemoted" &&
-                          t.value("region", "") == w.passive) {
-                        reason = t.value("reason", "?");
-                      }
-                    }
-                  }
-                }
+                const std::string reason = DemotionReason(kv, w.passive);
                 if (reason.rfind("failback", 0) != 0) {
                   return "\x01" + w.passive + " was demoted, but not by failback: " + reason;
                 }
-                t_demoted = now;
-                demoted_detail = "servingRegions=" + Join(s) + " (" + reason + ")";
+                t->demoted = now;
+                t->demoted_detail = "servingRegions=" + Join(s) + " (" + reason + ")";
               }
             }
-            if (!t_passive_503 && HttpStatus(passive.gate_port, "/ready") == 503) {
-              t_passive_503 = MsBetween(t0, SteadyClock::now());
+            if (!t->passive_503 && HttpStatus(passive.gate_port, "/ready") == 503) {
+              t->passive_503 = MsBetween(steps.t0, SteadyClock::now());
             }
-            if (!t_failing_200 && HttpStatus(failing.gate_port, "/ready") == 200) {
-              t_failing_200 = MsBetween(t0, SteadyClock::now());
+            if (!t->failing_200 && HttpStatus(failing.gate_port, "/ready") == 200) {
+              t->failing_200 = MsBetween(steps.t0, SteadyClock::now());
             }
-            if (t_demoted && t_passive_503 && t_failing_200) return "";
+            if (t->demoted && t->passive_503 && t->failing_200) return "";
             return std::nullopt;
           },
           false, std::chrono::milliseconds(2))) {
     return rc;
   }
-  {
-    std::vector<Step> fb = {
-        {w.passive + " demoted (failback)", *t_demoted, demoted_detail},
-        {w.passive + " gate /ready 503 (failback)", *t_passive_503, "no longer serving"},
-        {w.failing + " gate /ready 200 (data ready again)", *t_failing_200,
-         "its sidecar writes " + w.failing + "'s lineage again"}};
-    std::stable_sort(fb.begin(), fb.end(),
-                     [](const Step& a, const Step& b) { return a.at_ms < b.at_ms; });
-    for (auto& st : fb)
-      out->steps.push_back(st);
-    out->failback_pause_ms = *t_failing_200 - *t_passive_503;
-  }
-  if (int rc = steps.Wait(
-          w.failing + " writer of its lineage again", 60,
-          [&]() -> std::optional<std::string> {
-            auto p = ReadPosition(failing.position_file);
-            if (!p || p->role != replication::Role::kWriter || p->lineage != w.failing ||
-                !p->data_ready) {
-              return std::nullopt;
-            }
-            return "epoch " + std::to_string(p->epoch) + ", position dataReady";
-          },
-          true, std::chrono::milliseconds(10))) {
-    return rc;
-  }
-  // No write lost at failback: every fragment the promoted app committed is in the recovered
-  // region's volume (checked once the promoted app stopped writing).
+  for (auto& st : FailbackSteps(w.passive, w.failing, *t))
+    out->steps.push_back(st);
+  out->failback_pause_ms = *t->failing_200 - *t->passive_503;
+  return steps.Wait(
+      w.failing + " writer of its lineage again", 60,
+      [&]() -> std::optional<std::string> {
+        auto p = ReadPosition(failing.position_file);
+        if (!p || p->role != replication::Role::kWriter || p->lineage != w.failing ||
+            !p->data_ready) {
+          return std::nullopt;
+        }
+        return "epoch " + std::to_string(p->epoch) + ", position dataReady";
+      },
+      true, std::chrono::milliseconds(10));
+}
+
+// No write lost at failback: every fragment the promoted app committed is in the recovered
+// region's volume (checked once the promoted app stopped writing and the recovered app re-read
+// its data after the demotion at `t_demoted`).
+int CheckFailbackData(World& w, Steps& steps, double t_demoted, DemoResult* out) {
+  const RegionRuntime& failing = *FindRegion(w, w.failing);
   SimulatedApp* passive_app = nullptr;
   SimulatedApp* failing_app = nullptr;
   for (auto* a : w.apps) {
     if (a->region() == w.passive) passive_app = a;
     if (a->region() == w.failing) failing_app = a;
   }
-  {
-    const std::string s_lost =
-        "failback check: " + w.failing + " holds every write " + w.passive + " committed";
-    if (int rc = steps.Wait(
-            s_lost, 30,
-            [&]() -> std::optional<std::string> {
-              // The promoted app stopped, and the recovered app re-read its data after failback.
-              if (passive_app->writing()) return std::nullopt;
-              for (const auto& r : failing_app->reloads())
-                if (MsBetween(t0, r.at) >= *t_demoted) return "";
-              return std::nullopt;
-            },
-            false, std::chrono::milliseconds(10))) {
-      return rc;
-    }
-    uint64_t rows = 0, missing_rows = 0, last_version = 0;
-    json missing = json::array();
-    const auto commits = passive_app->commits();
-    for (const auto& c : commits) {
-      rows += c.rows;
-      last_version = std::max(last_version, c.version);
-      std::error_code ec;
-      if (!fs::exists(fs::path(failing.agent_dir) / "brain/memory.lance/data" / c.fragment, ec)) {
-        missing_rows += c.rows;
-        missing.push_back({{"version", c.version}, {"fragment", c.fragment}, {"rows", c.rows}});
-      }
-    }
-    uint64_t reloaded = 0;
-    for (const auto& r : failing_app->reloads())
-      if (MsBetween(t0, r.at) >= *t_demoted) reloaded = r.version;
-    out->lost_at_failback = missing_rows;
-    out->failback_check = {{"promotedWrites", commits.size()},
-                           {"promotedRows", rows},
-                           {"promotedLastVersion", last_version},
-                           {"missingWrites", missing},
-                           {"recoveredAppReloadedVersion", reloaded}};
-    if (commits.empty())
-      return steps.Fail(s_lost, w.passive + "'s app committed nothing while promoted");
-    if (missing_rows > 0) {
-      return steps.Fail(s_lost, std::to_string(missing.size()) + " of " +
-                                    std::to_string(commits.size()) + " writes (" +
-                                    std::to_string(missing_rows) + " rows) missing in " +
-                                    w.failing);
-    }
-    out->steps.push_back(Step{s_lost, MsBetween(t0, SteadyClock::now()),
-                              std::to_string(commits.size()) + " writes, " + std::to_string(rows) +
-                                  " rows (through v" + std::to_string(last_version) + "), 0 lost"});
+  const std::string s_lost =
+      "failback check: " + w.failing + " holds every write " + w.passive + " committed";
+  if (int rc = steps.Wait(
+          s_lost, 30,
+          [&]() -> std::optional<std::string> {
+            // The promoted app stopped, and the recovered app re-read its data after failback.
+            if (passive_app->writing()) return std::nullopt;
+            for (const auto& r : failing_app->reloads())
+              if (MsBetween(steps.t0, r.at) >= t_demoted) return "";
+            return std::nullopt;
+          },
+          false, std::chrono::milliseconds(10))) {
+    return rc;
   }
+  const auto commits = passive_app->commits();
+  const FailbackTally t = TallyFailback(commits, [&](const std::string& fragment) {
+    std::error_code ec;
+    return fs::exists(fs::path(failing.agent_dir) / "brain/memory.lance/data" / fragment, ec);
+  });
+  uint64_t reloaded = 0;
+  for (const auto& r : failing_app->reloads())
+    if (MsBetween(steps.t0, r.at) >= t_demoted) reloaded = r.version;
+  out->lost_at_failback = t.missing_rows;
+  out->failback_check = {{"promotedWrites", commits.size()},
+                         {"promotedRows", t.rows},
+                         {"promotedLastVersion", t.last_version},
+                         {"missingWrites", t.missing},
+                         {"recoveredAppReloadedVersion", reloaded}};
+  if (commits.empty())
+    return steps.Fail(s_lost, w.passive + "'s app committed nothing while promoted");
+  if (t.missing_rows > 0) {
+    return steps.Fail(s_lost, std::to_string(t.missing.size()) + " of " +
+                                  std::to_string(commits.size()) + " writes (" +
+                                  std::to_string(t.missing_rows) + " rows) missing in " +
+                                  w.failing);
+  }
+  out->steps.push_back(Step{s_lost, MsBetween(steps.t0, SteadyClock::now()),
+                            std::to_string(commits.size()) + " writes, " + std::to_string(t.rows) +
+                                " rows (through v" + std::to_string(t.last_version) + "), 0 lost"});
+  return 0;
+}
+
+// The end: the recovered region serves clients again (after its gate became ready at
+// `t_failing_200`), its preserved divergent tail is recorded, the MCP drill report completes.
+int FinishDrill(World& w, McpClient& mcp, Steps& steps, double detect_budget, double t_failing_200,
+                const std::string& drill_id, DemoResult* out) {
   const Mono failback_at =
-      t0 + std::chrono::microseconds(static_cast<long long>(*t_failing_200 * 1000));
+      steps.t0 + std::chrono::microseconds(static_cast<long long>(t_failing_200 * 1000));
   if (int rc = steps.Wait(
           w.failing + " serving clients again", detect_budget, [&]() -> std::optional<std::string> {
             auto at = w.load->FirstServedBy(w.failing, failback_at);
             if (!at) return std::nullopt;
             return "first request answered at t+" +
-                   std::to_string(static_cast<long long>(MsBetween(t0, *at))) + " ms";
+                   std::to_string(static_cast<long long>(MsBetween(steps.t0, *at))) + " ms";
           })) {
     return rc;
   }
-  if (auto p = ReadPosition(failing.position_file)) {
+  if (auto p = ReadPosition(FindRegion(w, w.failing)->position_file)) {
     out->divergent_preserved = {
         {"files", p->divergent.files}, {"bytes", p->divergent.bytes}, {"path", p->divergent.path}};
   }
@@ -911,6 +934,30 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   }
   w.stop->WaitFor(std::chrono::duration<double>(w.tail_seconds));
   return 0;
+}
+
+}  // namespace
+
+int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
+  DescribeRun(w, out);
+  std::vector<std::string> actives;
+  for (const auto& r : w.regions)
+    if (r.active) actives.push_back(r.name);
+  std::sort(actives.begin(), actives.end());
+
+  Steps steps(w, out);
+  const double detect_budget =
+      w.interval_seconds * 12 + 20;  // generous: ASan builds on loaded CI machines
+  if (int rc = StartUp(w, steps, actives, detect_budget, out)) return rc;
+  std::string drill_id;
+  if (int rc = StartDrill(w, mcp, steps, out, &drill_id)) return rc;
+  if (int rc = WaitOutageDetected(w, steps, detect_budget)) return rc;
+  if (int rc = WaitTakeover(w, steps, detect_budget, out)) return rc;
+  if (int rc = WaitRecovery(w, steps, detect_budget)) return rc;
+  FailbackTimes fb;
+  if (int rc = WaitFailback(w, steps, detect_budget, &fb, out)) return rc;
+  if (int rc = CheckFailbackData(w, steps, *fb.demoted, out)) return rc;
+  return FinishDrill(w, mcp, steps, detect_budget, *fb.failing_200, drill_id, out);
 }
 
 }  // namespace aha::demo

@@ -7,6 +7,7 @@
 // that does not happen in time ends the drill: RunDrill returns 1 and names it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -155,6 +156,32 @@ void FillPhases(DemoResult* r);
 
 // Runs the drill; returns the exit code (0 ok, 1 a step failed, 130 interrupted).
 int RunDrill(World& w, McpClient& mcp, DemoResult* out);
+
+// The failback's three events, each in ms since t0 when the drill first saw it (unset: not yet):
+// the promoted region demoted by failback (with the state it was seen in), its gate /ready 503,
+// the recovered region's gate /ready 200.
+struct FailbackTimes {
+  std::optional<double> demoted, passive_503, failing_200;
+  std::string demoted_detail;
+};
+
+// The reason of the last RegionDemoted transition of `region` in the controller's state JSON
+// (failover::kStateJsonKey), "?" when there is none (no state, malformed, no such transition).
+// A demotion whose reason does not start with "failback" is no failback.
+std::string DemotionReason(const state::KeyValues& kv, const std::string& region);
+
+// The failback's steps, in the order they happened (stable: ties keep demoted, 503, 200).
+std::vector<Step> FailbackSteps(const std::string& passive, const std::string& failing,
+                                const FailbackTimes& t);
+
+// The promoted app's commits against what the recovered region's volume holds (`holds(fragment)`):
+// rows and last version committed, and the commits missing ({version, fragment, rows}).
+struct FailbackTally {
+  uint64_t rows = 0, missing_rows = 0, last_version = 0;
+  nlohmann::json missing = nlohmann::json::array();
+};
+FailbackTally TallyFailback(const std::vector<Commit>& commits,
+                            const std::function<bool(const std::string&)>& holds);
 
 // Publishes refused to a writer (fencing), counted from the sidecars' "snapshot" log lines whose
 // publish a remote refused as fenced: {count, byRegion, events: [{ts, region, lineage, why}]}.
