@@ -11,6 +11,7 @@
 #include "failover/failover_state.h"
 #include "failover/outages.h"
 #include "mcp/drill_plan.h"
+#include "mcp/tool_schemas.h"
 #include "objectstore/open.h"
 #include "replication/publish.h"
 #include "replication/snapshot.h"
@@ -37,13 +38,6 @@ std::vector<failover::Transition> TransitionsOf(const state::KeyValues& kv) {
   auto st = failover::StateFromJson(it->second);
   if (!st) return {};
   return {st->recent.begin(), st->recent.end()};
-}
-
-json NullableString() {
-  return {{"type", json::array({"string", "null"})}};
-}
-json StringArray() {
-  return {{"type", "array"}, {"items", {{"type", "string"}}}};
 }
 
 // True when a newer drill of the same region follows drills[i] (drills are oldest first).
@@ -75,47 +69,9 @@ json ObservationsMeta(const Result<LiveStatus>& live, const json& state_updated_
   return {{"source", "state"}, {"asOf", state_updated_at}, {"controllerError", live.message()}};
 }
 
-bool Flag(const json& d, const char* key) {
-  const json* v = jsonget::Find(d, key);
-  return v && v->is_boolean() && v->get<bool>();
-}
-
 std::string Str(const json& d, const char* key, const char* none = "?") {
   const json* v = jsonget::Find(d, key);
   return v && v->is_string() ? Printable(v->get<std::string>()) : std::string(none);
-}
-
-// One line about a data position (controller::DataJson, sanitized), escaped for a terminal.
-std::string DataSummary(const json& d) {
-  if (!d.is_object()) return "data not reported";
-  const std::string role = Str(d, "role");
-  const json* epoch = jsonget::Find(d, "epoch");
-  std::string s = (Flag(d, "fenced") ? std::string("FENCED ") : std::string()) + role + " of " +
-                  Str(d, "lineage") + " @ epoch " +
-                  (epoch && epoch->is_number() ? jsonget::Dump(*epoch) : std::string("?"));
-  const json* behind = jsonget::Find(d, "behindSeconds");
-  if (role == "writer") {
-    s += Flag(d, "ready") ? ", data ready" : ", data not ready";
-  } else if (Flag(d, "caughtUp")) {
-    s += ", caught up";
-  } else if (behind && behind->is_number()) {
-    s += ", " + jsonget::Dump(*behind) + " s behind its lineage's head";
-  } else {
-    s += ", not caught up";
-  }
-  return s;
-}
-
-json DrillRefSchema() {
-  return {{"type", "object"},
-          {"properties",
-           {{"drillId", {{"type", "string"}}},
-            {"region", {{"type", "string"}}},
-            {"failureType", {{"type", "string"}}},
-            {"startedAt", {{"type", "string"}}},
-            {"expiresAt", {{"type", "string"}}},
-            {"by", {{"type", "string"}}}}},
-          {"required", {"drillId", "region", "startedAt", "expiresAt"}}};
 }
 
 }  // namespace
@@ -147,214 +103,7 @@ json SecurityMonitor::List() const {
   std::vector<std::string> names;
   for (const auto& r : cfg_.regions)
     names.push_back(r.name);
-  const auto& m = cfg_.mcp;
-  const json region = {
-      {"type", "string"}, {"enum", names}, {"description", "Region name, exactly as configured."}};
-  json tools = json::array();
-
-  tools.push_back(
-      {{"name", "simulate_regional_outage"},
-       {"title", "Simulate a regional outage (DR drill)"},
-       {"description",
-        "Start a disaster-recovery drill: the region's readiness gates report unhealthy until the "
-        "drill expires (recorded with its expiry in the shared failover state, so it ends on time "
-        "even if this server stops). The failover controller then detects the failure through its "
-        "normal probes and fails over. One drill per region at a time; refuses to take down the "
-        "last region that could serve unless force is true. Use dry_run to see what would "
-        "happen."},
-       {"inputSchema",
-        {{"type", "object"},
-         {"properties",
-          {{"region", region},
-           {"failure_type",
-            {{"type", "string"},
-             {"enum", {"health"}},
-             {"default", "health"},
-             {"description",
-              "health: the region's gates fail /health. Upstream's pod, node and network are "
-              "refused: this server has no fault injector for them."}}},
-           {"duration_seconds",
-            {{"type", "integer"},
-             {"minimum", m.min_duration_seconds},
-             {"maximum", m.max_duration_seconds},
-             {"default", m.default_duration_seconds}}},
-           {"dry_run",
-            {{"type", "boolean"},
-             {"default", false},
-             {"description", "Validate and show the plan; write nothing."}}},
-           {"force",
-            {{"type", "boolean"},
-             {"default", false},
-             {"description", "Allow taking down the last region that could serve."}}}}},
-         {"required", {"region"}},
-         {"additionalProperties", false}}},
-       {"outputSchema",
-        {{"type", "object"},
-         {"properties",
-          {{"dryRun", {{"type", "boolean"}}},
-           {"drillId", NullableString()},
-           {"region", {{"type", "string"}}},
-           {"failureType", {{"type", "string"}}},
-           {"durationSeconds", {{"type", "integer"}}},
-           {"startedAt", {{"type", "string"}}},
-           {"expiresAt", {{"type", "string"}}},
-           {"servingBefore", StringArray()},
-           {"failedBefore", StringArray()},
-           {"survivors", StringArray()},
-           {"forced", {{"type", "boolean"}}}}},
-         {"required",
-          {"dryRun", "drillId", "region", "failureType", "durationSeconds", "startedAt",
-           "expiresAt", "servingBefore", "survivors"}}}},
-       {"annotations",
-        {{"title", "Simulate a regional outage"},
-         {"readOnlyHint", false},
-         {"destructiveHint", true},
-         {"idempotentHint", false},
-         {"openWorldHint", false}}}});
-
-  tools.push_back(
-      {{"name", "end_regional_outage"},
-       {"title", "End a drill early"},
-       {"description", "End the active drill for a region now (removes its simulated outage)."},
-       {"inputSchema",
-        {{"type", "object"},
-         {"properties", {{"region", region}}},
-         {"required", {"region"}},
-         {"additionalProperties", false}}},
-       {"outputSchema",
-        {{"type", "object"},
-         {"properties",
-          {{"drillId", {{"type", "string"}}},
-           {"region", {{"type", "string"}}},
-           {"startedAt", {{"type", "string"}}},
-           {"endedAt", {{"type", "string"}}},
-           {"ranSeconds", {{"type", "number"}}}}},
-         {"required", {"drillId", "region", "startedAt", "endedAt", "ranSeconds"}}}},
-       {"annotations",
-        {{"readOnlyHint", false},
-         {"destructiveHint", false},
-         {"idempotentHint", true},
-         {"openWorldHint", false}}}});
-
-  tools.push_back(
-      {{"name", "get_failover_status"},
-       {"title", "Failover status"},
-       {"description",
-        "Current failover state: every region's status, the serving and failed sets, the panic "
-        "flag, recent transitions and active drills as written by the controller, with its live "
-        "observations (last probe, streaks, a reason describing the current state, and the data "
-        "position: writer/follower/fenced of which lineage at which epoch, seconds behind the "
-        "lineage's head). observations.source says whether they are live (controller) or "
-        "state.json's as of its last write (controller unreachable)."},
-       {"inputSchema",
-        {{"type", "object"}, {"properties", json::object()}, {"additionalProperties", false}}},
-       {"outputSchema",
-        {{"type", "object"},
-         {"properties",
-          {{"generation", {{"type", json::array({"integer", "null"})}}},
-           {"updatedAt", NullableString()},
-           {"panic", {{"type", "boolean"}}},
-           {"panicSince", NullableString()},
-           {"servingRegions", StringArray()},
-           {"failedRegions", StringArray()},
-           {"regions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
-           {"lastTransitions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
-           {"activeDrills", {{"type", "array"}, {"items", DrillRefSchema()}}},
-           {"observations", {{"type", "object"}}}}},
-         {"required",
-          {"panic", "servingRegions", "failedRegions", "regions", "lastTransitions",
-           "activeDrills"}}}},
-       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}});
-
-  json ts = {{"type", "object"}};
-  tools.push_back(
-      {{"name", "get_drill_report"},
-       {"title", "Drill report"},
-       {"description",
-        "The measured timeline of a drill (by drill_id, or the latest drill of a region): injected "
-        "at, first failed probe, region failed (state written), serving set changed, outage ended, "
-        "region recovered, serving set restored, with durations in seconds. Every time comes from "
-        "a real state change or controller transition; steps that did not happen yet are null. "
-        "regional_failover_recovery_time = outage ended -> region recovered."},
-       {"inputSchema",
-        {{"type", "object"},
-         {"properties", {{"region", region}, {"drill_id", {{"type", "string"}}}}},
-         {"additionalProperties", false}}},
-       {"outputSchema",
-        {{"type", "object"},
-         {"properties",
-          {{"drillId", {{"type", "string"}}},
-           {"region", {{"type", "string"}}},
-           {"phase", {{"type", "string"}}},
-           {"complete", {{"type", "boolean"}}},
-           {"timeline", ts},
-           {"durationsSeconds", ts},
-           {"regional_failover_recovery_time", {{"type", json::array({"number", "null"})}}}}},
-         {"required",
-          {"drillId", "region", "phase", "complete", "timeline", "durationsSeconds",
-           "regional_failover_recovery_time"}}}},
-       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}});
-
-  tools.push_back(
-      {{"name", "list_regions"},
-       {"title", "Regions"},
-       {"description", "The configured regions with their role and current status."},
-       {"inputSchema",
-        {{"type", "object"}, {"properties", json::object()}, {"additionalProperties", false}}},
-       {"outputSchema",
-        {{"type", "object"},
-         {"properties",
-          {{"regions",
-            {{"type", "array"},
-             {"items",
-              {{"type", "object"},
-               {"properties",
-                {{"name", {{"type", "string"}}},
-                 {"active", {{"type", "boolean"}}},
-                 {"priority", {{"type", "integer"}}},
-                 {"status", {{"type", "string"}}},
-                 {"serving", {{"type", "boolean"}}},
-                 {"drillActive", {{"type", "boolean"}}}}},
-               {"required", {"name", "active", "priority", "status", "serving"}}}}}}}},
-         {"required", {"regions"}}}},
-       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", false}}}});
-  tools.push_back(
-      {{"name", "get_replication_status"},
-       {"title", "Replication status"},
-       {"description",
-        "Per region, the newest snapshot on the replication remotes (mcp.replication.remotes), "
-        "ordered by writer epoch then id: its id, epoch, writer, released flag, creation time, age "
-        "(now minus the record's createdAt), files and bytes, which "
-        "remotes have it, and which remotes failed to answer (with the error). Read live from "
-        "the remotes on every call. positions: the regions whose gates report this lineage "
-        "(from the controller's live probes): role (writer, follower, fenced), epoch, snapshot, "
-        "caught up, and seconds behind the latest snapshot."},
-       {"inputSchema",
-        {{"type", "object"},
-         {"properties", {{"region", region}}},
-         {"additionalProperties", false}}},
-       {"outputSchema",
-        {{"type", "object"},
-         {"properties",
-          {{"measuredAt", {{"type", "string"}}},
-           {"remotes", StringArray()},
-           {"regions",
-            {{"type", "array"},
-             {"items",
-              {{"type", "object"},
-               {"properties",
-                {{"region", {{"type", "string"}}},
-                 {"latest", {{"type", json::array({"object", "null"})}}},
-                 {"positions", {{"type", "array"}, {"items", {{"type", "object"}}}}},
-                 {"haveLatest", StringArray()},
-                 {"missingLatest", StringArray()},
-                 {"failed", {{"type", "array"}, {"items", {{"type", "object"}}}}},
-                 {"remotes", {{"type", "array"}, {"items", {{"type", "object"}}}}}}},
-               {"required",
-                {"region", "latest", "haveLatest", "missingLatest", "failed", "remotes"}}}}}}}},
-         {"required", {"measuredAt", "remotes", "regions"}}}},
-       {"annotations", {{"readOnlyHint", true}, {"openWorldHint", true}}}});
-  return tools;
+  return ToolDefinitions(names, cfg_.mcp);
 }
 
 Result<LiveStatus> SecurityMonitor::FetchLive() const {
@@ -737,6 +486,44 @@ ToolResult SecurityMonitor::Regions() {
   return ToolResult{{{"regions", list}}, text, false};
 }
 
+std::vector<RemoteHead> SecurityMonitor::ReadRemoteHeads(const std::string& region) {
+  const auto& rcs = cfg_.mcp.replication_remotes;
+  std::vector<RemoteHead> per;
+  for (size_t i = 0; i < rcs.size(); ++i) {
+    RemoteHead p;
+    p.url = rcs[i].url;
+    if (!remotes_[i]) {
+      auto opened = objectstore::OpenRemote(rcs[i], 4);
+      if (opened)
+        remotes_[i] = std::move(*opened);
+      else
+        p.error = "cannot open: " + opened.message();
+    }
+    p.store = remotes_[i].get();
+    if (p.store) {
+      auto latest = replication::ReadLatest(*p.store, region);
+      if (!latest) {
+        p.error = latest.message();
+      } else if (*latest) {
+        p.latest_id = (*latest)->id;
+        p.latest_epoch = (*latest)->epoch;
+        p.writer = (*latest)->writer;
+        p.released = (*latest)->released;
+        auto body = p.store->Get(replication::RecordKey(region, p.latest_id));
+        auto rec =
+            body ? replication::RecordFromJson(*body) : Result<replication::Record>(body.error());
+        if (rec) {
+          p.record = std::move(*rec);
+        } else {
+          p.error = "snapshot " + p.latest_id + ": " + rec.message();
+        }
+      }
+    }
+    per.push_back(std::move(p));
+  }
+  return per;
+}
+
 ToolResult SecurityMonitor::Replication(const json& args, const Result<LiveStatus>& live) {
   if (auto k = UnknownArgument(args, {"region"}); !k.empty()) {
     return Fail("unknown argument \"" + Printable(k) + "\"");
@@ -763,171 +550,29 @@ ToolResult SecurityMonitor::Replication(const json& args, const Result<LiveStatu
   json out_regions = json::array();
   std::string text;
   for (const auto& region : regions) {
-    struct PerRemote {
-      std::string url;
-      json row;
-      std::optional<replication::Record> record;
-      std::string latest_id;
-      int64_t latest_epoch = 0;
-      std::string writer;
-      bool released = false;
-      objectstore::ObjectStore* store = nullptr;
-      std::string error;
-    };
-    std::vector<PerRemote> per;
-    for (size_t i = 0; i < rcs.size(); ++i) {
-      PerRemote p;
-      p.url = rcs[i].url;
-      if (!remotes_[i]) {
-        auto opened = objectstore::OpenRemote(rcs[i], 4);
-        if (opened)
-          remotes_[i] = std::move(*opened);
-        else
-          p.error = "cannot open: " + opened.message();
-      }
-      p.store = remotes_[i].get();
-      if (p.store) {
-        auto latest = replication::ReadLatest(*p.store, region);
-        if (!latest) {
-          p.error = latest.message();
-        } else if (*latest) {
-          p.latest_id = (*latest)->id;
-          p.latest_epoch = (*latest)->epoch;
-          p.writer = (*latest)->writer;
-          p.released = (*latest)->released;
-          auto body = p.store->Get(replication::RecordKey(region, p.latest_id));
-          auto rec =
-              body ? replication::RecordFromJson(*body) : Result<replication::Record>(body.error());
-          if (rec) {
-            p.record = std::move(*rec);
-          } else {
-            p.error = "snapshot " + p.latest_id + ": " + rec.message();
-          }
-        }
-      }
-      per.push_back(std::move(p));
-    }
-    // The lineage's head: the newest (epoch, id) any remote names (docs/WRITER.md: a fenced
-    // writer's late snapshot never wins over a higher epoch).
-    const PerRemote* best = nullptr;
-    for (const auto& p : per) {
-      if (p.record && (!best || replication::HeadOlder(best->latest_epoch, best->latest_id,
-                                                       p.latest_epoch, p.latest_id))) {
-        best = &p;
-      }
-    }
-    const WallTime now = clock_.wall();
-    json latest = nullptr;
-    if (best) {
-      WallTime created{};
-      json age = nullptr;
-      if (ParseTime(best->record->created_at, &created)) {
-        age = std::round(static_cast<double>(EpochMillis(now) - EpochMillis(created))) / 1000.0;
-      }
-      latest = {{"id", best->latest_id},
-                {"createdAt", best->record->created_at},
-                {"ageSeconds", age},
-                {"files", best->record->files.size()},
-                {"bytes", best->record->total_bytes()},
-                {"generation", best->record->generation},
-                {"epoch", best->latest_epoch},
-                {"writer", best->writer},
-                {"released", best->released}};
-    }
-    json have = json::array(), missing = json::array(), failed = json::array(),
-         rows = json::array();
-    for (auto& p : per) {
-      json row = {{"remote", p.url},
-                  {"ok", p.error.empty()},
-                  {"latestId", p.latest_id.empty() ? json(nullptr) : json(p.latest_id)},
-                  {"latestCreatedAt", p.record ? json(p.record->created_at) : json(nullptr)},
-                  {"latestEpoch", p.latest_id.empty() ? json(nullptr) : json(p.latest_epoch)},
-                  {"error", p.error.empty() ? json(nullptr) : json(p.error)}};
-      if (!p.error.empty()) {
-        failed.push_back({{"remote", p.url}, {"error", p.error}});
-      } else if (best) {
-        bool has = p.latest_id == best->latest_id;
-        if (!has) {
-          auto e = p.store->Exists(replication::RecordKey(region, best->latest_id));
-          if (!e) {
-            row["ok"] = false;
-            row["error"] = e.message();
-            failed.push_back({{"remote", p.url}, {"error", e.message()}});
-            rows.push_back(row);
-            continue;
-          }
-          has = *e;
-        }
-        (has ? have : missing).push_back(p.url);
-        row["hasLatest"] = has;
-      } else {
-        missing.push_back(p.url);
-        row["hasLatest"] = false;
-      }
-      rows.push_back(row);
-    }
-    text +=
-        region + ": " +
-        (best ? "latest " + best->latest_id + " (" + best->record->created_at + ", age " +
-                    jsonget::Dump(latest["ageSeconds"]) + " s, " + jsonget::Dump(latest["files"]) +
-                    " files, " + jsonget::Dump(latest["bytes"]) + " bytes) on " +
-                    std::to_string(have.size()) + "/" + std::to_string(per.size()) + " remotes"
-              : std::string("no snapshot on any remote")) +
-        (failed.empty() ? "" : "; " + std::to_string(failed.size()) + " remote(s) failed") + "\n";
+    const std::vector<RemoteHead> per = ReadRemoteHeads(region);
+    const RemoteHead* head = LineageHead(per);
+    const json latest = head ? HeadJson(*head, clock_.wall()) : json(nullptr);
+    const RemoteTally tally = TallyRemotes(per, head, [&](const RemoteHead& p) {
+      return p.store->Exists(replication::RecordKey(region, head->latest_id));
+    });
+    text += SummaryLine(region, head, latest, tally, per.size());
     // Who reports this lineage (the controller's live view of every region's gates): the
     // writer, followers with how far behind the remotes' head they are, fenced old writers.
-    json positions = json::array();
-    std::string pos_text;
+    LineagePositions pos;
     if (live) {
-      for (const auto& [name, lv] : live->regions) {
-        if (!FindRegion(name)) continue;
-        const json* d = jsonget::Find(lv, "data");
-        if (!d || !d->is_object()) continue;
-        std::vector<json> reports;
-        if (const json* eps = jsonget::Find(*d, "endpoints"); eps && eps->is_array()) {
-          reports.assign(eps->begin(), eps->end());
-        } else {
-          reports.push_back(*d);
-        }
-        for (const json& e : reports) {
-          const json* lin = jsonget::Find(e, "lineage");
-          if (!lin || !lin->is_string() || lin->get<std::string>() != region) continue;
-          json p = e;
-          p["region"] = name;
-          // Behind the head this tool read from the remotes (ids carry their creation time).
-          json behind = nullptr;
-          const json* snap = jsonget::Find(e, "snapshot");
-          if (best && snap && snap->is_string()) {
-            WallTime a{}, b{};
-            if (snap->get<std::string>() == best->latest_id) {
-              behind = 0.0;
-            } else if (replication::SnapshotIdTime(snap->get<std::string>(), &a) &&
-                       replication::SnapshotIdTime(best->latest_id, &b)) {
-              behind = static_cast<double>(std::max<int64_t>(0, EpochMillis(b) - EpochMillis(a))) /
-                       1000.0;
-            }
-          }
-          p["behindLatestSeconds"] = behind;
-          positions.push_back(p);
-          pos_text += "  " + name + ": " + DataSummary(e) +
-                      (behind.is_number() ? "; " + jsonget::Dump(behind) + " s behind the latest"
-                                          : std::string()) +
-                      "\n";
-        }
-      }
+      pos = PositionsOfLineage(
+          *live, [&](const std::string& name) { return FindRegion(name) != nullptr; }, region,
+          head);
     }
-    std::string writer_region;
-    if (best) writer_region = best->writer.substr(0, best->writer.find('/'));
-    if (!latest.is_null())
-      latest["writerRegion"] = writer_region.empty() ? json(nullptr) : json(writer_region);
-    text += pos_text;
+    text += pos.text;
     out_regions.push_back({{"region", region},
                            {"latest", latest},
-                           {"positions", positions},
-                           {"haveLatest", have},
-                           {"missingLatest", missing},
-                           {"failed", failed},
-                           {"remotes", rows}});
+                           {"positions", pos.positions},
+                           {"haveLatest", tally.have},
+                           {"missingLatest", tally.missing},
+                           {"failed", tally.failed},
+                           {"remotes", tally.rows}});
   }
   json out = {{"measuredAt", FormatTime(clock_.wall())},
               {"remotes", remote_names},

@@ -54,6 +54,7 @@
 #include "config/controller_config.h"
 #include "mcp/controller_status.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/replication_status.h"
 #include "mcp/report.h"
 #include "metrics/registry.h"
 #include "objectstore/store.h"
@@ -92,6 +93,9 @@ class SecurityMonitor final : public Tools {
   ToolResult Report(const nlohmann::json& args, const Result<LiveStatus>& live);
   ToolResult Regions();
   ToolResult Replication(const nlohmann::json& args, const Result<LiveStatus>& live);
+  // Each mcp.replication.remotes entry's latest of `region` and the record it names (opens the
+  // remote on first use; a failure is recorded in the entry, never returned).
+  std::vector<RemoteHead> ReadRemoteHeads(const std::string& region);
   // {region: data or null} for the configured regions (null when `live` failed).
   nlohmann::json PositionsOf(const Result<LiveStatus>& live) const;
   const config::RegionConfig* FindRegion(const std::string& name) const;
