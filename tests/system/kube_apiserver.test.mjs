@@ -981,6 +981,30 @@ test('faults: after=true carries the create out, then loses the answer; the retr
     'an after fault must replace the answer');
 });
 
+test('faults and RBAC: a denied request answers 403 before handler faults; 429 and resets still hit it', async () => {
+  const token = 'faults-rbac-token';
+  assert.equal((await admin(srv, 'POST', '/tokens', {
+    token, user: 'system:serviceaccount:agency:gate',
+    rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: ['faulty'], namespaces: ['default'] }],
+  })).status, 201);
+  const as = { token };
+  // A 503 rule for every configmap get: the denied get is answered by RBAC, and leaves the rule
+  // for the next request that reaches the handler (the real filter chain authorizes first).
+  await admin(srv, 'POST', '/faults', { match: { verb: 'get', resource: 'configmaps' }, count: 1, status: 503 });
+  const denied = await request(srv, 'GET', `${NS}/configmaps/patchme`, as);
+  assert.equal(denied.status, 403);
+  assert.equal(denied.json.reason, 'Forbidden');
+  const allowed = await request(srv, 'GET', `${NS}/configmaps/faulty`, as);
+  assert.equal(allowed.status, 503, 'the handler fault hits the next authorized request');
+  // Priority and fairness runs before authorization: a 429 answers a request RBAC would deny.
+  await admin(srv, 'POST', '/faults', { match: { verb: 'get', resource: 'configmaps' }, count: 1, status: 429, retryAfterSeconds: 1 });
+  assert.equal((await request(srv, 'GET', `${NS}/configmaps/patchme`, as)).status, 429);
+  // A dropped connection is below HTTP: it hits any request.
+  await admin(srv, 'POST', '/faults', { match: { verb: 'get', resource: 'configmaps' }, count: 1, reset: true });
+  await assert.rejects(request(srv, 'GET', `${NS}/configmaps/patchme`, as), /socket hang up|ECONNRESET/);
+  assert.equal((await admin(srv, 'GET', '/faults')).json.faults.length, 0);
+});
+
 function connectRefused(port) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');

@@ -34,8 +34,14 @@ export class Faults {
   }
 
   // Returns the first rule matching the request entry (and consumes one of its counts).
-  take(e) {
+  // `denied`: the request's user may not do it. The real apiserver's filter chain runs
+  // authentication -> priority and fairness (429) -> authorization -> the handler (storage errors,
+  // 5xx, 409, 404, 410, 504): a denied request never reaches the handler, so it answers 403, not
+  // the handler's fault. Only what happens before authorization (429) or below HTTP (a dropped
+  // connection or stream, a delay on the wire) still applies to it.
+  take(e, denied = false) {
     for (const rule of this.rules) {
+      if (denied && !(rule.status === 429 || (rule.status === undefined && !rule.after))) continue;
       const m = rule.match;
       if (m.verb !== undefined && m.verb !== e.verb) continue;
       if (m.resource !== undefined && m.resource !== e.resource) continue;

@@ -175,6 +175,11 @@ function parseRV(v, what = 'resourceVersion') {
 
 // ---- the API -----------------------------------------------------------------------------------------
 
+// The attributes RBAC decides on (k8s.io/apiserver authorizer.AttributesRecord).
+function authzAttributes(info) {
+  return { verb: info.verb, apiGroup: info.apiGroup, resource: info.resource, namespace: info.namespace ?? '', name: info.name ?? '' };
+}
+
 export class Api {
   constructor({ store, auth, faults, requestLog, settings }) {
     this.store = store;
@@ -203,7 +208,7 @@ export class Api {
       const id = this.auth.authenticate(req.headers.authorization);
       if (!id || (id.anonymous && !PUBLIC_PATHS.has(url.pathname))) throw errors.unauthorized();
       entry.user = id.user;
-      const fault = this.faults.take(entry);
+      const fault = this.faults.take(entry, info.isResource && !this.auth.allowed(id, authzAttributes(info)));
       if (fault?.after && !entry.watch) {
         // The request is carried out (a create is stored, watchers see it), then its answer is
         // lost: what a client sees when the apiserver committed but the response never arrived.
@@ -224,9 +229,7 @@ export class Api {
         this.nonResource(req, res, url);
         return;
       }
-      const attrs = {
-        verb: info.verb, apiGroup: info.apiGroup, resource: info.resource, namespace: info.namespace ?? '', name: info.name ?? '',
-      };
+      const attrs = authzAttributes(info);
       if (!this.auth.allowed(id, attrs)) {
         throw errors.forbidden({ group: info.apiGroup, resource: info.resource }, info.name, forbiddenMessage(id.user, attrs));
       }
