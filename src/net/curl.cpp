@@ -86,7 +86,7 @@ bool RetryableStatus(long status) {
 bool RetryableTransport(CURLcode c) {
   return c == CURLE_COULDNT_CONNECT || c == CURLE_OPERATION_TIMEDOUT || c == CURLE_GOT_NOTHING ||
          c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_COULDNT_RESOLVE_HOST ||
-         c == CURLE_PARTIAL_FILE;
+         c == CURLE_PARTIAL_FILE || c == CURLE_SSL_CONNECT_ERROR;
 }
 
 }  // namespace aha::net

@@ -69,8 +69,10 @@ inline bool IsStatusLine(std::string_view line) {
 bool RetryableStatus(long status);
 
 // Transport failures worth another attempt on any HTTP/1.1 client: refused or timed-out
-// connects, resets, empty or cut replies, failed name resolution. Clients add their own (HTTP/2
-// stream resets, TLS handshake hiccups) where they know them to be transient.
+// connects, resets, empty or cut replies, failed name resolution, a TLS handshake cut short
+// (CURLE_SSL_CONNECT_ERROR: a server restarting under the client; a certificate that fails
+// verification is CURLE_PEER_FAILED_VERIFICATION and is never retried). Clients add their own
+// (HTTP/2 stream resets) where they know them to be transient.
 bool RetryableTransport(CURLcode c);
 
 }  // namespace aha::net

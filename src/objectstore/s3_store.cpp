@@ -109,11 +109,6 @@ Result<S3Config> S3ConfigFromUrlAndEnv(const std::string& url, const S3Overrides
 
 namespace {
 
-// A TLS handshake cut short (CURLE_SSL_CONNECT_ERROR) is transient against S3 endpoints too.
-bool RetryableCurl(CURLcode c) {
-  return net::RetryableTransport(c) || c == CURLE_SSL_CONNECT_ERROR;
-}
-
 // Streaming hashes (SHA-256 and MD5) over a body.
 class Hasher {
  public:
@@ -485,7 +480,7 @@ struct S3ObjectStore::Impl {
         last_error = What(s, c) + ": " + curl_easy_strerror(rc) + " (" + s.scheme_ + "://" +
                      s.host_header_ + ")";
         last_code = 0;
-        if (!RetryableCurl(rc)) return Err(last_error);
+        if (!net::RetryableTransport(rc)) return Err(last_error);
       } else {
         Response r;
         r.status = status;

@@ -103,11 +103,19 @@ class Listener {
     this.sockets = new Set();
     this.mode = 'stopped';
     this.parked = new Set();
+    this.cutConnections = 0;
   }
 
   async start() {
     const server = this.factory();
     const track = (s) => {
+      if (this.cutConnections > 0) {
+        // A server restarting under the client: the TCP connection is accepted and closed before
+        // any byte (over TLS: the handshake is cut; over plain HTTP: the request gets no answer).
+        this.cutConnections--;
+        s.destroy();
+        return;
+      }
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     };

@@ -129,6 +129,19 @@ TEST(KubeApi, ServerErrorsAreRetriedWithBackoff) {
   Server().Admin("DELETE", "/faults");
 }
 
+// An API server restarting under the client: new connections are accepted and closed before the
+// TLS handshake completes (CURLE_SSL_CONNECT_ERROR). Retried like any transport failure.
+TEST(KubeApi, AHandshakeCutWhileTheServerRestartsIsRetried) {
+  ASSERT_EQ(Server().url().rfind("https://", 0), 0u) << "the test server speaks TLS";
+  const std::string name = UniqueName("cm");
+  ASSERT_TRUE(NewClient()->Create(kube::kConfigMaps, "agency", ConfigMap(name, {})).ok());
+  auto c = NewClient();  // no connection yet: its first request opens one
+  Server().Admin("POST", "/connections/cut", {{"count", 2}});
+  auto got = c->Get(kube::kConfigMaps, "agency", name);
+  EXPECT_TRUE(got.ok()) << got.message();
+  EXPECT_EQ(c->requests(), 3u) << "2 cut handshakes, then served";
+}
+
 TEST(KubeApi, AuthErrorsExplainThemselves) {
   kube::Connection bad = Server().Connection();
   bad.token = "wrong-token";

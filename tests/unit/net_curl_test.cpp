@@ -38,6 +38,7 @@ TEST(NetCurl, RetryClassification) {
     EXPECT_FALSE(RetryableStatus(s)) << s;
   EXPECT_TRUE(RetryableTransport(CURLE_COULDNT_CONNECT));
   EXPECT_TRUE(RetryableTransport(CURLE_OPERATION_TIMEDOUT));
+  EXPECT_TRUE(RetryableTransport(CURLE_SSL_CONNECT_ERROR)) << "a handshake cut by a restart";
   EXPECT_FALSE(RetryableTransport(CURLE_PEER_FAILED_VERIFICATION)) << "a bad certificate stays bad";
   EXPECT_FALSE(RetryableTransport(CURLE_URL_MALFORMAT));
 }

@@ -122,6 +122,13 @@ export function adminHandler(ctx) {
       if (route === 'POST /faults') return reply(res, 201, faults.add(await readJson(req)));
       if (route === 'GET /faults') return reply(res, 200, { faults: faults.rules });
       if (route === 'DELETE /faults') return reply(res, 200, { deleted: faults.clear() });
+      if (route === 'POST /connections/cut') {
+        const b = await readJson(req);
+        const count = b.count ?? 1;
+        if (!Number.isInteger(count) || count < 0) throw new Error('count must be a non-negative integer');
+        listener.cutConnections = count;
+        return reply(res, 200, { cutConnections: count });
+      }
       if (route === 'POST /watch/cut') return reply(res, 200, { cut: api.cutWatches() });
       if (route === 'GET /watches') return reply(res, 200, { open: api.watches.size });
       if (route === 'POST /compact') return reply(res, 200, { compactedResourceVersion: String(store.compact()) });
