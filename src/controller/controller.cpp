@@ -152,6 +152,7 @@ Controller::Controller(config::ControllerConfig cfg, state::StateStore& store,
 Status Controller::Start() {
   // Sampled before the read: a term that began after it is not covered by this load.
   const bool leading = Leading();
+  const uint64_t term = Term();
   auto kv = store_.Read();
   if (!kv) return Err("cannot read state from " + store_.Describe() + ": " + kv.message());
   State loaded;
@@ -187,8 +188,9 @@ Status Controller::Start() {
     initial = state_;
   }
   term_loaded_ = leading;
+  loaded_term_ = term;
   undelivered_.clear();  // decisions of an earlier term never written: the loaded state rules
-  if (leading && Leading()) {
+  if (leading && Leading() && Term() == term) {
     if (Status w = Persist(initial); !w) {
       // Not fatal: the loop retries every round and /readyz reports it.
       log::Error("state write failed", {{"store", store_.Describe()}, {"error", w.message()}});
@@ -239,15 +241,19 @@ void Controller::Deliver(const std::vector<Transition>& ts, bool written) {
 Decision Controller::Tick() {
   // Leadership is sampled once, before the round: a term gained during Observe() begins with the
   // next round, which first reloads the previous leader's state (a standby's private view is not
-  // the truth). A term lost during the round is caught again before the write.
+  // the truth). A term lost during the round, or lost and regained (Term() moved on: another leader
+  // may have written meanwhile), is caught before the write.
   bool leading = Leading();
+  uint64_t term = Term();
   if (!leading) {
     term_loaded_ = false;
-  } else if (!term_loaded_) {
+  } else if (!term_loaded_ || loaded_term_ != term) {
     if (Status s = Start(); !s) {
       log::Error("cannot reload state for a new term; not acting as leader this round",
                  {{"error", s.message()}});
       leading = false;
+    } else if (!term_loaded_ || loaded_term_ != term) {
+      leading = false;  // the term changed again during the reload: the next round reloads
     }
   }
   auto obs = source_.Observe();
@@ -306,7 +312,7 @@ Decision Controller::Tick() {
     ++rounds_;
     // Metrics and status first: whatever a reader sees in the store is already visible there.
     PublishMetrics(state_);
-    write = (d.changed || dirty_) && leading && Leading();
+    write = (d.changed || dirty_) && leading && Leading() && Term() == term;
     if (write) {
       dirty_ = true;  // until the write returns: /readyz is false while it is in flight
       written_state = state_;

@@ -145,6 +145,7 @@ class Controller {
   void PublishMetrics(const failover::State& s);
 
   bool Leading() const { return !leadership_ || leadership_->IsLeader(); }
+  uint64_t Term() const { return leadership_ ? leadership_->Term() : 0; }
 
   const config::ControllerConfig cfg_;
   const Leadership* leadership_ = nullptr;
@@ -163,9 +164,11 @@ class Controller {
   };
   const Metrics m_;
   const quorum::QuorumMetrics qm_;  // bound only with an observer quorum
-  // Loop thread only (Start, Tick): state_ was loaded from the store since this replica last
-  // became the leader. A Tick acts as leader only when it was leader at its start and this holds.
+  // Loop thread only (Start, Tick): state_ was loaded from the store in leadership term
+  // loaded_term_. A Tick acts as leader only when it was leader at its start, the state was loaded
+  // in that term, and the term is unchanged when it writes.
   bool term_loaded_ = false;
+  uint64_t loaded_term_ = 0;
   // Loop thread only: transitions decided as leader whose state write has not succeeded yet.
   std::vector<failover::Transition> undelivered_;
   std::map<std::string, bool> active_;

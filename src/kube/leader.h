@@ -48,7 +48,7 @@ class LeaderElector final : public Leadership {
   // Gives the lease up if we hold it.
   Status Release();
   // Monotonically increasing count of leadership acquisitions by this replica.
-  int terms() const { return terms_.load(); }
+  uint64_t Term() const override { return terms_.load(); }
 
  private:
   std::shared_ptr<Client> client_;
@@ -60,7 +60,7 @@ class LeaderElector final : public Leadership {
   std::string holder_;
   MonoTime last_renew_{};
   bool leading_ = false;
-  std::atomic<int> terms_{0};
+  std::atomic<uint64_t> terms_{0};
 };
 
 }  // namespace aha::kube

@@ -175,7 +175,9 @@ class SwitchLeadership final : public Leadership {
   bool IsLeader() const override { return leading; }
   std::string Holder() const override { return leading ? "me" : "other"; }
   std::string Identity() const override { return "me"; }
+  uint64_t Term() const override { return term; }
   std::atomic<bool> leading{false};
+  std::atomic<uint64_t> term{0};
 };
 
 std::string Events(const std::vector<failover::Transition>& ts) {
@@ -430,6 +432,49 @@ TEST_F(ControllerLoop, LeadershipGainedDuringARoundWritesOnlyFromTheReloadedStat
     EXPECT_GE(st->generation, 7u) << "continues the previous leader's generation";
     EXPECT_EQ(kv[failover::kFailedRegionsKey], "") << "a was failed only in the standby's view";
     EXPECT_EQ(kv[failover::kServingRegionsKey], "a\nb\n");
+  }
+  EXPECT_TRUE(sunk.empty()) << sunk.front();
+}
+
+// Leadership lost and regained inside one round's Observe(): another leader wrote meanwhile, so
+// that round's decision (from the state of the old term) must not be written over it; the next
+// round reloads the other leader's state.
+TEST_F(ControllerLoop, LeadershipLostAndRegainedDuringARoundIsANewTerm) {
+  SwitchLeadership lead;
+  lead.leading = true;
+  lead.term = 1;
+  ScriptedSource src(clock, store, {"", "a", "a", "", ""});
+  Controller c(cfg, store, src, clock, reg);
+  c.SetLeadership(&lead);
+  ASSERT_TRUE(c.Start().ok());
+  const std::map<std::string, bool> active{{"a", true}, {"b", true}, {"p", false}};
+  size_t before = 0;
+  src.before_round = [&](size_t round) {
+    if (round != 2) return;
+    // Inside round 2's Observe(): the lease lapses, another replica leads and writes generation 40
+    // (a healthy), then this replica wins the lease back.
+    lead.leading = false;
+    failover::State other;
+    other.generation = 40;
+    ASSERT_TRUE(store
+                    .Write({{failover::kStateJsonKey, failover::StateToJson(other, active)},
+                            {failover::kFailedRegionsKey, ""},
+                            {failover::kServingRegionsKey, "a\nb\n"}})
+                    .ok());
+    before = store.Written().size();
+    lead.term = 2;
+    lead.leading = true;
+  };
+  RunScript(c, src);
+  const auto written = store.Written();
+  ASSERT_GT(before, 0u);
+  for (size_t i = before; i < written.size(); ++i) {
+    SCOPED_TRACE("write " + std::to_string(i - before) + " after the other leader's");
+    auto kv = written[i];
+    auto st = failover::StateFromJson(kv[failover::kStateJsonKey]);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_GE(st->generation, 40u) << "continues the other leader's generation";
+    EXPECT_EQ(kv[failover::kFailedRegionsKey], "") << "a failed only in the old term's view";
   }
   EXPECT_TRUE(sunk.empty()) << sunk.front();
 }
