@@ -34,152 +34,187 @@ json SecondsBetween(const json& from, const json& to) {
   return std::round(ms) / 1000.0;
 }
 
-json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& transitions,
-                      const std::vector<Observation>& observed, WallTime now) {
-  using failover::TransitionKind;
-  // Controller transitions for this drill, in decision order.
-  std::vector<failover::Transition> ts;
-  for (const auto& t : transitions) {
-    if (t.at >= d.injected_at) ts.push_back(t);
-  }
-  std::stable_sort(ts.begin(), ts.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+namespace {
 
+using failover::TransitionKind;
+
+// The controller's decisions for the drill (its transitions at or after injection, in decision
+// order): the region failed, a stand-in promoted, the region recovered, the stand-in demoted.
+struct Decisions {
+  std::vector<failover::Transition> ts;  // this drill's, sorted by time
   std::optional<WallTime> first_failed_probe, failed_at, promoted_at, first_ok_probe, recovered_at,
       demoted_at;
   std::string promoted_region;
-  for (const auto& t : ts) {
-    if (!failed_at) {
+};
+
+Decisions DecisionsOf(const Drill& d, const std::vector<failover::Transition>& transitions) {
+  Decisions c;
+  for (const auto& t : transitions) {
+    if (t.at >= d.injected_at) c.ts.push_back(t);
+  }
+  std::stable_sort(c.ts.begin(), c.ts.end(),
+                   [](const auto& a, const auto& b) { return a.at < b.at; });
+  for (const auto& t : c.ts) {
+    if (!c.failed_at) {
       if (t.kind == TransitionKind::kRegionFailed && t.region == d.region) {
-        failed_at = t.at;
-        if (t.first_probe_at != WallTime{}) first_failed_probe = t.first_probe_at;
+        c.failed_at = t.at;
+        if (t.first_probe_at != WallTime{}) c.first_failed_probe = t.first_probe_at;
       }
       continue;
     }
-    if (!recovered_at && t.kind == TransitionKind::kRegionPromoted && !promoted_at &&
+    if (!c.recovered_at && t.kind == TransitionKind::kRegionPromoted && !c.promoted_at &&
         t.region != d.region) {
-      promoted_at = t.at;
-      promoted_region = t.region;
-    } else if (!recovered_at && t.kind == TransitionKind::kRegionRecovered &&
+      c.promoted_at = t.at;
+      c.promoted_region = t.region;
+    } else if (!c.recovered_at && t.kind == TransitionKind::kRegionRecovered &&
                t.region == d.region) {
-      recovered_at = t.at;
-      if (t.first_probe_at != WallTime{}) first_ok_probe = t.first_probe_at;
-    } else if (recovered_at && promoted_at && !demoted_at &&
-               t.kind == TransitionKind::kRegionDemoted && t.region == promoted_region) {
-      demoted_at = t.at;
+      c.recovered_at = t.at;
+      if (t.first_probe_at != WallTime{}) c.first_ok_probe = t.first_probe_at;
+    } else if (c.recovered_at && c.promoted_at && !c.demoted_at &&
+               t.kind == TransitionKind::kRegionDemoted && t.region == c.promoted_region) {
+      c.demoted_at = t.at;
     }
   }
+  return c;
+}
 
-  // What this server saw in the state keys, after injection. A gap observation says a step
-  // happened (saw_*) without knowing when (seen_* stays null).
-  std::optional<WallTime> seen_failed, seen_serving_changed, seen_recovered, seen_serving_restored;
+// What this server saw in the state keys, after injection. A gap observation says a step
+// happened (saw_*) without knowing when (seen_* stays null).
+struct Seen {
+  std::optional<WallTime> failed, serving_changed, recovered, serving_restored;
   bool saw_failed = false, saw_serving_changed = false, saw_recovered = false,
        saw_serving_restored = false, used_gap = false;
   std::vector<std::string> serving_during;
+};
+
+Seen SeenIn(const Drill& d, const std::vector<Observation>& observed) {
+  Seen s;
   for (const auto& o : observed) {
     if (o.at < d.injected_at) continue;
     const std::optional<WallTime> when = o.gap ? std::nullopt : std::optional<WallTime>(o.at);
-    if (!saw_failed) {
+    if (!s.saw_failed) {
       if (Contains(o.failed, d.region)) {
-        saw_failed = true;
-        seen_failed = when;
-        used_gap = used_gap || o.gap;
+        s.saw_failed = true;
+        s.failed = when;
+        s.used_gap = s.used_gap || o.gap;
       }
-    } else if (!saw_recovered && !Contains(o.failed, d.region)) {
-      saw_recovered = true;
-      seen_recovered = when;
-      used_gap = used_gap || o.gap;
+    } else if (!s.saw_recovered && !Contains(o.failed, d.region)) {
+      s.saw_recovered = true;
+      s.recovered = when;
+      s.used_gap = s.used_gap || o.gap;
     }
-    if (!saw_serving_changed) {
+    if (!s.saw_serving_changed) {
       if (o.serving != d.serving_before) {
-        saw_serving_changed = true;
-        seen_serving_changed = when;
-        serving_during = o.serving;
-        used_gap = used_gap || o.gap;
+        s.saw_serving_changed = true;
+        s.serving_changed = when;
+        s.serving_during = o.serving;
+        s.used_gap = s.used_gap || o.gap;
       }
-    } else if (saw_recovered && !saw_serving_restored && o.serving == d.serving_before) {
-      saw_serving_restored = true;
-      seen_serving_restored = when;
-      used_gap = used_gap || o.gap;
+    } else if (s.saw_recovered && !s.saw_serving_restored && o.serving == d.serving_before) {
+      s.saw_serving_restored = true;
+      s.serving_restored = when;
+      s.used_gap = s.used_gap || o.gap;
     }
   }
+  return s;
+}
 
-  // The controller's decisions (state.json transitions: decision times measured by the controller
-  // and written in the same state write that changed servingRegions) date a serving change that
-  // no server saw live: a gap, or no observation at all (every tool call a fresh process).
-  // Only when nobody watched (no observation after injection, or a gap): a server that is
-  // watching records the change itself a moment later, and its report must not switch times.
+// True when a server watched the drill live: its first observation after injection is no gap,
+// and none before it was.
+bool Watched(const Drill& d, const std::vector<Observation>& observed) {
   bool watched = false;
   for (const auto& o : observed) {
     if (o.at < d.injected_at) continue;
     watched = !o.gap;
     if (o.gap) break;
   }
-  std::optional<WallTime> decided_changed, decided_restored;
-  if (failed_at && !watched) {
-    bool panic = false;
-    for (const auto& t : ts) {
-      panic = panic || (t.kind == TransitionKind::kPanicEntered && t.at == *failed_at);
-    }
-    const bool region_served = Contains(d.serving_before, d.region) && !panic;
-    const bool promoted_new = promoted_at && !Contains(d.serving_before, promoted_region);
-    if (region_served) decided_changed = failed_at;
-    if (promoted_new && (!decided_changed || *promoted_at < *decided_changed)) {
-      decided_changed = promoted_at;
-    }
-    // Back to the serving set before: the region serves again and the stand-in left.
-    const bool need_recovered = region_served, need_demoted = promoted_new;
-    if (decided_changed && (!need_recovered || recovered_at) && (!need_demoted || demoted_at)) {
-      decided_restored = need_recovered ? recovered_at : demoted_at;
-      if (need_recovered && need_demoted && *demoted_at > *decided_restored) {
-        decided_restored = demoted_at;
-      }
+  return watched;
+}
+
+// The serving set's change and restoration as the controller decided them (unset: not decided,
+// or not datable from the transitions).
+struct DecidedServing {
+  std::optional<WallTime> changed, restored;
+};
+
+// The controller's decisions (state.json transitions: decision times measured by the controller
+// and written in the same state write that changed servingRegions) date a serving change that
+// no server saw live. The caller uses them only when nobody watched (no observation after
+// injection, or a gap): a server that is watching records the change itself a moment later, and
+// its report must not switch times.
+DecidedServing DecideServing(const Drill& d, const Decisions& c) {
+  DecidedServing out;
+  if (!c.failed_at) return out;
+  bool panic = false;
+  for (const auto& t : c.ts) {
+    panic = panic || (t.kind == TransitionKind::kPanicEntered && t.at == *c.failed_at);
+  }
+  const bool region_served = Contains(d.serving_before, d.region) && !panic;
+  const bool promoted_new = c.promoted_at && !Contains(d.serving_before, c.promoted_region);
+  if (region_served) out.changed = c.failed_at;
+  if (promoted_new && (!out.changed || *c.promoted_at < *out.changed)) {
+    out.changed = c.promoted_at;
+  }
+  // Back to the serving set before: the region serves again and the stand-in left.
+  const bool need_recovered = region_served, need_demoted = promoted_new;
+  if (out.changed && (!need_recovered || c.recovered_at) && (!need_demoted || c.demoted_at)) {
+    out.restored = need_recovered ? c.recovered_at : c.demoted_at;
+    if (need_recovered && need_demoted && *c.demoted_at > *out.restored) {
+      out.restored = c.demoted_at;
     }
   }
-  const bool serving_during_known = saw_serving_changed;  // from an observation (gap or not)
+  return out;
+}
+
+// Fills the serving times nobody observed from the controller's decisions; returns
+// timelineSources ({servingChangedAt, servingRestoredAt: "observed" | "controller-decision"}).
+json FillFromDecisions(const DecidedServing& decided, Seen* s, bool* used_decision) {
   json sources = json::object();
-  bool used_decision = false;
-  if (seen_serving_changed) {
+  if (s->serving_changed) {
     sources["servingChangedAt"] = "observed";
-  } else if (decided_changed) {
-    seen_serving_changed = decided_changed;
-    saw_serving_changed = true;
-    used_decision = true;
+  } else if (decided.changed) {
+    s->serving_changed = decided.changed;
+    s->saw_serving_changed = true;
+    *used_decision = true;
     sources["servingChangedAt"] = "controller-decision";
   }
-  if (seen_serving_restored) {
+  if (s->serving_restored) {
     sources["servingRestoredAt"] = "observed";
-  } else if (decided_restored && saw_serving_changed) {
-    seen_serving_restored = decided_restored;
-    saw_serving_restored = true;
-    used_decision = true;
+  } else if (decided.restored && s->saw_serving_changed) {
+    s->serving_restored = decided.restored;
+    s->saw_serving_restored = true;
+    *used_decision = true;
     sources["servingRestoredAt"] = "controller-decision";
   }
+  return sources;
+}
 
-  std::optional<WallTime> ended;
-  std::string end_kind;
-  if (d.ended_early_at) {
-    ended = d.ended_early_at;
-    end_kind = "ended";
-  } else if (now >= d.expires_at) {
-    ended = d.expires_at;
-    end_kind = "expired";
-  }
+// When and how the outage ended: ended early ("ended"), expired by `now` ("expired"), or not.
+std::pair<std::optional<WallTime>, std::string> OutageEnd(const Drill& d, WallTime now) {
+  if (d.ended_early_at) return {d.ended_early_at, "ended"};
+  if (now >= d.expires_at) return {d.expires_at, "expired"};
+  return {std::nullopt, ""};
+}
 
-  json tl = {
+json Timeline(const Drill& d, const Decisions& c, const Seen& s, std::optional<WallTime> ended) {
+  return {
       {"injectedAt", T(d.injected_at)},
-      {"firstFailedProbeAt", T(first_failed_probe)},
-      {"regionFailedAt", T(failed_at)},
-      {"failedObservedAt", T(seen_failed)},
-      {"promotedAt", T(promoted_at)},
-      {"servingChangedAt", T(seen_serving_changed)},
+      {"firstFailedProbeAt", T(c.first_failed_probe)},
+      {"regionFailedAt", T(c.failed_at)},
+      {"failedObservedAt", T(s.failed)},
+      {"promotedAt", T(c.promoted_at)},
+      {"servingChangedAt", T(s.serving_changed)},
       {"outageEndedAt", T(ended)},
-      {"firstHealthyProbeAt", T(first_ok_probe)},
-      {"regionRecoveredAt", T(recovered_at)},
-      {"recoveredObservedAt", T(seen_recovered)},
-      {"demotedAt", T(demoted_at)},
-      {"servingRestoredAt", T(seen_serving_restored)},
+      {"firstHealthyProbeAt", T(c.first_ok_probe)},
+      {"regionRecoveredAt", T(c.recovered_at)},
+      {"recoveredObservedAt", T(s.recovered)},
+      {"demotedAt", T(c.demoted_at)},
+      {"servingRestoredAt", T(s.serving_restored)},
   };
-  json durations = {
+}
+
+json Durations(const json& tl) {
+  return {
       {"injectedToFirstFailedProbe", SecondsBetween(tl["injectedAt"], tl["firstFailedProbeAt"])},
       {"injectedToRegionFailed", SecondsBetween(tl["injectedAt"], tl["regionFailedAt"])},
       {"injectedToServingChanged", SecondsBetween(tl["injectedAt"], tl["servingChangedAt"])},
@@ -189,16 +224,22 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
       {"outageEndedToServingRestored",
        SecondsBetween(tl["outageEndedAt"], tl["servingRestoredAt"])},
   };
+}
 
+// The drill's phase, the furthest step reached: injected, failed, failed-over, outage-ended,
+// recovered, complete (recovered and, when the serving set changed, restored).
+std::string Phase(const Decisions& c, const Seen& s, bool ended) {
   std::string phase = "injected";
-  if (failed_at || saw_failed) phase = "failed";
-  if (saw_serving_changed) phase = "failed-over";
+  if (c.failed_at || s.saw_failed) phase = "failed";
+  if (s.saw_serving_changed) phase = "failed-over";
   if (ended) phase = "outage-ended";
-  if (recovered_at || saw_recovered) phase = "recovered";
-  const bool serving_back = !saw_serving_changed || saw_serving_restored;
-  const bool complete = phase == "recovered" && serving_back;
-  if (complete) phase = "complete";
+  if (c.recovered_at || s.saw_recovered) phase = "recovered";
+  const bool serving_back = !s.saw_serving_changed || s.saw_serving_restored;
+  if (phase == "recovered" && serving_back) phase = "complete";
+  return phase;
+}
 
+json Notes(bool used_gap, bool used_decision) {
   json notes = json::array();
   if (used_gap) {
     notes.push_back(
@@ -210,6 +251,23 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
         "no MCP server saw the serving set change live: its time is the controller's decision "
         "(the transition persisted with that state write; timelineSources says which)");
   }
+  return notes;
+}
+
+}  // namespace
+
+json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& transitions,
+                      const std::vector<Observation>& observed, WallTime now) {
+  const Decisions c = DecisionsOf(d, transitions);
+  Seen s = SeenIn(d, observed);
+  const bool serving_during_known = s.saw_serving_changed;  // from an observation (gap or not)
+  const DecidedServing decided = Watched(d, observed) ? DecidedServing{} : DecideServing(d, c);
+  bool used_decision = false;
+  const json sources = FillFromDecisions(decided, &s, &used_decision);
+  const auto [ended, end_kind] = OutageEnd(d, now);
+  const json tl = Timeline(d, c, s, ended);
+  const json durations = Durations(tl);
+  const std::string phase = Phase(c, s, ended.has_value());
   return {
       {"drillId", d.id},
       {"region", d.region},
@@ -218,16 +276,16 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
       {"expiresAt", T(d.expires_at)},
       {"endedBy", end_kind.empty() ? json(nullptr) : json(end_kind)},
       {"phase", phase},
-      {"complete", complete},
+      {"complete", phase == "complete"},
       {"servingBefore", d.serving_before},
-      {"servingDuring", serving_during_known ? json(serving_during) : json(nullptr)},
+      {"servingDuring", serving_during_known ? json(s.serving_during) : json(nullptr)},
       {"failedBefore", d.failed_before},
-      {"promotedRegion", promoted_region.empty() ? json(nullptr) : json(promoted_region)},
+      {"promotedRegion", c.promoted_region.empty() ? json(nullptr) : json(c.promoted_region)},
       {"timeline", tl},
       {"durationsSeconds", durations},
       {"regional_failover_recovery_time", durations["outageEndedToRegionRecovered"]},
       {"timelineSources", sources},
-      {"notes", notes},
+      {"notes", Notes(s.used_gap, used_decision)},
   };
 }
 
