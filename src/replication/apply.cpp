@@ -104,177 +104,179 @@ std::optional<Record> LoadAppliedRecord(const std::string& state_dir) {
   return std::move(*r);
 }
 
-Result<ApplyReport> ApplyInPlace(const Record& record,
-                                 const std::vector<objectstore::ObjectStore*>& remotes,
-                                 const ApplyOptions& opts) {
-  ApplyReport rep;
-  rep.files = record.files.size();
-  rep.bytes = record.total_bytes();
-  std::error_code ec;
-  fs::create_directories(opts.dir, ec);
-  fs::create_directories(opts.state_dir, ec);
-  if (ec) return Err("cannot create " + opts.state_dir + ": " + ec.message());
+ApplyPlan PlanApply(const Record& record, const std::map<std::string, FileEntry>& current,
+                    const std::string& state_rel) {
+  ApplyPlan plan;
+  for (const auto& f : record.files) {
+    if (f.path.rfind(state_rel, 0) == 0) {
+      plan.warnings.push_back(f.path + ": inside the state dir; skipped");
+      continue;
+    }
+    auto it = current.find(f.path);
+    if (it != current.end() && SameContent(it->second, f)) {
+      if (it->second.mode != (f.mode & 0777) || it->second.mtime_ns != f.mtime_ns) {
+        plan.touch.push_back(&f);
+      }
+      continue;
+    }
+    plan.fetch.push_back(f);
+  }
+  return plan;
+}
 
-  // 0. Symlinks leaving the tree are refused before anything is written (RecordFromJson already
-  // refuses them; a record built in memory is checked here too).
+Record ExpectedAfterApply(const Record& record, const std::map<std::string, FileEntry>& files,
+                          const std::map<std::string, SymlinkEntry>& links,
+                          const std::string& state_rel) {
+  Record expected;
+  expected.id = record.id;
+  std::set<std::string> in_record;
+  for (const auto& f : record.files) {
+    if (f.path.rfind(state_rel, 0) == 0) continue;
+    expected.files.push_back(f);
+    in_record.insert(f.path);
+  }
+  for (const auto& l : record.symlinks) {
+    expected.symlinks.push_back(l);
+    in_record.insert(l.path);
+  }
+  for (const auto& [path, f] : files) {
+    if (!in_record.count(path)) expected.files.push_back(f);
+  }
+  for (const auto& [path, l] : links) {
+    if (!in_record.count(path)) expected.symlinks.push_back(l);
+  }
+  return expected;
+}
+
+namespace {
+
+// Step 0: symlinks leaving the tree are refused before anything is written (RecordFromJson
+// already refuses them; a record built in memory is checked here too).
+Status CheckSymlinks(const Record& record, const ApplyOptions& opts) {
   for (const auto& l : record.symlinks) {
     if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
       return Err("snapshot " + record.id + ": symlink " + Printable(l.path) + " -> " +
                  Printable(l.target) + " refused: " + why + "; " + opts.dir + " unchanged");
     }
   }
-  // 1. What differs.
-  HashCache cache;
-  if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
-  auto tree = CurrentTree(opts, &cache);
-  if (!tree) return tree.error();
-  const auto* current = &tree->files;
+  return Status::Ok();
+}
+
+// The staging area under the state dir (same filesystem as the volume): `tree` receives the
+// fetched files, `download` the blobs being fetched. Removed by Cleanup().
+struct Staging {
+  std::string root, tree, download;
+  void Cleanup() const {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+};
+
+Result<Staging> MakeStaging(const ApplyOptions& opts) {
+  Staging s;
+  s.root = opts.state_dir + "/apply";
+  std::error_code ec;
+  fs::remove_all(s.root, ec);
+  if (::mkdir(s.root.c_str(), 0700) != 0) {
+    return Err("cannot create " + s.root + ": " + ErrnoText(errno));
+  }
+  s.tree = s.root + "/tree";
+  s.download = s.root + "/download";
+  ::mkdir(s.tree.c_str(), 0755);
+  ::mkdir(s.download.c_str(), 0700);
+  return s;
+}
+
+// Step 2: fetches (or copies from `reuse`) the files to fetch into staging, verified.
+Status FetchIntoStaging(const Record& record, std::vector<FileEntry> fetch,
+                        const std::vector<objectstore::ObjectStore*>& remotes,
+                        std::map<std::string, LocalCopy> reuse, const Staging& staging,
+                        const ApplyOptions& opts, ApplyReport* rep) {
+  if (fetch.empty()) return Status::Ok();
   Record need = record;
-  need.files.clear();
-  need.symlinks.clear();  // placed below, as links
-  std::map<std::string, LocalCopy> reuse;
-  for (const auto& [path, f] : *current)
-    reuse.emplace(f.sha256, LocalCopy{(fs::path(opts.dir) / path).string(), f});
-  // A record never holds the state dir (captures exclude it); a hostile one must not overwrite it.
-  const std::string state_rel =
-      fs::path(opts.state_dir).lexically_relative(opts.dir).generic_string() + "/";
-  std::vector<const FileEntry*> touch;
-  for (const auto& f : record.files) {
-    if (f.path.rfind(state_rel, 0) == 0) {
-      rep.warnings.push_back(f.path + ": inside the state dir; skipped");
-      continue;
-    }
-    auto it = current->find(f.path);
-    if (it != current->end() && SameContent(it->second, f)) {
-      if (it->second.mode != (f.mode & 0777) || it->second.mtime_ns != f.mtime_ns) {
-        touch.push_back(&f);
-      }
-      continue;
-    }
-    need.files.push_back(f);
-  }
+  need.files = std::move(fetch);
+  need.symlinks.clear();  // placed later, as links
+  MaterializeOptions mo;
+  mo.reuse = std::move(reuse);
+  mo.allow_links = false;
+  mo.clock = opts.clock;
+  mo.cancelled = opts.cancelled;
+  mo.parallelism = opts.parallelism;
+  auto m = Materialize(need, remotes, staging.tree, staging.download + "/blob", mo);
+  if (!m) return Err(m.message() + "; " + opts.dir + " unchanged", m.code());
+  rep->fetched = m->blobs_fetched;
+  rep->bytes_fetched = m->bytes_fetched;
+  rep->copied = m->copied;
+  for (auto& w : m->warnings)
+    rep->warnings.push_back(std::move(w));
+  return Status::Ok();
+}
 
-  // 2. Fetch (or copy) what differs into staging, verified.
-  const std::string staging_root = opts.state_dir + "/apply";
-  fs::remove_all(staging_root, ec);
-  if (::mkdir(staging_root.c_str(), 0700) != 0) {
-    return Err("cannot create " + staging_root + ": " + ErrnoText(errno));
-  }
-  const std::string staging = staging_root + "/tree", dl_dir = staging_root + "/download";
-  ::mkdir(staging.c_str(), 0755);
-  ::mkdir(dl_dir.c_str(), 0700);
-  auto cleanup = [&] { fs::remove_all(staging_root, ec); };
-  if (!need.files.empty()) {
-    MaterializeOptions mo;
-    mo.reuse = std::move(reuse);
-    mo.allow_links = false;
-    mo.clock = opts.clock;
-    mo.cancelled = opts.cancelled;
-    mo.parallelism = opts.parallelism;
-    auto m = Materialize(need, remotes, staging, dl_dir + "/blob", mo);
-    if (!m) {
-      cleanup();
-      return Err(m.message() + "; " + opts.dir + " unchanged", m.code());
-    }
-    rep.fetched = m->blobs_fetched;
-    rep.bytes_fetched = m->bytes_fetched;
-    rep.copied = m->copied;
-    for (auto& w : m->warnings)
-      rep.warnings.push_back(std::move(w));
-  }
+// A directory in the way of `dst` is not in the record: removed.
+void RemoveDirInTheWay(const fs::path& dst) {
+  struct stat st {};
+  std::error_code ec;
+  if (::lstat(dst.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fs::remove_all(dst, ec);
+}
 
-  // 3. Into place: data first, then LanceDB version manifests, then _latest.manifest.
+// Step 3a: each staged file renamed over its path: data first, then LanceDB version manifests,
+// then _latest.manifest.
+Status PlaceFiles(const std::vector<FileEntry>& fetched, const fs::path& root,
+                  const Staging& staging, ApplyReport* rep) {
   std::vector<const FileEntry*> order;
-  for (const auto& f : need.files)
+  for (const auto& f : fetched)
     order.push_back(&f);
   std::stable_sort(order.begin(), order.end(), [](const FileEntry* a, const FileEntry* b) {
     return ApplyRank(a->path) < ApplyRank(b->path);
   });
-  const fs::path root = opts.dir;
   for (const FileEntry* f : order) {
     const fs::path dst = root / f->path;
-    if (Status s = MakeParents(root, f->path); !s) {
-      cleanup();
-      return s.error();
-    }
-    struct stat st {};
-    if (::lstat(dst.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fs::remove_all(dst, ec);
-    const fs::path src = fs::path(staging) / f->path;
+    if (Status s = MakeParents(root, f->path); !s) return s;
+    RemoveDirInTheWay(dst);
+    const fs::path src = fs::path(staging.tree) / f->path;
     if (::rename(src.c_str(), dst.c_str()) != 0) {
       const int e = errno;
-      cleanup();
       return Err("rename " + src.string() + " -> " + dst.string() + ": " + ErrnoText(e), e);
     }
-    rep.written++;
+    rep->written++;
   }
-  for (const FileEntry* f : touch) {
-    SetModeAndTime((root / f->path).string(), *f);
-    rep.touched++;
-  }
-  // Symlinks (after the files: nothing is written through one): created in staging, renamed
-  // over their path (atomic per link); an unchanged link is left alone.
+  return Status::Ok();
+}
+
+// Step 3c: symlinks (after the files: nothing is written through one): created in staging,
+// renamed over their path (atomic per link); an unchanged link is left alone.
+Status PlaceSymlinks(const Record& record, const std::map<std::string, SymlinkEntry>& current,
+                     const std::string& state_rel, const fs::path& root, const Staging& staging,
+                     ApplyReport* rep) {
   for (const auto& l : record.symlinks) {
     if (l.path.rfind(state_rel, 0) == 0 || l.path + "/" == state_rel) {
-      rep.warnings.push_back(l.path + ": inside the state dir; skipped");
+      rep->warnings.push_back(l.path + ": inside the state dir; skipped");
       continue;
     }
-    auto it = tree->links.find(l.path);
-    if (it != tree->links.end() && it->second.target == l.target) continue;
+    auto it = current.find(l.path);
+    if (it != current.end() && it->second.target == l.target) continue;
     const fs::path dst = root / l.path;
-    if (Status s = MakeParents(root, l.path); !s) {
-      cleanup();
-      return s.error();
-    }
-    struct stat st {};
-    if (::lstat(dst.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fs::remove_all(dst, ec);
-    const std::string tmp = staging_root + "/link";
+    if (Status s = MakeParents(root, l.path); !s) return s;
+    RemoveDirInTheWay(dst);
+    const std::string tmp = staging.root + "/link";
     ::unlink(tmp.c_str());
     if (::symlink(l.target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), dst.c_str()) != 0) {
       const int e = errno;
-      cleanup();
       return Err("symlink " + Printable(l.path) + ": " + ErrnoText(e), e);
     }
     struct timespec ts[2];
     ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(l.mtime_ns / 1000000000LL);
     ts[0].tv_nsec = ts[1].tv_nsec = static_cast<long>(l.mtime_ns % 1000000000LL);
     ::utimensat(AT_FDCWD, dst.c_str(), ts, AT_SYMLINK_NOFOLLOW);
-    rep.written++;
+    rep->written++;
   }
-  cleanup();
+  return Status::Ok();
+}
 
-  // 4. Writes the app made while this apply ran are preserved before anything is removed: the
-  // volume should now hold the record's files plus, where the record has none, what the step-1
-  // capture saw; anything else is a late write (a second scan; the window left is that scan).
-  {
-    Record expected;
-    expected.id = record.id;
-    std::set<std::string> in_record;
-    for (const auto& f : record.files) {
-      if (f.path.rfind(state_rel, 0) == 0) continue;
-      expected.files.push_back(f);
-      in_record.insert(f.path);
-    }
-    for (const auto& l : record.symlinks) {
-      expected.symlinks.push_back(l);
-      in_record.insert(l.path);
-    }
-    for (const auto& [path, f] : *current) {
-      if (!in_record.count(path)) expected.files.push_back(f);
-    }
-    for (const auto& [path, l] : tree->links) {
-      if (!in_record.count(path)) expected.symlinks.push_back(l);
-    }
-    auto late = PreserveDivergent(
-        expected, record.epoch,
-        "written while the volume was being replaced by " + record.region + " " + record.id, opts);
-    if (!late) {
-      return Err("preserving files written during the apply: " + late.message() +
-                 "; nothing removed from " + opts.dir);
-    }
-    rep.late = std::move(*late);
-  }
-
-  // 5. Remove what the record does not have (files and links, then directories left empty).
+// Step 5: removes what the record does not have (files and links, then directories left empty;
+// never the state dir, never inside a held lock directory). Returns how many files and links.
+uint64_t RemoveNotInRecord(const Record& record, const fs::path& root, const ApplyOptions& opts) {
+  uint64_t removed = 0;
   std::set<std::string> want;
   for (const auto& f : record.files)
     want.insert(f.path);
@@ -282,6 +284,7 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
     want.insert(l.path);
   std::vector<fs::path> dirs;
   const fs::path state_abs = fs::path(opts.state_dir).lexically_normal();
+  std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
     if (it->path().lexically_normal() == state_abs) {
@@ -300,7 +303,7 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
       continue;
     }
     if (!want.count(rel)) {
-      if (::unlink(it->path().c_str()) == 0) rep.removed++;
+      if (::unlink(it->path().c_str()) == 0) removed++;
     }
   }
   std::sort(dirs.begin(), dirs.end(), [](const fs::path& a, const fs::path& b) {
@@ -312,8 +315,12 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
       in_lock = in_lock || IsLockDir(q);
     if (!in_lock) ::rmdir(d.c_str());  // fails (kept) while not empty
   }
+  return removed;
+}
 
-  // 6. The directory is now exactly the record: lineage state and applied record say so.
+// Step 6: the directory is now exactly the record: lineage state and applied record say so,
+// then one syncfs().
+Status RecordApplied(const Record& record, const fs::path& root, const ApplyOptions& opts) {
   HashCache fresh;
   for (const auto& f : record.files) {
     struct stat st {};
@@ -331,7 +338,71 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
   if (Status s = SaveLocalState(opts.state_dir, ls); !s) {
     return Err("writing lineage state: " + s.message(), s.code());
   }
-  if (Status s = SyncFilesystemOf(opts.dir); !s) return s.error();
+  return SyncFilesystemOf(opts.dir);
+}
+
+}  // namespace
+
+Result<ApplyReport> ApplyInPlace(const Record& record,
+                                 const std::vector<objectstore::ObjectStore*>& remotes,
+                                 const ApplyOptions& opts) {
+  ApplyReport rep;
+  rep.files = record.files.size();
+  rep.bytes = record.total_bytes();
+  std::error_code ec;
+  fs::create_directories(opts.dir, ec);
+  fs::create_directories(opts.state_dir, ec);
+  if (ec) return Err("cannot create " + opts.state_dir + ": " + ec.message());
+  if (Status s = CheckSymlinks(record, opts); !s) return s.error();
+
+  // 1. What differs.
+  HashCache cache;
+  if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
+  auto tree = CurrentTree(opts, &cache);
+  if (!tree) return tree.error();
+  std::map<std::string, LocalCopy> reuse;
+  for (const auto& [path, f] : tree->files)
+    reuse.emplace(f.sha256, LocalCopy{(fs::path(opts.dir) / path).string(), f});
+  // A record never holds the state dir (captures exclude it); a hostile one must not overwrite it.
+  const std::string state_rel =
+      fs::path(opts.state_dir).lexically_relative(opts.dir).generic_string() + "/";
+  ApplyPlan plan = PlanApply(record, tree->files, state_rel);
+  for (auto& w : plan.warnings)
+    rep.warnings.push_back(std::move(w));
+
+  // 2. Fetch (or copy) what differs into staging, verified. 3. Into place: files, mode/mtime-only
+  // changes, symlinks.
+  auto staging = MakeStaging(opts);
+  if (!staging) return staging.error();
+  const fs::path root = opts.dir;
+  Status placed =
+      FetchIntoStaging(record, plan.fetch, remotes, std::move(reuse), *staging, opts, &rep);
+  if (placed) placed = PlaceFiles(plan.fetch, root, *staging, &rep);
+  if (placed) {
+    for (const FileEntry* f : plan.touch) {
+      SetModeAndTime((root / f->path).string(), *f);
+      rep.touched++;
+    }
+    placed = PlaceSymlinks(record, tree->links, state_rel, root, *staging, &rep);
+  }
+  staging->Cleanup();
+  if (!placed) return placed.error();
+
+  // 4. Writes the app made while this apply ran are preserved before anything is removed: the
+  // volume should now hold the record's files plus, where the record has none, what the step-1
+  // capture saw; anything else is a late write (a second scan; the window left is that scan).
+  auto late = PreserveDivergent(
+      ExpectedAfterApply(record, tree->files, tree->links, state_rel), record.epoch,
+      "written while the volume was being replaced by " + record.region + " " + record.id, opts);
+  if (!late) {
+    return Err("preserving files written during the apply: " + late.message() +
+               "; nothing removed from " + opts.dir);
+  }
+  rep.late = std::move(*late);
+
+  // 5. Remove what the record does not have. 6. Say the directory is the record.
+  rep.removed += RemoveNotInRecord(record, root, opts);
+  if (Status s = RecordApplied(record, root, opts); !s) return s.error();
   return rep;
 }
 

@@ -33,12 +33,14 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "objectstore/store.h"
+#include "replication/scanner.h"
 #include "replication/snapshot.h"
 
 namespace aha::replication {
@@ -70,6 +72,27 @@ struct ApplyReport {
 Result<ApplyReport> ApplyInPlace(const Record& record,
                                  const std::vector<objectstore::ObjectStore*>& remotes,
                                  const ApplyOptions& opts);
+
+// Step 1 of ApplyInPlace, pure: what the record changes in a directory whose capture is
+// `current` (path -> entry). `fetch`: the record's files whose content (sha256, size) differs or
+// that are missing, in record order; `touch`: same content, other mode or mtime (point into
+// `record`); a file under `state_rel` (the state dir relative to the volume, with a trailing
+// '/') is skipped with a warning: a hostile record must not overwrite the state dir.
+struct ApplyPlan {
+  std::vector<FileEntry> fetch;
+  std::vector<const FileEntry*> touch;
+  std::vector<std::string> warnings;
+};
+ApplyPlan PlanApply(const Record& record, const std::map<std::string, FileEntry>& current,
+                    const std::string& state_rel);
+
+// Step 4's base, pure: what the volume holds after the placement if the app wrote nothing during
+// the apply: the record's files (but those under `state_rel`) and symlinks, plus the captured
+// files and links at paths the record does not have (they are removed only after step 4).
+// Anything else found then is a late write, preserved as a divergent tail.
+Record ExpectedAfterApply(const Record& record, const std::map<std::string, FileEntry>& files,
+                          const std::map<std::string, SymlinkEntry>& links,
+                          const std::string& state_rel);
 
 // Compares `opts.dir` with `base` (nullopt: every file counts as divergent) and preserves every
 // added or changed file under `<parent of dir>/.agency-ha-divergent/<time>-epoch<epoch>/`.
