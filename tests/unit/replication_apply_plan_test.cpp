@@ -59,7 +59,9 @@ TEST(PlanApply, FetchesDifferingContentTouchesModeOrTimeSkipsTheStateDir) {
     const std::string want = c.want;
     EXPECT_EQ(plan.fetch.size(), want == "fetch" ? 1u : 0u) << c.name;
     EXPECT_EQ(plan.touch.size(), want == "touch" ? 1u : 0u) << c.name;
-    if (want == "touch") EXPECT_EQ(plan.touch[0], &r.files[0]) << c.name;
+    if (want == "touch") {
+      EXPECT_EQ(plan.touch[0], &r.files[0]) << c.name;
+    }
     ASSERT_EQ(plan.warnings.size(), want == "skip" ? 1u : 0u) << c.name;
     if (want == "skip") {
       EXPECT_EQ(plan.warnings[0], ".agency-ha/lineage.json: inside the state dir; skipped");
