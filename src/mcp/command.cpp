@@ -106,32 +106,170 @@ void ServeStdio(Dispatcher& disp, size_t max_bytes, Stopper& stop) {
 
 }  // namespace
 
+std::string ControllerUrlFor(const config::McpConfig& mc, const std::string& listen) {
+  std::string controller_url = mc.controller_url;
+  if (!mc.controller_url_set && !listen.empty()) {
+    if (auto hp = ParseHostPort(listen); hp && hp->port > 0) {
+      std::string host = hp->host;
+      if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+      if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+      if (host.find(':') != std::string::npos) host = "[" + host + "]";
+      controller_url = "http://" + host + ":" + std::to_string(hp->port);
+    }
+  }
+  return controller_url;
+}
+
+namespace {
+
+// --http HOST:PORT with the mcp section's HTTP settings (the token from mcp.httpTokenFile when
+// set); a non-loopback HOST without a token is refused.
+Result<HttpOptions> HttpOptionsFor(const std::string& http_listen, const config::McpConfig& mc) {
+  HttpOptions ho;
+  auto hp = ParseHostPort(http_listen);
+  if (!hp) return Err("--http: invalid address " + http_listen + ": " + hp.message());
+  ho.host = hp->host.empty() ? "127.0.0.1" : hp->host;
+  if (ho.host.size() > 2 && ho.host.front() == '[') ho.host = ho.host.substr(1, ho.host.size() - 2);
+  ho.port = hp->port;
+  ho.allowed_origins = mc.allowed_origins;
+  ho.max_request_bytes = static_cast<size_t>(mc.max_request_bytes);
+  ho.token = mc.http_token;
+  if (!mc.http_token_file.empty()) {
+    auto t = net::ReadTokenFile(mc.http_token_file);
+    if (!t) return Err("mcp.httpTokenFile: " + t.message());
+    ho.token = *t;
+  }
+  if (!httpd::IsLoopbackHost(ho.host) && ho.token.empty()) {
+    return Err("--http " + http_listen +
+               " binds to a non-loopback address: set mcp.httpToken or mcp.httpTokenFile "
+               "(every request must then carry Authorization: Bearer <token>)");
+  }
+  return ho;
+}
+
+// Drill Events on the state ConfigMap, written in the background (kube/event_queue.h): a slow
+// or failing events API never holds up a drill or a tool answer. Counted in `reg`.
+std::unique_ptr<kube::EventQueue> MakeEventQueue(const kube::Connection& conn,
+                                                 const std::string& ns, const std::string& cm,
+                                                 metrics::Registry& reg) {
+  const char* pod = std::getenv("POD_NAME");
+  const metrics::Counter recorded = reg.DefineCounter(
+      "agency_ha_mcp_events_total", "Kubernetes Events recorded on the state ConfigMap, by reason");
+  const metrics::Counter failed =
+      reg.DefineCounter("agency_ha_mcp_event_errors_total",
+                        "Kubernetes Events that could not be recorded (logged at warn), by reason");
+  const metrics::Counter dropped = reg.DefineCounter(
+      "agency_ha_mcp_events_dropped_total",
+      "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not "
+      "taking Events, or shutdown while it was failing), by reason");
+  return std::make_unique<kube::EventQueue>(
+      conn,
+      kube::EventQueue::Options{
+          "agency-ha-mcp", pod && *pod ? std::string(pod) : "mcp-" + std::to_string(::getpid()),
+          "ConfigMap " + ns + "/" + cm, "agency_ha_mcp_events_dropped_total"},
+      [ns, cm](kube::EventRecorder& r, const kube::EventQueue::Item& it) {
+        // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides it.
+        return r.RecordAbout(kube::kConfigMaps, ns, cm, it.type, it.reason, it.message, it.at);
+      },
+      [recorded, failed](const std::string& reason, const Status& s) {
+        (s ? recorded : failed).Add({{"reason", reason}});
+      },
+      [dropped](const std::string& reason) {
+        dropped.Add({{"reason", reason}});
+      });
+}
+
+// The failover state: a ConfigMap (with the drill Events queue) or a directory.
+struct StateAccess {
+  std::shared_ptr<kube::Client> kube_client;
+  std::unique_ptr<state::StateStore> store;
+  std::unique_ptr<state::StateSource> source;
+  std::unique_ptr<kube::EventQueue> events;  // null for a directory
+};
+
+Result<StateAccess> OpenState(const config::ControllerConfig& cfg, metrics::Registry& reg) {
+  StateAccess s;
+  if (cfg.state.is_configmap()) {
+    auto conn = kube::Resolve(
+        kube::LoadOptions{cfg.kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+    if (!conn) return Err("kubeconfig: " + conn.message());
+    const std::string ns =
+        cfg.state.configmap_namespace.empty() ? conn->ns : cfg.state.configmap_namespace;
+    s.kube_client = std::make_shared<kube::Client>(*conn);
+    s.store = std::make_unique<state::ConfigMapStateStore>(
+        s.kube_client, ns, cfg.state.configmap_name,
+        std::map<std::string, std::string>{{"app.kubernetes.io/managed-by", "agency-ha"},
+                                           {"app.kubernetes.io/component", "failover-state"}});
+    s.source =
+        std::make_unique<state::ConfigMapSource>(s.kube_client, ns, cfg.state.configmap_name);
+    s.events = MakeEventQueue(*conn, ns, cfg.state.configmap_name, reg);
+  } else {
+    if (Status st = EnsureWritableDir(cfg.state.file); !st) {
+      return Err("state.file: " + st.message());
+    }
+    s.store = std::make_unique<state::FileStateStore>(cfg.state.file);
+    s.source = std::make_unique<state::FileSource>(cfg.state.file);
+  }
+  return s;
+}
+
+// Feeds every new state snapshot of `source` to `monitor`, with the time it was seen, until
+// `stop`.
+void FeedMonitor(state::StateSource& source, SecurityMonitor& monitor, const Stopper& stop) {
+  uint64_t seen = 0;
+  while (!stop.stopped()) {
+    state::Snapshot s =
+        source.WaitNewer(seen, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    if (s.version > seen) {
+      seen = s.version;
+      monitor.Observe(s.kv, s.updated_at);
+    }
+  }
+}
+
+// Serves `disp` over Streamable HTTP (`ho`, until `stop`) or, without --http, stdio (until end of
+// input or `stop`). Returns 1 when the HTTP server cannot start.
+int Serve(Dispatcher& disp, const std::string& config_path, const std::string& http_listen,
+          const HttpOptions& ho, const config::McpConfig& mc, metrics::Registry& reg,
+          const std::string& store_desc, const std::string& controller_url, Stopper& stop) {
+  if (http_listen.empty()) {
+    log::Info("mcp server starting", {{"config", config_path},
+                                      {"transport", "stdio"},
+                                      {"store", store_desc},
+                                      {"controller", controller_url},
+                                      {"version", AHA_VERSION}});
+    ServeStdio(disp, static_cast<size_t>(mc.max_request_bytes), stop);
+    return 0;
+  }
+  HttpTransport http(disp, ho, [&reg] { return reg.Render(); });
+  if (Status s = http.Start(); !s) {
+    log::Error("cannot start the MCP HTTP server", {{"error", s.message()}});
+    return 1;
+  }
+  log::Info("mcp server starting", {{"config", config_path},
+                                    {"transport", "http"},
+                                    {"host", ho.host},
+                                    {"port", http.port()},
+                                    {"auth", !ho.token.empty()},
+                                    {"store", store_desc},
+                                    {"controller", controller_url},
+                                    {"version", AHA_VERSION}});
+  stop.WaitUntil(std::chrono::steady_clock::time_point::max());
+  http.Stop();
+  return 0;
+}
+
+}  // namespace
+
 int RunCommand(const std::string& config_path, bool check_only, const std::string& http_listen) {
   auto cfg = config::LoadControllerConfig(config_path);
   if (!cfg) return Fail(cfg.message());
   const config::McpConfig& mc = cfg->mcp;
-
   HttpOptions ho;
   if (!http_listen.empty()) {
-    auto hp = ParseHostPort(http_listen);
-    if (!hp) return Fail("--http: invalid address " + http_listen + ": " + hp.message());
-    ho.host = hp->host.empty() ? "127.0.0.1" : hp->host;
-    if (ho.host.size() > 2 && ho.host.front() == '[')
-      ho.host = ho.host.substr(1, ho.host.size() - 2);
-    ho.port = hp->port;
-    ho.allowed_origins = mc.allowed_origins;
-    ho.max_request_bytes = static_cast<size_t>(mc.max_request_bytes);
-    ho.token = mc.http_token;
-    if (!mc.http_token_file.empty()) {
-      auto t = net::ReadTokenFile(mc.http_token_file);
-      if (!t) return Fail("mcp.httpTokenFile: " + t.message());
-      ho.token = *t;
-    }
-    if (!httpd::IsLoopbackHost(ho.host) && ho.token.empty()) {
-      return Fail("--http " + http_listen +
-                  " binds to a non-loopback address: set mcp.httpToken or mcp.httpTokenFile "
-                  "(every request must then carry Authorization: Bearer <token>)");
-    }
+    auto h = HttpOptionsFor(http_listen, mc);
+    if (!h) return Fail(h.message());
+    ho = std::move(*h);
   }
   if (check_only) {
     std::printf("%s: valid (%zu regions; mcp drills %d..%d s, default %d s)\n", config_path.c_str(),
@@ -149,60 +287,9 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     if (audit_fd < 0)
       return Fail("mcp.auditLog: cannot open " + mc.audit_log + ": " + ErrnoText(errno), 1);
   }
-
-  std::shared_ptr<kube::Client> kube_client;
-  std::unique_ptr<state::StateStore> store;
-  std::unique_ptr<state::StateSource> source;
-  // Drill Events on the state ConfigMap, written in the background (kube/event_queue.h): a slow
-  // or failing events API never holds up a drill or a tool answer. Counted in `reg`.
   metrics::Registry reg;
-  std::unique_ptr<kube::EventQueue> events;
-  if (cfg->state.is_configmap()) {
-    auto conn = kube::Resolve(
-        kube::LoadOptions{cfg->kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
-    if (!conn) return Fail("kubeconfig: " + conn.message());
-    const std::string ns =
-        cfg->state.configmap_namespace.empty() ? conn->ns : cfg->state.configmap_namespace;
-    kube_client = std::make_shared<kube::Client>(*conn);
-    store = std::make_unique<state::ConfigMapStateStore>(
-        kube_client, ns, cfg->state.configmap_name,
-        std::map<std::string, std::string>{{"app.kubernetes.io/managed-by", "agency-ha"},
-                                           {"app.kubernetes.io/component", "failover-state"}});
-    source = std::make_unique<state::ConfigMapSource>(kube_client, ns, cfg->state.configmap_name);
-    const char* pod = std::getenv("POD_NAME");
-    const std::string cm = cfg->state.configmap_name;
-    const metrics::Counter recorded =
-        reg.DefineCounter("agency_ha_mcp_events_total",
-                          "Kubernetes Events recorded on the state ConfigMap, by reason");
-    const metrics::Counter failed = reg.DefineCounter(
-        "agency_ha_mcp_event_errors_total",
-        "Kubernetes Events that could not be recorded (logged at warn), by reason");
-    const metrics::Counter dropped = reg.DefineCounter(
-        "agency_ha_mcp_events_dropped_total",
-        "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not "
-        "taking Events, or shutdown while it was failing), by reason");
-    events = std::make_unique<kube::EventQueue>(
-        *conn,
-        kube::EventQueue::Options{
-            "agency-ha-mcp", pod && *pod ? std::string(pod) : "mcp-" + std::to_string(::getpid()),
-            "ConfigMap " + ns + "/" + cm, "agency_ha_mcp_events_dropped_total"},
-        [ns, cm](kube::EventRecorder& r, const kube::EventQueue::Item& it) {
-          // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides it.
-          return r.RecordAbout(kube::kConfigMaps, ns, cm, it.type, it.reason, it.message, it.at);
-        },
-        [recorded, failed](const std::string& reason, const Status& s) {
-          (s ? recorded : failed).Add({{"reason", reason}});
-        },
-        [dropped](const std::string& reason) {
-          dropped.Add({{"reason", reason}});
-        });
-  } else {
-    if (Status s = EnsureWritableDir(cfg->state.file); !s) {
-      return Fail("state.file: " + s.message());
-    }
-    store = std::make_unique<state::FileStateStore>(cfg->state.file);
-    source = std::make_unique<state::FileSource>(cfg->state.file);
-  }
+  auto st = OpenState(*cfg, reg);
+  if (!st) return Fail(st.message());
 
   BlockTerminationSignals();
   Stopper stop;
@@ -216,43 +303,21 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     WriteAll(audit_fd, jsonget::Dump(j) + "\n");
   };
   EventSink event_sink;
-  if (events) {
-    event_sink = [&events](const std::string& type, const std::string& reason,
-                           const std::string& msg,
-                           WallTime at) { events->Emit(type, reason, msg, at); };
+  if (st->events) {
+    event_sink = [&st](const std::string& type, const std::string& reason, const std::string& msg,
+                       WallTime at) { st->events->Emit(type, reason, msg, at); };
   }
-  SecurityMonitor monitor(*cfg, *store, SystemClock::instance(), reg, audit, event_sink);
-  // The controller's live observations (mcp/controller_status.h): mcp.controllerUrl, else the
-  // config's own `listen` (a wildcard host reads as this host's loopback).
-  std::string controller_url = mc.controller_url;
-  if (!mc.controller_url_set && !cfg->listen.empty()) {
-    if (auto hp = ParseHostPort(cfg->listen); hp && hp->port > 0) {
-      std::string host = hp->host;
-      if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-      if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-      if (host.find(':') != std::string::npos) host = "[" + host + "]";
-      controller_url = "http://" + host + ":" + std::to_string(hp->port);
-    }
-  }
-  ControllerClient controller(controller_url);
+  SecurityMonitor monitor(*cfg, *st->store, SystemClock::instance(), reg, audit, event_sink);
+  // The controller's live observations (mcp/controller_status.h).
+  ControllerClient controller(ControllerUrlFor(mc, cfg->listen));
   if (controller.enabled()) {
     monitor.SetLiveSource([&controller] { return controller.Fetch(SystemClock::instance()); });
   }
 
   // Keep a live copy of the state and feed every change to the monitor with the time it was seen.
   Stopper source_stop;
-  std::thread watcher([&] { source->Run(source_stop); });
-  std::thread observer([&] {
-    uint64_t seen = 0;
-    while (!source_stop.stopped()) {
-      state::Snapshot s = source->WaitNewer(
-          seen, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
-      if (s.version > seen) {
-        seen = s.version;
-        monitor.Observe(s.kv, s.updated_at);
-      }
-    }
-  });
+  std::thread watcher([&] { st->source->Run(source_stop); });
+  std::thread observer([&] { FeedMonitor(*st->source, monitor, source_stop); });
 
   ServerInfo info;
   info.version = AHA_VERSION;
@@ -262,33 +327,8 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
       "the failover controller detects it through its normal probes. Follow a drill with "
       "get_drill_report; every number in it is measured.";
   Dispatcher disp(monitor, info);
-
-  int rc = 0;
-  if (!http_listen.empty()) {
-    HttpTransport http(disp, ho, [&reg] { return reg.Render(); });
-    if (Status s = http.Start(); !s) {
-      log::Error("cannot start the MCP HTTP server", {{"error", s.message()}});
-      rc = 1;
-    } else {
-      log::Info("mcp server starting", {{"config", config_path},
-                                        {"transport", "http"},
-                                        {"host", ho.host},
-                                        {"port", http.port()},
-                                        {"auth", !ho.token.empty()},
-                                        {"store", store->Describe()},
-                                        {"controller", controller.url()},
-                                        {"version", AHA_VERSION}});
-      stop.WaitUntil(std::chrono::steady_clock::time_point::max());
-      http.Stop();
-    }
-  } else {
-    log::Info("mcp server starting", {{"config", config_path},
-                                      {"transport", "stdio"},
-                                      {"store", store->Describe()},
-                                      {"controller", controller.url()},
-                                      {"version", AHA_VERSION}});
-    ServeStdio(disp, static_cast<size_t>(mc.max_request_bytes), stop);
-  }
+  const int rc = Serve(disp, config_path, http_listen, ho, mc, reg, st->store->Describe(),
+                       controller.url(), stop);
   source_stop.Stop();
   observer.join();
   watcher.join();

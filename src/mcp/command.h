@@ -11,7 +11,14 @@
 
 #include <string>
 
+#include "config/mcp_config.h"
+
 namespace aha::mcp {
+
+// The controller's /v1/status base URL for live observations: mcp.controllerUrl when set (also
+// set empty: none), else http://<host>:<port> of the controller config's `listen` (a wildcard or
+// empty host reads as 127.0.0.1; an IPv6 host is bracketed), else "" (none).
+std::string ControllerUrlFor(const config::McpConfig& mc, const std::string& listen);
 
 int RunCommand(const std::string& config_path, bool check_only, const std::string& http_listen);
 
