@@ -23,6 +23,7 @@
 #include "replication/local_state.h"
 #include "replication/metrics.h"
 #include "replication/publish.h"
+#include "replication/replicate_schedule.h"
 #include "replication/replicator.h"
 #include "replication/restore.h"
 #include "replication/scanner.h"
@@ -33,170 +34,151 @@ namespace aha::replication {
 
 using nlohmann::json;
 
-int ReplicateCommand(const std::string& config_path, bool once, bool check) {
-  auto cfg = config::LoadReplicationConfig(config_path);
-  if (!cfg) {
-    std::fprintf(stderr, "agency-ha replicate: %s\n", Printable(cfg.message(), true).c_str());
-    return 2;
+namespace {
+
+int ReplicateFail(int rc, const std::string& msg) {
+  std::fprintf(stderr, "agency-ha replicate: %s\n", Printable(msg, true).c_str());
+  return rc;
+}
+
+// `replicate --once`: one snapshot (captured again, up to 3 times, while files change during it),
+// its JSON report on stdout; 0 when every remote took it.
+int ReplicateOnce(Replicator& rep) {
+  Cycle c;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    c = rep.RunOnce();
+    if (!c.retry) break;
+    log::Warn("a file changed during the snapshot; capturing again", {{"attempt", attempt}});
   }
-  std::vector<Remote> remotes;
-  for (size_t i = 0; i < cfg->remotes.size(); ++i) {
-    auto s = objectstore::OpenRemote(cfg->remotes[i], cfg->parallelism);
-    if (!s) {
-      std::fprintf(stderr, "agency-ha replicate: remotes[%zu].url: %s\n", i,
-                   Printable(s.message(), true).c_str());
-      return 2;
-    }
-    remotes.push_back({cfg->remotes[i], std::move(*s)});
-  }
-  if (check) {
-    std::printf("config ok: %zu remote(s), region %s\n", remotes.size(), cfg->region.c_str());
-    return 0;
-  }
-  if (Status s = EnsureWritableDir(cfg->state_dir); !s) {
-    std::fprintf(stderr, "agency-ha replicate: stateDir: %s\n",
-                 Printable(s.message(), true).c_str());
-    return 1;
-  }
-  auto state = LoadLocalState(cfg->state_dir);
-  if (!state) {
-    std::fprintf(stderr, "agency-ha replicate: %s\n", Printable(state.message(), true).c_str());
-    return 1;
-  }
-  Replicator rep(*cfg, std::move(remotes), std::move(*state));
-  if (once) {
-    Cycle c;
-    for (int attempt = 1; attempt <= 3; ++attempt) {
-      c = rep.RunOnce();
-      if (!c.retry) break;
-      log::Warn("a file changed during the snapshot; capturing again", {{"attempt", attempt}});
-    }
-    std::printf("%s\n", jsonget::Dump(c.ToJson()).c_str());
-    return c.all_ok ? 0 : 1;
+  std::printf("%s\n", jsonget::Dump(c.ToJson()).c_str());
+  return c.all_ok ? 0 : 1;
+}
+
+// Continuous mode: inotify says when something changed (replicate_schedule.h says when that
+// fires a capture); a full rescan every syncIntervalSeconds is the safety net. A capture whose
+// content equals the last published one publishes nothing (idle costs zero remote requests).
+// /healthz (the last cycle) and /metrics on cfg.listen.
+class ContinuousReplicate {
+ public:
+  ContinuousReplicate(const config::ReplicationConfig& cfg, Replicator& rep, Stopper& stop)
+      : cfg_(cfg),
+        rep_(rep),
+        stop_(stop),
+        started_s_(NowS()),
+        pm_(m_, started_s_),
+        captures_(
+            m_.DefineCounter("agency_ha_replication_captures_total",
+                             "Captures of the source by trigger (inotify, overflow, rescan)")),
+        inotify_watches_(m_.DefineGauge("agency_ha_replication_inotify_watches",
+                                        "Directories watched with inotify")),
+        pending_since_(started_s_),
+        watcher_(cfg.source, {cfg.state_dir}),
+        watching_(StartWatcher()),
+        debounce_(cfg.debounce_milliseconds),
+        rescan_every_(static_cast<long long>(cfg.sync_interval_seconds * 1000)) {}
+
+  // Serves /healthz and /metrics when cfg.listen is set.
+  Status StartHttp() {
+    if (cfg_.listen.empty()) return Status::Ok();
+    http_.Get("/healthz", [this] {
+      std::lock_guard l(mu_);
+      return httpd::Response{200, "application/json", jsonget::Dump(last_cycle_) + "\n"};
+    });
+    http_.Get("/metrics", [this] {
+      {
+        std::lock_guard l(mu_);
+        pm_.lag.Set(Lag());
+        inotify_watches_.Set(watching_ ? static_cast<double>(watcher_.watch_count()) : 0.0);
+      }
+      return httpd::Response{200, "text/plain; version=0.0.4", m_.Render()};
+    });
+    return http_.Start(cfg_.listen);
   }
 
-  // Continuous mode: inotify says when something changed; a snapshot is taken once the tree has
-  // been quiet for debounceMilliseconds (at most 5x that under continuous churn). A full capture
-  // every syncIntervalSeconds is the safety net for anything inotify missed. A capture whose
-  // content equals the last published one publishes nothing (idle costs zero remote requests).
-  BlockTerminationSignals();
-  Stopper stop;
-  SignalWatcher signals(stop);
-  auto now_s = [] {
+  // Captures whenever a trigger fires, until stopped.
+  void Run() {
+    log::Info("replicate starting", {{"source", cfg_.source},
+                                     {"region", cfg_.region},
+                                     {"remotes", cfg_.remotes.size()},
+                                     {"inotify", watching_},
+                                     {"watches", watching_ ? watcher_.watch_count() : 0},
+                                     {"port", http_.port()}});
+    auto next_rescan = Steady::now();  // the first capture runs at once
+    while (!stop_.stopped()) {
+      const auto now = Steady::now();
+      const WatchBatch peek = watching_ ? watcher_.Peek() : WatchBatch{};
+      const std::string trigger = CaptureTrigger(peek, now, next_rescan, debounce_);
+      if (trigger.empty()) {
+        Wait(peek, now, next_rescan);
+        continue;
+      }
+      const Cycle c = Capture(trigger);
+      const NextCapture n =
+          ScheduleAfter(c.all_ok, c.retry, Steady::now(), rescan_every_, debounce_, backoff_);
+      next_rescan = n.rescan_at;
+      backoff_ = n.backoff;
+    }
+    watcher_.Stop();
+    http_.Stop();
+  }
+
+ private:
+  using Steady = std::chrono::steady_clock;
+  static constexpr auto kTick = std::chrono::milliseconds(250);  // bounds the reaction to SIGTERM
+
+  static double NowS() {
     return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
-  };
-  const double started_s = now_s();
-  metrics::Registry m;
-  const PublishMetrics pm(m, started_s);
-  const metrics::Counter captures =
-      m.DefineCounter("agency_ha_replication_captures_total",
-                      "Captures of the source by trigger (inotify, overflow, rescan)");
-  const metrics::Gauge inotify_watches =
-      m.DefineGauge("agency_ha_replication_inotify_watches", "Directories watched with inotify");
-  std::mutex mu;
-  json last_cycle = json::object();
-  // Wall seconds of the oldest change taken but not yet published. Until the first publish
-  // succeeds the whole source is unpublished by this process: the lag counts from start-up, so a
-  // remote that is broken from the start shows as growing lag, not as "caught up".
-  double pending_since = started_s;
-  TreeWatcher watcher(cfg->source, {cfg->state_dir});
-  const bool watching = [&] {
-    if (Status s = watcher.Start(); !s) {
+  }
+
+  bool StartWatcher() {
+    if (Status s = watcher_.Start(); !s) {
       log::Warn("inotify unavailable; only the periodic rescan runs", {{"error", s.message()}});
       return false;
     }
     return true;
-  }();
-  auto lag = [&] {
-    double oldest = pending_since;
-    if (watching) {
-      const WatchBatch b = watcher.Peek();
+  }
+
+  // Seconds since the oldest change not yet published (the pending batch included).
+  double Lag() {
+    double oldest = pending_since_;
+    if (watching_) {
+      const WatchBatch b = watcher_.Peek();
       if (b.pending && (oldest == 0 || b.first_wall_s < oldest)) oldest = b.first_wall_s;
     }
-    return oldest == 0 ? 0.0 : std::max(0.0, now_s() - oldest);
-  };
-  httpd::HttpServer http;
-  if (!cfg->listen.empty()) {
-    http.Get("/healthz", [&] {
-      std::lock_guard l(mu);
-      return httpd::Response{200, "application/json", jsonget::Dump(last_cycle) + "\n"};
-    });
-    http.Get("/metrics", [&] {
-      {
-        std::lock_guard l(mu);
-        pm.lag.Set(lag());
-        inotify_watches.Set(watching ? static_cast<double>(watcher.watch_count()) : 0.0);
-      }
-      return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
-    });
-    if (Status s = http.Start(cfg->listen); !s) {
-      std::fprintf(stderr, "agency-ha replicate: listen: %s\n",
-                   Printable(s.message(), true).c_str());
-      return 1;
+    return oldest == 0 ? 0.0 : std::max(0.0, NowS() - oldest);
+  }
+
+  // Until the pending batch fires, the next rescan, an inotify event or a tick.
+  void Wait(const WatchBatch& peek, Steady::time_point now, Steady::time_point next_rescan) {
+    if (peek.pending) {
+      stop_.WaitUntil(std::min({BatchFiresAt(peek, debounce_), next_rescan, now + kTick}));
+    } else if (watching_) {
+      watcher_.WaitForEvent(std::min(next_rescan, now + kTick));
+    } else {
+      stop_.WaitUntil(std::min(next_rescan, now + kTick));
     }
   }
-  log::Info("replicate starting", {{"source", cfg->source},
-                                   {"region", cfg->region},
-                                   {"remotes", cfg->remotes.size()},
-                                   {"inotify", watching},
-                                   {"watches", watching ? watcher.watch_count() : 0},
-                                   {"port", http.port()}});
-  using Steady = std::chrono::steady_clock;
-  const auto debounce = std::chrono::milliseconds(cfg->debounce_milliseconds);
-  const auto max_wait = 5 * debounce;
-  const auto rescan_every =
-      std::chrono::milliseconds(static_cast<long long>(cfg->sync_interval_seconds * 1000));
-  const auto tick = std::chrono::milliseconds(250);  // bounds the reaction to SIGTERM
-  auto next_rescan = Steady::now();                  // the first capture runs at once
-  double last_retention = 0;
-  auto backoff = std::chrono::milliseconds(1000);  // retry of a failed publish: 1 s, doubling
-  while (!stop.stopped()) {
-    const auto now = Steady::now();
-    const WatchBatch peek = watching ? watcher.Peek() : WatchBatch{};
-    std::string trigger;
-    if (peek.pending) {
-      const auto fire = peek.overflow ? now : std::min(peek.last + debounce, peek.first + max_wait);
-      if (now >= fire) trigger = peek.overflow ? "overflow" : "inotify";
-    }
-    if (trigger.empty() && now >= next_rescan) trigger = "rescan";
-    if (trigger.empty()) {
-      if (peek.pending) {
-        const auto fire = std::min(peek.last + debounce, peek.first + max_wait);
-        stop.WaitUntil(std::min({fire, next_rescan, now + tick}));
-      } else if (watching) {
-        watcher.WaitForEvent(std::min(next_rescan, now + tick));
-      } else {
-        stop.WaitUntil(std::min(next_rescan, now + tick));
-      }
-      continue;
-    }
+
+  // One capture and publish (retention hourly), recorded in metrics, /healthz and the log.
+  Cycle Capture(const std::string& trigger) {
     // Events from here on belong to the next batch: this capture may or may not see them.
-    const WatchBatch batch = watching ? watcher.Take() : WatchBatch{};
+    const WatchBatch batch = watching_ ? watcher_.Take() : WatchBatch{};
     {
-      std::lock_guard l(mu);
-      if (batch.pending && (pending_since == 0 || batch.first_wall_s < pending_since)) {
-        pending_since = batch.first_wall_s;
+      std::lock_guard l(mu_);
+      if (batch.pending && (pending_since_ == 0 || batch.first_wall_s < pending_since_)) {
+        pending_since_ = batch.first_wall_s;
       }
     }
-    const double t0 = now_s();
-    const bool retention = t0 - last_retention >= 3600;  // listing the remote: hourly
-    Cycle c = rep.RunOnce(retention, /*skip_unchanged=*/true);
-    if (retention && c.all_ok && !c.unchanged) last_retention = t0;
-    pm.Record(c, t0, mu);
+    const double t0 = NowS();
+    const bool retention = t0 - last_retention_ >= 3600;  // listing the remote: hourly
+    Cycle c = rep_.RunOnce(retention, /*skip_unchanged=*/true);
+    if (retention && c.all_ok && !c.unchanged) last_retention_ = t0;
+    pm_.Record(c, t0, mu_);
     {
-      std::lock_guard l(mu);
-      captures.Add({{"trigger", trigger}});
-      if (c.all_ok) pending_since = 0;
-      if (!c.unchanged || last_cycle.empty()) last_cycle = c.ToJson();
-    }
-    next_rescan = Steady::now() + rescan_every;
-    if (c.retry) next_rescan = std::min(next_rescan, Steady::now() + debounce);
-    if (!c.all_ok) {
-      // Changes are waiting (the lag grows): retry before the next rescan, backing off.
-      next_rescan = std::min(next_rescan, Steady::now() + backoff);
-      backoff = std::min<std::chrono::milliseconds>(2 * backoff, std::chrono::minutes(5));
-    } else {
-      backoff = std::chrono::milliseconds(1000);
+      std::lock_guard l(mu_);
+      captures_.Add({{"trigger", trigger}});
+      if (c.all_ok) pending_since_ = 0;
+      if (!c.unchanged || last_cycle_.empty()) last_cycle_ = c.ToJson();
     }
     json fields = c.ToJson();
     fields["trigger"] = trigger;
@@ -206,9 +188,60 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
     } else {
       log::Write(c.all_ok ? log::Level::kInfo : log::Level::kWarn, "snapshot", fields);
     }
+    return c;
   }
-  watcher.Stop();
-  http.Stop();
+
+  const config::ReplicationConfig& cfg_;
+  Replicator& rep_;
+  Stopper& stop_;
+  const double started_s_;
+  metrics::Registry m_;
+  const PublishMetrics pm_;
+  const metrics::Counter captures_;
+  const metrics::Gauge inotify_watches_;
+  std::mutex mu_;
+  json last_cycle_ = json::object();
+  // Wall seconds of the oldest change taken but not yet published. Until the first publish
+  // succeeds the whole source is unpublished by this process: the lag counts from start-up, so a
+  // remote that is broken from the start shows as growing lag, not as "caught up".
+  double pending_since_;
+  TreeWatcher watcher_;
+  const bool watching_;
+  httpd::HttpServer http_;
+  const std::chrono::milliseconds debounce_, rescan_every_;
+  double last_retention_ = 0;
+  std::chrono::milliseconds backoff_{1000};  // retry of a failed publish: 1 s, doubling
+};
+
+}  // namespace
+
+int ReplicateCommand(const std::string& config_path, bool once, bool check) {
+  auto cfg = config::LoadReplicationConfig(config_path);
+  if (!cfg) return ReplicateFail(2, cfg.message());
+  std::vector<Remote> remotes;
+  for (size_t i = 0; i < cfg->remotes.size(); ++i) {
+    auto s = objectstore::OpenRemote(cfg->remotes[i], cfg->parallelism);
+    if (!s) return ReplicateFail(2, "remotes[" + std::to_string(i) + "].url: " + s.message());
+    remotes.push_back({cfg->remotes[i], std::move(*s)});
+  }
+  if (check) {
+    std::printf("config ok: %zu remote(s), region %s\n", remotes.size(), cfg->region.c_str());
+    return 0;
+  }
+  if (Status s = EnsureWritableDir(cfg->state_dir); !s) {
+    return ReplicateFail(1, "stateDir: " + s.message());
+  }
+  auto state = LoadLocalState(cfg->state_dir);
+  if (!state) return ReplicateFail(1, state.message());
+  Replicator rep(*cfg, std::move(remotes), std::move(*state));
+  if (once) return ReplicateOnce(rep);
+
+  BlockTerminationSignals();
+  Stopper stop;
+  SignalWatcher signals(stop);
+  ContinuousReplicate loop(*cfg, rep, stop);
+  if (Status s = loop.StartHttp(); !s) return ReplicateFail(1, "listen: " + s.message());
+  loop.Run();
   log::Info("replicate stopped", {{"signal", signals.signal()}});
   return 0;
 }
