@@ -174,7 +174,7 @@ void LineageMonitor::Start() {
         auto text = store_->Get(replication::LatestKey(l));
         const Mono at = SteadyClock::now();
         if (!text) {
-          if (text.code() != 404) {
+          if (text.code() != Code::kNotFound) {
             std::lock_guard g(mu_);
             ++errors_;
           }
@@ -519,9 +519,9 @@ int StartUp(World& w, Steps& st, const std::vector<std::string>& actives, double
             [&]() -> std::optional<std::string> {
               auto latest = w.remote->Get(replication::LatestKey(r));
               if (latest && replication::LatestFromJson(*latest)) return "";
-              st.last_error = latest                 ? "latest is malformed"
-                              : latest.code() == 404 ? "no snapshot yet"
-                                                     : latest.message();
+              st.last_error = latest                             ? "latest is malformed"
+                              : latest.code() == Code::kNotFound ? "no snapshot yet"
+                                                                 : latest.message();
               return std::nullopt;
             },
             false)) {

@@ -164,31 +164,33 @@ Result<json> Client::Do(const std::string& verb, const Resource& r, const std::s
     if (rc != CURLE_OK) {
       last_error = what + ": " + curl_easy_strerror(rc) + " (" + conn_.server + ")";
       last_code = 0;
-      if (!RetryableCurl(rc)) return Err(last_error, 0);
+      if (!RetryableCurl(rc)) return HttpErr(last_error, 0);
     } else if (status >= 200 && status < 300) {
       if (resp.empty()) return json::object();
       auto j = jsonget::Parse(resp, what + ": response");
-      if (!j) return Err(j.message(), static_cast<int>(status));
+      if (!j) return Error{j.message(), Code::kBadResponse, static_cast<int>(status), 0};
       if (!j->is_object()) {
-        return Err(what + ": response is not a JSON object", static_cast<int>(status));
+        return Error{what + ": response is not a JSON object", Code::kBadResponse,
+                     static_cast<int>(status), 0};
       }
       return std::move(*j);
     } else {
       const std::string msg = StatusMessage(resp);
       last_code = static_cast<int>(status);
       if (status == 401) {
-        return Err(what + ": unauthorized (401): the API server rejected the credentials from " +
-                       conn_.source + ": " + msg,
-                   401);
+        return HttpErr(what +
+                           ": unauthorized (401): the API server rejected the credentials from " +
+                           conn_.source + ": " + msg,
+                       401);
       }
       if (status == 403) {
-        return Err(what + ": forbidden (403): " + msg +
-                       ". Grant the service account this RBAC rule in its Role: " +
-                       RbacRule(verb, r, name),
-                   403);
+        return HttpErr(what + ": forbidden (403): " + msg +
+                           ". Grant the service account this RBAC rule in its Role: " +
+                           RbacRule(verb, r, name),
+                       403);
       }
       if (!net::RetryableStatus(status)) {
-        return Err(what + ": " + std::to_string(status) + ": " + msg, static_cast<int>(status));
+        return HttpErr(what + ": " + std::to_string(status) + ": " + msg, static_cast<int>(status));
       }
       last_error = what + ": " + std::to_string(status) + ": " + msg;
       if (!h.retry_after.empty()) {
@@ -200,8 +202,9 @@ Result<json> Client::Do(const std::string& verb, const Resource& r, const std::s
     const auto backoff = net::BackoffDelay({retry_.base, retry_.max}, attempt, wait);
     std::this_thread::sleep_for(backoff);
   }
-  return Err(last_error + " (gave up after " + std::to_string(retry_.max_attempts) + " attempts)",
-             last_code);
+  return HttpErr(
+      last_error + " (gave up after " + std::to_string(retry_.max_attempts) + " attempts)",
+      last_code);
 }
 
 Result<json> Client::Get(const Resource& r, const std::string& ns, const std::string& name) {
@@ -280,12 +283,13 @@ size_t WatchWrite(char* ptr, size_t size, size_t n, void* userdata) {
     WatchEvent ev;
     const json* object = nullptr;
     Status valid = parsed ? jsonget::ExpectObject(*parsed, "watch event")
-                          : Status(Err("watch: malformed event line (" + parsed.message() + ")"));
+                          : Status(Err("watch: malformed event line (" + parsed.message() + ")",
+                                       Code::kBadResponse));
     if (valid) valid = jsonget::GetString(*parsed, "type", &ev.type, "watch event");
     if (valid) valid = jsonget::OptObject(*parsed, "object", &object, "watch event");
     if (!valid) {
       st->failed = true;
-      st->error = Err("watch: " + valid.message());
+      st->error = Err("watch: " + valid.message(), Code::kBadResponse);
       return 0;
     }
     ev.object = object ? *object : json::object();
@@ -295,7 +299,9 @@ size_t WatchWrite(char* ptr, size_t size, size_t n, void* userdata) {
       Status s = jsonget::OptInt(ev.object, "code", &code, "watch event.object");
       if (s) s = jsonget::OptString(ev.object, "message", &message, "watch event.object");
       st->failed = true;
-      st->error = s ? Err("watch: " + Printable(message), code) : Err("watch: " + s.message());
+      // The status the API server put in the event (0 when it gave none: no API answer).
+      st->error = s ? HttpErr("watch: " + Printable(message), code)
+                    : Err("watch: " + s.message(), Code::kBadResponse);
       return 0;
     }
     if (!(*st->cb)(ev)) {
@@ -357,14 +363,15 @@ Status Client::Watch(const Resource& r, const std::string& ns, const WatchOption
     std::string body = st.error_body.empty() ? st.buf : st.error_body;
     const std::string msg = StatusMessage(body);
     if (st.status == 403) {
-      return Err(
+      return HttpErr(
           what + ": forbidden (403): " + msg +
               ". Grant the service account this RBAC rule in its Role: " + RbacRule("watch", r, ""),
           403);
     }
-    return Err(what + ": " + std::to_string(st.status) + ": " + msg, static_cast<int>(st.status));
+    return HttpErr(what + ": " + std::to_string(st.status) + ": " + msg,
+                   static_cast<int>(st.status));
   }
-  if (rc != CURLE_OK) return Err(what + ": stream ended: " + curl_easy_strerror(rc), 0);
+  if (rc != CURLE_OK) return HttpErr(what + ": stream ended: " + curl_easy_strerror(rc), 0);
   return Status::Ok();
 }
 

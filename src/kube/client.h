@@ -1,10 +1,11 @@
 // A Kubernetes API client over libcurl, for the verbs this project uses.
 //
 // Contract
-// - Every call returns a Result; an API failure carries the HTTP status in Error::code (0 for
-//   transport failures) and a message naming the verb, the resource and the server's Status
-//   message. 403 messages spell out the RBAC rule that is missing; 401 says the credentials were
-//   rejected. Tokens never appear in messages or logs.
+// - Every call returns a Result; an API failure carries CodeFromHttp(status) in Error::code and
+//   the status in Error::http_status (0 and kUnavailable for transport failures; kBadResponse
+//   for a reply that is not the JSON asked for) and a message naming the verb, the resource and the
+//   server's Status message. 403 messages spell out the RBAC rule that is missing; 401 says the
+//   credentials were rejected. Tokens never appear in messages or logs.
 // - HTTP/2 when the server offers it by ALPN (libcurl's default for https), else HTTP/1.1.
 // - 429, 5xx and transport failures (connect, timeout, connection or HTTP/2 stream reset) are
 //   retried with exponential backoff and full jitter, honouring Retry-After, up to
@@ -14,8 +15,8 @@
 //   rotated tokens are picked up without a restart.
 // - Watch() streams one event per line from a chunked response; it returns when the server ends
 //   the stream, on error, when the callback returns false, or within ~1 s of `stop`. An expired
-//   resourceVersion is reported as an error with code 410 (whether the server says so with a 410
-//   response or with an ERROR event), so the caller relists.
+//   resourceVersion is reported as Code::kGone, http_status 410 (whether the server says so with a
+//   410 response or with an ERROR event), so the caller relists.
 // Thread-safe: calls from several threads are serialised per request handle.
 #pragma once
 

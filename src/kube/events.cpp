@@ -67,7 +67,8 @@ Status EventRecorder::Record(const ObjectRef& obj, const std::string& type,
   // this very create was stored by the API server whose answer was lost (a 5xx, a timeout or a
   // dropped connection after the commit) and the client retried. The Event is recorded. client-go's
   // recorder likewise does not treat AlreadyExists as a failure (tools/record/event.go).
-  if (!r && !(r.code() == 409 && r.message().find("already exists") != std::string::npos)) {
+  if (!r &&
+      !(r.code() == Code::kConflict && r.message().find("already exists") != std::string::npos)) {
     return r.error();
   }
   return Status::Ok();

@@ -60,7 +60,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   // configured (client-go judges expiry by the record's leaseDurationSeconds).
   const int lease_seconds = static_cast<int>((cfg_.lease_duration.count() + 999) / 1000);
   auto lease = client_->Get(kLeases, cfg_.ns, cfg_.name);
-  if (!lease && lease.code() == 404) {
+  if (!lease && lease.code() == Code::kNotFound) {
     json obj = {{"apiVersion", "coordination.k8s.io/v1"},
                 {"kind", "Lease"},
                 {"metadata", {{"name", cfg_.name}, {"namespace", cfg_.ns}}},
@@ -124,7 +124,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   auto updated = client_->Update(kLeases, cfg_.ns, cfg_.name, obj);
   std::lock_guard l(mu_);
   if (!updated) {
-    if (updated.code() != 409) {
+    if (updated.code() != Code::kConflict) {
       log::Warn("lease update failed",
                 {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", updated.message()}});
     }

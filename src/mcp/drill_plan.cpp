@@ -186,7 +186,7 @@ Result<DrillPlan> PlanDrill(const state::KeyValues& cur, const DrillRequest& req
   if (const auto* a = failover::ActiveOutage(outages, region, now)) {
     return Err("drill already running for region " + region + " (" + a->id + ", until " +
                    FormatTime(a->expires_at) + "); end it with end_regional_outage first",
-               409);
+               Code::kConflict);
   }
   DrillPlan p;
   p.failed_before = RegionListOf(cur, failover::kFailedRegionsKey);

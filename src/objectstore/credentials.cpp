@@ -52,9 +52,9 @@ void Backoff(int attempt) {
 
 Status ValidEndpoint(const std::string& what, const std::string& url) {
   auto u = ParseUrl(url);
-  if (!u) return Err(what + " \"" + RedactUrl(url) + "\": " + u.message(), 400);
+  if (!u) return Err(what + " \"" + RedactUrl(url) + "\": " + u.message(), Code::kInvalid);
   if (u->scheme != "http" && u->scheme != "https") {
-    return Err(what + " \"" + RedactUrl(url) + "\": want http:// or https://", 400);
+    return Err(what + " \"" + RedactUrl(url) + "\": want http:// or https://", Code::kInvalid);
   }
   return Status::Ok();
 }
@@ -77,12 +77,13 @@ bool ValidSessionName(const std::string& s) {
 Status ValidateWebIdentity(const WebIdentitySettings& s, const std::string& arn_key,
                            const std::string& session_key) {
   if (s.role_arn.rfind("arn:", 0) != 0) {
-    return Err(arn_key + " \"" + s.role_arn + "\" is not a role ARN (want arn:aws:iam::...)", 400);
+    return Err(arn_key + " \"" + s.role_arn + "\" is not a role ARN (want arn:aws:iam::...)",
+               Code::kInvalid);
   }
   if (!s.session_name.empty() && !ValidSessionName(s.session_name)) {
     return Err(session_key + " \"" + s.session_name +
                    "\" is not a valid session name (2-64 of letters, digits and +=,.@_-)",
-               400);
+               Code::kInvalid);
   }
   return ValidEndpoint("STS endpoint", s.sts_endpoint);
 }
@@ -105,7 +106,7 @@ constexpr size_t kMaxKeyBytes = 256;
 constexpr size_t kMaxTokenBytes = 16 * 1024;
 
 Status CheckCredentialValue(const std::string& what, const std::string& field, const std::string& v,
-                            size_t max, int code) {
+                            size_t max, Code code) {
   if (v.size() > max) {
     return Err(what + ": " + field + " is " + std::to_string(v.size()) + " bytes, more than " +
                    std::to_string(max),
@@ -128,7 +129,7 @@ struct CredentialFields {
 };
 
 Status CheckCredentials(const std::string& what, const sigv4::Credentials& c,
-                        CredentialFields names, int code) {
+                        CredentialFields names, Code code) {
   if (Status s = CheckCredentialValue(what, names.id, c.access_key_id, kMaxKeyBytes, code); !s) {
     return s;
   }
@@ -144,7 +145,7 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
                                                  bool expiration_required) {
   auto parsed = jsonget::Parse(body, what + ": response");
   if (!parsed || !parsed->is_object()) {
-    return Err(what + ": response is not a JSON object", 502);
+    return Err(what + ": response is not a JSON object", Code::kBadResponse);
   }
   const nlohmann::json& j = *parsed;
   // Every field is type-checked: a wrong type is an error naming it, never read as absent.
@@ -152,7 +153,8 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
   for (const char* k :
        {"Code", "Message", "AccessKeyId", "SecretAccessKey", "Token", "Expiration"}) {
     std::string v;
-    if (Status s = jsonget::OptString(j, k, &v); !s) return Err(what + ": " + s.message(), 502);
+    if (Status s = jsonget::OptString(j, k, &v); !s)
+      return Err(what + ": " + s.message(), Code::kBadResponse);
     fields[k] = v;
   }
   auto str = [&](const char* k) { return fields[k]; };
@@ -160,17 +162,17 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
   if (code && !code->is_null() && str("Code") != "Success") {
     return Err(what + ": Code \"" + Outside(str("Code")) + "\"" +
                    (str("Message").empty() ? "" : ": " + Outside(str("Message"))),
-               502);
+               Code::kBadResponse);
   }
   ExpiringCredentials c;
   c.credentials.access_key_id = str("AccessKeyId");
   c.credentials.secret_access_key = str("SecretAccessKey");
   c.credentials.session_token = str("Token");
   if (c.credentials.access_key_id.empty() || c.credentials.secret_access_key.empty()) {
-    return Err(what + ": response has no AccessKeyId/SecretAccessKey", 502);
+    return Err(what + ": response has no AccessKeyId/SecretAccessKey", Code::kBadResponse);
   }
-  if (Status s =
-          CheckCredentials(what, c.credentials, {"AccessKeyId", "SecretAccessKey", "Token"}, 502);
+  if (Status s = CheckCredentials(what, c.credentials, {"AccessKeyId", "SecretAccessKey", "Token"},
+                                  Code::kBadResponse);
       !s) {
     return s.error();
   }
@@ -178,11 +180,12 @@ Result<ExpiringCredentials> ParseJsonCredentials(const std::string& what, const 
   if (!exp.empty()) {
     WallTime t;
     if (!aws::ParseIso8601(exp, &t)) {
-      return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time", 502);
+      return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time",
+                 Code::kBadResponse);
     }
     c.expiration = t;
   } else if (expiration_required) {
-    return Err(what + ": response has no Expiration", 502);
+    return Err(what + ": response has no Expiration", Code::kBadResponse);
   }
   return c;
 }
@@ -211,13 +214,13 @@ Status CheckContainerHost(const std::string& url) {
   auto u = ParseUrl(url);
   if (!u) {
     return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + RedactUrl(url) + "\": " + u.message(),
-               400);
+               Code::kInvalid);
   }
   if (u->scheme == "https") return Status::Ok();
   if (u->scheme != "http") {
     return Err(
         "AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + RedactUrl(url) + "\": want http:// or https://",
-        400);
+        Code::kInvalid);
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -226,7 +229,7 @@ Status CheckContainerHost(const std::string& url) {
   if (int rc = getaddrinfo(u->host.c_str(), nullptr, &hints, &res); rc != 0) {
     return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": cannot resolve " + u->host +
                    ": " + gai_strerror(rc),
-               400);
+               Code::kInvalid);
   }
   bool ok = res != nullptr;
   for (addrinfo* p = res; p; p = p->ai_next)
@@ -236,7 +239,7 @@ Status CheckContainerHost(const std::string& url) {
     return Err("AWS_CONTAINER_CREDENTIALS_FULL_URI \"" + url + "\": host " + u->host +
                    " is not allowed over http (want https, or loopback, 169.254.170.2, "
                    "169.254.170.23 or fd00:ec2::23)",
-               400);
+               Code::kInvalid);
   }
   return Status::Ok();
 }
@@ -247,7 +250,7 @@ Result<int> PositiveIntEnv(const EnvLookup& env, const std::string& name, int de
   char* end = nullptr;
   const long n = std::strtol(v->c_str(), &end, 10);
   if (end == v->c_str() || *end != '\0' || n < 1 || n > 3600) {
-    return Err(name + " \"" + *v + "\": want a whole number from 1 to 3600", 400);
+    return Err(name + " \"" + *v + "\": want a whole number from 1 to 3600", Code::kInvalid);
   }
   return static_cast<int>(n);
 }
@@ -264,14 +267,14 @@ EnvLookup SystemEnv() {
 
 Result<sigv4::Credentials> EnvCredentialsProvider::Get() {
   auto id = env_("AWS_ACCESS_KEY_ID"), secret = env_("AWS_SECRET_ACCESS_KEY");
-  if (!id && !secret) return Err("AWS_ACCESS_KEY_ID is not set", 401);
+  if (!id && !secret) return Err("AWS_ACCESS_KEY_ID is not set", Code::kNotConfigured);
   if (!id || !secret) {
-    return Err("only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set", 400);
+    return Err("only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set", Code::kInvalid);
   }
   sigv4::Credentials c{*id, *secret, env_("AWS_SESSION_TOKEN").value_or("")};
   if (Status s = CheckCredentials(
           "environment", c, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
-          400);
+          Code::kInvalid);
       !s) {
     return s.error();
   }
@@ -303,7 +306,8 @@ Result<sigv4::Credentials> RefreshingCredentialsProvider::Get() {
   std::lock_guard l(mu_);
   const WallTime now = clock_.wall();
   if (r.ok() && r->expiration && *r->expiration <= now) {
-    r = Err("the source returned credentials that expired at " + FormatTime(*r->expiration), 502);
+    r = Err("the source returned credentials that expired at " + FormatTime(*r->expiration),
+            Code::kBadResponse);
   }
   if (r.ok()) {
     cached_ = std::move(*r);
@@ -331,7 +335,9 @@ Result<sigv4::Credentials> RefreshingCredentialsProvider::Get() {
     msg += " (the previous credentials expired at " + FormatTime(*cached_->expiration) + ")";
   }
   cached_.reset();
-  return Err(msg, r.code());
+  Error e = r.error();
+  e.message = msg;
+  return e;
 }
 
 std::optional<WallTime> RefreshingCredentialsProvider::CachedExpiration() const {
@@ -363,7 +369,7 @@ std::string WebIdentityCredentialsProvider::Name() const {
 Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
   // Re-read on every assume: the kubelet rotates the projected token.
   auto file = net::ReadTokenFile(s_.token_file);
-  if (!file) return Err("web identity token file: " + file.message(), 400);
+  if (!file) return Err("web identity token file: " + file.message(), Code::kInvalid);
   const std::string& token = *file;
   const std::string session = !s_.session_name.empty()
                                   ? s_.session_name
@@ -392,7 +398,8 @@ Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
     }
     if (r->status == 200) {
       auto sections = XmlElements(r->body, "Credentials");
-      if (sections.empty()) return Err(what + ": response has no <Credentials>", 502);
+      if (sections.empty())
+        return Err(what + ": response has no <Credentials>", Code::kBadResponse);
       ExpiringCredentials c;
       c.credentials.access_key_id = XmlFirst(sections[0], "AccessKeyId");
       c.credentials.secret_access_key = XmlFirst(sections[0], "SecretAccessKey");
@@ -402,16 +409,18 @@ Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
            {std::pair{"AccessKeyId", &c.credentials.access_key_id},
             std::pair{"SecretAccessKey", &c.credentials.secret_access_key},
             std::pair{"SessionToken", &c.credentials.session_token}}) {
-        if (value->empty()) return Err(what + ": response lacks " + field, 502);
+        if (value->empty()) return Err(what + ": response lacks " + field, Code::kBadResponse);
       }
       if (Status s = CheckCredentials(what, c.credentials,
-                                      {"AccessKeyId", "SecretAccessKey", "SessionToken"}, 502);
+                                      {"AccessKeyId", "SecretAccessKey", "SessionToken"},
+                                      Code::kBadResponse);
           !s) {
         return s.error();
       }
       WallTime t;
       if (!aws::ParseIso8601(exp, &t)) {
-        return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time", 502);
+        return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time",
+                   Code::kBadResponse);
       }
       c.expiration = t;
       return c;
@@ -422,17 +431,20 @@ Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
     if (!doc.empty()) text += " " + doc;
     const bool retryable = r->status >= 500 || r->status == 429 ||
                            code == "IDPCommunicationError" || code == "Throttling";
-    if (!retryable) return Err(text, r->status == 401 ? 403 : static_cast<int>(r->status));
+    if (!retryable) return HttpErr(text, static_cast<int>(r->status));
     last = text;
   }
-  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", 503);
+  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", Code::kUnavailable);
 }
 
 Result<sigv4::Credentials> EnvWebIdentityCredentialsProvider::Get() {
   auto arn = env_("AWS_ROLE_ARN"), file = env_("AWS_WEB_IDENTITY_TOKEN_FILE");
-  if (!arn && !file) return Err("AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE are not set", 401);
-  if (!arn) return Err("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not", 400);
-  if (!file) return Err("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not", 400);
+  if (!arn && !file)
+    return Err("AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE are not set", Code::kNotConfigured);
+  if (!arn)
+    return Err("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not", Code::kInvalid);
+  if (!file)
+    return Err("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not", Code::kInvalid);
   WebIdentitySettings s{*arn, *file, env_("AWS_ROLE_SESSION_NAME").value_or(""), StsEndpoint(env_),
                         "AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE"};
   if (auto st = ValidateWebIdentity(s, "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME"); !st) {
@@ -538,7 +550,7 @@ Result<sigv4::Credentials> ProfileCredentialsProvider::Get() {
                      " assumes a role with source_profile/credential_source, which agency-ha "
                      "does not support (use web_identity_token_file, static keys, or another "
                      "source of the chain)",
-                 400);
+                 Code::kInvalid);
     }
     const std::string region =
         env_("AWS_REGION").value_or(env_("AWS_DEFAULT_REGION").value_or(key("region")));
@@ -566,11 +578,11 @@ Result<sigv4::Credentials> ProfileCredentialsProvider::Get() {
     if (c.access_key_id.empty() || c.secret_access_key.empty()) {
       return Err(
           name + " in " + *file + " has only one of aws_access_key_id and aws_secret_access_key",
-          400);
+          Code::kInvalid);
     }
     if (Status s = CheckCredentials(
             name + " in " + *file, c,
-            {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"}, 400);
+            {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"}, Code::kInvalid);
         !s) {
       return s.error();
     }
@@ -581,10 +593,11 @@ Result<sigv4::Credentials> ProfileCredentialsProvider::Get() {
       return Err(name + " in " + *keys[unsupported].second + " uses " + unsupported +
                      ", which agency-ha does not support (export static or web identity "
                      "credentials instead)",
-                 400);
+                 Code::kInvalid);
     }
   }
-  return Err("no keys for " + name + " in " + credentials_file_ + " or " + config_file_, 401);
+  return Err("no keys for " + name + " in " + credentials_file_ + " or " + config_file_,
+             Code::kNotConfigured);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -606,7 +619,7 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
   if (!rel && !full) {
     return Err(
         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set",
-        401);
+        Code::kNotConfigured);
   }
   std::string url;
   if (rel) {
@@ -618,13 +631,13 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
   std::string auth;
   if (auto file = env_("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
     auto t = net::ReadTokenFile(*file);  // re-read each time: the agent's token is rotated
-    if (!t) return Err("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: " + t.message(), 400);
+    if (!t) return Err("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: " + t.message(), Code::kInvalid);
     auth = *t;
   } else if (auto tok = env_("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
     auth = Trim(*tok);
   }
   if (auth.find_first_of("\r\n") != std::string::npos) {
-    return Err("the container authorization token contains a line break", 400);
+    return Err("the container authorization token contains a line break", Code::kInvalid);
   }
   aws::HttpRequest req;
   req.url = url;
@@ -654,11 +667,11 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
         if (jsonget::GetString(*j, k, &v)) text += ": " + Outside(v);
     }
     if (r->status < 500 && r->status != 429) {
-      return Err(text, r->status == 401 ? 403 : static_cast<int>(r->status));
+      return HttpErr(text, static_cast<int>(r->status));
     }
     last = text;
   }
-  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", 503);
+  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", Code::kUnavailable);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -673,7 +686,7 @@ std::string ImdsCredentialsProvider::Name() const {
 
 Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
   if (auto d = env_("AWS_EC2_METADATA_DISABLED"); d && Lower(*d) == "true") {
-    return Err("disabled by AWS_EC2_METADATA_DISABLED=true", 401);
+    return Err("disabled by AWS_EC2_METADATA_DISABLED=true", Code::kNotConfigured);
   }
   std::string endpoint;
   if (auto e = env_("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
@@ -688,7 +701,8 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
     } else if (Lower(mode) == "ipv6") {
       endpoint = "http://[fd00:ec2::254]";
     } else {
-      return Err("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE \"" + mode + "\": want IPv4 or IPv6", 400);
+      return Err("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE \"" + mode + "\": want IPv4 or IPv6",
+                 Code::kInvalid);
     }
   }
   while (!endpoint.empty() && endpoint.back() == '/')
@@ -728,22 +742,23 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
     req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(kTokenTtlSeconds)}};
     const MonoTime asked = clock().mono();
     auto r = call(req);
-    if (!r) return Err(what + ": " + r.message() + " (not on EC2?)", 401);
+    if (!r) return Err(what + ": " + r.message() + " (not on EC2?)", Code::kNotConfigured);
     if (r->status == 403 || r->status == 404 || r->status == 405) {
       return Err(what + ": HTTP " + std::to_string(r->status) +
                      " for the session token (IMDSv2 unavailable; IMDSv1 is not used)",
-                 401);
+                 Code::kNotConfigured);
     }
     const std::string tok = Trim(r->body);
     if (r->status != 200 || tok.empty()) {
-      return Err(what + ": HTTP " + std::to_string(r->status) + " for the session token", 502);
+      return Err(what + ": HTTP " + std::to_string(r->status) + " for the session token",
+                 Code::kBadResponse);
     }
     // It goes into a request header: printable ASCII only (no CR/LF smuggling), bounded.
     if (tok.size() > 4096 || !std::all_of(tok.begin(), tok.end(), [](unsigned char ch) {
           return ch > 0x20 && ch < 0x7f;
         })) {
       return Err(what + ": the session token is not a printable ASCII word of at most 4096 bytes",
-                 502);
+                 Code::kBadResponse);
     }
     std::lock_guard l(mu_);
     token_ = tok;
@@ -768,12 +783,12 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
       req.url = endpoint + path;
       req.headers = {{"X-aws-ec2-metadata-token", tok}};
       auto r = call(req);
-      if (!r) return Err(what + ": " + r.message(), 503);
+      if (!r) return Err(what + ": " + r.message(), Code::kUnavailable);
       if (r->status != 401) return r;
       std::lock_guard l(mu_);
       token_.clear();
     }
-    return Err(what + ": HTTP 401 for " + path + " with a fresh session token", 502);
+    return Err(what + ": HTTP 401 for " + path + " with a fresh session token", Code::kBadResponse);
   };
 
   const std::string base = "/latest/meta-data/iam/security-credentials/";
@@ -781,10 +796,11 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
     auto list = get(base);
     if (!list) return list.error();
     if (list->status == 404) {
-      return Err(what + ": the instance has no IAM role (instance profile)", 401);
+      return Err(what + ": the instance has no IAM role (instance profile)", Code::kNotConfigured);
     }
     if (list->status != 200) {
-      return Err(what + ": HTTP " + std::to_string(list->status) + " listing the IAM role", 502);
+      return Err(what + ": HTTP " + std::to_string(list->status) + " listing the IAM role",
+                 Code::kBadResponse);
     }
     const std::string role = Trim(list->body.substr(0, list->body.find('\n')));
     // IAM role names: 1..64 of [A-Za-z0-9+=,.@_-]; it goes into the next URL.
@@ -793,7 +809,7 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
                  (ch != '\0' && std::strchr("+=,.@_-", ch) != nullptr);
         })) {
       return Err(what + ": no valid IAM role name in " + base + " (got \"" + Outside(role) + "\")",
-                 502);
+                 Code::kBadResponse);
     }
     {
       std::lock_guard l(mu_);
@@ -803,11 +819,12 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
     if (!creds) return creds.error();
     if (creds->status == 404) continue;  // the role changed between the two calls
     if (creds->status != 200) {
-      return Err(what + ": HTTP " + std::to_string(creds->status) + " for role " + role, 502);
+      return Err(what + ": HTTP " + std::to_string(creds->status) + " for role " + role,
+                 Code::kBadResponse);
     }
     return ParseJsonCredentials(what + " role " + role, creds->body, true);
   }
-  return Err(what + ": the IAM role disappeared while reading it", 502);
+  return Err(what + ": the IAM role disappeared while reading it", Code::kBadResponse);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -823,7 +840,7 @@ Result<sigv4::Credentials> ChainCredentialsProvider::Get() {
     auto& p = chain_[static_cast<size_t>(chosen)];
     auto c = p->Get();
     if (c.ok()) return c;
-    if (c.code() != 401) return Err(p->Name() + ": " + c.message(), c.code());
+    if (c.code() != Code::kNotConfigured) return Wrap(p->Name() + ": ", c.error());
     std::lock_guard l(mu_);
     if (chosen_ == chosen) chosen_ = -1;  // the source went away: search again
   }
@@ -835,8 +852,8 @@ Result<sigv4::Credentials> ChainCredentialsProvider::Get() {
   if (chosen >= 0) {  // another thread found one meanwhile
     auto& p = chain_[static_cast<size_t>(chosen)];
     auto c = p->Get();
-    if (c.ok() || c.code() != 401) {
-      return c.ok() ? c : Result<sigv4::Credentials>(Err(p->Name() + ": " + c.message(), c.code()));
+    if (c.ok() || c.code() != Code::kNotConfigured) {
+      return c.ok() ? c : Result<sigv4::Credentials>(Wrap(p->Name() + ": ", c.error()));
     }
   }
   std::string tried;
@@ -847,10 +864,10 @@ Result<sigv4::Credentials> ChainCredentialsProvider::Get() {
       chosen_ = static_cast<int>(i);
       return c;
     }
-    if (c.code() != 401) return Err(chain_[i]->Name() + ": " + c.message(), c.code());
+    if (c.code() != Code::kNotConfigured) return Wrap(chain_[i]->Name() + ": ", c.error());
     tried += "; " + chain_[i]->Name() + ": " + c.message();
   }
-  return Err("no AWS credentials found" + tried, 401);
+  return Err("no AWS credentials found" + tried, Code::kNotConfigured);
 }
 
 std::string ChainCredentialsProvider::Name() const {

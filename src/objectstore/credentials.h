@@ -28,14 +28,14 @@
 // use (a warning is logged, at most one attempt per 10 s); after expiry the error is returned.
 // Time comes from an injected Clock. Static sources (1, 2) re-read their source on every
 // Get(), so a rotated file or env is picked up; the chain remembers which provider answered.
-// Error code 401 means "this source is not configured" (the chain tries the next); any other
-// error stops the chain: a configured source that fails is reported, not skipped. Secrets
-// (keys, session tokens, web identity and authorization tokens) never appear in errors, logs or
-// Name().
-// Every source's answer is checked before use (they end up in request headers): JSON fields of
-// the wrong type, missing keys, values that are not one word of printable ASCII (control bytes,
-// CR/LF, bytes that are not ASCII) and oversized values (keys > 256 bytes, session tokens >
-// 16 KiB) are errors naming the field, never a throw.
+// Code::kNotConfigured means "this source is not configured" (the chain tries the next); any
+// other error stops the chain (a 401 from STS is kPermissionDenied, http_status 401): a configured
+// source that fails is reported, not skipped. Secrets (keys, session tokens, web identity and
+// authorization tokens) never appear in errors, logs or Name(). Every source's answer is checked
+// before use (they end up in request headers): JSON fields of the wrong type, missing keys, values
+// that are not one word of printable ASCII (control bytes, CR/LF, bytes that are not ASCII) and
+// oversized values (keys > 256 bytes, session tokens > 16 KiB) are errors naming the field, never a
+// throw.
 #pragma once
 
 #include <chrono>
@@ -58,7 +58,7 @@ EnvLookup SystemEnv();  // ::getenv; unset and empty both mean "not set"
 class CredentialsProvider {
  public:
   virtual ~CredentialsProvider() = default;
-  // Error code 401 when this source has no credentials (the chain then tries the next).
+  // Code::kNotConfigured when this source has no credentials (the chain then tries the next).
   virtual Result<sigv4::Credentials> Get() = 0;
   virtual std::string Name() const = 0;
 };

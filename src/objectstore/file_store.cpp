@@ -63,7 +63,7 @@ Result<int> OpenKeyDir(const std::string& root, const std::string& key, bool cre
   int dfd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
     const int e = errno;
-    return Err("cannot open " + root + ": " + ErrnoText(e), e == ENOENT ? 404 : 0);
+    return SysErr("cannot open " + root + ": " + ErrnoText(e), e);
   }
   size_t start = 0;
   for (;;) {
@@ -73,17 +73,17 @@ Result<int> OpenKeyDir(const std::string& root, const std::string& key, bool cre
     if (create && ::mkdirat(dfd, seg.c_str(), 0755) != 0 && errno != EEXIST) {
       const int e = errno;
       ::close(dfd);
-      return Err("cannot create directory " + key.substr(0, slash) + ": " + ErrnoText(e));
+      return SysErr("cannot create directory " + key.substr(0, slash) + ": " + ErrnoText(e), e);
     }
     const int next = OpenDirAt(dfd, seg);
     if (next < 0) {
       const int e = errno;
       const std::string why = WhyNotOpened(dfd, seg, e);
       ::close(dfd);
-      if (e == ENOENT) return Err(key.substr(0, slash) + ": no such directory", 404);
+      if (e == ENOENT) return SysErr(key.substr(0, slash) + ": no such directory", e);
       if (e == ENOTDIR && why == ErrnoText(e)) {
         return Err(key.substr(0, slash) + " is an object, not a directory of other keys",
-                   create ? 0 : 404);
+                   create ? Code::kUnknown : Code::kNotFound);
       }
       return Err(key.substr(0, slash) + " " + why);
     }
@@ -106,7 +106,7 @@ Result<int> OpenObject(const std::string& root, const std::string& key, struct s
     const int e = errno;
     const std::string why = WhyNotOpened(*dfd, name, e);
     ::close(*dfd);
-    if (e == ENOENT || e == ENOTDIR) return Err("no such object", 404);
+    if (e == ENOENT || e == ENOTDIR) return Err("no such object", Code::kNotFound);
     return Err("object file " + why);
   }
   ::close(*dfd);
@@ -117,7 +117,7 @@ Result<int> OpenObject(const std::string& root, const std::string& key, struct s
   }
   if (S_ISDIR(st->st_mode)) {
     ::close(fd);
-    return Err("no such object", 404);
+    return Err("no such object", Code::kNotFound);
   }
   if (!S_ISREG(st->st_mode)) {
     ::close(fd);
@@ -136,12 +136,15 @@ Result<uint64_t> AtomicWriteAt(int dfd, const std::string& dir, const std::strin
   const std::string tmp =
       ".aha~" + name + "." + std::to_string(::getpid()) + "." + std::to_string(g_tmp_counter++);
   int fd = ::openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0) return Err("cannot create temp file in " + dir + ": " + ErrnoText(errno));
+  if (fd < 0) {
+    const int e = errno;
+    return SysErr("cannot create temp file in " + dir + ": " + ErrnoText(e), e);
+  }
   auto fail = [&](const std::string& what) -> Result<uint64_t> {
     int e = errno;
     ::close(fd);
     ::unlinkat(dfd, tmp.c_str(), 0);
-    return Err(what + ": " + ErrnoText(e));
+    return SysErr(what + ": " + ErrnoText(e), e);
   };
   uint64_t total = 0;
   if (src_fd < 0) {
@@ -170,13 +173,13 @@ Result<uint64_t> AtomicWriteAt(int dfd, const std::string& dir, const std::strin
   if (::close(fd) != 0) {
     int e = errno;
     ::unlinkat(dfd, tmp.c_str(), 0);
-    return Err("close failed: " + ErrnoText(e));
+    return SysErr("close failed: " + ErrnoText(e), e);
   }
   if (::renameat(dfd, tmp.c_str(), dfd, name.c_str()) != 0) {
     int e = errno;
     ::unlinkat(dfd, tmp.c_str(), 0);
     if (e == EISDIR) return Err("a directory of other keys has this name");
-    return Err("rename failed: " + ErrnoText(e));
+    return SysErr("rename failed: " + ErrnoText(e), e);
   }
   if (durable) ::fsync(dfd);
   return total;
@@ -199,9 +202,12 @@ Result<uint64_t> AtomicWrite(const std::string& target, int src_fd, const std::s
   const std::string dir = fs::path(target).parent_path().string();
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Err("cannot create directory " + dir + ": " + ec.message());
+  if (ec) return SysErr("cannot create directory " + dir + ": " + ec.message(), ec.value());
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Err("cannot open directory " + dir + ": " + ErrnoText(errno));
+  if (dfd < 0) {
+    const int e = errno;
+    return SysErr("cannot open directory " + dir + ": " + ErrnoText(e), e);
+  }
   auto r =
       AtomicWriteAt(dfd, dir, fs::path(target).filename().string(), src_fd, data, durable, limit);
   ::close(dfd);
@@ -255,32 +261,35 @@ Stats FileObjectStore::stats() const {
 }
 
 Status FileObjectStore::Put(const std::string& key, const std::string& data) {
-  if (auto why = ValidateKey(key); !why.empty()) return Err(What("put", key) + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty())
+    return Err(What("put", key) + ": " + why, Code::kInvalid);
   ++requests_;
   auto r = AtomicWriteKey(root_, key, -1, &data);
-  if (!r) return Err(What("put", key) + ": " + r.message());
+  if (!r) return Wrap(What("put", key) + ": ", r.error());
   bytes_up_ += *r;
   return Status::Ok();
 }
 
 Status FileObjectStore::PutFile(const std::string& key, const std::string& path) {
-  if (auto why = ValidateKey(key); !why.empty()) return Err(What("put", key) + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty())
+    return Err(What("put", key) + ": " + why, Code::kInvalid);
   int src = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (src < 0) return Err(What("put", key) + ": cannot open " + path + ": " + ErrnoText(errno));
   ++requests_;
   auto r = AtomicWriteKey(root_, key, src, nullptr);
   ::close(src);
-  if (!r) return Err(What("put", key) + ": " + r.message());
+  if (!r) return Wrap(What("put", key) + ": ", r.error());
   bytes_up_ += *r;
   return Status::Ok();
 }
 
 Result<std::string> FileObjectStore::Get(const std::string& key) {
-  if (auto why = ValidateKey(key); !why.empty()) return Err(What("get", key) + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty())
+    return Err(What("get", key) + ": " + why, Code::kInvalid);
   ++requests_;
   struct stat st {};
   auto fd = OpenObject(root_, key, &st);
-  if (!fd) return Err(What("get", key) + ": " + fd.message(), fd.code());
+  if (!fd) return Wrap(What("get", key) + ": ", fd.error());
   if (static_cast<uint64_t>(st.st_size) > kMaxGetBytes) {
     ::close(*fd);
     return Err(What("get", key) + ": object of " + std::to_string(st.st_size) +
@@ -311,11 +320,12 @@ Result<std::string> FileObjectStore::Get(const std::string& key) {
 
 Status FileObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable,
                                   uint64_t expected_size) {
-  if (auto why = ValidateKey(key); !why.empty()) return Err(What("get", key) + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty())
+    return Err(What("get", key) + ": " + why, Code::kInvalid);
   ++requests_;
   struct stat st {};
   auto src = OpenObject(root_, key, &st);
-  if (!src) return Err(What("get", key) + ": " + src.message(), src.code());
+  if (!src) return Wrap(What("get", key) + ": ", src.error());
   if (expected_size != kAnySize && static_cast<uint64_t>(st.st_size) != expected_size) {
     ::close(*src);
     return Err(What("get", key) + ": size mismatch: the object has " + std::to_string(st.st_size) +
@@ -323,18 +333,19 @@ Status FileObjectStore::GetToFile(const std::string& key, const std::string& pat
   }
   auto r = AtomicWrite(fs::absolute(path).string(), *src, nullptr, durable, expected_size);
   ::close(*src);
-  if (!r) return Err(What("get", key) + ": writing " + path + ": " + r.message());
+  if (!r) return Wrap(What("get", key) + ": writing " + path + ": ", r.error());
   bytes_down_ += *r;
   return Status::Ok();
 }
 
 Result<bool> FileObjectStore::Exists(const std::string& key) {
-  if (auto why = ValidateKey(key); !why.empty()) return Err(What("exists", key) + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty())
+    return Err(What("exists", key) + ": " + why, Code::kInvalid);
   ++requests_;
   std::string name;
   auto dfd = OpenKeyDir(root_, key, /*create=*/false, &name);
   if (!dfd) {
-    if (dfd.code() == 404) return false;
+    if (dfd.code() == Code::kNotFound) return false;
     return Err(What("exists", key) + ": " + dfd.message());
   }
   struct stat st {};
@@ -348,7 +359,7 @@ Result<bool> FileObjectStore::Exists(const std::string& key) {
 
 Result<std::vector<ObjectInfo>> FileObjectStore::List(const std::string& prefix) {
   if (auto why = ValidatePrefix(prefix); !why.empty()) {
-    return Err(What("list", prefix) + ": " + why, 400);
+    return Err(What("list", prefix) + ": " + why, Code::kInvalid);
   }
   ++requests_;
   std::vector<ObjectInfo> out;
@@ -361,7 +372,7 @@ Result<std::vector<ObjectInfo>> FileObjectStore::List(const std::string& prefix)
     std::string name;
     auto dfd = OpenKeyDir(root_, base + "/_", /*create=*/false, &name);
     if (!dfd) {
-      if (dfd.code() == 404) return out;
+      if (dfd.code() == Code::kNotFound) return out;
       return Err(What("list", prefix) + ": " + dfd.message());
     }
     ::close(*dfd);
@@ -386,12 +397,13 @@ Result<std::vector<ObjectInfo>> FileObjectStore::List(const std::string& prefix)
 }
 
 Status FileObjectStore::Delete(const std::string& key) {
-  if (auto why = ValidateKey(key); !why.empty()) return Err(What("delete", key) + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty())
+    return Err(What("delete", key) + ": " + why, Code::kInvalid);
   ++requests_;
   std::string name;
   auto dfd = OpenKeyDir(root_, key, /*create=*/false, &name);
   if (!dfd) {
-    if (dfd.code() == 404) return Status::Ok();
+    if (dfd.code() == Code::kNotFound) return Status::Ok();
     return Err(What("delete", key) + ": " + dfd.message());
   }
   if (::unlinkat(*dfd, name.c_str(), 0) != 0 && errno != ENOENT && errno != ENOTDIR) {
@@ -415,15 +427,16 @@ Result<Versioned> FileObjectStore::GetVersioned(const std::string& key) {
 
 Result<std::string> FileObjectStore::PutIf(const std::string& key, const std::string& data,
                                            const std::string& if_match) {
-  if (auto why = ValidateKey(key); !why.empty()) return Err(What("put-if", key) + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty())
+    return Err(What("put-if", key) + ": " + why, Code::kInvalid);
   auto lock = StoreLock::Acquire(root_);
   if (!lock) return Err(What("put-if", key) + ": " + lock.message());
   // The current version, read without counting a request: one PutIf is one request, as on S3.
-  Result<Versioned> current = Err("no such object", 404);
+  Result<Versioned> current = Err("no such object", Code::kNotFound);
   {
     struct stat st {};
     auto fd = OpenObject(root_, key, &st);  // no symlink followed, a regular file only
-    if (!fd && fd.code() != 404) return Err(What("put-if", key) + ": " + fd.message());
+    if (!fd && fd.code() != Code::kNotFound) return Err(What("put-if", key) + ": " + fd.message());
     if (fd) {
       std::string bytes;
       char buf[65536];
@@ -448,20 +461,20 @@ Result<std::string> FileObjectStore::PutIf(const std::string& key, const std::st
   }
   if (if_match.empty() && current) {
     return Err(What("put-if", key) + ": precondition failed: the object exists (If-None-Match: *)",
-               412);
+               Code::kPreconditionFailed);
   }
   if (!if_match.empty() && !current) {
     return Err(What("put-if", key) + ": precondition failed: the object does not exist (If-Match)",
-               412);
+               Code::kPreconditionFailed);
   }
   if (!if_match.empty() && current->version != if_match) {
     return Err(What("put-if", key) + ": precondition failed: version " + current->version +
                    " is not " + if_match + " (If-Match)",
-               412);
+               Code::kPreconditionFailed);
   }
   ++requests_;
   auto r = AtomicWriteKey(root_, key, -1, &data);
-  if (!r) return Err(What("put-if", key) + ": " + r.message());
+  if (!r) return Wrap(What("put-if", key) + ": ", r.error());
   bytes_up_ += *r;
   return sigv4::Sha256Hex(data);
 }

@@ -155,6 +155,7 @@ struct Transfer {
   uint64_t mem_limit = UINT64_MAX;  // cap on sink_mem
   uint64_t expected = UINT64_MAX;   // exact size wanted in sink_fd (kAnySize: any)
   bool sink_error = false;
+  int sink_errno = 0;      // errno of the failed write
   std::string refused;     // why the body was refused (too big, size mismatch): not retried
   bool error_cut = false;  // a non-2xx body was cut at kMaxErrorBody (the response still counts)
   bool headers_cut = false;
@@ -255,6 +256,7 @@ size_t WriteBody(char* p, size_t size, size_t n, void* ud) {
     if (w < 0) {
       if (errno == EINTR) continue;
       t->sink_error = true;
+      t->sink_errno = errno;
       return 0;  // aborts the transfer
     }
     off += static_cast<size_t>(w);
@@ -347,10 +349,12 @@ struct S3ObjectStore::Impl {
     } else if (code.empty() && r.status == 403) {
       text += " (access denied; check the credentials from " + s.cfg_.credentials->Name() + ")";
     }
-    // Code 404 means "no such object" (store.h); a missing bucket is a configuration error.
+    // kNotFound means "no such object" (store.h); a missing bucket is a configuration error.
     const bool no_bucket =
         code == "NoSuchBucket" || (code.empty() && r.status == 404 && c.object.empty());
-    return Err(text, no_bucket ? 0 : static_cast<int>(r.status));
+    Error e = HttpErr(text, static_cast<int>(r.status));
+    if (no_bucket) e.code = Code::kUnknown;
+    return e;
   }
 
   static Result<Response> Do(S3ObjectStore& s, const Call& c) {
@@ -362,7 +366,7 @@ struct S3ObjectStore::Impl {
     std::string url = s.scheme_ + "://" + s.host_header_ + canonical_uri;
     if (!c.query.empty()) url += "?" + sigv4::CanonicalQuery(c.query);
     std::string last_error;
-    int last_code = 0;
+    int last_status = 0;  // 0: a transport error or timeout
     // The operation's deadline: operation_timeout plus the size allowance of its known bytes
     // (upload, expected download or the in-memory cap); each attempt gets at most what is left.
     using Clock = std::chrono::steady_clock;
@@ -381,7 +385,9 @@ struct S3ObjectStore::Impl {
     };
     for (int attempt = 1; attempt <= s.cfg_.max_attempts; ++attempt) {
       auto creds = s.cfg_.credentials->Get();
-      if (!creds) return Err(What(s, c) + ": credentials: " + creds.message(), 401);
+      if (!creds) {
+        return Err(What(s, c) + ": credentials: " + creds.message(), Code::kPermissionDenied);
+      }
       KeyValues headers = {{"host", s.host_header_}};
       headers.insert(headers.end(), c.headers.begin(), c.headers.end());
       sigv4::Request req{c.method, canonical_uri, c.query, headers, c.payload_hash};
@@ -425,7 +431,8 @@ struct S3ObjectStore::Impl {
       if (c.sink_mem) c.sink_mem->clear();
       if (c.sink_fd >= 0) {
         if (::ftruncate(c.sink_fd, 0) != 0 || ::lseek(c.sink_fd, 0, SEEK_SET) != 0) {
-          return Err(What(s, c) + ": cannot truncate the download file: " + ErrnoText(errno));
+          const int e = errno;
+          return SysErr(What(s, c) + ": cannot truncate the download file: " + ErrnoText(e), e);
         }
       }
       if (c.method == "HEAD") {
@@ -458,7 +465,8 @@ struct S3ObjectStore::Impl {
       curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
       std::chrono::milliseconds retry_after{0};
       if (t.sink_error) {
-        return Err(What(s, c) + ": writing the download failed: " + ErrnoText(errno));
+        return SysErr(What(s, c) + ": writing the download failed: " + ErrnoText(t.sink_errno),
+                      t.sink_errno);
       }
       if (!t.refused.empty()) return Err(What(s, c) + ": " + t.refused);  // not retried
       if (t.headers_cut) {
@@ -475,11 +483,11 @@ struct S3ObjectStore::Impl {
                      " (deadline: " + secs(s.cfg_.request_timeout) + " + size at " +
                      std::to_string(rate >> 10) + " KiB/s; " + std::to_string(t.received) +
                      " bytes received) (" + s.scheme_ + "://" + s.host_header_ + ")";
-        last_code = 0;
+        last_status = 0;
       } else if (rc != CURLE_OK) {
         last_error = What(s, c) + ": " + curl_easy_strerror(rc) + " (" + s.scheme_ + "://" +
                      s.host_header_ + ")";
-        last_code = 0;
+        last_status = 0;
         if (!net::RetryableTransport(rc)) return Err(last_error);
       } else {
         Response r;
@@ -490,7 +498,7 @@ struct S3ObjectStore::Impl {
         r.received = t.received;
         if (!net::RetryableStatus(status)) return r;
         last_error = S3Error(s, c, r).message;
-        last_code = static_cast<int>(status);
+        last_status = static_cast<int>(status);
         if (auto it = r.headers.find("retry-after"); it != r.headers.end()) {
           retry_after = net::ParseRetryAfter(it->second, SystemClock::instance().wall())
                             .value_or(std::chrono::milliseconds(0));
@@ -500,17 +508,18 @@ struct S3ObjectStore::Impl {
       const auto wait =
           net::BackoffDelay({s.cfg_.backoff_base, s.cfg_.backoff_max}, attempt, retry_after);
       if (Clock::now() + wait >= op_deadline) {
-        return Err(last_error + " (gave up after " + std::to_string(attempt) +
-                       " attempt(s): the operation's deadline of " +
-                       secs(std::chrono::duration_cast<std::chrono::milliseconds>(op_deadline -
-                                                                                  op_start)) +
-                       " passed)",
-                   last_code);
+        return HttpErr(last_error + " (gave up after " + std::to_string(attempt) +
+                           " attempt(s): the operation's deadline of " +
+                           secs(std::chrono::duration_cast<std::chrono::milliseconds>(op_deadline -
+                                                                                      op_start)) +
+                           " passed)",
+                       last_status);
       }
       std::this_thread::sleep_for(wait);
     }
-    return Err(last_error + " (gave up after " + std::to_string(s.cfg_.max_attempts) + " attempts)",
-               last_code);
+    return HttpErr(
+        last_error + " (gave up after " + std::to_string(s.cfg_.max_attempts) + " attempts)",
+        last_status);
   }
 
   static Status PutBody(S3ObjectStore& s, const std::string& key, const Body& body,
@@ -583,7 +592,7 @@ Stats S3ObjectStore::stats() const {
 
 Status S3ObjectStore::Put(const std::string& key, const std::string& data) {
   if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": put \"" + key + "\": " + why, 400);
+    return Err(Describe() + ": put \"" + key + "\": " + why, Code::kInvalid);
   }
   Body b{data.data(), -1, 0, data.size()};
   return Impl::PutBody(*this, key, b, sigv4::Sha256Raw(data), Md5Raw(data.data(), data.size()));
@@ -591,7 +600,7 @@ Status S3ObjectStore::Put(const std::string& key, const std::string& data) {
 
 Status S3ObjectStore::PutFile(const std::string& key, const std::string& path) {
   const std::string what = Describe() + ": put \"" + key + "\"";
-  if (auto why = ValidateKey(key); !why.empty()) return Err(what + ": " + why, 400);
+  if (auto why = ValidateKey(key); !why.empty()) return Err(what + ": " + why, Code::kInvalid);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Err(what + ": cannot open " + path + ": " + ErrnoText(errno));
   struct stat st {};
@@ -758,7 +767,7 @@ Status S3ObjectStore::Impl::Multipart(S3ObjectStore& s, const std::string& key, 
 
 Result<std::string> S3ObjectStore::Get(const std::string& key) {
   if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": get \"" + key + "\": " + why, 400);
+    return Err(Describe() + ": get \"" + key + "\": " + why, Code::kInvalid);
   }
   std::string data;
   Impl::Call c{"get", key,
@@ -769,7 +778,7 @@ Result<std::string> S3ObjectStore::Get(const std::string& key) {
   auto r = Impl::Do(*this, c);
   if (!r) return r.error();
   if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
-    return Err(Impl::What(*this, c) + ": no such object", 404);
+    return Err(Impl::What(*this, c) + ": no such object", Code::kNotFound);
   }
   if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
   if (auto it = r->headers.find("x-amz-checksum-sha256");
@@ -783,7 +792,7 @@ Result<std::string> S3ObjectStore::Get(const std::string& key) {
 Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path, bool durable,
                                 uint64_t expected_size) {
   if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": get \"" + key + "\": " + why, 400);
+    return Err(Describe() + ": get \"" + key + "\": " + why, Code::kInvalid);
   }
   namespace fs = std::filesystem;
   const fs::path target = fs::absolute(path);
@@ -797,7 +806,10 @@ Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path,
                "GET", ObjectName(key),
                {},    {{"x-amz-checksum-mode", "ENABLED"}},
                {},    sigv4::kEmptySha256};
-  if (fd < 0) return Err(Impl::What(*this, c) + ": cannot create " + tmp + ": " + ErrnoText(errno));
+  if (fd < 0) {
+    const int e = errno;
+    return SysErr(Impl::What(*this, c) + ": cannot create " + tmp + ": " + ErrnoText(e), e);
+  }
   c.sink_fd = fd;
   c.hash_response = true;
   c.expected_size = expected_size;
@@ -809,7 +821,7 @@ Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path,
   };
   if (!r) return fail(r.error());
   if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
-    return fail(Err(Impl::What(*this, c) + ": no such object", 404));
+    return fail(Err(Impl::What(*this, c) + ": no such object", Code::kNotFound));
   }
   if (r->status / 100 != 2) return fail(Impl::S3Error(*this, c, *r));
   if (expected_size != kAnySize && r->received != expected_size) {
@@ -822,20 +834,21 @@ Status S3ObjectStore::GetToFile(const std::string& key, const std::string& path,
     return fail(Err(Impl::What(*this, c) + ": SHA-256 mismatch: the download is corrupt"));
   }
   if (durable && ::fsync(fd) != 0) {
-    return fail(Err(Impl::What(*this, c) + ": fsync: " + ErrnoText(errno)));
+    const int e = errno;
+    return fail(SysErr(Impl::What(*this, c) + ": fsync: " + ErrnoText(e), e));
   }
   ::close(fd);
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
-    return Err(Impl::What(*this, c) + ": rename to " + path + ": " + ErrnoText(e));
+    return SysErr(Impl::What(*this, c) + ": rename to " + path + ": " + ErrnoText(e), e);
   }
   return Status::Ok();
 }
 
 Result<bool> S3ObjectStore::Exists(const std::string& key) {
   if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": exists \"" + key + "\": " + why, 400);
+    return Err(Describe() + ": exists \"" + key + "\": " + why, Code::kInvalid);
   }
   Impl::Call c{"exists", key, "HEAD", ObjectName(key), {}, {}, {}, sigv4::kEmptySha256};
   auto r = Impl::Do(*this, c);
@@ -853,7 +866,7 @@ Result<bool> S3ObjectStore::Exists(const std::string& key) {
 
 Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix) {
   if (auto why = ValidatePrefix(prefix); !why.empty()) {
-    return Err(Describe() + ": list \"" + prefix + "\": " + why, 400);
+    return Err(Describe() + ": list \"" + prefix + "\": " + why, Code::kInvalid);
   }
   const std::string strip = cfg_.prefix.empty() ? "" : cfg_.prefix + "/";
   const std::string full = strip + prefix;
@@ -925,7 +938,7 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::List(const std::string& prefix) {
 
 Status S3ObjectStore::Delete(const std::string& key) {
   if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": delete \"" + key + "\": " + why, 400);
+    return Err(Describe() + ": delete \"" + key + "\": " + why, Code::kInvalid);
   }
   Impl::Call c{"delete", key, "DELETE", ObjectName(key), {}, {}, {}, sigv4::kEmptySha256};
   auto r = Impl::Do(*this, c);
@@ -937,7 +950,7 @@ Status S3ObjectStore::Delete(const std::string& key) {
 
 Result<Versioned> S3ObjectStore::GetVersioned(const std::string& key) {
   if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": get \"" + key + "\": " + why, 400);
+    return Err(Describe() + ": get \"" + key + "\": " + why, Code::kInvalid);
   }
   Versioned v;
   Impl::Call c{"get", key,
@@ -948,7 +961,7 @@ Result<Versioned> S3ObjectStore::GetVersioned(const std::string& key) {
   auto r = Impl::Do(*this, c);
   if (!r) return r.error();
   if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
-    return Err(Impl::What(*this, c) + ": no such object", 404);
+    return Err(Impl::What(*this, c) + ": no such object", Code::kNotFound);
   }
   if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
   if (auto it = r->headers.find("x-amz-checksum-sha256");
@@ -958,7 +971,8 @@ Result<Versioned> S3ObjectStore::GetVersioned(const std::string& key) {
   }
   auto it = r->headers.find("etag");
   if (it == r->headers.end() || it->second.empty()) {
-    return Err(Impl::What(*this, c) + ": no ETag in the reply: cannot read a version", 501);
+    return Err(Impl::What(*this, c) + ": no ETag in the reply: cannot read a version",
+               Code::kUnsupported);
   }
   v.version = it->second;
   return v;
@@ -967,7 +981,7 @@ Result<Versioned> S3ObjectStore::GetVersioned(const std::string& key) {
 Result<std::string> S3ObjectStore::PutIf(const std::string& key, const std::string& data,
                                          const std::string& if_match) {
   if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": put-if \"" + key + "\": " + why, 400);
+    return Err(Describe() + ": put-if \"" + key + "\": " + why, Code::kInvalid);
   }
   const std::string sha = sigv4::Sha256Raw(data);
   Impl::Call c{"put-if",
@@ -991,15 +1005,16 @@ Result<std::string> S3ObjectStore::PutIf(const std::string& key, const std::stri
   if (r->status == 412 || (r->status == 409 && code == "ConditionalRequestConflict") ||
       (r->status == 404 && !if_match.empty() && code != "NoSuchBucket")) {
     Error e = Impl::S3Error(*this, c, *r);
-    return Err(e.message + " (precondition failed: " +
-                   (if_match.empty() ? std::string("If-None-Match: *") : "If-Match: " + if_match) +
-                   ")",
-               412);
+    e.message += " (precondition failed: " +
+                 (if_match.empty() ? std::string("If-None-Match: *") : "If-Match: " + if_match) +
+                 ")";
+    e.code = Code::kPreconditionFailed;
+    return e;
   }
   if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
   auto it = r->headers.find("etag");
   if (it == r->headers.end() || it->second.empty()) {
-    return Err(Impl::What(*this, c) + ": no ETag in the reply", 501);
+    return Err(Impl::What(*this, c) + ": no ETag in the reply", Code::kUnsupported);
   }
   return it->second;
 }

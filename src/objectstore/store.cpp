@@ -3,44 +3,48 @@
 namespace aha::objectstore {
 
 Result<Versioned> ObjectStore::GetVersioned(const std::string& key) {
-  return Err(Describe() + ": GetVersioned " + key + ": conditional requests not supported", 501);
+  return Err(Describe() + ": GetVersioned " + key + ": conditional requests not supported",
+             Code::kUnsupported);
 }
 
 Result<std::string> ObjectStore::PutIf(const std::string& key, const std::string&,
                                        const std::string&) {
-  return Err(Describe() + ": PutIf " + key + ": conditional writes not supported", 501);
+  return Err(Describe() + ": PutIf " + key + ": conditional writes not supported",
+             Code::kUnsupported);
 }
 
 Status ProbeConditionalWrites(ObjectStore& store, const std::string& key) {
   (void)store.Delete(key);
   auto first = store.PutIf(key, "probe-1", "");
   if (!first) {
-    if (first.code() == 501) {
-      return Err(store.Describe() + ": conditional writes unavailable: " + first.message(), 501);
+    if (first.code() == Code::kUnsupported) {
+      return Err(store.Describe() + ": conditional writes unavailable: " + first.message(),
+                 Code::kUnsupported);
     }
     // Unreachable, denied, ...: not a verdict on conditional writes; the caller may retry.
     return Err("probing conditional writes: " + first.message(),
-               first.code() == 412 ? 409 : first.code());
+               first.code() == Code::kPreconditionFailed ? Code::kConflict : first.code());
   }
   auto again = store.PutIf(key, "probe-2", "");
   auto wrong = store.PutIf(key, "probe-3", *first + "-not-the-tag");
   (void)store.Delete(key);
   for (const auto* r : {&again, &wrong}) {
-    if (!r->ok() && r->code() != 412) {
-      return Err("probing conditional writes: " + r->message(), r->code() == 501 ? 503 : r->code());
+    if (!r->ok() && r->code() != Code::kPreconditionFailed) {
+      return Err("probing conditional writes: " + r->message(),
+                 r->code() == Code::kUnsupported ? Code::kUnavailable : r->code());
     }
   }
-  if (again || again.code() != 412) {
+  if (again || again.code() != Code::kPreconditionFailed) {
     return Err(store.Describe() +
                    ": the remote ignored If-None-Match (a create over an existing "
                    "object succeeded); it cannot fence writers, refusing to write to it",
-               501);
+               Code::kUnsupported);
   }
-  if (wrong || wrong.code() != 412) {
+  if (wrong || wrong.code() != Code::kPreconditionFailed) {
     return Err(store.Describe() +
                    ": the remote ignored If-Match (a write with a stale version "
                    "succeeded); it cannot fence writers, refusing to write to it",
-               501);
+               Code::kUnsupported);
   }
   return Status::Ok();
 }

@@ -9,7 +9,7 @@
 // - PutFile streams from a local file (memory bounded regardless of size); implementations may
 //   split large files (S3 multipart, parts uploaded in parallel). The object's SHA-256 is checked
 //   end to end where the backend allows (S3: x-amz-checksum-sha256).
-// - Get / GetToFile return Error code 404 when the key does not exist.
+// - Get / GetToFile return Code::kNotFound when the key does not exist.
 // - Hostile or broken remotes are bounded: Get holds at most kMaxGetBytes in memory (S3:
 //   S3Config::max_response_bytes) and fails naming the key and the cap beyond it; GetToFile with
 //   an expected_size never writes more than that many bytes and fails (no 404) when the object
@@ -28,14 +28,14 @@
 //   GetVersioned returns the object with an opaque version tag (S3: the ETag); PutIf replaces
 //   the object only when its current version tag equals `if_match`, or, with `if_match` empty,
 //   only when the key does not exist (S3 If-Match / If-None-Match: *). A failed precondition is
-//   Error code 412, and nothing is written. The check and the write are one atomic step against
-//   every other PutIf on the same key (S3 enforces this server-side; file:// under a lock).
-//   The returned tag is the new version's. Stores that cannot enforce preconditions return code
-//   501 from PutIf; ProbeConditionalWrites (below) tells a remote that silently ignores them.
-//   A 412 may also answer a PutIf that did land, when its reply was lost and the request was
-//   retried: callers re-read after a 412 and recognise their own write.
-//   Tags: file:// the hex SHA-256 of the content; s3:// the ETag as sent (quoted MD5 for single
-//   PUTs). Equal content may give an equal tag on both.
+//   Code::kPreconditionFailed, and nothing is written. The check and the write are one atomic step
+//   against every other PutIf on the same key (S3 enforces this server-side; file:// under a lock).
+//   The returned tag is the new version's. Stores that cannot enforce preconditions return
+//   kUnsupported from PutIf; ProbeConditionalWrites (below) tells a remote that silently ignores
+//   them. A kPreconditionFailed may also answer a PutIf that did land, when its reply was lost and
+//   the request was retried: callers re-read after one and recognise their own write. Tags: file://
+//   the hex SHA-256 of the content; s3:// the ETag as sent (quoted MD5 for single PUTs). Equal
+//   content may give an equal tag on both.
 #pragma once
 
 #include <cstdint>
@@ -84,7 +84,7 @@ class ObjectStore {
   virtual Result<bool> Exists(const std::string& key) = 0;
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix) = 0;
   virtual Status Delete(const std::string& key) = 0;
-  // Conditional read/write (see the contract above). Defaults: unsupported (code 501).
+  // Conditional read/write (see the contract above). Defaults: unsupported (kUnsupported).
   virtual Result<Versioned> GetVersioned(const std::string& key);
   virtual Result<std::string> PutIf(const std::string& key, const std::string& data,
                                     const std::string& if_match);
@@ -94,9 +94,9 @@ class ObjectStore {
 
 // Checks that `store` really enforces PutIf preconditions (a remote that ignores If-Match would
 // make fencing silently unsafe): creates `key` with if_match "", expects a second create and a
-// write with a wrong tag to fail with 412, then deletes `key`. Ok; code 501 when the remote
-// does not enforce them (refuse it for writing); any other code when the probe could not tell
-// (unreachable remote, denied request, a concurrent probe: try again later).
+// write with a wrong tag to fail with kPreconditionFailed, then deletes `key`. Ok; kUnsupported
+// when the remote does not enforce them (refuse it for writing); any other code when the probe
+// could not tell (unreachable remote, denied request, a concurrent probe: try again later).
 Status ProbeConditionalWrites(ObjectStore& store, const std::string& key);
 
 // Empty when `key` is valid; otherwise why not.

@@ -38,7 +38,7 @@ Result<Current> CurrentTree(const ApplyOptions& opts, HashCache* cache) {
   so.exclude.push_back(opts.state_dir);
   so.pin_budget = 0;
   auto cap = CaptureTree(opts.dir, cache, so);
-  if (!cap) return Err("reading " + opts.dir + ": " + cap.message(), cap.code());
+  if (!cap) return Wrap("reading " + opts.dir + ": ", cap.error());
   Current out;
   for (auto& f : cap->files)
     out.files.emplace(f.path, std::move(f));
@@ -203,7 +203,11 @@ Status FetchIntoStaging(const Record& record, std::vector<FileEntry> fetch,
   mo.cancelled = opts.cancelled;
   mo.parallelism = opts.parallelism;
   auto m = Materialize(need, remotes, staging.tree, staging.download + "/blob", mo);
-  if (!m) return Err(m.message() + "; " + opts.dir + " unchanged", m.code());
+  if (!m) {
+    Error e = m.error();
+    e.message += "; " + opts.dir + " unchanged";
+    return e;
+  }
   rep->fetched = m->blobs_fetched;
   rep->bytes_fetched = m->bytes_fetched;
   rep->copied = m->copied;
@@ -236,7 +240,7 @@ Status PlaceFiles(const std::vector<FileEntry>& fetched, const fs::path& root,
     const fs::path src = fs::path(staging.tree) / f->path;
     if (::rename(src.c_str(), dst.c_str()) != 0) {
       const int e = errno;
-      return Err("rename " + src.string() + " -> " + dst.string() + ": " + ErrnoText(e), e);
+      return SysErr("rename " + src.string() + " -> " + dst.string() + ": " + ErrnoText(e), e);
     }
     rep->written++;
   }
@@ -262,7 +266,7 @@ Status PlaceSymlinks(const Record& record, const std::map<std::string, SymlinkEn
     ::unlink(tmp.c_str());
     if (::symlink(l.target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), dst.c_str()) != 0) {
       const int e = errno;
-      return Err("symlink " + Printable(l.path) + ": " + ErrnoText(e), e);
+      return SysErr("symlink " + Printable(l.path) + ": " + ErrnoText(e), e);
     }
     struct timespec ts[2];
     ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(l.mtime_ns / 1000000000LL);
@@ -333,10 +337,10 @@ Status RecordApplied(const Record& record, const fs::path& root, const ApplyOpti
   ls.restored_from = record.id;
   ls.cache = std::move(fresh);
   if (Status s = WriteFileAtomic(AppliedPath(opts.state_dir), RecordToJson(record)); !s) {
-    return Err("writing the applied record: " + s.message(), s.code());
+    return Wrap("writing the applied record: ", s.error());
   }
   if (Status s = SaveLocalState(opts.state_dir, ls); !s) {
-    return Err("writing lineage state: " + s.message(), s.code());
+    return Wrap("writing lineage state: ", s.error());
   }
   return SyncFilesystemOf(opts.dir);
 }

@@ -259,13 +259,13 @@ struct Opened {
   }
 };
 
-// Usage errors (code 2) name the flag and the value.
+// Usage errors (Code::kInvalid) name the flag and the value.
 Result<Opened> OpenAll(const RemoteArgs& a) {
   Opened o;
   std::vector<config::RemoteConfig> rcs;
   if (!a.config.empty()) {
     auto cfg = config::LoadReplicationConfig(a.config);
-    if (!cfg) return Err("--config " + a.config + ": " + cfg.message(), 2);
+    if (!cfg) return Err("--config " + a.config + ": " + cfg.message(), Code::kInvalid);
     o.region = cfg->region;
     rcs = cfg->remotes;
   }
@@ -274,34 +274,36 @@ Result<Opened> OpenAll(const RemoteArgs& a) {
     rcs.clear();
     for (const auto& url : a.remotes) {
       if (auto why = config::ValidateRemoteUrl(url); !why.empty()) {
-        return Err("--remote \"" + RedactUrl(url) + "\": " + why, 2);
+        return Err("--remote \"" + RedactUrl(url) + "\": " + why, Code::kInvalid);
       }
       config::RemoteConfig rc;
       rc.url = url;
       rcs.push_back(rc);
     }
   }
-  if (rcs.empty()) return Err("--remote (or --config) is required", 2);
-  if (o.region.empty()) return Err("--region (or --config) is required", 2);
+  if (rcs.empty()) return Err("--remote (or --config) is required", Code::kInvalid);
+  if (o.region.empty()) return Err("--region (or --config) is required", Code::kInvalid);
   if (!config::IsDns1123Label(o.region)) {
-    return Err("--region \"" + o.region + "\": must be a DNS-1123 label", 2);
+    return Err("--region \"" + o.region + "\": must be a DNS-1123 label", Code::kInvalid);
   }
   if (!a.endpoint.empty()) {
     auto u = ParseUrl(a.endpoint);
     if (!u || (u->scheme != "http" && u->scheme != "https") || u->host.empty()) {
-      return Err("--endpoint \"" + RedactUrl(a.endpoint) + "\": want http(s)://host[:port]", 2);
+      return Err("--endpoint \"" + RedactUrl(a.endpoint) + "\": want http(s)://host[:port]",
+                 Code::kInvalid);
     }
   }
   if (!a.s3_region.empty() &&
       a.s3_region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos) {
-    return Err("--s3-region \"" + a.s3_region + "\": want an AWS region name like eu-west-1", 2);
+    return Err("--s3-region \"" + a.s3_region + "\": want an AWS region name like eu-west-1",
+               Code::kInvalid);
   }
   for (auto& rc : rcs) {
     if (!a.endpoint.empty()) rc.endpoint = a.endpoint;
     if (!a.s3_region.empty()) rc.region = a.s3_region;
     if (a.path_style) rc.path_style = a.path_style;
     auto s = objectstore::OpenRemote(rc, 4);
-    if (!s) return Err("remote " + s.message(), 2);
+    if (!s) return Err("remote " + s.message(), Code::kInvalid);
     o.stores.push_back(std::move(*s));
   }
   return o;

@@ -35,16 +35,18 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
                                                        const Record& applied) {
   const std::string state_dir = dir + "/.agency-ha";
   auto st = LoadLocalState(state_dir);
-  if (!st) return Err(st.message(), 409);
+  if (!st) return Err(st.message(), Code::kConflict);
   const std::string why = dir + " has local writes since snapshot " + applied.id + ": ";
   const std::string tail =
       "; refusing to overwrite them (a promoted region's data is never followed over). Stop "
       "follow, or move the directory away to start a fresh standby";
   if (st->seq > 0 || !st->remotes.empty()) {
-    return Err(why + "`replicate` has taken snapshots of it (it is a primary now)" + tail, 409);
+    return Err(why + "`replicate` has taken snapshots of it (it is a primary now)" + tail,
+               Code::kConflict);
   }
   if (st->restored_from != applied.id) {
-    return Err(why + "its lineage state names snapshot \"" + st->restored_from + "\"" + tail, 409);
+    return Err(why + "its lineage state names snapshot \"" + st->restored_from + "\"" + tail,
+               Code::kConflict);
   }
   std::map<std::string, const FileEntry*> want;
   for (const auto& f : applied.files)
@@ -65,46 +67,47 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
     }
     struct stat s {};
     if (::lstat(it->path().c_str(), &s) != 0) {
-      return Err(why + rel + " cannot be read: " + ErrnoText(errno) + tail, 409);
+      return Err(why + rel + " cannot be read: " + ErrnoText(errno) + tail, Code::kConflict);
     }
     if (S_ISDIR(s.st_mode)) continue;
     if (S_ISLNK(s.st_mode)) {
       auto l = want_links.find(rel);
-      if (l == want_links.end()) return Err(why + rel + " was added" + tail, 409);
+      if (l == want_links.end()) return Err(why + rel + " was added" + tail, Code::kConflict);
       std::string text(l->second->target.size() + 1, '\0');
       const ssize_t n = ::readlink(it->path().c_str(), text.data(), text.size());
       if (n < 0 || static_cast<size_t>(n) != l->second->target.size() ||
           text.compare(0, static_cast<size_t>(n), l->second->target) != 0) {
-        return Err(why + rel + " was modified" + tail, 409);
+        return Err(why + rel + " was modified" + tail, Code::kConflict);
       }
       ++seen_links;
       continue;
     }
     auto w = want.find(rel);
-    if (!S_ISREG(s.st_mode) || w == want.end()) return Err(why + rel + " was added" + tail, 409);
+    if (!S_ISREG(s.st_mode) || w == want.end())
+      return Err(why + rel + " was added" + tail, Code::kConflict);
     const FileEntry& f = *w->second;
     auto c = st->cache.find(rel);
     if (c == st->cache.end() || static_cast<uint64_t>(s.st_size) != f.size ||
         c->second.size != f.size || c->second.sha256 != f.sha256 ||
         MtimeNs(s) != c->second.mtime_ns || static_cast<uint64_t>(s.st_ino) != c->second.ino ||
         (s.st_mode & 07777) != (f.mode & kRestoredModeMask)) {
-      return Err(why + rel + " was modified" + tail, 409);
+      return Err(why + rel + " was modified" + tail, Code::kConflict);
     }
     ++seen;
     reuse.emplace(f.sha256, LocalCopy{it->path().string(), f});
   }
-  if (ec) return Err("walking " + dir + ": " + ec.message(), 409);
+  if (ec) return Err("walking " + dir + ": " + ec.message(), Code::kConflict);
   if (seen != applied.files.size() || seen_links != applied.symlinks.size()) {
     for (const auto& f : applied.files) {
       struct stat s {};
       if (::lstat((root / f.path).c_str(), &s) != 0) {
-        return Err(why + f.path + " was removed" + tail, 409);
+        return Err(why + f.path + " was removed" + tail, Code::kConflict);
       }
     }
     for (const auto& l : applied.symlinks) {
       struct stat s {};
       if (::lstat((root / l.path).c_str(), &s) != 0) {
-        return Err(why + l.path + " was removed" + tail, 409);
+        return Err(why + l.path + " was removed" + tail, Code::kConflict);
       }
     }
   }
@@ -162,10 +165,10 @@ Status Follower::LoadApplied() {
   if (!text) {
     return Err(target_ + " is not empty and holds no snapshot written by restore or follow (no " +
                    kAppliedRecordFile + "); refusing to overwrite it: move it away first",
-               409);
+               Code::kConflict);
   }
   auto r = RecordFromJson(*text);
-  if (!r) return Err(path + ": " + r.message(), 409);
+  if (!r) return Err(path + ": " + r.message(), Code::kConflict);
   applied_ = std::move(*r);
   loaded_ = true;
   return Status::Ok();
@@ -193,10 +196,10 @@ FollowRound Follower::RunOnce() {
     }
     return x;
   };
-  auto fail = [&](const std::string& msg, int code = 0) {
+  auto fail = [&](const std::string& msg, Code code = Code::kUnknown) {
     r.ok = false;
     r.error = msg;
-    r.refused = code == 409;
+    r.refused = code == Code::kConflict;
     return finish(r);
   };
   if (!loaded_) {
@@ -276,8 +279,7 @@ FollowRound Follower::RunOnce() {
   if (!rep) {
     cleanup();
     return fail(rep.message() + "; " + target_ + " left at " +
-                    (applied_ ? "snapshot " + applied_->id : std::string("its old content")),
-                rep.code());
+                (applied_ ? "snapshot " + applied_->id : std::string("its old content")));
   }
   r.blobs_fetched = rep->blobs_fetched;
   r.bytes_fetched = rep->bytes_fetched;

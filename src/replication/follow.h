@@ -25,7 +25,7 @@
 //     and names the applied snapshot as restoredFrom;
 //   - every file matches the applied record and the hash cache (size, mtime, inode, mode), and no
 //     file was added or removed.
-// Otherwise the round is refused (error code 409, nothing touched): DIR has become a writer —
+// Otherwise the round is refused (Code::kConflict, nothing touched): DIR has become a writer —
 // typically the region was promoted and its own `replicate` now publishes from DIR — and
 // following any lineage, its own included, would overwrite those local writes. A non-empty DIR
 // without an applied record is refused the same way.
@@ -53,7 +53,7 @@ struct FollowOptions {
 struct FollowRound {
   bool ok = false;
   bool applied = false;      // DIR moved to a new snapshot this round
-  bool refused = false;      // DIR has local writes (code 409)
+  bool refused = false;      // DIR has local writes (kConflict)
   bool behind = false;       // the head read is older than DIR's snapshot (lagging remotes)
   std::string error;         // when !ok
   std::string snapshot;      // DIR's snapshot after this round ("" when none yet)
@@ -95,7 +95,7 @@ class Follower {
 };
 
 // Checks that `dir` is exactly `applied` (the local-writes rule above) and returns the files it
-// can reuse, by SHA-256. Error code 409 names the first local write found.
+// can reuse, by SHA-256. Code::kConflict names the first local write found.
 Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
                                                        const Record& applied);
 

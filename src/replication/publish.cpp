@@ -23,11 +23,13 @@ Status UploadVerified(objectstore::ObjectStore& store, const std::string& key,
   if (f.size <= kInMemoryMax) {
     auto data = ReadFile(abs);
     if (!data && ::access(abs.c_str(), F_OK) != 0 && errno == ENOENT) {
-      return Err(f.path + ": removed after capture; retrying in the next snapshot", 409);
+      return Err(f.path + ": removed after capture; retrying in the next snapshot",
+                 Code::kConflict);
     }
     if (!data) return Err(f.path + ": " + data.message());
     if (data->size() != f.size || objectstore::sigv4::Sha256Hex(*data) != f.sha256) {
-      return Err(f.path + ": changed after capture; retrying in the next snapshot", 409);
+      return Err(f.path + ": changed after capture; retrying in the next snapshot",
+                 Code::kConflict);
     }
     return store.Put(key, *data);
   }
@@ -38,7 +40,8 @@ Status UploadVerified(objectstore::ObjectStore& store, const std::string& key,
   int in = ::open(abs.c_str(), O_RDONLY | O_CLOEXEC);
   Status st;
   if (in < 0) {
-    st = Err(f.path + ": " + ErrnoText(errno), errno == ENOENT ? 409 : 0);
+    const int e = errno;  // a file removed since the capture: retried in the next snapshot
+    st = Err(f.path + ": " + ErrnoText(e), e == ENOENT ? Code::kConflict : CodeFromErrno(e));
   } else {
     std::string buf(1 << 20, '\0');
     for (;;) {
@@ -62,7 +65,7 @@ Status UploadVerified(objectstore::ObjectStore& store, const std::string& key,
     if (!sha) {
       st = sha.error();
     } else if (*sha != f.sha256) {
-      st = Err(f.path + ": changed after capture; retrying in the next snapshot", 409);
+      st = Err(f.path + ": changed after capture; retrying in the next snapshot", Code::kConflict);
     } else {
       st = store.PutFile(key, tmpl);
     }
@@ -127,7 +130,7 @@ Result<std::optional<LatestPointer>> ReadLatest(objectstore::ObjectStore& store,
                                                 const std::string& region) {
   auto text = store.Get(LatestKey(region));
   if (!text) {
-    if (text.code() == 404) return std::optional<LatestPointer>();
+    if (text.code() == Code::kNotFound) return std::optional<LatestPointer>();
     return text.error();
   }
   auto p = LatestFromJson(*text);
@@ -225,7 +228,7 @@ PublishReport Publish(objectstore::ObjectStore& store, const Record& record, Rem
       std::lock_guard l(err_mu);
       if (!s) {
         if (first_err.empty()) first_err = s.message();
-        if (s.code() == 409) rep.changed = true;
+        if (s.code() == Code::kConflict) rep.changed = true;
       } else {
         up_blobs++;
         up_bytes += f.size;
@@ -270,7 +273,8 @@ PublishReport Publish(objectstore::ObjectStore& store, const Record& record, Rem
   for (int attempt = 1;; ++attempt) {
     auto put = store.PutIf(LatestKey(record.region), LatestToJson(mine), version);
     if (put) break;
-    if (put.code() != 412 || attempt == 2) return fail("writing latest: " + put.message());
+    if (put.code() != Code::kPreconditionFailed || attempt == 2)
+      return fail("writing latest: " + put.message());
     std::optional<LatestPointer> now;
     const bool go_on = read_and_decide(&now);
     if (now && now->id == mine.id && now->epoch == mine.epoch && now->writer == mine.writer &&

@@ -1,12 +1,13 @@
 // Publish: ship one captured snapshot to one remote, in the order that keeps every remote
 // snapshot complete: fencing/lineage check (GetVersioned latest, DecidePublish in writer.h) →
-// missing blobs (parallel) → record → PutIf(latest, if_match: the version read). A 412 on latest
-// re-reads once and decides again (our own write whose reply was lost counts as done); fenced
-// means nothing of this publish becomes latest. The remote must enforce conditional writes.
-// The remote's known-blob set lives in the local state, so the hot path never lists the remote;
-// a remote without `latest` is treated as empty (known set dropped, all blobs re-uploaded).
-// Each blob is re-read and its SHA-256 checked against the capture before upload: a file that
-// changed since the capture fails this publish (code 409) instead of shipping different bytes.
+// missing blobs (parallel) → record → PutIf(latest, if_match: the version read). A
+// kPreconditionFailed on latest re-reads once and decides again (our own write whose reply was lost
+// counts as done); fenced means nothing of this publish becomes latest. The remote must enforce
+// conditional writes. The remote's known-blob set lives in the local state, so the hot path never
+// lists the remote; a remote without `latest` is treated as empty (known set dropped, all blobs
+// re-uploaded). Each blob is re-read and its SHA-256 checked against the capture before upload: a
+// file that changed since the capture fails this publish (kConflict) instead of shipping different
+// bytes.
 #pragma once
 
 #include <functional>

@@ -165,7 +165,7 @@ bool Replicator::EnsureConditional(size_t i, PublishReport* rep) {
     return true;
   }
   rep->remote = remotes_[i].store->Describe();
-  if (s.code() == 501) {
+  if (s.code() == Code::kUnsupported) {
     conditional_[i] = -1;
     conditional_err_[i] =
         "refused for writing: " + s.message() +

@@ -82,11 +82,14 @@ std::string DescribeFilesystem(const std::string& path) {
 
 Status FsyncPath(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return Err("fsync " + path + ": " + ErrnoText(errno), errno);
+  if (fd < 0) {
+    const int e = errno;
+    return SysErr("fsync " + path + ": " + ErrnoText(e), e);
+  }
   if (::fsync(fd) != 0) {
     int e = errno;
     ::close(fd);
-    return Err("fsync " + path + ": " + ErrnoText(e), e);
+    return SysErr("fsync " + path + ": " + ErrnoText(e), e);
   }
   ::close(fd);
   return Status::Ok();
@@ -99,10 +102,13 @@ bool DirIsEmpty(const std::string& p) {
   return fs::is_empty(p, ec) && !ec;
 }
 
-// Whether an error means the disk is full (the stores put strerror() text into messages).
-bool IsNoSpace(const std::string& msg, int code) {
-  return code == ENOSPC || code == EDQUOT || msg.find(std::strerror(ENOSPC)) != std::string::npos ||
-         msg.find(std::strerror(EDQUOT)) != std::string::npos;
+// Whether an error means the disk is full: by code (the stores and fs helpers keep the errno of
+// a failed write), never by message text.
+bool IsNoSpace(const Error& e) {
+  return e.code == Code::kNoSpace;
+}
+bool IsNoSpace(int sys_errno) {
+  return CodeFromErrno(sys_errno) == Code::kNoSpace;
 }
 
 Result<Record> FetchRecord(objectstore::ObjectStore& store, const std::string& region,
@@ -111,7 +117,7 @@ Result<Record> FetchRecord(objectstore::ObjectStore& store, const std::string& r
     auto text = store.Get(LatestKey(region));
     if (!text) {
       // 404 is also a missing bucket: keep the store's words (NoSuchKey / NoSuchBucket).
-      return Err(text.code() == 404
+      return Err(text.code() == Code::kNotFound
                      ? "no snapshots for region " + region + " (" + text.message() + ")"
                      : "reading latest: " + text.message(),
                  text.code());
@@ -123,7 +129,7 @@ Result<Record> FetchRecord(objectstore::ObjectStore& store, const std::string& r
     return Err("invalid snapshot id " + id);
   }
   auto text = store.Get(RecordKey(region, id));
-  if (!text) return Err("reading snapshot " + id + ": " + text.message(), text.code());
+  if (!text) return Wrap("reading snapshot " + id + ": ", text.error());
   auto r = RecordFromJson(*text);
   if (!r) return r.error();
   if (r->id != id) return Err("record " + id + " names itself " + r->id);
@@ -134,7 +140,7 @@ Result<Record> FetchRecord(objectstore::ObjectStore& store, const std::string& r
 Status CopyFile(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) return Err("copy " + from + " -> " + to + ": " + ec.message(), ec.value());
+  if (ec) return SysErr("copy " + from + " -> " + to + ": " + ec.message(), ec.value());
   return Status::Ok();
 }
 
@@ -147,11 +153,11 @@ Status MakeRealParents(const fs::path& root, const std::string& rel) {
     struct stat st {};
     if (::lstat(cur.c_str(), &st) == 0) {
       if (S_ISDIR(st.st_mode)) continue;
-      return Err(cur.string() + " is not a directory", ENOTDIR);
+      return SysErr(cur.string() + " is not a directory", ENOTDIR);
     }
     if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
       const int e = errno;
-      return Err("mkdir " + cur.string() + ": " + ErrnoText(e), e);
+      return SysErr("mkdir " + cur.string() + ": " + ErrnoText(e), e);
     }
   }
   return Status::Ok();
@@ -161,11 +167,14 @@ Status MakeRealParents(const fs::path& root, const std::string& rel) {
 // back, and (Linux >= 5.8) a writeback error since the fd was opened is reported.
 Status SyncFilesystem(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Err("syncfs " + dir + ": " + ErrnoText(errno), errno);
+  if (fd < 0) {
+    const int e = errno;
+    return SysErr("syncfs " + dir + ": " + ErrnoText(e), e);
+  }
   if (::syncfs(fd) != 0) {
     const int e = errno;
     ::close(fd);
-    return Err("syncfs " + dir + ": " + ErrnoText(e), e);
+    return SysErr("syncfs " + dir + ": " + ErrnoText(e), e);
   }
   ::close(fd);
   return Status::Ok();
@@ -217,14 +226,14 @@ class Materializer {
   }
 
   Error NoSpace(const std::string& detail) const {
-    return Err("no space left on device: " + DescribeFilesystem(staging_dir_) + " cannot hold " +
-                   "snapshot " + record_.id + " (" + HumanBytes(need_) + " to write, " +
-                   std::to_string(record_.files.size()) + " files): " + detail,
-               ENOSPC);
+    return SysErr("no space left on device: " + DescribeFilesystem(staging_dir_) + " cannot hold " +
+                      "snapshot " + record_.id + " (" + HumanBytes(need_) + " to write, " +
+                      std::to_string(record_.files.size()) + " files): " + detail,
+                  ENOSPC);
   }
   // `s` as it is, or as "no space left" when the disk is full.
   Error NoSpaceOr(const Status& s) const {
-    return IsNoSpace(s.message(), s.code()) ? NoSpace(s.message()) : s.error();
+    return IsNoSpace(s.error()) ? NoSpace(s.message()) : s.error();
   }
 
   // Space: everything that is not hard-linked is written (a duplicate of a fetched blob is a
@@ -267,14 +276,14 @@ class Materializer {
   Status MakeDirectories() {
     std::map<std::string, size_t> first_of;  // sha256 -> the file fetching it
     for (size_t i = 0; i < record_.files.size(); ++i) {
-      if (Cancelled()) return Err("stopped", 499);
+      if (Cancelled()) return Err("stopped", Code::kCancelled);
       const FileEntry& f = record_.files[i];
       const fs::path dst = staging_ / f.path;
       std::error_code ec;
       fs::create_directories(dst.parent_path(), ec);
       if (ec) {
         const std::string m = "mkdir " + dst.parent_path().string() + ": " + ec.message();
-        if (IsNoSpace(m, ec.value())) return NoSpace(m);
+        if (IsNoSpace(ec.value())) return NoSpace(m);
         return Err(m);
       }
       if (opts_.reuse.count(f.sha256) == 0 && first_of.emplace(f.sha256, i).second) {
@@ -322,7 +331,7 @@ class Materializer {
           std::lock_guard<std::mutex> lock(mu_);  // the callback need not be thread-safe
           c = opts_.cancelled();
         }
-        if (c) return Halt(Err("stopped", 499));
+        if (c) return Halt(Err("stopped", Code::kCancelled));
       }
       const size_t n = next_++;
       if (n >= fetches_.size()) return;
@@ -351,7 +360,7 @@ class Materializer {
       Status s =
           order_[k]->GetToFile(BlobKey(record_.region, f.sha256), wdl, /*durable=*/false, f.size);
       if (!s) {
-        if (IsNoSpace(s.message(), s.code())) {
+        if (IsNoSpace(s.error())) {
           ::unlink(wdl.c_str());
           Halt(NoSpace(f.path + ": " + s.message()));
           return false;
@@ -417,7 +426,7 @@ class Materializer {
         placed[record_.files[idx].sha256] = (staging_ / record_.files[idx].path).string();
     for (size_t i = 0; i < record_.files.size(); ++i) {
       if (fetched_[i]) continue;
-      if (Cancelled()) return Err("stopped", 499);
+      if (Cancelled()) return Err("stopped", Code::kCancelled);
       const FileEntry& f = record_.files[i];
       const fs::path dst = staging_ / f.path;
       if (auto it = placed.find(f.sha256); it != placed.end()) {
@@ -468,12 +477,12 @@ class Materializer {
     ls.restored_from = record_.id;
     ls.cache = std::move(cache);
     if (Status s = SaveLocalState((staging_ / ".agency-ha").string(), ls); !s) {
-      if (IsNoSpace(s.message(), s.code())) return NoSpace(s.message());
+      if (IsNoSpace(s.error())) return NoSpace(s.message());
       return Err("writing lineage state: " + s.message());
     }
     if (Status s = WriteFileAtomic((staging_ / kAppliedRecordFile).string(), RecordToJson(record_));
         !s) {
-      if (IsNoSpace(s.message(), s.code())) return NoSpace(s.message());
+      if (IsNoSpace(s.error())) return NoSpace(s.message());
       return Err("writing the applied record: " + s.message());
     }
     return Status::Ok();
@@ -484,7 +493,7 @@ class Materializer {
   // RecordFromJson refuses both; checked again here for records built in memory).
   Status MakeSymlinks() {
     for (const auto& l : record_.symlinks) {
-      if (Cancelled()) return Err("stopped", 499);
+      if (Cancelled()) return Err("stopped", Code::kCancelled);
       if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
         return Err("snapshot " + record_.id + ": symlink " + Printable(l.path) + " -> " +
                    Printable(l.target) + " refused: " + why);
@@ -494,8 +503,8 @@ class Materializer {
       if (::symlink(l.target.c_str(), dst.c_str()) != 0) {
         const int e = errno;
         const std::string m = "symlink " + Printable(l.path) + ": " + ErrnoText(e);
-        if (IsNoSpace(m, e)) return NoSpace(m);
-        return Err(m, e);
+        if (IsNoSpace(e)) return NoSpace(m);
+        return SysErr(m, e);
       }
       struct timespec ts[2];
       ts[0].tv_sec = ts[1].tv_sec = static_cast<time_t>(l.mtime_ns / 1000000000LL);
@@ -619,7 +628,7 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
     size_t missing = 0;
     for (auto* r : remotes) {
       auto latest = r->Get(LatestKey(opts.region));
-      if (!latest && latest.code() == 404) ++missing;
+      if (!latest && latest.code() == Code::kNotFound) ++missing;
     }
     if (missing == remotes.size()) {
       RestoreReport skip;
@@ -644,9 +653,9 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
   if (!::mkdtemp(tmpl.data())) {
     const int e = errno;
     if (e == ENOSPC) {
-      return Err("no space left on device: " + DescribeFilesystem(target.parent_path()) +
-                     ": cannot create the staging dir; target untouched",
-                 ENOSPC);
+      return SysErr("no space left on device: " + DescribeFilesystem(target.parent_path()) +
+                        ": cannot create the staging dir; target untouched",
+                    ENOSPC);
     }
     return Err("cannot create staging dir: " + ErrnoText(e));
   }
@@ -664,9 +673,9 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
     const int e = errno;
     cleanup();
     if (e == ENOSPC) {
-      return Err("no space left on device: " + DescribeFilesystem(target.parent_path()) +
-                     ": cannot create the download dir; target untouched",
-                 ENOSPC);
+      return SysErr("no space left on device: " + DescribeFilesystem(target.parent_path()) +
+                        ": cannot create the download dir; target untouched",
+                    ENOSPC);
     }
     return Err("cannot create " + dl_dir + ": " + ErrnoText(e));
   }
@@ -678,7 +687,9 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
   auto rep = Materialize(*record, order, staging.string(), dl, mo);
   if (!rep) {
     cleanup();
-    return Err(rep.message() + "; target left untouched, staging removed", rep.code());
+    Error e = rep.error();
+    e.message += "; target left untouched, staging removed";
+    return e;
   }
   rep->record_from = remotes[record_remote]->Describe();
   for (auto& w : warnings)

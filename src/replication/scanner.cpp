@@ -149,7 +149,7 @@ class Walker {
     auto h = HashFile(abs, rel, opts_,
                       may_pin ? std::min(opts_.pin_max_file, opts_.pin_budget - pinned_bytes_) : 0);
     if (!h) {
-      if (h.code() == 404) {
+      if (h.code() == Code::kNotFound) {
         if (vanished) *vanished = true;
         return Status::Ok();
       }
@@ -322,7 +322,7 @@ Result<HashedFile> HashFile(const std::string& abs, const std::string& rel, cons
   for (int attempt = 1; attempt <= opts.max_read_attempts; ++attempt) {
     int fd = ::open(abs.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-      if (errno == ENOENT) return Err(rel + ": vanished", 404);
+      if (errno == ENOENT) return Err(rel + ": vanished", Code::kNotFound);
       return Err("cannot open " + rel + ": " + ErrnoText(errno));
     }
     struct stat before {

@@ -41,7 +41,7 @@
 namespace aha::replication {
 
 // Error code of a capture refused for a file name that is not valid UTF-8.
-inline constexpr int kBadNameCode = 422;
+inline constexpr Code kBadNameCode = Code::kInvalid;
 
 struct FileEntry {
   std::string path;  // relative to the source root, '/'-separated
@@ -103,7 +103,7 @@ struct Capture {
 // `cache` is read and rewritten (entries of files no longer present are dropped).
 Result<Capture> CaptureTree(const std::string& root, HashCache* cache, const ScanOptions& opts);
 
-// Hashes one file with the torn-read rule; error code 404 when it does not exist.
+// Hashes one file with the torn-read rule; Code::kNotFound when it does not exist.
 struct HashedFile {
   FileEntry entry;
   uint64_t ino = 0;

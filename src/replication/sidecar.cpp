@@ -324,7 +324,7 @@ class Sidecar {
         }
         break;
       }
-      if (c.code() == 409 && !force) {
+      if (c.code() == Code::kConflict && !force) {
         ++moved;
         log::Info("takeover: the head moved after it was applied; applying the new head",
                   {{"lineage", want.lineage}, {"attempt", moved}, {"detail", c.message()}});

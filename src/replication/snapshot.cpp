@@ -390,7 +390,7 @@ Status CheckLineage(const std::optional<LatestPointer>& remote_latest, const Rem
            ", the last one this source published: another writer (or a restored copy) advanced "
            "the lineage; refusing to publish";
   }
-  return Err(why, 409);
+  return Err(why, Code::kConflict);
 }
 
 UploadPlan PlanUploads(const std::vector<FileEntry>& files,

@@ -109,7 +109,7 @@ struct RemoteLineage {
   std::string restored_from;   // id this source was restored from (adopting a lineage)
 };
 
-// Ok when publishing on top of `remote_latest` is allowed; otherwise the reason (code 409).
+// Ok when publishing on top of `remote_latest` is allowed; otherwise the reason (kConflict).
 Status CheckLineage(const std::optional<LatestPointer>& remote_latest, const RemoteLineage& local,
                     const std::string& region);
 

@@ -35,7 +35,7 @@ std::vector<RemoteHead> ReadHeads(const std::vector<objectstore::ObjectStore*>& 
       }
     }
     if (!ok) {
-      if (err.code == 404) {
+      if (err.code == Code::kNotFound) {
         h.missing = true;
       } else {
         h.error = h.remote + ": reading " + LatestKey(lineage) + ": " + err.message;
@@ -139,7 +139,7 @@ ClaimPlan PlanClaim(const std::vector<RemoteHead>& heads, const std::string& wri
 Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes,
                            const std::string& lineage, const std::string& writer,
                            const ClaimOptions& opts) {
-  if (remotes.empty()) return Err("claim " + lineage + ": no remotes", 503);
+  if (remotes.empty()) return Err("claim " + lineage + ": no remotes", Code::kUnavailable);
   if (writer.empty()) return Err("claim " + lineage + ": empty writer id");
   std::string last_race;
   for (int attempt = 1; attempt <= std::max(1, opts.max_attempts); ++attempt) {
@@ -165,14 +165,14 @@ Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes
         return Err("claim " + lineage + ": the head is " +
                        (c.head ? show(*c.head) + " on " + c.head_remote : std::string("gone")) +
                        ", not " + show(e) + " (apply it, then claim again)",
-                   409);
+                   Code::kConflict);
       }
     }
     if (!opts.expect_head.empty() && (!c.head || c.head->id != opts.expect_head)) {
       return Err("claim " + lineage + ": the head is " +
                      (c.head ? c.head->id + " on " + c.head_remote : std::string("gone")) +
                      ", not " + opts.expect_head + " (apply it, then claim again)",
-                 409);
+                 Code::kConflict);
     }
     std::vector<ClaimRemote> status(heads.size());
     for (size_t i = 0; i < heads.size(); ++i) {
@@ -190,7 +190,7 @@ Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes
         status[w.remote].claimed = true;
       } else {
         status[w.remote].error = r.message();
-        if (r.code() == 412) {
+        if (r.code() == Code::kPreconditionFailed) {
           raced = true;
           last_race = r.message();
         }
@@ -207,7 +207,7 @@ Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes
       }
       return Err(
           "claim " + lineage + ": no remote could be read: " + DescribeHeadErrors(heads, lineage),
-          503);
+          Code::kUnavailable);
     }
     if (!any) {
       std::string why;
@@ -215,13 +215,13 @@ Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes
         if (!r.error.empty()) why += (why.empty() ? "" : "; ") + r.remote + ": " + r.error;
       return Err("claim " + lineage + " at epoch " + std::to_string(c.epoch) +
                      ": no remote accepted it: " + why,
-                 503);
+                 Code::kUnavailable);
     }
     return c;
   }
   return Err("claim " + lineage + ": the head kept moving (" + std::to_string(opts.max_attempts) +
                  " attempts): " + last_race,
-             412);
+             Code::kPreconditionFailed);
 }
 
 Result<std::vector<ClaimRemote>> Release(const std::vector<objectstore::ObjectStore*>& remotes,
@@ -260,7 +260,8 @@ Result<std::vector<ClaimRemote>> Release(const std::vector<objectstore::ObjectSt
   std::string why;
   for (const auto& r : out)
     why += (why.empty() ? "" : "; ") + r.remote + ": " + r.error;
-  return Err("release " + lineage + ": no remote released: " + why, fenced_all ? 409 : 503);
+  return Err("release " + lineage + ": no remote released: " + why,
+             fenced_all ? Code::kConflict : Code::kUnavailable);
 }
 
 }  // namespace aha::replication

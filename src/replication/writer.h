@@ -44,7 +44,7 @@ std::string DescribeHeadErrors(const std::vector<RemoteHead>& heads, const std::
 enum class PublishVerdict {
   kPublish,  // go on: blobs, record, PutIf(latest, if_match: the version read)
   kFenced,   // a higher epoch, or our epoch held by another writer: stop writing this lineage
-  kRefused,  // epoch 0 (unclaimed) lineage check failed: someone else's lineage (code 409)
+  kRefused,  // epoch 0 (unclaimed) lineage check failed: someone else's lineage (kConflict)
 };
 struct PublishDecision {
   PublishVerdict verdict = PublishVerdict::kPublish;
@@ -87,10 +87,10 @@ ClaimPlan PlanClaim(const std::vector<RemoteHead>& heads, const std::string& wri
 
 struct ClaimOptions {
   int max_attempts = 3;  // a 412 (the head moved under us) re-reads and re-plans, this often
-  // When set, the claim is refused (code 409, nothing more written) if the head is not this
+  // When set, the claim is refused (kConflict, nothing more written) if the head is not this
   // snapshot id: the caller applied it and must apply the new head before claiming again.
   std::string expect_head;
-  // Stricter: refused (409) unless the head is exactly this pointer (id, epoch, writer,
+  // Stricter: refused (kConflict) unless the head is exactly this pointer (id, epoch, writer,
   // released). A takeover passes the head it applied: a head that another writer re-claimed or
   // released meanwhile, even at the same id, means the lineage moved (e.g. the state handed it
   // back to its owner while this takeover was applying) and must be decided again.
@@ -113,8 +113,8 @@ struct Claim {
 
 // Docs/WRITER.md takeover step 4: reads every remote's latest, plans, PutIf on each target. At
 // least one remote must hold the claim at the end (an empty lineage needs none: Ok with no
-// head, epoch 1). Errors: no remote reachable / accepting (code 503), expect_head not the head
-// (409), still racing after max_attempts (412).
+// head, epoch 1). Errors: no remote reachable / accepting (kUnavailable), expect_head not the head
+// (kConflict), still racing after max_attempts (kPreconditionFailed).
 Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes,
                            const std::string& lineage, const std::string& writer,
                            const ClaimOptions& opts = {});
@@ -122,7 +122,7 @@ Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes
 // Marks the lineage released by this writer (planned handoff, after its final publish) on every
 // remote whose latest is this writer's at `epoch`: PutIf the same pointer with released: true.
 // A remote held by a higher epoch or another writer is left alone (an error names it: this
-// writer was fenced). Ok when at least one remote is released; code 409 when fenced everywhere.
+// writer was fenced). Ok when at least one remote is released; kConflict when fenced everywhere.
 Result<std::vector<ClaimRemote>> Release(const std::vector<objectstore::ObjectStore*>& remotes,
                                          const std::string& lineage, const std::string& writer,
                                          int64_t epoch);

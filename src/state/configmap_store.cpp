@@ -41,7 +41,7 @@ Result<KeyValues> ConfigMapStateStore::DataOf(const json& cm) {
 Result<KeyValues> ConfigMapStateStore::Read() {
   auto cm = client_->Get(kube::kConfigMaps, ns_, name_);
   if (!cm) {
-    if (cm.code() == 404) return KeyValues{};
+    if (cm.code() == Code::kNotFound) return KeyValues{};
     return cm.error();
   }
   return DataOf(*cm);
@@ -59,7 +59,7 @@ Result<int> ConfigMapStateStore::Write(const KeyValues& kv) {
 Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
   for (int attempt = 0; attempt <= kMaxConflictRetries; ++attempt) {
     auto cm = client_->Get(kube::kConfigMaps, ns_, name_);
-    if (!cm && cm.code() != 404) return cm.error();
+    if (!cm && cm.code() != Code::kNotFound) return cm.error();
     // fn decides on what we read; the write below lands only if that is still current.
     KeyValues current;
     if (cm) {
@@ -85,7 +85,7 @@ Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
         obj["data"][k] = v;
       auto created = client_->Create(kube::kConfigMaps, ns_, obj);
       if (created) return static_cast<int>(kv.size());
-      if (created.code() == 409) {  // someone created it meanwhile: merge into theirs
+      if (created.code() == Code::kConflict) {  // someone created it meanwhile: merge into theirs
         ++conflicts_;
         continue;
       }
@@ -108,7 +108,7 @@ Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
     if (changed == 0) return 0;
     auto patched = client_->Patch(kube::kConfigMaps, ns_, name_, kube::PatchType::kMerge, patch);
     if (patched) return changed;
-    if (patched.code() == 409 || patched.code() == 404) {
+    if (patched.code() == Code::kConflict || patched.code() == Code::kNotFound) {
       ++conflicts_;
       // Another writer won the race: back off a little (jittered) so contending writers spread.
       thread_local std::mt19937 rng{std::random_device{}()};
@@ -120,7 +120,7 @@ Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
   }
   return Err(Describe() + ": gave up after " + std::to_string(kMaxConflictRetries) +
                  " conflicting writes by other writers",
-             409);
+             Code::kConflict);
 }
 
 }  // namespace aha::state

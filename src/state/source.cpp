@@ -186,7 +186,7 @@ void ConfigMapSource::Run(Stopper& stop) {
       if (stop.stopped()) break;
       CountRestart();
       if (!s) {
-        if (s.code() == 410) {
+        if (s.code() == Code::kGone) {
           log::Info("watch expired (410 Gone); relisting", {{"source", Describe()}});
           break;  // relist
         }
@@ -196,9 +196,10 @@ void ConfigMapSource::Run(Stopper& stop) {
         std::uniform_int_distribution<long long> d(backoff.count() / 2, backoff.count());
         if (stop.WaitFor(std::chrono::milliseconds(d(rng)))) break;
         backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
-        // A cut stream (transport error) resumes from the last resourceVersion seen; an API
-        // error (403, 500, ...) relists, since events may have been missed.
-        if (s.code() == 0) continue;
+        // A cut stream (transport error, a malformed event: no HTTP status) resumes from the
+        // last resourceVersion seen; an API error (403, 500, ...) relists, since events may
+        // have been missed.
+        if (s.error().http_status == 0) continue;
         break;
       }
       backoff = std::chrono::milliseconds(200);  // clean end of stream: re-watch from rv

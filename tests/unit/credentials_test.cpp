@@ -7,6 +7,7 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -190,12 +191,58 @@ TEST(WebIdentityCredentials, StsErrorIsSurfacedAndStopsTheChain) {
   f.env.vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.url();
   auto c = DefaultCredentialsChain(f.env.lookup())->Get();
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.code(), 401);
+  EXPECT_EQ(c.code(), Code::kInvalid);
+  EXPECT_EQ(c.error().http_status, 400);
   EXPECT_NE(c.message().find("HTTP 400 InvalidIdentityToken"), std::string::npos) << c.message();
   EXPECT_NE(c.message().find("could not be validated"), std::string::npos) << c.message();
   EXPECT_NE(c.message().find(kRole), std::string::npos) << c.message();
   ExpectNoSecrets(c.message());
   EXPECT_EQ(imds.CredentialRequests(AwsMetadataServer::kImds), 0);
+}
+
+// A real 401 from STS is a configured source that failed: kPermissionDenied (status 401 kept as
+// a detail), surfaced as it is and never mistaken for "not configured" (the chain stops).
+TEST(WebIdentityCredentials, Sts401IsPermissionDeniedNotNotConfigured) {
+  WebIdentityFixture f;
+  f.server.FailNext(AwsMetadataServer::kSts, 1,
+                    {401,
+                     "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+                     "<Type>Sender</Type><Code>AccessDenied</Code><Message>denied</Message>"
+                     "</Error><RequestId>r1</RequestId></ErrorResponse>",
+                     "text/xml"});
+  f.env.vars.erase("AWS_EC2_METADATA_DISABLED");
+  AwsMetadataServer imds;  // would answer: the chain must not get there
+  f.env.vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds.url();
+  auto c = DefaultCredentialsChain(f.env.lookup())->Get();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.code(), Code::kPermissionDenied) << c.message();
+  EXPECT_EQ(c.error().http_status, 401);
+  EXPECT_NE(c.message().find("HTTP 401"), std::string::npos) << c.message();
+  EXPECT_EQ(f.server.CredentialRequests(AwsMetadataServer::kSts), 1) << "a 401 is not retried";
+  EXPECT_EQ(imds.CredentialRequests(AwsMetadataServer::kImds), 0);
+}
+
+// Sources that are simply absent are kNotConfigured and skipped: with only the environment keys
+// set, the chain passes over nothing and answers from them; with nothing set it lists them all.
+TEST(CredentialsChain, NotConfiguredSourcesAreSkippedOthersStopIt) {
+  Env env;
+  auto chain = [&] {
+    std::vector<std::unique_ptr<CredentialsProvider>> v;
+    v.push_back(std::make_unique<EnvCredentialsProvider>(env.lookup()));
+    v.push_back(std::make_unique<StaticCredentialsProvider>(
+        sigv4::Credentials{"AKIDSTATIC", "static-secret", ""}));
+    return std::make_unique<ChainCredentialsProvider>(std::move(v));
+  };
+  EXPECT_EQ(EnvCredentialsProvider(env.lookup()).Get().code(), Code::kNotConfigured);
+  auto c = chain()->Get();
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->access_key_id, "AKIDSTATIC");
+
+  env.vars["AWS_ACCESS_KEY_ID"] = "AKIDHALF";  // configured, but wrongly: not skipped
+  c = chain()->Get();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.code(), Code::kInvalid) << c.message();
+  EXPECT_NE(c.message().find("only one of"), std::string::npos) << c.message();
 }
 
 TEST(WebIdentityCredentials, RetriesIdpCommunicationErrors) {
@@ -308,7 +355,7 @@ TEST(ProfileCredentials, UnsupportedProfileKindsAreClearErrors) {
                 {"AWS_EC2_METADATA_DISABLED", "true"}};
     auto c = DefaultCredentialsChain(env.lookup())->Get();
     ASSERT_FALSE(c.ok()) << profile;
-    EXPECT_NE(c.code(), 401) << profile;
+    EXPECT_NE(c.code(), Code::kNotConfigured) << profile;
     EXPECT_NE(c.message().find("does not support"), std::string::npos) << c.message();
     EXPECT_NE(c.message().find(std::string("profile \"") + profile + "\""), std::string::npos);
   }
@@ -347,7 +394,7 @@ TEST(ContainerCredentials, PodIdentityWithTheTokenFile) {
   server.SetContainerAuthorization("something-else");
   auto fresh = DefaultCredentialsChain(env.lookup(), clock)->Get();
   ASSERT_FALSE(fresh.ok());
-  EXPECT_NE(fresh.code(), 401);
+  EXPECT_NE(fresh.code(), Code::kNotConfigured);
   EXPECT_NE(fresh.message().find("HTTP 401 AccessDeniedException"), std::string::npos)
       << fresh.message();
   ExpectNoSecrets(fresh.message());
@@ -459,7 +506,7 @@ TEST(ImdsCredentials, DisabledNoRoleUnreachableAndBadSettings) {
   f.server.SetImdsRole("");
   c = DefaultCredentialsChain(f.env.lookup(), f.clock)->Get();
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.code(), 401);
+  EXPECT_EQ(c.code(), Code::kNotConfigured);
   EXPECT_NE(c.message().find("no IAM role"), std::string::npos) << c.message();
 
   // Nothing listening: "not on EC2", reported as an unavailable source.
@@ -471,7 +518,7 @@ TEST(ImdsCredentials, DisabledNoRoleUnreachableAndBadSettings) {
   f.env.vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "http://127.0.0.1:" + std::to_string(port);
   c = DefaultCredentialsChain(f.env.lookup(), f.clock)->Get();
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.code(), 401);
+  EXPECT_EQ(c.code(), Code::kNotConfigured);
   EXPECT_NE(c.message().find("not on EC2"), std::string::npos) << c.message();
 
   f.env.vars["AWS_METADATA_SERVICE_TIMEOUT"] = "0";
@@ -696,7 +743,7 @@ TEST(CredentialsChain, NothingFoundListsEverySourceAndWhy) {
   env.vars = {{"HOME", "/nonexistent"}, {"AWS_EC2_METADATA_DISABLED", "true"}};
   auto c = DefaultCredentialsChain(env.lookup())->Get();
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.code(), 401);
+  EXPECT_EQ(c.code(), Code::kNotConfigured);
   for (const char* why :
        {"no AWS credentials found", "environment (AWS_ACCESS_KEY_ID): AWS_ACCESS_KEY_ID is not set",
         "profile \"default\" (/nonexistent/.aws/credentials, /nonexistent/.aws/config): no keys",

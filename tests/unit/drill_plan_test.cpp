@@ -76,7 +76,7 @@ struct PlanCase {
   std::string region;   // asked for
   bool force = false;
   std::string refusal = "";    // expected error substring; "" = a plan
-  int code = 0;                // expected error code
+  Code code = Code::kUnknown;  // expected error code
   std::string survivors = "";  // expected when planned
   bool forced = false;
   std::string kept = "";  // regions of the written outages, in order (the new one last)
@@ -91,31 +91,34 @@ std::vector<std::string> RegionsOf(const std::vector<failover::SimulatedOutage>&
 
 TEST(PlanDrill, Table) {
   const std::vector<PlanCase> cases = {
-      {"another active region serves", "a,b", "", "a,b", "", "a", false, "", 0, "b", false, "a"},
-      {"a passive standby survives though not serving", "a,~p", "", "a", "", "a", false, "", 0, "p",
+      {"another active region serves", "a,b", "", "a,b", "", "a", false, "", Code::kUnknown, "b",
        false, "a"},
-      {"the only region: refused", "a", "", "a", "", "a", false, "no other region could serve", 0},
-      {"the only region, forced", "a", "", "a", "", "a", true, "", 0, "", true, "a"},
+      {"a passive standby survives though not serving", "a,~p", "", "a", "", "a", false, "",
+       Code::kUnknown, "p", false, "a"},
+      {"the only region: refused", "a", "", "a", "", "a", false, "no other region could serve",
+       Code::kUnknown},
+      {"the only region, forced", "a", "", "a", "", "a", true, "", Code::kUnknown, "", true, "a"},
       {"the other region failed: refused", "a,b", "b", "a", "", "a", false,
-       "refusing to take down a: no other region could serve (serving: a; failed: b)", 0},
+       "refusing to take down a: no other region could serve (serving: a; failed: b)",
+       Code::kUnknown},
       {"the other active region not serving: no survivor", "a,b", "", "a", "", "a", false,
-       "no other region could serve", 0},
+       "no other region could serve", Code::kUnknown},
       {"the other region is under a drill: no survivor", "a,b", "", "a,b", "b:30", "a", false,
-       "no other region could serve", 0},
+       "no other region could serve", Code::kUnknown},
       {"forced past a drilled survivor keeps its outage", "a,b", "", "a,b", "b:30", "a", true, "",
-       0, "", true, "b,a"},
+       Code::kUnknown, "", true, "b,a"},
       {"an expired drill of the other region does not count and is dropped", "a,b", "", "a,b",
-       "b:-1", "a", false, "", 0, "b", false, "a"},
-      {"an outage expiring exactly now is over", "a,b", "", "a,b", "a:0", "a", false, "", 0, "b",
-       false, "a"},
+       "b:-1", "a", false, "", Code::kUnknown, "b", false, "a"},
+      {"an outage expiring exactly now is over", "a,b", "", "a,b", "a:0", "a", false, "",
+       Code::kUnknown, "b", false, "a"},
       {"a drill of the region is running", "a,b", "", "a,b", "a:1", "a", false,
-       "drill already running for region a (drill-a-old, until ", 409},
+       "drill already running for region a (drill-a-old, until ", Code::kConflict},
       {"a running drill is refused even with force", "a,b", "", "a,b", "a:1", "a", true,
-       "drill already running for region a", 409},
+       "drill already running for region a", Code::kConflict},
       {"a failed passive does not survive", "a,~p", "p", "a", "", "a", false,
-       "no other region could serve (serving: a; failed: p)", 0},
-      {"survivors in configuration order", "c,a,~p,b", "", "a,b,c", "", "a", false, "", 0, "c,p,b",
-       false, "a"},
+       "no other region could serve (serving: a; failed: p)", Code::kUnknown},
+      {"survivors in configuration order", "c,a,~p,b", "", "a,b,c", "", "a", false, "",
+       Code::kUnknown, "c,p,b", false, "a"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -119,7 +119,7 @@ TEST(HostileRestore, SymlinkedBlobInAFileRemoteIsRefusedAndItsTargetNotRead) {
   // The store's own operations: Get/GetToFile refuse, Exists says no, List does not show it.
   auto g = store.Get(BlobKey("r1", rec.files[0].sha256));
   ASSERT_FALSE(g);
-  EXPECT_NE(g.code(), 404);
+  EXPECT_NE(g.code(), Code::kNotFound);
   EXPECT_NE(g.message().find("symbolic link"), std::string::npos) << g.message();
   Status gf = store.GetToFile(BlobKey("r1", rec.files[0].sha256), tmp.path() + "/copy");
   ASSERT_FALSE(gf);
@@ -177,7 +177,7 @@ TEST(HostileFileStore, GetToFileStopsAtTheExpectedSize) {
   ASSERT_TRUE(store.Put("k", std::string(1000, 'x')));
   Status s = store.GetToFile("k", tmp.path() + "/out", true, 6);
   ASSERT_FALSE(s);
-  EXPECT_NE(s.code(), 404);
+  EXPECT_NE(s.code(), Code::kNotFound);
   EXPECT_NE(s.message().find("size mismatch"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("\"k\""), std::string::npos) << s.message();
   EXPECT_FALSE(fs::exists(tmp.path() + "/out"));

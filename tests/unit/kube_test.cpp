@@ -77,12 +77,12 @@ TEST(KubeApi, CrudWithResourceVersions) {
   const std::string name = UniqueName("cm");
   auto missing = c->Get(kube::kConfigMaps, "agency", name);
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.code(), 404);
+  EXPECT_EQ(missing.code(), Code::kNotFound);
   EXPECT_NE(missing.message().find("not found"), std::string::npos);
   auto created = c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {{"a", "1"}}));
   ASSERT_TRUE(created.ok()) << created.message();
   auto again = c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {{"a", "1"}}));
-  EXPECT_EQ(again.code(), 409);
+  EXPECT_EQ(again.code(), Code::kConflict);
   json stale = *created;
   json fresh = *created;
   fresh["data"]["a"] = "2";
@@ -90,7 +90,7 @@ TEST(KubeApi, CrudWithResourceVersions) {
   stale["data"]["a"] = "3";
   auto conflict = c->Update(kube::kConfigMaps, "agency", name, stale);
   ASSERT_FALSE(conflict.ok());
-  EXPECT_EQ(conflict.code(), 409) << "update with an old resourceVersion conflicts";
+  EXPECT_EQ(conflict.code(), Code::kConflict) << "update with an old resourceVersion conflicts";
   auto patched = c->Patch(kube::kConfigMaps, "agency", name, kube::PatchType::kMerge,
                           {{"data", {{"b", "x"}, {"a", nullptr}}}});
   ASSERT_TRUE(patched.ok()) << patched.message();
@@ -99,7 +99,7 @@ TEST(KubeApi, CrudWithResourceVersions) {
   ASSERT_TRUE(list.ok());
   EXPECT_EQ((*list)["items"].size(), 1u);
   EXPECT_TRUE(c->Delete(kube::kConfigMaps, "agency", name).ok());
-  EXPECT_EQ(c->Get(kube::kConfigMaps, "agency", name).code(), 404);
+  EXPECT_EQ(c->Get(kube::kConfigMaps, "agency", name).code(), Code::kNotFound);
 }
 
 TEST(KubeApi, ServerErrorsAreRetriedWithBackoff) {
@@ -124,7 +124,8 @@ TEST(KubeApi, ServerErrorsAreRetriedWithBackoff) {
                  {{"match", {{"verb", "get"}, {"name", name}}}, {"count", 10}, {"status", 500}});
   auto failed = c->Get(kube::kConfigMaps, "agency", name);
   ASSERT_FALSE(failed.ok());
-  EXPECT_EQ(failed.code(), 500);
+  EXPECT_EQ(failed.code(), Code::kUnavailable);
+  EXPECT_EQ(failed.error().http_status, 500);
   EXPECT_NE(failed.message().find("gave up after 5 attempts"), std::string::npos);
   Server().Admin("DELETE", "/faults");
 }
@@ -147,7 +148,8 @@ TEST(KubeApi, AuthErrorsExplainThemselves) {
   bad.token = "wrong-token";
   auto r = NewClient(bad)->Get(kube::kConfigMaps, "agency", "state");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.code(), 401);
+  EXPECT_EQ(r.code(), Code::kPermissionDenied);
+  EXPECT_EQ(r.error().http_status, 401);
   EXPECT_NE(r.message().find("unauthorized"), std::string::npos);
   EXPECT_EQ(r.message().find("wrong-token"), std::string::npos) << "token leaked: " << r.message();
 
@@ -157,7 +159,8 @@ TEST(KubeApi, AuthErrorsExplainThemselves) {
                ->Patch(kube::kConfigMaps, "agency", "state", kube::PatchType::kMerge,
                        {{"data", {{"a", "b"}}}});
   ASSERT_FALSE(w.ok());
-  EXPECT_EQ(w.code(), 403);
+  EXPECT_EQ(w.code(), Code::kPermissionDenied);
+  EXPECT_EQ(w.error().http_status, 403);
   EXPECT_NE(w.message().find("cannot patch resource \"configmaps\""), std::string::npos)
       << w.message();
   EXPECT_NE(w.message().find("verbs: [\"patch\"], resourceNames: [\"state\"]"), std::string::npos)
@@ -227,7 +230,7 @@ TEST(KubeApi, WatchDeliversEventsAndReportsExpiry) {
   Status expired = c->Watch(
       kube::kConfigMaps, "agency", opts, [](const kube::WatchEvent&) { return true; }, nullptr);
   ASSERT_FALSE(expired.ok());
-  EXPECT_EQ(expired.code(), 410);
+  EXPECT_EQ(expired.code(), Code::kGone);
 }
 
 TEST(KubeApi, WatchStopsPromptly) {
@@ -283,7 +286,7 @@ TEST_P(KubeProtocols, CrudWatchRetriesAndResets) {
   ASSERT_TRUE(patched.ok()) << patched.message();
   json stale = *created;
   stale["data"]["v"] = "stale";
-  EXPECT_EQ(c->Update(kube::kConfigMaps, "agency", name, stale).code(), 409);
+  EXPECT_EQ(c->Update(kube::kConfigMaps, "agency", name, stale).code(), Code::kConflict);
   auto list = c->List(kube::kConfigMaps, "agency", "metadata.name=" + name);
   ASSERT_TRUE(list.ok()) << list.message();
   ASSERT_EQ((*list)["items"].size(), 1u);
@@ -393,7 +396,8 @@ TEST(ConfigMapStore, ApiErrorsAreErrorsNotEmptyState) {
   state::ConfigMapStateStore store(NewClient(restricted), "agency", "other");
   auto r = store.Read();
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.code(), 403);
+  EXPECT_EQ(r.code(), Code::kPermissionDenied);
+  EXPECT_EQ(r.error().http_status, 403);
 }
 
 // ---- Watch source ----
@@ -495,7 +499,7 @@ TEST(KubeEvents, CarryTheObjectsUidSoKubectlDescribeFindsThem) {
   Status s = rec.RecordAbout(kube::kConfigMaps, "agency", gone, "Normal", "RegionRecovered", "m",
                              SystemClock::instance().wall());
   EXPECT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), 404);
+  EXPECT_EQ(s.code(), Code::kNotFound);
   EXPECT_NE(s.message().find("without the object's uid"), std::string::npos) << s.message();
   auto bare = c->List(kube::kEvents, "agency", "involvedObject.name=" + gone);
   ASSERT_TRUE(bare.ok());
@@ -525,7 +529,7 @@ TEST(KubeTime, MicroTimeHasExactlySixFractionalDigits) {
   obj["metadata"]["name"] = lease + "-ms";
   obj["spec"]["renewTime"] = "2024-05-01T10:00:00.123Z";  // what a millisecond formatter would send
   auto rejected = c->Create(kube::kLeases, "agency", obj);
-  EXPECT_EQ(rejected.code(), 400);
+  EXPECT_EQ(rejected.code(), Code::kInvalid);
   EXPECT_NE(rejected.message().find("cannot parse \".123Z\" as \".000000\""), std::string::npos)
       << rejected.message();
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "common/fs.h"
@@ -67,12 +68,12 @@ TEST_P(ObjectStoreConformance, PutReplaces) {
 TEST_P(ObjectStoreConformance, MissingObjectIs404) {
   auto g = store_->Get("no/such/key");
   ASSERT_FALSE(g.ok());
-  EXPECT_EQ(g.code(), 404) << g.message();
+  EXPECT_EQ(g.code(), Code::kNotFound) << g.message();
   EXPECT_NE(g.message().find("no/such/key"), std::string::npos) << "error names the key";
   aha::testing::TempDir tmp;
   auto f = store_->GetToFile("missing", tmp.path() + "/out");
   ASSERT_FALSE(f.ok());
-  EXPECT_EQ(f.code(), 404) << f.message();
+  EXPECT_EQ(f.code(), Code::kNotFound) << f.message();
 }
 
 TEST_P(ObjectStoreConformance, Exists) {
@@ -146,7 +147,7 @@ TEST_P(ObjectStoreConformance, DeleteIsIdempotent) {
   EXPECT_TRUE(s.ok()) << "second delete: " << s.message();
   s = store_->Delete("never/existed");
   EXPECT_TRUE(s.ok()) << s.message();
-  EXPECT_EQ(store_->Get("d/x").code(), 404);
+  EXPECT_EQ(store_->Get("d/x").code(), Code::kNotFound);
   auto l = store_->List("");
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(Keys(*l), (std::vector<std::string>{"d/y"}));
@@ -258,7 +259,7 @@ TEST_P(ObjectStoreConformance, DescribeAndStats) {
 TEST_P(ObjectStoreConformance, GetVersionedOfAMissingObjectIs404) {
   auto g = store_->GetVersioned("cond/missing");
   ASSERT_FALSE(g.ok());
-  EXPECT_EQ(g.code(), 404) << g.message();
+  EXPECT_EQ(g.code(), Code::kNotFound) << g.message();
   EXPECT_NE(g.message().find("cond/missing"), std::string::npos) << g.message();
 }
 
@@ -272,7 +273,7 @@ TEST_P(ObjectStoreConformance, PutIfWithEmptyTagCreatesOnlyWhenAbsent) {
   EXPECT_EQ(v->version, *first) << "GetVersioned returns the tag PutIf returned";
   auto again = store_->PutIf("cond/k", "two", "");
   ASSERT_FALSE(again.ok()) << "a create over an existing object must fail";
-  EXPECT_EQ(again.code(), 412) << again.message();
+  EXPECT_EQ(again.code(), Code::kPreconditionFailed) << again.message();
   EXPECT_NE(again.message().find("cond/k"), std::string::npos) << again.message();
   EXPECT_EQ(MustGet(*store_, "cond/k"), "one") << "nothing written on a failed precondition";
 }
@@ -285,7 +286,7 @@ TEST_P(ObjectStoreConformance, PutIfReplacesOnlyTheVersionRead) {
   EXPECT_NE(*t2, *t1) << "a new content has a new tag";
   auto stale = store_->PutIf("cond/k", "three", *t1);
   ASSERT_FALSE(stale.ok()) << "a write with a stale tag must fail";
-  EXPECT_EQ(stale.code(), 412) << stale.message();
+  EXPECT_EQ(stale.code(), Code::kPreconditionFailed) << stale.message();
   auto v = store_->GetVersioned("cond/k");
   ASSERT_TRUE(v.ok()) << v.message();
   EXPECT_EQ(v->data, "two");
@@ -294,7 +295,7 @@ TEST_P(ObjectStoreConformance, PutIfReplacesOnlyTheVersionRead) {
   ASSERT_TRUE(store_->Put("cond/k", "plain").ok());
   auto after_put = store_->PutIf("cond/k", "four", *t2);
   ASSERT_FALSE(after_put.ok());
-  EXPECT_EQ(after_put.code(), 412) << after_put.message();
+  EXPECT_EQ(after_put.code(), Code::kPreconditionFailed) << after_put.message();
   EXPECT_EQ(MustGet(*store_, "cond/k"), "plain");
 }
 
@@ -303,19 +304,19 @@ TEST_P(ObjectStoreConformance, PutIfWithATagOnAMissingObjectFails) {
   ASSERT_TRUE(t.ok()) << t.message();
   auto r = store_->PutIf("cond/b", "y", *t);  // a real tag, but of another key
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.code(), 412) << r.message();
+  EXPECT_EQ(r.code(), Code::kPreconditionFailed) << r.message();
   EXPECT_FALSE(store_->Exists("cond/b").value());
   ASSERT_TRUE(store_->Delete("cond/a").ok());
   auto gone = store_->PutIf("cond/a", "z", *t);
   ASSERT_FALSE(gone.ok()) << "If-Match on a deleted object must fail";
-  EXPECT_EQ(gone.code(), 412) << gone.message();
+  EXPECT_EQ(gone.code(), Code::kPreconditionFailed) << gone.message();
   EXPECT_FALSE(store_->Exists("cond/a").value());
 }
 
 TEST_P(ObjectStoreConformance, PutIfRejectsInvalidKeys) {
   auto r = store_->PutIf("../escape", "x", "");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.code(), 400) << r.message();
+  EXPECT_EQ(r.code(), Code::kInvalid) << r.message();
 }
 
 // N writers read the same version and race to replace it: exactly one wins, the others get 412,
@@ -331,7 +332,7 @@ TEST_P(ObjectStoreConformance, ConcurrentPutIfOnOneVersionHasExactlyOneWinner) {
       base_tag = *t;
     }
     std::vector<std::thread> threads;
-    std::vector<int> codes(kThreads, -1);
+    std::vector<std::optional<Code>> codes(kThreads);
     std::atomic<int> ready{0};
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&, i] {
@@ -339,18 +340,18 @@ TEST_P(ObjectStoreConformance, ConcurrentPutIfOnOneVersionHasExactlyOneWinner) {
         while (ready.load() < kThreads)
           std::this_thread::yield();
         auto r = store_->PutIf(key, "writer-" + std::to_string(i), base_tag);
-        codes[static_cast<size_t>(i)] = r.ok() ? 200 : r.code();
+        codes[static_cast<size_t>(i)] = r.ok() ? std::nullopt : std::optional<Code>(r.code());
       });
     }
     for (auto& th : threads)
       th.join();
     int winners = 0, winner = -1;
     for (int i = 0; i < kThreads; ++i) {
-      if (codes[static_cast<size_t>(i)] == 200) {
+      if (!codes[static_cast<size_t>(i)]) {
         ++winners;
         winner = i;
       } else {
-        EXPECT_EQ(codes[static_cast<size_t>(i)], 412)
+        EXPECT_EQ(*codes[static_cast<size_t>(i)], Code::kPreconditionFailed)
             << "writer " << i << " (create=" << create << ")";
       }
     }

@@ -114,7 +114,8 @@ TEST(PodEventsFailures, ForbiddenIsOneRequestOneWarningNamingTheEventAndTheMissi
   ASSERT_EQ(out.results.size(), 1u);
   const Status& s = out.results[0];
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), 403);
+  EXPECT_EQ(s.code(), Code::kPermissionDenied);
+  EXPECT_EQ(s.error().http_status, 403);
   // The real apiserver's text (responsewriters.forbiddenMessage, apierrors.NewForbidden).
   EXPECT_NE(s.message().find("events is forbidden: User \"system:serviceaccount:agency:sidecar\" "
                              "cannot create resource \"events\" in API group \"\" in the "
@@ -153,7 +154,8 @@ TEST(PodEventsFailures, ServerErrorsAreTriedTwiceThenReportedOnce) {
     const std::string log = ::testing::internal::GetCapturedStderr();
     Server().Admin("DELETE", "/faults");
     ASSERT_EQ(out.results.size(), 1u);
-    EXPECT_EQ(out.results[0].code(), status);
+    EXPECT_EQ(out.results[0].code(), Code::kUnavailable);
+    EXPECT_EQ(out.results[0].error().http_status, status);
     EXPECT_NE(out.results[0].message().find("gave up after 2 attempts"), std::string::npos)
         << out.results[0].message();
     EXPECT_EQ(Server().CountRequests("create"), PodEvents::kAttempts);

@@ -64,7 +64,7 @@ TEST(ReplicationLineage, RefusesForeignOrNewerLatest) {
   EXPECT_TRUE(CheckLineage(LatestPointer{mine.last_published, "g"}, mine, "r"));
   auto s = CheckLineage(LatestPointer{"20261127T184901.000Z-000001", "other"}, mine, "r");
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.code(), 409);
+  EXPECT_EQ(s.code(), Code::kConflict);
   EXPECT_NE(s.message().find("refusing to publish"), std::string::npos) << s.message();
   // Never published there: an existing lineage is not ours to continue...
   RemoteLineage fresh;

@@ -269,7 +269,7 @@ class HookedStore : public objectstore::FileObjectStore {
     auto r = FileObjectStore::PutIf(key, data, if_match);
     if (r && key.ends_with("/latest") && lose_reply) {
       lose_reply = false;
-      return Err("reply lost (test)", 412);
+      return Err("reply lost (test)", Code::kPreconditionFailed);
     }
     return r;
   }
@@ -389,7 +389,7 @@ TEST_F(WriterRace, AFencedWritersSnapshotNeverBecomesLatestForReaders) {
   // Release: the new writer hands the lineage back; the old one cannot release it.
   auto rel_old = Release({a_.get(), b_.get()}, "us-east-1", w1, 1);
   ASSERT_FALSE(rel_old);
-  EXPECT_EQ(rel_old.code(), 409) << rel_old.message();
+  EXPECT_EQ(rel_old.code(), Code::kConflict) << rel_old.message();
   auto rel = Release({a_.get(), b_.get()}, "us-east-1", w2, 2);
   ASSERT_TRUE(rel) << rel.message();
   EXPECT_TRUE(LatestOf(*a_).released);
@@ -452,7 +452,7 @@ TEST_F(WriterRace, ClaimRetriesWhenTheHeadMovesAndHonoursExpectHead) {
   // The caller applied an older head: refused, nothing written.
   auto stale = ClaimLineage({a_.get(), b_.get()}, "us-east-1", w1, {3, kId1});
   ASSERT_FALSE(stale);
-  EXPECT_EQ(stale.code(), 409) << stale.message();
+  EXPECT_EQ(stale.code(), Code::kConflict) << stale.message();
   EXPECT_EQ(LatestOf(*a_).writer, w2);
 }
 
@@ -503,7 +503,7 @@ TEST_F(WriterRace, ATakeoverExpectingTheAppliedPointerIsRefusedWhenTheOwnerRecla
   ClaimOptions exact{3, "", applied};
   auto stale = ClaimLineage({a_.get()}, "us-east-1", standin, exact);
   ASSERT_FALSE(stale);
-  EXPECT_EQ(stale.code(), 409) << stale.message();
+  EXPECT_EQ(stale.code(), Code::kConflict) << stale.message();
   EXPECT_NE(stale.message().find(owner), std::string::npos) << stale.message();
   EXPECT_EQ(LatestOf(*a_).writer, owner) << "nothing written";
   EXPECT_EQ(LatestOf(*a_).epoch, 1);

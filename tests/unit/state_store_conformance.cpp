@@ -132,11 +132,12 @@ TEST_P(StateStoreConformance, UpdateSeesCurrentKeysAndMergesItsResult) {
 
 TEST_P(StateStoreConformance, UpdateRefusalOrInvalidKeyWritesNothing) {
   ASSERT_TRUE(store_->Write({{"a", "1"}}).ok());
-  auto r = store_->Update(
-      [](const KeyValues&) -> Result<KeyValues> { return Err("a drill is already active", 409); });
+  auto r = store_->Update([](const KeyValues&) -> Result<KeyValues> {
+    return Err("a drill is already active", Code::kConflict);
+  });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.message(), "a drill is already active");
-  EXPECT_EQ(r.code(), 409);
+  EXPECT_EQ(r.code(), Code::kConflict);
   auto bad = store_->Update([](const KeyValues&) -> Result<KeyValues> {
     return KeyValues{{"a", "2"}, {"bad/key", "x"}};
   });
@@ -163,7 +164,7 @@ TEST_P(StateStoreConformance, ConcurrentUpdatesAreConditional) {
         if (!r.ok()) ++errors;
       }
       auto claim = client->Update([&](const KeyValues& cur) -> Result<KeyValues> {
-        if (cur.count("owner")) return Err("taken by " + cur.at("owner"), 409);
+        if (cur.count("owner")) return Err("taken by " + cur.at("owner"), Code::kConflict);
         return KeyValues{{"owner", std::to_string(c)}};
       });
       if (claim.ok()) {
