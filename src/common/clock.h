@@ -8,6 +8,9 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <list>
 #include <mutex>
 #include <string>
 
@@ -17,24 +20,52 @@ using WallTime = std::chrono::system_clock::time_point;
 using MonoTime = std::chrono::steady_clock::time_point;
 using Millis = std::chrono::milliseconds;
 
+// Waiting goes through the Clock too, so a loop driven by FakeClock sleeps in fake time:
+//   SleepUntil(deadline, stopped) blocks until mono() >= deadline or stopped() is true and returns
+//   stopped(). Whoever makes stopped() true calls Interrupt() afterwards (Stopper does), so the
+//   sleeper re-checks. stopped() must not call back into this clock (it runs under its lock).
 class Clock {
  public:
   virtual ~Clock() = default;
   virtual WallTime wall() const = 0;
   virtual MonoTime mono() const = 0;
+  virtual bool SleepUntil(MonoTime deadline, const std::function<bool()>& stopped) const = 0;
+  virtual void Interrupt() const = 0;
+  // An uninterruptible sleep (retry backoff outside any Stopper).
+  void SleepFor(std::chrono::nanoseconds d) const {
+    SleepUntil(mono() + std::chrono::duration_cast<MonoTime::duration>(d), [] { return false; });
+  }
 };
 
+// The one place that reads the real clocks. Its sleepers share one condition variable: an
+// Interrupt() (a Stop at shutdown) wakes all of them, each re-checks its own predicate.
 class SystemClock final : public Clock {
  public:
   WallTime wall() const override { return std::chrono::system_clock::now(); }
   MonoTime mono() const override { return std::chrono::steady_clock::now(); }
+  bool SleepUntil(MonoTime deadline, const std::function<bool()>& stopped) const override {
+    std::unique_lock l(mu_);
+    return cv_.wait_until(l, deadline, stopped);
+  }
+  void Interrupt() const override {
+    { std::lock_guard l(mu_); }
+    cv_.notify_all();
+  }
   static SystemClock& instance() {
     static SystemClock c;
     return c;
   }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
 };
 
-// Test clock: time moves only when advance() is called.
+// Test clock: time moves only when advance() is called. A sleeper returns once advance() has
+// moved mono() to its deadline (or it is stopped). With auto_advance, a sleep instead moves the
+// clock to its deadline at once (a retry loop runs without a second thread; the total slept is
+// what mono() moved). WaitForSleepers() let a test advance only once a loop is
+// actually waiting, so no test depends on how fast a thread runs.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(WallTime start = WallTime{} + std::chrono::hours(24 * 365 * 50))
@@ -48,15 +79,69 @@ class FakeClock final : public Clock {
     return mono_;
   }
   void advance(std::chrono::nanoseconds d) {
+    {
+      std::lock_guard l(mu_);
+      AdvanceLocked(d);
+    }
+    cv_.notify_all();
+  }
+  void set_auto_advance(bool on) {
     std::lock_guard l(mu_);
-    wall_ += std::chrono::duration_cast<WallTime::duration>(d);
-    mono_ += std::chrono::duration_cast<MonoTime::duration>(d);
+    auto_advance_ = on;
+  }
+  bool SleepUntil(MonoTime deadline, const std::function<bool()>& stopped) const override {
+    std::unique_lock l(mu_);
+    if (auto_advance_) {
+      if (stopped()) return true;
+      if (mono_ < deadline) AdvanceLocked(deadline - mono_);
+      l.unlock();
+      cv_.notify_all();
+      return false;
+    }
+    // The epoch this sleeper last re-checked its deadline at (WaitForSleepers counts those that
+    // have seen the latest advance and still sleep).
+    auto seen = seen_.insert(seen_.end(), epoch_ - 1);
+    cv_.wait(l, [&] {
+      if (stopped() || mono_ >= deadline) return true;
+      if (*seen != epoch_) {
+        *seen = epoch_;
+        cv_.notify_all();
+      }
+      return false;
+    });
+    seen_.erase(seen);
+    return stopped();
+  }
+  void Interrupt() const override {
+    { std::lock_guard l(mu_); }
+    cv_.notify_all();
+  }
+  // Blocks until at least n threads sleep on this clock having seen the latest advance(), i.e.
+  // each one re-checked its deadline at the current time and is still waiting. False after a
+  // generous real-time cap, which only turns a hung test into a failed one.
+  bool WaitForSleepers(int n) const {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(60), [&] {
+      int k = 0;
+      for (uint64_t e : seen_)
+        k += e == epoch_;
+      return k >= n;
+    });
   }
 
  private:
+  void AdvanceLocked(std::chrono::nanoseconds d) const {
+    ++epoch_;
+    wall_ += std::chrono::duration_cast<WallTime::duration>(d);
+    mono_ += std::chrono::duration_cast<MonoTime::duration>(d);
+  }
   mutable std::mutex mu_;
-  WallTime wall_;
-  MonoTime mono_;
+  mutable std::condition_variable cv_;
+  mutable WallTime wall_;  // mutable: an auto-advancing sleep moves them
+  mutable MonoTime mono_;
+  bool auto_advance_ = false;
+  mutable uint64_t epoch_ = 1;        // advances so far
+  mutable std::list<uint64_t> seen_;  // one per sleeper (its iterator stays valid)
 };
 
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-27T17:09:04.123Z.

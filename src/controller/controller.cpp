@@ -338,15 +338,15 @@ Decision Controller::Tick() {
 }
 
 void Controller::Run(Stopper& stop) {
-  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+  const auto interval = std::chrono::duration_cast<MonoTime::duration>(
       std::chrono::duration<double>(cfg_.probe.interval_seconds));
-  auto next = std::chrono::steady_clock::now();
+  auto next = clock_.mono();
   while (!stop.stopped()) {
     Tick();  // reloads the state itself on a new term
     next += interval;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.mono();
     if (next < now) next = now;  // a slow round skips ahead instead of bursting
-    if (stop.WaitUntil(next)) break;
+    if (stop.WaitUntil(clock_, next)) break;
   }
 }
 

@@ -83,7 +83,8 @@ std::string RbacRule(const std::string& verb, const Resource& r, const std::stri
   return rule + "}";
 }
 
-Client::Client(Connection conn, RetryPolicy retry) : conn_(std::move(conn)), retry_(retry) {
+Client::Client(Connection conn, RetryPolicy retry, const Clock& clock)
+    : conn_(std::move(conn)), retry_(retry), clock_(clock) {
   net::CurlGlobalInit();
 }
 
@@ -194,13 +195,13 @@ Result<json> Client::Do(const std::string& verb, const Resource& r, const std::s
       }
       last_error = what + ": " + std::to_string(status) + ": " + msg;
       if (!h.retry_after.empty()) {
-        wait = net::ParseRetryAfter(h.retry_after, SystemClock::instance().wall())
+        wait = net::ParseRetryAfter(h.retry_after, clock_.wall())
                    .value_or(std::chrono::milliseconds(0));
       }
     }
     if (attempt == retry_.max_attempts) break;
     const auto backoff = net::BackoffDelay({retry_.base, retry_.max}, attempt, wait);
-    std::this_thread::sleep_for(backoff);
+    clock_.SleepFor(backoff);
   }
   return HttpErr(
       last_error + " (gave up after " + std::to_string(retry_.max_attempts) + " attempts)",

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "common/stopper.h"
 #include "kube/kubeconfig.h"
@@ -74,7 +75,9 @@ using WatchCallback = std::function<bool(const WatchEvent&)>;
 
 class Client {
  public:
-  explicit Client(Connection conn, RetryPolicy retry = {});
+  // Retry waits and Retry-After dates run on `clock` (tests pass a FakeClock).
+  explicit Client(Connection conn, RetryPolicy retry = {},
+                  const Clock& clock = SystemClock::instance());
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -94,6 +97,7 @@ class Client {
                const WatchCallback& on_event, const Stopper* stop);
 
   const Connection& connection() const { return conn_; }
+  const Clock& clock() const { return clock_; }
   // API requests sent (each retry counts), for tests and benchmarks.
   uint64_t requests() const { return requests_.load(); }
 
@@ -110,6 +114,7 @@ class Client {
 
   Connection conn_;
   RetryPolicy retry_;
+  const Clock& clock_;
   std::atomic<uint64_t> requests_{0};
   std::mutex token_mu_;
   std::string cached_token_;

@@ -44,10 +44,9 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Short pause between attempts at a credentials endpoint (production only; tests use sources
-// that answer at once or not at all).
-void Backoff(int attempt) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(100) * (1 << std::min(attempt, 4)));
+// Short pause between attempts at a credentials endpoint, on the provider's clock.
+void Backoff(const Clock& clock, int attempt) {
+  clock.SleepFor(std::chrono::milliseconds(100) * (1 << std::min(attempt, 4)));
 }
 
 Status ValidEndpoint(const std::string& what, const std::string& url) {
@@ -390,7 +389,7 @@ Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
   constexpr int kAttempts = 3;
   std::string last;
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    if (attempt > 1) Backoff(attempt - 1);
+    if (attempt > 1) Backoff(clock(), attempt - 1);
     auto r = aws::HttpCall(req);
     if (!r) {
       last = r.message();
@@ -650,7 +649,7 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
   constexpr int kAttempts = 3;
   std::string last;
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    if (attempt > 1) Backoff(attempt - 1);
+    if (attempt > 1) Backoff(clock(), attempt - 1);
     auto r = aws::HttpCall(req);
     if (!r) {
       last = r.message();
@@ -729,7 +728,7 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
     req.timeout = timeout;
     Result<aws::HttpResponse> r = Err("no attempt");
     for (int a = 1; a <= *attempts; ++a) {
-      if (a > 1) Backoff(a - 1);
+      if (a > 1) Backoff(clock(), a - 1);
       r = aws::HttpCall(req);
       if (r.ok() && r->status < 500) return r;
     }

@@ -165,7 +165,8 @@ struct Transfer {
   std::string error_body;
   std::map<std::string, std::string> headers;
   // Deadline (progress callback): start + base + allowance bytes at `rate`, capped by `hard`.
-  std::chrono::steady_clock::time_point start, hard;
+  const Clock* clock = nullptr;
+  MonoTime start, hard;
   std::chrono::milliseconds base{0};
   uint64_t rate = 1;
   bool deadline_hit = false;
@@ -296,7 +297,7 @@ int Progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   const auto allowance = std::chrono::milliseconds(
       static_cast<long long>(std::min<uint64_t>(bytes / t->rate, 1ull << 40) * 1000));
   const auto deadline = std::min(t->start + t->base + allowance, t->hard);
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = t->clock->mono();
   if (now < deadline) return 0;
   t->deadline_hit = true;
   t->allowed = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - t->start);
@@ -369,8 +370,8 @@ struct S3ObjectStore::Impl {
     int last_status = 0;  // 0: a transport error or timeout
     // The operation's deadline: operation_timeout plus the size allowance of its known bytes
     // (upload, expected download or the in-memory cap); each attempt gets at most what is left.
-    using Clock = std::chrono::steady_clock;
-    const auto op_start = Clock::now();
+    const Clock& clock = *s.cfg_.clock;
+    const auto op_start = clock.mono();
     const uint64_t rate = std::max<uint64_t>(1, s.cfg_.min_transfer_rate);
     uint64_t known = c.body.length;
     if (c.sink_fd >= 0 && c.expected_size != kAnySize) known = std::max(known, c.expected_size);
@@ -391,7 +392,7 @@ struct S3ObjectStore::Impl {
       KeyValues headers = {{"host", s.host_header_}};
       headers.insert(headers.end(), c.headers.begin(), c.headers.end());
       sigv4::Request req{c.method, canonical_uri, c.query, headers, c.payload_hash};
-      auto sig = sigv4::Sign(req, *creds, s.cfg_.region, "s3", std::time(nullptr));
+      auto sig = sigv4::Sign(req, *creds, s.cfg_.region, "s3", clock);
 
       // One handle per thread, reset for each request: its connection cache keeps connections
       // (and TLS sessions) open across requests instead of a new handshake for every object.
@@ -423,7 +424,8 @@ struct S3ObjectStore::Impl {
       t.sink_fd = c.sink_fd;
       t.mem_limit = s.cfg_.max_response_bytes;
       t.expected = c.expected_size;
-      t.start = Clock::now();
+      t.clock = &clock;
+      t.start = clock.mono();
       t.base = s.cfg_.request_timeout;
       t.rate = rate;
       t.hard = op_deadline;
@@ -455,7 +457,7 @@ struct S3ObjectStore::Impl {
       curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
       // A hard bound besides the callback: never past the operation's deadline.
       const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(op_deadline - Clock::now());
+          std::chrono::duration_cast<std::chrono::milliseconds>(op_deadline - clock.mono());
       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, std::max<long>(1, static_cast<long>(left.count())));
       ++s.requests_;
       CURLcode rc = curl_easy_perform(h);
@@ -477,7 +479,7 @@ struct S3ObjectStore::Impl {
       if (rc == CURLE_WRITE_ERROR && t.error_cut) rc = CURLE_OK;  // the error document is enough
       if (t.deadline_hit || rc == CURLE_OPERATION_TIMEDOUT) {
         const auto took =
-            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t.start);
+            std::chrono::duration_cast<std::chrono::milliseconds>(clock.mono() - t.start);
         last_error = What(s, c) + ": no complete response within " +
                      secs(t.deadline_hit ? t.allowed : took) +
                      " (deadline: " + secs(s.cfg_.request_timeout) + " + size at " +
@@ -500,14 +502,14 @@ struct S3ObjectStore::Impl {
         last_error = S3Error(s, c, r).message;
         last_status = static_cast<int>(status);
         if (auto it = r.headers.find("retry-after"); it != r.headers.end()) {
-          retry_after = net::ParseRetryAfter(it->second, SystemClock::instance().wall())
-                            .value_or(std::chrono::milliseconds(0));
+          retry_after =
+              net::ParseRetryAfter(it->second, clock.wall()).value_or(std::chrono::milliseconds(0));
         }
       }
       if (attempt == s.cfg_.max_attempts) break;
       const auto wait =
           net::BackoffDelay({s.cfg_.backoff_base, s.cfg_.backoff_max}, attempt, retry_after);
-      if (Clock::now() + wait >= op_deadline) {
+      if (clock.mono() + wait >= op_deadline) {
         return HttpErr(last_error + " (gave up after " + std::to_string(attempt) +
                            " attempt(s): the operation's deadline of " +
                            secs(std::chrono::duration_cast<std::chrono::milliseconds>(op_deadline -
@@ -515,7 +517,7 @@ struct S3ObjectStore::Impl {
                            " passed)",
                        last_status);
       }
-      std::this_thread::sleep_for(wait);
+      clock.SleepFor(wait);
     }
     return HttpErr(
         last_error + " (gave up after " + std::to_string(s.cfg_.max_attempts) + " attempts)",

@@ -40,6 +40,8 @@ struct S3Config {
   uint64_t part_size = 16ull << 20;  // also the multipart threshold; >= 5 MiB for AWS
   int parallelism = 4;
   std::shared_ptr<CredentialsProvider> credentials;  // required
+  // Signing time, deadlines and retry waits (tests pass a FakeClock); outlives the store.
+  const Clock* clock = &SystemClock::instance();
   int max_attempts = 5;
   std::chrono::milliseconds backoff_base{200}, backoff_max{10000};
   std::chrono::milliseconds connect_timeout{5000};

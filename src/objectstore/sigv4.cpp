@@ -86,6 +86,11 @@ std::string AmzDate(std::time_t t) {
 }
 
 Signed Sign(const Request& req, const Credentials& creds, const std::string& region,
+            const std::string& service, const Clock& clock) {
+  return Sign(req, creds, region, service, std::chrono::system_clock::to_time_t(clock.wall()));
+}
+
+Signed Sign(const Request& req, const Credentials& creds, const std::string& region,
             const std::string& service, std::time_t now) {
   Signed out;
   const std::string amz_date = AmzDate(now);

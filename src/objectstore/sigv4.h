@@ -1,7 +1,8 @@
 // AWS Signature Version 4 (header-based) for S3: a pure function from a request description and
-// credentials to the headers that authenticate it. No I/O, no clock: the caller passes the time,
-// so the signer is tested byte-for-byte against the S3 documentation's worked examples and the
-// official AWS SDK signer (tests/unit/sigv4_test.cpp, tests/unit/sigv4_reference.mjs).
+// credentials to the headers that authenticate it. No I/O, no clock read of its own: the caller
+// passes the time (or the Clock to take it from), so the signer is tested byte-for-byte against the
+// S3 documentation's worked examples and the official AWS SDK signer (tests/unit/sigv4_test.cpp,
+// tests/unit/sigv4_reference.mjs).
 //
 // S3 rules this follows (they differ from other services):
 // - The canonical URI is the request path encoded ONCE (S3 does not double-encode); '/' stays.
@@ -18,6 +19,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/clock.h"
 
 namespace aha::objectstore::sigv4 {
 
@@ -50,6 +53,9 @@ inline constexpr const char* kEmptySha256 =
 
 Signed Sign(const Request& req, const Credentials& creds, const std::string& region,
             const std::string& service, std::time_t now);
+// The same at clock.wall() (whole seconds): how the S3 store signs, so a FakeClock fixes the time.
+Signed Sign(const Request& req, const Credentials& creds, const std::string& region,
+            const std::string& service, const Clock& clock);
 
 // RFC 3986 percent-encoding as S3 wants it: unreserved [A-Za-z0-9-._~] kept, everything else
 // %XX (uppercase hex) byte by byte; '/' kept unless `encode_slash` (net::PercentEncode).

@@ -191,15 +191,15 @@ void PeerPoller::PollOnce() {
 }
 
 void PeerPoller::Run(Stopper& stop) {
-  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+  const auto interval = std::chrono::duration_cast<MonoTime::duration>(
       std::chrono::duration<double>(cfg_.probe.interval_seconds));
-  auto next = std::chrono::steady_clock::now();
+  auto next = clock_.mono();
   while (!stop.stopped()) {
     PollOnce();
     next += interval;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.mono();
     if (next < now) next = now;
-    if (stop.WaitUntil(next)) break;
+    if (stop.WaitUntil(clock_, next)) break;
   }
 }
 

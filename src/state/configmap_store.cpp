@@ -112,7 +112,7 @@ Result<int> ConfigMapStateStore::Update(const UpdateFn& fn) {
       ++conflicts_;
       // Another writer won the race: back off a little (jittered) so contending writers spread.
       thread_local std::mt19937 rng{std::random_device{}()};
-      std::this_thread::sleep_for(
+      client_->clock().SleepFor(
           std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 5 + attempt)(rng)));
       continue;
     }

@@ -58,8 +58,8 @@ void StateSource::CountRestart() {
 
 // ---- FileSource ----
 
-FileSource::FileSource(std::string dir, std::chrono::milliseconds resync)
-    : dir_(std::move(dir)), resync_(resync) {}
+FileSource::FileSource(std::string dir, std::chrono::milliseconds resync, const Clock& clock)
+    : dir_(std::move(dir)), resync_(resync), clock_(clock) {}
 
 void FileSource::Reload() {
   FileStateStore store(dir_);
@@ -74,7 +74,7 @@ void FileSource::Reload() {
 void FileSource::Run(Stopper& stop) {
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   int wd = -1;
-  auto next_resync = std::chrono::steady_clock::now();
+  auto next_resync = clock_.mono();
   while (!stop.stopped()) {
     if (fd >= 0 && wd < 0) {
       wd = inotify_add_watch(fd, dir_.c_str(),
@@ -82,14 +82,14 @@ void FileSource::Run(Stopper& stop) {
                                  IN_DELETE_SELF | IN_MOVE_SELF);
       if (wd >= 0) Reload();  // the directory (re)appeared
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.mono();
     if (now >= next_resync) {
       Reload();
       next_resync = now + resync_;
     }
     int timeout_ms = wd >= 0 ? 200 : 100;  // bounded so Stop() is noticed quickly
     if (fd < 0) {
-      stop.WaitFor(std::chrono::milliseconds(timeout_ms));
+      stop.WaitFor(clock_, std::chrono::milliseconds(timeout_ms));
       continue;
     }
     pollfd p{fd, POLLIN, 0};
@@ -133,7 +133,7 @@ void ConfigMapSource::Run(Stopper& stop) {
       log::Warn("state source unreachable; keeping the last known state (fail-static)",
                 {{"source", Describe()}, {"error", list.message()}});
       std::uniform_int_distribution<long long> d(backoff.count() / 2, backoff.count());
-      if (stop.WaitFor(std::chrono::milliseconds(d(rng)))) break;
+      if (stop.WaitFor(client_->clock(), std::chrono::milliseconds(d(rng)))) break;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
       continue;
     }
@@ -151,7 +151,7 @@ void ConfigMapSource::Run(Stopper& stop) {
       SetError("list: " + ok.message());
       log::Warn("state source answered a malformed list; keeping the last known state",
                 {{"source", Describe()}, {"error", ok.message()}});
-      if (stop.WaitFor(backoff)) break;
+      if (stop.WaitFor(client_->clock(), backoff)) break;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
       continue;
     }
@@ -194,7 +194,7 @@ void ConfigMapSource::Run(Stopper& stop) {
         log::Warn("watch failed; keeping the last known state (fail-static)",
                   {{"source", Describe()}, {"error", s.message()}});
         std::uniform_int_distribution<long long> d(backoff.count() / 2, backoff.count());
-        if (stop.WaitFor(std::chrono::milliseconds(d(rng)))) break;
+        if (stop.WaitFor(client_->clock(), std::chrono::milliseconds(d(rng)))) break;
         backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
         // A cut stream (transport error, a malformed event: no HTTP status) resumes from the
         // last resourceVersion seen; an API error (403, 500, ...) relists, since events may

@@ -60,7 +60,9 @@ class StateSource {
 
 class FileSource final : public StateSource {
  public:
-  explicit FileSource(std::string dir, std::chrono::milliseconds resync = std::chrono::seconds(5));
+  // Resync timing runs on `clock`; the inotify poll() between resyncs is a kernel I/O wait.
+  explicit FileSource(std::string dir, std::chrono::milliseconds resync = std::chrono::seconds(5),
+                      const Clock& clock = SystemClock::instance());
   void Run(Stopper& stop) override;
   std::string Describe() const override { return "dir " + dir_; }
 
@@ -68,6 +70,7 @@ class FileSource final : public StateSource {
   void Reload();
   std::string dir_;
   std::chrono::milliseconds resync_;
+  const Clock& clock_;
 };
 
 class ConfigMapSource final : public StateSource {

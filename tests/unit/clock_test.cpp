@@ -5,6 +5,11 @@
 
 #include "common/clock.h"
 
+#include <atomic>
+#include <thread>
+
+#include "common/stopper.h"
+
 namespace aha {
 namespace {
 
@@ -31,6 +36,65 @@ TEST(Clock, ParseTimeRejectsWhatItCannotRepresent) {
                           "2026-01-01T00:00:00+01:00", "2026-1-01T00:00:00Z", "", "2026-01-01"}) {
     EXPECT_FALSE(ParseTime(bad, &t)) << bad;
   }
+}
+
+// ---- Sleeping in fake time: Stopper and FakeClock ----
+// Each step waits until the sleeper has seen the latest advance (WaitForSleepers), so what is
+// asserted does not depend on how fast a thread runs; no real-time threshold anywhere.
+
+TEST(FakeClockSleep, StopperWaitForEndsWhenFakeTimeReachesTheDeadline) {
+  FakeClock clock;
+  Stopper stop(clock);
+  std::atomic<int> returned{-1};
+  std::thread t([&] { returned = stop.WaitFor(std::chrono::seconds(10)) ? 1 : 0; });
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  clock.advance(std::chrono::seconds(9));
+  ASSERT_TRUE(clock.WaitForSleepers(1)) << "9 s of 10: still asleep";
+  EXPECT_EQ(returned, -1);
+  clock.advance(std::chrono::seconds(1));
+  t.join();
+  EXPECT_EQ(returned, 0) << "deadline reached, not stopped";
+}
+
+TEST(FakeClockSleep, StopInterruptsAFakeSleep) {
+  FakeClock clock;
+  Stopper stop(clock);
+  std::atomic<int> returned{-1};
+  std::thread t([&] { returned = stop.WaitFor(std::chrono::hours(1)) ? 1 : 0; });
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  stop.Stop();
+  t.join();
+  EXPECT_EQ(returned, 1);
+  EXPECT_TRUE(stop.WaitFor(std::chrono::hours(1))) << "stopped: returns at once";
+}
+
+TEST(FakeClockSleep, StopInterruptsASleepOnAnotherClockThanTheStoppers) {
+  FakeClock clock;
+  Stopper stop;  // SystemClock for WaitFor; the loop sleeps on its own fake clock
+  std::atomic<int> returned{-1};
+  std::thread t(
+      [&] { returned = stop.WaitUntil(clock, clock.mono() + std::chrono::hours(1)) ? 1 : 0; });
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  stop.Stop();
+  t.join();
+  EXPECT_EQ(returned, 1);
+}
+
+TEST(FakeClockSleep, AutoAdvanceMovesTheClockBySleepInsteadOfBlocking) {
+  FakeClock clock;
+  clock.set_auto_advance(true);
+  const MonoTime m0 = clock.mono();
+  const WallTime w0 = clock.wall();
+  clock.SleepFor(std::chrono::milliseconds(250));
+  clock.SleepFor(std::chrono::milliseconds(750));
+  EXPECT_EQ(clock.mono() - m0, std::chrono::seconds(1));
+  EXPECT_EQ(clock.wall() - w0, std::chrono::seconds(1));
+  Stopper stop(clock);
+  EXPECT_FALSE(stop.WaitFor(std::chrono::seconds(2)));
+  EXPECT_EQ(clock.mono() - m0, std::chrono::seconds(3));
+  stop.Stop();
+  EXPECT_TRUE(stop.WaitFor(std::chrono::seconds(2)));
+  EXPECT_EQ(clock.mono() - m0, std::chrono::seconds(3)) << "a stopped sleep does not move time";
 }
 
 }  // namespace

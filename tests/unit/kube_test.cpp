@@ -37,11 +37,12 @@ KubeTestServer& Server() {
   return s;
 }
 
-std::shared_ptr<kube::Client> NewClient(kube::Connection conn = Server().Connection()) {
+std::shared_ptr<kube::Client> NewClient(kube::Connection conn = Server().Connection(),
+                                        const Clock& clock = SystemClock::instance()) {
   kube::RetryPolicy retry;
   retry.base = 20ms;
   retry.max = 200ms;
-  return std::make_shared<kube::Client>(conn, retry);
+  return std::make_shared<kube::Client>(conn, retry, clock);
 }
 
 std::string UniqueName(const std::string& prefix) {
@@ -103,23 +104,29 @@ TEST(KubeApi, CrudWithResourceVersions) {
 }
 
 TEST(KubeApi, ServerErrorsAreRetriedWithBackoff) {
-  auto c = NewClient();
+  // Retry waits run on the client's clock: an auto-advancing FakeClock sleeps no real time and
+  // moves by exactly what the client waited.
+  FakeClock clock;
+  clock.set_auto_advance(true);
+  auto c = NewClient(Server().Connection(), clock);
   const std::string name = UniqueName("cm");
   ASSERT_TRUE(c->Create(kube::kConfigMaps, "agency", ConfigMap(name, {})).ok());
   Server().Admin("POST", "/faults",
                  {{"match", {{"verb", "get"}, {"name", name}}}, {"count", 3}, {"status", 503}});
   const auto before = c->requests();
+  auto waited_from = clock.mono();
   auto got = c->Get(kube::kConfigMaps, "agency", name);
   EXPECT_TRUE(got.ok()) << got.message();
   EXPECT_EQ(c->requests() - before, 4u) << "3 failures, then success";
+  EXPECT_LE(clock.mono() - waited_from, 40ms + 80ms + 160ms) << "full jitter under base * 2^n";
   Server().Admin("POST", "/faults",
                  {{"match", {{"verb", "get"}, {"name", name}}},
                   {"count", 1},
                   {"status", 429},
                   {"retryAfterSeconds", 1}});
-  auto t0 = std::chrono::steady_clock::now();
+  waited_from = clock.mono();
   EXPECT_TRUE(c->Get(kube::kConfigMaps, "agency", name).ok());
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 190ms) << "Retry-After honoured (capped)";
+  EXPECT_EQ(clock.mono() - waited_from, 200ms) << "Retry-After (1 s) honoured, capped by max";
   Server().Admin("POST", "/faults",
                  {{"match", {{"verb", "get"}, {"name", name}}}, {"count", 10}, {"status", 500}});
   auto failed = c->Get(kube::kConfigMaps, "agency", name);

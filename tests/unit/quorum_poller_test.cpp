@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "httpd/server.h"
 #include "quorum/poller.h"
@@ -185,6 +186,33 @@ TEST(QuorumPoller, AnUnreachableOrHangingPeerDoesNotCostTheOthersTheirRound) {
   EXPECT_FALSE(StatusOf(poller, "d")["lastError"].is_null());
   // Once accepted, a report stays available (Decide judges its age) when the peer goes away.
   EXPECT_TRUE(StatusOf(poller, "b")["lastError"].is_null());
+}
+
+// Run's schedule is in the injected clock's time: one poll at once, the next when FakeClock has
+// advanced a full interval (not before), and Stop ends the loop while it sleeps.
+TEST(QuorumPoller, RunPollsEveryIntervalOfTheInjectedClock) {
+  FakePeer b("b", "tok");
+  ASSERT_TRUE(b.ok());
+  FakeClock clock;
+  auto cfg = Cfg({{"b", b.url()}});
+  cfg.probe.interval_seconds = 10;
+  PeerPoller poller(cfg, {{"b", "tok"}}, clock);
+  Stopper stop;
+  std::thread t([&] { poller.Run(stop); });
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  EXPECT_EQ(b.hits(), 1) << "the first round runs at once";
+  clock.advance(std::chrono::seconds(9));
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  EXPECT_EQ(b.hits(), 1) << "9 s of a 10 s interval: no poll yet";
+  clock.advance(std::chrono::seconds(1));
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  EXPECT_EQ(b.hits(), 2);
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  EXPECT_EQ(b.hits(), 3);
+  stop.Stop();
+  t.join();
+  EXPECT_EQ(b.hits(), 3) << "stopped while asleep: no further round";
 }
 
 }  // namespace

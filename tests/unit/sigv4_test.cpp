@@ -49,6 +49,23 @@ TEST(SigV4Docs, GetObjectWithRange) {
             "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
 }
 
+// The Clock overload signs at the injected clock's time: a FakeClock set to the documentation's
+// instant reproduces its worked example exactly.
+TEST(SigV4Docs, GetObjectWithRangeAtAnInjectedClocksTime) {
+  Request r{
+      "GET", EncodePath("/test.txt"), {}, {{"Host", kHost}, {"Range", "bytes=0-9"}}, kEmptySha256};
+  FakeClock clock(std::chrono::system_clock::from_time_t(kDocTime));
+  EXPECT_EQ(Sign(r, kDocCreds, "us-east-1", "s3", clock).authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+            "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+  clock.advance(std::chrono::seconds(1));
+  auto later = Sign(r, kDocCreds, "us-east-1", "s3", clock);
+  EXPECT_NE(SignatureOf(later.authorization),
+            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+  EXPECT_NE(later.string_to_sign.find("20130524T000001Z"), std::string::npos);
+}
+
 TEST(SigV4Docs, PutObject) {
   const std::string body = "Welcome to Amazon S3.";
   ASSERT_EQ(Sha256Hex(body), "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
