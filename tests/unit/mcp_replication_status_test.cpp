@@ -185,7 +185,9 @@ TEST(PositionsOfLineage, RegionsReportingTheLineageAndHowFarBehind) {
       EXPECT_EQ(got.positions[i]["region"], "ap") << c.name;
       EXPECT_EQ(got.positions[i]["behindLatestSeconds"], c.behind[i]) << c.name;
     }
-    if (c.behind.empty()) EXPECT_EQ(got.text, "") << c.name;
+    if (c.behind.empty()) {
+      EXPECT_EQ(got.text, "") << c.name;
+    }
   }
   LiveStatus live;
   live.regions["ap"] = {{"data", data("us", older)}};
