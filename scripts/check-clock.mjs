@@ -8,9 +8,10 @@
 // not in ALLOWED. What counts: system_clock / steady_clock / high_resolution_clock ::now, an alias
 // of one of them (`using X = std::chrono::steady_clock`), std::this_thread::sleep_for/sleep_until,
 // time(nullptr|NULL|0), gettimeofday, clock_gettime. Comments are ignored. No dependencies
-// beyond Node itself.
-import { readdirSync, readFileSync } from 'node:fs';
+// beyond Node itself and check-layers.mjs (its source walker).
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { walk } from './check-layers.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -48,14 +49,6 @@ const PATTERNS = [
   /\bclock_gettime\b/,
 ];
 
-function walk(dir, out = []) {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else if (/\.(h|hpp|cpp|cc)$/.test(e.name)) out.push(p);
-  }
-  return out.sort();
-}
 
 // Source with comments and string literals blanked (line structure kept).
 function code(text) {

@@ -41,7 +41,8 @@ export function parseLayerMap(markdown) {
   return layers;
 }
 
-function walk(dir, out = []) {
+// Every C/C++ source under dir, sorted (also used by check-clock.mjs).
+export function walk(dir, out = []) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) walk(p, out);
