@@ -4,7 +4,7 @@
 //   node tests/kube-apiserver/server.mjs --kubeconfig OUT.yaml [--port 0] [--host 127.0.0.1]
 //        [--admin-port 0] [--state-file rbac.json] [--insecure-http] [--token TOKEN]
 //        [--bookmark-interval SECONDS] [--history N] [--namespace NS]... [--auto-create-namespaces]
-//        [--http1-only]
+//        [--http1-only] [--pod-recreate-delay S] [--pod-ready-delay S] [--pod-termination-delay S]
 //
 // Prints one JSON line on stdout when ready; SIGTERM/SIGINT stop it and remove its temp dir.
 import { execFileSync } from 'node:child_process';
@@ -21,6 +21,7 @@ import { adminHandler, Faults, putObject, RequestLog } from './lib/admin.mjs';
 import { ADMIN_RULES, Auth } from './lib/auth.mjs';
 import { RESOURCES, systemObject } from './lib/resources.mjs';
 import { Store } from './lib/store.mjs';
+import { Controllers } from './lib/controllers.mjs';
 
 let args;
 try {
@@ -38,6 +39,9 @@ try {
     namespace: { type: 'string', multiple: true, default: [] },
     'auto-create-namespaces': { type: 'boolean', default: false },
     'http1-only': { type: 'boolean', default: false },
+    'pod-recreate-delay': { type: 'string', default: '1' },
+    'pod-ready-delay': { type: 'string', default: '1' },
+    'pod-termination-delay': { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -190,6 +194,13 @@ if (!Number.isFinite(bookmarkSeconds) || bookmarkSeconds < 0) fail('--bookmark-i
 const historyLimit = Number(args.history);
 if (!Number.isInteger(historyLimit) || historyLimit < 1) fail('--history must be a positive integer');
 
+const delays = {};
+for (const [opt, key] of [['pod-recreate-delay', 'recreateDelayMs'], ['pod-ready-delay', 'readyDelayMs'], ['pod-termination-delay', 'terminationDelayMs']]) {
+  const v = Number(args[opt]);
+  if (!Number.isFinite(v) || v < 0) fail(`--${opt} must be a number of seconds >= 0`);
+  delays[key] = v * 1000;
+}
+
 const store = new Store({ historyLimit });
 const auth = new Auth({ unsecured: args['insecure-http'] });
 const faults = new Faults();
@@ -223,11 +234,16 @@ if (args['state-file']) {
 }
 
 const settings = {
+  ...delays,
   bookmarkIntervalMs: bookmarkSeconds * 1000,
   autoCreateNamespaces: args['auto-create-namespaces'],
   hostPort: '',
 };
-const api = new Api({ store, auth, faults, requestLog, settings });
+// The emulated StatefulSet, scheduler, kubelet and disruption controllers; started after seeding
+// so seeded StatefulSets get their pods (Running and Ready at once).
+const controllers = new Controllers({ store, settings });
+controllers.start();
+const api = new Api({ store, auth, faults, requestLog, settings, controllers });
 
 let listener;
 const onRequest = (req, res) => {

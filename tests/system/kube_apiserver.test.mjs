@@ -205,22 +205,29 @@ test('version is public; discovery needs a token and lists the served resources'
   const core = await request(srv, 'GET', '/api/v1');
   assert.equal(core.json.kind, 'APIResourceList');
   const byName = Object.fromEntries(core.json.resources.map((r) => [r.name, r]));
-  assert.deepEqual(Object.keys(byName).sort(), ['configmaps', 'events', 'namespaces', 'pods']);
+  assert.deepEqual(Object.keys(byName).sort(), ['configmaps', 'events', 'namespaces', 'nodes', 'pods', 'pods/eviction']);
   assert.deepEqual(byName.configmaps.shortNames, ['cm']);
   assert.equal(byName.configmaps.namespaced, true);
   assert.equal(byName.namespaces.namespaced, false);
-  assert.deepEqual(byName.pods.verbs, ['get', 'list', 'watch']);
+  assert.deepEqual(byName.pods.verbs, ['delete', 'deletecollection', 'get', 'list', 'watch']);
+  // What kubectl drain's CheckEvictionSupport looks for.
+  assert.deepEqual(byName['pods/eviction'], { name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
+  assert.equal(byName.nodes.namespaced, false);
   assert.ok(byName.configmaps.verbs.includes('patch') && byName.configmaps.verbs.includes('watch'));
 
   const groups = await request(srv, 'GET', '/apis');
-  assert.deepEqual(groups.json.groups.map((g) => g.preferredVersion.groupVersion).sort(), ['coordination.k8s.io/v1', 'events.k8s.io/v1']);
+  assert.deepEqual(groups.json.groups.map((g) => g.preferredVersion.groupVersion).sort(),
+    ['apps/v1', 'coordination.k8s.io/v1', 'events.k8s.io/v1', 'networking.k8s.io/v1', 'policy/v1']);
   const leases = await request(srv, 'GET', '/apis/coordination.k8s.io/v1');
   assert.equal(leases.json.resources[0].kind, 'Lease');
 
   const agg = await request(srv, 'GET', '/apis', { headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' } });
   assert.match(agg.headers['content-type'], /as=APIGroupDiscoveryList/);
   assert.equal(agg.json.kind, 'APIGroupDiscoveryList');
-  assert.deepEqual(agg.json.items.map((i) => i.metadata.name).sort(), ['coordination.k8s.io', 'events.k8s.io']);
+  assert.deepEqual(agg.json.items.map((i) => i.metadata.name).sort(), ['apps', 'coordination.k8s.io', 'events.k8s.io', 'networking.k8s.io', 'policy']);
+  const aggCore = await request(srv, 'GET', '/api', { headers: { Accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' } });
+  const aggPods = aggCore.json.items[0].versions[0].resources.find((r) => r.resource === 'pods');
+  assert.deepEqual(aggPods.subresources, [{ subresource: 'eviction', responseKind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] }]);
 
   const oa = await request(srv, 'GET', '/openapi/v3');
   const doc = await request(srv, 'GET', oa.json.paths['api/v1'].serverRelativeURL);
@@ -1048,7 +1055,7 @@ test('SIGTERM stops the server cleanly and removes its temp dir', async () => {
   await w.waitFor((x) => x.error || x.ended, 5000, 'the watch to close');
 });
 
-test('admin: objects can be injected (read-only pods) and dumped', async () => {
+test('admin: objects can be injected (pods are not created through the API) and dumped', async () => {
   const put = await admin(srv, 'POST', '/objects', {
     apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-0', namespace: 'default', labels: { app: 'web' } },
     spec: { containers: [{ name: 'c', image: 'x' }] }, status: { phase: 'Running', containerStatuses: [{ name: 'c', ready: true, restartCount: 0 }] },
@@ -1063,4 +1070,345 @@ test('admin: objects can be injected (read-only pods) and dumped', async () => {
   assert.ok(dump.json.items.some((o) => o.kind === 'Pod' && o.metadata.name === 'web-0'));
   assert.match(dump.json.resourceVersion, /^\d+$/);
   if (HAVE_KUBECTL) assert.match(ok(kubectl(srv, ['get', 'pods'])), /^web-0\s+1\/1\s+Running\s+0\s+/m);
+});
+
+// ---- what real-fault drills need: pods of a StatefulSet, nodes, evictions and budgets, network policies
+
+// Polls fn() (async) until it returns a truthy value.
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const AG = '/api/v1/namespaces/agency';
+const podReady = (p) => (p?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+// A cluster of two Ready nodes and a StatefulSet "web" (2 replicas, app=web) in namespace agency.
+async function startCluster(extra = []) {
+  const dir = tempDir();
+  const state = join(dir, 'cluster.json');
+  const node = (name, labels) => ({
+    apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } },
+    status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { kubeletVersion: 'v1.32.0' } },
+  });
+  writeFileSync(state, JSON.stringify({
+    objects: [
+      node('node-a', { zone: 'a' }), node('node-b', { zone: 'b' }),
+      {
+        apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'web', namespace: 'agency' },
+        spec: {
+          replicas: 2, serviceName: 'web', selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'agency-ha:test' }] } },
+        },
+      },
+    ],
+  }));
+  return startServer(['--namespace', 'agency', '--state-file', state, '--pod-recreate-delay', '0.3', '--pod-ready-delay', '0.3', ...extra]);
+}
+
+const getPod = async (s, name) => (await request(s, 'GET', `${AG}/pods/${name}`)).json;
+
+test('StatefulSet pods: seeded Ready on the nodes; kubectl get pods -l; delete returns the pod; recreated with a new uid, Ready later; watch sees it all', async (t) => {
+  const s = await startCluster();
+  t.after(() => stopServer(s));
+  const list = await request(s, 'GET', `${AG}/pods?labelSelector=${encodeURIComponent('app=web')}`);
+  assert.deepEqual(list.json.items.map((p) => [p.metadata.name, p.spec.nodeName, podReady(p)]), [['web-0', 'node-a', true], ['web-1', 'node-b', true]]);
+  const sts = await request(s, 'GET', '/apis/apps/v1/namespaces/agency/statefulsets/web');
+  assert.equal(sts.json.status.readyReplicas, 2);
+  const old = await getPod(s, 'web-0');
+  assert.deepEqual(old.metadata.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: sts.json.metadata.uid, controller: true, blockOwnerDeletion: true }]);
+  assert.equal((await request(s, 'GET', `${AG}/pods?labelSelector=app%3Dother`)).json.items.length, 0);
+  if (HAVE_KUBECTL) {
+    assert.equal(ok(kubectl(s, ['-n', 'agency', 'get', 'pods', '-l', 'app=web', '-o', 'name'])), 'pod/web-0\npod/web-1\n');
+    assert.match(ok(kubectl(s, ['-n', 'agency', 'get', 'sts'])), /^web\s+2\/2\s+/m);
+  }
+
+  const w = openWatch(s, `${AG}/pods?watch=1&fieldSelector=metadata.name%3Dweb-0&resourceVersion=${list.json.metadata.resourceVersion}`);
+  const del = await request(s, 'DELETE', `${AG}/pods/web-0`);
+  assert.equal(del.status, 200);
+  // A bound pod is deleted gracefully (default grace period 30 s) and the DELETE answers with the pod.
+  assert.equal(del.json.kind, 'Pod');
+  assert.equal(del.json.metadata.uid, old.metadata.uid);
+  assert.equal(del.json.metadata.deletionGracePeriodSeconds, 30);
+  assert.ok(del.json.metadata.deletionTimestamp);
+  await w.waitFor((x) => x.events.some((e) => e.type === 'MODIFIED' && podReady(e.object) && e.object.metadata.uid !== old.metadata.uid), 5000, 'the recreated pod Ready');
+  w.close();
+  const seq = w.events.map((e) => [e.type, e.object.metadata.uid === old.metadata.uid ? 'old' : 'new', podReady(e.object)]);
+  assert.deepEqual(seq, [['MODIFIED', 'old', true], ['DELETED', 'old', true], ['ADDED', 'new', false], ['MODIFIED', 'new', true]]);
+  assert.ok(w.events[0].object.metadata.deletionTimestamp);
+  assert.equal(w.events[2].object.status.phase, 'Pending');
+  assert.equal(w.events[3].object.status.phase, 'Running');
+
+  // Unbound or grace period 0: gone at once, the DELETE answers with its last state.
+  const now = await request(s, 'DELETE', `${AG}/pods/web-1?gracePeriodSeconds=0`);
+  assert.equal(now.status, 200);
+  assert.equal(now.json.metadata.deletionTimestamp, undefined);
+  assert.equal((await request(s, 'GET', `${AG}/pods/web-1`)).status, 404);
+  const missing = await request(s, 'DELETE', `${AG}/pods/nope`);
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.message, 'pods "nope" not found');
+  await until(async () => podReady(await getPod(s, 'web-1')), 5000, 'web-1 back');
+
+  if (HAVE_KUBECTL) {
+    const before = await getPod(s, 'web-1');
+    assert.match(ok(kubectl(s, ['-n', 'agency', 'delete', 'pod', 'web-1'])), /pod "web-1" deleted/);
+    const after = await until(async () => { const p = await getPod(s, 'web-1'); return podReady(p) && p; }, 5000, 'web-1 recreated');
+    assert.notEqual(after.metadata.uid, before.metadata.uid);
+  }
+});
+
+test('nodes: list by label, kubectl cordon/uncordon patch spec.unschedulable; new pods avoid cordoned nodes', async (t) => {
+  const s = await startCluster();
+  t.after(() => stopServer(s));
+  const zoneA = await request(s, 'GET', `/api/v1/nodes?labelSelector=${encodeURIComponent('zone=a')}`);
+  assert.deepEqual(zoneA.json.items.map((n) => n.metadata.name), ['node-a']);
+  const merge = await request(s, 'PATCH', '/api/v1/nodes/node-a', { body: { spec: { unschedulable: true } }, contentType: 'application/merge-patch+json' });
+  assert.equal(merge.status, 200);
+  assert.equal(merge.json.spec.unschedulable, true);
+  const cordoned = await request(s, 'GET', '/api/v1/nodes?fieldSelector=spec.unschedulable%3Dtrue');
+  assert.deepEqual(cordoned.json.items.map((n) => n.metadata.name), ['node-a']);
+  const smp = await request(s, 'PATCH', '/api/v1/nodes/node-a', { body: { spec: { unschedulable: null } }, contentType: 'application/strategic-merge-patch+json' });
+  assert.deepEqual(smp.json.spec, {});
+  if (HAVE_KUBECTL) {
+    assert.equal(ok(kubectl(s, ['get', 'nodes', '-l', 'zone=b', '-o', 'name'])), 'node/node-b\n');
+    assert.match(ok(kubectl(s, ['cordon', 'node-a'])), /^node\/node-a cordoned$/m);
+    assert.match(ok(kubectl(s, ['cordon', 'node-a'])), /^node\/node-a already cordoned$/m);
+    assert.match(ok(kubectl(s, ['get', 'nodes'])), /^node-a\s+Ready,SchedulingDisabled\s+<none>\s+/m);
+    assert.equal((await request(s, 'GET', '/api/v1/nodes/node-a')).json.spec.unschedulable, true);
+    const patches = (await admin(s, 'GET', '/requests')).json.requests.filter((r) => r.verb === 'patch' && r.name === 'node-a');
+    assert.equal(patches.at(-1).status, 200);
+  } else {
+    await request(s, 'PATCH', '/api/v1/nodes/node-a', { body: { spec: { unschedulable: true } }, contentType: 'application/strategic-merge-patch+json' });
+  }
+  // web-0 (on node-a) deleted: it comes back on node-b, the only schedulable node.
+  await request(s, 'DELETE', `${AG}/pods/web-0?gracePeriodSeconds=0`);
+  const back = await until(async () => { const p = await getPod(s, 'web-0'); return podReady(p) && p; }, 5000, 'web-0 back');
+  assert.equal(back.spec.nodeName, 'node-b');
+  // Both cordoned: a recreated pod stays Pending (unschedulable) until a node is uncordoned.
+  await request(s, 'PATCH', '/api/v1/nodes/node-b', { body: { spec: { unschedulable: true } }, contentType: 'application/merge-patch+json' });
+  await request(s, 'DELETE', `${AG}/pods/web-1?gracePeriodSeconds=0`);
+  const pending = await until(async () => (await request(s, 'GET', `${AG}/pods/web-1`)).json?.status?.phase === 'Pending' && getPod(s, 'web-1'), 5000, 'web-1 Pending');
+  assert.equal(pending.spec.nodeName, undefined);
+  assert.deepEqual(pending.status.conditions.map((c) => [c.type, c.status, c.reason]), [['PodScheduled', 'False', 'Unschedulable']]);
+  await sleep(700);
+  assert.equal((await getPod(s, 'web-1')).status.phase, 'Pending');
+  if (HAVE_KUBECTL) assert.match(ok(kubectl(s, ['uncordon', 'node-a'])), /^node\/node-a uncordoned$/m);
+  else await request(s, 'PATCH', '/api/v1/nodes/node-a', { body: { spec: { unschedulable: null } }, contentType: 'application/strategic-merge-patch+json' });
+  assert.equal((await request(s, 'GET', '/api/v1/nodes/node-a')).json.spec.unschedulable, undefined);
+  const scheduled = await until(async () => { const p = await getPod(s, 'web-1'); return podReady(p) && p; }, 5000, 'web-1 scheduled');
+  assert.equal(scheduled.spec.nodeName, 'node-a');
+});
+
+const EVICTION_BLOCKED = {
+  kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+  message: "Cannot evict pod as it would violate the pod's disruption budget.", reason: 'TooManyRequests',
+  details: { causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget web needs 1 healthy pods and has 1 currently' }] },
+  code: 429,
+};
+
+const evictionOf = (name) => ({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: 'agency' } });
+
+test('evictions honour PodDisruptionBudgets: 201 Success, 429 with the real Status body, 500 with two budgets; PDB status', async (t) => {
+  const s = await startCluster();
+  t.after(() => stopServer(s));
+  // Without a budget an eviction is a (graceful) delete.
+  const free = await request(s, 'POST', `${AG}/pods/web-1/eviction`, { body: evictionOf('web-1') });
+  assert.equal(free.status, 201);
+  assert.deepEqual(free.json, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+  await until(async () => podReady(await getPod(s, 'web-1')), 5000, 'web-1 back');
+
+  const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } };
+  const created = await request(s, 'POST', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets', { body: pdb });
+  assert.equal(created.status, 201);
+  assert.equal(created.json.metadata.generation, 1);
+  const PDB = '/apis/policy/v1/namespaces/agency/poddisruptionbudgets/web';
+  const st = await until(async () => { const p = (await request(s, 'GET', PDB)).json; return p.status.observedGeneration === 1 && p.status; }, 5000, 'PDB status');
+  assert.deepEqual({ ...st, conditions: st.conditions.map((c) => [c.type, c.status, c.reason]) }, {
+    observedGeneration: 1, disruptionsAllowed: 1, currentHealthy: 2, desiredHealthy: 1, expectedPods: 2,
+    conditions: [['DisruptionAllowed', 'True', 'SufficientPods']],
+  });
+  if (HAVE_KUBECTL) assert.match(ok(kubectl(s, ['-n', 'agency', 'get', 'pdb'])), /^web\s+1\s+N\/A\s+1\s+/m);
+
+  // A protobuf body (what typed clients may send): "k8s\0" + runtime.Unknown{typeMeta, raw Eviction}.
+  const ld = (num, buf) => Buffer.concat([Buffer.from([(num << 3) | 2, buf.length]), buf]);
+  const pb = (name) => Buffer.concat([Buffer.from('k8s\0', 'latin1'),
+    ld(1, Buffer.concat([ld(1, Buffer.from('policy/v1')), ld(2, Buffer.from('Eviction'))])),
+    ld(2, ld(1, ld(1, Buffer.from(name))))]);
+  const proto = await request(s, 'POST', `${AG}/pods/nope/eviction`, { body: pb('nope').toString('latin1'), contentType: 'application/vnd.kubernetes.protobuf', headers: {} });
+  assert.equal(proto.json?.message, 'pods "nope" not found', proto.text);
+  const protoName = await request(s, 'POST', `${AG}/pods/web-0/eviction`, { body: pb('other').toString('latin1'), contentType: 'application/vnd.kubernetes.protobuf' });
+  assert.equal(protoName.json.message, 'name in URL does not match name in Eviction object');
+  const name = await request(s, 'POST', `${AG}/pods/web-0/eviction`, { body: evictionOf('web-1') });
+  assert.equal(name.status, 400);
+  assert.equal(name.json.message, 'name in URL does not match name in Eviction object');
+  const first = await request(s, 'POST', `${AG}/pods/web-0/eviction`, { body: evictionOf('web-0') });
+  assert.equal(first.status, 201);
+  const second = await request(s, 'POST', `${AG}/pods/web-1/eviction`, { body: evictionOf('web-1') });
+  assert.equal(second.status, 429);
+  assert.deepEqual(second.json, EVICTION_BLOCKED);
+  assert.equal(second.headers['retry-after'], undefined);
+  const after = (await request(s, 'GET', PDB)).json.status;
+  assert.equal(after.disruptionsAllowed, 0);
+  assert.deepEqual(after.conditions.map((c) => [c.type, c.status, c.reason]), [['DisruptionAllowed', 'False', 'InsufficientPods']]);
+  // web-0 comes back Ready: the budget allows one disruption again.
+  await until(async () => (await request(s, 'GET', PDB)).json.status.disruptionsAllowed === 1, 5000, 'disruptionsAllowed back to 1');
+  assert.equal((await request(s, 'GET', PDB)).json.status.disruptedPods, undefined);
+  assert.equal((await request(s, 'POST', `${AG}/pods/nope/eviction`, { body: evictionOf('nope') })).json.message, 'pods "nope" not found');
+
+  const extra = await request(s, 'POST', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets', { body: { ...pdb, metadata: { name: 'web-extra' } } });
+  assert.equal(extra.status, 201);
+  const two = await request(s, 'POST', `${AG}/pods/web-1/eviction`, { body: evictionOf('web-1') });
+  assert.equal(two.status, 500);
+  assert.deepEqual(two.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+    message: 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.', code: 500,
+  });
+  const gone = await request(s, 'DELETE', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets/web-extra');
+  assert.equal(gone.json.status, 'Success');
+  assert.equal(podReady(await getPod(s, 'web-1')), true, 'the refused evictions left web-1 alone');
+});
+
+kubectlTest('kubectl drain evicts through the budget, and fails with the budget\'s message when it is exhausted', async (t) => {
+  const s = await startCluster(['--pod-ready-delay', '1']);
+  t.after(() => stopServer(s));
+  const file = join(s.dir, 'pdb.yaml');
+  writeFileSync(file, 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\n  namespace: agency\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app: web\n');
+  assert.match(ok(kubectl(s, ['apply', '-f', file])), /poddisruptionbudget.policy\/web created/);
+  await until(async () => (await request(s, 'GET', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets/web')).json.status.disruptionsAllowed === 1, 5000, 'the budget');
+  const web0 = await getPod(s, 'web-0');
+  const drained = kubectl(s, ['drain', 'node-a', '--pod-selector', 'app=web', '--timeout', '20s']);
+  assert.equal(drained.status, 0, drained.stderr);
+  assert.match(drained.stdout, /^node\/node-a cordoned$/m);
+  assert.match(drained.stdout, /^pod\/web-0 evicted$/m);
+  assert.match(drained.stdout, /^node\/node-a drained$/m);
+  const evictions = (await admin(s, 'GET', '/requests')).json.requests.filter((r) => r.path === `${AG}/pods/web-0/eviction`);
+  assert.deepEqual(evictions.map((r) => [r.method, r.status, r.verb]), [['POST', 201, 'create']]);
+  // web-0 is recreated on node-b (node-a is cordoned) and is not Ready for 1 s: the budget is
+  // exhausted, so draining node-b must fail with the eviction's 429 message.
+  const back = await until(async () => { const p = await getPod(s, 'web-0'); return p?.metadata?.uid !== web0.metadata.uid && p?.status?.phase === 'Running' && p; }, 5000, 'web-0 running');
+  assert.equal(back.spec.nodeName, 'node-b');
+  await request(s, 'DELETE', '/api/v1/namespaces/agency/pods/web-0?gracePeriodSeconds=0');
+  await until(async () => (await getPod(s, 'web-0'))?.metadata?.name, 5000, 'web-0 recreated (not Ready yet)');
+  const blocked = kubectl(s, ['drain', 'node-b', '--pod-selector', 'app=web,statefulset.kubernetes.io/pod-name=web-1', '--timeout', '2s']);
+  assert.notEqual(blocked.status, 0);
+  assert.match(blocked.stderr, /error when evicting pods\/"web-1" -n "agency" \(will retry after 5s\): Cannot evict pod as it would violate the pod's disruption budget\./);
+  assert.equal(podReady(await getPod(s, 'web-1')), true);
+});
+
+test('network policies: kubectl apply/get/delete, watch, defaults, 422 Invalid with causes', async (t) => {
+  const s = await startCluster();
+  t.after(() => stopServer(s));
+  const NP = '/apis/networking.k8s.io/v1/namespaces/agency/networkpolicies';
+  const list0 = await request(s, 'GET', NP);
+  assert.equal(list0.json.kind, 'NetworkPolicyList');
+  const w = openWatch(s, `${NP}?watch=1&resourceVersion=${list0.json.metadata.resourceVersion}`);
+  const policy = {
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'isolate-web', namespace: 'agency' },
+    spec: { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 8080 }] }] },
+  };
+  if (HAVE_KUBECTL) {
+    const file = join(s.dir, 'netpol.json');
+    writeFileSync(file, JSON.stringify(policy));
+    assert.match(ok(kubectl(s, ['apply', '-f', file])), /^networkpolicy.networking.k8s.io\/isolate-web created$/m);
+    assert.match(ok(kubectl(s, ['-n', 'agency', 'get', 'networkpolicy'])), /^isolate-web\s+app=web\s+/m);
+    policy.spec.egress = [{ to: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }];
+    writeFileSync(file, JSON.stringify(policy));
+    assert.match(ok(kubectl(s, ['apply', '-f', file])), /^networkpolicy.networking.k8s.io\/isolate-web configured$/m);
+    const bad = join(s.dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ ...policy, metadata: { name: 'bad', namespace: 'agency' }, spec: { podSelector: {}, ingress: [{ from: [{}] }] } }));
+    const refused = kubectl(s, ['apply', '-f', bad]);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /The NetworkPolicy "bad" is invalid: spec.ingress\[0\].from\[0\]: Required value: must specify a peer/);
+  } else {
+    assert.equal((await request(s, 'POST', NP, { body: policy })).status, 201);
+    policy.spec.egress = [{ to: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }];
+    const cur = (await request(s, 'GET', `${NP}/isolate-web`)).json;
+    assert.equal((await request(s, 'PUT', `${NP}/isolate-web`, { body: { ...policy, metadata: cur.metadata } })).status, 200);
+  }
+  const got = (await request(s, 'GET', `${NP}/isolate-web`)).json;
+  // Defaults (pkg/apis/networking/v1/defaults.go): TCP ports; policyTypes from the rules present,
+  // only when empty: the first apply stored ["Ingress"] and the second apply's patch leaves it
+  // alone (as on a real cluster), a full PUT without policyTypes defaults it afresh.
+  assert.deepEqual(got.spec.ingress[0].ports, [{ port: 8080, protocol: 'TCP' }]);
+  assert.deepEqual(got.spec.policyTypes, HAVE_KUBECTL ? ['Ingress'] : ['Ingress', 'Egress']);
+  assert.deepEqual(got.spec.egress, [{ to: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }]);
+  assert.equal(got.metadata.generation, 2);
+
+  const malformed = await request(s, 'POST', NP, {
+    body: {
+      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'bad' },
+      spec: { podSelector: {}, ingress: [{ ports: [{ protocol: 'ICMP', port: 70000 }], from: [{ ipBlock: { cidr: '10.0.0.0/8' }, podSelector: {} }] }], policyTypes: ['Sideways'] },
+    },
+  });
+  assert.equal(malformed.status, 422);
+  assert.deepEqual(malformed.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+    message: 'NetworkPolicy.networking.k8s.io "bad" is invalid: [spec.ingress[0].ports[0].protocol: Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP", spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive, spec.ingress[0].from[0]: Forbidden: may not specify both ipBlock and another peer, spec.policyTypes[0]: Unsupported value: "Sideways": supported values: "Ingress", "Egress"]',
+    reason: 'Invalid',
+    details: {
+      name: 'bad', group: 'networking.k8s.io', kind: 'NetworkPolicy',
+      causes: [
+        { reason: 'FieldValueNotSupported', message: 'Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP"', field: 'spec.ingress[0].ports[0].protocol' },
+        { reason: 'FieldValueInvalid', message: 'Invalid value: 70000: must be between 1 and 65535, inclusive', field: 'spec.ingress[0].ports[0].port' },
+        { reason: 'FieldValueForbidden', message: 'Forbidden: may not specify both ipBlock and another peer', field: 'spec.ingress[0].from[0]' },
+        { reason: 'FieldValueNotSupported', message: 'Unsupported value: "Sideways": supported values: "Ingress", "Egress"', field: 'spec.policyTypes[0]' },
+      ],
+    },
+    code: 422,
+  });
+  if (HAVE_KUBECTL) assert.match(ok(kubectl(s, ['-n', 'agency', 'delete', 'networkpolicy', 'isolate-web'])), /networkpolicy.networking.k8s.io "isolate-web" deleted/);
+  else assert.equal((await request(s, 'DELETE', `${NP}/isolate-web`)).status, 200);
+  await w.waitFor((x) => x.events.some((e) => e.type === 'DELETED'), 5000, 'DELETED');
+  w.close();
+  assert.deepEqual(w.events.map((e) => [e.type, e.object.metadata.name]), [['ADDED', 'isolate-web'], ['MODIFIED', 'isolate-web'], ['DELETED', 'isolate-web']]);
+  assert.equal((await request(s, 'GET', `${NP}/isolate-web`)).json.message, 'networkpolicies.networking.k8s.io "isolate-web" not found');
+});
+
+test('RBAC covers pods, pods/eviction (a subresource), nodes, budgets and network policies with the real message', async (t) => {
+  const s = await startCluster();
+  t.after(() => stopServer(s));
+  const user = 'system:serviceaccount:agency:drill';
+  await admin(s, 'POST', '/tokens', {
+    token: 'drill', user,
+    rules: [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'create', 'delete'], namespaces: ['agency'] },
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] },
+    ],
+  });
+  const as = { token: 'drill' };
+  assert.equal((await request(s, 'GET', `${AG}/pods/web-0`, as)).status, 200);
+  // A rule on "pods" does not cover the eviction subresource, not even with verb create.
+  const ev = await request(s, 'POST', `${AG}/pods/web-0/eviction`, { ...as, body: evictionOf('web-0') });
+  assert.equal(ev.status, 403);
+  assert.deepEqual(ev.json, {
+    kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+    message: `pods "web-0" is forbidden: User "${user}" cannot create resource "pods/eviction" in API group "" in the namespace "agency"`,
+    reason: 'Forbidden', details: { name: 'web-0', kind: 'pods' }, code: 403,
+  });
+  const cordon = await request(s, 'PATCH', '/api/v1/nodes/node-a', { ...as, body: { spec: { unschedulable: true } }, contentType: 'application/strategic-merge-patch+json' });
+  assert.equal(cordon.status, 403);
+  assert.equal(cordon.json.message, `nodes "node-a" is forbidden: User "${user}" cannot patch resource "nodes" in API group "" at the cluster scope`);
+  const np = await request(s, 'GET', '/apis/networking.k8s.io/v1/namespaces/agency/networkpolicies', as);
+  assert.equal(np.json.message, `networkpolicies.networking.k8s.io is forbidden: User "${user}" cannot list resource "networkpolicies" in API group "networking.k8s.io" in the namespace "agency"`);
+  const pdb = await request(s, 'DELETE', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets/web', as);
+  assert.equal(pdb.json.message, `poddisruptionbudgets.policy "web" is forbidden: User "${user}" cannot delete resource "poddisruptionbudgets" in API group "policy" in the namespace "agency"`);
+  if (HAVE_KUBECTL) {
+    const kc = join(s.dir, 'drill.yaml');
+    writeFileSync(kc, readFileSync(s.kubeconfig, 'utf8').replace(/token: .*/, 'token: "drill"'));
+    // (kubectl cordon prints the error and still exits 0.)
+    const r = kubectl({ ...s, kubeconfig: kc }, ['cordon', 'node-a']);
+    assert.match(r.stderr, /nodes "node-a" is forbidden: User "system:serviceaccount:agency:drill" cannot patch resource "nodes" in API group "" at the cluster scope/);
+  }
+  await admin(s, 'POST', '/tokens', {
+    token: 'drill', user,
+    rules: [{ apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'], namespaces: ['agency'] }],
+  });
+  const allowed = await request(s, 'POST', `${AG}/pods/web-0/eviction`, { ...as, body: evictionOf('web-0') });
+  assert.equal(allowed.status, 201);
+  assert.equal((await request(s, 'GET', `${AG}/pods/web-0`, as)).status, 403, 'pods/eviction does not grant get on pods');
 });

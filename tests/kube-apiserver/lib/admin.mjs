@@ -154,6 +154,16 @@ export function adminHandler(ctx) {
       if (route === 'GET /listener') return reply(res, 200, listener.state());
       if (route === 'GET /requests') return reply(res, 200, { requests: requestLog.entries });
       if (route === 'DELETE /requests') return reply(res, 200, { deleted: requestLog.clear() });
+      if (route === 'GET /controllers') return reply(res, 200, controllerSettings(api.settings));
+      if (route === 'POST /controllers') {
+        const b = await readJson(req);
+        for (const [k, key] of CONTROLLER_KEYS) {
+          if (b[k] === undefined) continue;
+          if (typeof b[k] !== 'number' || !(b[k] >= 0)) throw new Error(`${k} must be a number of seconds >= 0`);
+          api.settings[key] = b[k] * 1000;
+        }
+        return reply(res, 200, controllerSettings(api.settings));
+      }
       if (route === 'GET /objects') return reply(res, 200, store.dump());
       if (route === 'POST /objects') return reply(res, 200, putObject(store, await readJson(req)));
       if (route === 'DELETE /objects') return reply(res, 200, deleteObject(store, await readJson(req)));
@@ -162,6 +172,13 @@ export function adminHandler(ctx) {
       return reply(res, 400, { error: e.message });
     }
   };
+}
+
+// The emulated controllers' delays (controllers.mjs), in seconds as on the command line.
+const CONTROLLER_KEYS = [['podRecreateDelay', 'recreateDelayMs'], ['podReadyDelay', 'readyDelayMs'], ['podTerminationDelay', 'terminationDelayMs']];
+
+function controllerSettings(settings) {
+  return Object.fromEntries(CONTROLLER_KEYS.map(([k, key]) => [k, settings[key] / 1000]));
 }
 
 function resourceFor(obj) {

@@ -8,6 +8,7 @@ import { findResource, RESOURCES, systemObject } from './resources.mjs';
 import { parseFieldSelector, parseLabelSelector } from './selectors.mjs';
 import { decodeJsonPatch, deepEqual, jsonPatch, mergePatch, PatchApplyError, strategicMergePatch } from './patch.mjs';
 import { forbiddenMessage } from './auth.mjs';
+import { evict } from './eviction.mjs';
 import { decodeProtobuf, ProtobufError } from './protobuf.mjs';
 import {
   aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, openapi, VERSION,
@@ -109,7 +110,7 @@ function negotiate(req) {
 
 // ---- helpers ---------------------------------------------------------------------------------------------
 
-function send(res, code, body, headers = {}) {
+export function send(res, code, body, headers = {}) {
   if (res.headersSent) {
     res.end();
     return;
@@ -177,12 +178,16 @@ function parseRV(v, what = 'resourceVersion') {
 
 // The attributes RBAC decides on (k8s.io/apiserver authorizer.AttributesRecord).
 function authzAttributes(info) {
-  return { verb: info.verb, apiGroup: info.apiGroup, resource: info.resource, namespace: info.namespace ?? '', name: info.name ?? '' };
+  return {
+    verb: info.verb, apiGroup: info.apiGroup, resource: info.resource, subresource: info.subresource ?? '',
+    namespace: info.namespace ?? '', name: info.name ?? '',
+  };
 }
 
 export class Api {
-  constructor({ store, auth, faults, requestLog, settings }) {
+  constructor({ store, auth, faults, requestLog, settings, controllers }) {
     this.store = store;
+    this.controllers = controllers;
     this.auth = auth;
     this.faults = faults;
     this.requestLog = requestLog;
@@ -234,7 +239,17 @@ export class Api {
         throw errors.forbidden({ group: info.apiGroup, resource: info.resource }, info.name, forbiddenMessage(id.user, attrs));
       }
       const r = findResource(info.apiGroup, info.apiVersion, info.resource);
-      if (!r || info.subresource || info.extraParts) throw errors.pathNotFound();
+      if (!r || info.extraParts) throw errors.pathNotFound();
+      if (info.subresource) {
+        const sub = (r.subresources ?? []).find((x) => x.subresource === info.subresource);
+        if (!sub || !info.urlName) throw errors.pathNotFound();
+        if (!sub.verbs.includes(info.verb)) throw errors.methodNotAllowed();
+        if (sub.subresource === 'eviction') {
+          await evict(this, req, res, r, sub, info, url.searchParams);
+          return;
+        }
+        throw errors.pathNotFound();
+      }
       await this.resource(req, res, r, info, url.searchParams);
     } catch (e) {
       sendError(res, e);
@@ -741,10 +756,13 @@ export class Api {
     const o = text ? parseJson(text, "couldn't get version/kind; json parse error") : {};
     if (o === null || typeof o !== 'object' || Array.isArray(o)) throw errors.badRequest('DeleteOptions must be a JSON object');
     const dryRun = Array.isArray(o.dryRun) && o.dryRun.includes('All');
-    return { preconditions: o.preconditions ?? {}, dryRun, propagationPolicy: o.propagationPolicy ?? q?.get('propagationPolicy') };
+    let gracePeriodSeconds = typeof o.gracePeriodSeconds === 'number' ? o.gracePeriodSeconds : undefined;
+    if (gracePeriodSeconds === undefined && q?.get('gracePeriodSeconds')) gracePeriodSeconds = Number(q.get('gracePeriodSeconds'));
+    return { preconditions: o.preconditions ?? {}, dryRun, propagationPolicy: o.propagationPolicy ?? q?.get('propagationPolicy'), gracePeriodSeconds };
   }
 
-  deleteOne(r, cur, dryRun) {
+  deleteOne(r, cur, dryRun, gracePeriodSeconds) {
+    if (r.resource === 'pods' && this.controllers) return this.controllers.deletePod(cur, gracePeriodSeconds, dryRun);
     if (r.resource === 'namespaces') {
       for (const other of RESOURCES) {
         if (!other.namespaced || other.storage !== other.resource || other.group === 'events.k8s.io') continue;
@@ -756,7 +774,7 @@ export class Api {
   }
 
   async delete(req, res, r, ns, name, opts) {
-    const o = await this.deleteOptions(req, null);
+    const o = await this.deleteOptions(req, new URL(req.url, 'http://x').searchParams);
     const cur = this.store.get(r.storage, ns, name);
     if (!cur) throw errors.notFound(r, name);
     const key = `/registry/${r.storage}/${ns ? `${ns}/` : ''}${name}`;
@@ -767,7 +785,10 @@ export class Api {
     if (pre.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
       throw errors.conflict(r, name, `StorageError: invalid object, Code: 4, Key: ${key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
     }
-    const deleted = this.deleteOne(r, cur, opts.dryRun || o.dryRun);
+    const deleted = this.deleteOne(r, cur, opts.dryRun || o.dryRun, o.gracePeriodSeconds);
+    // The pod registry sets ReturnDeletedObject: DELETE answers with the pod (terminating, or its
+    // last state), not a Status (pkg/registry/core/pod/storage/storage.go).
+    if (r.resource === 'pods') return send(res, 200, this.external(r, deleted));
     if (r.resource === 'namespaces') {
       const out = structuredClone(this.external(r, deleted));
       out.metadata.deletionTimestamp = nowTime();
@@ -784,7 +805,7 @@ export class Api {
   async deleteCollection(req, res, r, ns, q, opts) {
     const o = await this.deleteOptions(req, q);
     const { match } = this.selectors(r, q);
-    const items = this.store.list(r.storage, ns).filter(match).map((x) => this.deleteOne(r, x, opts.dryRun || o.dryRun));
+    const items = this.store.list(r.storage, ns).filter(match).map((x) => this.deleteOne(r, x, opts.dryRun || o.dryRun, o.gracePeriodSeconds));
     const out = items.map((x) => {
       const e = { ...this.external(r, x) };
       delete e.kind;

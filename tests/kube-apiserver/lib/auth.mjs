@@ -49,8 +49,15 @@ export class Auth {
 
 const has = (list, v) => list.includes('*') || list.includes(v);
 
+// RBAC matches a subresource request only by "resource/subresource" (or "*", or "*/subresource").
+function resourceMatches(resources, a) {
+  if (resources.includes('*')) return true;
+  if (!a.subresource) return resources.includes(a.resource);
+  return resources.includes(`${a.resource}/${a.subresource}`) || resources.includes(`*/${a.subresource}`);
+}
+
 function ruleAllows(r, a) {
-  if (!has(r.verbs, a.verb) || !has(r.apiGroups, a.apiGroup) || !has(r.resources, a.resource)) return false;
+  if (!has(r.verbs, a.verb) || !has(r.apiGroups, a.apiGroup) || !resourceMatches(r.resources, a)) return false;
   if (Array.isArray(r.namespaces) && r.namespaces.length > 0) {
     if (!a.namespace || !(r.namespaces.includes('*') || r.namespaces.includes(a.namespace))) return false;
   }
@@ -60,9 +67,11 @@ function ruleAllows(r, a) {
   return true;
 }
 
+// responsewriters.forbiddenMessage: the resource is "resource/subresource" for subresources.
 export function forbiddenMessage(user, a) {
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
   if (a.namespace) {
-    return `User "${user}" cannot ${a.verb} resource "${a.resource}" in API group "${a.apiGroup}" in the namespace "${a.namespace}"`;
+    return `User "${user}" cannot ${a.verb} resource "${resource}" in API group "${a.apiGroup}" in the namespace "${a.namespace}"`;
   }
-  return `User "${user}" cannot ${a.verb} resource "${a.resource}" in API group "${a.apiGroup}" at the cluster scope`;
+  return `User "${user}" cannot ${a.verb} resource "${resource}" in API group "${a.apiGroup}" at the cluster scope`;
 }

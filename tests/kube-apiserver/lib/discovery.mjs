@@ -45,7 +45,12 @@ export function apiResourceList(group, version) {
   const o = { kind: 'APIResourceList' };
   if (group) o.apiVersion = 'v1';
   o.groupVersion = group ? `${group}/${version}` : version;
-  o.resources = gv.resources.map(apiResource);
+  // Subresources are listed as "pods/eviction" with the group/version/kind they take, which is
+  // what `kubectl drain` looks for (k8s.io/kubectl/pkg/drain CheckEvictionSupport).
+  o.resources = gv.resources.flatMap((r) => [apiResource(r), ...(r.subresources ?? []).map((sr) => ({
+    name: `${r.resource}/${sr.subresource}`, singularName: '', namespaced: r.namespaced, group: sr.group, version: sr.version,
+    kind: sr.kind, verbs: sr.verbs,
+  }))]);
   return o;
 }
 
@@ -62,6 +67,11 @@ export function aggregatedDiscovery(legacy, apiVersion) {
         };
         if (r.shortNames.length) o.shortNames = r.shortNames;
         if (r.categories) o.categories = r.categories;
+        if (r.subresources) {
+          o.subresources = r.subresources.map((sr) => ({
+            subresource: sr.subresource, responseKind: { group: sr.group, version: sr.version, kind: sr.kind }, verbs: sr.verbs,
+          }));
+        }
         return o;
       }),
       freshness: 'Current',
@@ -119,7 +129,7 @@ function gvPaths(gv) {
       get: { tags: [r.apiVersion], description: `list or watch objects of kind ${r.kind}`, operationId: opId('list', r, scope), parameters: LIST_PARAMS, responses: ok(listRef), 'x-kubernetes-action': 'list', ...ext },
       parameters: [...nsParam, pretty],
     };
-    if (!r.readOnly) {
+    if (r.verbs.includes('create')) {
       paths[coll].post = {
         tags: [r.apiVersion], description: `create a ${r.kind}`, operationId: opId('create', r, scope),
         parameters: [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION],
@@ -132,7 +142,7 @@ function gvPaths(gv) {
       get: { tags: [r.apiVersion], description: `read the specified ${r.kind}`, operationId: opId('read', r, scope), responses: ok(ref), 'x-kubernetes-action': 'get', ...ext },
       parameters: [nameParam, ...nsParam, pretty],
     };
-    if (!r.readOnly) {
+    if (r.verbs.includes('update')) {
       paths[item].put = {
         tags: [r.apiVersion], description: `replace the specified ${r.kind}`, operationId: opId('replace', r, scope),
         parameters: [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION], requestBody: { content: content(ref, ['*/*']), required: true },
@@ -148,6 +158,8 @@ function gvPaths(gv) {
         },
         responses: ok(ref), 'x-kubernetes-action': 'patch', ...ext,
       };
+    }
+    if (r.verbs.includes('delete')) {
       paths[item].delete = {
         tags: [r.apiVersion], description: `delete a ${r.kind}`, operationId: opId('delete', r, scope),
         parameters: [DRY_RUN, q('gracePeriodSeconds', 'The duration in seconds before the object should be deleted.', 'integer'),
@@ -187,15 +199,6 @@ function extraSchemas() {
       reason: { type: 'string' }, status: { type: 'string' },
     },
     'x-kubernetes-group-version-kind': [{ group: '', kind: 'Status', version: 'v1' }],
-  };
-  out['io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions'] = {
-    description: 'DeleteOptions may be provided when deleting an API object.', type: 'object',
-    properties: {
-      apiVersion: { type: 'string' }, kind: { type: 'string' }, dryRun: { type: 'array', items: { type: 'string', default: '' } },
-      gracePeriodSeconds: { type: 'integer', format: 'int64' }, orphanDependents: { type: 'boolean' },
-      preconditions: { type: 'object', properties: { resourceVersion: { type: 'string' }, uid: { type: 'string' } } },
-      propagationPolicy: { type: 'string' },
-    },
   };
   return out;
 }

@@ -21,6 +21,10 @@ const FIELDS = {
   'io.k8s.api.events.v1.Event': { 1: 'metadata', 2: 'eventTime', 3: 'series', 4: 'reportingController', 5: 'reportingInstance', 6: 'action', 7: 'reason', 8: 'regarding', 9: 'related', 10: 'note', 11: 'type', 12: 'deprecatedSource', 13: 'deprecatedFirstTimestamp', 14: 'deprecatedLastTimestamp', 15: 'deprecatedCount' },
   'io.k8s.api.coordination.v1.LeaseSpec': { 1: 'holderIdentity', 2: 'leaseDurationSeconds', 3: 'acquireTime', 4: 'renewTime', 5: 'leaseTransitions', 6: 'strategy', 7: 'preferredHolder' },
   'io.k8s.api.coordination.v1.Lease': { 1: 'metadata', 2: 'spec' },
+  // k8s.io/api/policy/v1/generated.proto and apimachinery meta/v1 (what `kubectl drain` POSTs).
+  'io.k8s.api.policy.v1.Eviction': { 1: 'metadata', 2: 'deleteOptions' },
+  [`${META}DeleteOptions`]: { 1: 'gracePeriodSeconds', 2: 'preconditions', 3: 'orphanDependents', 4: 'propagationPolicy', 5: 'dryRun', 6: 'ignoreStoreReadErrorWithClusterBreakingPotential' },
+  [`${META}Preconditions`]: { 1: 'uid', 2: 'resourceVersion' },
 };
 
 export class ProtobufError extends Error {}

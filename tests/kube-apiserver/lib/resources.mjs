@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { field } from './errors.mjs';
 import { decodeObject, nowTime } from './schema.mjs';
+import { workloadResources } from './workloads.mjs';
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
@@ -298,8 +299,12 @@ export const RESOURCES = [
     table: EVENT_TABLE,
   },
   {
-    group: '', version: 'v1', resource: 'pods', kind: 'Pod', singular: 'pod', namespaced: true, readOnly: true,
-    shortNames: ['po'], categories: ['all'], verbs: ['get', 'list', 'watch'], def: 'io.k8s.api.core.v1.Pod', storage: 'pods',
+    // No create/update/patch (pods come from the admin API, --state-file and the StatefulSet
+    // controller); delete is graceful as in pkg/registry/core/pod (see controllers.mjs).
+    group: '', version: 'v1', resource: 'pods', kind: 'Pod', singular: 'pod', namespaced: true,
+    shortNames: ['po'], categories: ['all'], verbs: ['delete', 'deletecollection', 'get', 'list', 'watch'], def: 'io.k8s.api.core.v1.Pod', storage: 'pods',
+    // pkg/registry/core/pod/storage/eviction.go: POST pods/{name}/eviction takes a policy/v1 Eviction.
+    subresources: [{ subresource: 'eviction', group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'], def: 'io.k8s.api.policy.v1.Eviction' }],
     fields: {
       ...META_FIELDS, 'spec.nodeName': 'spec.nodeName', 'spec.restartPolicy': 'spec.restartPolicy',
       'spec.schedulerName': 'spec.schedulerName', 'spec.serviceAccountName': 'spec.serviceAccountName',
@@ -323,7 +328,9 @@ export const RESOURCES = [
         const conds = o.status?.conditions ?? [];
         const gatesCell = gates.length === 0 ? '<none>'
           : `${gates.filter((g) => conds.some((c) => c.type === g.conditionType && c.status === 'True')).length}/${gates.length}`;
-        return [o.metadata.name, `${ready}/${total}`, o.status?.reason ?? o.status?.phase ?? '', String(restarts),
+        // printPod: "Terminating" once deletionTimestamp is set.
+        const status = o.metadata.deletionTimestamp ? 'Terminating' : (o.status?.reason ?? o.status?.phase ?? '');
+        return [o.metadata.name, `${ready}/${total}`, status, String(restarts),
           since(o.metadata.creationTimestamp), o.status?.podIP || '<none>', o.spec?.nodeName || '<none>',
           o.status?.nominatedNodeName || '<none>', gatesCell];
       },
@@ -367,6 +374,7 @@ export const RESOURCES = [
     validate: (obj, old) => (old ? validateCoreEvent(obj, false) : validateCoreEvent(obj, true)),
     table: EVENT_TABLE,
   },
+  ...workloadResources({ col, NAME_COL, AGE_COL, since, ALL_VERBS, META_FIELDS, isDNS1123Subdomain }),
 ];
 
 for (const r of RESOURCES) {

@@ -164,9 +164,94 @@ export const DEFS = {
   },
   'io.k8s.api.core.v1.Pod': {
     go: 'Pod',
-    description: 'Pod is a collection of containers that can run on a host (served read-only here; spec and status are free-form).',
+    description: 'Pod is a collection of containers that can run on a host (spec and status are free-form here).',
     gvk: gvk('', 'v1', 'Pod'),
     props: [...typeMeta, metaProp, P('spec', any, 'ptr'), P('status', any, 'ptr')],
+  },
+  'io.k8s.api.core.v1.NodeSpec': {
+    go: 'NodeSpec',
+    description: 'NodeSpec describes the attributes that a node is created with.',
+    props: [
+      P('podCIDR', str), P('podCIDRs', list(str, { strategy: 'merge', listType: 'set' })), P('providerID', str),
+      P('unschedulable', bool, 'omitempty', 'Unschedulable controls node schedulability of new pods. By default, node is schedulable.'),
+      P('taints', list(any, { listType: 'atomic' })), P('configSource', any, 'ptr'), P('externalID', str),
+    ],
+  },
+  'io.k8s.api.core.v1.Node': {
+    go: 'Node',
+    description: 'Node is a worker node in Kubernetes (status is free-form here).',
+    gvk: gvk('', 'v1', 'Node'),
+    props: [...typeMeta, metaProp, P('spec', ref('io.k8s.api.core.v1.NodeSpec')), P('status', any, 'ptr')],
+  },
+  'io.k8s.api.apps.v1.StatefulSet': {
+    go: 'StatefulSet',
+    description: 'StatefulSet represents a set of pods with consistent identities (spec and status are free-form here).',
+    gvk: gvk('apps', 'v1', 'StatefulSet'),
+    props: [...typeMeta, metaProp, P('spec', any, 'ptr'), P('status', any, 'ptr')],
+  },
+  'io.k8s.api.policy.v1.PodDisruptionBudgetSpec': {
+    go: 'PodDisruptionBudgetSpec',
+    description: 'PodDisruptionBudgetSpec is a description of a PodDisruptionBudget.',
+    props: [
+      P('minAvailable', any, 'ptr', 'An eviction is allowed if at least "minAvailable" pods selected by "selector" will still be available after the eviction (int or percent).'),
+      P('selector', any, 'ptr', 'Label query over pods whose evictions are managed by the disruption budget.'),
+      P('maxUnavailable', any, 'ptr', 'An eviction is allowed if at most "maxUnavailable" pods selected by "selector" are unavailable after the eviction (int or percent).'),
+      P('unhealthyPodEvictionPolicy', str, 'ptr'),
+    ],
+  },
+  'io.k8s.api.policy.v1.PodDisruptionBudgetStatus': {
+    go: 'PodDisruptionBudgetStatus',
+    description: 'PodDisruptionBudgetStatus represents information about the status of a PodDisruptionBudget.',
+    required: ['disruptionsAllowed', 'currentHealthy', 'desiredHealthy', 'expectedPods'],
+    props: [
+      P('observedGeneration', i64), P('disruptedPods', map(time)), P('disruptionsAllowed', i32, 'always'),
+      P('currentHealthy', i32, 'always'), P('desiredHealthy', i32, 'always'), P('expectedPods', i32, 'always'),
+      P('conditions', list(any, { mergeKey: 'type', strategy: 'merge', listType: 'map', listMapKeys: ['type'] })),
+    ],
+  },
+  'io.k8s.api.policy.v1.PodDisruptionBudget': {
+    go: 'PodDisruptionBudget',
+    description: 'PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of pods.',
+    gvk: gvk('policy', 'v1', 'PodDisruptionBudget'),
+    props: [
+      ...typeMeta, metaProp, P('spec', ref('io.k8s.api.policy.v1.PodDisruptionBudgetSpec')),
+      P('status', ref('io.k8s.api.policy.v1.PodDisruptionBudgetStatus')),
+    ],
+  },
+  'io.k8s.api.networking.v1.NetworkPolicySpec': {
+    go: 'NetworkPolicySpec',
+    description: 'NetworkPolicySpec provides the specification of a NetworkPolicy.',
+    props: [
+      P('podSelector', any, 'always', 'podSelector selects the pods to which this NetworkPolicy object applies.'),
+      P('ingress', list(any, { listType: 'atomic' })), P('egress', list(any, { listType: 'atomic' })),
+      P('policyTypes', list(str, { listType: 'atomic' })),
+    ],
+  },
+  'io.k8s.api.networking.v1.NetworkPolicy': {
+    go: 'NetworkPolicy',
+    description: 'NetworkPolicy describes what network traffic is allowed for a set of Pods.',
+    gvk: gvk('networking.k8s.io', 'v1', 'NetworkPolicy'),
+    props: [...typeMeta, metaProp, P('spec', ref('io.k8s.api.networking.v1.NetworkPolicySpec'))],
+  },
+  'io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions': {
+    go: 'Preconditions',
+    description: 'Preconditions must be fulfilled before an operation (update, delete, etc.) is carried out.',
+    props: [P('uid', str, 'ptr'), P('resourceVersion', str, 'ptr')],
+  },
+  'io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions': {
+    go: 'DeleteOptions',
+    description: 'DeleteOptions may be provided when deleting an API object.',
+    props: [
+      ...typeMeta, P('gracePeriodSeconds', i64, 'ptr'), P('preconditions', ref('io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions'), 'ptr'),
+      P('orphanDependents', bool, 'ptr'), P('propagationPolicy', str, 'ptr'), P('dryRun', list(str, { listType: 'atomic' })),
+      P('ignoreStoreReadErrorWithClusterBreakingPotential', bool, 'ptr'),
+    ],
+  },
+  'io.k8s.api.policy.v1.Eviction': {
+    go: 'Eviction',
+    description: 'Eviction evicts a pod from its node subject to certain policies and safety constraints.',
+    gvk: gvk('policy', 'v1', 'Eviction'),
+    props: [...typeMeta, metaProp, P('deleteOptions', ref('io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions'), 'ptr')],
   },
 };
 

@@ -117,3 +117,44 @@ export function fieldValue(obj, path) {
   if (v === undefined || v === null) return '';
   return String(v);
 }
+
+// metav1.LabelSelector (matchLabels + matchExpressions) -> predicate over a labels map, as
+// metav1.LabelSelectorAsSelector builds it: an empty selector ({}) matches everything, a missing
+// one (null) nothing; an invalid one -> null (callers treat it as matching nothing, as the eviction
+// handler and the disruption controller do).
+export function labelSelectorMatcher(sel) {
+  if (sel === null || sel === undefined) return () => false;
+  if (typeof sel !== 'object') return null;
+  const reqs = [];
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) reqs.push({ key: k, operator: 'In', values: [v] });
+  for (const e of sel.matchExpressions ?? []) {
+    if (!e || typeof e.key !== 'string' || !['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(e.operator)) return null;
+    reqs.push({ key: e.key, operator: e.operator, values: e.values ?? [] });
+  }
+  return (labels = {}) => reqs.every((r) => {
+    const has = Object.hasOwn(labels, r.key);
+    switch (r.operator) {
+      case 'In': return has && r.values.includes(labels[r.key]);
+      case 'NotIn': return !has || !r.values.includes(labels[r.key]);
+      case 'Exists': return has;
+      default: return !has;
+    }
+  });
+}
+
+// True when the selector selects nothing special: null, {} (selector.Empty()).
+export function labelSelectorEmpty(sel) {
+  return !sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && (sel.matchExpressions ?? []).length === 0);
+}
+
+// metav1.FormatLabelSelector: "<none>" for an empty selector, else the selector string.
+export function formatLabelSelector(sel) {
+  if (labelSelectorEmpty(sel)) return '<none>';
+  const parts = Object.keys(sel.matchLabels ?? {}).sort().map((k) => `${k}=${sel.matchLabels[k]}`);
+  for (const e of sel.matchExpressions ?? []) {
+    if (e.operator === 'In' || e.operator === 'NotIn') parts.push(`${e.key} ${e.operator.toLowerCase()} (${[...(e.values ?? [])].sort().join(',')})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}

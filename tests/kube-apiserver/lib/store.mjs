@@ -10,6 +10,7 @@ export class Store {
     this.compacted = 0; // every event with rev > compacted is in history
     this.historyLimit = historyLimit;
     this.watchers = new Set();
+    this.listeners = new Set(); // fn(event) after every commit (the emulated controllers)
   }
 
   static key(storage, namespace, name) {
@@ -41,6 +42,7 @@ export class Store {
     this.history.push(ev);
     while (this.history.length > this.historyLimit) this.compacted = this.history.shift().rev;
     for (const w of [...this.watchers]) if (w.storage === storage) deliver(w, ev);
+    for (const l of [...this.listeners]) l(ev);
     return structuredClone(stored);
   }
 
