@@ -1271,6 +1271,36 @@ test('evictions honour PodDisruptionBudgets: 201 Success, 429 with the real Stat
   const gone = await request(s, 'DELETE', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets/web-extra');
   assert.equal(gone.json.status, 'Success');
   assert.equal(podReady(await getPod(s, 'web-1')), true, 'the refused evictions left web-1 alone');
+
+  // maxUnavailable (a percentage): expectedPods from the StatefulSet's replicas, rounded up.
+  await request(s, 'DELETE', PDB);
+  await request(s, 'POST', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets', { body: { ...pdb, metadata: { name: 'web-max' }, spec: { maxUnavailable: '50%', selector: { matchLabels: { app: 'web' } } } } });
+  const MAX = '/apis/policy/v1/namespaces/agency/poddisruptionbudgets/web-max';
+  const ms = await until(async () => { const p = (await request(s, 'GET', MAX)).json; return p.status.observedGeneration === 1 && p.status; }, 5000, 'web-max status');
+  assert.deepEqual([ms.expectedPods, ms.desiredHealthy, ms.currentHealthy, ms.disruptionsAllowed], [2, 1, 2, 1]);
+  // A matching pod without a controller is left out of the scale (but counts as healthy).
+  await admin(s, 'POST', '/objects', {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: 'loner', namespace: 'agency', labels: { app: 'web' } },
+    spec: { nodeName: 'node-a' }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+  const unmanaged = await until(async () => { const p = (await request(s, 'GET', MAX)).json; return p.status.currentHealthy === 3 && p.status; }, 5000, 'loner counted');
+  assert.deepEqual([unmanaged.expectedPods, unmanaged.desiredHealthy, unmanaged.disruptionsAllowed], [2, 1, 2]);
+  // One whose controller does not exist: the scale is unknown, the budget fails safe.
+  await admin(s, 'POST', '/objects', {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: {
+      name: 'orphan', namespace: 'agency', labels: { app: 'web' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'gone', uid: '00000000-0000-0000-0000-000000000001', controller: true }],
+    },
+    spec: { nodeName: 'node-a' }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+  });
+  const safe = await until(async () => { const p = (await request(s, 'GET', MAX)).json; return p.status.conditions[0].reason === 'SyncFailed' && p.status; }, 5000, 'SyncFailed');
+  assert.equal(safe.disruptionsAllowed, 0);
+  assert.equal(safe.conditions[0].message, 'found no controllers for pod "orphan"');
+  assert.equal(safe.currentHealthy, 3, 'failSafe keeps the rest of the status');
+  const blocked = await request(s, 'POST', `${AG}/pods/web-0/eviction`, { body: evictionOf('web-0') });
+  assert.equal(blocked.status, 429);
+  assert.equal(blocked.json.details.causes[0].message, 'The disruption budget web-max needs 1 healthy pods and has 3 currently');
 });
 
 kubectlTest('kubectl drain evicts through the budget, and fails with the budget\'s message when it is exhausted', async (t) => {

@@ -291,14 +291,15 @@ export class Controllers {
     const spec = pdb.spec ?? {};
     let expected;
     let desired;
-    let failSafe = false;
+    let failSafe = null; // getExpectedScale's error: the budget fails safe (disruptionsAllowed 0)
     const scale = () => {
       const owners = new Map();
       for (const p of pods) {
         const c = controllerOf(p);
+        if (!c) continue; // an unmanaged pod (no controller) does not count towards the scale
         const sts = c?.kind === 'StatefulSet' ? this.store.get('statefulsets', ns(p), c.name) : null;
         if (!sts || sts.metadata.uid !== c.uid) {
-          failSafe = true;
+          failSafe ??= `found no controllers for pod "${p.metadata.name}"`;
           continue;
         }
         owners.set(sts.metadata.uid, sts.spec?.replicas ?? 1);
@@ -327,11 +328,15 @@ export class Controllers {
     }
     const healthy = pods.filter((p) => !p.metadata.deletionTimestamp && !disrupted[p.metadata.name] && isPodReady(p)).length;
     let allowed = healthy - desired;
-    if (expected <= 0 || allowed <= 0 || failSafe) allowed = 0;
+    if (expected <= 0 || allowed <= 0) allowed = 0;
+    if (failSafe) {
+      // failSafe: only disruptionsAllowed 0 and the SyncFailed condition; the rest stays.
+      return { ...structuredClone(pdb.status ?? {}), disruptionsAllowed: 0, conditions: [disruptionCondition(pdb, 0, 'SyncFailed', failSafe)] };
+    }
     const status = { observedGeneration: pdb.metadata.generation ?? 1 };
     if (Object.keys(disrupted).length) status.disruptedPods = disrupted;
     Object.assign(status, { disruptionsAllowed: allowed, currentHealthy: healthy, desiredHealthy: desired, expectedPods: expected });
-    status.conditions = [disruptionCondition(pdb, allowed, failSafe ? 'SyncFailed' : null)];
+    status.conditions = [disruptionCondition(pdb, allowed)];
     return status;
   }
 }
@@ -339,12 +344,12 @@ export class Controllers {
 const ns = (o) => o.metadata.namespace;
 
 // pdbhelper.UpdateDisruptionAllowedCondition (lastTransitionTime kept while the status stays).
-export function disruptionCondition(pdb, allowed, failReason = null) {
+export function disruptionCondition(pdb, allowed, failReason = null, message = '') {
   const status = allowed > 0 ? 'True' : 'False';
   const reason = failReason ?? (allowed > 0 ? 'SufficientPods' : 'InsufficientPods');
   const old = (pdb.status?.conditions ?? []).find((c) => c.type === 'DisruptionAllowed');
   return {
     type: 'DisruptionAllowed', status, observedGeneration: pdb.metadata.generation ?? 1,
-    lastTransitionTime: old && old.status === status ? old.lastTransitionTime : nowTime(), reason, message: '',
+    lastTransitionTime: old && old.status === status ? old.lastTransitionTime : nowTime(), reason, message,
   };
 }
