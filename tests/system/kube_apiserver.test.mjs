@@ -1145,14 +1145,16 @@ test('StatefulSet pods: seeded Ready on the nodes; kubectl get pods -l; delete r
   assert.equal(w.events[3].object.status.phase, 'Running');
 
   // Unbound or grace period 0: gone at once, the DELETE answers with its last state.
+  const web1 = await getPod(s, 'web-1');
   const now = await request(s, 'DELETE', `${AG}/pods/web-1?gracePeriodSeconds=0`);
   assert.equal(now.status, 200);
+  assert.equal(now.json.metadata.uid, web1.metadata.uid);
   assert.equal(now.json.metadata.deletionTimestamp, undefined);
-  assert.equal((await request(s, 'GET', `${AG}/pods/web-1`)).status, 404);
   const missing = await request(s, 'DELETE', `${AG}/pods/nope`);
   assert.equal(missing.status, 404);
   assert.equal(missing.json.message, 'pods "nope" not found');
-  await until(async () => podReady(await getPod(s, 'web-1')), 5000, 'web-1 back');
+  const back1 = await until(async () => { const p = await getPod(s, 'web-1'); return podReady(p) && p; }, 5000, 'web-1 back');
+  assert.notEqual(back1.metadata.uid, web1.metadata.uid);
 
   if (HAVE_KUBECTL) {
     const before = await getPod(s, 'web-1');
@@ -1214,13 +1216,14 @@ const EVICTION_BLOCKED = {
 const evictionOf = (name) => ({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: 'agency' } });
 
 test('evictions honour PodDisruptionBudgets: 201 Success, 429 with the real Status body, 500 with two budgets; PDB status', async (t) => {
-  const s = await startCluster();
+  // An evicted pod is away for 2 s: the second eviction below meets the exhausted budget.
+  const s = await startCluster(['--pod-recreate-delay', '2']);
   t.after(() => stopServer(s));
   // Without a budget an eviction is a (graceful) delete.
   const free = await request(s, 'POST', `${AG}/pods/web-1/eviction`, { body: evictionOf('web-1') });
   assert.equal(free.status, 201);
   assert.deepEqual(free.json, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
-  await until(async () => podReady(await getPod(s, 'web-1')), 5000, 'web-1 back');
+  await until(async () => podReady(await getPod(s, 'web-1')), 8000, 'web-1 back');
 
   const pdb = { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } };
   const created = await request(s, 'POST', '/apis/policy/v1/namespaces/agency/poddisruptionbudgets', { body: pdb });
@@ -1256,7 +1259,7 @@ test('evictions honour PodDisruptionBudgets: 201 Success, 429 with the real Stat
   assert.equal(after.disruptionsAllowed, 0);
   assert.deepEqual(after.conditions.map((c) => [c.type, c.status, c.reason]), [['DisruptionAllowed', 'False', 'InsufficientPods']]);
   // web-0 comes back Ready: the budget allows one disruption again.
-  await until(async () => (await request(s, 'GET', PDB)).json.status.disruptionsAllowed === 1, 5000, 'disruptionsAllowed back to 1');
+  await until(async () => (await request(s, 'GET', PDB)).json.status.disruptionsAllowed === 1, 8000, 'disruptionsAllowed back to 1');
   assert.equal((await request(s, 'GET', PDB)).json.status.disruptedPods, undefined);
   assert.equal((await request(s, 'POST', `${AG}/pods/nope/eviction`, { body: evictionOf('nope') })).json.message, 'pods "nope" not found');
 
@@ -1304,7 +1307,7 @@ test('evictions honour PodDisruptionBudgets: 201 Success, 429 with the real Stat
 });
 
 kubectlTest('kubectl drain evicts through the budget, and fails with the budget\'s message when it is exhausted', async (t) => {
-  const s = await startCluster(['--pod-ready-delay', '1']);
+  const s = await startCluster();
   t.after(() => stopServer(s));
   const file = join(s.dir, 'pdb.yaml');
   writeFileSync(file, 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\n  namespace: agency\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app: web\n');
@@ -1318,10 +1321,12 @@ kubectlTest('kubectl drain evicts through the budget, and fails with the budget\
   assert.match(drained.stdout, /^node\/node-a drained$/m);
   const evictions = (await admin(s, 'GET', '/requests')).json.requests.filter((r) => r.path === `${AG}/pods/web-0/eviction`);
   assert.deepEqual(evictions.map((r) => [r.method, r.status, r.verb]), [['POST', 201, 'create']]);
-  // web-0 is recreated on node-b (node-a is cordoned) and is not Ready for 1 s: the budget is
-  // exhausted, so draining node-b must fail with the eviction's 429 message.
+  // web-0 is recreated on node-b (node-a is cordoned). Deleted again with readiness slowed to
+  // 60 s, it comes back not Ready: the budget is exhausted, so draining node-b must fail with
+  // the eviction's 429 message.
   const back = await until(async () => { const p = await getPod(s, 'web-0'); return p?.metadata?.uid !== web0.metadata.uid && p?.status?.phase === 'Running' && p; }, 5000, 'web-0 running');
   assert.equal(back.spec.nodeName, 'node-b');
+  assert.deepEqual((await admin(s, 'POST', '/controllers', { podReadyDelay: 60 })).json, { podRecreateDelay: 0.3, podReadyDelay: 60, podTerminationDelay: 0 });
   await request(s, 'DELETE', '/api/v1/namespaces/agency/pods/web-0?gracePeriodSeconds=0');
   await until(async () => (await getPod(s, 'web-0'))?.metadata?.name, 5000, 'web-0 recreated (not Ready yet)');
   const blocked = kubectl(s, ['drain', 'node-b', '--pod-selector', 'app=web,statefulset.kubernetes.io/pod-name=web-1', '--timeout', '2s']);
