@@ -64,7 +64,12 @@ export async function evict(api, req, res, podRes, sub, info, q) {
   }
   const pdbs = ctl.pdbsFor(pod);
   if (pdbs.length > 1) {
-    return send(res, 500, {
+    // Returned as the create's *result* (not an error): the create handler
+    // (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/create.go) keeps its HTTP code 201 and
+    // only fills status.code when it is 0, so the wire status is 201 with a Failure Status whose
+    // code is 500 (client-go's Result.Into turns any non-Success Status into an error). The
+    // Kubernetes docs ("api-eviction") say 500; the source says 201.
+    return send(res, 201, {
       kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
       message: 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.', code: 500,
     });
