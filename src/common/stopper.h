@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -47,6 +48,20 @@ class Stopper {
     std::lock_guard l(mu_);
     sleeping_.erase(std::find(sleeping_.begin(), sleeping_.end(), &clock));
     return stopped;
+  }
+  // Also returns (false) once `wake()` is true: whoever makes it true calls clock.Interrupt()
+  // afterwards. `wake` runs under the clock's lock: it must be cheap (an atomic load) and must not
+  // call back into the clock.
+  bool WaitUntil(const Clock& clock, MonoTime deadline, const std::function<bool()>& wake) {
+    {
+      std::lock_guard l(mu_);
+      if (stopped_) return true;
+      sleeping_.push_back(&clock);
+    }
+    clock.SleepUntil(deadline, [this, &wake] { return this->stopped() || wake(); });
+    std::lock_guard l(mu_);
+    sleeping_.erase(std::find(sleeping_.begin(), sleeping_.end(), &clock));
+    return stopped_;
   }
   bool WaitUntil(MonoTime deadline) { return WaitUntil(clock_, deadline); }
   template <class Rep, class Period>

@@ -192,6 +192,7 @@ void ReadQuorum(MapReader& root, ControllerConfig* c, std::string* err) {
   q.staleness_seconds = r.number("stalenessSeconds", 5 * c->probe.interval_seconds);
   q.peer_timeout_seconds = r.number("peerTimeoutSeconds", c->probe.timeout_seconds);
   const std::string isolation = r.str("isolation", "keep-serving");
+  q.push = r.boolean("push", true);
   r.finish();
   if (!err->empty()) return;
   const int observers = c->Observers();

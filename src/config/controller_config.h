@@ -76,6 +76,9 @@ struct QuorumConfig {
   double staleness_seconds = 0;     // resolved: default 5 × probe.intervalSeconds
   double peer_timeout_seconds = 0;  // resolved: default probe.timeoutSeconds
   IsolationPolicy isolation = IsolationPolicy::kKeepServing;
+  // Push this controller's report to every peer (POST to the peer's observations URL) as soon as
+  // one of its own verdicts changes, and accept its peers' pushes; the poll stays the fallback.
+  bool push = true;
 };
 
 struct ControllerConfig {

@@ -18,6 +18,7 @@
 #include "kube/events.h"
 #include "kube/leader.h"
 #include "quorum/poller.h"
+#include "quorum/push.h"
 #include "quorum/token.h"
 #include "state/configmap_store.h"
 
@@ -271,7 +272,20 @@ int RunCommand(const std::string& config_path, bool check_only) {
     ctl.SetTransitionSink(EventSink(*conn, elector ? elector->Identity() : DefaultIdentity(), reg));
   }
 
-  httpd::HttpServer http;
+  // Verdict push: POST /v1/observations (bounded body) in, VerdictPusher out.
+  const bool push = poller && cfg->quorum.push && !observations_token.empty();
+  std::unique_ptr<quorum::VerdictPusher> pusher;
+  std::thread pushing;
+  Stopper pushing_stop;
+  httpd::ServerOptions http_opts = httpd::AdminServerOptions();
+  if (push) http_opts.max_body_bytes = quorum::kMaxPushBody;
+  httpd::HttpServer http(http_opts);
+  if (push) {
+    pusher =
+        std::make_unique<quorum::VerdictPusher>(*cfg, peer_tokens, SystemClock::instance(), &reg);
+    ctl.SetVerdictSink([&pusher](std::string report) { pusher->Push(std::move(report)); });
+    quorum::AddPushRoute(http, *poller, observations_token, [&ctl] { ctl.NotifyPeerReport(); });
+  }
   http.Get("/metrics", [&] {
     if (elector) {
       leader_gauge.Set({{"identity", elector->Identity()}}, elector->IsLeader() ? 1 : 0);
@@ -301,10 +315,15 @@ int RunCommand(const std::string& config_path, bool check_only) {
   }
   StartUntilReadOrStopped(ctl, stop);
   if (poller) polling = std::thread([&] { poller->Run(polling_stop); });
+  if (pusher) pushing = std::thread([&] { pusher->Run(pushing_stop); });
   if (!stop.stopped()) ctl.Run(stop);
   if (poller) {
     polling_stop.Stop();
     polling.join();
+  }
+  if (pusher) {
+    pushing_stop.Stop();
+    pushing.join();
   }
   if (elector) {
     election_stop.Stop();

@@ -238,7 +238,20 @@ void Controller::Deliver(const std::vector<Transition>& ts, bool written) {
   if (sink_) sink_(batch);
 }
 
+void Controller::NotifyPeerReport() {
+  peer_wake_ = true;
+  clock_.Interrupt();  // Run's wait re-checks peer_wake_
+}
+
 Decision Controller::Tick() {
+  return Round(true);
+}
+
+Decision Controller::DecideOnly() {
+  return Round(false);
+}
+
+Decision Controller::Round(bool probe) {
   // Leadership is sampled once, before the round: a term gained during Observe() begins with the
   // next round, which first reloads the previous leader's state (a standby's private view is not
   // the truth). A term lost during the round, or lost and regained (Term() moved on: another leader
@@ -256,7 +269,8 @@ Decision Controller::Tick() {
       leading = false;  // the term changed again during the reload: the next round reloads
     }
   }
-  auto obs = source_.Observe();
+  std::map<std::string, Observation> obs;
+  if (probe) obs = source_.Observe();
   State prev;
   {
     std::lock_guard l(mu_);
@@ -264,6 +278,7 @@ Decision Controller::Tick() {
   }
   failover::QuorumInput quorum;
   if (cfg_.QuorumEnabled()) {
+    peer_wake_ = false;  // whatever was pushed until now is in the reports read here
     if (peer_reports_) quorum.peers = peer_reports_();
     quorum.grace_until = grace_until_;
   }
@@ -307,9 +322,11 @@ Decision Controller::Tick() {
       if (rs.last && (p == prev.regions.end() || !p->second.last)) dirty_ = true;
     }
     state_ = d.next;
-    ticked_ = true;
-    last_tick_ = clock_.wall();
-    ++rounds_;
+    if (probe) {
+      ticked_ = true;
+      last_tick_ = clock_.wall();
+      ++rounds_;
+    }
     // Metrics and status first: whatever a reader sees in the store is already visible there.
     PublishMetrics(state_);
     write = (d.changed || dirty_) && leading && Leading() && Term() == term;
@@ -334,6 +351,15 @@ Decision Controller::Tick() {
   } else {
     undelivered_.clear();
   }
+  if (probe && verdict_sink_ && cfg_.QuorumEnabled()) {
+    bool verdict_changed = false;
+    for (const auto& [name, rs] : d.next.regions) {
+      auto p = prev.regions.find(name);
+      const bool was = p != prev.regions.end() && p->second.local_failed;
+      if (rs.last && rs.local_failed != was) verdict_changed = true;
+    }
+    if (verdict_changed) verdict_sink_(ObservationsJson());
+  }
   return d;
 }
 
@@ -346,7 +372,13 @@ void Controller::Run(Stopper& stop) {
     next += interval;
     const auto now = clock_.mono();
     if (next < now) next = now;  // a slow round skips ahead instead of bursting
-    if (stop.WaitUntil(clock_, next)) break;
+    // Until the next probe round: a decide-only round for each batch of pushed peer reports.
+    const auto pushed = [this] { return peer_wake_.load(); };
+    for (;;) {
+      if (stop.WaitUntil(clock_, next, pushed)) return;
+      if (!peer_wake_.load() || clock_.mono() >= next) break;
+      DecideOnly();
+    }
   }
 }
 

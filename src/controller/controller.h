@@ -21,6 +21,7 @@
 // every watcher in every region.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -119,12 +120,26 @@ class Controller {
     peer_status_ = std::move(status);
   }
 
+  // Verdict push (quorum.push): called on the loop thread with this observer's report
+  // (ObservationsJson) after each probe round in which one of its own verdicts (localStatus)
+  // changed. It must not wait for the network (quorum::VerdictPusher::Push queues).
+  using VerdictSink = std::function<void(std::string report_json)>;
+  void SetVerdictSink(VerdictSink sink) { verdict_sink_ = std::move(sink); }
+  // A peer's pushed report was accepted: wakes Run for a decide-only round (DecideOnly) at once
+  // instead of at the next probe round. Thread-safe (called from HTTP worker threads).
+  void NotifyPeerReport();
+
   // Reads the persisted state and writes the initial state (when leading). Fails only when the
   // store cannot be read at all (an I/O error, not malformed content).
   Status Start();
   // One round (reloading the state first when a new term began). Returns the decision.
   failover::Decision Tick();
-  // Ticks every probe interval until `stop` is stopped.
+  // A round without probing: Decide on the state as it is (no new observation, so no counter or
+  // own verdict moves) with the peers' latest reports, and act on it like Tick. The observer
+  // report's generation does not move (it counts probe rounds).
+  failover::Decision DecideOnly();
+  // Ticks every probe interval until `stop` is stopped; between ticks, runs DecideOnly as soon as
+  // NotifyPeerReport is called (the probe schedule is unchanged).
   void Run(Stopper& stop);
 
   nlohmann::json StatusJson() const;
@@ -143,6 +158,7 @@ class Controller {
   // Queues a leading round's transitions; delivers everything queued when `written`.
   void Deliver(const std::vector<failover::Transition>& ts, bool written);
   void PublishMetrics(const failover::State& s);
+  failover::Decision Round(bool probe);
 
   bool Leading() const { return !leadership_ || leadership_->IsLeader(); }
   uint64_t Term() const { return leadership_ ? leadership_->Term() : 0; }
@@ -174,6 +190,8 @@ class Controller {
   std::map<std::string, bool> active_;
   PeerReports peer_reports_;
   PeerStatus peer_status_;
+  VerdictSink verdict_sink_;
+  std::atomic<bool> peer_wake_{false};  // a pushed report arrived since the last Decide
   WallTime grace_until_{};  // not partitioned before (one staleness bound after the first Start)
   std::string instance_;    // identifies this process in observer reports
 

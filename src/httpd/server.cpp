@@ -31,6 +31,27 @@ void HttpServer::GetWithAuthorization(const std::string& path, AuthorizedHandler
   });
 }
 
+void HttpServer::PostWithAuthorization(const std::string& path, Authorizer authorized,
+                                       BodyHandler h) {
+  if (guards_.empty()) {
+    server_.SetAdmission([this](const Request& req) -> std::optional<Response> {
+      if (req.method != "POST") return std::nullopt;
+      for (const Guard& g : guards_) {
+        if (g.path == req.path && !g.authorized(req.Header("authorization"))) {
+          return Response{401,
+                          "application/json",
+                          "{\"error\": \"a valid bearer token is required\"}\n",
+                          {{"WWW-Authenticate", "Bearer"}}};
+        }
+      }
+      return std::nullopt;
+    });
+  }
+  guards_.push_back(Guard{path, std::move(authorized)});
+  server_.Route(
+      "POST", path, [h = std::move(h)](const Request& req) { return h(req.body); }, true);
+}
+
 Status HttpServer::Start(const std::string& listen) {
   auto hp = ParseHostPort(listen);
   if (!hp) return Err("listen " + listen + ": " + hp.message());

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "httpd/bounded.h"
@@ -30,6 +31,13 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
   void Get(const std::string& path, Handler h);
   void GetWithAuthorization(const std::string& path, AuthorizedHandler h);
+  // A POST route with a body (at most the options' max_body_bytes; 413 beyond, before it is
+  // read). `authorized` sees the Authorization header as soon as the head is parsed, before any
+  // body byte is read: false answers 401 (with WWW-Authenticate: Bearer) and the body is never
+  // read. It runs on the I/O thread: it must be fast (a constant-time token compare).
+  using Authorizer = std::function<bool(const std::string& authorization)>;
+  using BodyHandler = std::function<Response(const std::string& body)>;
+  void PostWithAuthorization(const std::string& path, Authorizer authorized, BodyHandler h);
   // Binds `listen` ("host:port"; empty host: all IPv4 addresses; port 0 picks a free port) and
   // starts serving.
   Status Start(const std::string& listen);
@@ -37,7 +45,12 @@ class HttpServer {
   void Stop();
 
  private:
+  struct Guard {
+    std::string path;
+    Authorizer authorized;
+  };
   BoundedServer server_;
+  std::vector<Guard> guards_;  // POST routes' authorizers, read by the admission hook
 };
 
 }  // namespace aha::httpd

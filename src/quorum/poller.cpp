@@ -26,6 +26,14 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
 QuorumMetrics::QuorumMetrics(metrics::Registry& reg)
     : peer_polls(reg.DefineCounter("agency_ha_peer_polls_total",
                                    "Polls of peer controllers' observations by result.")),
+      pushes_received(reg.DefineCounter(
+          "agency_ha_peer_pushes_received_total",
+          "Reports pushed by peer controllers (POST /v1/observations) by result: accepted, "
+          "malformed, unknown_peer, stale (401 and 413 are refused before the body is read).")),
+      pushes_sent(reg.DefineCounter(
+          "agency_ha_peer_pushes_total",
+          "Pushes of this controller's report to a peer after one of its verdicts changed, by "
+          "peer and result.")),
       peer_reachable(reg.DefineGauge("agency_ha_peer_reachable",
                                      "1 when the last poll of the peer's observations succeeded.")),
       partitioned(reg.DefineGauge(
@@ -147,6 +155,52 @@ void PeerPoller::Accept(Peer& p, const std::string& body, long http_status,
   }
 }
 
+PeerPoller::PushResult PeerPoller::AcceptPush(const std::string& body) {
+  auto result = [this](PushResult::Kind k, std::string err) {
+    static const char* const kNames[] = {"accepted", "malformed", "unknown_peer", "stale"};
+    m_.pushes_received.Add({{"result", kNames[k]}});
+    // A stale push is routine (the poll can fetch a generation before its push arrives).
+    if (k == PushResult::kStale) {
+      log::Debug("peer push refused", {{"error", err}});
+    } else if (!err.empty()) {
+      log::Warn("peer push refused", {{"error", err}});
+    }
+    return PushResult{k, std::move(err)};
+  };
+  auto parsed = ReportFromJson(body);
+  if (!parsed) return result(PushResult::kMalformed, parsed.message());
+  Report& r = *parsed;
+  std::lock_guard l(mu_);
+  auto it = std::find_if(peers_.begin(), peers_.end(),
+                         [&](const Peer& p) { return p.cfg.name == r.observer; });
+  if (it == peers_.end()) {
+    return result(PushResult::kUnknownPeer,
+                  "observer \"" + r.observer + "\" is not a configured peer");
+  }
+  Peer& p = *it;
+  if (p.have) {
+    const bool same = r.instance == p.report.instance;
+    if (same && r.generation <= p.report.generation) {
+      return result(PushResult::kStale, "stale report from \"" + r.observer + "\": generation " +
+                                            std::to_string(r.generation) + " is not newer than " +
+                                            std::to_string(p.report.generation));
+    }
+    if (!same && r.produced_at <= p.report.produced_at) {
+      return result(PushResult::kStale,
+                    "stale report from \"" + r.observer + "\": instance " + r.instance +
+                        " produced at " + FormatTime(r.produced_at) + ", not after " +
+                        FormatTime(p.report.produced_at) + " (instance " + p.report.instance + ")");
+    }
+  }
+  const WallTime now = clock_.wall();
+  log::Debug("peer push accepted", {{"peer", p.cfg.name}, {"generation", r.generation}});
+  p.report = std::move(r);
+  p.received_at = now;
+  p.last_push = now;
+  p.have = true;
+  return result(PushResult::kAccepted, "");
+}
+
 void PeerPoller::PollOnce() {
   CURLM* multi = impl_->multi;
   for (auto& s : impl_->slots) {
@@ -225,6 +279,7 @@ nlohmann::json PeerPoller::StatusJson() const {
          {"lastAttempt", t(p.last_attempt)},
          {"lastSuccess", t(p.last_success)},
          {"receivedAt", t(p.received_at)},
+         {"lastPushReceived", t(p.last_push)},
          {"generation", p.have ? nlohmann::json(p.report.generation) : nlohmann::json(nullptr)},
          {"peerPartitioned",
           p.have ? nlohmann::json(p.report.partitioned) : nlohmann::json(nullptr)},

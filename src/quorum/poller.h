@@ -34,7 +34,7 @@ namespace aha::quorum {
 struct QuorumMetrics {
   QuorumMetrics() = default;  // unbound: records nothing (no quorum, or no registry)
   explicit QuorumMetrics(metrics::Registry& reg);
-  metrics::Counter peer_polls;
+  metrics::Counter peer_polls, pushes_received, pushes_sent;
   metrics::Gauge peer_reachable, partitioned, observers_reachable, size, votes_down;
 };
 
@@ -50,6 +50,19 @@ class PeerPoller {
   void PollOnce();
   // Polls every probe.intervalSeconds until `stop` is stopped.
   void Run(Stopper& stop);
+
+  // A report a peer pushed (POST /v1/observations, quorum/push.h), already authenticated.
+  // Accepted only when it parses, names a configured peer and is newer than the report held for
+  // that peer: the same instance with a higher generation, or another instance (the peer
+  // restarted) with a later producedAt (both times are the peer's own clock). A replayed, older
+  // or equal report changes nothing (kStale). An accepted push counts as received now, exactly as
+  // a poll answer would; the poll stays the fallback (a push that was refused or lost is picked
+  // up by the next poll).
+  struct PushResult {
+    enum Kind { kAccepted, kMalformed, kUnknownPeer, kStale } kind = kAccepted;
+    std::string error;  // empty when accepted
+  };
+  PushResult AcceptPush(const std::string& body);
 
   // The latest accepted report of each peer that ever answered.
   std::vector<failover::PeerReport> Reports() const;
@@ -67,6 +80,7 @@ class PeerPoller {
     WallTime last_attempt{};
     WallTime last_success{};
     std::string last_error;
+    WallTime last_push{};  // last accepted push
   };
   void Accept(Peer& p, const std::string& body, long http_status, const std::string& error);
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "failover/failover_state.h"
+#include "quorum/report.h"
 
 namespace aha::controller {
 namespace {
@@ -496,6 +497,112 @@ TEST_F(ControllerLoop, ARestartKeepsAFailedRegionFailedWithoutANewTransition) {
   EXPECT_TRUE(sunk.empty()) << sunk.front();
   EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "a\n");
   EXPECT_EQ(store.Get(failover::kServingRegionsKey), "b\np\n");
+}
+
+// ---- verdict push: a pushed peer report is decided on at once -----------------------------------
+
+// Region a always fails, the others answer 200. Counts probe rounds; never moves the clock.
+class DownA final : public ObservationSource {
+ public:
+  explicit DownA(FakeClock& clock) : clock_(clock) {}
+  std::map<std::string, failover::Observation> Observe() override {
+    ++rounds;
+    std::map<std::string, failover::Observation> obs;
+    for (const char* r : {"a", "b", "p"}) {
+      const bool ok = std::string(r) != "a";
+      obs[r] =
+          failover::Observation{ok, 1.0, ok ? "HTTP 200" : "connection refused", clock_.wall()};
+    }
+    return obs;
+  }
+  std::atomic<int> rounds{0};
+
+ private:
+  FakeClock& clock_;
+};
+
+// This controller observes from b with one peer x; quorum 2 of 2, so a fails only when x votes it
+// down too. Probe interval 10 s (FakeClock), failure threshold 2.
+TEST_F(ControllerLoop, APushedPeerVerdictIsDecidedAtOnceWithoutAProbeRound) {
+  cfg.probe.interval_seconds = 10;
+  cfg.quorum.region = "b";
+  cfg.quorum.size = 2;
+  cfg.quorum.staleness_seconds = 60;
+  cfg.quorum.peer_timeout_seconds = 1;
+  config::PeerConfig x;
+  x.name = "x";
+  x.url = "http://127.0.0.1:9/v1/observations";
+  cfg.peers.push_back(x);
+  DownA src(clock);
+  Controller c(cfg, store, src, clock, reg);
+  std::mutex mu;
+  failover::PeerReport peer;  // x's latest report, as the poller would hold it
+  peer.observer = "x";
+  peer.received_at = clock.wall();
+  peer.regions["a"] = failover::PeerVote{false, clock.wall(), "HTTP 200"};
+  peer.regions["p"] = failover::PeerVote{false, clock.wall(), "HTTP 200"};  // a quorum for p
+  c.SetPeerSource([&] {
+    std::lock_guard l(mu);
+    return std::vector<failover::PeerReport>{peer};
+  });
+  std::vector<std::string> pushed;  // reports handed to the verdict sink
+  c.SetVerdictSink([&](std::string report) {
+    std::lock_guard l(mu);
+    pushed.push_back(std::move(report));
+  });
+  std::promise<std::string> failed;
+  c.SetTransitionSink([&](const std::vector<failover::Transition>& ts) {
+    const std::string e = Events(ts);
+    if (e.find("RegionFailed:a") != std::string::npos) failed.set_value(e);
+  });
+  ASSERT_TRUE(c.Start().ok());
+  Stopper stop;
+  std::thread t([&] { c.Run(stop); });
+
+  ASSERT_TRUE(clock.WaitForSleepers(1));  // round 1: a down once
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(clock.WaitForSleepers(1));  // round 2: b's own verdict on a is down; x says up
+  EXPECT_EQ(src.rounds, 2);
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "") << "1 of 2 votes: a keeps serving";
+  {
+    std::lock_guard l(mu);
+    ASSERT_EQ(pushed.size(), 1u) << "b's verdict on a changed in round 2: pushed once";
+    auto r = quorum::ReportFromJson(pushed[0]);
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_TRUE(r->regions.at("a").down);
+    EXPECT_EQ(r->generation, 2u);
+  }
+
+  // x's down vote arrives as a push: decided now, not at the next probe round 10 s later.
+  const MonoTime before = clock.mono();
+  {
+    std::lock_guard l(mu);
+    peer.received_at = clock.wall();
+    peer.regions["a"].down = true;
+  }
+  c.NotifyPeerReport();
+  auto f = failed.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(f.get(), "RegionFailed:a,RegionPromoted:p");
+  EXPECT_EQ(store.Get(failover::kFailedRegionsKey), "a\n");
+  EXPECT_EQ(store.Get(failover::kServingRegionsKey), "b\np\n");
+  EXPECT_EQ(src.rounds, 2) << "a decide-only round probes nothing";
+  EXPECT_EQ(clock.mono(), before) << "no waiting for the clock";
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  EXPECT_EQ(json::parse(c.ObservationsJson())["generation"], 2)
+      << "the report generation counts probe rounds only";
+  {
+    std::lock_guard l(mu);
+    EXPECT_EQ(pushed.size(), 1u) << "the decision changed, b's own verdict did not";
+  }
+  // The probe schedule is unchanged: the next round comes a full interval after round 2.
+  clock.advance(std::chrono::seconds(10));
+  ASSERT_TRUE(clock.WaitForSleepers(1));
+  EXPECT_EQ(src.rounds, 3);
+  stop.Stop();
+  t.join();
+  std::lock_guard l(mu);
+  EXPECT_EQ(pushed.size(), 1u) << "round 3 changed no verdict: nothing pushed";
 }
 
 }  // namespace
