@@ -8,19 +8,25 @@
 
 namespace aha {
 
-std::string FormatTime(WallTime t) {
-  const long long ms = EpochMillis(t);
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  int frac = static_cast<int>(ms % 1000);
+UtcFields ToUtc(WallTime t) {
+  const long long ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  long long secs = ns / 1000000000, frac = ns % 1000000000;
   if (frac < 0) {
-    frac += 1000;
+    frac += 1000000000;
     secs -= 1;
   }
+  const std::time_t tt = static_cast<std::time_t>(secs);
   std::tm tm{};
-  gmtime_r(&secs, &tm);
+  gmtime_r(&tt, &tm);
+  return {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac};
+}
+
+std::string FormatTime(WallTime t) {
+  const UtcFields u = ToUtc(t);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", u.year, u.month, u.day,
+                u.hour, u.minute, u.second, static_cast<int>(u.nanos / 1000000));
   return buf;
 }
 

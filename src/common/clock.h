@@ -144,6 +144,15 @@ class FakeClock final : public Clock {
   mutable std::list<uint64_t> seen_;  // one per sleeper (its iterator stays valid)
 };
 
+// A WallTime as UTC calendar fields: the one place that splits a time for formatting (RFC 3339,
+// Kubernetes MicroTime, AWS dates, snapshot ids). `nanos` is always 0..999'999'999, also before
+// 1970 (the seconds round down), so a formatter never prints a negative fraction.
+struct UtcFields {
+  int year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0;
+  long long nanos = 0;
+};
+UtcFields ToUtc(WallTime t);
+
 // RFC 3339 UTC with milliseconds, e.g. 2026-11-27T17:09:04.123Z.
 std::string FormatTime(WallTime t);
 // Parses what FormatTime writes (also accepts no fraction). Returns false on bad input.

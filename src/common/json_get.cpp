@@ -1,5 +1,6 @@
 #include "common/json_get.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -95,10 +96,8 @@ std::string IndexPath(std::string_view path, size_t i) {
   return std::string(path) + "[" + std::to_string(i) + "]";
 }
 
-Result<Json> Parse(std::string_view text, const std::string& what, int max_depth) {
-  // nlohmann's parser is iterative, but dump(), comparison and destruction of the result recurse:
-  // bound the nesting before building anything.
-  int depth = 0;
+size_t NestingDepth(std::string_view text, size_t limit) {
+  size_t depth = 0, max_depth = 0;
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
@@ -114,12 +113,21 @@ Result<Json> Parse(std::string_view text, const std::string& what, int max_depth
     if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return Err(what + ": nested deeper than " + std::to_string(max_depth) + " levels");
-      }
-    } else if (c == ']' || c == '}') {
+      max_depth = std::max(max_depth, ++depth);
+      if (max_depth > limit) return max_depth;
+    } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
     }
+  }
+  return max_depth;
+}
+
+Result<Json> Parse(std::string_view text, const std::string& what, int max_depth) {
+  // nlohmann's parser is iterative, but dump(), comparison and destruction of the result recurse:
+  // bound the nesting before building anything.
+  const size_t limit = static_cast<size_t>(std::max(max_depth, 0));
+  if (NestingDepth(text, limit) > limit) {
+    return Err(what + ": nested deeper than " + std::to_string(max_depth) + " levels");
   }
   Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Err(what + ": not valid JSON");

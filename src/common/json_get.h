@@ -41,6 +41,11 @@ std::string MemberPath(std::string_view path, std::string_view key);
 // Path of element i of the array at `path`: "a[3]".
 std::string IndexPath(std::string_view path, size_t i);
 
+// Deepest array/object nesting in `text`, counted outside strings; stops counting past `limit`
+// (returns the first depth over it). Iterative and O(n): it runs before parsing and must not share
+// the recursion it guards against.
+size_t NestingDepth(std::string_view text, size_t limit);
+
 // Parses `text` as JSON (no exceptions). Errors: "<what>: not valid JSON (...)",
 // "<what>: nested deeper than 64 levels".
 Result<Json> Parse(std::string_view text, const std::string& what, int max_depth = kMaxDepth);

@@ -138,31 +138,17 @@ std::unique_ptr<kube::LeaderElector> MakeElector(const config::ControllerConfig&
 Controller::TransitionSink EventSink(const StateConnection& conn, const std::string& instance,
                                      metrics::Registry& reg) {
   auto* cm = static_cast<state::ConfigMapStateStore*>(conn.store.get());
-  const metrics::Counter recorded = reg.DefineCounter(
-      "agency_ha_events_total", "Kubernetes Events recorded on the state ConfigMap, by reason");
-  const metrics::Counter failed =
-      reg.DefineCounter("agency_ha_event_errors_total",
-                        "Kubernetes Events that could not be recorded (logged at warn), by reason");
-  const metrics::Counter dropped = reg.DefineCounter(
-      "agency_ha_events_dropped_total",
-      "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not taking "
-      "Events, or shutdown while it was failing), by reason");
+  const auto counters = kube::EventCounters::Define(reg, "agency_ha", "the state ConfigMap");
   auto events = std::make_shared<kube::EventQueue>(
       conn.kube_client->connection(),
       kube::EventQueue::Options{"agency-ha-controller", instance,
-                                "ConfigMap " + cm->ns() + "/" + cm->name(),
-                                "agency_ha_events_dropped_total"},
+                                "ConfigMap " + cm->ns() + "/" + cm->name(), counters.dropped_name},
       [cm](kube::EventRecorder& r, const kube::EventQueue::Item& it) {
         // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides it.
         return r.RecordAbout(kube::kConfigMaps, cm->ns(), cm->name(), it.type, it.reason,
                              it.message, it.at);
       },
-      [recorded, failed](const std::string& reason, const Status& s) {
-        (s ? recorded : failed).Add({{"reason", reason}});
-      },
-      [dropped](const std::string& reason) {
-        dropped.Add({{"reason", reason}});
-      });
+      counters.OnResult(), counters.OnDropped());
   return [events](const std::vector<failover::Transition>& ts) {
     for (const auto& t : ts) {
       const bool warning = t.kind == failover::TransitionKind::kRegionFailed ||

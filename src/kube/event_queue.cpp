@@ -99,4 +99,31 @@ void EventQueue::Loop() {
   }
 }
 
+EventCounters EventCounters::Define(metrics::Registry& reg, const std::string& prefix,
+                                    const std::string& about) {
+  EventCounters c;
+  c.dropped_name = prefix + "_events_dropped_total";
+  c.recorded = reg.DefineCounter(prefix + "_events_total",
+                                 "Kubernetes Events recorded about " + about + ", by reason");
+  c.failed =
+      reg.DefineCounter(prefix + "_event_errors_total",
+                        "Kubernetes Events that could not be recorded (logged at warn), by reason");
+  c.dropped = reg.DefineCounter(
+      c.dropped_name, "Kubernetes Events dropped unwritten (queue of " +
+                          std::to_string(EventQueue::kQueueLimit) +
+                          " full while the API server was not taking Events, or shutdown while "
+                          "it was failing), by reason");
+  return c;
+}
+
+std::function<void(const std::string&, const Status&)> EventCounters::OnResult() const {
+  return [recorded = recorded, failed = failed](const std::string& reason, const Status& s) {
+    (s ? recorded : failed).Add({{"reason", reason}});
+  };
+}
+
+std::function<void(const std::string&)> EventCounters::OnDropped() const {
+  return [dropped = dropped](const std::string& reason) { dropped.Add({{"reason", reason}}); };
+}
+
 }  // namespace aha::kube

@@ -32,6 +32,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "kube/events.h"
+#include "metrics/registry.h"
 
 namespace aha::kube {
 
@@ -84,6 +85,21 @@ class EventQueue {
   bool last_failed_ = false;  // the last write failed (the API is not taking Events)
   bool drop_logged_ = false;  // a drop was logged since the last recorded Event
   std::thread worker_;
+};
+
+// The three counters every EventQueue owner exports, declared in one place so the roles' names and
+// help texts cannot drift: <prefix>_events_total, <prefix>_event_errors_total and
+// <prefix>_events_dropped_total, each by reason. `about` names the Events' object in the help
+// ("the state ConfigMap", "this pod").
+struct EventCounters {
+  static EventCounters Define(metrics::Registry& reg, const std::string& prefix,
+                              const std::string& about);
+  // The EventQueue callbacks that count into these counters (thread-safe: Counter::Add locks).
+  std::function<void(const std::string&, const Status&)> OnResult() const;
+  std::function<void(const std::string&)> OnDropped() const;
+
+  std::string dropped_name;  // for EventQueue::Options::dropped_metric
+  metrics::Counter recorded, failed, dropped;
 };
 
 }  // namespace aha::kube

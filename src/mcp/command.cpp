@@ -153,30 +153,17 @@ std::unique_ptr<kube::EventQueue> MakeEventQueue(const kube::Connection& conn,
                                                  const std::string& ns, const std::string& cm,
                                                  metrics::Registry& reg) {
   const char* pod = std::getenv("POD_NAME");
-  const metrics::Counter recorded = reg.DefineCounter(
-      "agency_ha_mcp_events_total", "Kubernetes Events recorded on the state ConfigMap, by reason");
-  const metrics::Counter failed =
-      reg.DefineCounter("agency_ha_mcp_event_errors_total",
-                        "Kubernetes Events that could not be recorded (logged at warn), by reason");
-  const metrics::Counter dropped = reg.DefineCounter(
-      "agency_ha_mcp_events_dropped_total",
-      "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not "
-      "taking Events, or shutdown while it was failing), by reason");
+  const auto counters = kube::EventCounters::Define(reg, "agency_ha_mcp", "the state ConfigMap");
   return std::make_unique<kube::EventQueue>(
       conn,
       kube::EventQueue::Options{
           "agency-ha-mcp", pod && *pod ? std::string(pod) : "mcp-" + std::to_string(::getpid()),
-          "ConfigMap " + ns + "/" + cm, "agency_ha_mcp_events_dropped_total"},
+          "ConfigMap " + ns + "/" + cm, counters.dropped_name},
       [ns, cm](kube::EventRecorder& r, const kube::EventQueue::Item& it) {
         // RecordAbout reads the ConfigMap's uid: without it `kubectl describe cm` hides it.
         return r.RecordAbout(kube::kConfigMaps, ns, cm, it.type, it.reason, it.message, it.at);
       },
-      [recorded, failed](const std::string& reason, const Status& s) {
-        (s ? recorded : failed).Add({{"reason", reason}});
-      },
-      [dropped](const std::string& reason) {
-        dropped.Add({{"reason", reason}});
-      });
+      counters.OnResult(), counters.OnDropped());
 }
 
 // The failover state: a ConfigMap (with the drill Events queue) or a directory.

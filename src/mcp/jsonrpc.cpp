@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/json_get.h"
+
 namespace aha::mcp {
 
 using nlohmann::json;
@@ -65,41 +67,13 @@ json Stamp(json result, const json& server_info) {
   return result;
 }
 
-// Deepest array/object nesting in `text`, counted outside strings; stops counting past `limit`.
-// Iterative and O(n): it must not share the recursion it guards against.
-size_t NestingDepth(std::string_view text, size_t limit) {
-  size_t depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-      if (max_depth > limit) return max_depth;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 }  // namespace
 
 Message Parse(std::string_view text) {
   // nlohmann::json parses iteratively, but copies, compares and serializes recursively: a 1 MiB
   // line of '[' nests 500k deep and overflows the stack (found by a stack-overflow crash). No MCP
   // message needs anything near the limit.
-  if (NestingDepth(text, kMaxNestingDepth) > kMaxNestingDepth) {
+  if (jsonget::NestingDepth(text, kMaxNestingDepth) > kMaxNestingDepth) {
     return Invalid(
         nullptr, kInvalidRequest,
         "Invalid Request: JSON nested deeper than " + std::to_string(kMaxNestingDepth) + " levels");

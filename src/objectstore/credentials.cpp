@@ -254,6 +254,25 @@ Result<int> PositiveIntEnv(const EnvLookup& env, const std::string& name, int de
   return static_cast<int>(n);
 }
 
+// Validates `s`, then fetches through the provider in `slot` (guarded by `mu`), made anew only when
+// the settings changed so its cached credentials survive across fetches.
+Result<sigv4::Credentials> FetchWebIdentity(std::mutex& mu,
+                                            std::shared_ptr<WebIdentityCredentialsProvider>& slot,
+                                            const WebIdentitySettings& s,
+                                            const std::string& arn_key,
+                                            const std::string& session_key, const Clock& clock) {
+  if (auto st = ValidateWebIdentity(s, arn_key, session_key); !st) return st.error();
+  std::shared_ptr<WebIdentityCredentialsProvider> p;
+  {
+    std::lock_guard l(mu);
+    if (!slot || !(slot->settings() == s)) {
+      slot = std::make_shared<WebIdentityCredentialsProvider>(s, clock);
+    }
+    p = slot;
+  }
+  return p->Get();
+}
+
 }  // namespace
 
 EnvLookup SystemEnv() {
@@ -446,18 +465,7 @@ Result<sigv4::Credentials> EnvWebIdentityCredentialsProvider::Get() {
     return Err("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not", Code::kInvalid);
   WebIdentitySettings s{*arn, *file, env_("AWS_ROLE_SESSION_NAME").value_or(""), StsEndpoint(env_),
                         "AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE"};
-  if (auto st = ValidateWebIdentity(s, "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME"); !st) {
-    return st.error();
-  }
-  std::shared_ptr<WebIdentityCredentialsProvider> p;
-  {
-    std::lock_guard l(mu_);
-    if (!inner_ || !(inner_->settings() == s)) {
-      inner_ = std::make_shared<WebIdentityCredentialsProvider>(s, clock_);
-    }
-    p = inner_;
-  }
-  return p->Get();
+  return FetchWebIdentity(mu_, inner_, s, "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", clock_);
 }
 
 std::string EnvWebIdentityCredentialsProvider::Name() const {
@@ -555,18 +563,8 @@ Result<sigv4::Credentials> ProfileCredentialsProvider::Get() {
         env_("AWS_REGION").value_or(env_("AWS_DEFAULT_REGION").value_or(key("region")));
     WebIdentitySettings s{key("role_arn"), key("web_identity_token_file"), key("role_session_name"),
                           StsEndpoint(env_, region), name + " in " + file};
-    if (auto st = ValidateWebIdentity(s, name + " role_arn", name + " role_session_name"); !st) {
-      return st.error();
-    }
-    std::shared_ptr<WebIdentityCredentialsProvider> p;
-    {
-      std::lock_guard l(mu_);
-      if (!web_identity_ || !(web_identity_->settings() == s)) {
-        web_identity_ = std::make_shared<WebIdentityCredentialsProvider>(s, clock_);
-      }
-      p = web_identity_;
-    }
-    return p->Get();
+    return FetchWebIdentity(mu_, web_identity_, s, name + " role_arn", name + " role_session_name",
+                            clock_);
   }
   {
     std::lock_guard l(mu_);

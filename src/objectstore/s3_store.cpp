@@ -358,6 +358,31 @@ struct S3ObjectStore::Impl {
     return e;
   }
 
+  // GET of a whole object into `*data`, its SHA-256 checked when S3 sends a full-object checksum;
+  // the reply, for its headers. A missing object is kNotFound; a missing bucket is not.
+  static Result<Response> GetWhole(S3ObjectStore& s, const std::string& key, std::string* data) {
+    if (auto why = ValidateKey(key); !why.empty()) {
+      return Err(s.Describe() + ": get \"" + key + "\": " + why, Code::kInvalid);
+    }
+    Call c{"get", key,
+           "GET", s.ObjectName(key),
+           {},    {{"x-amz-checksum-mode", "ENABLED"}},
+           {},    sigv4::kEmptySha256};
+    c.sink_mem = data;
+    auto r = Do(s, c);
+    if (!r) return r.error();
+    if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
+      return Err(What(s, c) + ": no such object", Code::kNotFound);
+    }
+    if (r->status / 100 != 2) return S3Error(s, c, *r);
+    if (auto it = r->headers.find("x-amz-checksum-sha256");
+        it != r->headers.end() && it->second.find('-') == std::string::npos &&
+        it->second != Base64Encode(sigv4::Sha256Raw(*data))) {
+      return Err(What(s, c) + ": SHA-256 mismatch: the download is corrupt");
+    }
+    return r;
+  }
+
   static Result<Response> Do(S3ObjectStore& s, const Call& c) {
     std::string raw_path = s.base_path_;
     if (s.cfg_.path_style) raw_path += "/" + s.cfg_.bucket;
@@ -768,26 +793,8 @@ Status S3ObjectStore::Impl::Multipart(S3ObjectStore& s, const std::string& key, 
 }
 
 Result<std::string> S3ObjectStore::Get(const std::string& key) {
-  if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": get \"" + key + "\": " + why, Code::kInvalid);
-  }
   std::string data;
-  Impl::Call c{"get", key,
-               "GET", ObjectName(key),
-               {},    {{"x-amz-checksum-mode", "ENABLED"}},
-               {},    sigv4::kEmptySha256};
-  c.sink_mem = &data;
-  auto r = Impl::Do(*this, c);
-  if (!r) return r.error();
-  if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
-    return Err(Impl::What(*this, c) + ": no such object", Code::kNotFound);
-  }
-  if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
-  if (auto it = r->headers.find("x-amz-checksum-sha256");
-      it != r->headers.end() && it->second.find('-') == std::string::npos &&
-      it->second != Base64Encode(sigv4::Sha256Raw(data))) {
-    return Err(Impl::What(*this, c) + ": SHA-256 mismatch: the download is corrupt");
-  }
+  if (auto r = Impl::GetWhole(*this, key, &data); !r) return r.error();
   return data;
 }
 
@@ -951,29 +958,12 @@ Status S3ObjectStore::Delete(const std::string& key) {
 }
 
 Result<Versioned> S3ObjectStore::GetVersioned(const std::string& key) {
-  if (auto why = ValidateKey(key); !why.empty()) {
-    return Err(Describe() + ": get \"" + key + "\": " + why, Code::kInvalid);
-  }
   Versioned v;
-  Impl::Call c{"get", key,
-               "GET", ObjectName(key),
-               {},    {{"x-amz-checksum-mode", "ENABLED"}},
-               {},    sigv4::kEmptySha256};
-  c.sink_mem = &v.data;
-  auto r = Impl::Do(*this, c);
+  auto r = Impl::GetWhole(*this, key, &v.data);
   if (!r) return r.error();
-  if (r->status == 404 && XmlFirst(r->body, "Code") != "NoSuchBucket") {
-    return Err(Impl::What(*this, c) + ": no such object", Code::kNotFound);
-  }
-  if (r->status / 100 != 2) return Impl::S3Error(*this, c, *r);
-  if (auto it = r->headers.find("x-amz-checksum-sha256");
-      it != r->headers.end() && it->second.find('-') == std::string::npos &&
-      it->second != Base64Encode(sigv4::Sha256Raw(v.data))) {
-    return Err(Impl::What(*this, c) + ": SHA-256 mismatch: the download is corrupt");
-  }
   auto it = r->headers.find("etag");
   if (it == r->headers.end() || it->second.empty()) {
-    return Err(Impl::What(*this, c) + ": no ETag in the reply: cannot read a version",
+    return Err(Describe() + ": get \"" + key + "\": no ETag in the reply: cannot read a version",
                Code::kUnsupported);
   }
   v.version = it->second;

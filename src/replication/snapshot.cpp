@@ -310,14 +310,11 @@ bool HeadOlder(int64_t ea, const std::string& ia, int64_t eb, const std::string&
 }
 
 std::string MakeSnapshotId(WallTime t, uint64_t seq) {
-  const auto ms = EpochMillis(t);
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
+  const UtcFields u = ToUtc(t);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ-%06llu", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000), static_cast<unsigned long long>(seq % 1000000));
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02d.%03dZ-%06llu", u.year, u.month, u.day,
+                u.hour, u.minute, u.second, static_cast<int>(u.nanos / 1000000),
+                static_cast<unsigned long long>(seq % 1000000));
   return buf;
 }
 

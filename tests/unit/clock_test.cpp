@@ -26,6 +26,25 @@ TEST(Clock, ParseTimeRoundTripsFormatTime) {
   ASSERT_TRUE(ParseTime("2261-12-31T23:59:59.999Z", &t));
 }
 
+TEST(Clock, ToUtcSplitsFieldsAndKeepsTheFractionPositiveBefore1970) {
+  const UtcFields u = ToUtc(WallTime(std::chrono::nanoseconds(1764979200123456789LL)));
+  EXPECT_EQ(u.year, 2025);
+  EXPECT_EQ(u.month, 12);
+  EXPECT_EQ(u.day, 6);
+  EXPECT_EQ(u.hour, 0);
+  EXPECT_EQ(u.second, 0);
+  EXPECT_EQ(u.nanos, 123456789);
+  // 1.5 s before the epoch is 23:59:58.5 on the last day of 1969, not a negative fraction.
+  const UtcFields b = ToUtc(WallTime(std::chrono::milliseconds(-1500)));
+  EXPECT_EQ(b.year, 1969);
+  EXPECT_EQ(b.month, 12);
+  EXPECT_EQ(b.day, 31);
+  EXPECT_EQ(b.minute, 59);
+  EXPECT_EQ(b.second, 58);
+  EXPECT_EQ(b.nanos, 500000000);
+  EXPECT_EQ(FormatTime(WallTime(std::chrono::milliseconds(-1500))), "1969-12-31T23:59:58.500Z");
+}
+
 TEST(Clock, ParseTimeRejectsWhatItCannotRepresent) {
   WallTime t;
   for (const char* bad : {"9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "1969-12-31T23:59:59Z",

@@ -104,6 +104,15 @@ TEST(JsonGet, ParseBoundsNestingAndNeverThrows) {
   EXPECT_FALSE(Parse("\"\xff\xfe\"", "k").ok()) << "invalid UTF-8 inside JSON strings is rejected";
 }
 
+TEST(JsonGet, NestingDepthCountsOutsideStringsAndStopsPastTheLimit) {
+  EXPECT_EQ(NestingDepth("[[1],[[2]]]", 10), 3u);
+  EXPECT_EQ(NestingDepth("{\"a\": \"[[[[\"}", 10), 1u);
+  EXPECT_EQ(NestingDepth("]]][", 10), 1u) << "stray closers never go below zero";
+  EXPECT_EQ(NestingDepth(std::string(100000, '['), 64), 65u) << "stops at the first depth over";
+  EXPECT_TRUE(Parse(std::string(64, '[') + std::string(64, ']'), "k").ok()) << "64 is allowed";
+  EXPECT_FALSE(Parse(std::string(65, '[') + std::string(65, ']'), "k").ok());
+}
+
 TEST(JsonGet, DumpReplacesInvalidUtf8) {
   const Json j = {{"v", std::string("a\xff\xfe"
                                     "b")}};
