@@ -36,7 +36,6 @@ export const ALLOWED = new Map([
   ['replication/sidecar.cpp', 'sidecar loop: capture/follow schedule shares inotify event times with watcher.cpp (to convert with it)'],
   ['replication/scanner.cpp', 'racily-clean guard: compares with file mtimes the kernel sets, so it must be the kernel wall clock'],
   ['replication/watcher.cpp', 'replication watcher: inotify settle timing (to convert: inject a Clock)'],
-  ['state/file_store.cpp', 'file state store: temp file name from the wall time (to convert: inject a Clock)'],
 ]);
 
 const PATTERNS = [

@@ -97,8 +97,8 @@ std::string CurrentVersion(const std::string& dir) {
   return buf;
 }
 
-std::string NewVersionName() {
-  auto now = std::chrono::system_clock::now();
+// "..YYYY_MM_DD_hh_mm_ss.<nanoseconds>." in UTC (mkdtemp appends the unique part).
+std::string NewVersionName(WallTime now) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
   std::tm tm{};
@@ -166,7 +166,8 @@ class DirLock {
 
 }  // namespace
 
-FileStateStore::FileStateStore(std::string dir) : dir_(std::move(dir)) {}
+FileStateStore::FileStateStore(std::string dir, const Clock& clock)
+    : dir_(std::move(dir)), clock_(clock) {}
 
 Result<KeyValues> FileStateStore::Read() {
   for (int attempt = 0; attempt < 20; ++attempt) {
@@ -229,7 +230,7 @@ Result<int> FileStateStore::Update(const UpdateFn& fn) {
   if (changed == 0 && !old_version.empty()) return 0;
 
   // 1. The new version directory, complete and durable.
-  std::string version = NewVersionName() + "XXXXXX";
+  std::string version = NewVersionName(clock_.wall()) + "XXXXXX";
   std::string vpath = dir_ + "/" + version;
   if (!::mkdtemp(vpath.data()))
     return Err(dir_ + ": cannot create version dir: " + ErrnoText(errno));

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace aha::state {
@@ -45,10 +46,11 @@ class StateStore {
 // Empty string when `key` is a valid key; otherwise why not.
 std::string ValidateKey(const std::string& key);
 
-// Directory store. The directory is created when missing.
+// Directory store. The directory is created when missing. Version directories are named after
+// `clock`'s wall time (for people reading the directory; uniqueness comes from mkdtemp).
 class FileStateStore final : public StateStore {
  public:
-  explicit FileStateStore(std::string dir);
+  explicit FileStateStore(std::string dir, const Clock& clock = SystemClock::instance());
   Result<KeyValues> Read() override;
   Result<int> Write(const KeyValues& kv) override;
   Result<int> Update(const UpdateFn& fn) override;
@@ -56,6 +58,7 @@ class FileStateStore final : public StateStore {
 
  private:
   std::string dir_;
+  const Clock& clock_;
 };
 
 }  // namespace aha::state

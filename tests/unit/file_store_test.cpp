@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/clock.h"
 #include "common/fs.h"
 #include "state/store.h"
 #include "state_store_conformance.h"
@@ -58,6 +59,26 @@ TEST(FileStore, LayoutMatchesAMountedConfigMap) {
   }
   EXPECT_EQ(versions, 1);
   EXPECT_EQ(others, 0);
+}
+
+// The version directory is named after the injected clock's wall time (UTC, nanoseconds), then
+// mkdtemp's unique suffix: a store driven by FakeClock never reads the real clock.
+TEST(FileStore, VersionDirectoryIsNamedAfterTheInjectedClock) {
+  aha::testing::TempDir tmp;
+  const std::string dir = tmp.path() + "/state";
+  WallTime t;
+  ASSERT_TRUE(ParseTime("2031-02-03T04:05:06.789Z", &t));
+  FakeClock clock(t);
+  FileStateStore s(dir, clock);
+  ASSERT_TRUE(s.Write({{"k", "1"}}).ok());
+  std::string version = fs::read_symlink(dir + "/..data").string();
+  EXPECT_EQ(version.rfind("..2031_02_03_04_05_06.789000000.", 0), 0u) << version;
+  EXPECT_EQ(version.size(), std::string("..2031_02_03_04_05_06.789000000.XXXXXX").size());
+  clock.advance(std::chrono::hours(24) + std::chrono::nanoseconds(1));
+  ASSERT_TRUE(s.Write({{"k", "2"}}).ok());
+  version = fs::read_symlink(dir + "/..data").string();
+  EXPECT_EQ(version.rfind("..2031_02_04_04_05_06.789000001.", 0), 0u) << version;
+  EXPECT_EQ(*ReadFile(dir + "/k"), "2");
 }
 
 TEST(FileStore, PlainFilesAreReadAndMigrated) {
