@@ -29,7 +29,6 @@ export const ALLOWED = new Map([
   ['demo/mcp_client.cpp', 'demo MCP client: a real-time timeout on a socket read'],
   ['httpd/bounded.cpp', 'HTTP server: per-connection I/O deadlines paired with epoll_wait timeouts (kernel time)'],
   ['mcp/command.cpp', 'MCP server: a real-time socket read deadline'],
-  ['mcp/http.cpp', 'MCP HTTP sessions: idle expiry of sessions (to convert: inject a Clock)'],
   ['probe/prober.cpp', 'prober: measures real network latency and the curl deadline of each probe (I/O timing)'],
   ['replication/command.cpp', 'replicate loop: debounce/rescan schedule shares inotify event times with watcher.cpp (to convert with it)'],
   ['replication/publish.cpp', 'replication: measures how long a publish took, for a log line and metric'],

@@ -36,9 +36,10 @@ httpd::Response HttpError(int status, const std::string& msg) {
 }  // namespace
 
 HttpTransport::HttpTransport(Dispatcher& dispatcher, HttpOptions opts,
-                             std::function<std::string()> metrics)
+                             std::function<std::string()> metrics, const Clock& clock)
     : dispatcher_(dispatcher),
       opts_(std::move(opts)),
+      clock_(clock),
       metrics_(std::move(metrics)),
       loopback_(IsLoopbackHost(opts_.host)),
       server_(ServerOptionsFor(opts_)) {}
@@ -86,7 +87,7 @@ std::optional<httpd::Response> HttpTransport::Admit(const httpd::Request& req) c
 
 bool HttpTransport::AddSession(const std::string& id, std::shared_ptr<Entry> e) {
   std::lock_guard l(mu_);
-  if (sessions_.size() >= kMaxSessions) {
+  if (sessions_.size() >= opts_.max_sessions) {
     auto victim = sessions_.end();
     // 1. The least recently used session that was never used after its initialize.
     for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
@@ -97,7 +98,7 @@ bool HttpTransport::AddSession(const std::string& id, std::shared_ptr<Entry> e) 
     }
     // 2. Otherwise the least recently used session idle for longer than kIdleEvictAfter.
     if (victim == sessions_.end()) {
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = clock_.mono();
       for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
         if (now - it->second->last_used_at >= kIdleEvictAfter &&
             (victim == sessions_.end() || it->second->last_used < victim->second->last_used)) {
@@ -109,7 +110,7 @@ bool HttpTransport::AddSession(const std::string& id, std::shared_ptr<Entry> e) 
     sessions_.erase(victim);
   }
   e->last_used = ++tick_;
-  e->last_used_at = std::chrono::steady_clock::now();
+  e->last_used_at = clock_.mono();
   sessions_[id] = std::move(e);
   return true;
 }
@@ -148,7 +149,7 @@ httpd::Response HttpTransport::Post(const httpd::Request& req) {
       const std::string version = e->session.protocol_version;
       if (!AddSession(id, std::move(e))) {
         log::Warn("mcp http: session table full of active sessions, initialize refused",
-                  {{"sessions", kMaxSessions}});
+                  {{"sessions", opts_.max_sessions}});
         httpd::Response busy = HttpError(503, "Service Unavailable: too many active sessions");
         busy.headers.emplace_back("Retry-After", "60");
         return busy;
@@ -170,7 +171,7 @@ httpd::Response HttpTransport::Post(const httpd::Request& req) {
     if (it != sessions_.end()) {
       e = it->second;
       e->last_used = ++tick_;
-      e->last_used_at = std::chrono::steady_clock::now();
+      e->last_used_at = clock_.mono();
       e->used = true;
     }
   }

@@ -8,11 +8,12 @@
 //   get 400 with a JSON-RPC error body.
 // - Sessions: a successful initialize returns MCP-Session-Id (128 random bits, hex); every other
 //   POST must carry it (missing: 400, unknown or deleted: 404). DELETE /mcp ends a session.
-//   At most kMaxSessions. When the table is full, a new initialize evicts (1) the least recently
-//   used session that never made a request after its initialize, else (2) the least recently
-//   used session idle for kIdleEvictAfter, else it is refused with 503. Why: without a token
-//   anyone on loopback can initialize; a flood of initialize calls then only displaces other
-//   never-used sessions and cannot evict a client that is actually working.
+//   At most max_sessions (1000). When the table is full, a new initialize evicts (1) the least
+//   recently used session that never made a request after its initialize, else (2) the least
+//   recently used session idle for kIdleEvictAfter (measured on the injected Clock), else it is
+//   refused with 503. Why: without a token anyone on loopback can initialize; a flood of
+//   initialize calls then only displaces other never-used sessions and cannot evict a client that
+//   is actually working.
 // - MCP-Protocol-Version on non-initialize requests: an unsupported value is 400; absent means
 //   the client predates the header (2025-03-26) and is accepted.
 // - The 2026-07-28 revision (sessionless): a POST without MCP-Session-Id whose header
@@ -46,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "httpd/bounded.h"
 #include "mcp/jsonrpc.h"
@@ -59,14 +61,16 @@ struct HttpOptions {
   std::vector<std::string> allowed_origins;
   size_t max_request_bytes = 1 << 20;
   size_t max_connections = 256;
+  size_t max_sessions = 1000;  // the session table's cap (tests lower it)
 };
 
 class HttpTransport {
  public:
-  static constexpr size_t kMaxSessions = 1000;
   static constexpr std::chrono::minutes kIdleEvictAfter{60};
 
-  HttpTransport(Dispatcher& dispatcher, HttpOptions opts, std::function<std::string()> metrics);
+  // Session idle times are measured on `clock` (tests pass a FakeClock).
+  HttpTransport(Dispatcher& dispatcher, HttpOptions opts, std::function<std::string()> metrics,
+                const Clock& clock = SystemClock::instance());
   ~HttpTransport();
   Status Start();
   int port() const { return port_; }
@@ -77,7 +81,7 @@ class HttpTransport {
     std::mutex mu;
     Session session;
     uint64_t last_used = 0;  // LRU tick, guarded by HttpTransport::mu_
-    std::chrono::steady_clock::time_point last_used_at;
+    MonoTime last_used_at;
     bool used = false;  // a request after initialize carried this session's id
   };
   static httpd::ServerOptions ServerOptionsFor(const HttpOptions& o);
@@ -91,6 +95,7 @@ class HttpTransport {
 
   Dispatcher& dispatcher_;
   HttpOptions opts_;
+  const Clock& clock_;
   std::function<std::string()> metrics_;
   bool loopback_ = true;
   httpd::BoundedServer server_;

@@ -6,6 +6,8 @@
 // the server must go on answering.
 // Why these: the header values are quoted into the error message through JSON; nlohmann's dump()
 // throws on invalid UTF-8, which is how commit 3750b1c's predecessor answered 500 here.
+// Also the session table against an initialize flood: a full table evicts a working session only
+// once it has been idle for kIdleEvictAfter, measured on the transport's (here fake) clock.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "mcp/http.h"
 #include "mcp/jsonrpc.h"
 #include "support/mcp_fake_tools.h"
@@ -201,6 +204,57 @@ TEST_F(McpHttpHostile, NullOrNonObjectParamsAreHeaderMismatchesOrInvalid) {
     EXPECT_TRUE(r.body["error"]["code"].is_number_integer()) << r.body.dump();
   }
   ExpectStillServing();
+}
+
+// The session id of a successful initialize; "" (and the status in *status) otherwise.
+std::string Initialize(int port, int* status) {
+  Reply r = Post(port, {},
+                 R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{)"
+                 R"("protocolVersion":"2025-11-25","capabilities":{}}})");
+  *status = r.status;
+  const size_t at = r.head.find("MCP-Session-Id: ");
+  return r.status == 200 && at != std::string::npos ? r.head.substr(at + 16, 32) : "";
+}
+
+int Ping(int port, const std::string& sid) {
+  return Post(port, {{"MCP-Session-Id", sid}}, R"({"jsonrpc":"2.0","id":2,"method":"ping"})")
+      .status;
+}
+
+// A full table of working sessions refuses a new initialize (503) until one of them has been idle
+// for kIdleEvictAfter on the transport's clock; then the least recently used idle one is evicted
+// (404 from then on) and the others keep working. FakeClock: no real waiting.
+TEST(McpHttpSessions, AWorkingSessionIsEvictedOnlyAfterTheIdleLimitOnTheInjectedClock) {
+  aha::testing::FakeTools tools;
+  Dispatcher dispatcher{tools, ServerInfo{"srv", "Srv", "1.0", ""}};
+  FakeClock clock;
+  HttpOptions opts;
+  opts.max_sessions = 2;
+  HttpTransport http{dispatcher, opts, nullptr, clock};
+  ASSERT_TRUE(http.Start().ok());
+  int status = 0;
+  const std::string a = Initialize(http.port(), &status);
+  ASSERT_FALSE(a.empty()) << status;
+  EXPECT_EQ(Ping(http.port(), a), 200);  // a request after initialize: a working session
+  const std::string b = Initialize(http.port(), &status);
+  ASSERT_FALSE(b.empty()) << status;
+  EXPECT_EQ(Ping(http.port(), b), 200);
+
+  EXPECT_EQ(Initialize(http.port(), &status), "");
+  EXPECT_EQ(status, 503) << "table full of working sessions";
+
+  clock.advance(HttpTransport::kIdleEvictAfter - std::chrono::minutes(1));
+  EXPECT_EQ(Ping(http.port(), b), 200);  // b is busy; a has been idle 59 min
+  EXPECT_EQ(Initialize(http.port(), &status), "");
+  EXPECT_EQ(status, 503) << "a minute short of the idle limit: nobody may be evicted";
+
+  clock.advance(std::chrono::minutes(1));  // a idle for exactly kIdleEvictAfter, b for 1 min
+  const std::string c = Initialize(http.port(), &status);
+  EXPECT_FALSE(c.empty()) << status;
+  EXPECT_EQ(Ping(http.port(), a), 404) << "the idle session was evicted";
+  EXPECT_EQ(Ping(http.port(), b), 200);
+  EXPECT_EQ(Ping(http.port(), c), 200);
+  http.Stop();
 }
 
 }  // namespace
