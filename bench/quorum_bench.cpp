@@ -6,7 +6,8 @@
 //    random fraction of a probe interval, then kills region a (its endpoint's listener closes and
 //    its controller gets SIGKILL) and measures until both surviving controllers have written
 //    failedRegions = a and servingRegions = b, c (c promoted). Baseline, same run: the same with
-//    one controller and no peers (the decision without a quorum). Loopback; no privileges.
+//    one controller and no peers (the decision without a quorum), and the three controllers with
+//    quorum.push: false (peer votes by poll only). Loopback; no privileges.
 // 2. Soak. The three controllers and their gates (`agency-ha gate`, as in production: the
 //    controller probes the gates' /health) in three Linux network namespaces behind a bridge;
 //    netem adds loss and jitter to every region's link for --soak-seconds. Counts false
@@ -106,8 +107,9 @@ struct Run {
   int promotions = 0;       // RegionPromoted transitions in the survivors' state (expect 1 each)
 };
 
-// quorum=false: one controller (b) without peers decides alone.
-bool FailoverRun(const Options& o, bool quorum, std::mt19937& rng, Run* out) {
+// quorum=false: one controller (b) without peers decides alone. push=false: quorum.push off (the
+// peers' votes arrive with the poll only).
+bool FailoverRun(const Options& o, bool quorum, bool push, std::mt19937& rng, Run* out) {
   bench::TempDir dir("aha-quorum-bench");
   if (!dir.ok()) return false;
   const std::string token = dir.path() + "/token";
@@ -134,8 +136,13 @@ bool FailoverRun(const Options& o, bool quorum, std::mt19937& rng, Run* out) {
       }
     }
     const std::string cfg = dir.path() + "/controller-" + r + ".yaml";
-    bench::WriteText(cfg, ControllerYaml(r, urls, peers, dir.path() + "/state-" + r,
-                                         "127.0.0.1:" + std::to_string(ports[r]), token, ""));
+    std::string y = ControllerYaml(r, urls, peers, dir.path() + "/state-" + r,
+                                   "127.0.0.1:" + std::to_string(ports[r]), token, "");
+    if (quorum && !push) {
+      const std::string q = "quorum: {region: " + r + "}\n";
+      y.replace(y.find(q), q.size(), "quorum: {region: " + r + ", push: false}\n");
+    }
+    bench::WriteText(cfg, y);
     children[r] = std::make_unique<bench::Child>();
     if (!children[r]->Spawn({o.binary, "controller", "--config", cfg},
                             dir.path() + "/controller-" + r + ".log")) {
@@ -203,36 +210,50 @@ void Summary(const char* what, const std::vector<double>& v) {
 
 int Failover(const Options& o) {
   std::mt19937 rng(std::random_device{}());
-  std::vector<double> q_failed, q_promoted, b_failed, b_promoted;
+  std::vector<double> q_failed, q_promoted, b_failed, b_promoted, n_failed, n_promoted;
   int extra_promotions = 0, errors = 0;
   for (int i = 0; i < static_cast<int>(o.runs) && !bench::g_interrupted; ++i) {
-    Run q, b;
-    if (FailoverRun(o, true, rng, &q)) {
+    Run q, n, b;
+    if (FailoverRun(o, true, true, rng, &q)) {
       q_failed.push_back(q.failed_ms);
       q_promoted.push_back(q.promoted_ms);
       extra_promotions += q.promotions - 2;  // one per survivor
     } else {
       ++errors;
     }
-    if (FailoverRun(o, false, rng, &b)) {
+    if (FailoverRun(o, true, false, rng, &n)) {
+      n_failed.push_back(n.failed_ms);
+      n_promoted.push_back(n.promoted_ms);
+      extra_promotions += n.promotions - 2;
+    } else {
+      ++errors;
+    }
+    if (FailoverRun(o, false, false, rng, &b)) {
       b_failed.push_back(b.failed_ms);
       b_promoted.push_back(b.promoted_ms);
     } else {
       ++errors;
     }
-    std::fprintf(stderr, "run %d: quorum %.0f/%.0f ms, alone %.0f/%.0f ms\n", i + 1, q.failed_ms,
-                 q.promoted_ms, b.failed_ms, b.promoted_ms);
+    std::fprintf(
+        stderr,
+        "run %d: quorum+push %.0f/%.0f ms, quorum poll only %.0f/%.0f ms, alone %.0f/%.0f ms\n",
+        i + 1, q.failed_ms, q.promoted_ms, n.failed_ms, n.promoted_ms, b.failed_ms, b.promoted_ms);
   }
   std::printf(
       "failover time, three regions (a, b active; c passive), defaults (interval 1 s, "
       "timeout 0.5 s, failureThreshold 3, quorum 2 of 3, staleness 5 s); region a "
       "killed (endpoint and controller):\n");
-  Summary("quorum: a failed at both survivors", q_failed);
-  Summary("quorum: c promoted at both survivors", q_promoted);
+  Summary("quorum+push: a failed at both survivors", q_failed);
+  Summary("quorum+push: c promoted at both survivors", q_promoted);
+  Summary("quorum, poll only (push: false): failed", n_failed);
+  Summary("quorum, poll only: promoted", n_promoted);
   Summary("baseline (one controller, no peers): failed", b_failed);
   Summary("baseline: promoted", b_promoted);
-  std::printf("  ratio quorum/baseline (p50 failed): %.2f\n",
-              Percentile(q_failed, 50) / Percentile(b_failed, 50));
+  std::printf(
+      "  ratio quorum+push/baseline (p50 failed): %.2f; p99 promoted quorum+push - baseline: %.0f "
+      "ms\n",
+      Percentile(q_failed, 50) / Percentile(b_failed, 50),
+      Percentile(q_promoted, 99) - Percentile(b_promoted, 99));
   std::printf("  promotions beyond one per survivor: %d; runs with errors: %d\n", extra_promotions,
               errors);
   return errors == 0 && extra_promotions == 0 ? 0 : 1;
