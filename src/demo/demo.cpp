@@ -322,6 +322,103 @@ std::vector<std::unique_ptr<SimulatedApp>> MakeRegions(const std::vector<std::st
   return apps;
 }
 
+// The demo's temp dir, removed at the end unless --keep-temp.
+class TempDir {
+ public:
+  TempDir(std::string dir, bool keep) : dir_(std::move(dir)), keep_(keep) {}
+  ~TempDir() {
+    std::error_code ec;
+    if (keep_) {
+      std::fprintf(stderr, "agency-ha demo: kept %s\n", dir_.c_str());
+    } else {
+      fs::remove_all(dir_, ec);
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return dir_; }
+
+ private:
+  std::string dir_;
+  bool keep_;
+};
+
+// The running system: the regions' apps, the child processes, the entry point and its load.
+struct Running {
+  std::vector<std::unique_ptr<SimulatedApp>> apps;
+  ChildSet children;
+  std::unique_ptr<EntryPoint> entry;
+  std::unique_ptr<LoadGenerator> load;
+  Child* controller = nullptr;
+
+  // Clients, entry point, controller (it would see the rest go away), apps, the other children.
+  void Stop() {
+    if (load) load->Stop();
+    if (entry) entry->Stop();
+    if (controller) controller->Terminate();
+    for (auto& a : apps)
+      a->Stop();
+    children.TerminateAll();
+  }
+};
+
+// Starts the apps, writes the configs, starts the children and the entry point with its load.
+// Empty on success, else what failed.
+std::string StartSystem(World& w, Running& run, const Options& opts, const config::RemoteConfig& rc,
+                        const Paths& paths, const std::vector<std::string>& locations) {
+  for (size_t i = 0; i < run.apps.size(); ++i) {
+    if (Status s = run.apps[i]->Start(); !s) return s.message();
+    w.regions[i].app_port = run.apps[i]->port();
+    w.apps.push_back(run.apps[i].get());
+  }
+  w.controller_port = FreePort();
+  if (Status s = WriteConfigs(w, opts, rc, paths); !s) return s.message();
+  w.status_url = "http://127.0.0.1:" + std::to_string(w.controller_port) + "/";
+  if (Status s = StartChildren(&w, paths, &run.controller); !s) return s.message();
+  std::vector<Backend> backends;
+  for (const auto& r : w.regions)
+    backends.push_back({r.name, r.gate_port, r.app_port});
+  run.entry = std::make_unique<EntryPoint>(
+      backends, locations,
+      std::chrono::milliseconds(static_cast<long long>(opts.interval_seconds * 400)));
+  if (Status s = run.entry->Start(); !s) return s.message();
+  run.load =
+      std::make_unique<LoadGenerator>(run.entry->port(), locations, std::chrono::milliseconds(20));
+  w.entry = run.entry.get();
+  w.load = run.load.get();
+  return "";
+}
+
+// The drill through the MCP server, the final checks, the measurements and the report; then,
+// with --keep-running, waits for a signal. Returns the exit code.
+int DrillAndReport(World& w, LineageMonitor& monitor, const Options& opts, Stopper& stop,
+                   const std::string& logs) {
+  DemoResult result;
+  int rc_exit = 0;
+  PrintPlan(w, opts);
+  monitor.Start();
+  McpClient mcp(w.mcp->stdin_fd(), w.mcp->stdout_fd());
+  if (auto init = mcp.Initialize(std::chrono::seconds(30)); !init) {
+    std::fprintf(stderr, "agency-ha demo: step \"MCP initialize\" failed: %s\n",
+                 init.message().c_str());
+    result.failed_step = "MCP initialize";
+    rc_exit = 1;
+  } else {
+    rc_exit = RunDrill(w, mcp, &result);
+  }
+  result.writer_changes = WriterChanges(w);
+  rc_exit = FinalChecks(w, rc_exit, &result);
+  CollectMeasurements(w, &result);
+  rc_exit = Report(result, opts, rc_exit);
+  if (opts.keep_running && rc_exit == 0) {
+    std::printf("\nstill running (Ctrl-C to stop): status page %s, logs in %s\n",
+                w.status_url.c_str(), logs.c_str());
+    std::fflush(stdout);
+    stop.WaitUntil(std::chrono::steady_clock::time_point::max());
+  }
+  return rc_exit;
+}
+
 }  // namespace
 
 int Run(const Options& opts) {
@@ -343,119 +440,50 @@ int Run(const Options& opts) {
     std::perror("agency-ha demo: mkdtemp");
     return 1;
   }
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    bool keep;
-    ~Cleanup() {
-      std::error_code ec;
-      if (keep) {
-        std::fprintf(stderr, "agency-ha demo: kept %s\n", dir.c_str());
-      } else {
-        fs::remove_all(dir, ec);
-      }
-    }
-  } cleanup{dir, opts.keep_temp};
+  const TempDir temp(tmpl, opts.keep_temp);
+  const std::string& dir = temp.path();
   const Paths paths{dir + "/state", dir + "/logs", dir + "/config"};
-  const std::string &state_dir = paths.state_dir, &logs = paths.logs;
-  for (const auto& d : {state_dir, logs, paths.cfgs, dir + "/bucket", dir + "/positions"})
+  for (const auto& d :
+       {paths.state_dir, paths.logs, paths.cfgs, dir + "/bucket", dir + "/positions"})
     fs::create_directories(d);
 
-  World w = NewWorld(names, opts, state_dir, &stop);
+  World w = NewWorld(names, opts, paths.state_dir, &stop);
   const config::RemoteConfig rc = DemoRemote(opts, dir);
   auto remote = objectstore::OpenRemote(rc, 4);
   if (!remote) {
     std::fprintf(stderr, "agency-ha demo: --remote: %s\n", remote.message().c_str());
     return 2;
   }
-  w.remote = remote->get();
   // The single-writer check samples every active lineage's latest on a handle of its own.
   auto monitor_store = objectstore::OpenRemote(rc, 1);
   if (!monitor_store) {
     std::fprintf(stderr, "agency-ha demo: --remote: %s\n", monitor_store.message().c_str());
     return 2;
   }
+  w.remote = remote->get();
   std::vector<std::string> actives(names.begin(), names.end() - 1);
   LineageMonitor monitor(std::move(*monitor_store), actives, std::chrono::milliseconds(50));
   w.monitor = &monitor;
 
-  const std::vector<std::string>& locations = names;
   // State observation shared by the apps and the drill (the same watcher the gate uses).
-  state::FileSource state(state_dir, std::chrono::milliseconds(500));
+  state::FileSource state(paths.state_dir, std::chrono::milliseconds(500));
   Stopper state_stop;
   std::thread state_thread([&] { state.Run(state_stop); });
   w.state = &state;
 
-  std::vector<std::unique_ptr<SimulatedApp>> apps = MakeRegions(names, dir, logs, state, &w);
-
-  ChildSet children;
-  w.children = &children;
-  int rc_exit = 0;
-  DemoResult result;
-  std::unique_ptr<EntryPoint> entry;
-  std::unique_ptr<LoadGenerator> load;
-  Child* controller = nullptr;
-
-  auto setup = [&]() -> std::string {  // empty on success, else what failed
-    for (size_t i = 0; i < apps.size(); ++i) {
-      if (Status s = apps[i]->Start(); !s) return s.message();
-      w.regions[i].app_port = apps[i]->port();
-      w.apps.push_back(apps[i].get());
-    }
-    w.controller_port = FreePort();
-    if (Status s = WriteConfigs(w, opts, rc, paths); !s) return s.message();
-    w.status_url = "http://127.0.0.1:" + std::to_string(w.controller_port) + "/";
-    if (Status s = StartChildren(&w, paths, &controller); !s) return s.message();
-    std::vector<Backend> backends;
-    for (const auto& r : w.regions)
-      backends.push_back({r.name, r.gate_port, r.app_port});
-    entry = std::make_unique<EntryPoint>(
-        backends, locations,
-        std::chrono::milliseconds(static_cast<long long>(opts.interval_seconds * 400)));
-    if (Status s = entry->Start(); !s) return s.message();
-    load = std::make_unique<LoadGenerator>(entry->port(), locations, std::chrono::milliseconds(20));
-    w.entry = entry.get();
-    w.load = load.get();
-    return "";
-  };
-
+  Running run;
+  run.apps = MakeRegions(names, dir, paths.logs, state, &w);
+  w.children = &run.children;
+  int rc_exit = 1;
   std::printf("agency-ha demo %s: %zu regions on loopback, temp dir %s\n", AHA_VERSION,
               names.size(), dir.c_str());
   std::fflush(stdout);
-  if (std::string err = setup(); !err.empty()) {
+  if (std::string err = StartSystem(w, run, opts, rc, paths, names); !err.empty()) {
     std::fprintf(stderr, "agency-ha demo: setup: %s\n", err.c_str());
-    rc_exit = 1;
   } else {
-    PrintPlan(w, opts);
-    monitor.Start();
-    McpClient mcp(w.mcp->stdin_fd(), w.mcp->stdout_fd());
-    if (auto init = mcp.Initialize(std::chrono::seconds(30)); !init) {
-      std::fprintf(stderr, "agency-ha demo: step \"MCP initialize\" failed: %s\n",
-                   init.message().c_str());
-      result.failed_step = "MCP initialize";
-      rc_exit = 1;
-    } else {
-      rc_exit = RunDrill(w, mcp, &result);
-    }
-    result.writer_changes = WriterChanges(w);
-    rc_exit = FinalChecks(w, rc_exit, &result);
-    CollectMeasurements(w, &result);
-    rc_exit = Report(result, opts, rc_exit);
-    if (opts.keep_running && rc_exit == 0) {
-      std::printf("\nstill running (Ctrl-C to stop): status page %s, logs in %s\n",
-                  w.status_url.c_str(), logs.c_str());
-      std::fflush(stdout);
-      stop.WaitUntil(std::chrono::steady_clock::time_point::max());
-    }
+    rc_exit = DrillAndReport(w, monitor, opts, stop, paths.logs);
   }
-  // --- Teardown: clients, entry point, controller (it would see the rest go away), apps, the
-  // other children, watcher; then the temp dir. ---
-  if (load) load->Stop();
-  if (entry) entry->Stop();
-  if (controller) controller->Terminate();
-  for (auto& a : apps)
-    a->Stop();
-  children.TerminateAll();
+  run.Stop();
   state_stop.Stop();
   state_thread.join();
   return rc_exit;
