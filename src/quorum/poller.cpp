@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "net/curl.h"
+#include "quorum/peer_http.h"
 
 namespace aha::quorum {
 
@@ -82,29 +83,16 @@ PeerPoller::PeerPoller(const config::ControllerConfig& cfg,
     peers_.push_back(std::move(p));
     impl_->slots.emplace_back();
   }
-  const long timeout_ms = std::max(1L, static_cast<long>(cfg_.quorum.peer_timeout_seconds * 1000));
   for (size_t i = 0; i < peers_.size(); ++i) {
     auto& s = impl_->slots[i];
     const Peer& p = peers_[i];
     s.easy = curl_easy_init();
     s.headers = curl_slist_append(s.headers, "Accept: application/json");
-    if (!p.token.empty()) {
-      s.headers = curl_slist_append(s.headers, ("Authorization: Bearer " + p.token).c_str());
-    }
-    CURL* e = s.easy;
-    curl_easy_setopt(e, CURLOPT_URL, p.cfg.url.c_str());
-    net::EasyOptions opts;  // a peer is talked to directly, never through a proxy
-    opts.user_agent = "agency-ha/" AHA_VERSION " (observer quorum)";
-    opts.timeout = opts.connect_timeout = std::chrono::milliseconds(timeout_ms);
-    opts.no_proxy = true;
-    opts.tls = p.cfg.tls;
-    net::ApplyOptions(e, opts);
-    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s.headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s.body);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
+    s.headers = SetUpPeerHandle(s.easy, p.cfg, p.token, cfg_.quorum.peer_timeout_seconds, s.headers,
+                                s.errbuf, i);
+    curl_easy_setopt(s.easy, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(s.easy, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(s.easy, CURLOPT_WRITEDATA, &s.body);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "common/json_get.h"
 #include "common/log.h"
 #include "net/curl.h"
+#include "quorum/peer_http.h"
 #include "quorum/token.h"
 
 namespace aha::quorum {
@@ -54,7 +55,6 @@ VerdictPusher::VerdictPusher(const config::ControllerConfig& cfg,
       m_(reg ? QuorumMetrics(*reg) : QuorumMetrics()) {
   net::CurlGlobalInit();
   impl_->multi = curl_multi_init();
-  const long timeout_ms = std::max(1L, static_cast<long>(cfg_.quorum.peer_timeout_seconds * 1000));
   impl_->slots.resize(cfg_.peers.size());
   for (size_t i = 0; i < cfg_.peers.size(); ++i) {
     const config::PeerConfig& pc = cfg_.peers[i];
@@ -64,23 +64,11 @@ VerdictPusher::VerdictPusher(const config::ControllerConfig& cfg,
     s.headers = curl_slist_append(s.headers, "Content-Type: application/json");
     s.headers = curl_slist_append(s.headers, "Accept: application/json");
     s.headers = curl_slist_append(s.headers, "Expect:");  // no 100-continue round trip
-    if (const std::string& t = tokens[pc.name]; !t.empty()) {
-      s.headers = curl_slist_append(s.headers, ("Authorization: Bearer " + t).c_str());
-    }
-    CURL* e = s.easy;
-    curl_easy_setopt(e, CURLOPT_URL, pc.url.c_str());
-    net::EasyOptions opts;  // as the poller: directly, never through a proxy
-    opts.user_agent = "agency-ha/" AHA_VERSION " (observer quorum)";
-    opts.timeout = opts.connect_timeout = std::chrono::milliseconds(timeout_ms);
-    opts.no_proxy = true;
-    opts.tls = pc.tls;
-    net::ApplyOptions(e, opts);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s.headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnAnswer);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &s.answer);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s.errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
+    s.headers = SetUpPeerHandle(s.easy, pc, tokens[pc.name], cfg_.quorum.peer_timeout_seconds,
+                                s.headers, s.errbuf, i);
+    curl_easy_setopt(s.easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(s.easy, CURLOPT_WRITEFUNCTION, OnAnswer);
+    curl_easy_setopt(s.easy, CURLOPT_WRITEDATA, &s.answer);
   }
 }
 
