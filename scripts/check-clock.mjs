@@ -30,11 +30,8 @@ export const ALLOWED = new Map([
   ['httpd/bounded.cpp', 'HTTP server: per-connection I/O deadlines paired with epoll_wait timeouts (kernel time)'],
   ['mcp/command.cpp', 'MCP server: a real-time socket read deadline'],
   ['probe/prober.cpp', 'prober: measures real network latency and the curl deadline of each probe (I/O timing)'],
-  ['replication/command.cpp', 'replicate loop: debounce/rescan schedule shares inotify event times with watcher.cpp (to convert with it)'],
   ['replication/publish.cpp', 'replication: measures how long a publish took, for a log line and metric'],
-  ['replication/sidecar.cpp', 'sidecar loop: capture/follow schedule shares inotify event times with watcher.cpp (to convert with it)'],
   ['replication/scanner.cpp', 'racily-clean guard: compares with file mtimes the kernel sets, so it must be the kernel wall clock'],
-  ['replication/watcher.cpp', 'replication watcher: inotify settle timing (to convert: inject a Clock)'],
 ]);
 
 const PATTERNS = [

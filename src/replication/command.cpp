@@ -19,15 +19,14 @@
 #include "metrics/registry.h"
 #include "objectstore/open.h"
 #include "objectstore/sigv4.h"
+#include "replication/continuous.h"
 #include "replication/follow.h"
 #include "replication/local_state.h"
 #include "replication/metrics.h"
 #include "replication/publish.h"
-#include "replication/replicate_schedule.h"
 #include "replication/replicator.h"
 #include "replication/restore.h"
 #include "replication/scanner.h"
-#include "replication/watcher.h"
 #include "replication/writer.h"
 
 namespace aha::replication {
@@ -53,165 +52,6 @@ int ReplicateOnce(Replicator& rep) {
   std::printf("%s\n", jsonget::Dump(c.ToJson()).c_str());
   return c.all_ok ? 0 : 1;
 }
-
-// Continuous mode: inotify says when something changed (replicate_schedule.h says when that
-// fires a capture); a full rescan every syncIntervalSeconds is the safety net. A capture whose
-// content equals the last published one publishes nothing (idle costs zero remote requests).
-// /healthz (the last cycle) and /metrics on cfg.listen.
-class ContinuousReplicate {
- public:
-  ContinuousReplicate(const config::ReplicationConfig& cfg, Replicator& rep, Stopper& stop)
-      : cfg_(cfg),
-        rep_(rep),
-        stop_(stop),
-        started_s_(NowS()),
-        pm_(m_, started_s_),
-        captures_(
-            m_.DefineCounter("agency_ha_replication_captures_total",
-                             "Captures of the source by trigger (inotify, overflow, rescan)")),
-        inotify_watches_(m_.DefineGauge("agency_ha_replication_inotify_watches",
-                                        "Directories watched with inotify")),
-        pending_since_(started_s_),
-        watcher_(cfg.source, {cfg.state_dir}),
-        watching_(StartWatcher()),
-        debounce_(cfg.debounce_milliseconds),
-        rescan_every_(static_cast<long long>(cfg.sync_interval_seconds * 1000)) {}
-
-  // Serves /healthz and /metrics when cfg.listen is set.
-  Status StartHttp() {
-    if (cfg_.listen.empty()) return Status::Ok();
-    http_.Get("/healthz", [this] {
-      std::lock_guard l(mu_);
-      return httpd::Response{200, "application/json", jsonget::Dump(last_cycle_) + "\n"};
-    });
-    http_.Get("/metrics", [this] {
-      {
-        std::lock_guard l(mu_);
-        pm_.lag.Set(Lag());
-        inotify_watches_.Set(watching_ ? static_cast<double>(watcher_.watch_count()) : 0.0);
-      }
-      return httpd::Response{200, "text/plain; version=0.0.4", m_.Render()};
-    });
-    return http_.Start(cfg_.listen);
-  }
-
-  // Captures whenever a trigger fires, until stopped.
-  void Run() {
-    log::Info("replicate starting", {{"source", cfg_.source},
-                                     {"region", cfg_.region},
-                                     {"remotes", cfg_.remotes.size()},
-                                     {"inotify", watching_},
-                                     {"watches", watching_ ? watcher_.watch_count() : 0},
-                                     {"port", http_.port()}});
-    auto next_rescan = Steady::now();  // the first capture runs at once
-    while (!stop_.stopped()) {
-      const auto now = Steady::now();
-      const WatchBatch peek = watching_ ? watcher_.Peek() : WatchBatch{};
-      const std::string trigger = CaptureTrigger(peek, now, next_rescan, debounce_);
-      if (trigger.empty()) {
-        Wait(peek, now, next_rescan);
-        continue;
-      }
-      const Cycle c = Capture(trigger);
-      const NextCapture n =
-          ScheduleAfter(c.all_ok, c.retry, Steady::now(), rescan_every_, debounce_, backoff_);
-      next_rescan = n.rescan_at;
-      backoff_ = n.backoff;
-    }
-    watcher_.Stop();
-    http_.Stop();
-  }
-
- private:
-  using Steady = std::chrono::steady_clock;
-  static constexpr auto kTick = std::chrono::milliseconds(250);  // bounds the reaction to SIGTERM
-
-  static double NowS() {
-    return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
-  }
-
-  bool StartWatcher() {
-    if (Status s = watcher_.Start(); !s) {
-      log::Warn("inotify unavailable; only the periodic rescan runs", {{"error", s.message()}});
-      return false;
-    }
-    return true;
-  }
-
-  // Seconds since the oldest change not yet published (the pending batch included).
-  double Lag() {
-    double oldest = pending_since_;
-    if (watching_) {
-      const WatchBatch b = watcher_.Peek();
-      if (b.pending && (oldest == 0 || b.first_wall_s < oldest)) oldest = b.first_wall_s;
-    }
-    return oldest == 0 ? 0.0 : std::max(0.0, NowS() - oldest);
-  }
-
-  // Until the pending batch fires, the next rescan, an inotify event or a tick.
-  void Wait(const WatchBatch& peek, Steady::time_point now, Steady::time_point next_rescan) {
-    if (peek.pending) {
-      stop_.WaitUntil(std::min({BatchFiresAt(peek, debounce_), next_rescan, now + kTick}));
-    } else if (watching_) {
-      watcher_.WaitForEvent(std::min(next_rescan, now + kTick));
-    } else {
-      stop_.WaitUntil(std::min(next_rescan, now + kTick));
-    }
-  }
-
-  // One capture and publish (retention hourly), recorded in metrics, /healthz and the log.
-  Cycle Capture(const std::string& trigger) {
-    // Events from here on belong to the next batch: this capture may or may not see them.
-    const WatchBatch batch = watching_ ? watcher_.Take() : WatchBatch{};
-    {
-      std::lock_guard l(mu_);
-      if (batch.pending && (pending_since_ == 0 || batch.first_wall_s < pending_since_)) {
-        pending_since_ = batch.first_wall_s;
-      }
-    }
-    const double t0 = NowS();
-    const bool retention = t0 - last_retention_ >= 3600;  // listing the remote: hourly
-    Cycle c = rep_.RunOnce(retention, /*skip_unchanged=*/true);
-    if (retention && c.all_ok && !c.unchanged) last_retention_ = t0;
-    pm_.Record(c, t0, mu_);
-    {
-      std::lock_guard l(mu_);
-      captures_.Add({{"trigger", trigger}});
-      if (c.all_ok) pending_since_ = 0;
-      if (!c.unchanged || last_cycle_.empty()) last_cycle_ = c.ToJson();
-    }
-    json fields = c.ToJson();
-    fields["trigger"] = trigger;
-    fields["events"] = batch.events;
-    if (c.unchanged) {
-      log::Debug("no changes", fields);
-    } else {
-      log::Write(c.all_ok ? log::Level::kInfo : log::Level::kWarn, "snapshot", fields);
-    }
-    return c;
-  }
-
-  const config::ReplicationConfig& cfg_;
-  Replicator& rep_;
-  Stopper& stop_;
-  const double started_s_;
-  metrics::Registry m_;
-  const PublishMetrics pm_;
-  const metrics::Counter captures_;
-  const metrics::Gauge inotify_watches_;
-  std::mutex mu_;
-  json last_cycle_ = json::object();
-  // Wall seconds of the oldest change taken but not yet published. Until the first publish
-  // succeeds the whole source is unpublished by this process: the lag counts from start-up, so a
-  // remote that is broken from the start shows as growing lag, not as "caught up".
-  double pending_since_;
-  TreeWatcher watcher_;
-  const bool watching_;
-  httpd::HttpServer http_;
-  const std::chrono::milliseconds debounce_, rescan_every_;
-  double last_retention_ = 0;
-  std::chrono::milliseconds backoff_{1000};  // retry of a failed publish: 1 s, doubling
-};
 
 }  // namespace
 
@@ -239,7 +79,7 @@ int ReplicateCommand(const std::string& config_path, bool once, bool check) {
   BlockTerminationSignals();
   Stopper stop;
   SignalWatcher signals(stop);
-  ContinuousReplicate loop(*cfg, rep, stop);
+  ContinuousReplicate loop(*cfg, rep, stop, SystemClock::instance());
   if (Status s = loop.StartHttp(); !s) return ReplicateFail(1, "listen: " + s.message());
   loop.Run();
   log::Info("replicate stopped", {{"signal", signals.signal()}});

@@ -27,6 +27,7 @@
 #include "replication/pod_events.h"
 #include "replication/position.h"
 #include "replication/publish.h"
+#include "replication/replicate_schedule.h"
 #include "replication/replicator.h"
 #include "replication/restore.h"
 #include "replication/role.h"
@@ -37,7 +38,6 @@
 namespace aha::replication {
 
 using nlohmann::json;
-using Steady = std::chrono::steady_clock;
 
 // A takeover whose claim finds the head moved re-applies and claims again this often, then
 // claims whatever the head is (fencing the writer that keeps moving it) and applies that.
@@ -45,8 +45,8 @@ constexpr int kMaxHeadMoves = 3;
 
 namespace {
 
-double NowSeconds() {
-  return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
+double Seconds(WallTime t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
 std::string InstanceId(const std::string& region) {
@@ -100,12 +100,15 @@ struct SidecarMetrics {
 
 class Sidecar {
  public:
+  // Every time it reads or waits on is `clock`'s (the capture/follow schedule, the watcher's
+  // event times, lag and position timestamps).
   Sidecar(config::ReplicationConfig cfg, std::vector<Remote> remotes, state::StateSource& source,
-          Stopper& stop)
+          Stopper& stop, const Clock& clock)
       : cfg_(std::move(cfg)),
         remotes_(std::move(remotes)),
         source_(source),
         stop_(stop),
+        clock_(clock),
         id_(InstanceId(cfg_.region)) {
     for (const auto& r : remotes_)
       stores_.push_back(r.store.get());
@@ -157,7 +160,7 @@ class Sidecar {
     SetPosition([](Position&) {});
     uint64_t seen = 0;
     while (!stop_.stopped()) {
-      const auto deadline = Steady::now() + NextWait();
+      const auto deadline = clock_.mono() + NextWait();
       state::Snapshot snap = source_.WaitNewer(seen, deadline);
       seen = snap.version;
       if (stop_.stopped()) break;
@@ -171,6 +174,8 @@ class Sidecar {
   }
 
  private:
+  double NowSeconds() const { return Seconds(clock_.wall()); }
+
   // ---- observe ----
   void ObserveState(const state::Snapshot& snap) {
     auto it = snap.kv.find(failover::kStateJsonKey);
@@ -281,7 +286,7 @@ class Sidecar {
   // Takeover (docs/WRITER.md): apply the head (preserving any divergent tail), wait for a planned
   // release (bounded), claim the next epoch, then serve.
   bool Takeover(const RoleDecision& want, const RoleDecision& prev) {
-    const auto t0 = Steady::now();
+    const auto t0 = clock_.mono();
     const auto release_deadline =
         t0 + std::chrono::milliseconds(static_cast<long long>(cfg_.handoff.timeout_seconds * 1000));
     std::optional<LatestPointer> head;
@@ -300,8 +305,8 @@ class Sidecar {
       head = *h;
       if (head && !FollowApply(want.lineage, *head, "takeover")) return false;
       if (want.planned && head && !HeadReleasedOrMine(*head) && !timed_out) {
-        if (Steady::now() < release_deadline) {
-          stop_.WaitFor(std::chrono::milliseconds(100));
+        if (clock_.mono() < release_deadline) {
+          stop_.WaitFor(clock_, std::chrono::milliseconds(100));
           continue;
         }
         log::Warn(
@@ -352,10 +357,11 @@ class Sidecar {
     }
     rep_ = std::make_unique<Replicator>(rc, std::move(mine), std::move(*ls));
     rep_->SetWriter(*epoch, id_);
-    watcher_ = std::make_unique<TreeWatcher>(cfg_.source, std::vector<std::string>{cfg_.state_dir});
+    watcher_ = std::make_unique<TreeWatcher>(cfg_.source, std::vector<std::string>{cfg_.state_dir},
+                                             clock_);
     watching_ = static_cast<bool>(watcher_->Start());
-    next_capture_ = Steady::now();  // publish at once: the claim is visible with our first record
-    const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+    next_capture_ = clock_.mono();  // publish at once: the claim is visible with our first record
+    const double ms = std::chrono::duration<double, std::milli>(clock_.mono() - t0).count();
     {
       std::lock_guard l(mu_);
       mt_.epoch.Set({{"lineage", want.lineage}}, static_cast<double>(*epoch));
@@ -400,10 +406,10 @@ class Sidecar {
         fenced = fenced || IsFenced(r);
       if (fenced) break;
       if (c.all_ok) {
-        if (!watching_ || stop_.WaitFor(quiet) || !watcher_->Peek().pending) break;
+        if (!watching_ || stop_.WaitFor(clock_, quiet) || !watcher_->Peek().pending) break;
         continue;
       }
-      stop_.WaitFor(std::chrono::milliseconds(c.retry ? 20 : 200));
+      stop_.WaitFor(clock_, std::chrono::milliseconds(c.retry ? 20 : 200));
     }
     log::Info("releasing lineage", {{"lineage", current_.lineage},
                                     {"why", why},
@@ -423,8 +429,8 @@ class Sidecar {
   // ---- act: one round of the current role ----
   void Step() {
     if (current_.role == Role::kFollower) {
-      if (Steady::now() < next_follow_) return;
-      next_follow_ = Steady::now() + std::chrono::milliseconds(static_cast<long long>(
+      if (clock_.mono() < next_follow_) return;
+      next_follow_ = clock_.mono() + std::chrono::milliseconds(static_cast<long long>(
                                          cfg_.handoff.follow_interval_seconds * 1000));
       auto h = ReadHead(current_.lineage);
       if (!h) {
@@ -457,15 +463,12 @@ class Sidecar {
   }
 
   void WriterStep() {
-    const auto now = Steady::now();
+    const auto now = clock_.mono();
     const auto debounce = std::chrono::milliseconds(cfg_.debounce_milliseconds);
     const WatchBatch peek = watching_ ? watcher_->Peek() : WatchBatch{};
-    bool fire = now >= next_capture_;
-    if (peek.pending) {
-      const auto at =
-          peek.overflow ? now : std::min(peek.last + debounce, peek.first + 5 * debounce);
-      fire = fire || now >= at;
-    }
+    // The same rule as `replicate` (replicate_schedule.h): the batch quiet for `debounce` (at most
+    // 5x it, at once after an overflow), or the periodic capture due.
+    const bool fire = !CaptureTrigger(peek, now, next_capture_, debounce).empty();
     if (peek.pending && (pending_since_ == 0 || peek.first_wall_s < pending_since_)) {
       pending_since_ = peek.first_wall_s;
     }
@@ -476,9 +479,9 @@ class Sidecar {
     NoteCycle(c);
     if (c.all_ok) pending_since_ = writer_wanted_since_ = 0;
     SetLag();
-    next_capture_ = Steady::now() + std::chrono::milliseconds(
+    next_capture_ = clock_.mono() + std::chrono::milliseconds(
                                         static_cast<long long>(cfg_.sync_interval_seconds * 1000));
-    if (!c.all_ok) next_capture_ = std::min(next_capture_, Steady::now() + std::chrono::seconds(1));
+    if (!c.all_ok) next_capture_ = std::min(next_capture_, clock_.mono() + std::chrono::seconds(1));
     for (const auto& r : c.reports) {
       if (IsFenced(r)) {
         Fence(r.error, r.remote);
@@ -568,13 +571,13 @@ class Sidecar {
       return false;
     }
     if (!tail->path.empty()) ReportTail(lineage, head.id, *tail);
-    const auto t0 = Steady::now();
+    const auto t0 = clock_.mono();
     auto rep = ApplyInPlace(*record, stores_, apply_);
     if (!rep) {
       SetError("applying " + lineage + " " + head.id + ": " + rep.message());
       return false;
     }
-    const double ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+    const double ms = std::chrono::duration<double, std::milli>(clock_.mono() - t0).count();
     {
       std::lock_guard l(mu_);
       mt_.applied.Add({{"lineage", lineage}});
@@ -699,7 +702,7 @@ class Sidecar {
     Position cmp = next;
     cmp.updated_at = pos_.updated_at;
     if (cmp == pos_ && written_) return;
-    next.updated_at = SystemClock::instance().wall();
+    next.updated_at = clock_.wall();
     if (Status s = WritePositionFile(cfg_.handoff.position_file, next); !s) {
       log::Warn("cannot write the position file", {{"error", s.message()}});
     } else {
@@ -716,6 +719,7 @@ class Sidecar {
   std::vector<objectstore::ObjectStore*> stores_;
   state::StateSource& source_;
   Stopper& stop_;
+  const Clock& clock_;
   const std::string id_;
   RoleInputs inputs_;
   ApplyOptions apply_;
@@ -732,7 +736,7 @@ class Sidecar {
   std::unique_ptr<Replicator> rep_;
   std::unique_ptr<TreeWatcher> watcher_;
   bool watching_ = false;
-  Steady::time_point next_capture_{}, next_follow_{};
+  MonoTime next_capture_{}, next_follow_{};
   std::optional<Record> last_published_;
 
   std::mutex mu_;  // guards pos_ and the metrics (read by the HTTP threads)
@@ -829,7 +833,7 @@ int SidecarCommand(const std::string& config_path, bool check) {
   Stopper stop;
   SignalWatcher signals(stop);
   std::thread watch([&] { (*source)->Run(stop); });
-  Sidecar car(*cfg, std::move(remotes), **source, stop);
+  Sidecar car(*cfg, std::move(remotes), **source, stop, SystemClock::instance());
   // Declared after `car` so it is destroyed first: its thread reports into car's metrics.
   std::unique_ptr<PodEvents> events = OpenPodEvents(*cfg, car);
   car.SetEvents(events.get());

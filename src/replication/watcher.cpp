@@ -20,14 +20,14 @@ constexpr uint32_t kDirMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELE
                               IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
                               IN_DONT_FOLLOW | IN_EXCL_UNLINK;
 
-double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+double WallSeconds(WallTime t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
 }  // namespace
 
-TreeWatcher::TreeWatcher(std::string root, std::vector<std::string> exclude)
-    : root_(std::move(root)), exclude_(std::move(exclude)) {}
+TreeWatcher::TreeWatcher(std::string root, std::vector<std::string> exclude, const Clock& clock)
+    : root_(std::move(root)), exclude_(std::move(exclude)), clock_(clock) {}
 
 TreeWatcher::~TreeWatcher() {
   Stop();
@@ -44,19 +44,21 @@ bool TreeWatcher::Excluded(const std::string& path) const {
 }
 
 void TreeWatcher::Note(bool overflow) {
+  // The clock is read outside mu_: WaitForEvent's predicate takes mu_ inside the clock's lock.
+  const MonoTime now = clock_.mono();
+  const double wall_s = WallSeconds(clock_.wall());
   {
     std::lock_guard l(mu_);
-    const auto now = std::chrono::steady_clock::now();
     if (!batch_.pending) {
       batch_.pending = true;
       batch_.first = now;
-      batch_.first_wall_s = WallSeconds();
+      batch_.first_wall_s = wall_s;
     }
     batch_.last = now;
     batch_.events++;
     batch_.overflow = batch_.overflow || overflow;
   }
-  cv_.notify_all();
+  clock_.Interrupt();
 }
 
 void TreeWatcher::WalkAndWatch(const std::string& dir) {
@@ -185,9 +187,12 @@ WatchBatch TreeWatcher::Peek() const {
   return batch_;
 }
 
-bool TreeWatcher::WaitForEvent(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock l(mu_);
-  cv_.wait_until(l, deadline, [&] { return batch_.pending || woken_; });
+bool TreeWatcher::WaitForEvent(MonoTime deadline) {
+  clock_.SleepUntil(deadline, [this] {
+    std::lock_guard l(mu_);
+    return batch_.pending || woken_;
+  });
+  std::lock_guard l(mu_);
   woken_ = false;
   return batch_.pending;
 }
@@ -197,7 +202,7 @@ void TreeWatcher::Wake() {
     std::lock_guard l(mu_);
     woken_ = true;
   }
-  cv_.notify_all();
+  clock_.Interrupt();
 }
 
 size_t TreeWatcher::watch_count() const {

@@ -9,17 +9,19 @@
 //   that could not be added (ENOSPC: fs.inotify.max_user_watches) mark the batch as needing a
 //   rescan; since every capture is a full scan that only means "capture now" and re-walk.
 // - A background thread reads the descriptor and timestamps the first and last event of the
-//   pending batch; Take() hands the batch to the capture loop and starts a new one.
+//   pending batch on the injected Clock; Take() hands the batch to the capture loop and starts a
+//   new one. WaitForEvent sleeps on that Clock too, so a loop driven by FakeClock settles in fake
+//   time (an event interrupts the sleep).
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace aha::replication {
@@ -28,13 +30,14 @@ struct WatchBatch {
   bool pending = false;   // at least one relevant event since the last Take()
   bool overflow = false;  // events may have been lost (queue overflow, watch limit)
   uint64_t events = 0;
-  std::chrono::steady_clock::time_point first, last;  // of this batch's events
-  double first_wall_s = 0;                            // wall time of the first event (seconds)
+  MonoTime first, last;     // of this batch's events
+  double first_wall_s = 0;  // wall time of the first event (seconds)
 };
 
 class TreeWatcher {
  public:
-  TreeWatcher(std::string root, std::vector<std::string> exclude);
+  TreeWatcher(std::string root, std::vector<std::string> exclude,
+              const Clock& clock = SystemClock::instance());
   ~TreeWatcher();
   TreeWatcher(const TreeWatcher&) = delete;
   TreeWatcher& operator=(const TreeWatcher&) = delete;
@@ -47,8 +50,9 @@ class TreeWatcher {
   WatchBatch Take();
   // A copy of the pending batch (not cleared).
   WatchBatch Peek() const;
-  // Waits until an event arrives or `deadline`; returns true when a batch is pending.
-  bool WaitForEvent(std::chrono::steady_clock::time_point deadline);
+  // Waits (on the clock) until an event arrives, Wake() or `deadline`; true when a batch is
+  // pending.
+  bool WaitForEvent(MonoTime deadline);
   // Wakes WaitForEvent (shutdown).
   void Wake();
 
@@ -62,11 +66,12 @@ class TreeWatcher {
 
   std::string root_;
   std::vector<std::string> exclude_;
+  const Clock& clock_;
   int fd_ = -1, wake_fd_ = -1;
   std::map<int, std::string> dirs_;  // wd -> absolute dir (reader thread / Start only)
   std::thread thread_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::mutex
+      mu_;  // taken inside the clock's lock (WaitForEvent's predicate), never around it
   WatchBatch batch_;
   bool woken_ = false;
   size_t watches_ = 0;
