@@ -65,15 +65,7 @@ struct SidecarMetrics {
             "Files of divergent tails preserved aside before a volume was replaced")),
         divergent_bytes(
             m.DefineCounter("agency_ha_replication_divergent_bytes", "Bytes of those files")),
-        events(m.DefineCounter("agency_ha_sidecar_events_total",
-                               "Kubernetes Events recorded about this pod, by reason")),
-        event_errors(m.DefineCounter(
-            "agency_ha_sidecar_event_errors_total",
-            "Kubernetes Events that could not be recorded (logged at warn), by reason")),
-        events_dropped(m.DefineCounter(
-            "agency_ha_sidecar_events_dropped_total",
-            "Kubernetes Events dropped unwritten (queue of 32 full while the API server was not "
-            "taking Events, or shutdown while it was failing), by reason")),
+        events(kube::EventCounters::Define(m, "agency_ha_sidecar", "this pod")),
         role(m.DefineGauge("agency_ha_sidecar_role", "The sidecar's role and lineage, always 1")),
         epoch(m.DefineGauge("agency_ha_sidecar_epoch",
                             "The epoch this sidecar writes its lineage at")),
@@ -92,7 +84,8 @@ struct SidecarMetrics {
             m, "When the volume last moved to a new snapshot of the followed lineage")) {}
 
   PublishMetrics publish;
-  metrics::Counter fenced, divergent_files, divergent_bytes, events, event_errors, events_dropped;
+  metrics::Counter fenced, divergent_files, divergent_bytes;
+  kube::EventCounters events;
   metrics::Gauge role, epoch, data_ready, caught_up, takeover_ms;
   metrics::Counter takeovers, applied, errors, fetched_bytes;
   metrics::Gauge last_applied;
@@ -133,20 +126,8 @@ class Sidecar {
   const std::string& id() const { return id_; }
   // Kubernetes Events about this pod (none when unset: a file state source).
   void SetEvents(PodEvents* events) { events_ = events; }
-  // Counts one Event write (called from the PodEvents thread).
-  void CountEvent(const std::string& reason, const Status& s) {
-    std::lock_guard l(mu_);
-    if (s) {
-      mt_.events.Add({{"reason", reason}});
-    } else {
-      mt_.event_errors.Add({{"reason", reason}});
-    }
-  }
-  // Counts one Event dropped unwritten (queue full, or shutdown while the API was failing).
-  void CountDroppedEvent(const std::string& reason) {
-    std::lock_guard l(mu_);
-    mt_.events_dropped.Add({{"reason", reason}});
-  }
+  // The Events counters PodEvents counts into (Counter::Add is thread-safe).
+  const kube::EventCounters& event_counters() const { return mt_.events; }
 
   json PositionJson() {
     std::lock_guard l(mu_);
@@ -785,10 +766,8 @@ std::unique_ptr<PodEvents> OpenPodEvents(const config::ReplicationConfig& cfg, S
   }
   log::Info("Kubernetes Events about this pod",
             {{"pod", pod->ns + "/" + pod->name}, {"uid", pod->uid}});
-  return std::make_unique<PodEvents>(
-      *conn, *pod, car.id(),
-      [&car](const std::string& reason, const Status& s) { car.CountEvent(reason, s); },
-      [&car](const std::string& reason) { car.CountDroppedEvent(reason); });
+  return std::make_unique<PodEvents>(*conn, *pod, car.id(), car.event_counters().OnResult(),
+                                     car.event_counters().OnDropped());
 }
 
 }  // namespace
