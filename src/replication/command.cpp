@@ -286,125 +286,116 @@ json RoundJson(const FollowRound& r) {
   return j;
 }
 
-}  // namespace
-
-int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
-  if (f.to.empty()) {
-    std::fprintf(stderr, "agency-ha follow: --to is required\n");
-    return 2;
-  }
+// `follow`'s flags, checked before anything is opened; the message names the flag.
+Status CheckFollowArgs(const FollowArgs& f) {
+  if (f.to.empty()) return Err("--to is required", Code::kInvalid);
   if (!(f.interval_seconds >= 0.1 && f.interval_seconds <= 86400)) {
-    std::fprintf(stderr, "agency-ha follow: --interval %g: must be between 0.1 and 86400\n",
-                 f.interval_seconds);
-    return 2;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "--interval %g: must be between 0.1 and 86400",
+                  f.interval_seconds);
+    return Err(buf, Code::kInvalid);
   }
   if (!f.listen.empty()) {
     if (auto hp = ParseHostPort(f.listen); !hp) {
-      std::fprintf(stderr, "agency-ha follow: --listen \"%s\": %s\n", f.listen.c_str(),
-                   Printable(hp.message(), true).c_str());
-      return 2;
+      return Err("--listen \"" + f.listen + "\": " + hp.message(), Code::kInvalid);
     }
   }
-  BlockTerminationSignals();
-  auto opened = OpenAll(args);
-  if (!opened) {
-    std::fprintf(stderr, "agency-ha follow: %s\n", Printable(opened.message(), true).c_str());
-    return 2;
-  }
-  Stopper stop;
-  SignalWatcher signals(stop);
-  FollowOptions fo;
-  fo.region = opened->region;
-  fo.target = f.to;
-  fo.cancelled = [&] { return stop.stopped(); };
-  Follower follower(opened->ptrs(), fo);
-  if (Status s = follower.Init(); !s) {
-    std::fprintf(stderr, "agency-ha follow: %s\n", Printable(s.message(), true).c_str());
-    return 1;
-  }
-  if (f.once) {
-    FollowRound r = follower.RunOnce();
-    std::printf("%s\n", jsonget::Dump(RoundJson(r)).c_str());
-    if (!r.ok) std::fprintf(stderr, "agency-ha follow: %s\n", Printable(r.error, true).c_str());
-    return r.ok ? 0 : 1;
+  return {};
+}
+
+double WallSeconds(WallTime t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+// What the continuous `follow` shows on /healthz and /metrics: the last round's report and the
+// follow metrics, written by the loop and read by the HTTP threads (under mu_).
+class FollowStatus {
+ public:
+  explicit FollowStatus(Follower& follower) : follower_(follower), fm_(m_) {}
+
+  // Records one round (metrics, the /healthz body) and returns its JSON report.
+  json Note(const FollowRound& r) {
+    json j = RoundJson(r);
+    std::lock_guard l(mu_);
+    fm_.rounds.Add();
+    fm_.requests.Add({}, static_cast<double>(r.requests));
+    fm_.fetched_bytes.Add({}, static_cast<double>(r.bytes_fetched));
+    fm_.fetched_objects.Add({}, static_cast<double>(r.blobs_fetched));
+    fm_.reused_files.Add({}, static_cast<double>(r.linked + r.copied));
+    if (r.applied) fm_.applied.Add();
+    if (!r.ok) fm_.errors.Add();
+    if (!r.latest.empty()) fm_.last_check.Set(NowSeconds());
+    fm_.refused.Set(r.refused ? 1 : 0);
+    NoteApplied();
+    last_ = j;
+    healthy_ = r.ok && follower_.applied().has_value();
+    return j;
   }
 
-  metrics::Registry m;
-  const FollowMetrics fm(m);
-  auto now_s = [] {
-    return std::chrono::duration<double>(SystemClock::instance().wall().time_since_epoch()).count();
-  };
-  std::mutex mu;
-  json last = json::object();
-  bool healthy = false;
-  double applied_s = -1;
-  std::string applied_id;
-  auto note_applied = [&] {
-    WallTime t;
-    if (!follower.AppliedTime(&t)) return;
-    applied_s = std::chrono::duration<double>(t.time_since_epoch()).count();
-    if (applied_id != follower.applied()->id) {
-      fm.last_applied_info.Clear();
-      applied_id = follower.applied()->id;
-      fm.last_applied_info.Set({{"snapshot", applied_id}}, 1);
-    }
-    fm.last_applied.Set(applied_s);
-  };
-  auto lag = [&] { return applied_s < 0 ? 0.0 : std::max(0.0, now_s() - applied_s); };
-  httpd::HttpServer http;
-  if (!f.listen.empty()) {
-    http.Get("/healthz", [&] {
-      std::lock_guard l(mu);
-      json j = last;
-      j["lagSeconds"] = lag();
-      return httpd::Response{healthy ? 200 : 503, "application/json", jsonget::Dump(j) + "\n"};
+  // Serves /healthz (200 once a round succeeded with a snapshot applied, else 503) and /metrics.
+  Status Serve(httpd::HttpServer& http, const std::string& listen) {
+    http.Get("/healthz", [this] {
+      std::lock_guard l(mu_);
+      json j = last_;
+      j["lagSeconds"] = Lag();
+      return httpd::Response{healthy_ ? 200 : 503, "application/json", jsonget::Dump(j) + "\n"};
     });
-    http.Get("/metrics", [&] {
+    http.Get("/metrics", [this] {
       {
-        std::lock_guard l(mu);
-        fm.lag.Set(lag());
+        std::lock_guard l(mu_);
+        fm_.lag.Set(Lag());
       }
-      return httpd::Response{200, "text/plain; version=0.0.4", m.Render()};
+      return httpd::Response{200, "text/plain; version=0.0.4", m_.Render()};
     });
-    if (Status s = http.Start(f.listen); !s) {
-      std::fprintf(stderr, "agency-ha follow: listen: %s\n", Printable(s.message(), true).c_str());
-      return 1;
-    }
+    return http.Start(listen);
   }
-  log::Info("follow starting", {{"to", follower.target()},
-                                {"region", opened->region},
-                                {"remotes", opened->stores.size()},
-                                {"interval", f.interval_seconds},
-                                {"port", http.port()}});
-  const auto interval =
-      std::chrono::milliseconds(static_cast<long long>(f.interval_seconds * 1000));
+
+ private:
+  static double NowSeconds() { return WallSeconds(SystemClock::instance().wall()); }
+  // Under mu_.
+  void NoteApplied() {
+    WallTime t;
+    if (!follower_.AppliedTime(&t)) return;
+    applied_s_ = WallSeconds(t);
+    if (applied_id_ != follower_.applied()->id) {
+      fm_.last_applied_info.Clear();
+      applied_id_ = follower_.applied()->id;
+      fm_.last_applied_info.Set({{"snapshot", applied_id_}}, 1);
+    }
+    fm_.last_applied.Set(applied_s_);
+  }
+  // Under mu_.
+  double Lag() const { return applied_s_ < 0 ? 0.0 : std::max(0.0, NowSeconds() - applied_s_); }
+
+  Follower& follower_;
+  metrics::Registry m_;
+  const FollowMetrics fm_;
+  std::mutex mu_;
+  json last_ = json::object();
+  bool healthy_ = false;
+  double applied_s_ = -1;
+  std::string applied_id_;
+};
+
+void LogRound(const FollowRound& r, const json& j) {
+  if (r.applied) {
+    log::Info("applied", j);
+  } else if (!r.ok) {
+    log::Write(r.refused ? log::Level::kError : log::Level::kWarn, "follow round failed", j);
+  } else {
+    log::Debug("up to date", j);
+  }
+}
+
+// Rounds every `interval` until `stop`; a failed round (not a refusal) is retried sooner, backing
+// off from 500 ms, doubling, up to the interval.
+void FollowLoop(Follower& follower, FollowStatus& status, Stopper& stop,
+                std::chrono::milliseconds interval) {
   auto backoff = std::chrono::milliseconds(500);
   while (!stop.stopped()) {
     FollowRound r = follower.RunOnce();
     if (stop.stopped() && !r.ok) break;  // interrupted mid-apply: DIR is unchanged
-    json j = RoundJson(r);
-    {
-      std::lock_guard l(mu);
-      fm.rounds.Add();
-      fm.requests.Add({}, static_cast<double>(r.requests));
-      fm.fetched_bytes.Add({}, static_cast<double>(r.bytes_fetched));
-      fm.fetched_objects.Add({}, static_cast<double>(r.blobs_fetched));
-      fm.reused_files.Add({}, static_cast<double>(r.linked + r.copied));
-      if (r.applied) fm.applied.Add();
-      if (!r.ok) fm.errors.Add();
-      if (!r.latest.empty()) fm.last_check.Set(now_s());
-      fm.refused.Set(r.refused ? 1 : 0);
-      note_applied();
-      last = j;
-      healthy = r.ok && follower.applied().has_value();
-    }
-    if (r.applied) {
-      log::Info("applied", j);
-    } else if (!r.ok) {
-      log::Write(r.refused ? log::Level::kError : log::Level::kWarn, "follow round failed", j);
-    } else {
-      log::Debug("up to date", j);
-    }
+    LogRound(r, status.Note(r));
     auto wait = interval;
     if (!r.ok && !r.refused) {
       wait = std::min(interval, backoff);
@@ -414,6 +405,46 @@ int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
     }
     stop.WaitFor(wait);
   }
+}
+
+int FollowFail(int rc, const std::string& msg) {
+  std::fprintf(stderr, "agency-ha follow: %s\n", Printable(msg, true).c_str());
+  return rc;
+}
+
+}  // namespace
+
+int FollowCommand(const RemoteArgs& args, const FollowArgs& f) {
+  if (Status s = CheckFollowArgs(f); !s) return FollowFail(2, s.message());
+  BlockTerminationSignals();
+  auto opened = OpenAll(args);
+  if (!opened) return FollowFail(2, opened.message());
+  Stopper stop;
+  SignalWatcher signals(stop);
+  FollowOptions fo;
+  fo.region = opened->region;
+  fo.target = f.to;
+  fo.cancelled = [&] { return stop.stopped(); };
+  Follower follower(opened->ptrs(), fo);
+  if (Status s = follower.Init(); !s) return FollowFail(1, s.message());
+  if (f.once) {
+    FollowRound r = follower.RunOnce();
+    std::printf("%s\n", jsonget::Dump(RoundJson(r)).c_str());
+    if (!r.ok) FollowFail(1, r.error);
+    return r.ok ? 0 : 1;
+  }
+  FollowStatus status(follower);
+  httpd::HttpServer http;
+  if (!f.listen.empty()) {
+    if (Status s = status.Serve(http, f.listen); !s) return FollowFail(1, "listen: " + s.message());
+  }
+  log::Info("follow starting", {{"to", follower.target()},
+                                {"region", opened->region},
+                                {"remotes", opened->stores.size()},
+                                {"interval", f.interval_seconds},
+                                {"port", http.port()}});
+  FollowLoop(follower, status, stop,
+             std::chrono::milliseconds(static_cast<long long>(f.interval_seconds * 1000)));
   http.Stop();
   log::Info("follow stopped", {{"signal", signals.signal()},
                                {"snapshot", follower.applied() ? follower.applied()->id : ""}});
