@@ -1,6 +1,10 @@
 // Replication: record format, ids, upload planner, lineage refusal, retention, config errors.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "config/replication_config.h"
 #include "replication/snapshot.h"
 
@@ -114,6 +118,61 @@ TEST(ReplicationConfig, StrictWithKeyPaths) {
                                      "t");
   ASSERT_FALSE(e);
   EXPECT_NE(e.message().find("source"), std::string::npos);
+}
+
+// Each tuning key is bounded and a value out of bounds names the key; the bounds themselves load.
+TEST(ReplicationConfig, TuningBoundsNameTheKey) {
+  const std::string base = "source: /d/\nregion: r\nremotes: [{url: 'file:///x'}]\n";
+  auto ok = config::ParseReplicationConfig(
+      base + "syncIntervalSeconds: 86400\ndebounceMilliseconds: 0\nparallelism: 64\nlisten: ''\n",
+      "t");
+  ASSERT_TRUE(ok) << ok.message();
+  EXPECT_EQ(ok->source, "/d");
+  EXPECT_EQ(ok->parallelism, 64);
+  EXPECT_EQ(ok->debounce_milliseconds, 0);
+  EXPECT_EQ(ok->listen, "");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"syncIntervalSeconds: 0.5\n", "syncIntervalSeconds: must be between 1 and 86400"},
+      {"debounceMilliseconds: 600001\n", "debounceMilliseconds: must be between 0 and 600000"},
+      {"parallelism: 0\n", "parallelism: must be between 1 and 64"},
+      {"listen: nope\n", "listen: invalid address"},
+  };
+  for (const auto& [yaml, want] : bad) {
+    auto e = config::ParseReplicationConfig(base + yaml, "t");
+    ASSERT_FALSE(e) << yaml;
+    EXPECT_NE(e.message().find(want), std::string::npos) << e.message();
+  }
+}
+
+// The handoff section's defaults and its cross-field checks against `region`.
+TEST(ReplicationConfig, HandoffDefaultsAndCrossChecks) {
+  const std::string base =
+      "source: /d\nregion: us-east-1-brain\nremotes: [{url: 'file:///x'}]\nhandoff:\n"
+      "  state: {file: /s}\n";
+  auto ok = config::ParseReplicationConfig(base + "  lineageSuffix: -brain\n", "t");
+  ASSERT_TRUE(ok) << ok.message();
+  EXPECT_TRUE(ok->handoff.configured);
+  EXPECT_TRUE(ok->handoff.active);
+  EXPECT_EQ(ok->handoff.position_file, "/d/.agency-ha/position.json");
+  EXPECT_EQ(ok->handoff.timeout_seconds, 30);
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"  lineageSuffix: -other\n", "handoff.lineageSuffix: region"},
+      {"  active: false\n", "handoff.followRegion: required when active is false"},
+      {"  followRegion: Bad_Name\n", "handoff.followRegion: invalid region name"},
+      {"  positionFile: rel\n", "handoff.positionFile: must be an absolute path"},
+      {"  timeoutSeconds: 3601\n", "handoff.timeoutSeconds: must be between 0 and 3600"},
+      {"  followIntervalSeconds: 0.01\n", "handoff.followIntervalSeconds: must be between"},
+      {"  typo: 1\n", "handoff.typo"},
+  };
+  for (const auto& [yaml, want] : bad) {
+    auto e = config::ParseReplicationConfig(base + yaml, "t");
+    ASSERT_FALSE(e) << yaml;
+    EXPECT_NE(e.message().find(want), std::string::npos) << e.message();
+  }
+  auto none =
+      config::ParseReplicationConfig("source: /d\nregion: r\nremotes: [{url: 'file:///x'}]\n", "t");
+  ASSERT_TRUE(none) << none.message();
+  EXPECT_FALSE(none->handoff.configured);
 }
 
 }  // namespace
