@@ -209,6 +209,17 @@ struct HostLookup {
   bool handled = false;
 };
 
+// The state of one ProbeAll round, shared by its steps (the Prober::Impl members below).
+struct Round {
+  SteadyClock::time_point start, deadline;
+  std::vector<TargetState> states;  // one per target
+  std::vector<std::unique_ptr<Probe>> probes;
+  std::vector<HostLookup> hosts;
+  size_t active = 0;         // probes started and not finished
+  size_t hosts_pending = 0;  // lookups not handled yet
+  std::mutex mu;             // guards hosts[i].result, written by the resolver threads
+};
+
 RegionResult Summarize(const Target& target, const TargetState& st) {
   RegionResult r;
   int need = std::max(1, target.min_healthy);
@@ -351,6 +362,136 @@ struct Prober::Impl {
       r.ok = true;
     }
   }
+  void StartProbes(Round& rd, size_t ti, const std::vector<std::string>& addresses) {
+    for (const std::string& addr : addresses) {
+      rd.probes.push_back(std::make_unique<Probe>());
+      Probe* p = rd.probes.back().get();
+      p->target = ti;
+      p->address = addr;
+      rd.states[ti].probes.push_back(p);
+      Start(p, *rd.states[ti].url, rd.start, rd.deadline);
+      if (!p->finished) ++rd.active;
+    }
+  }
+
+  // Parses every target's URL: IP literals are probed at once, host names are collected in
+  // rd.hosts (once per distinct name) for the resolvers.
+  void PlanTargets(Round& rd, const std::vector<Target>& targets) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      TargetState& st = rd.states[i];
+      Result<Url> url = ParseTargetUrl(targets[i].url);
+      if (!url.ok()) {
+        st.error = url.message();
+        continue;
+      }
+      st.url = std::move(url).value();
+      if (st.url->ipv6_literal || IsIpLiteral(st.url->host)) {
+        st.resolved = true;
+        StartProbes(rd, i, {st.url->host});
+        continue;
+      }
+      auto it = std::find_if(rd.hosts.begin(), rd.hosts.end(),
+                             [&](const HostLookup& h) { return h.host == st.url->host; });
+      if (it == rd.hosts.end()) {
+        rd.hosts.push_back(HostLookup{st.url->host, {}, std::nullopt, false});
+        it = std::prev(rd.hosts.end());
+      }
+      it->targets.push_back(i);
+    }
+  }
+
+  // One thread per host name: each writes into `hosts[i].result` under `rd.mu`, then wakes the
+  // poll loop. The caller keeps the threads in a variable declared after `rd`, so they are
+  // joined before what they touch goes away.
+  std::vector<std::jthread> StartResolvers(Round& rd) {
+    std::vector<std::jthread> resolvers;
+    resolvers.reserve(rd.hosts.size());
+    for (HostLookup& h : rd.hosts) {
+      auto left = std::chrono::duration_cast<milliseconds>(rd.deadline - SteadyClock::now());
+      try {
+        resolvers.emplace_back([&mu = rd.mu, &h, multi = multi, left, resolver = resolver] {
+          Result<std::vector<std::string>> r = resolver->Resolve(h.host, left);
+          {
+            std::lock_guard lock(mu);
+            h.result.emplace(std::move(r));
+          }
+          curl_multi_wakeup(multi);
+        });
+      } catch (const std::system_error&) {
+        std::lock_guard lock(rd.mu);
+        h.result.emplace(Err("cannot start a resolver thread"));
+      }
+    }
+    rd.hosts_pending = rd.hosts.size();
+    return resolvers;
+  }
+
+  // Starts the probes of every target whose name has been resolved since the last call.
+  void TakeResolved(Round& rd) {
+    if (rd.hosts_pending == 0) return;
+    std::lock_guard lock(rd.mu);
+    for (HostLookup& h : rd.hosts) {
+      if (h.handled || !h.result.has_value()) continue;
+      h.handled = true;
+      --rd.hosts_pending;
+      double ms = MillisBetween(rd.start, SteadyClock::now());
+      for (size_t ti : h.targets) {
+        TargetState& st = rd.states[ti];
+        st.resolved = true;
+        st.resolve_ms = ms;
+        if (!h.result->ok()) {
+          st.error = "resolve failed: " + h.result->message();
+        } else if (h.result->value().empty()) {
+          st.error = "resolve failed: no addresses";
+        } else {
+          StartProbes(rd, ti, h.result->value());
+        }
+      }
+    }
+  }
+
+  // Drives the transfers and finishes every probe libcurl reports done.
+  void TakeFinished(Round& rd) {
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Probe* p = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p);
+      CURLcode rc = msg->data.result;  // `msg` is invalid once the handle is removed
+      if (p == nullptr || p->finished) continue;
+      Finish(p, rc);
+      --rd.active;
+    }
+  }
+
+  // Waits for the next event; false when the round is over (all done, or past the grace).
+  bool WaitForMore(const Round& rd) {
+    if (rd.hosts_pending == 0 && rd.active == 0) return false;
+    SteadyClock::time_point now = SteadyClock::now();
+    if (now >= rd.deadline + kGrace) return false;
+    auto wait = std::chrono::duration_cast<milliseconds>(rd.deadline + kGrace - now).count() + 1;
+    curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::min<long long>(wait, 1000)), nullptr);
+    return true;
+  }
+
+  // Stragglers past the grace period (should not happen: libcurl and the resolver both honour
+  // the deadline) are reported as timeouts.
+  void TimeOutStragglers(Round& rd) {
+    for (auto& p : rd.probes) {
+      if (p->finished) continue;
+      p->finished = true;
+      p->result.error = TimeoutText(TimeoutMs());
+      p->result.latency_ms = MillisBetween(rd.start, SteadyClock::now());
+    }
+    for (TargetState& st : rd.states) {
+      if (st.error.empty() && !st.resolved) {
+        st.error = "resolve failed: timed out after " + std::to_string(TimeoutMs()) + " ms";
+        st.resolve_ms = MillisBetween(rd.start, SteadyClock::now());
+      }
+    }
+  }
 };
 
 Prober::Prober(Options opts, std::shared_ptr<Resolver> resolver) : impl_(std::make_unique<Impl>()) {
@@ -363,149 +504,42 @@ Prober::Prober(Options opts, std::shared_ptr<Resolver> resolver) : impl_(std::ma
 
 Prober::~Prober() = default;
 
+Result<Url> ParseTargetUrl(const std::string& text) {
+  Result<Url> url = ParseUrl(text);
+  if (!url.ok()) return Err("invalid URL: " + url.message());
+  if (url->scheme != "http" && url->scheme != "https") {
+    return Err("invalid URL: scheme must be http or https");
+  }
+  return url;
+}
+
 std::map<std::string, RegionResult> Prober::ProbeAll(const std::vector<Target>& targets) {
   Impl& im = *impl_;
   std::map<std::string, RegionResult> out;
   if (targets.empty()) return out;
-  const SteadyClock::time_point start = SteadyClock::now();
-  const SteadyClock::time_point deadline = start + milliseconds(im.TimeoutMs());
+  Round rd;
+  rd.start = SteadyClock::now();
+  rd.deadline = rd.start + milliseconds(im.TimeoutMs());
   if (im.multi == nullptr || im.headers == nullptr) {
     for (const Target& t : targets) {
       out[t.region].detail = "internal error: libcurl unavailable";
     }
     return out;
   }
-
-  std::vector<TargetState> states(targets.size());
-  std::vector<std::unique_ptr<Probe>> probes;
-  std::vector<HostLookup> hosts;
-  size_t active = 0;
-
-  auto start_probes = [&](size_t ti, const std::vector<std::string>& addresses) {
-    for (const std::string& addr : addresses) {
-      probes.push_back(std::make_unique<Probe>());
-      Probe* p = probes.back().get();
-      p->target = ti;
-      p->address = addr;
-      states[ti].probes.push_back(p);
-      im.Start(p, *states[ti].url, start, deadline);
-      if (!p->finished) ++active;
-    }
-  };
-
+  rd.states.resize(targets.size());
+  im.PlanTargets(rd, targets);
+  // Declared after `rd`: joined first on every path.
+  std::vector<std::jthread> resolvers = im.StartResolvers(rd);
+  do {
+    im.TakeResolved(rd);
+    im.TakeFinished(rd);
+  } while (im.WaitForMore(rd));
+  im.TimeOutStragglers(rd);
   for (size_t i = 0; i < targets.size(); ++i) {
-    TargetState& st = states[i];
-    Result<Url> url = ParseUrl(targets[i].url);
-    if (!url.ok()) {
-      st.error = "invalid URL: " + url.message();
-      continue;
-    }
-    if (url->scheme != "http" && url->scheme != "https") {
-      st.error = "invalid URL: scheme must be http or https";
-      continue;
-    }
-    st.url = std::move(url).value();
-    if (st.url->ipv6_literal || IsIpLiteral(st.url->host)) {
-      st.resolved = true;
-      start_probes(i, {st.url->host});
-      continue;
-    }
-    auto it = std::find_if(hosts.begin(), hosts.end(),
-                           [&](const HostLookup& h) { return h.host == st.url->host; });
-    if (it == hosts.end()) {
-      hosts.push_back(HostLookup{st.url->host, {}, std::nullopt, false});
-      it = std::prev(hosts.end());
-    }
-    it->targets.push_back(i);
-  }
-
-  // Resolver threads write into `hosts[i].result` under `mu`, then wake the poll loop. The
-  // jthreads are declared after everything they touch, so they are joined first on every path.
-  std::mutex mu;
-  CURLM* multi = im.multi;
-  std::vector<std::jthread> resolvers;
-  resolvers.reserve(hosts.size());
-  for (HostLookup& h : hosts) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now());
-    try {
-      resolvers.emplace_back([&mu, &h, multi, left, resolver = im.resolver] {
-        Result<std::vector<std::string>> r = resolver->Resolve(h.host, left);
-        {
-          std::lock_guard lock(mu);
-          h.result.emplace(std::move(r));
-        }
-        curl_multi_wakeup(multi);
-      });
-    } catch (const std::system_error&) {
-      std::lock_guard lock(mu);
-      h.result.emplace(Err("cannot start a resolver thread"));
-    }
-  }
-  size_t hosts_pending = hosts.size();
-
-  for (;;) {
-    if (hosts_pending > 0) {
-      std::lock_guard lock(mu);
-      for (HostLookup& h : hosts) {
-        if (h.handled || !h.result.has_value()) continue;
-        h.handled = true;
-        --hosts_pending;
-        double ms = MillisBetween(start, SteadyClock::now());
-        for (size_t ti : h.targets) {
-          TargetState& st = states[ti];
-          st.resolved = true;
-          st.resolve_ms = ms;
-          if (!h.result->ok()) {
-            st.error = "resolve failed: " + h.result->message();
-          } else if (h.result->value().empty()) {
-            st.error = "resolve failed: no addresses";
-          } else {
-            start_probes(ti, h.result->value());
-          }
-        }
-      }
-    }
-
-    int running = 0;
-    curl_multi_perform(multi, &running);
-    int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      Probe* p = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p);
-      CURLcode rc = msg->data.result;  // `msg` is invalid once the handle is removed
-      if (p == nullptr || p->finished) continue;
-      im.Finish(p, rc);
-      --active;
-    }
-
-    if (hosts_pending == 0 && active == 0) break;
-    SteadyClock::time_point now = SteadyClock::now();
-    if (now >= deadline + kGrace) break;
-    auto wait = std::chrono::duration_cast<milliseconds>(deadline + kGrace - now).count() + 1;
-    curl_multi_poll(multi, nullptr, 0, static_cast<int>(std::min<long long>(wait, 1000)), nullptr);
-  }
-
-  // Stragglers past the grace period (should not happen: libcurl and the resolver both honour
-  // the deadline) are reported as timeouts.
-  for (auto& p : probes) {
-    if (p->finished) continue;
-    p->finished = true;
-    p->result.error = TimeoutText(im.TimeoutMs());
-    p->result.latency_ms = MillisBetween(start, SteadyClock::now());
-  }
-  for (TargetState& st : states) {
-    if (st.error.empty() && !st.resolved) {
-      st.error = "resolve failed: timed out after " + std::to_string(im.TimeoutMs()) + " ms";
-      st.resolve_ms = MillisBetween(start, SteadyClock::now());
-    }
-  }
-
-  for (size_t i = 0; i < targets.size(); ++i) {
-    out[targets[i].region] = Summarize(targets[i], states[i]);
+    out[targets[i].region] = Summarize(targets[i], rd.states[i]);
   }
   resolvers.clear();  // joins; every Resolve() returns within its timeout
-  probes.clear();     // removes and frees the easy handles while the multi handle is alive
+  rd.probes.clear();  // removes and frees the easy handles while the multi handle is alive
   return out;
 }
 

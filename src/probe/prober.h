@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "common/url.h"
 #include "config/controller_config.h"
 
 namespace aha::probe {
@@ -70,6 +71,10 @@ class Resolver {
   virtual Result<std::vector<std::string>> Resolve(const std::string& host,
                                                    std::chrono::milliseconds timeout) = 0;
 };
+
+// A target's URL as the prober takes it: parsed, and http or https. The error message is the
+// region's detail ("invalid URL: ...").
+Result<Url> ParseTargetUrl(const std::string& text);
 
 // getaddrinfo() on a helper thread, abandoned (not blocked on) when it exceeds the timeout.
 std::shared_ptr<Resolver> SystemResolver();

@@ -436,6 +436,21 @@ TEST(ProbeHttp, InvalidUrlIsDown) {
   EXPECT_EQ(results.at("b").total, 0);
 }
 
+TEST(ProbeTargetUrl, OnlyHttpAndHttpsUrlsAreProbed) {
+  auto ok = ParseTargetUrl("https://eu.example:8443/healthz");
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_EQ(ok->host, "eu.example");
+  EXPECT_EQ(ok->port, 8443);
+  EXPECT_EQ(ok->path, "/healthz");
+  auto ftp = ParseTargetUrl("ftp://127.0.0.1/x");
+  ASSERT_FALSE(ftp.ok());
+  EXPECT_EQ(ftp.message(), "invalid URL: scheme must be http or https");
+  auto junk = ParseTargetUrl("not a url");
+  ASSERT_FALSE(junk.ok());
+  EXPECT_EQ(junk.message().rfind("invalid URL: ", 0), 0u) << junk.message();
+  EXPECT_NE(junk.message(), "invalid URL: scheme must be http or https");
+}
+
 TEST(ProbeHttp, NoTargetsNoResults) {
   Prober prober(Timeout(0.5));
   EXPECT_TRUE(prober.ProbeAll({}).empty());
