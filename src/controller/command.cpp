@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "common/fs.h"
@@ -201,24 +202,145 @@ void StartUntilReadOrStopped(Controller& ctl, Stopper& stop) {
   }
 }
 
-}  // namespace
-
-int RunCommand(const std::string& config_path, bool check_only) {
-  auto cfg = config::LoadControllerConfig(config_path);
-  if (!cfg) {
-    std::fprintf(stderr, "agency-ha controller: %s\n", cfg.message().c_str());
+// Loads the config and the tokens it names; with --check, says it is valid. Returns the exit
+// code when the command ends here.
+std::optional<int> LoadConfig(const std::string& config_path, bool check_only,
+                              config::ControllerConfig* cfg, std::string* observations_token,
+                              std::map<std::string, std::string>* peer_tokens) {
+  auto loaded = config::LoadControllerConfig(config_path);
+  if (!loaded) {
+    std::fprintf(stderr, "agency-ha controller: %s\n", loaded.message().c_str());
     return 2;
   }
-  std::string observations_token;
-  std::map<std::string, std::string> peer_tokens;
-  if (!ReadTokens(*cfg, check_only, &observations_token, &peer_tokens)) return 2;
+  *cfg = std::move(loaded).value();
+  if (!ReadTokens(*cfg, check_only, observations_token, peer_tokens)) return 2;
   if (check_only) {
     PrintValid(config_path, *cfg);
     return 0;
   }
+  return std::nullopt;
+}
+
+// What runs beside the controller, each part with its thread and the Stopper of that thread;
+// null/empty when the config does not ask for it. Members are destroyed in reverse order.
+struct Companions {
+  // Observer quorum: the peers' observations, polled on their own thread.
+  std::unique_ptr<quorum::PeerPoller> poller;
+  std::thread polling;
+  Stopper polling_stop;
+  // Leader election.
+  std::unique_ptr<kube::LeaderElector> elector;
+  metrics::Gauge leader_gauge;
+  std::thread election;
+  Stopper election_stop;
+  // Verdict push: POST /v1/observations (bounded body) in, VerdictPusher out.
+  std::unique_ptr<quorum::VerdictPusher> pusher;
+  std::thread pushing;
+  Stopper pushing_stop;
+};
+
+void SetUpQuorumPoll(const config::ControllerConfig& cfg,
+                     const std::map<std::string, std::string>& peer_tokens, metrics::Registry& reg,
+                     Controller& ctl, Companions& c) {
+  if (!cfg.QuorumEnabled()) return;
+  c.poller = std::make_unique<quorum::PeerPoller>(cfg, peer_tokens, SystemClock::instance(), &reg);
+  quorum::PeerPoller* poller = c.poller.get();
+  ctl.SetPeerSource([poller] { return poller->Reports(); },
+                    [poller] { return poller->StatusJson(); });
+}
+
+// Leader election, and the Events of the state ConfigMap (named after the elector's identity).
+void SetUpLeadership(const config::ControllerConfig& cfg, const StateConnection& conn,
+                     metrics::Registry& reg, Controller& ctl, Companions& c) {
+  if (cfg.leader_election.enabled) {
+    c.elector = MakeElector(cfg, conn);
+    ctl.SetLeadership(c.elector.get());
+    c.leader_gauge = reg.DefineGauge("agency_ha_leader", "1 on the replica that holds the lease.");
+  }
+  if (cfg.state.is_configmap()) {
+    ctl.SetTransitionSink(
+        EventSink(conn, c.elector ? c.elector->Identity() : DefaultIdentity(), reg));
+  }
+}
+
+void SetUpPush(const config::ControllerConfig& cfg,
+               const std::map<std::string, std::string>& peer_tokens,
+               const std::string& observations_token, metrics::Registry& reg, Controller& ctl,
+               httpd::HttpServer& http, Companions& c) {
+  c.pusher =
+      std::make_unique<quorum::VerdictPusher>(cfg, peer_tokens, SystemClock::instance(), &reg);
+  quorum::VerdictPusher* pusher = c.pusher.get();
+  ctl.SetVerdictSink([pusher](std::string report) { pusher->Push(std::move(report)); });
+  quorum::AddPushRoute(http, *c.poller, observations_token, [&ctl] { ctl.NotifyPeerReport(); });
+}
+
+void AddMetricsHandler(httpd::HttpServer& http, metrics::Registry& reg, Companions& c) {
+  http.Get("/metrics", [&reg, &c] {
+    if (c.elector) {
+      c.leader_gauge.Set({{"identity", c.elector->Identity()}}, c.elector->IsLeader() ? 1 : 0);
+    }
+    return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
+  });
+}
+
+void LogStarting(const std::string& config_path, const config::ControllerConfig& cfg,
+                 const state::StateStore& store, const httpd::HttpServer& http,
+                 const kube::LeaderElector* elector) {
+  log::Info("controller starting", {{"config", config_path},
+                                    {"regions", cfg.regions.size()},
+                                    {"store", store.Describe()},
+                                    {"listen", cfg.listen},
+                                    {"port", http.port()},
+                                    {"leaderElection", cfg.leader_election.enabled},
+                                    {"peers", cfg.peers.size()},
+                                    {"quorum", cfg.QuorumEnabled() ? cfg.quorum.size : 1},
+                                    {"identity", elector ? elector->Identity() : ""},
+                                    {"version", AHA_VERSION}});
+}
+
+// Starts the companions' threads around the controller's start, then runs rounds until stopped.
+void RunUntilStopped(Controller& ctl, Stopper& stop, Companions& c) {
+  if (c.elector) {
+    c.elector->TryAcquireOrRenew();  // lead at once when the lease is free
+    c.election = std::thread([&c] { c.elector->Run(c.election_stop); });
+  }
+  StartUntilReadOrStopped(ctl, stop);
+  if (c.poller) c.polling = std::thread([&c] { c.poller->Run(c.polling_stop); });
+  if (c.pusher) c.pushing = std::thread([&c] { c.pusher->Run(c.pushing_stop); });
+  if (!stop.stopped()) ctl.Run(stop);
+}
+
+// Stops and joins the companions' threads; the elector gives the lease up.
+void StopCompanions(Companions& c) {
+  if (c.poller) {
+    c.polling_stop.Stop();
+    c.polling.join();
+  }
+  if (c.pusher) {
+    c.pushing_stop.Stop();
+    c.pushing.join();
+  }
+  if (c.elector) {
+    c.election_stop.Stop();
+    c.election.join();
+    if (Status s = c.elector->Release(); !s) {
+      log::Warn("cannot release the lease", {{"error", s.message()}});
+    }
+  }
+}
+
+}  // namespace
+
+int RunCommand(const std::string& config_path, bool check_only) {
+  config::ControllerConfig cfg;
+  std::string observations_token;
+  std::map<std::string, std::string> peer_tokens;
+  if (auto rc = LoadConfig(config_path, check_only, &cfg, &observations_token, &peer_tokens)) {
+    return *rc;
+  }
   log::Level level;
-  if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
-  auto conn = OpenState(*cfg);
+  if (log::ParseLevel(cfg.log_level, &level)) log::SetLevel(level);
+  auto conn = OpenState(cfg);
   if (!conn) {
     std::fprintf(stderr, "agency-ha controller: %s\n", conn.message().c_str());
     return 2;
@@ -231,93 +353,28 @@ int RunCommand(const std::string& config_path, bool check_only) {
 
   metrics::Registry reg;
   DefineControllerMetrics(reg);
-  ProberSource source(*cfg, SystemClock::instance(), reg);
-  Controller ctl(*cfg, store, source, SystemClock::instance(), reg);
+  ProberSource source(cfg, SystemClock::instance(), reg);
+  Controller ctl(cfg, store, source, SystemClock::instance(), reg);
+  Companions c;
+  SetUpQuorumPoll(cfg, peer_tokens, reg, ctl, c);
+  SetUpLeadership(cfg, *conn, reg, ctl, c);
 
-  // Observer quorum: the peers' observations, polled on their own thread.
-  std::unique_ptr<quorum::PeerPoller> poller;
-  std::thread polling;
-  Stopper polling_stop;
-  if (cfg->QuorumEnabled()) {
-    poller = std::make_unique<quorum::PeerPoller>(*cfg, peer_tokens, SystemClock::instance(), &reg);
-    ctl.SetPeerSource([&poller] { return poller->Reports(); },
-                      [&poller] { return poller->StatusJson(); });
-  }
-
-  // Leader election.
-  std::unique_ptr<kube::LeaderElector> elector;
-  metrics::Gauge leader_gauge;
-  std::thread election;
-  Stopper election_stop;
-  if (cfg->leader_election.enabled) {
-    elector = MakeElector(*cfg, *conn);
-    ctl.SetLeadership(elector.get());
-    leader_gauge = reg.DefineGauge("agency_ha_leader", "1 on the replica that holds the lease.");
-  }
-  if (cfg->state.is_configmap()) {
-    ctl.SetTransitionSink(EventSink(*conn, elector ? elector->Identity() : DefaultIdentity(), reg));
-  }
-
-  // Verdict push: POST /v1/observations (bounded body) in, VerdictPusher out.
-  const bool push = poller && cfg->quorum.push && !observations_token.empty();
-  std::unique_ptr<quorum::VerdictPusher> pusher;
-  std::thread pushing;
-  Stopper pushing_stop;
+  const bool push = c.poller && cfg.quorum.push && !observations_token.empty();
   httpd::ServerOptions http_opts = httpd::AdminServerOptions();
   if (push) http_opts.max_body_bytes = quorum::kMaxPushBody;
   httpd::HttpServer http(http_opts);
-  if (push) {
-    pusher =
-        std::make_unique<quorum::VerdictPusher>(*cfg, peer_tokens, SystemClock::instance(), &reg);
-    ctl.SetVerdictSink([&pusher](std::string report) { pusher->Push(std::move(report)); });
-    quorum::AddPushRoute(http, *poller, observations_token, [&ctl] { ctl.NotifyPeerReport(); });
-  }
-  http.Get("/metrics", [&] {
-    if (elector) {
-      leader_gauge.Set({{"identity", elector->Identity()}}, elector->IsLeader() ? 1 : 0);
-    }
-    return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
-  });
-  AddStatusHandlers(http, ctl, elector.get(), observations_token);
-  if (!cfg->listen.empty()) {
-    if (Status s = http.Start(cfg->listen); !s) {
+  if (push) SetUpPush(cfg, peer_tokens, observations_token, reg, ctl, http, c);
+  AddMetricsHandler(http, reg, c);
+  AddStatusHandlers(http, ctl, c.elector.get(), observations_token);
+  if (!cfg.listen.empty()) {
+    if (Status s = http.Start(cfg.listen); !s) {
       log::Error("cannot start HTTP server", {{"error", s.message()}});
       return 1;
     }
   }
-  log::Info("controller starting", {{"config", config_path},
-                                    {"regions", cfg->regions.size()},
-                                    {"store", store.Describe()},
-                                    {"listen", cfg->listen},
-                                    {"port", http.port()},
-                                    {"leaderElection", cfg->leader_election.enabled},
-                                    {"peers", cfg->peers.size()},
-                                    {"quorum", cfg->QuorumEnabled() ? cfg->quorum.size : 1},
-                                    {"identity", elector ? elector->Identity() : ""},
-                                    {"version", AHA_VERSION}});
-  if (elector) {
-    elector->TryAcquireOrRenew();  // lead at once when the lease is free
-    election = std::thread([&] { elector->Run(election_stop); });
-  }
-  StartUntilReadOrStopped(ctl, stop);
-  if (poller) polling = std::thread([&] { poller->Run(polling_stop); });
-  if (pusher) pushing = std::thread([&] { pusher->Run(pushing_stop); });
-  if (!stop.stopped()) ctl.Run(stop);
-  if (poller) {
-    polling_stop.Stop();
-    polling.join();
-  }
-  if (pusher) {
-    pushing_stop.Stop();
-    pushing.join();
-  }
-  if (elector) {
-    election_stop.Stop();
-    election.join();
-    if (Status s = elector->Release(); !s) {
-      log::Warn("cannot release the lease", {{"error", s.message()}});
-    }
-  }
+  LogStarting(config_path, cfg, store, http, c.elector.get());
+  RunUntilStopped(ctl, stop, c);
+  StopCompanions(c);
   http.Stop();
   log::Info("controller stopped", {{"signal", signals.signal()}});
   return 0;
