@@ -141,8 +141,10 @@ size_t RequestParser::FeedHead(std::string_view in) {
   return used;
 }
 
-bool RequestParser::ParseHead() {
-  std::string_view h(head_);
+namespace {
+
+// The head's lines without their CRLF; the empty line that ends the head is not one of them.
+std::vector<std::string_view> HeadLines(std::string_view h) {
   h.remove_suffix(2);  // the empty line; every remaining line ends in CRLF
   std::vector<std::string_view> lines;
   while (!h.empty()) {
@@ -150,88 +152,135 @@ bool RequestParser::ParseHead() {
     lines.push_back(h.substr(0, eol));
     h.remove_prefix(eol + 2);
   }
+  return lines;
+}
+
+bool HasBareCrLfOrNul(const std::vector<std::string_view>& lines) {
   for (std::string_view l : lines) {
     if (l.find('\r') != std::string_view::npos || l.find('\n') != std::string_view::npos ||
         l.find('\0') != std::string_view::npos) {
-      Fail(400, "bare CR, LF or NUL in the request head");
-      return false;
+      return true;
     }
   }
-  // Request line: method SP request-target SP HTTP-version.
-  const std::string_view rl = lines.front();
+  return false;
+}
+
+}  // namespace
+
+ParseFailure ParseRequestLine(std::string_view rl, Request* req) {
+  // method SP request-target SP HTTP-version.
   const size_t sp1 = rl.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : rl.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || rl.find(' ', sp2 + 1) != std::string_view::npos) {
-    Fail(400, "malformed request line");
-    return false;
+    return {400, "malformed request line"};
   }
   const std::string_view method = rl.substr(0, sp1);
   const std::string_view target = rl.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = rl.substr(sp2 + 1);
   if (method.empty() || !std::all_of(method.begin(), method.end(), IsTokenChar)) {
-    Fail(400, "malformed method");
-    return false;
+    return {400, "malformed method"};
   }
   if (target.empty() || (target.front() != '/' && target != "*") ||
       std::any_of(target.begin(), target.end(),
                   [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
-    Fail(400, "request target must be an absolute path");
-    return false;
+    return {400, "request target must be an absolute path"};
   }
   if (version == "HTTP/1.1") {
-    req_.minor_version = 1;
+    req->minor_version = 1;
   } else if (version == "HTTP/1.0") {
-    req_.minor_version = 0;
+    req->minor_version = 0;
   } else if (version.size() == 8 && version.substr(0, 5) == "HTTP/") {
-    Fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
-    return false;
+    return {505, "only HTTP/1.0 and HTTP/1.1 are supported"};
   } else {
-    Fail(400, "malformed HTTP version");
+    return {400, "malformed HTTP version"};
+  }
+  req->method = std::string(method);
+  req->target = std::string(target);
+  const size_t q = target.find('?');
+  req->path = std::string(target.substr(0, q));
+  req->query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
+  return {};
+}
+
+ParseFailure ParseHeaderField(std::string_view l, std::string* name, std::string_view* value) {
+  if (l.front() == ' ' || l.front() == '\t') return {400, "obsolete line folding"};
+  const size_t colon = l.find(':');
+  if (colon == std::string_view::npos || colon == 0 ||
+      !std::all_of(l.begin(), l.begin() + static_cast<std::ptrdiff_t>(colon), IsTokenChar)) {
+    return {400, "malformed header field"};
+  }
+  *name = std::string(l.substr(0, colon));
+  std::transform(name->begin(), name->end(), name->begin(), Lower);
+  *value = Trim(l.substr(colon + 1));
+  return {};
+}
+
+ParseFailure ParseChunkSize(std::string_view line, uint64_t* size) {
+  size_t digits = 0;
+  uint64_t n = 0;
+  while (digits < line.size() && std::isxdigit(static_cast<unsigned char>(line[digits]))) {
+    if (digits == 15) return {413, "chunk size too large"};
+    const char d = Lower(line[digits]);
+    n = n * 16 + static_cast<uint64_t>(d <= '9' ? d - '0' : d - 'a' + 10);
+    ++digits;
+  }
+  const std::string_view rest = Trim(line.substr(digits));
+  if (digits == 0 || (!rest.empty() && rest.front() != ';')) {
+    return {400, "malformed chunk size"};
+  }
+  *size = n;
+  return {};
+}
+
+bool RequestParser::Check(ParseFailure f) {
+  if (f.status == 0) return true;
+  Fail(f.status, std::move(f.why));
+  return false;
+}
+
+bool RequestParser::ParseHead() {
+  const std::vector<std::string_view> lines = HeadLines(head_);
+  if (HasBareCrLfOrNul(lines)) {
+    Fail(400, "bare CR, LF or NUL in the request head");
     return false;
   }
-  req_.method = std::string(method);
-  req_.target = std::string(target);
-  const size_t q = target.find('?');
-  req_.path = std::string(target.substr(0, q));
-  req_.query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
-
+  if (!Check(ParseRequestLine(lines.front(), &req_))) return false;
   if (lines.size() - 1 > max_headers_) {
     Fail(431, "more than " + std::to_string(max_headers_) + " header fields");
     return false;
   }
+  if (!ParseFields(lines)) return false;
+  head_.clear();
+  head_.shrink_to_fit();
+  return true;
+}
+
+bool RequestParser::TakeContentLength(std::string_view value, bool* have_length) {
+  if (value.empty() || value.size() > 18 ||
+      !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    Fail(400, "malformed Content-Length");
+    return false;
+  }
+  const uint64_t n = std::stoull(std::string(value));
+  if (*have_length && n != content_length_) {
+    Fail(400, "conflicting Content-Length fields");
+    return false;
+  }
+  *have_length = true;
+  content_length_ = n;
+  return true;
+}
+
+bool RequestParser::ParseFields(const std::vector<std::string_view>& lines) {
   int hosts = 0;
   bool have_length = false;
   bool have_te = false;
   for (size_t i = 1; i < lines.size(); ++i) {
-    const std::string_view l = lines[i];
-    if (l.front() == ' ' || l.front() == '\t') {
-      Fail(400, "obsolete line folding");
-      return false;
-    }
-    const size_t colon = l.find(':');
-    if (colon == std::string_view::npos || colon == 0 ||
-        !std::all_of(l.begin(), l.begin() + static_cast<std::ptrdiff_t>(colon), IsTokenChar)) {
-      Fail(400, "malformed header field");
-      return false;
-    }
-    std::string name(l.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(), Lower);
-    const std::string_view value = Trim(l.substr(colon + 1));
+    std::string name;
+    std::string_view value;
+    if (!Check(ParseHeaderField(lines[i], &name, &value))) return false;
     if (name == "host") ++hosts;
-    if (name == "content-length") {
-      if (value.empty() || value.size() > 18 ||
-          !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        Fail(400, "malformed Content-Length");
-        return false;
-      }
-      const uint64_t n = std::stoull(std::string(value));
-      if (have_length && n != content_length_) {
-        Fail(400, "conflicting Content-Length fields");
-        return false;
-      }
-      have_length = true;
-      content_length_ = n;
-    }
+    if (name == "content-length" && !TakeContentLength(value, &have_length)) return false;
     if (name == "transfer-encoding") {
       if (have_te || !IEquals(value, "chunked")) {
         Fail(501, "only Transfer-Encoding: chunked is supported");
@@ -255,8 +304,6 @@ bool RequestParser::ParseHead() {
   }
   framing_ =
       have_te ? BodyFraming::kChunked : (have_length ? BodyFraming::kLength : BodyFraming::kNone);
-  head_.clear();
-  head_.shrink_to_fit();
   return true;
 }
 
@@ -280,101 +327,104 @@ void RequestParser::BeginBody(size_t max_body) {
 }
 
 size_t RequestParser::FeedBody(std::string_view in) {
+  if (framing_ == BodyFraming::kLength) return FeedLengthBody(in);
   size_t used = 0;
-  if (framing_ == BodyFraming::kLength) {
-    const size_t take =
-        static_cast<size_t>(std::min<uint64_t>(content_length_ - req_.body.size(), in.size()));
-    req_.body.append(in.substr(0, take));
-    if (req_.body.size() == content_length_) state_ = State::kDone;
-    return take;
-  }
   while (used < in.size() && state_ == State::kBody) {
+    bool ok = true;
     switch (chunk_) {
-      case Chunk::kSize: {
-        const char c = in[used++];
-        if (c != '\n') {
-          line_ += c;
-          if (line_.size() > kMaxChunkLine) {
-            Fail(400, "chunk-size line too long");
-            return used;
-          }
-          break;
-        }
-        if (line_.empty() || line_.back() != '\r') {
-          Fail(400, "bare LF in chunked framing");
-          return used;
-        }
-        line_.pop_back();
-        size_t digits = 0;
-        uint64_t size = 0;
-        while (digits < line_.size() && std::isxdigit(static_cast<unsigned char>(line_[digits]))) {
-          if (digits == 15) {
-            Fail(413, "chunk size too large");
-            return used;
-          }
-          const char d = Lower(line_[digits]);
-          size = size * 16 + static_cast<uint64_t>(d <= '9' ? d - '0' : d - 'a' + 10);
-          ++digits;
-        }
-        const std::string_view rest = Trim(std::string_view(line_).substr(digits));
-        if (digits == 0 || (!rest.empty() && rest.front() != ';')) {
-          Fail(400, "malformed chunk size");
-          return used;
-        }
-        line_.clear();
-        if (size == 0) {
-          chunk_ = Chunk::kTrailer;
-        } else if (size > max_body_ - req_.body.size()) {
-          Fail(413, "chunked body exceeds the limit of " + std::to_string(max_body_) + " bytes");
-          return used;
-        } else {
-          chunk_left_ = size;
-          chunk_ = Chunk::kData;
-        }
+      case Chunk::kSize:
+        ok = FeedChunkSize(in[used++]);
         break;
-      }
-      case Chunk::kData: {
-        const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left_, in.size() - used));
-        req_.body.append(in.substr(used, take));
-        used += take;
-        chunk_left_ -= take;
-        if (chunk_left_ == 0) chunk_ = Chunk::kDataEnd;
+      case Chunk::kData:
+        used += FeedChunkData(in.substr(used));
         break;
-      }
-      case Chunk::kDataEnd: {
-        line_ += in[used++];
-        if (line_.size() == 2) {
-          if (line_ != "\r\n") {
-            Fail(400, "chunk data not followed by CRLF");
-            return used;
-          }
-          line_.clear();
-          chunk_ = Chunk::kSize;
-        }
+      case Chunk::kDataEnd:
+        ok = FeedChunkDataEnd(in[used++]);
         break;
-      }
-      case Chunk::kTrailer: {
-        const char c = in[used++];
-        if (++trailer_bytes_ > max_head_bytes_) {
-          Fail(431, "chunked trailer longer than " + std::to_string(max_head_bytes_) + " bytes");
-          return used;
-        }
-        if (c != '\n') {
-          line_ += c;
-          break;
-        }
-        if (line_.empty() || line_.back() != '\r') {
-          Fail(400, "bare LF in chunked trailer");
-          return used;
-        }
-        const bool last = line_.size() == 1;
-        line_.clear();  // trailer fields are read and dropped
-        if (last) state_ = State::kDone;
+      case Chunk::kTrailer:
+        ok = FeedTrailer(in[used++]);
         break;
-      }
     }
+    if (!ok) return used;
   }
   return used;
+}
+
+size_t RequestParser::FeedLengthBody(std::string_view in) {
+  const size_t take =
+      static_cast<size_t>(std::min<uint64_t>(content_length_ - req_.body.size(), in.size()));
+  req_.body.append(in.substr(0, take));
+  if (req_.body.size() == content_length_) state_ = State::kDone;
+  return take;
+}
+
+bool RequestParser::FeedChunkSize(char c) {
+  if (c != '\n') {
+    line_ += c;
+    if (line_.size() > kMaxChunkLine) {
+      Fail(400, "chunk-size line too long");
+      return false;
+    }
+    return true;
+  }
+  if (line_.empty() || line_.back() != '\r') {
+    Fail(400, "bare LF in chunked framing");
+    return false;
+  }
+  line_.pop_back();
+  uint64_t size = 0;
+  if (!Check(ParseChunkSize(line_, &size))) return false;
+  line_.clear();
+  if (size == 0) {
+    chunk_ = Chunk::kTrailer;
+  } else if (size > max_body_ - req_.body.size()) {
+    Fail(413, "chunked body exceeds the limit of " + std::to_string(max_body_) + " bytes");
+    return false;
+  } else {
+    chunk_left_ = size;
+    chunk_ = Chunk::kData;
+  }
+  return true;
+}
+
+size_t RequestParser::FeedChunkData(std::string_view in) {
+  const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_left_, in.size()));
+  req_.body.append(in.substr(0, take));
+  chunk_left_ -= take;
+  if (chunk_left_ == 0) chunk_ = Chunk::kDataEnd;
+  return take;
+}
+
+bool RequestParser::FeedChunkDataEnd(char c) {
+  line_ += c;
+  if (line_.size() == 2) {
+    if (line_ != "\r\n") {
+      Fail(400, "chunk data not followed by CRLF");
+      return false;
+    }
+    line_.clear();
+    chunk_ = Chunk::kSize;
+  }
+  return true;
+}
+
+bool RequestParser::FeedTrailer(char c) {
+  if (++trailer_bytes_ > max_head_bytes_) {
+    Fail(431, "chunked trailer longer than " + std::to_string(max_head_bytes_) + " bytes");
+    return false;
+  }
+  if (c != '\n') {
+    line_ += c;
+    return true;
+  }
+  if (line_.empty() || line_.back() != '\r') {
+    Fail(400, "bare LF in chunked trailer");
+    return false;
+  }
+  const bool last = line_.size() == 1;
+  line_.clear();  // trailer fields are read and dropped
+  if (last) state_ = State::kDone;
+  return true;
 }
 
 const char* ReasonPhrase(int status) {

@@ -40,6 +40,21 @@ struct Request {
   bool KeepAlive() const;
 };
 
+// A request refused by a step of the parser: the status to answer and why (status 0: none).
+struct ParseFailure {
+  int status = 0;
+  std::string why;
+};
+
+// The parser's pure steps, exposed for tests.
+// The request line ("GET /p?q HTTP/1.1", no CRLF) into `req`'s method, target, path, query and
+// minor_version (minor_version is set once the version is known good).
+ParseFailure ParseRequestLine(std::string_view line, Request* req);
+// A header field line (no CRLF): the name lower-cased, the value without surrounding whitespace.
+ParseFailure ParseHeaderField(std::string_view line, std::string* name, std::string_view* value);
+// A chunk-size line without its CRLF ("1a;ext"): the size; at most 15 hex digits (413 beyond).
+ParseFailure ParseChunkSize(std::string_view line, uint64_t* size);
+
 class RequestParser {
  public:
   enum class State {
@@ -83,9 +98,19 @@ class RequestParser {
 
  private:
   size_t FeedHead(std::string_view in);
-  size_t FeedBody(std::string_view in);
   bool ParseHead();
+  bool ParseFields(const std::vector<std::string_view>& lines);
+  bool TakeContentLength(std::string_view value, bool* have_length);
+  size_t FeedBody(std::string_view in);
+  size_t FeedLengthBody(std::string_view in);
+  // The chunked framing, one state each; false after Fail().
+  bool FeedChunkSize(char c);
+  size_t FeedChunkData(std::string_view in);
+  bool FeedChunkDataEnd(char c);
+  bool FeedTrailer(char c);
   void Fail(int status, std::string why);
+  // Fail()s with `f` unless it is no failure; returns whether it was none.
+  bool Check(ParseFailure f);
 
   enum class Chunk { kSize, kData, kDataEnd, kTrailer };
 

@@ -193,6 +193,64 @@ TEST(HttpdRequestParser, MalformedChunkFraming) {
   }
 }
 
+TEST(HttpdRequestSteps, RequestLine) {
+  Request req;
+  ParseFailure f = ParseRequestLine("GET /a/b?x=1&y HTTP/1.0", &req);
+  EXPECT_EQ(f.status, 0) << f.why;
+  EXPECT_EQ(req.method, "GET");
+  EXPECT_EQ(req.target, "/a/b?x=1&y");
+  EXPECT_EQ(req.path, "/a/b");
+  EXPECT_EQ(req.query, "x=1&y");
+  EXPECT_EQ(req.minor_version, 0);
+  struct Case {
+    const char* line;
+    int status;
+    const char* why;
+  };
+  for (const Case& c :
+       {Case{"GET /  HTTP/1.1", 400, "malformed request line"},
+        Case{"GET /", 400, "malformed request line"},
+        Case{"G(T / HTTP/1.1", 400, "malformed method"},
+        Case{"GET http://a/ HTTP/1.1", 400, "request target must be an absolute path"},
+        Case{"GET / HTTP/2.0", 505, "only HTTP/1.0 and HTTP/1.1 are supported"},
+        Case{"GET / HTTP/1.10", 400, "malformed HTTP version"}}) {
+    Request r;
+    f = ParseRequestLine(c.line, &r);
+    EXPECT_EQ(f.status, c.status) << c.line;
+    EXPECT_EQ(f.why, c.why) << c.line;
+    EXPECT_EQ(r.method, "") << c.line;
+  }
+}
+
+TEST(HttpdRequestSteps, HeaderField) {
+  std::string name;
+  std::string_view value;
+  ParseFailure f = ParseHeaderField("Content-Type: \t text/plain \t", &name, &value);
+  EXPECT_EQ(f.status, 0) << f.why;
+  EXPECT_EQ(name, "content-type");
+  EXPECT_EQ(value, "text/plain");
+  EXPECT_EQ(ParseHeaderField(" folded: x", &name, &value).why, "obsolete line folding");
+  EXPECT_EQ(ParseHeaderField("Host : a", &name, &value).why, "malformed header field");
+  EXPECT_EQ(ParseHeaderField(": a", &name, &value).why, "malformed header field");
+  EXPECT_EQ(ParseHeaderField("no colon", &name, &value).status, 400);
+}
+
+TEST(HttpdRequestSteps, ChunkSize) {
+  uint64_t n = 0;
+  EXPECT_EQ(ParseChunkSize("1aF; name=value", &n).status, 0);
+  EXPECT_EQ(n, 0x1afu);
+  EXPECT_EQ(ParseChunkSize("fffffffffffffff", &n).status, 0);
+  EXPECT_EQ(n, 0xfffffffffffffffu);
+  ParseFailure f = ParseChunkSize("1000000000000000", &n);
+  EXPECT_EQ(f.status, 413);
+  EXPECT_EQ(f.why, "chunk size too large");
+  for (const char* bad : {"", ";x", "12 34", "0x10", "g"}) {
+    f = ParseChunkSize(bad, &n);
+    EXPECT_EQ(f.status, 400) << bad;
+    EXPECT_EQ(f.why, "malformed chunk size") << bad;
+  }
+}
+
 TEST(HttpdRequestParser, KeepAliveAndResetForTheNextRequest) {
   Fed f;
   FeedAll(f, "GET / HTTP/1.0\r\n\r\n", 0, 4096);
