@@ -251,13 +251,48 @@ Decision Controller::DecideOnly() {
   return Round(false);
 }
 
-Decision Controller::Round(bool probe) {
-  // Leadership is sampled once, before the round: a term gained during Observe() begins with the
-  // next round, which first reloads the previous leader's state (a standby's private view is not
-  // the truth). A term lost during the round, or lost and regained (Term() moved on: another leader
-  // may have written meanwhile), is caught before the write.
-  bool leading = Leading();
-  uint64_t term = Term();
+namespace {
+
+void LogPartitionChange(const State& prev, const Decision& d, const config::ControllerConfig& cfg) {
+  if (d.next.partitioned == prev.partitioned) return;
+  json f = {{"observersReachable", d.next.observers_reachable},
+            {"observers", d.next.observers},
+            {"quorum", d.next.quorum_size},
+            {"isolation", config::IsolationPolicyName(cfg.quorum.isolation)}};
+  if (d.next.partitioned) {
+    log::Error(
+        "partitioned: fewer than a quorum of observers reachable; no new failover "
+        "decisions (fail-static)",
+        f);
+  } else {
+    log::Info("quorum of observers reachable again; deciding", f);
+  }
+}
+
+// A region observed for the first time since `prev` was written (no probe result in it at all).
+bool NewlyObserved(const State& prev, const State& next) {
+  bool any = false;
+  for (const auto& [name, rs] : next.regions) {
+    auto p = prev.regions.find(name);
+    if (rs.last && (p == prev.regions.end() || !p->second.last)) any = true;
+  }
+  return any;
+}
+
+// Whether this controller's own verdict on an observed region differs from `prev`'s.
+bool LocalVerdictChanged(const State& prev, const State& next) {
+  bool changed = false;
+  for (const auto& [name, rs] : next.regions) {
+    auto p = prev.regions.find(name);
+    const bool was = p != prev.regions.end() && p->second.local_failed;
+    if (rs.last && rs.local_failed != was) changed = true;
+  }
+  return changed;
+}
+
+}  // namespace
+
+bool Controller::TakeUpTerm(bool leading, uint64_t term) {
   if (!leading) {
     term_loaded_ = false;
   } else if (!term_loaded_ || loaded_term_ != term) {
@@ -269,36 +304,21 @@ Decision Controller::Round(bool probe) {
       leading = false;  // the term changed again during the reload: the next round reloads
     }
   }
-  std::map<std::string, Observation> obs;
-  if (probe) obs = source_.Observe();
-  State prev;
-  {
-    std::lock_guard l(mu_);
-    prev = state_;
-  }
+  return leading;
+}
+
+failover::QuorumInput Controller::QuorumForRound() {
   failover::QuorumInput quorum;
   if (cfg_.QuorumEnabled()) {
     peer_wake_ = false;  // whatever was pushed until now is in the reports read here
     if (peer_reports_) quorum.peers = peer_reports_();
     quorum.grace_until = grace_until_;
   }
-  Decision d = failover::Decide(prev, obs, quorum, cfg_, clock_.wall());
-  if (d.next.partitioned != prev.partitioned) {
-    json f = {{"observersReachable", d.next.observers_reachable},
-              {"observers", d.next.observers},
-              {"quorum", d.next.quorum_size},
-              {"isolation", config::IsolationPolicyName(cfg_.quorum.isolation)}};
-    if (d.next.partitioned) {
-      log::Error(
-          "partitioned: fewer than a quorum of observers reachable; no new failover "
-          "decisions (fail-static)",
-          f);
-    } else {
-      log::Info("quorum of observers reachable again; deciding", f);
-    }
-  }
+  return quorum;
+}
+
+void Controller::LogTransitions(const Decision& d) {
   for (const Transition& t : d.transitions) {
-    if (!leading) break;  // a standby's private view is not news
     json f = {{"event", failover::TransitionName(t.kind)}, {"reason", t.reason}};
     if (!t.region.empty()) f["region"] = t.region;
     f["generation"] = d.next.generation;
@@ -311,54 +331,70 @@ Decision Controller::Round(bool probe) {
     }
     m_.transitions.Add({{"region", t.region}, {"type", failover::TransitionName(t.kind)}});
   }
-  bool write = false;
-  State written_state;
+}
+
+bool Controller::Adopt(const State& prev, const Decision& d, bool probe, bool leading,
+                       uint64_t term, State* written_state) {
+  std::lock_guard l(mu_);
+  // A newly observed region: one write, so that readers of the state never keep "not observed
+  // yet".
+  if (NewlyObserved(prev, d.next)) dirty_ = true;
+  state_ = d.next;
+  if (probe) {
+    ticked_ = true;
+    last_tick_ = clock_.wall();
+    ++rounds_;
+  }
+  // Metrics and status first: whatever a reader sees in the store is already visible there.
+  PublishMetrics(state_);
+  const bool write = (d.changed || dirty_) && leading && Leading() && Term() == term;
+  if (write) {
+    dirty_ = true;  // until the write returns: /readyz is false while it is in flight
+    *written_state = state_;
+  }
+  return write;
+}
+
+bool Controller::WriteState(const State& s) {
+  if (Status w = Persist(s); !w) {
+    log::Error(
+        "state write failed; will retry next round (its transitions are delivered after "
+        "the next successful write)",
+        {{"store", store_.Describe()}, {"error", w.message()}});
+    return false;
+  }
+  return true;
+}
+
+Decision Controller::Round(bool probe) {
+  // Leadership is sampled once, before the round: a term gained during Observe() begins with the
+  // next round, which first reloads the previous leader's state (a standby's private view is not
+  // the truth). A term lost during the round, or lost and regained (Term() moved on: another leader
+  // may have written meanwhile), is caught before the write.
+  bool leading = Leading();
+  const uint64_t term = Term();
+  leading = TakeUpTerm(leading, term);
+  std::map<std::string, Observation> obs;
+  if (probe) obs = source_.Observe();
+  State prev;
   {
     std::lock_guard l(mu_);
-    // A region observed for the first time since the persisted state was written (no probe result
-    // in it at all): one write, so that readers of the state never keep "not observed yet".
-    for (const auto& [name, rs] : d.next.regions) {
-      auto p = prev.regions.find(name);
-      if (rs.last && (p == prev.regions.end() || !p->second.last)) dirty_ = true;
-    }
-    state_ = d.next;
-    if (probe) {
-      ticked_ = true;
-      last_tick_ = clock_.wall();
-      ++rounds_;
-    }
-    // Metrics and status first: whatever a reader sees in the store is already visible there.
-    PublishMetrics(state_);
-    write = (d.changed || dirty_) && leading && Leading() && Term() == term;
-    if (write) {
-      dirty_ = true;  // until the write returns: /readyz is false while it is in flight
-      written_state = state_;
-    }
+    prev = state_;
   }
-  bool written = false;
-  if (write) {
-    if (Status w = Persist(written_state); !w) {
-      log::Error(
-          "state write failed; will retry next round (its transitions are delivered after "
-          "the next successful write)",
-          {{"store", store_.Describe()}, {"error", w.message()}});
-    } else {
-      written = true;
-    }
-  }
+  const failover::QuorumInput quorum = QuorumForRound();
+  Decision d = failover::Decide(prev, obs, quorum, cfg_, clock_.wall());
+  LogPartitionChange(prev, d, cfg_);
+  if (leading) LogTransitions(d);  // a standby's private view is not news
+  State written_state;
+  const bool write = Adopt(prev, d, probe, leading, term, &written_state);
+  const bool written = write && WriteState(written_state);
   if (leading) {
     Deliver(d.transitions, written);
   } else {
     undelivered_.clear();
   }
-  if (probe && verdict_sink_ && cfg_.QuorumEnabled()) {
-    bool verdict_changed = false;
-    for (const auto& [name, rs] : d.next.regions) {
-      auto p = prev.regions.find(name);
-      const bool was = p != prev.regions.end() && p->second.local_failed;
-      if (rs.last && rs.local_failed != was) verdict_changed = true;
-    }
-    if (verdict_changed) verdict_sink_(ObservationsJson());
+  if (probe && verdict_sink_ && cfg_.QuorumEnabled() && LocalVerdictChanged(prev, d.next)) {
+    verdict_sink_(ObservationsJson());
   }
   return d;
 }

@@ -158,7 +158,19 @@ class Controller {
   // Queues a leading round's transitions; delivers everything queued when `written`.
   void Deliver(const std::vector<failover::Transition>& ts, bool written);
   void PublishMetrics(const failover::State& s);
+  // A probe round (`probe`) or a decide-only round on the peers' latest reports.
   failover::Decision Round(bool probe);
+  // The steps of a round, in order.
+  // Whether this round acts as leader: a new term first reloads the state (false when that fails
+  // or the term moved on again meanwhile).
+  bool TakeUpTerm(bool leading, uint64_t term);
+  failover::QuorumInput QuorumForRound();
+  void LogTransitions(const failover::Decision& d);
+  // Takes `d` as the current state under mu_; returns whether to write it (into written_state).
+  bool Adopt(const failover::State& prev, const failover::Decision& d, bool probe, bool leading,
+             uint64_t term, failover::State* written_state);
+  // Persist, and logs a failure; returns whether it was written.
+  bool WriteState(const failover::State& s);
 
   bool Leading() const { return !leadership_ || leadership_->IsLeader(); }
   uint64_t Term() const { return leadership_ ? leadership_->Term() : 0; }
