@@ -202,8 +202,117 @@ std::string StateToJson(const State& s, const std::map<std::string, bool>& activ
   return jsonget::Dump(doc, 2) + "\n";
 }
 
+namespace {
+
+namespace jg = jsonget;
+
+Status ReadTime(const json& obj, const char* key, const std::string& where, WallTime* out) {
+  auto t = TimeFromJson(obj, key, where);
+  if (!t) return Status(t.error());
+  *out = *t;
+  return Status::Ok();
+}
+
+// The document's top-level fields but the transitions; `regions` points into `doc`.
+Status TopFromJson(const json& doc, const std::string& top, State* s, const json** regions) {
+  for (Status st :
+       {jg::GetUint64(doc, "generation", &s->generation, top),
+        ReadTime(doc, "updatedAt", top, &s->updated_at), jg::GetBool(doc, "panic", &s->panic, top),
+        ReadTime(doc, "panicSince", top, &s->panic_since),
+        jg::GetStringList(doc, "servingRegions", &s->serving, top),
+        jg::GetObject(doc, "regions", regions, top)}) {
+    if (!st) return st;
+  }
+  if (const json* p = jg::Find(doc, "partitioned"); p && !p->is_null()) {
+    s->quorum = true;  // written only by a controller with an observer quorum
+    if (Status st = jg::AsBool(*p, top + ".partitioned", &s->partitioned); !st) return st;
+    if (Status st = ReadTime(doc, "partitionedSince", top, &s->partitioned_since); !st) {
+      return st;
+    }
+  }
+  std::sort(s->serving.begin(), s->serving.end());
+  return Status::Ok();
+}
+
+Result<Observation> LastProbeFromJson(const json& lp, const std::string& lw) {
+  Observation o;
+  for (Status st :
+       {jg::OptBool(lp, "ok", &o.ok, lw), jg::OptDouble(lp, "latencyMs", &o.latency_ms, lw),
+        jg::OptString(lp, "detail", &o.detail, lw), ReadTime(lp, "at", lw, &o.at)}) {
+    if (!st) return st.error();
+  }
+  return o;
+}
+
+Result<RegionState> RegionFromJson(const std::string& name, const json& r, const std::string& top) {
+  const std::string where = jg::MemberPath(top + ".regions", name);
+  if (!config::IsDns1123Label(name)) return Err(where + ": not a region name");
+  if (Status st = jg::ExpectObject(r, where); !st) return st.error();
+  RegionState rs;
+  std::string status;
+  std::string local_status;
+  const json* lp = nullptr;
+  for (Status st :
+       {jg::GetString(r, "status", &status, where), ReadTime(r, "since", where, &rs.since),
+        jg::OptString(r, "reason", &rs.reason, where),
+        jg::OptString(r, "statusReason", &rs.reason, where),
+        jg::OptBool(r, "promoted", &rs.promoted, where),
+        jg::OptStringList(r, "promotedFor", &rs.promoted_for, where),
+        ReadTime(r, "promotedSince", where, &rs.promoted_since),
+        jg::OptObject(r, "lastProbe", &lp, where),
+        jg::OptString(r, "localStatus", &local_status, where)}) {
+    if (!st) return st.error();
+  }
+  if (status == "healthy") {
+    rs.health = Health::kHealthy;
+  } else if (status == "failed") {
+    rs.health = Health::kFailed;
+  } else {
+    return Err(where + ".status: unknown status \"" + Printable(status) + "\"");
+  }
+  std::sort(rs.promoted_for.begin(), rs.promoted_for.end());
+  if (lp) {
+    auto o = LastProbeFromJson(*lp, where + ".lastProbe");
+    if (!o) return o.error();
+    rs.last = *o;
+  }
+  // Counters deliberately left at zero (see header). This observer's own verdict is read
+  // back; a state written without a quorum has none, and then it is the decided health.
+  rs.local_failed = local_status.empty() ? rs.health == Health::kFailed : local_status == "failed";
+  return rs;
+}
+
+// The recent transitions, oldest first, at most kMaxRecentTransitions; kinds this version does
+// not know are skipped.
+Status TransitionsFromJson(const json& doc, const std::string& top, State* s) {
+  const json* transitions = nullptr;
+  if (Status st = jg::OptArray(doc, "transitions", &transitions, top); !st) return st;
+  if (!transitions) return Status::Ok();
+  for (size_t i = 0; i < transitions->size(); ++i) {
+    const json& t = (*transitions)[i];
+    const std::string where = jg::IndexPath(top + ".transitions", i);
+    if (Status st = jg::ExpectObject(t, where); !st) return st;
+    std::string type;
+    Transition tr{};
+    for (Status st :
+         {jg::OptString(t, "type", &type, where), jg::OptString(t, "region", &tr.region, where),
+          jg::OptString(t, "reason", &tr.reason, where), ReadTime(t, "at", where, &tr.at),
+          ReadTime(t, "firstProbeAt", where, &tr.first_probe_at)}) {
+      if (!st) return st;
+    }
+    auto kind = ParseTransitionName(type);
+    if (!kind) continue;  // a kind from a newer version: skipped, not an error
+    tr.kind = *kind;
+    s->recent.push_back(std::move(tr));
+  }
+  while (s->recent.size() > kMaxRecentTransitions)
+    s->recent.pop_front();
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<State> StateFromJson(const std::string& text) {
-  namespace jg = jsonget;
   const std::string top = kStateJsonKey;
   auto parsed = jg::Parse(text, top);
   if (!parsed) return parsed.error();
@@ -213,95 +322,14 @@ Result<State> StateFromJson(const std::string& text) {
   if (Status st = jg::OptString(doc, "apiVersion", &api, top); !st) return st.error();
   if (api != "agency-ha/v1") return Err("state.json: unsupported apiVersion " + Printable(api));
   State s;
-  auto time = [&](const json& obj, const char* key, const std::string& where, WallTime* out) {
-    auto t = TimeFromJson(obj, key, where);
-    if (!t) return Status(t.error());
-    *out = *t;
-    return Status::Ok();
-  };
   const json* regions = nullptr;
-  for (Status st :
-       {jg::GetUint64(doc, "generation", &s.generation, top),
-        time(doc, "updatedAt", top, &s.updated_at), jg::GetBool(doc, "panic", &s.panic, top),
-        time(doc, "panicSince", top, &s.panic_since),
-        jg::GetStringList(doc, "servingRegions", &s.serving, top),
-        jg::GetObject(doc, "regions", &regions, top)}) {
-    if (!st) return st.error();
-  }
-  if (const json* p = jg::Find(doc, "partitioned"); p && !p->is_null()) {
-    s.quorum = true;  // written only by a controller with an observer quorum
-    if (Status st = jg::AsBool(*p, top + ".partitioned", &s.partitioned); !st) return st.error();
-    if (Status st = time(doc, "partitionedSince", top, &s.partitioned_since); !st) {
-      return st.error();
-    }
-  }
-  std::sort(s.serving.begin(), s.serving.end());
+  if (Status st = TopFromJson(doc, top, &s, &regions); !st) return st.error();
   for (const auto& [name, r] : regions->items()) {
-    const std::string where = jg::MemberPath(top + ".regions", name);
-    if (!config::IsDns1123Label(name)) return Err(where + ": not a region name");
-    if (Status st = jg::ExpectObject(r, where); !st) return st.error();
-    RegionState rs;
-    std::string status;
-    std::string local_status;
-    const json* lp = nullptr;
-    for (Status st :
-         {jg::GetString(r, "status", &status, where), time(r, "since", where, &rs.since),
-          jg::OptString(r, "reason", &rs.reason, where),
-          jg::OptString(r, "statusReason", &rs.reason, where),
-          jg::OptBool(r, "promoted", &rs.promoted, where),
-          jg::OptStringList(r, "promotedFor", &rs.promoted_for, where),
-          time(r, "promotedSince", where, &rs.promoted_since),
-          jg::OptObject(r, "lastProbe", &lp, where),
-          jg::OptString(r, "localStatus", &local_status, where)}) {
-      if (!st) return st.error();
-    }
-    if (status == "healthy") {
-      rs.health = Health::kHealthy;
-    } else if (status == "failed") {
-      rs.health = Health::kFailed;
-    } else {
-      return Err(where + ".status: unknown status \"" + Printable(status) + "\"");
-    }
-    std::sort(rs.promoted_for.begin(), rs.promoted_for.end());
-    if (lp) {
-      const std::string lw = where + ".lastProbe";
-      Observation o;
-      for (Status st :
-           {jg::OptBool(*lp, "ok", &o.ok, lw), jg::OptDouble(*lp, "latencyMs", &o.latency_ms, lw),
-            jg::OptString(*lp, "detail", &o.detail, lw), time(*lp, "at", lw, &o.at)}) {
-        if (!st) return st.error();
-      }
-      rs.last = o;
-    }
-    // Counters deliberately left at zero (see header). This observer's own verdict is read
-    // back; a state written without a quorum has none, and then it is the decided health.
-    rs.local_failed =
-        local_status.empty() ? rs.health == Health::kFailed : local_status == "failed";
-    s.regions.emplace(name, std::move(rs));
+    auto rs = RegionFromJson(name, r, top);
+    if (!rs) return rs.error();
+    s.regions.emplace(name, std::move(rs).value());
   }
-  const json* transitions = nullptr;
-  if (Status st = jg::OptArray(doc, "transitions", &transitions, top); !st) return st.error();
-  if (transitions) {
-    for (size_t i = 0; i < transitions->size(); ++i) {
-      const json& t = (*transitions)[i];
-      const std::string where = jg::IndexPath(top + ".transitions", i);
-      if (Status st = jg::ExpectObject(t, where); !st) return st.error();
-      std::string type;
-      Transition tr{};
-      for (Status st :
-           {jg::OptString(t, "type", &type, where), jg::OptString(t, "region", &tr.region, where),
-            jg::OptString(t, "reason", &tr.reason, where), time(t, "at", where, &tr.at),
-            time(t, "firstProbeAt", where, &tr.first_probe_at)}) {
-        if (!st) return st.error();
-      }
-      auto kind = ParseTransitionName(type);
-      if (!kind) continue;  // a kind from a newer version: skipped, not an error
-      tr.kind = *kind;
-      s.recent.push_back(std::move(tr));
-    }
-    while (s.recent.size() > kMaxRecentTransitions)
-      s.recent.pop_front();
-  }
+  if (Status st = TransitionsFromJson(doc, top, &s); !st) return st.error();
   return s;
 }
 
