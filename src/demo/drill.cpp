@@ -242,10 +242,12 @@ json FencedPublishes(const World& w) {
   return {{"count", events.size()}, {"byRegion", by_region}, {"events", events}};
 }
 
-json CheckLineages(const World& w, const std::vector<LineageMonitor::Sample>& samples) {
-  json violations = json::array();
-  json lineages = json::object();
-  // Published snapshot ids per lineage, as the sidecars logged them (a remote reported ok).
+namespace {
+
+// Published snapshot ids per lineage: as the sidecars logged them (a remote reported ok), and as
+// the monitor saw them as latest.
+std::map<std::string, std::set<std::string>> PublishedIds(
+    const World& w, const std::vector<LineageMonitor::Sample>& samples) {
   std::map<std::string, std::set<std::string>> published;
   for (const auto& r : w.regions) {
     for (const auto& l : LogLines(r)) {
@@ -259,83 +261,124 @@ json CheckLineages(const World& w, const std::vector<LineageMonitor::Sample>& sa
   }
   for (const auto& s : samples)
     published[s.lineage].insert(s.id);
+  return published;
+}
+
+struct LineageRec {
+  std::string id, writer, created;
+  int64_t epoch = 0;
+  bool published = false;
+};
+
+// The readable records of `lineage` on the remote (`unreadable` counts the others); false (and a
+// violation) when its snapshots cannot be listed.
+bool ReadLineageRecords(const World& w, const std::string& lineage,
+                        const std::set<std::string>& published, std::vector<LineageRec>* recs,
+                        uint64_t* unreadable, json* violations) {
+  auto list = w.remote->List(replication::SnapshotsPrefix(lineage));
+  if (!list) {
+    violations->push_back(lineage + ": cannot list its snapshots: " + list.message());
+    return false;
+  }
+  for (const auto& o : *list) {
+    if (!o.key.ends_with(".json")) continue;
+    auto text = w.remote->Get(o.key);
+    auto rec =
+        text ? replication::RecordFromJson(*text) : Result<replication::Record>(text.error());
+    if (!rec) {
+      ++*unreadable;
+      continue;
+    }
+    LineageRec x{rec->id, rec->writer, rec->created_at, rec->epoch, false};
+    x.published = published.count(x.id) > 0;
+    recs->push_back(std::move(x));
+  }
+  return true;
+}
+
+// One writer per epoch (epoch 0: before epochs, no claim). Returns [{epoch, writers}].
+json CheckEpochWriters(const std::string& lineage, const std::vector<LineageRec>& recs,
+                       json* violations) {
+  std::map<int64_t, std::set<std::string>> writers;
+  for (const auto& x : recs)
+    if (x.epoch > 0) writers[x.epoch].insert(x.writer);
+  json epochs = json::array();
+  for (const auto& [e, ws] : writers) {
+    epochs.push_back({{"epoch", e}, {"writers", ws}});
+    if (ws.size() > 1) {
+      std::string all;
+      for (const auto& x : ws)
+        all += (all.empty() ? "" : ", ") + x;
+      violations->push_back(lineage + ": epoch " + std::to_string(e) +
+                            " has snapshots of two writers (" + all + ")");
+    }
+  }
+  return epochs;
+}
+
+// Published snapshots in creation order: the epoch never goes down. Returns how many were
+// published.
+size_t CheckPublishOrder(const std::string& lineage, const std::vector<LineageRec>& recs,
+                         json* violations) {
+  std::vector<LineageRec> pub;
+  for (const auto& x : recs)
+    if (x.published) pub.push_back(x);
+  std::sort(pub.begin(), pub.end(), [](const LineageRec& a, const LineageRec& b) {
+    return std::tie(a.created, a.id) < std::tie(b.created, b.id);
+  });
+  for (size_t i = 1, hi = 0; i < pub.size(); ++i) {
+    if (pub[i].epoch < pub[hi].epoch) {
+      violations->push_back(lineage + ": snapshot " + pub[i].id + " (epoch " +
+                            std::to_string(pub[i].epoch) + ", " + pub[i].writer +
+                            ") was published after " + pub[hi].id + " of epoch " +
+                            std::to_string(pub[hi].epoch) + " (" + pub[hi].writer + ")");
+    } else {
+      hi = i;
+    }
+  }
+  return pub.size();
+}
+
+// What readers saw: latest never went back to a lower epoch or to another writer at one. Returns
+// how many samples of `lineage` there were.
+uint64_t CheckLatestSamples(const std::string& lineage,
+                            const std::vector<LineageMonitor::Sample>& samples, json* violations) {
+  const LineageMonitor::Sample* prev = nullptr;
+  uint64_t seen = 0;
+  for (const auto& s : samples) {
+    if (s.lineage != lineage) continue;
+    ++seen;
+    if (prev && (s.epoch < prev->epoch ||
+                 (s.epoch == prev->epoch && s.epoch > 0 && s.writer != prev->writer))) {
+      violations->push_back(lineage + ": latest went from " + prev->id + " (epoch " +
+                            std::to_string(prev->epoch) + ", " + prev->writer + ") to " + s.id +
+                            " (epoch " + std::to_string(s.epoch) + ", " + s.writer + ")");
+    }
+    prev = &s;
+  }
+  return seen;
+}
+
+}  // namespace
+
+json CheckLineages(const World& w, const std::vector<LineageMonitor::Sample>& samples) {
+  json violations = json::array();
+  json lineages = json::object();
+  auto published = PublishedIds(w, samples);
   for (const auto& region : w.regions) {
     if (!region.active) continue;
     const std::string& lineage = region.name;
-    struct Rec {
-      std::string id, writer, created;
-      int64_t epoch = 0;
-      bool published = false;
-    };
-    std::vector<Rec> recs;
-    auto list = w.remote->List(replication::SnapshotsPrefix(lineage));
-    if (!list) {
-      violations.push_back(lineage + ": cannot list its snapshots: " + list.message());
+    std::vector<LineageRec> recs;
+    uint64_t unreadable = 0;
+    if (!ReadLineageRecords(w, lineage, published[lineage], &recs, &unreadable, &violations)) {
       continue;
     }
-    uint64_t unreadable = 0;
-    for (const auto& o : *list) {
-      if (!o.key.ends_with(".json")) continue;
-      auto text = w.remote->Get(o.key);
-      auto rec =
-          text ? replication::RecordFromJson(*text) : Result<replication::Record>(text.error());
-      if (!rec) {
-        ++unreadable;
-        continue;
-      }
-      Rec x{rec->id, rec->writer, rec->created_at, rec->epoch, false};
-      x.published = published[lineage].count(x.id) > 0;
-      recs.push_back(std::move(x));
-    }
-    // One writer per epoch (epoch 0: before epochs, no claim).
-    std::map<int64_t, std::set<std::string>> writers;
-    for (const auto& x : recs)
-      if (x.epoch > 0) writers[x.epoch].insert(x.writer);
-    json epochs = json::array();
-    for (const auto& [e, ws] : writers) {
-      epochs.push_back({{"epoch", e}, {"writers", ws}});
-      if (ws.size() > 1) {
-        std::string all;
-        for (const auto& x : ws)
-          all += (all.empty() ? "" : ", ") + x;
-        violations.push_back(lineage + ": epoch " + std::to_string(e) +
-                             " has snapshots of two writers (" + all + ")");
-      }
-    }
-    // Published snapshots in creation order: the epoch never goes down.
-    std::vector<Rec> pub;
-    for (const auto& x : recs)
-      if (x.published) pub.push_back(x);
-    std::sort(pub.begin(), pub.end(), [](const Rec& a, const Rec& b) {
-      return std::tie(a.created, a.id) < std::tie(b.created, b.id);
-    });
-    for (size_t i = 1, hi = 0; i < pub.size(); ++i) {
-      if (pub[i].epoch < pub[hi].epoch) {
-        violations.push_back(lineage + ": snapshot " + pub[i].id + " (epoch " +
-                             std::to_string(pub[i].epoch) + ", " + pub[i].writer +
-                             ") was published after " + pub[hi].id + " of epoch " +
-                             std::to_string(pub[hi].epoch) + " (" + pub[hi].writer + ")");
-      } else {
-        hi = i;
-      }
-    }
-    // What readers saw: latest never went back to a lower epoch or to another writer at one.
-    const LineageMonitor::Sample* prev = nullptr;
-    uint64_t seen = 0;
-    for (const auto& s : samples) {
-      if (s.lineage != lineage) continue;
-      ++seen;
-      if (prev && (s.epoch < prev->epoch ||
-                   (s.epoch == prev->epoch && s.epoch > 0 && s.writer != prev->writer))) {
-        violations.push_back(lineage + ": latest went from " + prev->id + " (epoch " +
-                             std::to_string(prev->epoch) + ", " + prev->writer + ") to " + s.id +
-                             " (epoch " + std::to_string(s.epoch) + ", " + s.writer + ")");
-      }
-      prev = &s;
-    }
+    json epochs = CheckEpochWriters(lineage, recs, &violations);
+    size_t n_published = CheckPublishOrder(lineage, recs, &violations);
+    uint64_t seen = CheckLatestSamples(lineage, samples, &violations);
     lineages[lineage] = {{"records", recs.size()},
                          {"unreadableRecords", unreadable},
-                         {"published", pub.size()},
+                         {"published", n_published},
                          {"latestSamples", seen},
                          {"epochs", epochs}};
   }
