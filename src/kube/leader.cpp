@@ -53,6 +53,94 @@ std::string LeaderElector::Holder() const {
   return holder_;
 }
 
+namespace {
+
+std::string RecordOf(const LeaseView& v) {
+  return v.holder + "|" + v.renew_time + "|" + v.resource_version;
+}
+
+json NewLease(const LeaderConfig& cfg, int lease_seconds, WallTime now) {
+  return {{"apiVersion", "coordination.k8s.io/v1"},
+          {"kind", "Lease"},
+          {"metadata", {{"name", cfg.name}, {"namespace", cfg.ns}}},
+          {"spec",
+           {{"holderIdentity", cfg.identity},
+            {"leaseDurationSeconds", lease_seconds},
+            {"acquireTime", FormatMicroTime(now)},
+            {"renewTime", FormatMicroTime(now)},
+            {"leaseTransitions", 0}}}};
+}
+
+// `lease` renewed by `identity`, or taken over when `holder` is someone else (or nobody).
+json RenewedLease(json lease, const std::string& identity, const LeaseView& view, int lease_seconds,
+                  WallTime now) {
+  const bool ours = view.holder == identity;
+  lease["spec"]["holderIdentity"] = identity;
+  lease["spec"]["leaseDurationSeconds"] = lease_seconds;
+  lease["spec"]["renewTime"] = FormatMicroTime(now);
+  if (!ours) {
+    lease["spec"]["acquireTime"] = FormatMicroTime(now);
+    // client-go (tools/leaderelection, tryAcquireOrRenew) counts every acquisition by a replica
+    // that was not the holder as a transition, a lease released with an empty holder included.
+    lease["spec"]["leaseTransitions"] = static_cast<int64_t>(view.transitions) + 1;
+  }
+  return lease;
+}
+
+}  // namespace
+
+void LeaderElector::Lead(MonoTime now) {
+  if (!leading_) ++terms_;
+  leading_ = true;
+  holder_ = cfg_.identity;
+  last_renew_ = now;
+}
+
+bool LeaderElector::CreateLease(int lease_seconds, WallTime now_wall, MonoTime now) {
+  auto created = client_->Create(kLeases, cfg_.ns, NewLease(cfg_, lease_seconds, now_wall));
+  std::lock_guard l(mu_);
+  if (!created) {
+    log::Warn("lease create failed",
+              {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", created.message()}});
+    return false;
+  }
+  Lead(now);
+  return true;
+}
+
+bool LeaderElector::HeldByAnother(const std::string& holder, const std::string& record,
+                                  int their_seconds, MonoTime now) {
+  std::lock_guard l(mu_);
+  if (record != observed_record_) {
+    observed_record_ = record;
+    observed_at_ = now;
+  }
+  holder_ = holder;
+  if (!holder.empty() && holder != cfg_.identity &&
+      now - observed_at_ < std::chrono::seconds(their_seconds)) {
+    leading_ = false;  // someone else holds a live lease
+    return true;
+  }
+  return false;
+}
+
+bool LeaderElector::UpdateLease(const json& lease, int lease_seconds, MonoTime now) {
+  auto updated = client_->Update(kLeases, cfg_.ns, cfg_.name, lease);
+  std::lock_guard l(mu_);
+  if (!updated) {
+    if (updated.code() != Code::kConflict) {
+      log::Warn("lease update failed",
+                {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", updated.message()}});
+    }
+    return false;
+  }
+  Lead(now);
+  auto us = ReadLease(*updated, lease_seconds);
+  observed_record_ = us ? RecordOf(*us) : std::string();
+  observed_at_ = now;
+  return true;
+}
+
 bool LeaderElector::TryAcquireOrRenew() {
   const WallTime now_wall = clock_.wall();
   const MonoTime now = clock_.mono();
@@ -60,29 +148,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   // configured (client-go judges expiry by the record's leaseDurationSeconds).
   const int lease_seconds = static_cast<int>((cfg_.lease_duration.count() + 999) / 1000);
   auto lease = client_->Get(kLeases, cfg_.ns, cfg_.name);
-  if (!lease && lease.code() == Code::kNotFound) {
-    json obj = {{"apiVersion", "coordination.k8s.io/v1"},
-                {"kind", "Lease"},
-                {"metadata", {{"name", cfg_.name}, {"namespace", cfg_.ns}}},
-                {"spec",
-                 {{"holderIdentity", cfg_.identity},
-                  {"leaseDurationSeconds", lease_seconds},
-                  {"acquireTime", FormatMicroTime(now_wall)},
-                  {"renewTime", FormatMicroTime(now_wall)},
-                  {"leaseTransitions", 0}}}};
-    auto created = client_->Create(kLeases, cfg_.ns, obj);
-    std::lock_guard l(mu_);
-    if (!created) {
-      log::Warn("lease create failed",
-                {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", created.message()}});
-      return false;
-    }
-    if (!leading_) ++terms_;
-    leading_ = true;
-    holder_ = cfg_.identity;
-    last_renew_ = now;
-    return true;
-  }
+  if (!lease && lease.code() == Code::kNotFound) return CreateLease(lease_seconds, now_wall, now);
   if (!lease) {
     log::Warn("lease read failed",
               {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", lease.message()}});
@@ -94,51 +160,9 @@ bool LeaderElector::TryAcquireOrRenew() {
               {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", view.message()}});
     return false;
   }
-  const std::string holder = view->holder;
-  const std::string record = holder + "|" + view->renew_time + "|" + view->resource_version;
-  int their_seconds = view->duration_seconds;
-  {
-    std::lock_guard l(mu_);
-    if (record != observed_record_) {
-      observed_record_ = record;
-      observed_at_ = now;
-    }
-    holder_ = holder;
-    if (!holder.empty() && holder != cfg_.identity &&
-        now - observed_at_ < std::chrono::seconds(their_seconds)) {
-      leading_ = false;  // someone else holds a live lease
-      return false;
-    }
-  }
-  json obj = *lease;
-  const bool ours = holder == cfg_.identity;
-  obj["spec"]["holderIdentity"] = cfg_.identity;
-  obj["spec"]["leaseDurationSeconds"] = lease_seconds;
-  obj["spec"]["renewTime"] = FormatMicroTime(now_wall);
-  if (!ours) {
-    obj["spec"]["acquireTime"] = FormatMicroTime(now_wall);
-    // client-go (tools/leaderelection, tryAcquireOrRenew) counts every acquisition by a replica
-    // that was not the holder as a transition, a lease released with an empty holder included.
-    obj["spec"]["leaseTransitions"] = static_cast<int64_t>(view->transitions) + 1;
-  }
-  auto updated = client_->Update(kLeases, cfg_.ns, cfg_.name, obj);
-  std::lock_guard l(mu_);
-  if (!updated) {
-    if (updated.code() != Code::kConflict) {
-      log::Warn("lease update failed",
-                {{"lease", cfg_.ns + "/" + cfg_.name}, {"error", updated.message()}});
-    }
-    return false;
-  }
-  if (!leading_) ++terms_;
-  leading_ = true;
-  holder_ = cfg_.identity;
-  last_renew_ = now;
-  auto us = ReadLease(*updated, lease_seconds);
-  observed_record_ =
-      us ? us->holder + "|" + us->renew_time + "|" + us->resource_version : std::string();
-  observed_at_ = now;
-  return true;
+  if (HeldByAnother(view->holder, RecordOf(*view), view->duration_seconds, now)) return false;
+  return UpdateLease(RenewedLease(*lease, cfg_.identity, *view, lease_seconds, now_wall),
+                     lease_seconds, now);
 }
 
 void LeaderElector::Run(Stopper& stop) {

@@ -51,6 +51,14 @@ class LeaderElector final : public Leadership {
   uint64_t Term() const override { return terms_.load(); }
 
  private:
+  // The steps of TryAcquireOrRenew.
+  bool CreateLease(int lease_seconds, WallTime now_wall, MonoTime now);
+  // Notes the lease record seen; true while another holder's lease is live (then not leading).
+  bool HeldByAnother(const std::string& holder, const std::string& record, int their_seconds,
+                     MonoTime now);
+  bool UpdateLease(const nlohmann::json& lease, int lease_seconds, MonoTime now);
+  void Lead(MonoTime now);  // with mu_ held: this replica holds the lease as of `now`
+
   std::shared_ptr<Client> client_;
   LeaderConfig cfg_;
   const Clock& clock_;
