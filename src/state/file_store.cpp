@@ -164,6 +164,104 @@ class DirLock {
   std::string err_;
 };
 
+Status ValidateKeys(const KeyValues& kv) {
+  for (const auto& [key, value] : kv) {
+    if (std::string why = ValidateKey(key); !why.empty()) {
+      return Err("invalid state key \"" + key + "\": " + why);
+    }
+  }
+  return Status::Ok();
+}
+
+// `current` with `kv` applied; returns how many keys changed.
+int Merge(const KeyValues& current, const KeyValues& kv, KeyValues* merged) {
+  *merged = current;
+  int changed = 0;
+  for (const auto& [key, value] : kv) {
+    auto it = merged->find(key);
+    if (it != merged->end() && it->second == value) continue;
+    (*merged)[key] = value;
+    ++changed;
+  }
+  return changed;
+}
+
+struct VersionDir {
+  std::string name, path;
+};
+
+// Removes a version directory that never became current.
+void Abandon(const VersionDir& v) {
+  std::error_code ec;
+  fs::remove_all(v.path, ec);
+}
+
+// 1. The new version directory, complete and durable.
+Result<VersionDir> WriteVersionDir(const std::string& dir, WallTime now, const KeyValues& kv) {
+  VersionDir v;
+  v.path = dir + "/" + NewVersionName(now) + "XXXXXX";
+  if (!::mkdtemp(v.path.data()))
+    return Err(dir + ": cannot create version dir: " + ErrnoText(errno));
+  v.name = fs::path(v.path).filename().string();
+  ::chmod(v.path.c_str(), 0755);
+  for (const auto& [key, value] : kv) {
+    // The version directory is private until the swap: write files in place (no temp name,
+    // which could exceed NAME_MAX for a 253-character key).
+    if (Status s = WriteNewFile(v.path + "/" + key, value); !s) {
+      Abandon(v);
+      return s.error();
+    }
+  }
+  (void)Fsync(v.path);
+  return v;
+}
+
+// 2. Swap ..data atomically.
+Status SwapDataLink(const std::string& dir, const VersionDir& v) {
+  const std::string tmp_link = dir + "/..data_tmp";
+  ::unlink(tmp_link.c_str());
+  if (::symlink(v.name.c_str(), tmp_link.c_str()) != 0) {
+    Abandon(v);
+    return Err(dir + ": cannot create symlink: " + ErrnoText(errno));
+  }
+  if (::rename(tmp_link.c_str(), (dir + "/" + kDataLink).c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp_link.c_str());
+    Abandon(v);
+    return Err(dir + ": cannot swap ..data: " + ErrnoText(e));
+  }
+  return Status::Ok();
+}
+
+// 3. Per-key symlinks (replacing plain files from a legacy layout).
+Status LinkKeys(const std::string& dir, const KeyValues& kv) {
+  for (const auto& [key, value] : kv) {
+    const std::string link = dir + "/" + key;
+    const std::string target = std::string(kDataLink) + "/" + key;
+    char buf[512];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == target) continue;
+    const std::string tmp = dir + "/..linktmp";
+    ::unlink(tmp.c_str());
+    if (::symlink(target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), link.c_str()) != 0) {
+      return Err(link + ": cannot create key link: " + ErrnoText(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+// Removes the previous version and any version a crashed writer left behind.
+void RemoveOldVersions(const std::string& dir, const std::string& current) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("..", 0) == 0 && name != current && name != kDataLink &&
+        entry.is_directory(ec) && !entry.is_symlink(ec)) {
+      fs::remove_all(entry.path(), ec);
+    }
+  }
+}
+
 }  // namespace
 
 FileStateStore::FileStateStore(std::string dir, const Clock& clock)
@@ -191,11 +289,7 @@ Result<KeyValues> FileStateStore::Read() {
 }
 
 Result<int> FileStateStore::Write(const KeyValues& kv) {
-  for (const auto& [key, value] : kv) {
-    if (std::string why = ValidateKey(key); !why.empty()) {
-      return Err("invalid state key \"" + key + "\": " + why);
-    }
-  }
+  if (Status s = ValidateKeys(kv); !s) return s.error();
   return Update([&kv](const KeyValues&) -> Result<KeyValues> { return kv; });
 }
 
@@ -213,74 +307,17 @@ Result<int> FileStateStore::Update(const UpdateFn& fn) {
   // Every writer holds the lock from this read to the swap: nobody can write in between.
   auto update = fn(*current);
   if (!update) return update.error();
-  const KeyValues& kv = *update;
-  for (const auto& [key, value] : kv) {
-    if (std::string why = ValidateKey(key); !why.empty()) {
-      return Err("invalid state key \"" + key + "\": " + why);
-    }
-  }
-  KeyValues merged = *current;
-  int changed = 0;
-  for (const auto& [key, value] : kv) {
-    auto it = merged.find(key);
-    if (it != merged.end() && it->second == value) continue;
-    merged[key] = value;
-    ++changed;
-  }
+  if (Status s = ValidateKeys(*update); !s) return s.error();
+  KeyValues merged;
+  const int changed = Merge(*current, *update, &merged);
   if (changed == 0 && !old_version.empty()) return 0;
 
-  // 1. The new version directory, complete and durable.
-  std::string version = NewVersionName(clock_.wall()) + "XXXXXX";
-  std::string vpath = dir_ + "/" + version;
-  if (!::mkdtemp(vpath.data()))
-    return Err(dir_ + ": cannot create version dir: " + ErrnoText(errno));
-  version = fs::path(vpath).filename().string();
-  ::chmod(vpath.c_str(), 0755);
-  auto abandon = [&] { fs::remove_all(vpath, ec); };
-  for (const auto& [key, value] : merged) {
-    // The version directory is private until the swap: write files in place (no temp name,
-    // which could exceed NAME_MAX for a 253-character key).
-    if (Status s = WriteNewFile(vpath + "/" + key, value); !s) {
-      abandon();
-      return s.error();
-    }
-  }
-  (void)Fsync(vpath);
-  // 2. Swap ..data atomically.
-  const std::string tmp_link = dir_ + "/..data_tmp";
-  ::unlink(tmp_link.c_str());
-  if (::symlink(version.c_str(), tmp_link.c_str()) != 0) {
-    abandon();
-    return Err(dir_ + ": cannot create symlink: " + ErrnoText(errno));
-  }
-  if (::rename(tmp_link.c_str(), (dir_ + "/" + kDataLink).c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp_link.c_str());
-    abandon();
-    return Err(dir_ + ": cannot swap ..data: " + ErrnoText(e));
-  }
-  // 3. Per-key symlinks (replacing plain files from a legacy layout), then cleanup.
-  for (const auto& [key, value] : merged) {
-    const std::string link = dir_ + "/" + key;
-    const std::string target = std::string(kDataLink) + "/" + key;
-    char buf[512];
-    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
-    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == target) continue;
-    const std::string tmp = dir_ + "/..linktmp";
-    ::unlink(tmp.c_str());
-    if (::symlink(target.c_str(), tmp.c_str()) != 0 || ::rename(tmp.c_str(), link.c_str()) != 0) {
-      return Err(link + ": cannot create key link: " + ErrnoText(errno));
-    }
-  }
+  auto version = WriteVersionDir(dir_, clock_.wall(), merged);
+  if (!version) return version.error();
+  if (Status s = SwapDataLink(dir_, *version); !s) return s.error();
+  if (Status s = LinkKeys(dir_, merged); !s) return s.error();
   (void)Fsync(dir_);
-  // Remove the previous version and any version a crashed writer left behind.
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("..", 0) == 0 && name != version && name != kDataLink &&
-        entry.is_directory(ec) && !entry.is_symlink(ec)) {
-      fs::remove_all(entry.path(), ec);
-    }
-  }
+  RemoveOldVersions(dir_, version->name);
   return changed;
 }
 

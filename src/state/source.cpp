@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <optional>
 #include <random>
 
 #include "common/json_get.h"
@@ -121,89 +122,119 @@ ConfigMapSource::ConfigMapSource(std::shared_ptr<kube::Client> client, std::stri
                                  std::string name)
     : client_(std::move(client)), ns_(std::move(ns)), name_(std::move(name)) {}
 
-void ConfigMapSource::Run(Stopper& stop) {
+// Between failed attempts: a delay from 200 ms doubling up to 10 s, waited in full or jittered
+// (uniform in [delay/2, delay]); a clean end of a watch resets it.
+struct ConfigMapSource::Backoff {
   std::mt19937_64 rng{std::random_device{}()};
-  std::chrono::milliseconds backoff{200};
+  std::chrono::milliseconds delay{200};
+
+  // Both return true when `stop` was requested (the delay is then left as it was).
+  bool WaitJittered(Stopper& stop, const Clock& clock) {
+    std::uniform_int_distribution<long long> d(delay.count() / 2, delay.count());
+    if (stop.WaitFor(clock, std::chrono::milliseconds(d(rng)))) return true;
+    Grow();
+    return false;
+  }
+  bool Wait(Stopper& stop, const Clock& clock) {
+    if (stop.WaitFor(clock, delay)) return true;
+    Grow();
+    return false;
+  }
+  void Grow() { delay = std::min(delay * 2, std::chrono::milliseconds(10000)); }
+  void Reset() { delay = std::chrono::milliseconds(200); }
+};
+
+void ConfigMapSource::Run(Stopper& stop) {
+  Backoff backoff;
   const std::string selector = "metadata.name=" + name_;
   while (!stop.stopped()) {
     // List: the authoritative snapshot and the resourceVersion to watch from.
-    auto list = client_->List(kube::kConfigMaps, ns_, selector);
-    if (!list) {
-      SetError("list: " + list.message());
-      log::Warn("state source unreachable; keeping the last known state (fail-static)",
-                {{"source", Describe()}, {"error", list.message()}});
-      std::uniform_int_distribution<long long> d(backoff.count() / 2, backoff.count());
-      if (stop.WaitFor(client_->clock(), std::chrono::milliseconds(d(rng)))) break;
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
-      continue;
+    std::optional<std::string> rv = ListAndPublish(selector, backoff, stop);
+    if (rv) WatchFrom(selector, std::move(*rv), backoff, stop);
+  }
+}
+
+std::optional<std::string> ConfigMapSource::ListAndPublish(const std::string& selector,
+                                                           Backoff& backoff, Stopper& stop) {
+  auto list = client_->List(kube::kConfigMaps, ns_, selector);
+  if (!list) {
+    SetError("list: " + list.message());
+    log::Warn("state source unreachable; keeping the last known state (fail-static)",
+              {{"source", Describe()}, {"error", list.message()}});
+    backoff.WaitJittered(stop, client_->clock());
+    return std::nullopt;
+  }
+  // The list is outside input: a malformed one keeps the last known state (fail-static).
+  const json* items = nullptr;
+  Result<KeyValues> kv = KeyValues{};
+  Status ok = jsonget::OptArray(*list, "items", &items, "ConfigMapList");
+  if (ok && items && !items->empty()) {
+    kv = ConfigMapStateStore::DataOf((*items)[0]);
+    if (!kv) ok = kv.error();
+  }
+  auto list_rv = kube::ResourceVersionOf(*list);
+  if (ok && !list_rv) ok = list_rv.error();
+  if (!ok) {
+    SetError("list: " + ok.message());
+    log::Warn("state source answered a malformed list; keeping the last known state",
+              {{"source", Describe()}, {"error", ok.message()}});
+    backoff.Wait(stop, client_->clock());
+    return std::nullopt;
+  }
+  Publish(std::move(*kv));
+  return *list_rv;
+}
+
+void ConfigMapSource::OnWatchEvent(const kube::WatchEvent& ev, std::string* rv) {
+  if (auto erv = kube::ResourceVersionOf(ev.object); erv && !erv->empty()) *rv = *erv;
+  if (ev.type == "ADDED" || ev.type == "MODIFIED") {
+    auto data = ConfigMapStateStore::DataOf(ev.object);
+    if (!data) {
+      SetError("watch: " + data.message());
+      log::Warn("malformed ConfigMap in a watch event; keeping the last known state",
+                {{"source", Describe()}, {"error", data.message()}});
+    } else {
+      Publish(std::move(*data));
     }
-    // The list is outside input: a malformed one keeps the last known state (fail-static).
-    const json* items = nullptr;
-    Result<KeyValues> kv = KeyValues{};
-    Status ok = jsonget::OptArray(*list, "items", &items, "ConfigMapList");
-    if (ok && items && !items->empty()) {
-      kv = ConfigMapStateStore::DataOf((*items)[0]);
-      if (!kv) ok = kv.error();
-    }
-    auto list_rv = kube::ResourceVersionOf(*list);
-    if (ok && !list_rv) ok = list_rv.error();
-    if (!ok) {
-      SetError("list: " + ok.message());
-      log::Warn("state source answered a malformed list; keeping the last known state",
-                {{"source", Describe()}, {"error", ok.message()}});
-      if (stop.WaitFor(client_->clock(), backoff)) break;
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
-      continue;
-    }
-    Publish(std::move(*kv));
-    std::string rv = *list_rv;
-    // Watch, resuming from the last resourceVersion seen until the server says it is too old.
-    while (!stop.stopped()) {
-      kube::WatchOptions opts;
-      opts.field_selector = selector;
-      opts.resource_version = rv;
-      opts.bookmarks = true;
-      opts.timeout_seconds = 300;
-      Status s = client_->Watch(
-          kube::kConfigMaps, ns_, opts,
-          [&](const kube::WatchEvent& ev) {
-            if (auto erv = kube::ResourceVersionOf(ev.object); erv && !erv->empty()) rv = *erv;
-            if (ev.type == "ADDED" || ev.type == "MODIFIED") {
-              auto data = ConfigMapStateStore::DataOf(ev.object);
-              if (!data) {
-                SetError("watch: " + data.message());
-                log::Warn("malformed ConfigMap in a watch event; keeping the last known state",
-                          {{"source", Describe()}, {"error", data.message()}});
-              } else {
-                Publish(std::move(*data));
-              }
-            } else if (ev.type == "DELETED") {
-              Publish({});
-            }
-            return true;
-          },
-          &stop);
-      if (stop.stopped()) break;
-      CountRestart();
-      if (!s) {
-        if (s.code() == Code::kGone) {
-          log::Info("watch expired (410 Gone); relisting", {{"source", Describe()}});
-          break;  // relist
-        }
-        SetError("watch: " + s.message());
-        log::Warn("watch failed; keeping the last known state (fail-static)",
-                  {{"source", Describe()}, {"error", s.message()}});
-        std::uniform_int_distribution<long long> d(backoff.count() / 2, backoff.count());
-        if (stop.WaitFor(client_->clock(), std::chrono::milliseconds(d(rng)))) break;
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
-        // A cut stream (transport error, a malformed event: no HTTP status) resumes from the
-        // last resourceVersion seen; an API error (403, 500, ...) relists, since events may
-        // have been missed.
-        if (s.error().http_status == 0) continue;
-        break;
+  } else if (ev.type == "DELETED") {
+    Publish({});
+  }
+}
+
+void ConfigMapSource::WatchFrom(const std::string& selector, std::string rv, Backoff& backoff,
+                                Stopper& stop) {
+  // Resumes from the last resourceVersion seen until the server says it is too old.
+  while (!stop.stopped()) {
+    kube::WatchOptions opts;
+    opts.field_selector = selector;
+    opts.resource_version = rv;
+    opts.bookmarks = true;
+    opts.timeout_seconds = 300;
+    Status s = client_->Watch(
+        kube::kConfigMaps, ns_, opts,
+        [&](const kube::WatchEvent& ev) {
+          OnWatchEvent(ev, &rv);
+          return true;
+        },
+        &stop);
+    if (stop.stopped()) return;
+    CountRestart();
+    if (!s) {
+      if (s.code() == Code::kGone) {
+        log::Info("watch expired (410 Gone); relisting", {{"source", Describe()}});
+        return;  // relist
       }
-      backoff = std::chrono::milliseconds(200);  // clean end of stream: re-watch from rv
+      SetError("watch: " + s.message());
+      log::Warn("watch failed; keeping the last known state (fail-static)",
+                {{"source", Describe()}, {"error", s.message()}});
+      if (backoff.WaitJittered(stop, client_->clock())) return;
+      // A cut stream (transport error, a malformed event: no HTTP status) resumes from the
+      // last resourceVersion seen; an API error (403, 500, ...) relists, since events may
+      // have been missed.
+      if (s.error().http_status == 0) continue;
+      return;
     }
+    backoff.Reset();  // clean end of stream: re-watch from rv
   }
 }
 

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -80,6 +81,15 @@ class ConfigMapSource final : public StateSource {
   std::string Describe() const override { return "configmap " + ns_ + "/" + name_; }
 
  private:
+  struct Backoff;  // between failed attempts (source.cpp)
+  // Lists the ConfigMap and publishes its data; returns the list's resourceVersion, or nullopt
+  // after a failure, reported and waited out (or `stop` requested meanwhile).
+  std::optional<std::string> ListAndPublish(const std::string& selector, Backoff& backoff,
+                                            Stopper& stop);
+  // Watches from `rv` (advancing it) until a relist is needed or `stop`.
+  void WatchFrom(const std::string& selector, std::string rv, Backoff& backoff, Stopper& stop);
+  void OnWatchEvent(const kube::WatchEvent& ev, std::string* rv);
+
   std::shared_ptr<kube::Client> client_;
   std::string ns_, name_;
 };
