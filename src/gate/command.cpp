@@ -20,6 +20,63 @@ namespace aha::gate {
 
 using nlohmann::json;
 
+namespace {
+
+// The gate's own metrics, mirrored from Gate::Status() at every scrape.
+struct GateMetrics {
+  explicit GateMetrics(metrics::Registry& reg)
+      : ready(reg.DefineGauge("agency_ha_gate_ready", "1 when /ready would answer 200.")),
+        healthy(reg.DefineGauge("agency_ha_gate_healthy", "1 when /health would answer 200.")),
+        synced(reg.DefineGauge("agency_ha_gate_state_synced",
+                               "1 once the state was read at least once.")),
+        error(reg.DefineGauge("agency_ha_gate_state_error",
+                              "1 while the state source fails (fail-static).")),
+        restarts(reg.DefineCounter("agency_ha_gate_watch_restarts_total",
+                                   "Watch restarts and relists.")),
+        version(
+            reg.DefineGauge("agency_ha_gate_state_version", "Changes of the state seen so far.")) {}
+
+  void Mirror(Gate& gate, const metrics::Labels& lb) const {
+    json st = gate.Status();
+    ready.Set(lb, gate.Ready().ok ? 1 : 0);
+    healthy.Set(lb, gate.Health().ok ? 1 : 0);
+    synced.Set(lb, st["synced"].get<bool>() ? 1 : 0);
+    error.Set(lb, st["sourceError"].is_null() ? 0 : 1);
+    version.Set(lb, st["stateVersion"].get<double>());
+    restarts.Mirror(lb, st["watchRestarts"].get<double>());
+  }
+
+  const metrics::Gauge ready, healthy, synced, error;
+  const metrics::Counter restarts;
+  const metrics::Gauge version;
+};
+
+httpd::Response Answer(const Verdict& v) {
+  json body = {{"ok", v.ok}, {"reason", v.reason}};
+  return httpd::Response{v.ok ? 200 : 503, "application/json", jsonget::Dump(body) + "\n"};
+}
+
+// /health (with X-Agency-Data), /ready, /healthz, /v1/status and /metrics.
+void AddRoutes(httpd::HttpServer& http, Gate& gate, metrics::Registry& reg, const GateMetrics& m,
+               const metrics::Labels& lb) {
+  http.Get("/health", [&gate] {
+    httpd::Response r = Answer(gate.Health());
+    if (std::string d = gate.DataHeader(); !d.empty()) r.headers.emplace_back("X-Agency-Data", d);
+    return r;
+  });
+  http.Get("/ready", [&gate] { return Answer(gate.Ready()); });
+  http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
+  http.Get("/v1/status", [&gate] {
+    return httpd::Response{200, "application/json", jsonget::Dump(gate.Status(), 2) + "\n"};
+  });
+  http.Get("/metrics", [&gate, &reg, &m, &lb] {
+    m.Mirror(gate, lb);
+    return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
+  });
+}
+
+}  // namespace
+
 int RunCommand(const std::string& config_path, bool check_only) {
   auto cfg = config::LoadGateConfig(config_path);
   if (!cfg) {
@@ -46,45 +103,10 @@ int RunCommand(const std::string& config_path, bool check_only) {
   Gate gate(*cfg, *source, SystemClock::instance());
 
   metrics::Registry reg;
-  const metrics::Gauge m_ready =
-      reg.DefineGauge("agency_ha_gate_ready", "1 when /ready would answer 200.");
-  const metrics::Gauge m_healthy =
-      reg.DefineGauge("agency_ha_gate_healthy", "1 when /health would answer 200.");
-  const metrics::Gauge m_synced =
-      reg.DefineGauge("agency_ha_gate_state_synced", "1 once the state was read at least once.");
-  const metrics::Gauge m_error = reg.DefineGauge("agency_ha_gate_state_error",
-                                                 "1 while the state source fails (fail-static).");
-  const metrics::Counter m_restarts =
-      reg.DefineCounter("agency_ha_gate_watch_restarts_total", "Watch restarts and relists.");
-  const metrics::Gauge m_version =
-      reg.DefineGauge("agency_ha_gate_state_version", "Changes of the state seen so far.");
+  const GateMetrics m(reg);
   const metrics::Labels lb{{"region", cfg->region}};
-
-  auto answer = [](const Verdict& v) {
-    json body = {{"ok", v.ok}, {"reason", v.reason}};
-    return httpd::Response{v.ok ? 200 : 503, "application/json", jsonget::Dump(body) + "\n"};
-  };
   httpd::HttpServer http;
-  http.Get("/health", [&] {
-    httpd::Response r = answer(gate.Health());
-    if (std::string d = gate.DataHeader(); !d.empty()) r.headers.emplace_back("X-Agency-Data", d);
-    return r;
-  });
-  http.Get("/ready", [&] { return answer(gate.Ready()); });
-  http.Get("/healthz", [] { return httpd::Response{200, "text/plain", "ok\n"}; });
-  http.Get("/v1/status", [&] {
-    return httpd::Response{200, "application/json", jsonget::Dump(gate.Status(), 2) + "\n"};
-  });
-  http.Get("/metrics", [&] {
-    json st = gate.Status();
-    m_ready.Set(lb, gate.Ready().ok ? 1 : 0);
-    m_healthy.Set(lb, gate.Health().ok ? 1 : 0);
-    m_synced.Set(lb, st["synced"].get<bool>() ? 1 : 0);
-    m_error.Set(lb, st["sourceError"].is_null() ? 0 : 1);
-    m_version.Set(lb, st["stateVersion"].get<double>());
-    m_restarts.Mirror(lb, st["watchRestarts"].get<double>());
-    return httpd::Response{200, "text/plain; version=0.0.4; charset=utf-8", reg.Render()};
-  });
+  AddRoutes(http, gate, reg, m, lb);
   if (Status s = http.Start(cfg->listen); !s) {
     log::Error("cannot start HTTP server", {{"error", s.message()}});
     return 1;
