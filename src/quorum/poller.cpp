@@ -1,28 +1,12 @@
 #include "quorum/poller.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <chrono>
 
 #include "common/log.h"
-#include "net/curl.h"
 #include "quorum/peer_http.h"
 
 namespace aha::quorum {
-
-namespace {
-
-constexpr size_t kMaxBody = 1 << 20;
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  if (body->size() + size * n > kMaxBody) return 0;  // aborts the transfer
-  body->append(data, size * n);
-  return size * n;
-}
-
-}  // namespace
 
 QuorumMetrics::QuorumMetrics(metrics::Registry& reg)
     : peer_polls(reg.DefineCounter("agency_ha_peer_polls_total",
@@ -49,51 +33,32 @@ QuorumMetrics::QuorumMetrics(metrics::Registry& reg)
       votes_down(reg.DefineGauge("agency_ha_region_votes_down",
                                  "Fresh observers (incl. self) reporting the region down.")) {}
 
+namespace {
+constexpr size_t kMaxReportBody = 1 << 20;
+}  // namespace
+
 struct PeerPoller::Impl {
-  CURLM* multi = nullptr;
-  struct Slot {
-    CURL* easy = nullptr;
-    curl_slist* headers = nullptr;
-    std::string body;
-    char errbuf[CURL_ERROR_SIZE] = {0};
-  };
-  std::vector<Slot> slots;
-  ~Impl() {
-    for (auto& s : slots) {
-      if (s.easy != nullptr) curl_easy_cleanup(s.easy);
-      curl_slist_free_all(s.headers);
-    }
-    if (multi != nullptr) curl_multi_cleanup(multi);
-  }
+  Impl(const std::vector<config::PeerConfig>& peers,
+       const std::map<std::string, std::string>& tokens, PeerRequests::Options o)
+      : requests(peers, tokens, std::move(o)) {}
+  PeerRequests requests;
 };
 
 PeerPoller::PeerPoller(const config::ControllerConfig& cfg,
                        std::map<std::string, std::string> tokens, const Clock& clock,
                        metrics::Registry* reg)
-    : impl_(std::make_unique<Impl>()),
-      cfg_(cfg),
-      clock_(clock),
-      m_(reg ? QuorumMetrics(*reg) : QuorumMetrics()) {
-  net::CurlGlobalInit();
-  impl_->multi = curl_multi_init();
+    : cfg_(cfg), clock_(clock), m_(reg ? QuorumMetrics(*reg) : QuorumMetrics()) {
   for (const auto& pc : cfg_.peers) {
     Peer p;
     p.cfg = pc;
     p.token = tokens[pc.name];
     peers_.push_back(std::move(p));
-    impl_->slots.emplace_back();
   }
-  for (size_t i = 0; i < peers_.size(); ++i) {
-    auto& s = impl_->slots[i];
-    const Peer& p = peers_[i];
-    s.easy = curl_easy_init();
-    s.headers = curl_slist_append(s.headers, "Accept: application/json");
-    s.headers = SetUpPeerHandle(s.easy, p.cfg, p.token, cfg_.quorum.peer_timeout_seconds, s.headers,
-                                s.errbuf, i);
-    curl_easy_setopt(s.easy, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(s.easy, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(s.easy, CURLOPT_WRITEDATA, &s.body);
-  }
+  PeerRequests::Options o;
+  o.timeout_seconds = cfg_.quorum.peer_timeout_seconds;
+  o.headers = {"Accept: application/json"};
+  o.max_body = kMaxReportBody;  // a larger answer fails the poll
+  impl_ = std::make_unique<Impl>(cfg_.peers, tokens, std::move(o));
 }
 
 PeerPoller::~PeerPoller() = default;
@@ -190,46 +155,11 @@ PeerPoller::PushResult PeerPoller::AcceptPush(const std::string& body) {
 }
 
 void PeerPoller::PollOnce() {
-  CURLM* multi = impl_->multi;
-  for (auto& s : impl_->slots) {
-    s.body.clear();
-    s.errbuf[0] = '\0';
-    curl_multi_add_handle(multi, s.easy);
-  }
-  // Results are collected first and applied under the lock at the end, so readers never wait
-  // for the network.
-  struct Done {
-    size_t index;
-    long status;
-    std::string error;
-  };
-  std::vector<Done> done;
-  int running = 1;
-  while (running > 0) {
-    if (curl_multi_perform(multi, &running) != CURLM_OK) break;
-    int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      void* priv = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-      const size_t i = reinterpret_cast<size_t>(priv);
-      long status = 0;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-      std::string error;
-      if (msg->data.result != CURLE_OK) {
-        error = impl_->slots[i].errbuf[0] != '\0' ? impl_->slots[i].errbuf
-                                                  : curl_easy_strerror(msg->data.result);
-      }
-      done.push_back(Done{i, status, error});
-    }
-    if (running > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
-  }
-  for (auto& s : impl_->slots)
-    curl_multi_remove_handle(multi, s.easy);
+  // Answers are collected first and applied under the lock, so readers never wait for the network.
+  const std::vector<PeerRequests::Answer> answers = impl_->requests.RunAll();
   std::lock_guard l(mu_);
-  for (const auto& d : done) {
-    Accept(peers_[d.index], impl_->slots[d.index].body, d.status, d.error);
-  }
+  for (const auto& a : answers)
+    Accept(peers_[a.index], a.body, a.status, a.error);
 }
 
 void PeerPoller::Run(Stopper& stop) {

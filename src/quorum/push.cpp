@@ -1,75 +1,34 @@
 #include "quorum/push.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "common/json_get.h"
 #include "common/log.h"
-#include "net/curl.h"
 #include "quorum/peer_http.h"
 #include "quorum/token.h"
 
 namespace aha::quorum {
 
-namespace {
-
-constexpr size_t kMaxAnswer = 4096;  // a peer's answer is a short JSON object
-
-size_t OnAnswer(char* data, size_t size, size_t n, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  const size_t take = std::min(size * n, kMaxAnswer - std::min(kMaxAnswer, body->size()));
-  body->append(data, take);
-  return size * n;  // the rest is read and dropped
-}
-
-}  // namespace
-
 struct VerdictPusher::Impl {
-  CURLM* multi = nullptr;
-  struct Slot {
-    std::string peer;
-    CURL* easy = nullptr;
-    curl_slist* headers = nullptr;
-    std::string answer;
-    char errbuf[CURL_ERROR_SIZE] = {0};
-  };
-  std::vector<Slot> slots;
-  ~Impl() {
-    for (auto& s : slots) {
-      if (s.easy != nullptr) curl_easy_cleanup(s.easy);
-      curl_slist_free_all(s.headers);
-    }
-    if (multi != nullptr) curl_multi_cleanup(multi);
-  }
+  Impl(const std::vector<config::PeerConfig>& peers,
+       const std::map<std::string, std::string>& tokens, PeerRequests::Options o)
+      : requests(peers, tokens, std::move(o)) {}
+  PeerRequests requests;
 };
 
 VerdictPusher::VerdictPusher(const config::ControllerConfig& cfg,
                              std::map<std::string, std::string> tokens, const Clock& clock,
                              metrics::Registry* reg)
-    : impl_(std::make_unique<Impl>()),
-      cfg_(cfg),
-      clock_(clock),
-      m_(reg ? QuorumMetrics(*reg) : QuorumMetrics()) {
-  net::CurlGlobalInit();
-  impl_->multi = curl_multi_init();
-  impl_->slots.resize(cfg_.peers.size());
-  for (size_t i = 0; i < cfg_.peers.size(); ++i) {
-    const config::PeerConfig& pc = cfg_.peers[i];
-    auto& s = impl_->slots[i];
-    s.peer = pc.name;
-    s.easy = curl_easy_init();
-    s.headers = curl_slist_append(s.headers, "Content-Type: application/json");
-    s.headers = curl_slist_append(s.headers, "Accept: application/json");
-    s.headers = curl_slist_append(s.headers, "Expect:");  // no 100-continue round trip
-    s.headers = SetUpPeerHandle(s.easy, pc, tokens[pc.name], cfg_.quorum.peer_timeout_seconds,
-                                s.headers, s.errbuf, i);
-    curl_easy_setopt(s.easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(s.easy, CURLOPT_WRITEFUNCTION, OnAnswer);
-    curl_easy_setopt(s.easy, CURLOPT_WRITEDATA, &s.answer);
-  }
+    : cfg_(cfg), clock_(clock), m_(reg ? QuorumMetrics(*reg) : QuorumMetrics()) {
+  PeerRequests::Options o;
+  o.timeout_seconds = cfg_.quorum.peer_timeout_seconds;
+  // No 100-continue round trip before the body.
+  o.headers = {"Content-Type: application/json", "Accept: application/json", "Expect:"};
+  o.max_body = 4096;  // a peer's answer is a short JSON object: the rest is read and dropped
+  o.fail_over_max = false;
+  impl_ = std::make_unique<Impl>(cfg_.peers, tokens, std::move(o));
 }
 
 VerdictPusher::~VerdictPusher() = default;
@@ -84,49 +43,25 @@ void VerdictPusher::Push(std::string report_json) {
 }
 
 std::map<std::string, std::string> VerdictPusher::PushOnce(const std::string& report_json) {
-  CURLM* multi = impl_->multi;
-  for (auto& s : impl_->slots) {
-    s.answer.clear();
-    s.errbuf[0] = '\0';
-    curl_easy_setopt(s.easy, CURLOPT_POSTFIELDS, report_json.data());
-    curl_easy_setopt(s.easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(report_json.size()));
-    curl_multi_add_handle(multi, s.easy);
-  }
   std::map<std::string, std::string> out;
-  int running = 1;
-  while (running > 0) {
-    if (curl_multi_perform(multi, &running) != CURLM_OK) break;
-    int queued = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
-      if (msg->msg != CURLMSG_DONE) continue;
-      void* priv = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-      auto& s = impl_->slots[reinterpret_cast<size_t>(priv)];
-      long status = 0;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-      std::string err;
-      if (msg->data.result != CURLE_OK) {
-        err = s.errbuf[0] != '\0' ? s.errbuf : curl_easy_strerror(msg->data.result);
-      } else if (status != 200 && status != 409) {
-        err = "HTTP " + std::to_string(status);
-        auto j = nlohmann::json::parse(s.answer, nullptr, false);
-        if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-          err += ": " + j["error"].get<std::string>();
-        } else if (status == 401) {
-          err += " (token rejected)";
-        }
+  for (const PeerRequests::Answer& a : impl_->requests.RunAll(&report_json)) {
+    const std::string& peer = cfg_.peers[a.index].name;
+    std::string err = a.error;
+    if (err.empty() && a.status != 200 && a.status != 409) {
+      err = "HTTP " + std::to_string(a.status);
+      auto j = nlohmann::json::parse(a.body, nullptr, false);
+      if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+        err += ": " + j["error"].get<std::string>();
+      } else if (a.status == 401) {
+        err += " (token rejected)";
       }
-      const char* result = !err.empty() ? "failure" : status == 409 ? "stale" : "success";
-      m_.pushes_sent.Add({{"peer", s.peer}, {"result", result}});
-      out[s.peer] = err;
     }
-    if (running > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+    const char* result = !err.empty() ? "failure" : a.status == 409 ? "stale" : "success";
+    m_.pushes_sent.Add({{"peer", peer}, {"result", result}});
+    out[peer] = err;
   }
-  for (auto& s : impl_->slots) {
-    curl_multi_remove_handle(multi, s.easy);
-    out.emplace(s.peer, "no answer");  // only when the multi handle itself failed
-  }
+  for (const auto& pc : cfg_.peers)
+    out.emplace(pc.name, "no answer");  // only when the multi handle itself failed
   for (const auto& [peer, err] : out) {
     std::string& last = last_error_[peer];
     if (err != last && !err.empty()) {
