@@ -124,6 +124,237 @@ Status ApplyRetention(objectstore::ObjectStore& store, const Record& record, Rem
   return Status::Ok();
 }
 
+// One Publish call: the state its steps share (the report, the remote's known blobs, the version
+// of latest read) and the steps in protocol order. A step that returns false has set rep_.error
+// (or the fencing flags) and the publish stops there.
+class Publication {
+ public:
+  Publication(objectstore::ObjectStore& store, const Record& record, RemoteState* rs,
+              std::mutex* mu, const std::function<Status()>& persist, const PublishOptions& opts)
+      : store_(store), record_(record), rs_(rs), mu_(mu), persist_(persist), opts_(opts) {
+    rep_.remote = store.Describe();
+  }
+
+  PublishReport Run();
+
+ private:
+  // Blob uploads shared by the worker threads.
+  struct Uploads {
+    std::atomic<size_t> next{0};
+    std::mutex err_mu;
+    std::string first_err;
+    std::atomic<uint64_t> blobs{0}, bytes{0};
+    std::vector<std::string> done;
+  };
+
+  PublishReport Finish();
+  bool Stop(const std::string& msg) {
+    rep_.error = msg;
+    return false;
+  }
+  bool ReadAndDecide(std::optional<LatestPointer>* out);
+  bool LearnKnownBlobs(const std::optional<LatestPointer>& latest);
+  Status UploadOne(const FileEntry& f);
+  void UploadWorker(const UploadPlan& plan, Uploads* u);
+  void UploadMissing(const UploadPlan& plan, Uploads* u);
+  void RememberBlobs(bool remote_empty, const std::vector<std::string>& done);
+  bool WriteRecord();
+  bool WriteLatest();
+  bool MarkPublished();
+  void Retain();
+
+  objectstore::ObjectStore& store_;
+  const Record& record_;
+  RemoteState* rs_;
+  std::mutex* mu_;
+  const std::function<Status()>& persist_;
+  const PublishOptions& opts_;
+  PublishReport rep_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  const objectstore::Stats before_ = store_.stats();
+  RemoteLineage lineage_;
+  std::set<std::string> known_;
+  std::string version_;  // of the latest read: the PutIf condition
+};
+
+PublishReport Publication::Finish() {
+  const objectstore::Stats after = store_.stats();
+  rep_.requests = after.requests - before_.requests;
+  rep_.bytes_up = after.bytes_up - before_.bytes_up;
+  rep_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return rep_;
+}
+
+// Reads latest with its version and decides (fencing, lineage); false when not publishing.
+bool Publication::ReadAndDecide(std::optional<LatestPointer>* out) {
+  auto heads = ReadHeads({&store_}, record_.region, /*versioned=*/true);
+  if (!heads[0].error.empty()) return Stop(heads[0].error);
+  *out = heads[0].latest;
+  version_ = heads[0].version;
+  const PublishDecision d =
+      DecidePublish(*out, opts_.epoch, opts_.writer, lineage_, record_.region);
+  if (d.verdict == PublishVerdict::kPublish) return true;
+  rep_.fenced = d.verdict == PublishVerdict::kFenced;
+  rep_.refused = d.verdict == PublishVerdict::kRefused;
+  return Stop(d.why);
+}
+
+// Settles which blobs the remote has before planning the uploads.
+bool Publication::LearnKnownBlobs(const std::optional<LatestPointer>& latest) {
+  if (!latest) {
+    known_.clear();  // empty (or wiped) remote: trust nothing we remember about it
+  } else if (known_.empty() || lineage_.last_published != latest->id) {
+    // Adopting a lineage (restored source, lost local state): every blob of the latest record
+    // is on the remote by the publish protocol.
+    auto text = store_.Get(RecordKey(record_.region, latest->id));
+    if (!text) return Stop("reading record " + latest->id + ": " + text.message());
+    auto r = RecordFromJson(*text);
+    if (!r) return Stop("record " + latest->id + ": " + r.message());
+    for (const auto& f : r->files)
+      known_.insert(f.sha256);
+  }
+  return true;
+}
+
+Status Publication::UploadOne(const FileEntry& f) {
+  const std::string* pinned = nullptr;  // the bytes hashed at capture (hot small files)
+  if (opts_.pinned) {
+    auto it = opts_.pinned->find(f.sha256);
+    if (it != opts_.pinned->end()) pinned = &it->second;
+  }
+  return pinned ? store_.Put(BlobKey(record_.region, f.sha256), *pinned)
+                : UploadVerified(store_, BlobKey(record_.region, f.sha256),
+                                 opts_.source_root + "/" + f.path, f, opts_.tmp_dir);
+}
+
+void Publication::UploadWorker(const UploadPlan& plan, Uploads* u) {
+  for (;;) {
+    const size_t i = u->next.fetch_add(1);
+    if (i >= plan.uploads.size()) return;
+    {
+      std::lock_guard l(u->err_mu);
+      if (!u->first_err.empty()) return;
+    }
+    const FileEntry& f = plan.uploads[i];
+    Status s = UploadOne(f);
+    std::lock_guard l(u->err_mu);
+    if (!s) {
+      if (u->first_err.empty()) u->first_err = s.message();
+      if (s.code() == Code::kConflict) rep_.changed = true;
+    } else {
+      u->blobs++;
+      u->bytes += f.size;
+      u->done.push_back(f.sha256);
+    }
+  }
+}
+
+// Uploads the planned blobs on up to opts_.parallelism threads; stops at the first error.
+void Publication::UploadMissing(const UploadPlan& plan, Uploads* u) {
+  const int n =
+      std::max(1, std::min<int>(opts_.parallelism, static_cast<int>(plan.uploads.size())));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([this, &plan, u] { UploadWorker(plan, u); });
+  for (auto& t : threads)
+    t.join();
+  rep_.uploaded_blobs = u->blobs;
+  rep_.uploaded_bytes = u->bytes;
+}
+
+// Blobs that made it are on the remote whether or not the record follows.
+void Publication::RememberBlobs(bool remote_empty, const std::vector<std::string>& done) {
+  std::lock_guard l(*mu_);
+  if (remote_empty) rs_->blobs.clear();
+  rs_->blobs.insert(known_.begin(), known_.end());
+  rs_->blobs.insert(done.begin(), done.end());
+}
+
+// Notes the record as pending locally, then writes it to the remote.
+bool Publication::WriteRecord() {
+  {
+    std::lock_guard l(*mu_);
+    rs_->lineage.pending = record_.id;
+    if (Status s = persist_(); !s) return Stop("saving local state: " + s.message());
+  }
+  if (Status s = store_.Put(RecordKey(record_.region, record_.id), RecordToJson(record_)); !s) {
+    return Stop("writing record: " + s.message());
+  }
+  return true;
+}
+
+// PutIf(latest, the version read); a lost race re-reads and decides once more.
+bool Publication::WriteLatest() {
+  LatestPointer mine;
+  mine.id = record_.id;
+  mine.generation = record_.generation;
+  mine.epoch = opts_.epoch;
+  mine.writer = opts_.writer;
+  mine.released = opts_.release;
+  for (int attempt = 1;; ++attempt) {
+    auto put = store_.PutIf(LatestKey(record_.region), LatestToJson(mine), version_);
+    if (put) return true;
+    if (put.code() != Code::kPreconditionFailed || attempt == 2)
+      return Stop("writing latest: " + put.message());
+    std::optional<LatestPointer> now;
+    const bool go_on = ReadAndDecide(&now);
+    if (now && now->id == mine.id && now->epoch == mine.epoch && now->writer == mine.writer &&
+        now->released == mine.released) {
+      return true;  // our own write: its reply was lost and the retry found it
+    }
+    if (!go_on) return false;
+  }
+}
+
+bool Publication::MarkPublished() {
+  std::lock_guard l(*mu_);
+  rs_->lineage.last_published = record_.id;
+  rs_->lineage.pending.clear();
+  rs_->lineage.restored_from.clear();
+  if (Status s = persist_(); !s) return Stop("saving local state: " + s.message());
+  return true;
+}
+
+void Publication::Retain() {
+  if (Status s = ApplyRetention(store_, record_, rs_, mu_, opts_, &rep_); !s) {
+    rep_.error = "retention: " + s.message();  // the snapshot itself is published
+  }
+  std::lock_guard l(*mu_);
+  (void)persist_();
+}
+
+PublishReport Publication::Run() {
+  {
+    std::lock_guard l(*mu_);
+    lineage_ = rs_->lineage;
+    known_ = rs_->blobs;
+  }
+  std::optional<LatestPointer> latest;
+  if (!ReadAndDecide(&latest)) return Finish();
+  if (record_.files.empty() && latest) {
+    rep_.skipped_empty = true;
+    Stop("source is empty: not publishing an empty snapshot over " + latest->id +
+         " (remote data kept; an empty source is more likely a missing volume than a wish)");
+    return Finish();
+  }
+  if (!LearnKnownBlobs(latest)) return Finish();
+  UploadPlan plan = PlanUploads(record_.files, known_);
+  rep_.present_blobs = plan.already_present;
+  Uploads u;
+  UploadMissing(plan, &u);
+  RememberBlobs(!latest, u.done);
+  if (!u.first_err.empty()) {
+    std::lock_guard l(*mu_);
+    (void)persist_();
+    Stop("uploading blobs: " + u.first_err);
+    return Finish();
+  }
+  if (!WriteRecord() || !WriteLatest() || !MarkPublished()) return Finish();
+  rep_.ok = true;
+  if (opts_.apply_retention) Retain();
+  return Finish();
+}
+
 }  // namespace
 
 Result<std::optional<LatestPointer>> ReadLatest(objectstore::ObjectStore& store,
@@ -141,165 +372,7 @@ Result<std::optional<LatestPointer>> ReadLatest(objectstore::ObjectStore& store,
 PublishReport Publish(objectstore::ObjectStore& store, const Record& record, RemoteState* rs,
                       std::mutex* mu, const std::function<Status()>& persist,
                       const PublishOptions& opts) {
-  PublishReport rep;
-  rep.remote = store.Describe();
-  const auto start = std::chrono::steady_clock::now();
-  const objectstore::Stats before = store.stats();
-  auto finish = [&](PublishReport& r) {
-    const objectstore::Stats after = store.stats();
-    r.requests = after.requests - before.requests;
-    r.bytes_up = after.bytes_up - before.bytes_up;
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return r;
-  };
-  auto fail = [&](const std::string& msg) {
-    rep.error = msg;
-    return finish(rep);
-  };
-
-  RemoteLineage lineage;
-  std::set<std::string> known;
-  {
-    std::lock_guard l(*mu);
-    lineage = rs->lineage;
-    known = rs->blobs;
-  }
-  // Reads latest with its version and decides (fencing, lineage); false when not publishing.
-  std::string version;
-  auto read_and_decide = [&](std::optional<LatestPointer>* out) -> bool {
-    auto heads = ReadHeads({&store}, record.region, /*versioned=*/true);
-    if (!heads[0].error.empty()) {
-      rep.error = heads[0].error;
-      return false;
-    }
-    *out = heads[0].latest;
-    version = heads[0].version;
-    const PublishDecision d = DecidePublish(*out, opts.epoch, opts.writer, lineage, record.region);
-    if (d.verdict == PublishVerdict::kPublish) return true;
-    rep.fenced = d.verdict == PublishVerdict::kFenced;
-    rep.refused = d.verdict == PublishVerdict::kRefused;
-    rep.error = d.why;
-    return false;
-  };
-  std::optional<LatestPointer> latest;
-  if (!read_and_decide(&latest)) return finish(rep);
-  if (record.files.empty() && latest) {
-    rep.skipped_empty = true;
-    return fail("source is empty: not publishing an empty snapshot over " + latest->id +
-                " (remote data kept; an empty source is more likely a missing volume than a wish)");
-  }
-  if (!latest) {
-    known.clear();  // empty (or wiped) remote: trust nothing we remember about it
-  } else if (known.empty() || lineage.last_published != latest->id) {
-    // Adopting a lineage (restored source, lost local state): every blob of the latest record
-    // is on the remote by the publish protocol.
-    auto text = store.Get(RecordKey(record.region, latest->id));
-    if (!text) return fail("reading record " + latest->id + ": " + text.message());
-    auto r = RecordFromJson(*text);
-    if (!r) return fail("record " + latest->id + ": " + r.message());
-    for (const auto& f : r->files)
-      known.insert(f.sha256);
-  }
-
-  UploadPlan plan = PlanUploads(record.files, known);
-  rep.present_blobs = plan.already_present;
-  std::atomic<size_t> next{0};
-  std::mutex err_mu;
-  std::string first_err;
-  std::atomic<uint64_t> up_blobs{0}, up_bytes{0};
-  std::vector<std::string> done;
-  auto worker = [&] {
-    for (;;) {
-      const size_t i = next.fetch_add(1);
-      if (i >= plan.uploads.size()) return;
-      {
-        std::lock_guard l(err_mu);
-        if (!first_err.empty()) return;
-      }
-      const FileEntry& f = plan.uploads[i];
-      const std::string* pinned = nullptr;  // the bytes hashed at capture (hot small files)
-      if (opts.pinned) {
-        auto it = opts.pinned->find(f.sha256);
-        if (it != opts.pinned->end()) pinned = &it->second;
-      }
-      Status s = pinned ? store.Put(BlobKey(record.region, f.sha256), *pinned)
-                        : UploadVerified(store, BlobKey(record.region, f.sha256),
-                                         opts.source_root + "/" + f.path, f, opts.tmp_dir);
-      std::lock_guard l(err_mu);
-      if (!s) {
-        if (first_err.empty()) first_err = s.message();
-        if (s.code() == Code::kConflict) rep.changed = true;
-      } else {
-        up_blobs++;
-        up_bytes += f.size;
-        done.push_back(f.sha256);
-      }
-    }
-  };
-  const int n = std::max(1, std::min<int>(opts.parallelism, static_cast<int>(plan.uploads.size())));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i)
-    threads.emplace_back(worker);
-  for (auto& t : threads)
-    t.join();
-  rep.uploaded_blobs = up_blobs;
-  rep.uploaded_bytes = up_bytes;
-  {
-    std::lock_guard l(*mu);
-    // Blobs that made it are on the remote whether or not the record follows.
-    if (!latest) rs->blobs.clear();
-    rs->blobs.insert(known.begin(), known.end());
-    rs->blobs.insert(done.begin(), done.end());
-  }
-  if (!first_err.empty()) {
-    std::lock_guard l(*mu);
-    (void)persist();
-    return fail("uploading blobs: " + first_err);
-  }
-  {
-    std::lock_guard l(*mu);
-    rs->lineage.pending = record.id;
-    if (Status s = persist(); !s) return fail("saving local state: " + s.message());
-  }
-  if (Status s = store.Put(RecordKey(record.region, record.id), RecordToJson(record)); !s) {
-    return fail("writing record: " + s.message());
-  }
-  LatestPointer mine;
-  mine.id = record.id;
-  mine.generation = record.generation;
-  mine.epoch = opts.epoch;
-  mine.writer = opts.writer;
-  mine.released = opts.release;
-  for (int attempt = 1;; ++attempt) {
-    auto put = store.PutIf(LatestKey(record.region), LatestToJson(mine), version);
-    if (put) break;
-    if (put.code() != Code::kPreconditionFailed || attempt == 2)
-      return fail("writing latest: " + put.message());
-    std::optional<LatestPointer> now;
-    const bool go_on = read_and_decide(&now);
-    if (now && now->id == mine.id && now->epoch == mine.epoch && now->writer == mine.writer &&
-        now->released == mine.released) {
-      break;  // our own write: its reply was lost and the retry found it
-    }
-    if (!go_on) return finish(rep);
-  }
-  {
-    std::lock_guard l(*mu);
-    rs->lineage.last_published = record.id;
-    rs->lineage.pending.clear();
-    rs->lineage.restored_from.clear();
-    if (Status s = persist(); !s) return fail("saving local state: " + s.message());
-  }
-  rep.ok = true;
-  if (!opts.apply_retention) return finish(rep);
-  if (Status s = ApplyRetention(store, record, rs, mu, opts, &rep); !s) {
-    rep.error = "retention: " + s.message();  // the snapshot itself is published
-  }
-  {
-    std::lock_guard l(*mu);
-    (void)persist();
-  }
-  return finish(rep);
+  return Publication(store, record, rs, mu, persist, opts).Run();
 }
 
 }  // namespace aha::replication
