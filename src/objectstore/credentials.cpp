@@ -681,18 +681,19 @@ std::string ImdsCredentialsProvider::Name() const {
   return n + ")";
 }
 
-Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
-  if (auto d = env_("AWS_EC2_METADATA_DISABLED"); d && Lower(*d) == "true") {
-    return Err("disabled by AWS_EC2_METADATA_DISABLED=true", Code::kNotConfigured);
-  }
+namespace {
+
+// Where IMDS listens: AWS_EC2_METADATA_SERVICE_ENDPOINT, else the link-local address of
+// AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE (IPv4 by default); without trailing slashes.
+Result<std::string> ImdsEndpoint(const EnvLookup& env) {
   std::string endpoint;
-  if (auto e = env_("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+  if (auto e = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
     endpoint = *e;
     if (auto st = ValidEndpoint("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint); !st) {
       return st.error();
     }
   } else {
-    const std::string mode = env_("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("IPv4");
+    const std::string mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("IPv4");
     if (Lower(mode) == "ipv4") {
       endpoint = "http://169.254.169.254";
     } else if (Lower(mode) == "ipv6") {
@@ -704,124 +705,185 @@ Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
   }
   while (!endpoint.empty() && endpoint.back() == '/')
     endpoint.pop_back();
+  return endpoint;
+}
+
+// The session token goes into a request header: printable ASCII only (no CR/LF smuggling),
+// bounded.
+bool ValidImdsToken(const std::string& tok) {
+  return tok.size() <= 4096 && std::all_of(tok.begin(), tok.end(),
+                                           [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; });
+}
+
+// IAM role names: 1..64 of [A-Za-z0-9+=,.@_-]; the name goes into the next URL.
+bool ValidIamRoleName(const std::string& role) {
+  return !role.empty() && role.size() <= 64 && std::all_of(role.begin(), role.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) ||
+           (ch != '\0' && std::strchr("+=,.@_-", ch) != nullptr);
+  });
+}
+
+// The provider's state an IMDS conversation reads and updates, guarded by `mu`: the session
+// token (kept across fetches) and the role last read (for Name()).
+struct ImdsCache {
+  std::mutex& mu;
+  std::string& token;
+  MonoTime& token_expires;
+  std::string& role;
+};
+
+// One Fetch's conversation with IMDSv2 at `endpoint`.
+class ImdsSession {
+ public:
+  ImdsSession(const std::string& endpoint, std::chrono::milliseconds timeout, int attempts,
+              const Clock& clock, ImdsCache cache)
+      : endpoint_(endpoint),
+        what_("IMDS at " + endpoint),
+        timeout_(timeout),
+        attempts_(attempts),
+        clock_(clock),
+        cache_(cache) {}
+
+  // Lists the instance's IAM role, then reads that role's credentials.
+  Result<ExpiringCredentials> RoleCredentials();
+
+ private:
+  Result<aws::HttpResponse> Call(aws::HttpRequest req);
+  Status FetchToken();
+  Result<aws::HttpResponse> Get(const std::string& path);
+
+  const std::string endpoint_, what_;
+  const std::chrono::milliseconds timeout_;
+  const int attempts_;
+  const Clock& clock_;
+  ImdsCache cache_;
+};
+
+// One request with the configured attempts; transport failures and 5xx are retried.
+Result<aws::HttpResponse> ImdsSession::Call(aws::HttpRequest req) {
+  req.no_proxy = true;
+  req.connect_timeout = timeout_;
+  req.timeout = timeout_;
+  Result<aws::HttpResponse> r = Err("no attempt");
+  for (int a = 1; a <= attempts_; ++a) {
+    if (a > 1) Backoff(clock_, a - 1);
+    r = aws::HttpCall(req);
+    if (r.ok() && r->status < 500) return r;
+  }
+  return r;
+}
+
+Status ImdsSession::FetchToken() {
+  constexpr int kTtl = ImdsCredentialsProvider::kTokenTtlSeconds;
+  aws::HttpRequest req;
+  req.method = "PUT";
+  req.url = endpoint_ + "/latest/api/token";
+  req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(kTtl)}};
+  const MonoTime asked = clock_.mono();
+  auto r = Call(req);
+  if (!r) return Err(what_ + ": " + r.message() + " (not on EC2?)", Code::kNotConfigured);
+  if (r->status == 403 || r->status == 404 || r->status == 405) {
+    return Err(what_ + ": HTTP " + std::to_string(r->status) +
+                   " for the session token (IMDSv2 unavailable; IMDSv1 is not used)",
+               Code::kNotConfigured);
+  }
+  const std::string tok = Trim(r->body);
+  if (r->status != 200 || tok.empty()) {
+    return Err(what_ + ": HTTP " + std::to_string(r->status) + " for the session token",
+               Code::kBadResponse);
+  }
+  if (!ValidImdsToken(tok)) {
+    return Err(what_ + ": the session token is not a printable ASCII word of at most 4096 bytes",
+               Code::kBadResponse);
+  }
+  std::lock_guard l(cache_.mu);
+  cache_.token = tok;
+  // Renew a minute early so a token never expires between our check and IMDS's.
+  cache_.token_expires = asked + std::chrono::seconds(kTtl - 60);
+  return Status::Ok();
+}
+
+// GET with the session token; a 401 (token expired or revoked) gets a new token once.
+Result<aws::HttpResponse> ImdsSession::Get(const std::string& path) {
+  for (int round = 0; round < 2; ++round) {
+    std::string tok;
+    {
+      std::lock_guard l(cache_.mu);
+      if (!cache_.token.empty() && clock_.mono() < cache_.token_expires) tok = cache_.token;
+    }
+    if (tok.empty()) {
+      if (auto st = FetchToken(); !st) return st.error();
+      std::lock_guard l(cache_.mu);
+      tok = cache_.token;
+    }
+    aws::HttpRequest req;
+    req.url = endpoint_ + path;
+    req.headers = {{"X-aws-ec2-metadata-token", tok}};
+    auto r = Call(req);
+    if (!r) return Err(what_ + ": " + r.message(), Code::kUnavailable);
+    if (r->status != 401) return r;
+    std::lock_guard l(cache_.mu);
+    cache_.token.clear();
+  }
+  return Err(what_ + ": HTTP 401 for " + path + " with a fresh session token", Code::kBadResponse);
+}
+
+Result<ExpiringCredentials> ImdsSession::RoleCredentials() {
+  const std::string base = "/latest/meta-data/iam/security-credentials/";
+  for (int round = 0; round < 2; ++round) {
+    auto list = Get(base);
+    if (!list) return list.error();
+    if (list->status == 404) {
+      return Err(what_ + ": the instance has no IAM role (instance profile)", Code::kNotConfigured);
+    }
+    if (list->status != 200) {
+      return Err(what_ + ": HTTP " + std::to_string(list->status) + " listing the IAM role",
+                 Code::kBadResponse);
+    }
+    const std::string role = Trim(list->body.substr(0, list->body.find('\n')));
+    if (!ValidIamRoleName(role)) {
+      return Err(what_ + ": no valid IAM role name in " + base + " (got \"" + Outside(role) + "\")",
+                 Code::kBadResponse);
+    }
+    {
+      std::lock_guard l(cache_.mu);
+      cache_.role = role;
+    }
+    auto creds = Get(base + role);
+    if (!creds) return creds.error();
+    if (creds->status == 404) continue;  // the role changed between the two calls
+    if (creds->status != 200) {
+      return Err(what_ + ": HTTP " + std::to_string(creds->status) + " for role " + role,
+                 Code::kBadResponse);
+    }
+    return ParseJsonCredentials(what_ + " role " + role, creds->body, true);
+  }
+  return Err(what_ + ": the IAM role disappeared while reading it", Code::kBadResponse);
+}
+
+}  // namespace
+
+Result<ExpiringCredentials> ImdsCredentialsProvider::Fetch() {
+  if (auto d = env_("AWS_EC2_METADATA_DISABLED"); d && Lower(*d) == "true") {
+    return Err("disabled by AWS_EC2_METADATA_DISABLED=true", Code::kNotConfigured);
+  }
+  auto endpoint = ImdsEndpoint(env_);
+  if (!endpoint) return endpoint.error();
   auto timeout_s = PositiveIntEnv(env_, "AWS_METADATA_SERVICE_TIMEOUT", 1);
   if (!timeout_s) return timeout_s.error();
   auto attempts = PositiveIntEnv(env_, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", 1);
   if (!attempts) return attempts.error();
-  const std::chrono::milliseconds timeout = std::chrono::seconds(*timeout_s);
   {
     std::lock_guard l(mu_);
-    if (token_endpoint_ != endpoint) {
+    if (token_endpoint_ != *endpoint) {
       token_.clear();
       role_.clear();
-      token_endpoint_ = endpoint;
+      token_endpoint_ = *endpoint;
     }
   }
-  const std::string what = "IMDS at " + endpoint;
-
-  // One request with the configured attempts; transport failures and 5xx are retried.
-  auto call = [&](aws::HttpRequest req) -> Result<aws::HttpResponse> {
-    req.no_proxy = true;
-    req.connect_timeout = timeout;
-    req.timeout = timeout;
-    Result<aws::HttpResponse> r = Err("no attempt");
-    for (int a = 1; a <= *attempts; ++a) {
-      if (a > 1) Backoff(clock(), a - 1);
-      r = aws::HttpCall(req);
-      if (r.ok() && r->status < 500) return r;
-    }
-    return r;
-  };
-  auto fetch_token = [&]() -> Status {
-    aws::HttpRequest req;
-    req.method = "PUT";
-    req.url = endpoint + "/latest/api/token";
-    req.headers = {{"X-aws-ec2-metadata-token-ttl-seconds", std::to_string(kTokenTtlSeconds)}};
-    const MonoTime asked = clock().mono();
-    auto r = call(req);
-    if (!r) return Err(what + ": " + r.message() + " (not on EC2?)", Code::kNotConfigured);
-    if (r->status == 403 || r->status == 404 || r->status == 405) {
-      return Err(what + ": HTTP " + std::to_string(r->status) +
-                     " for the session token (IMDSv2 unavailable; IMDSv1 is not used)",
-                 Code::kNotConfigured);
-    }
-    const std::string tok = Trim(r->body);
-    if (r->status != 200 || tok.empty()) {
-      return Err(what + ": HTTP " + std::to_string(r->status) + " for the session token",
-                 Code::kBadResponse);
-    }
-    // It goes into a request header: printable ASCII only (no CR/LF smuggling), bounded.
-    if (tok.size() > 4096 || !std::all_of(tok.begin(), tok.end(), [](unsigned char ch) {
-          return ch > 0x20 && ch < 0x7f;
-        })) {
-      return Err(what + ": the session token is not a printable ASCII word of at most 4096 bytes",
-                 Code::kBadResponse);
-    }
-    std::lock_guard l(mu_);
-    token_ = tok;
-    // Renew a minute early so a token never expires between our check and IMDS's.
-    token_expires_ = asked + std::chrono::seconds(kTokenTtlSeconds - 60);
-    return Status::Ok();
-  };
-  // GET with the session token; a 401 (token expired or revoked) gets a new token once.
-  auto get = [&](const std::string& path) -> Result<aws::HttpResponse> {
-    for (int round = 0; round < 2; ++round) {
-      std::string tok;
-      {
-        std::lock_guard l(mu_);
-        if (!token_.empty() && clock().mono() < token_expires_) tok = token_;
-      }
-      if (tok.empty()) {
-        if (auto st = fetch_token(); !st) return st.error();
-        std::lock_guard l(mu_);
-        tok = token_;
-      }
-      aws::HttpRequest req;
-      req.url = endpoint + path;
-      req.headers = {{"X-aws-ec2-metadata-token", tok}};
-      auto r = call(req);
-      if (!r) return Err(what + ": " + r.message(), Code::kUnavailable);
-      if (r->status != 401) return r;
-      std::lock_guard l(mu_);
-      token_.clear();
-    }
-    return Err(what + ": HTTP 401 for " + path + " with a fresh session token", Code::kBadResponse);
-  };
-
-  const std::string base = "/latest/meta-data/iam/security-credentials/";
-  for (int round = 0; round < 2; ++round) {
-    auto list = get(base);
-    if (!list) return list.error();
-    if (list->status == 404) {
-      return Err(what + ": the instance has no IAM role (instance profile)", Code::kNotConfigured);
-    }
-    if (list->status != 200) {
-      return Err(what + ": HTTP " + std::to_string(list->status) + " listing the IAM role",
-                 Code::kBadResponse);
-    }
-    const std::string role = Trim(list->body.substr(0, list->body.find('\n')));
-    // IAM role names: 1..64 of [A-Za-z0-9+=,.@_-]; it goes into the next URL.
-    if (role.empty() || role.size() > 64 || !std::all_of(role.begin(), role.end(), [](char ch) {
-          return std::isalnum(static_cast<unsigned char>(ch)) ||
-                 (ch != '\0' && std::strchr("+=,.@_-", ch) != nullptr);
-        })) {
-      return Err(what + ": no valid IAM role name in " + base + " (got \"" + Outside(role) + "\")",
-                 Code::kBadResponse);
-    }
-    {
-      std::lock_guard l(mu_);
-      role_ = role;
-    }
-    auto creds = get(base + role);
-    if (!creds) return creds.error();
-    if (creds->status == 404) continue;  // the role changed between the two calls
-    if (creds->status != 200) {
-      return Err(what + ": HTTP " + std::to_string(creds->status) + " for role " + role,
-                 Code::kBadResponse);
-    }
-    return ParseJsonCredentials(what + " role " + role, creds->body, true);
-  }
-  return Err(what + ": the IAM role disappeared while reading it", Code::kBadResponse);
+  ImdsSession session(*endpoint, std::chrono::seconds(*timeout_s), *attempts, clock(),
+                      {mu_, token_, token_expires_, role_});
+  return session.RoleCredentials();
 }
 
 // ---------------------------------------------------------------------------------------------

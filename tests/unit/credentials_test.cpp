@@ -533,6 +533,36 @@ TEST(ImdsCredentials, DisabledNoRoleUnreachableAndBadSettings) {
   EXPECT_NE(c.message().find("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"), std::string::npos);
 }
 
+// The endpoint loses its trailing slashes (paths are appended to it), a bad endpoint is refused
+// before any request, and the listed role name must be an IAM role name before it goes into a URL.
+TEST(ImdsCredentials, EndpointAndRoleNameAreChecked) {
+  ImdsFixture f;
+  f.server.SetIssued(IssuedKey("ASIAIMDS1", f.clock.wall() + minutes(60)));
+  f.env.vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f.server.url() + "//";
+  ImdsCredentialsProvider p(f.env.lookup(), f.clock);
+  auto c = p.Get();
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(p.Name(), "IMDSv2 (" + f.server.url() + ", role agency-ha-node)");
+
+  f.env.vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "ftp://169.254.169.254";
+  c = ImdsCredentialsProvider(f.env.lookup(), f.clock).Get();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.code(), Code::kInvalid);
+  EXPECT_NE(c.message().find("want http:// or https://"), std::string::npos) << c.message();
+
+  f.env.vars["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = f.server.url();
+  for (const std::string& role : {std::string("bad role"), std::string(65, 'r')}) {
+    f.server.SetImdsRole(role);
+    c = ImdsCredentialsProvider(f.env.lookup(), f.clock).Get();
+    ASSERT_FALSE(c.ok()) << role;
+    EXPECT_EQ(c.code(), Code::kBadResponse);
+    EXPECT_NE(c.message().find("no valid IAM role name"), std::string::npos) << c.message();
+  }
+  f.server.SetImdsRole(std::string(64, 'r'));
+  c = ImdsCredentialsProvider(f.env.lookup(), f.clock).Get();
+  EXPECT_TRUE(c.ok()) << c.message();
+}
+
 TEST(ImdsCredentials, MalformedResponsesAreErrors) {
   ImdsFixture f;
   f.server.FailNext(AwsMetadataServer::kImds, 1, {200, "[]", "text/plain"});
