@@ -568,6 +568,22 @@ struct S3ObjectStore::Impl {
   }
 
   static Status Multipart(S3ObjectStore& s, const std::string& key, int fd, uint64_t size);
+
+  // One multipart upload in flight: what Multipart's steps share.
+  struct MultipartUpload {
+    S3ObjectStore& s;
+    const std::string& key;
+    const std::string object;
+    const int fd;
+    const uint64_t size, nparts;
+    std::string id;  // the UploadId, once created
+  };
+  static Status CreateMultipart(MultipartUpload& u);
+  static Status UploadParts(const MultipartUpload& u, std::vector<UploadedPart>* parts);
+  static Status UploadPart(const MultipartUpload& u, uint64_t i, std::string& buf,
+                           UploadedPart* part);
+  static void AbortMultipart(const MultipartUpload& u);
+  static Status CompleteMultipart(const MultipartUpload& u, const std::vector<UploadedPart>& parts);
 };
 
 S3ObjectStore::S3ObjectStore(S3Config config) : cfg_(std::move(config)) {}
@@ -670,124 +686,142 @@ Status S3ObjectStore::Impl::Multipart(S3ObjectStore& s, const std::string& key, 
     return Err(s.Describe() + ": put \"" + key + "\": " + std::to_string(nparts) +
                " parts exceed S3's 10000; raise the part size");
   }
+  MultipartUpload u{s, key, object, fd, size, nparts, ""};
+  if (Status st = CreateMultipart(u); !st) return st;
+  std::vector<UploadedPart> parts(nparts);
+  if (Status st = UploadParts(u, &parts); !st) {
+    AbortMultipart(u);
+    return st;
+  }
+  return CompleteMultipart(u, parts);
+}
+
+// CreateMultipartUpload; sets u.id.
+Status S3ObjectStore::Impl::CreateMultipart(MultipartUpload& u) {
   Call create{"create multipart upload",
-              key,
+              u.key,
               "POST",
-              object,
+              u.object,
               {{"uploads", ""}},
-              {{"content-type", ContentTypeFor(key)}, {"x-amz-checksum-algorithm", "SHA256"}},
+              {{"content-type", ContentTypeFor(u.key)}, {"x-amz-checksum-algorithm", "SHA256"}},
               {},
               sigv4::kEmptySha256};
   std::string create_body;
   create.sink_mem = &create_body;
-  auto cr = Do(s, create);
+  auto cr = Do(u.s, create);
   if (!cr) return cr.error();
-  if (cr->status / 100 != 2) return S3Error(s, create, *cr);
+  if (cr->status / 100 != 2) return S3Error(u.s, create, *cr);
   auto parsed_id = ParseUploadId(create_body);
   if (!parsed_id) {
-    return Err(s.Describe() + ": create multipart upload \"" + key + "\": " + parsed_id.message());
+    return Err(u.s.Describe() + ": create multipart upload \"" + u.key +
+               "\": " + parsed_id.message());
   }
-  const std::string upload_id = *parsed_id;
+  u.id = *parsed_id;
+  return Status::Ok();
+}
 
-  struct Part {
-    std::string etag, checksum;
-  };
-  std::vector<Part> parts(nparts);
+// Uploads every part on up to cfg_.parallelism threads; the first error stops them all.
+Status S3ObjectStore::Impl::UploadParts(const MultipartUpload& u,
+                                        std::vector<UploadedPart>* parts) {
   std::atomic<uint64_t> next{0};
   std::atomic<bool> failed{false};
   std::mutex err_mu;
   std::optional<Error> first_error;
   auto worker = [&] {
-    // Two passes per part, as PutFile does for one PUT: hashes over a 1 MiB buffer, then the
-    // part streamed from the file. Memory = parallelism x 1 MiB, whatever the part size.
-    std::string buf(std::min<uint64_t>(1 << 20, s.cfg_.part_size), '\0');
+    // Memory = parallelism x 1 MiB, whatever the part size (UploadPart).
+    std::string buf(std::min<uint64_t>(1 << 20, u.s.cfg_.part_size), '\0');
     for (;;) {
       if (failed.load()) return;
       const uint64_t i = next++;
-      if (i >= nparts) return;
-      const uint64_t off = i * s.cfg_.part_size;
-      const uint64_t len = std::min<uint64_t>(s.cfg_.part_size, size - off);
-      Hasher sha_h(EVP_sha256()), md5_h(EVP_md5());
-      uint64_t got = 0;
-      while (got < len) {
-        ssize_t n = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), len - got),
-                            static_cast<off_t>(off + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        sha_h.Update(buf.data(), static_cast<size_t>(n));
-        md5_h.Update(buf.data(), static_cast<size_t>(n));
-        got += static_cast<uint64_t>(n);
-      }
-      auto fail = [&](Error e) {
+      if (i >= u.nparts) return;
+      if (Status st = UploadPart(u, i, buf, &(*parts)[i]); !st) {
         std::lock_guard l(err_mu);
-        if (!first_error) first_error = std::move(e);
+        if (!first_error) first_error = st.error();
         failed = true;
-      };
-      if (got != len)
-        return fail(Err(s.Describe() + ": put \"" + key + "\": reading part " +
-                        std::to_string(i + 1) + " failed (file changed?)"));
-      const std::string sha = sha_h.Final();
-      Call c{"upload part " + std::to_string(i + 1),
-             key,
-             "PUT",
-             object,
-             {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
-             {{"content-md5", Base64Encode(md5_h.Final())},
-              {"x-amz-checksum-sha256", Base64Encode(sha)}},
-             Body{nullptr, fd, off, len},
-             sigv4::Hex(sha)};
-      auto r = Do(s, c);
-      if (!r) return fail(r.error());
-      if (r->status / 100 != 2) return fail(S3Error(s, c, *r));
-      auto it = r->headers.find("etag");
-      if (it == r->headers.end()) return fail(Err(What(s, c) + ": no ETag in reply"));
-      parts[i] = Part{it->second, Base64Encode(sha)};
+        return;
+      }
     }
   };
-  const int nworkers = static_cast<int>(std::min<uint64_t>(s.cfg_.parallelism, nparts));
+  const int nworkers = static_cast<int>(std::min<uint64_t>(u.s.cfg_.parallelism, u.nparts));
   std::vector<std::thread> threads;
   for (int w = 0; w < nworkers; ++w)
     threads.emplace_back(worker);
   for (auto& t : threads)
     t.join();
+  if (first_error) return *first_error;
+  return Status::Ok();
+}
 
-  auto abort = [&] {
-    Call a{"abort multipart upload",  key, "DELETE", object,
-           {{"uploadId", upload_id}}, {},  {},       sigv4::kEmptySha256};
-    (void)Do(s, a);  // best effort; a lifecycle rule cleans up what this misses
-  };
-  if (first_error) {
-    abort();
-    return *first_error;
+// Part i (0-based) in two passes, as PutFile does for one PUT: hashes over `buf`, then the part
+// streamed from the file. Sets *part only when S3 accepted it.
+Status S3ObjectStore::Impl::UploadPart(const MultipartUpload& u, uint64_t i, std::string& buf,
+                                       UploadedPart* part) {
+  const uint64_t off = i * u.s.cfg_.part_size;
+  const uint64_t len = std::min<uint64_t>(u.s.cfg_.part_size, u.size - off);
+  Hasher sha_h(EVP_sha256()), md5_h(EVP_md5());
+  uint64_t got = 0;
+  while (got < len) {
+    ssize_t n = ::pread(u.fd, buf.data(), std::min<uint64_t>(buf.size(), len - got),
+                        static_cast<off_t>(off + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    sha_h.Update(buf.data(), static_cast<size_t>(n));
+    md5_h.Update(buf.data(), static_cast<size_t>(n));
+    got += static_cast<uint64_t>(n);
   }
-  std::string xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
-  for (uint64_t i = 0; i < nparts; ++i) {
-    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-           XmlEscape(parts[i].etag) + "</ETag><ChecksumSHA256>" + parts[i].checksum +
-           "</ChecksumSHA256></Part>";
-  }
-  xml += "</CompleteMultipartUpload>";
+  if (got != len)
+    return Err(u.s.Describe() + ": put \"" + u.key + "\": reading part " + std::to_string(i + 1) +
+               " failed (file changed?)");
+  const std::string sha = sha_h.Final();
+  Call c{
+      "upload part " + std::to_string(i + 1),
+      u.key,
+      "PUT",
+      u.object,
+      {{"partNumber", std::to_string(i + 1)}, {"uploadId", u.id}},
+      {{"content-md5", Base64Encode(md5_h.Final())}, {"x-amz-checksum-sha256", Base64Encode(sha)}},
+      Body{nullptr, u.fd, off, len},
+      sigv4::Hex(sha)};
+  auto r = Do(u.s, c);
+  if (!r) return r.error();
+  if (r->status / 100 != 2) return S3Error(u.s, c, *r);
+  auto it = r->headers.find("etag");
+  if (it == r->headers.end()) return Err(What(u.s, c) + ": no ETag in reply");
+  *part = UploadedPart{it->second, Base64Encode(sha)};
+  return Status::Ok();
+}
+
+void S3ObjectStore::Impl::AbortMultipart(const MultipartUpload& u) {
+  Call a{"abort multipart upload", u.key, "DELETE", u.object,
+         {{"uploadId", u.id}},     {},    {},       sigv4::kEmptySha256};
+  (void)Do(u.s, a);  // best effort; a lifecycle rule cleans up what this misses
+}
+
+// CompleteMultipartUpload; aborts the upload when it fails.
+Status S3ObjectStore::Impl::CompleteMultipart(const MultipartUpload& u,
+                                              const std::vector<UploadedPart>& parts) {
+  const std::string xml = CompleteMultipartXml(parts);
   Call done{"complete multipart upload",
-            key,
+            u.key,
             "POST",
-            object,
-            {{"uploadId", upload_id}},
+            u.object,
+            {{"uploadId", u.id}},
             {{"content-type", "application/xml"}},
             Body{xml.data(), -1, 0, xml.size()},
             sigv4::Sha256Hex(xml)};
   std::string done_body;
   done.sink_mem = &done_body;
-  auto dr = Do(s, done);
+  auto dr = Do(u.s, done);
   if (!dr) {
-    abort();
+    AbortMultipart(u);
     return dr.error();
   }
   // S3 can answer 200 and still fail: the error is then in the body.
   if (dr->status / 100 != 2 || CompleteFailed(done_body)) {
     Response r = *dr;
     if (r.status / 100 == 2) r.body = done_body;
-    abort();
-    return S3Error(s, done, r);
+    AbortMultipart(u);
+    return S3Error(u.s, done, r);
   }
   return Status::Ok();
 }

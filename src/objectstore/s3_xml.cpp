@@ -206,4 +206,15 @@ bool CompleteFailed(const std::string& xml) {
   return xml.find("<Error>") != std::string::npos;
 }
 
+std::string CompleteMultipartXml(const std::vector<UploadedPart>& parts) {
+  std::string xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+           XmlEscape(parts[i].etag) + "</ETag><ChecksumSHA256>" + parts[i].checksum +
+           "</ChecksumSHA256></Part>";
+  }
+  xml += "</CompleteMultipartUpload>";
+  return xml;
+}
+
 }  // namespace aha::objectstore

@@ -39,4 +39,11 @@ Result<std::string> ParseUploadId(const std::string& xml);
 // Whether a CompleteMultipartUpload 200 reply is in fact an <Error>.
 bool CompleteFailed(const std::string& xml);
 
+// One uploaded part of a multipart upload: the ETag S3 returned and its base64 SHA-256.
+struct UploadedPart {
+  std::string etag, checksum;
+};
+// The CompleteMultipartUpload document for `parts`, numbered 1..N in order (ETags escaped).
+std::string CompleteMultipartXml(const std::vector<UploadedPart>& parts);
+
 }  // namespace aha::objectstore

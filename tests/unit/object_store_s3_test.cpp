@@ -332,5 +332,20 @@ TEST(S3Xml, TolerantParsingAndEntities) {
   EXPECT_EQ(XmlEscape("\"a\"&<>"), "&quot;a&quot;&amp;&lt;&gt;");
 }
 
+// The one document S3ObjectStore sends: parts numbered from 1 in order, ETags (quoted by S3)
+// escaped, checksums as given.
+TEST(S3Xml, CompleteMultipartDocument) {
+  EXPECT_EQ(CompleteMultipartXml({}),
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "</CompleteMultipartUpload>");
+  EXPECT_EQ(CompleteMultipartXml({{"\"e1\"", "c1=="}, {"e<2>&", "c2=="}}),
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<Part><PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag>"
+            "<ChecksumSHA256>c1==</ChecksumSHA256></Part>"
+            "<Part><PartNumber>2</PartNumber><ETag>e&lt;2&gt;&amp;</ETag>"
+            "<ChecksumSHA256>c2==</ChecksumSHA256></Part>"
+            "</CompleteMultipartUpload>");
+}
+
 }  // namespace
 }  // namespace aha::objectstore::testing
