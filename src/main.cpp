@@ -5,6 +5,7 @@
 
 #include "controller/command.h"
 #include "demo/demo.h"
+#include "evidence/command.h"
 #include "gate/command.h"
 #include "mcp/command.h"
 #include "probe/command.h"
@@ -36,12 +37,13 @@ struct Args {
   std::string restore_to, restore_snapshot = "latest";
   bool restore_force = false, restore_quiet = false, restore_if_empty = false;
   aha::replication::FollowArgs follow;
+  std::string evidence_file, evidence_key_file;
 };
 
 // The subcommands (set when selected) and the options whose presence matters after the parse.
 struct Commands {
   CLI::App *ctl, *gate, *gate_probe, *state_get, *state_set, *probe, *demo, *mcp, *repl, *car,
-      *snaps, *restore, *follow, *help, *version;
+      *snaps, *restore, *follow, *evidence_verify, *help, *version;
   CLI::Option *value_opt, *snaps_ps, *restore_ps, *follow_ps;
 };
 
@@ -186,6 +188,17 @@ void AddRemoteCommands(CLI::App& app, Args& a, Commands& c) {
   follow->add_flag("--once", a.follow.once, "One round, print a JSON report, exit");
 }
 
+void AddEvidence(CLI::App& app, Args& a, Commands& c) {
+  auto* ev = app.add_subcommand("evidence", "DR evidence records (sealed drill reports)");
+  ev->require_subcommand(1);
+  c.evidence_verify = ev->add_subcommand(
+      "verify", "Check a sealed evidence record: exit 0 intact, 1 changed, 2 unreadable");
+  c.evidence_verify->add_option("file", a.evidence_file, "The record (JSON)")->required();
+  c.evidence_verify->add_option("--hmac-key-file", a.evidence_key_file,
+                                "Also check the HMAC with this key (surrounding whitespace "
+                                "trimmed)");
+}
+
 // Runs the selected subcommand.
 int Dispatch(CLI::App& app, Args& a, const Commands& c) {
   if (*c.help) {
@@ -219,6 +232,9 @@ int Dispatch(CLI::App& app, Args& a, const Commands& c) {
   }
   if (*c.follow) return aha::replication::FollowCommand(a.remote, a.follow);
   if (*c.probe) return aha::probe::RunCommand(a.probe);
+  if (*c.evidence_verify) {
+    return aha::evidence::VerifyCommand(a.evidence_file, a.evidence_key_file);
+  }
   if (*c.gate_probe) return aha::gate::CheckCommand(a.gate_probe_config);
   if (*c.gate) {
     if (a.gate_config.empty()) {
@@ -245,6 +261,7 @@ int main(int argc, char** argv) {
   AddMcp(app, a, c);
   AddReplicateAndSidecar(app, a, c);
   AddRemoteCommands(app, a, c);
+  AddEvidence(app, a, c);
   c.help = app.add_subcommand("help", "Show help");
   c.version = app.add_subcommand("version", "Print the version");
   try {

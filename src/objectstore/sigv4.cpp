@@ -1,9 +1,5 @@
 #include "objectstore/sigv4.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -39,24 +35,6 @@ std::string CanonicalValue(const std::string& v) {
 
 std::string Hex(std::string_view bytes) {
   return net::HexEncode(bytes);
-}
-
-std::string Sha256Raw(std::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return std::string(reinterpret_cast<char*>(md), sizeof md);
-}
-
-std::string Sha256Hex(std::string_view data) {
-  return Hex(Sha256Raw(data));
-}
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return std::string(reinterpret_cast<char*>(md), len);
 }
 
 std::string UriEncode(std::string_view s, bool encode_slash) {

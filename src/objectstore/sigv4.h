@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "net/digest.h"
 
 namespace aha::objectstore::sigv4 {
 
@@ -67,9 +68,9 @@ inline std::string EncodePath(std::string_view raw_path) {
 std::string CanonicalQuery(const KeyValues& query);
 
 std::string AmzDate(std::time_t t);  // 20130524T000000Z
-std::string Sha256Hex(std::string_view data);
-std::string Sha256Raw(std::string_view data);
-std::string HmacSha256(std::string_view key, std::string_view data);
+using net::HmacSha256;               // net/digest.h
+using net::Sha256Hex;
+using net::Sha256Raw;
 std::string Hex(std::string_view bytes);  // lowercase (net::HexEncode)
 
 }  // namespace aha::objectstore::sigv4

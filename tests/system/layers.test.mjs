@@ -35,7 +35,7 @@ test('layers: the real src/ follows the map in docs/ARCHITECTURE.md', () => {
   // The map covers the modules the issue moved things into.
   const doc = readFileSync(MAP, 'utf8');
   assert.match(doc, /^\| 3 \| `failover` `state` \|/m);
-  assert.match(doc, /^\| 1 \| `config` `metrics` `httpd` `net` \|/m);
+  assert.match(doc, /^\| 1 \| `config` `metrics` `httpd` `net` `evidence` \|/m);
 });
 
 test('layers: a clean fixture passes; includes within a module, <...> and non-module paths are ignored', (t) => {
