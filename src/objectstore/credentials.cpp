@@ -9,8 +9,10 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "common/fs.h"
@@ -47,6 +49,35 @@ std::string Lower(std::string s) {
 // Short pause between attempts at a credentials endpoint, on the provider's clock.
 void Backoff(const Clock& clock, int attempt) {
   clock.SleepFor(std::chrono::milliseconds(100) * (1 << std::min(attempt, 4)));
+}
+
+// One attempt's verdict: the result to return (credentials or a final error), or, when `done` is
+// empty, the text of a retryable failure.
+struct Attempt {
+  std::optional<Result<ExpiringCredentials>> done;
+  std::string retry;
+};
+
+// Calls `req` up to 3 times (Backoff between): transport errors and the answers `judge` calls
+// retryable are tried again; after the last, the last failure is kUnavailable "... (after 3
+// attempts)".
+Result<ExpiringCredentials> CallWithRetries(
+    const aws::HttpRequest& req, const Clock& clock,
+    const std::function<Attempt(const aws::HttpResponse&)>& judge) {
+  constexpr int kAttempts = 3;
+  std::string last;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    if (attempt > 1) Backoff(clock, attempt - 1);
+    auto r = aws::HttpCall(req);
+    if (!r) {
+      last = r.message();
+      continue;
+    }
+    Attempt a = judge(*r);
+    if (a.done) return std::move(*a.done);
+    last = std::move(a.retry);
+  }
+  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", Code::kUnavailable);
 }
 
 Status ValidEndpoint(const std::string& what, const std::string& url) {
@@ -384,6 +415,35 @@ std::string WebIdentityCredentialsProvider::Name() const {
          s_.sts_endpoint + ", from " + s_.source + ")";
 }
 
+// The <Credentials> of an AssumeRoleWithWebIdentity answer.
+Result<ExpiringCredentials> ParseStsCredentials(const std::string& what, const std::string& body) {
+  auto sections = XmlElements(body, "Credentials");
+  if (sections.empty()) return Err(what + ": response has no <Credentials>", Code::kBadResponse);
+  ExpiringCredentials c;
+  c.credentials.access_key_id = XmlFirst(sections[0], "AccessKeyId");
+  c.credentials.secret_access_key = XmlFirst(sections[0], "SecretAccessKey");
+  c.credentials.session_token = XmlFirst(sections[0], "SessionToken");
+  const std::string exp = XmlFirst(sections[0], "Expiration");
+  for (const auto& [field, value] : {std::pair{"AccessKeyId", &c.credentials.access_key_id},
+                                     std::pair{"SecretAccessKey", &c.credentials.secret_access_key},
+                                     std::pair{"SessionToken", &c.credentials.session_token}}) {
+    if (value->empty()) return Err(what + ": response lacks " + field, Code::kBadResponse);
+  }
+  if (Status s =
+          CheckCredentials(what, c.credentials, {"AccessKeyId", "SecretAccessKey", "SessionToken"},
+                           Code::kBadResponse);
+      !s) {
+    return s.error();
+  }
+  WallTime t;
+  if (!aws::ParseIso8601(exp, &t)) {
+    return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time",
+               Code::kBadResponse);
+  }
+  c.expiration = t;
+  return c;
+}
+
 Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
   // Re-read on every assume: the kubelet rotates the projected token.
   auto file = net::ReadTokenFile(s_.token_file);
@@ -405,54 +465,17 @@ Result<ExpiringCredentials> WebIdentityCredentialsProvider::Fetch() {
   req.connect_timeout = std::chrono::seconds(5);
   req.timeout = std::chrono::seconds(30);
   const std::string what = "STS AssumeRoleWithWebIdentity at " + s_.sts_endpoint;
-  constexpr int kAttempts = 3;
-  std::string last;
-  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    if (attempt > 1) Backoff(clock(), attempt - 1);
-    auto r = aws::HttpCall(req);
-    if (!r) {
-      last = r.message();
-      continue;
-    }
-    if (r->status == 200) {
-      auto sections = XmlElements(r->body, "Credentials");
-      if (sections.empty())
-        return Err(what + ": response has no <Credentials>", Code::kBadResponse);
-      ExpiringCredentials c;
-      c.credentials.access_key_id = XmlFirst(sections[0], "AccessKeyId");
-      c.credentials.secret_access_key = XmlFirst(sections[0], "SecretAccessKey");
-      c.credentials.session_token = XmlFirst(sections[0], "SessionToken");
-      const std::string exp = XmlFirst(sections[0], "Expiration");
-      for (const auto& [field, value] :
-           {std::pair{"AccessKeyId", &c.credentials.access_key_id},
-            std::pair{"SecretAccessKey", &c.credentials.secret_access_key},
-            std::pair{"SessionToken", &c.credentials.session_token}}) {
-        if (value->empty()) return Err(what + ": response lacks " + field, Code::kBadResponse);
-      }
-      if (Status s = CheckCredentials(what, c.credentials,
-                                      {"AccessKeyId", "SecretAccessKey", "SessionToken"},
-                                      Code::kBadResponse);
-          !s) {
-        return s.error();
-      }
-      WallTime t;
-      if (!aws::ParseIso8601(exp, &t)) {
-        return Err(what + ": Expiration \"" + Outside(exp) + "\" is not an ISO 8601 time",
-                   Code::kBadResponse);
-      }
-      c.expiration = t;
-      return c;
-    }
+  return CallWithRetries(req, clock(), [&](const aws::HttpResponse& r) {
+    if (r.status == 200) return Attempt{ParseStsCredentials(what, r.body), ""};
     std::string code;
-    const std::string doc = ErrorDocumentText(r->body, &code);
-    std::string text = what + " for " + s_.role_arn + ": HTTP " + std::to_string(r->status);
+    const std::string doc = ErrorDocumentText(r.body, &code);
+    std::string text = what + " for " + s_.role_arn + ": HTTP " + std::to_string(r.status);
     if (!doc.empty()) text += " " + doc;
-    const bool retryable = r->status >= 500 || r->status == 429 ||
-                           code == "IDPCommunicationError" || code == "Throttling";
-    if (!retryable) return HttpErr(text, static_cast<int>(r->status));
-    last = text;
-  }
-  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", Code::kUnavailable);
+    const bool retryable = r.status >= 500 || r.status == 429 || code == "IDPCommunicationError" ||
+                           code == "Throttling";
+    if (!retryable) return Attempt{HttpErr(text, static_cast<int>(r.status)), ""};
+    return Attempt{std::nullopt, text};
+  });
 }
 
 Result<sigv4::Credentials> EnvWebIdentityCredentialsProvider::Get() {
@@ -644,18 +667,10 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
   req.connect_timeout = std::chrono::seconds(2);
   req.timeout = std::chrono::seconds(5);
   const std::string what = "container credentials endpoint " + url;
-  constexpr int kAttempts = 3;
-  std::string last;
-  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    if (attempt > 1) Backoff(clock(), attempt - 1);
-    auto r = aws::HttpCall(req);
-    if (!r) {
-      last = r.message();
-      continue;
-    }
-    if (r->status == 200) return ParseJsonCredentials(what, r->body, false);
-    std::string text = what + ": HTTP " + std::to_string(r->status);
-    if (auto j = jsonget::Parse(r->body, what); j && j->is_object()) {
+  return CallWithRetries(req, clock(), [&](const aws::HttpResponse& r) {
+    if (r.status == 200) return Attempt{ParseJsonCredentials(what, r.body, false), ""};
+    std::string text = what + ": HTTP " + std::to_string(r.status);
+    if (auto j = jsonget::Parse(r.body, what); j && j->is_object()) {
       // Display only: a field of another type is left out.
       std::string v;
       for (const char* k : {"code", "Code"})
@@ -663,12 +678,11 @@ Result<ExpiringCredentials> ContainerCredentialsProvider::Fetch() {
       for (const char* k : {"message", "Message"})
         if (jsonget::GetString(*j, k, &v)) text += ": " + Outside(v);
     }
-    if (r->status < 500 && r->status != 429) {
-      return HttpErr(text, static_cast<int>(r->status));
+    if (r.status < 500 && r.status != 429) {
+      return Attempt{HttpErr(text, static_cast<int>(r.status)), ""};
     }
-    last = text;
-  }
-  return Err(last + " (after " + std::to_string(kAttempts) + " attempts)", Code::kUnavailable);
+    return Attempt{std::nullopt, text};
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

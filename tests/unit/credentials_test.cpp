@@ -851,3 +851,38 @@ TEST(CredentialsEndToEnd, WrongEnvironmentKeyIsNamed) {
 
 }  // namespace
 }  // namespace aha::objectstore
+
+namespace aha::objectstore {
+namespace {
+
+// Server errors of the container endpoint are tried 3 times (backoff on the provider's clock),
+// then reported as unavailable naming the attempts; a single one is retried through.
+TEST(ContainerCredentials, ServerErrorsAreRetriedThreeTimesThenUnavailable) {
+  TempDir dir;
+  AwsMetadataServer server;
+  FakeClock clock;
+  clock.set_auto_advance(true);
+  server.SetIssued(IssuedKey("ASIARETRY", clock.wall() + minutes(60)));
+  Env env;
+  env.vars = {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", server.container_url()},
+              {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "pod-identity-token"},
+              {"AWS_EC2_METADATA_DISABLED", "true"},
+              {"HOME", dir.path()}};
+  server.FailNext(AwsMetadataServer::kContainer, 3,
+                  {503, "{\"message\":\"busy\"}", "application/json"});
+  auto c = DefaultCredentialsChain(env.lookup(), clock)->Get();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.code(), Code::kUnavailable) << c.message();
+  EXPECT_NE(c.message().find("HTTP 503: busy (after 3 attempts)"), std::string::npos)
+      << c.message();
+  EXPECT_EQ(server.CredentialRequests(AwsMetadataServer::kContainer), 3);
+
+  server.FailNext(AwsMetadataServer::kContainer, 1, {500, "", "text/plain"});
+  c = DefaultCredentialsChain(env.lookup(), clock)->Get();
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->access_key_id, "ASIARETRY");
+  EXPECT_EQ(server.CredentialRequests(AwsMetadataServer::kContainer), 5);
+}
+
+}  // namespace
+}  // namespace aha::objectstore
