@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   BIN, Endpoint, NetnsWorld, destroyWorldsAtExit, freePort, ip, netnsUnavailable, quiet, run, sh,
-  startController, tempDir,
+  regionList, startController, tempDir,
 } from './helpers.mjs';
 
 const REGIONS = ['a', 'b', 'c']; // a, b active; c passive
@@ -633,6 +633,45 @@ test('observations endpoint: bearer token, reports, partitioned in status and me
   assert.equal(JSON.parse(readFileSync(join(dir, 'state-a', 'state.json'), 'utf8')).partitioned, true);
   a.child.kill('SIGTERM');
   assert.equal(await a.exited, 0);
+});
+
+// On loopback: a controller whose own verdict changes pushes it to its peer at once
+// (quorum.push, default on), the peer accepts it (status lastPushReceived, metrics on both ends),
+// and both fail the region that went down.
+test('verdict push: a changed verdict reaches the peer as a push, accepted and counted', async (t) => {
+  const dir = tempDir(t);
+  const eps = { a: await new Endpoint().up(), b: await new Endpoint().up() };
+  t.after(() => Promise.all(Object.values(eps).map((e) => e.down())));
+  const ports = { a: await freePort(), b: await freePort() };
+  const token = join(dir, 'token');
+  writeFileSync(token, 'loopback-token-43\n');
+  const cfg = {};
+  for (const r of ['a', 'b']) {
+    const o = r === 'a' ? 'b' : 'a';
+    cfg[r] = join(dir, `controller-${r}.yaml`);
+    writeFileSync(cfg[r], `regions:\n  - {name: a, endpoint: "${eps.a.url}"}\n  - {name: b, endpoint: "${eps.b.url}"}\n` +
+      'probe: {intervalSeconds: 0.5, timeoutSeconds: 0.4, failureThreshold: 3, successThreshold: 2}\n' +
+      `state: {file: "${join(dir, `state-${r}`)}"}\nlisten: "127.0.0.1:${ports[r]}"\n` +
+      `peers: [{name: ${o}, url: "http://127.0.0.1:${ports[o]}/v1/observations"}]\n` +
+      `quorum: {region: ${r}, stalenessSeconds: 3}\nobservationsToken: "${token}"\n`);
+  }
+  await startController(t, cfg.a);
+  await startController(t, cfg.b);
+  const status = async (r) => (await fetch(`http://127.0.0.1:${ports[r]}/v1/status`)).json();
+  const metrics = async (r) => (await fetch(`http://127.0.0.1:${ports[r]}/metrics`)).text();
+  await waitFor('both hear each other', async () => (await status('a')).quorum.reachable === 2 &&
+    (await status('b')).quorum.reachable === 2, 30000);
+  await eps.b.down();
+  await waitFor('both fail b', () => ['a', 'b'].every((r) =>
+    regionList(join(dir, `state-${r}`), 'failedRegions')?.join(',') === 'b'), 30000);
+  for (const [r, peer] of [['a', 'b'], ['b', 'a']]) {
+    const st = await status(r);
+    const p = st.quorum.peers.find((x) => x.name === peer);
+    assert.ok(p.lastPushReceived, `${r} received ${peer}'s changed verdict as a push: ${JSON.stringify(p)}`);
+    const m = await metrics(r);
+    assert.match(m, new RegExp(`^agency_ha_peer_pushes_total\\{peer="${peer}",result="success"\\} [1-9]`, 'm'));
+    assert.match(m, /^agency_ha_peer_pushes_received_total\{result="accepted"\} [1-9]/m);
+  }
 });
 
 test('token files: --check validates them, a bad one stops the controller before it writes', (t) => {
