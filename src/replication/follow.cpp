@@ -29,6 +29,110 @@ uint64_t TotalRequests(const std::vector<objectstore::ObjectStore*>& remotes) {
   return n;
 }
 
+// How CheckPristine words a refusal: "<dir> has local writes since snapshot <id>: <what>; ...".
+struct Refusal {
+  std::string why, tail;
+  Error operator()(const std::string& what) const {
+    return Err(why + what + tail, Code::kConflict);
+  }
+};
+
+// DIR's lineage state must show no `replicate` activity and name the applied snapshot.
+Status CheckLineageState(const LocalState& st, const Record& applied, const Refusal& refuse) {
+  if (st.seq > 0 || !st.remotes.empty()) {
+    return refuse("`replicate` has taken snapshots of it (it is a primary now)");
+  }
+  if (st.restored_from != applied.id) {
+    return refuse("its lineage state names snapshot \"" + st.restored_from + "\"");
+  }
+  return Status::Ok();
+}
+
+// A symlink in DIR must be one of the record's, with the record's target.
+Status CheckSymlink(const fs::path& path, const std::string& rel,
+                    const std::map<std::string, const SymlinkEntry*>& want_links,
+                    const Refusal& refuse) {
+  auto l = want_links.find(rel);
+  if (l == want_links.end()) return refuse(rel + " was added");
+  std::string text(l->second->target.size() + 1, '\0');
+  const ssize_t n = ::readlink(path.c_str(), text.data(), text.size());
+  if (n < 0 || static_cast<size_t>(n) != l->second->target.size() ||
+      text.compare(0, static_cast<size_t>(n), l->second->target) != 0) {
+    return refuse(rel + " was modified");
+  }
+  return Status::Ok();
+}
+
+// A file in DIR must be the record's `f` as written: size, hash and stat as the cache has them.
+Status CheckFile(const struct stat& s, const std::string& rel, const FileEntry& f,
+                 const LocalState& st, const Refusal& refuse) {
+  auto c = st.cache.find(rel);
+  if (c == st.cache.end() || static_cast<uint64_t>(s.st_size) != f.size ||
+      c->second.size != f.size || c->second.sha256 != f.sha256 ||
+      MtimeNs(s) != c->second.mtime_ns || static_cast<uint64_t>(s.st_ino) != c->second.ino ||
+      (s.st_mode & 07777) != (f.mode & kRestoredModeMask)) {
+    return refuse(rel + " was modified");
+  }
+  return Status::Ok();
+}
+
+// Every entry of the record must still exist (called when the walk matched fewer).
+Status CheckNoneRemoved(const fs::path& root, const Record& applied, const Refusal& refuse) {
+  for (const auto& f : applied.files) {
+    struct stat s {};
+    if (::lstat((root / f.path).c_str(), &s) != 0) return refuse(f.path + " was removed");
+  }
+  for (const auto& l : applied.symlinks) {
+    struct stat s {};
+    if (::lstat((root / l.path).c_str(), &s) != 0) return refuse(l.path + " was removed");
+  }
+  return Status::Ok();
+}
+
+// The remote the head came from first, then the others in their order.
+std::vector<objectstore::ObjectStore*> SourceFirst(
+    const std::vector<objectstore::ObjectStore*>& remotes, size_t from) {
+  std::vector<objectstore::ObjectStore*> order{remotes[from]};
+  for (size_t i = 0; i < remotes.size(); ++i)
+    if (i != from) order.push_back(remotes[i]);
+  return order;
+}
+
+// A staging dir next to DIR and a sibling for downloads (and the stores' temp files), both under
+// the stale-entry prefix Init removes.
+struct Staging {
+  std::string dir, dl_dir;
+  void Remove() const {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::remove_all(dl_dir, ec);
+  }
+};
+
+Result<Staging> MakeStaging(const std::string& parent, const std::string& name,
+                            const std::string& target) {
+  std::string tmpl = parent + "/." + name + ".aha-follow-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) {
+    return Err("cannot create a staging dir next to " + target + ": " + ErrnoText(errno));
+  }
+  ::chmod(tmpl.c_str(), 0755);
+  Staging s{tmpl, tmpl + ".download"};
+  if (::mkdir(s.dl_dir.c_str(), 0700) != 0) {
+    const int e = errno;
+    s.Remove();
+    return Err("cannot create " + s.dl_dir + ": " + ErrnoText(e));
+  }
+  return s;
+}
+
+// Records a failed round; returns false for the caller to return.
+bool Fail(FollowRound* r, const std::string& msg, Code code = Code::kUnknown) {
+  r->ok = false;
+  r->error = msg;
+  r->refused = code == Code::kConflict;
+  return false;
+}
+
 }  // namespace
 
 Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
@@ -36,18 +140,11 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
   const std::string state_dir = dir + "/.agency-ha";
   auto st = LoadLocalState(state_dir);
   if (!st) return Err(st.message(), Code::kConflict);
-  const std::string why = dir + " has local writes since snapshot " + applied.id + ": ";
-  const std::string tail =
+  const Refusal refuse{
+      dir + " has local writes since snapshot " + applied.id + ": ",
       "; refusing to overwrite them (a promoted region's data is never followed over). Stop "
-      "follow, or move the directory away to start a fresh standby";
-  if (st->seq > 0 || !st->remotes.empty()) {
-    return Err(why + "`replicate` has taken snapshots of it (it is a primary now)" + tail,
-               Code::kConflict);
-  }
-  if (st->restored_from != applied.id) {
-    return Err(why + "its lineage state names snapshot \"" + st->restored_from + "\"" + tail,
-               Code::kConflict);
-  }
+      "follow, or move the directory away to start a fresh standby"};
+  if (Status s = CheckLineageState(*st, applied, refuse); !s) return s.error();
   std::map<std::string, const FileEntry*> want;
   for (const auto& f : applied.files)
     want[f.path] = &f;
@@ -67,49 +164,24 @@ Result<std::map<std::string, LocalCopy>> CheckPristine(const std::string& dir,
     }
     struct stat s {};
     if (::lstat(it->path().c_str(), &s) != 0) {
-      return Err(why + rel + " cannot be read: " + ErrnoText(errno) + tail, Code::kConflict);
+      const int e = errno;
+      return refuse(rel + " cannot be read: " + ErrnoText(e));
     }
     if (S_ISDIR(s.st_mode)) continue;
     if (S_ISLNK(s.st_mode)) {
-      auto l = want_links.find(rel);
-      if (l == want_links.end()) return Err(why + rel + " was added" + tail, Code::kConflict);
-      std::string text(l->second->target.size() + 1, '\0');
-      const ssize_t n = ::readlink(it->path().c_str(), text.data(), text.size());
-      if (n < 0 || static_cast<size_t>(n) != l->second->target.size() ||
-          text.compare(0, static_cast<size_t>(n), l->second->target) != 0) {
-        return Err(why + rel + " was modified" + tail, Code::kConflict);
-      }
+      if (Status c = CheckSymlink(it->path(), rel, want_links, refuse); !c) return c.error();
       ++seen_links;
       continue;
     }
     auto w = want.find(rel);
-    if (!S_ISREG(s.st_mode) || w == want.end())
-      return Err(why + rel + " was added" + tail, Code::kConflict);
-    const FileEntry& f = *w->second;
-    auto c = st->cache.find(rel);
-    if (c == st->cache.end() || static_cast<uint64_t>(s.st_size) != f.size ||
-        c->second.size != f.size || c->second.sha256 != f.sha256 ||
-        MtimeNs(s) != c->second.mtime_ns || static_cast<uint64_t>(s.st_ino) != c->second.ino ||
-        (s.st_mode & 07777) != (f.mode & kRestoredModeMask)) {
-      return Err(why + rel + " was modified" + tail, Code::kConflict);
-    }
+    if (!S_ISREG(s.st_mode) || w == want.end()) return refuse(rel + " was added");
+    if (Status c = CheckFile(s, rel, *w->second, *st, refuse); !c) return c.error();
     ++seen;
-    reuse.emplace(f.sha256, LocalCopy{it->path().string(), f});
+    reuse.emplace(w->second->sha256, LocalCopy{it->path().string(), *w->second});
   }
   if (ec) return Err("walking " + dir + ": " + ec.message(), Code::kConflict);
   if (seen != applied.files.size() || seen_links != applied.symlinks.size()) {
-    for (const auto& f : applied.files) {
-      struct stat s {};
-      if (::lstat((root / f.path).c_str(), &s) != 0) {
-        return Err(why + f.path + " was removed" + tail, Code::kConflict);
-      }
-    }
-    for (const auto& l : applied.symlinks) {
-      struct stat s {};
-      if (::lstat((root / l.path).c_str(), &s) != 0) {
-        return Err(why + l.path + " was removed" + tail, Code::kConflict);
-      }
-    }
+    if (Status c = CheckNoneRemoved(root, applied, refuse); !c) return c.error();
   }
   return reuse;
 }
@@ -184,26 +256,22 @@ FollowRound Follower::RunOnce() {
   FollowRound r;
   const MonoTime t0 = opts_.clock->mono();
   const uint64_t req0 = TotalRequests(remotes_);
-  auto finish = [&](FollowRound& x) -> FollowRound {
-    x.requests = TotalRequests(remotes_) - req0;
-    x.seconds = std::chrono::duration<double>(opts_.clock->mono() - t0).count();
-    if (applied_) {
-      x.snapshot = applied_->id;
-      if (!x.applied) {
-        x.files = applied_->files.size();
-        x.bytes = applied_->total_bytes();
-      }
+  (void)Round(&r);
+  r.requests = TotalRequests(remotes_) - req0;
+  r.seconds = std::chrono::duration<double>(opts_.clock->mono() - t0).count();
+  if (applied_) {
+    r.snapshot = applied_->id;
+    if (!r.applied) {
+      r.files = applied_->files.size();
+      r.bytes = applied_->total_bytes();
     }
-    return x;
-  };
-  auto fail = [&](const std::string& msg, Code code = Code::kUnknown) {
-    r.ok = false;
-    r.error = msg;
-    r.refused = code == Code::kConflict;
-    return finish(r);
-  };
+  }
+  return r;
+}
+
+bool Follower::Round(FollowRound* r) {
   if (!loaded_) {
-    if (Status s = LoadApplied(); !s) return fail(s.message(), s.code());
+    if (Status s = LoadApplied(); !s) return Fail(r, s.message(), s.code());
   }
 
   // 1. The lineage's head: the newest latest by (epoch, id) across every remote
@@ -213,100 +281,85 @@ FollowRound Follower::RunOnce() {
   const auto head = PickHead(heads);
   for (const auto& h : heads) {
     if (!h.error.empty()) {
-      r.warnings.push_back(h.error);
+      r->warnings.push_back(h.error);
     } else if (h.missing) {
-      r.warnings.push_back(h.remote + ": no snapshots for region " + opts_.region);
+      r->warnings.push_back(h.remote + ": no snapshots for region " + opts_.region);
     }
   }
   if (!head) {
-    return fail("no remote could provide the latest snapshot: " +
-                DescribeHeadErrors(heads, opts_.region));
+    return Fail(r, "no remote could provide the latest snapshot: " +
+                       DescribeHeadErrors(heads, opts_.region));
   }
-  const LatestPointer latest_ptr = *heads[*head].latest;
-  const LatestPointer* latest = &latest_ptr;
-  const size_t from = *head;
-  r.latest = latest->id;
-  r.latest_epoch = latest->epoch;
-  r.latest_from = remotes_[from]->Describe();
-  if (applied_ && (latest->id == applied_->id ||
-                   HeadOlder(latest->epoch, latest->id, applied_->epoch, applied_->id))) {
+  const LatestPointer latest = *heads[*head].latest;
+  r->latest = latest.id;
+  r->latest_epoch = latest.epoch;
+  r->latest_from = remotes_[*head]->Describe();
+  if (applied_ && (latest.id == applied_->id ||
+                   HeadOlder(latest.epoch, latest.id, applied_->epoch, applied_->id))) {
     // Up to date (a claim raises the epoch of the same snapshot), or every remote lags behind
     // one we applied from earlier: never go back.
-    r.behind = latest->id != applied_->id;
-    r.ok = true;
-    return finish(r);
+    r->behind = latest.id != applied_->id;
+    r->ok = true;
+    return true;
   }
 
   // 2. The record, from the same remote first.
-  std::vector<objectstore::ObjectStore*> order{remotes_[from]};
-  for (size_t i = 0; i < remotes_.size(); ++i)
-    if (i != from) order.push_back(remotes_[i]);
-  auto record = FetchRecordFromAny(order, opts_.region, latest->id, nullptr, &r.warnings);
-  if (!record) return fail(record.message());
+  const std::vector<objectstore::ObjectStore*> order = SourceFirst(remotes_, *head);
+  auto record = FetchRecordFromAny(order, opts_.region, latest.id, nullptr, &r->warnings);
+  if (!record) return Fail(r, record.message());
 
   // 3. DIR must still be what we (or restore) wrote.
   std::map<std::string, LocalCopy> reuse;
   if (applied_) {
     auto p = CheckPristine(target_, *applied_);
-    if (!p) return fail(p.message(), p.code());
+    if (!p) return Fail(r, p.message(), p.code());
     reuse = std::move(*p);
   }
+  return Apply(std::move(*record), order, std::move(reuse), r);
+}
 
-  // 4. Staging next to DIR.
-  std::string tmpl = parent_ + "/." + name_ + ".aha-follow-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) {
-    return fail("cannot create a staging dir next to " + target_ + ": " + ErrnoText(errno));
-  }
-  ::chmod(tmpl.c_str(), 0755);
-  // Downloads (and the stores' temp files) in a sibling dir under the same stale-entry prefix.
-  const std::string dl_dir = tmpl + ".download";
-  const std::string dl = dl_dir + "/blob";
-  std::error_code ec;
-  auto cleanup = [&] {
-    fs::remove_all(tmpl, ec);
-    fs::remove_all(dl_dir, ec);
-  };
-  if (::mkdir(dl_dir.c_str(), 0700) != 0) {
-    const int e = errno;
-    cleanup();
-    return fail("cannot create " + dl_dir + ": " + ErrnoText(e));
-  }
+// Steps 4 and 5: stage the record next to DIR, re-check DIR, swap, drop the old tree.
+bool Follower::Apply(Record record, const std::vector<objectstore::ObjectStore*>& order,
+                     std::map<std::string, LocalCopy> reuse, FollowRound* r) {
+  auto staging = MakeStaging(parent_, name_, target_);
+  if (!staging) return Fail(r, staging.message());
   MaterializeOptions mo;
   mo.reuse = std::move(reuse);
   mo.clock = opts_.clock;
   mo.cancelled = opts_.cancelled;
-  auto rep = Materialize(*record, order, tmpl, dl, mo);
+  auto rep = Materialize(record, order, staging->dir, staging->dl_dir + "/blob", mo);
   if (!rep) {
-    cleanup();
-    return fail(rep.message() + "; " + target_ + " left at " +
-                (applied_ ? "snapshot " + applied_->id : std::string("its old content")));
+    staging->Remove();
+    return Fail(r, rep.message() + "; " + target_ + " left at " +
+                       (applied_ ? "snapshot " + applied_->id : std::string("its old content")));
   }
-  r.blobs_fetched = rep->blobs_fetched;
-  r.bytes_fetched = rep->bytes_fetched;
-  r.linked = rep->linked;
-  r.copied = rep->copied;
-  r.fallbacks = rep->fallbacks;
+  r->blobs_fetched = rep->blobs_fetched;
+  r->bytes_fetched = rep->bytes_fetched;
+  r->linked = rep->linked;
+  r->copied = rep->copied;
+  r->fallbacks = rep->fallbacks;
   for (auto& w : rep->warnings)
-    r.warnings.push_back(w);
+    r->warnings.push_back(w);
 
-  // 5. Re-check (a write may have landed while we fetched), swap, drop the old tree.
+  // A write may have landed while we fetched.
   if (applied_) {
     if (auto p = CheckPristine(target_, *applied_); !p) {
-      cleanup();
-      return fail(p.message(), p.code());
+      staging->Remove();
+      return Fail(r, p.message(), p.code());
     }
   }
+  std::error_code ec;
   const bool exists = fs::exists(target_, ec);
-  if (Status s = SwapIntoPlace(tmpl, target_, exists); !s) {
-    cleanup();
-    return fail(s.message());
+  if (Status s = SwapIntoPlace(staging->dir, target_, exists); !s) {
+    staging->Remove();
+    return Fail(r, s.message());
   }
-  applied_ = std::move(*record);
-  cleanup();  // the old tree (or nothing)
-  r.ok = r.applied = true;
-  r.files = rep->files;
-  r.bytes = rep->bytes;
-  return finish(r);
+  applied_ = std::move(record);
+  staging->Remove();  // the old tree (or nothing)
+  r->ok = r->applied = true;
+  r->files = rep->files;
+  r->bytes = rep->bytes;
+  return true;
 }
 
 }  // namespace aha::replication

@@ -86,6 +86,10 @@ class Follower {
 
  private:
   Status LoadApplied();
+  // RunOnce's steps (the round above); false when the round failed, recorded in *r.
+  bool Round(FollowRound* r);
+  bool Apply(Record record, const std::vector<objectstore::ObjectStore*>& order,
+             std::map<std::string, LocalCopy> reuse, FollowRound* r);
   std::vector<objectstore::ObjectStore*> remotes_;
   FollowOptions opts_;
   std::string target_, parent_, name_;
