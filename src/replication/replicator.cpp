@@ -36,6 +36,24 @@ std::string CaptureSignature(const std::vector<FileEntry>& files,
   return objectstore::sigv4::Sha256Hex(s);
 }
 
+namespace {
+
+// A symlink is replicated only when its target stays inside the tree (docs/FORMAT.md): any
+// other one fails the capture naming it, never dropped silently (nothing is published, the lag
+// grows, the log says which link). "" when every link is fine.
+std::string SymlinkRefusal(const std::vector<SymlinkEntry>& symlinks) {
+  for (const auto& l : symlinks) {
+    if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
+      return "symlink " + Printable(l.path) + " -> " + Printable(l.target) + " refused: " + why +
+             " (only links that stay inside the source are replicated; make it relative and "
+             "inside, or replace it with the file)";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 Cycle Replicator::RunOnce(bool apply_retention, bool skip_unchanged) {
   Cycle c;
   ScanOptions so;
@@ -50,84 +68,20 @@ Cycle Replicator::RunOnce(bool apply_retention, bool skip_unchanged) {
     c.capture_error = cap.message();
     return c;
   }
-  // A symlink is replicated only when its target stays inside the tree (docs/FORMAT.md): any
-  // other one fails the capture naming it, never dropped silently (nothing is published, the lag
-  // grows, the log says which link).
-  for (const auto& l : cap->symlinks) {
-    if (std::string why = SymlinkProblem(l.path, l.target); !why.empty()) {
-      c.capture_error = "symlink " + Printable(l.path) + " -> " + Printable(l.target) +
-                        " refused: " + why +
-                        " (only links that stay inside the source are replicated; make it "
-                        "relative and inside, or replace it with the file)";
-      return c;
-    }
-  }
+  c.capture_error = SymlinkRefusal(cap->symlinks);
+  if (!c.capture_error.empty()) return c;
   c.captured = true;
   c.stats = cap->stats;
   const std::string sig = CaptureSignature(cap->files, cap->datasets, cap->symlinks);
-  published_sig_.resize(remotes_.size());
-  std::vector<size_t> targets;
-  for (size_t i = 0; i < remotes_.size(); ++i) {
-    if (!skip_unchanged || published_sig_[i] != sig) targets.push_back(i);
-  }
+  const std::vector<size_t> targets = PublishTargets(sig, skip_unchanged);
   if (targets.empty()) {
     std::lock_guard l(mu_);
     state_.cache = std::move(cache);  // same content; at most access-only cache changes
     c.unchanged = c.all_ok = true;
     return c;
   }
-  Record& r = c.record;
-  {
-    std::lock_guard l(mu_);
-    state_.cache = std::move(cache);
-    r.id = MakeSnapshotId(SystemClock::instance().wall(), ++state_.seq);
-    r.generation = state_.generation;
-    r.epoch = epoch_;
-    r.writer = writer_;
-  }
-  r.region = cfg_.region;
-  r.created_at = FormatTime(SystemClock::instance().wall());
-  r.host = Hostname();
-  r.files = std::move(cap->files);
-  r.symlinks = std::move(cap->symlinks);
-  r.datasets = std::move(cap->datasets);
-  const std::map<std::string, std::string> pinned = std::move(cap->pinned);
-
-  PublishOptions po;
-  po.source_root = cfg_.source;
-  po.tmp_dir = cfg_.state_dir;
-  po.parallelism = cfg_.parallelism;
-  po.retention = cfg_.retention;
-  po.apply_retention = apply_retention;
-  po.pinned = &pinned;
-  {
-    std::lock_guard l(mu_);
-    po.epoch = epoch_;
-    po.writer = writer_;
-  }
-  {
-    // The record is shared read-only by the publishing threads: fill it in before they start.
-    std::lock_guard l(mu_);
-    r.parent = state_.remotes[remotes_.front().cfg.url].lineage.last_published;
-  }
-  c.reports.resize(targets.size());
-  std::vector<std::thread> threads;
-  for (size_t k = 0; k < targets.size(); ++k) {
-    threads.emplace_back([&, k] {
-      const size_t i = targets[k];
-      RemoteState* rs;
-      {
-        std::lock_guard l(mu_);
-        rs = &state_.remotes[remotes_[i].cfg.url];
-        if (rs->lineage.last_published.empty()) rs->lineage.restored_from = state_.restored_from;
-      }
-      if (!EnsureConditional(i, &c.reports[k])) return;
-      c.reports[k] = Publish(
-          *remotes_[i].store, r, rs, &mu_, [&] { return Persist(); }, po);
-    });
-  }
-  for (auto& t : threads)
-    t.join();
+  const std::map<std::string, std::string> pinned = FillRecord(&*cap, std::move(cache), &c.record);
+  PublishAll(targets, PublishOptionsFor(apply_retention, &pinned), &c);
   for (size_t k = 0; k < targets.size(); ++k) {
     published_sig_[targets[k]] = c.reports[k].ok ? sig : std::string();
   }
@@ -139,6 +93,82 @@ Cycle Replicator::RunOnce(bool apply_retention, bool skip_unchanged) {
   std::lock_guard l(mu_);
   (void)Persist();
   return c;
+}
+
+// The remotes to publish to: all of them, or (skip_unchanged) those whose last successful
+// publish by this process had other content than `sig`.
+std::vector<size_t> Replicator::PublishTargets(const std::string& sig, bool skip_unchanged) {
+  published_sig_.resize(remotes_.size());
+  std::vector<size_t> targets;
+  for (size_t i = 0; i < remotes_.size(); ++i) {
+    if (!skip_unchanged || published_sig_[i] != sig) targets.push_back(i);
+  }
+  return targets;
+}
+
+// Stores the capture's hash cache and makes the record of the capture (a new snapshot id, this
+// writer's generation and epoch); returns the capture's pinned bytes.
+std::map<std::string, std::string> Replicator::FillRecord(Capture* cap, HashCache cache,
+                                                          Record* r) {
+  {
+    std::lock_guard l(mu_);
+    state_.cache = std::move(cache);
+    r->id = MakeSnapshotId(SystemClock::instance().wall(), ++state_.seq);
+    r->generation = state_.generation;
+    r->epoch = epoch_;
+    r->writer = writer_;
+  }
+  r->region = cfg_.region;
+  r->created_at = FormatTime(SystemClock::instance().wall());
+  r->host = Hostname();
+  r->files = std::move(cap->files);
+  r->symlinks = std::move(cap->symlinks);
+  r->datasets = std::move(cap->datasets);
+  return std::move(cap->pinned);
+}
+
+PublishOptions Replicator::PublishOptionsFor(bool apply_retention,
+                                             const std::map<std::string, std::string>* pinned) {
+  PublishOptions po;
+  po.source_root = cfg_.source;
+  po.tmp_dir = cfg_.state_dir;
+  po.parallelism = cfg_.parallelism;
+  po.retention = cfg_.retention;
+  po.apply_retention = apply_retention;
+  po.pinned = pinned;
+  std::lock_guard l(mu_);
+  po.epoch = epoch_;
+  po.writer = writer_;
+  return po;
+}
+
+// Publishes c->record to the target remotes concurrently, one report per target.
+void Replicator::PublishAll(const std::vector<size_t>& targets, const PublishOptions& po,
+                            Cycle* c) {
+  Record& r = c->record;
+  {
+    // The record is shared read-only by the publishing threads: fill it in before they start.
+    std::lock_guard l(mu_);
+    r.parent = state_.remotes[remotes_.front().cfg.url].lineage.last_published;
+  }
+  c->reports.resize(targets.size());
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k < targets.size(); ++k) {
+    threads.emplace_back([&, k] {
+      const size_t i = targets[k];
+      RemoteState* rs;
+      {
+        std::lock_guard l(mu_);
+        rs = &state_.remotes[remotes_[i].cfg.url];
+        if (rs->lineage.last_published.empty()) rs->lineage.restored_from = state_.restored_from;
+      }
+      if (!EnsureConditional(i, &c->reports[k])) return;
+      c->reports[k] = Publish(
+          *remotes_[i].store, r, rs, &mu_, [&] { return Persist(); }, po);
+    });
+  }
+  for (auto& t : threads)
+    t.join();
 }
 
 // docs/WRITER.md: a remote that does not enforce conditional writes is refused for writing

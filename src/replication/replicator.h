@@ -4,6 +4,7 @@
 // (hash cache, per-remote lineage and known blobs) in <stateDir>/replication-state.json.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -106,6 +107,12 @@ class Replicator {
  private:
   // docs/WRITER.md: a remote that does not enforce conditional writes is refused for writing.
   bool EnsureConditional(size_t i, PublishReport* rep);
+  // RunOnce's steps after the capture.
+  std::vector<size_t> PublishTargets(const std::string& sig, bool skip_unchanged);
+  std::map<std::string, std::string> FillRecord(Capture* cap, HashCache cache, Record* r);
+  PublishOptions PublishOptionsFor(bool apply_retention,
+                                   const std::map<std::string, std::string>* pinned);
+  void PublishAll(const std::vector<size_t>& targets, const PublishOptions& po, Cycle* c);
 
   config::ReplicationConfig cfg_;
   int64_t epoch_ = 0;
