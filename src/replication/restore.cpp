@@ -606,22 +606,27 @@ Status SwapIntoPlace(const std::string& staging, const std::string& target, bool
   return Status::Ok();
 }
 
-Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remotes,
-                              const RestoreOptions& opts) {
-  if (remotes.empty()) return Err("no remotes given");
+namespace {
+
+// The target as an absolute, normalized path without a trailing slash.
+Result<fs::path> ResolveTarget(const std::string& given) {
   std::error_code ec;
-  fs::path target = fs::absolute(opts.target, ec);
-  if (ec) return Err("target " + opts.target + ": " + ec.message());
+  fs::path target = fs::absolute(given, ec);
+  if (ec) return Err("target " + given + ": " + ec.message());
   target = target.lexically_normal();
   if (target.filename().empty()) target = target.parent_path();
-  const bool exists = fs::exists(target, ec);
+  return target;
+}
+
+// Whether the restore may go ahead: an error when the target must not be replaced, the reason
+// to skip (--if-empty: the target has content, or no remote has a snapshot of the region), or
+// "" to restore.
+Result<std::string> CheckTarget(const std::vector<objectstore::ObjectStore*>& remotes,
+                                const RestoreOptions& opts, const fs::path& target, bool exists) {
+  std::error_code ec;
   if (exists && !fs::is_directory(target, ec)) return Err(target.string() + " is not a directory");
   if (exists && !DirIsEmpty(target) && !opts.force) {
-    if (opts.if_empty) {
-      RestoreReport skip;
-      skip.skipped = "target " + target.string() + " is not empty";
-      return skip;
-    }
+    if (opts.if_empty) return "target " + target.string() + " is not empty";
     return Err("target " + target.string() + " is not empty (use --force to replace it)");
   }
   if (opts.if_empty && (opts.snapshot.empty() || opts.snapshot == "latest")) {
@@ -630,23 +635,25 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
       auto latest = r->Get(LatestKey(opts.region));
       if (!latest && latest.code() == Code::kNotFound) ++missing;
     }
-    if (missing == remotes.size()) {
-      RestoreReport skip;
-      skip.skipped = "no snapshot of region " + opts.region + " on any remote";
-      return skip;
-    }
+    if (missing == remotes.size()) return "no snapshot of region " + opts.region + " on any remote";
   }
+  return std::string();
+}
 
-  // 1. The record.
-  std::vector<std::string> warnings;
-  size_t record_remote = 0;
-  auto record = FetchRecordFromAny(remotes, opts.region, opts.snapshot, &record_remote, &warnings);
-  if (!record) return record.error();
-  std::vector<objectstore::ObjectStore*> order{remotes[record_remote]};
-  for (size_t i = 0; i < remotes.size(); ++i)
-    if (i != record_remote) order.push_back(remotes[i]);
+// The staging dir next to the target, and a sibling for the downloads (record paths cannot
+// collide; the stores' temp files stay in it, so removing it removes every trace of a failed
+// fetch).
+struct RestoreStaging {
+  std::string dir, dl_dir;
+  void Remove() const {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::remove_all(dl_dir, ec);
+  }
+};
 
-  // 2. Staging next to the target.
+Result<RestoreStaging> MakeRestoreStaging(const fs::path& target) {
+  std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   std::string tmpl =
       (target.parent_path() / ("." + target.filename().string() + ".aha-restore-XXXXXX")).string();
@@ -659,34 +666,59 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
     }
     return Err("cannot create staging dir: " + ErrnoText(e));
   }
-  const fs::path staging = tmpl;
-  ::chmod(staging.c_str(), 0755);  // mkdtemp makes it 0700
-  // Downloads land in a sibling dir (record paths cannot collide; the stores' temp files stay in
-  // it, so removing it removes every trace of a failed fetch).
-  const std::string dl_dir = tmpl + ".download";
-  const std::string dl = dl_dir + "/blob";
-  auto cleanup = [&] {
-    fs::remove_all(staging, ec);
-    fs::remove_all(dl_dir, ec);
-  };
-  if (::mkdir(dl_dir.c_str(), 0700) != 0) {
+  ::chmod(tmpl.c_str(), 0755);  // mkdtemp makes it 0700
+  RestoreStaging s{tmpl, tmpl + ".download"};
+  if (::mkdir(s.dl_dir.c_str(), 0700) != 0) {
     const int e = errno;
-    cleanup();
+    s.Remove();
     if (e == ENOSPC) {
       return SysErr("no space left on device: " + DescribeFilesystem(target.parent_path()) +
                         ": cannot create the download dir; target untouched",
                     ENOSPC);
     }
-    return Err("cannot create " + dl_dir + ": " + ErrnoText(e));
+    return Err("cannot create " + s.dl_dir + ": " + ErrnoText(e));
   }
+  return s;
+}
+
+}  // namespace
+
+Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remotes,
+                              const RestoreOptions& opts) {
+  if (remotes.empty()) return Err("no remotes given");
+  auto resolved = ResolveTarget(opts.target);
+  if (!resolved) return resolved.error();
+  const fs::path target = *resolved;
+  std::error_code ec;
+  const bool exists = fs::exists(target, ec);
+  auto skip = CheckTarget(remotes, opts, target, exists);
+  if (!skip) return skip.error();
+  if (!skip->empty()) {
+    RestoreReport r;
+    r.skipped = *skip;
+    return r;
+  }
+
+  // 1. The record.
+  std::vector<std::string> warnings;
+  size_t record_remote = 0;
+  auto record = FetchRecordFromAny(remotes, opts.region, opts.snapshot, &record_remote, &warnings);
+  if (!record) return record.error();
+  std::vector<objectstore::ObjectStore*> order{remotes[record_remote]};
+  for (size_t i = 0; i < remotes.size(); ++i)
+    if (i != record_remote) order.push_back(remotes[i]);
+
+  // 2. Staging next to the target.
+  auto staging = MakeRestoreStaging(target);
+  if (!staging) return staging.error();
   MaterializeOptions mo;
   mo.progress = opts.progress;
   mo.progress_interval = opts.progress_interval;
   mo.clock = opts.clock;
   mo.parallelism = opts.parallelism;
-  auto rep = Materialize(*record, order, staging.string(), dl, mo);
+  auto rep = Materialize(*record, order, staging->dir, staging->dl_dir + "/blob", mo);
   if (!rep) {
-    cleanup();
+    staging->Remove();
     Error e = rep.error();
     e.message += "; target left untouched, staging removed";
     return e;
@@ -696,14 +728,14 @@ Result<RestoreReport> Restore(const std::vector<objectstore::ObjectStore*>& remo
     rep->warnings.insert(rep->warnings.begin(), w);
 
   // 3. Swap.
-  if (Status s = SwapIntoPlace(staging.string(), target.string(), exists); !s) {
-    cleanup();
+  if (Status s = SwapIntoPlace(staging->dir, target.string(), exists); !s) {
+    staging->Remove();
     return Err(s.message() + "; target left untouched");
   }
   if (exists) {
-    cleanup();  // staging now holds the old content
+    staging->Remove();  // staging now holds the old content
   } else {
-    fs::remove_all(dl_dir, ec);  // the download dir, empty after a success
+    fs::remove_all(staging->dl_dir, ec);  // the download dir, empty after a success
   }
   return rep;
 }
