@@ -410,44 +410,50 @@ Result<ApplyReport> ApplyInPlace(const Record& record,
   return rep;
 }
 
-Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64_t epoch,
-                                        const std::string& why, const ApplyOptions& opts) {
-  DivergentTail tail;
-  HashCache cache;
-  if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
-  auto tree = CurrentTree(opts, &cache);
-  if (!tree) return tree.error();
-  const auto* current = &tree->files;
+namespace {
+
+// What diverged in a volume from `base`, the record it last held (none: everything is added):
+// added or changed files and symlinks, and the paths deleted (sorted). Points into `base` and
+// the current tree.
+struct Divergence {
   std::map<std::string, const FileEntry*> had;
   std::map<std::string, const SymlinkEntry*> had_links;
+  std::vector<const FileEntry*> files;
+  std::vector<const SymlinkEntry*> links;
+  std::vector<std::string> deleted;
+};
+
+Divergence FindDivergence(const std::optional<Record>& base, const Current& tree) {
+  Divergence d;
   if (base) {
     for (const auto& f : base->files)
-      had[f.path] = &f;
+      d.had[f.path] = &f;
     for (const auto& l : base->symlinks)
-      had_links[l.path] = &l;
+      d.had_links[l.path] = &l;
   }
-  std::vector<const FileEntry*> diverged;
-  for (const auto& [path, f] : *current) {
-    auto it = had.find(path);
-    if (it == had.end() || !SameContent(*it->second, f)) diverged.push_back(&f);
+  for (const auto& [path, f] : tree.files) {
+    auto it = d.had.find(path);
+    if (it == d.had.end() || !SameContent(*it->second, f)) d.files.push_back(&f);
   }
-  std::vector<const SymlinkEntry*> diverged_links;
-  for (const auto& [path, l] : tree->links) {
-    auto it = had_links.find(path);
-    if (it == had_links.end() || it->second->target != l.target) diverged_links.push_back(&l);
+  for (const auto& [path, l] : tree.links) {
+    auto it = d.had_links.find(path);
+    if (it == d.had_links.end() || it->second->target != l.target) d.links.push_back(&l);
   }
-  for (const auto& [path, f] : had) {
-    if (!current->count(path)) tail.deleted.push_back(path);
+  for (const auto& [path, f] : d.had) {
+    if (!tree.files.count(path)) d.deleted.push_back(path);
   }
-  for (const auto& [path, l] : had_links) {
-    if (!tree->links.count(path)) tail.deleted.push_back(path);
+  for (const auto& [path, l] : d.had_links) {
+    if (!tree.links.count(path)) d.deleted.push_back(path);
   }
-  std::sort(tail.deleted.begin(), tail.deleted.end());
-  if (diverged.empty() && diverged_links.empty() && tail.deleted.empty()) return tail;
+  std::sort(d.deleted.begin(), d.deleted.end());
+  return d;
+}
 
-  const fs::path dir = fs::path(opts.dir).lexically_normal();
+// A new directory for a divergent tail, next to the volume `dir`:
+// .agency-ha-divergent/<time>-epoch<epoch>[-<n>], with its files/ subdirectory.
+Result<fs::path> MakeTailDir(const fs::path& dir, const Clock& clock, int64_t epoch) {
   const fs::path parent = dir.parent_path() / ".agency-ha-divergent";
-  std::string stamp = FormatTime(opts.clock->wall());
+  std::string stamp = FormatTime(clock.wall());
   std::replace(stamp.begin(), stamp.end(), ':', '-');
   fs::path dest = parent / (stamp + "-epoch" + std::to_string(epoch));
   std::error_code ec;
@@ -455,22 +461,28 @@ Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64
     dest = parent / (stamp + "-epoch" + std::to_string(epoch) + "-" + std::to_string(n));
   fs::create_directories(dest / "files", ec);
   if (ec) return Err("cannot create " + dest.string() + ": " + ec.message());
-  json files = json::array();
-  for (const FileEntry* f : diverged) {
+  return dest;
+}
+
+// Copies the diverged files and symlinks of `dir` under dest/files, one manifest entry each.
+Status CopyTail(const Divergence& d, bool has_base, const fs::path& dir, const fs::path& dest,
+                DivergentTail* tail, json* files) {
+  std::error_code ec;
+  for (const FileEntry* f : d.files) {
     const fs::path to = dest / "files" / f->path;
     fs::create_directories(to.parent_path(), ec);
     fs::copy_file(dir / f->path, to, fs::copy_options::overwrite_existing, ec);
     if (ec) return Err("preserving " + f->path + " to " + to.string() + ": " + ec.message());
-    tail.files++;
-    tail.bytes += f->size;
-    const bool changed = base && had.count(f->path);
-    files.push_back({{"path", f->path},
-                     {"size", f->size},
-                     {"sha256", f->sha256},
-                     {"mode", f->mode},
-                     {"change", changed ? "changed" : "added"}});
+    tail->files++;
+    tail->bytes += f->size;
+    const bool changed = has_base && d.had.count(f->path);
+    files->push_back({{"path", f->path},
+                      {"size", f->size},
+                      {"sha256", f->sha256},
+                      {"mode", f->mode},
+                      {"change", changed ? "changed" : "added"}});
   }
-  for (const SymlinkEntry* l : diverged_links) {
+  for (const SymlinkEntry* l : d.links) {
     // Kept as a link (never followed): its target text is what diverged.
     const fs::path to = dest / "files" / l->path;
     fs::create_directories(to.parent_path(), ec);
@@ -478,11 +490,32 @@ Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64
       return Err("preserving the symlink " + l->path + " to " + to.string() + ": " +
                  ErrnoText(errno));
     }
-    tail.files++;
-    files.push_back({{"path", l->path},
-                     {"symlink", l->target},
-                     {"change", had_links.count(l->path) ? "changed" : "added"}});
+    tail->files++;
+    files->push_back({{"path", l->path},
+                      {"symlink", l->target},
+                      {"change", d.had_links.count(l->path) ? "changed" : "added"}});
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64_t epoch,
+                                        const std::string& why, const ApplyOptions& opts) {
+  DivergentTail tail;
+  HashCache cache;
+  if (auto st = LoadLocalState(opts.state_dir); st) cache = st->cache;
+  auto tree = CurrentTree(opts, &cache);
+  if (!tree) return tree.error();
+  const Divergence d = FindDivergence(base, *tree);
+  tail.deleted = d.deleted;
+  if (d.files.empty() && d.links.empty() && tail.deleted.empty()) return tail;
+
+  const fs::path dir = fs::path(opts.dir).lexically_normal();
+  auto dest = MakeTailDir(dir, *opts.clock, epoch);
+  if (!dest) return dest.error();
+  json files = json::array();
+  if (Status s = CopyTail(d, base.has_value(), dir, *dest, &tail, &files); !s) return s.error();
   json manifest = {{"why", why},
                    {"epoch", epoch},
                    {"base", base ? base->id : ""},
@@ -491,13 +524,14 @@ Result<DivergentTail> PreserveDivergent(const std::optional<Record>& base, int64
                    {"files", files},
                    {"deleted", tail.deleted},
                    {"bytes", tail.bytes}};
-  if (Status s = WriteFileAtomic((dest / "manifest.json").string(),
+  const fs::path manifest_path = *dest / "manifest.json";
+  if (Status s = WriteFileAtomic(manifest_path.string(),
                                  manifest.dump(2, ' ', false, json::error_handler_t::replace));
       !s) {
-    return Err("writing " + (dest / "manifest.json").string() + ": " + s.message());
+    return Err("writing " + manifest_path.string() + ": " + s.message());
   }
-  if (Status s = SyncFilesystemOf(dest.string()); !s) return s.error();
-  tail.path = dest.string();
+  if (Status s = SyncFilesystemOf(dest->string()); !s) return s.error();
+  tail.path = dest->string();
   return tail;
 }
 
