@@ -136,6 +136,97 @@ ClaimPlan PlanClaim(const std::vector<RemoteHead>& heads, const std::string& wri
   return plan;
 }
 
+namespace {
+
+std::string ShowPointer(const LatestPointer& p) {
+  return p.id + " (epoch " + std::to_string(p.epoch) + ", " +
+         (p.writer.empty() ? std::string("no writer") : p.writer) +
+         (p.released ? ", released)" : ")");
+}
+
+// ClaimOptions::expect and expect_head: kConflict when the head read is not the one expected.
+Status CheckExpectedHead(const Claim& c, const std::string& lineage, const ClaimOptions& opts) {
+  if (opts.expect) {
+    const auto& e = *opts.expect;
+    if (!c.head || c.head->id != e.id || c.head->epoch != e.epoch || c.head->writer != e.writer ||
+        c.head->released != e.released) {
+      return Err(
+          "claim " + lineage + ": the head is " +
+              (c.head ? ShowPointer(*c.head) + " on " + c.head_remote : std::string("gone")) +
+              ", not " + ShowPointer(e) + " (apply it, then claim again)",
+          Code::kConflict);
+    }
+  }
+  if (!opts.expect_head.empty() && (!c.head || c.head->id != opts.expect_head)) {
+    return Err("claim " + lineage + ": the head is " +
+                   (c.head ? c.head->id + " on " + c.head_remote : std::string("gone")) + ", not " +
+                   opts.expect_head + " (apply it, then claim again)",
+               Code::kConflict);
+  }
+  return Status::Ok();
+}
+
+// Each remote's claim status before the writes: read errors, and the remotes already claimed.
+std::vector<ClaimRemote> ClaimStatus(const std::vector<RemoteHead>& heads, const ClaimPlan& plan) {
+  std::vector<ClaimRemote> status(heads.size());
+  for (size_t i = 0; i < heads.size(); ++i) {
+    status[i].remote = heads[i].remote;
+    if (!heads[i].error.empty()) status[i].error = heads[i].error;
+    if (heads[i].missing) status[i].error = "no latest there yet (gets the epoch at publish)";
+  }
+  for (size_t i : plan.already)
+    status[i].claimed = true;
+  return status;
+}
+
+// The plan's conditional writes; true when one lost a race (412), its message in *last_race.
+bool WriteClaims(const std::vector<RemoteHead>& heads, const ClaimPlan& plan,
+                 const std::string& lineage, std::vector<ClaimRemote>* status,
+                 std::string* last_race) {
+  bool raced = false;
+  for (const auto& w : plan.writes) {
+    auto r = heads[w.remote].store->PutIf(LatestKey(lineage), LatestToJson(w.pointer), w.if_match);
+    if (r) {
+      (*status)[w.remote].claimed = true;
+    } else {
+      (*status)[w.remote].error = r.message();
+      if (r.code() == Code::kPreconditionFailed) {
+        raced = true;
+        *last_race = r.message();
+      }
+    }
+  }
+  return raced;
+}
+
+// A claim whose writes are done (c.remotes filled): held when some remote took it, or when the
+// lineage is empty on every remote.
+Result<Claim> ClaimOutcome(Claim c, const ClaimPlan& plan, const std::vector<RemoteHead>& heads,
+                           const std::string& lineage) {
+  const bool any = std::any_of(c.remotes.begin(), c.remotes.end(),
+                               [](const ClaimRemote& r) { return r.claimed; });
+  if (!plan.head) {
+    // An empty lineage: nothing to claim; unreadable remotes make it unsafe to call it empty.
+    if (std::all_of(heads.begin(), heads.end(), [](const RemoteHead& h) { return h.missing; })) {
+      return c;
+    }
+    return Err(
+        "claim " + lineage + ": no remote could be read: " + DescribeHeadErrors(heads, lineage),
+        Code::kUnavailable);
+  }
+  if (!any) {
+    std::string why;
+    for (const auto& r : c.remotes)
+      if (!r.error.empty()) why += (why.empty() ? "" : "; ") + r.remote + ": " + r.error;
+    return Err("claim " + lineage + " at epoch " + std::to_string(c.epoch) +
+                   ": no remote accepted it: " + why,
+               Code::kUnavailable);
+  }
+  return c;
+}
+
+}  // namespace
+
 Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes,
                            const std::string& lineage, const std::string& writer,
                            const ClaimOptions& opts) {
@@ -153,71 +244,12 @@ Result<Claim> ClaimLineage(const std::vector<objectstore::ObjectStore*>& remotes
       c.head = heads[*plan.head].latest;
       c.head_remote = heads[*plan.head].remote;
     }
-    if (opts.expect) {
-      const auto& e = *opts.expect;
-      if (!c.head || c.head->id != e.id || c.head->epoch != e.epoch || c.head->writer != e.writer ||
-          c.head->released != e.released) {
-        auto show = [](const LatestPointer& p) {
-          return p.id + " (epoch " + std::to_string(p.epoch) + ", " +
-                 (p.writer.empty() ? std::string("no writer") : p.writer) +
-                 (p.released ? ", released)" : ")");
-        };
-        return Err("claim " + lineage + ": the head is " +
-                       (c.head ? show(*c.head) + " on " + c.head_remote : std::string("gone")) +
-                       ", not " + show(e) + " (apply it, then claim again)",
-                   Code::kConflict);
-      }
-    }
-    if (!opts.expect_head.empty() && (!c.head || c.head->id != opts.expect_head)) {
-      return Err("claim " + lineage + ": the head is " +
-                     (c.head ? c.head->id + " on " + c.head_remote : std::string("gone")) +
-                     ", not " + opts.expect_head + " (apply it, then claim again)",
-                 Code::kConflict);
-    }
-    std::vector<ClaimRemote> status(heads.size());
-    for (size_t i = 0; i < heads.size(); ++i) {
-      status[i].remote = heads[i].remote;
-      if (!heads[i].error.empty()) status[i].error = heads[i].error;
-      if (heads[i].missing) status[i].error = "no latest there yet (gets the epoch at publish)";
-    }
-    for (size_t i : plan.already)
-      status[i].claimed = true;
-    bool raced = false;
-    for (const auto& w : plan.writes) {
-      auto r =
-          heads[w.remote].store->PutIf(LatestKey(lineage), LatestToJson(w.pointer), w.if_match);
-      if (r) {
-        status[w.remote].claimed = true;
-      } else {
-        status[w.remote].error = r.message();
-        if (r.code() == Code::kPreconditionFailed) {
-          raced = true;
-          last_race = r.message();
-        }
-      }
-    }
-    if (raced) continue;  // the head moved (or our reply was lost): read again, plan again
+    if (Status s = CheckExpectedHead(c, lineage, opts); !s) return s.error();
+    std::vector<ClaimRemote> status = ClaimStatus(heads, plan);
+    // The head moved (or our reply was lost): read again, plan again.
+    if (WriteClaims(heads, plan, lineage, &status, &last_race)) continue;
     c.remotes = std::move(status);
-    const bool any = std::any_of(c.remotes.begin(), c.remotes.end(),
-                                 [](const ClaimRemote& r) { return r.claimed; });
-    if (!plan.head) {
-      // An empty lineage: nothing to claim; unreadable remotes make it unsafe to call it empty.
-      if (std::all_of(heads.begin(), heads.end(), [](const RemoteHead& h) { return h.missing; })) {
-        return c;
-      }
-      return Err(
-          "claim " + lineage + ": no remote could be read: " + DescribeHeadErrors(heads, lineage),
-          Code::kUnavailable);
-    }
-    if (!any) {
-      std::string why;
-      for (const auto& r : c.remotes)
-        if (!r.error.empty()) why += (why.empty() ? "" : "; ") + r.remote + ": " + r.error;
-      return Err("claim " + lineage + " at epoch " + std::to_string(c.epoch) +
-                     ": no remote accepted it: " + why,
-                 Code::kUnavailable);
-    }
-    return c;
+    return ClaimOutcome(std::move(c), plan, heads, lineage);
   }
   return Err("claim " + lineage + ": the head kept moving (" + std::to_string(opts.max_attempts) +
                  " attempts): " + last_race,
