@@ -114,6 +114,12 @@ void AddDemo(CLI::App& app, Args& a, Commands& c) {
   demo->add_option("--rpo-bound", o.rpo_bound_seconds,
                    "Fail when a write lost at failover is older than this (seconds)")
       ->check(CLI::Range(0.0, 3600.0));
+  demo->add_option("--fault", o.fault,
+                   "What the drill injects into the first region: health (default: the MCP "
+                   "simulated outage, the gates report unhealthy), pod (its app killed, restarted "
+                   "after --duration), network (its endpoints unreachable for --duration), node "
+                   "(its app, gate and sidecar stopped for --duration)")
+      ->check(CLI::IsMember({"health", "pod", "network", "node"}));
   demo->add_flag("--keep-running", o.keep_running,
                  "Keep everything running after the drill (status page) until Ctrl-C");
   demo->add_flag("--keep-temp", o.keep_temp,

@@ -167,17 +167,26 @@ Status SimulatedApp::Start() {
     std::this_thread::sleep_for(distance(req));
     res.set_content(json{{"region", opts_.region}, {"brainVersion", v}}.dump(), "application/json");
   });
-  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ > 0) {
+    // A restart: the gate's appHealthUrl and the entry point name this port.
+    if (!server_->bind_to_port("127.0.0.1", port_)) {
+      return Err("app " + opts_.region + ": cannot bind port " + std::to_string(port_) + " again");
+    }
+  } else {
+    port_ = server_->bind_to_any_port("127.0.0.1");
+  }
   if (port_ <= 0) return Err("app " + opts_.region + ": cannot bind a loopback port");
+  stop_ = std::make_unique<Stopper>();
   server_thread_ = std::thread([s = server_.get()] { s->listen_after_bind(); });
   writing_ = false;
+  loaded_ = false;
   writer_ = std::thread([this] { WriterLoop(); });
   watcher_ = std::thread([this] { WatchLoop(); });
   return Status::Ok();
 }
 
 void SimulatedApp::Stop() {
-  stop_.Stop();
+  if (stop_) stop_->Stop();
   if (writer_.joinable()) writer_.join();
   if (watcher_.joinable()) watcher_.join();
   if (server_thread_.joinable()) {
@@ -241,7 +250,7 @@ Status SimulatedApp::WriteOnce() {
 }
 
 void SimulatedApp::WriterLoop() {
-  while (!stop_.WaitFor(opts_.write_every)) {
+  while (!stop_->WaitFor(opts_.write_every)) {
     // The state is checked on every write as well: a demoted region stops at once, without
     // waiting for the next /ready poll.
     state::Snapshot st = state_.Get();
@@ -257,7 +266,7 @@ void SimulatedApp::WatchLoop() {
   httplib::Client gate("127.0.0.1", opts_.gate_port);
   gate.set_connection_timeout(std::chrono::milliseconds(500));
   gate.set_read_timeout(std::chrono::milliseconds(1500));
-  while (!stop_.WaitFor(std::chrono::milliseconds(20))) {
+  while (!stop_->WaitFor(std::chrono::milliseconds(20))) {
     state::Snapshot s = state_.Get();
     bool ready = !RegionDown(s) && Serving(s);
     if (ready) {

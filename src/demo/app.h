@@ -78,6 +78,9 @@ class SimulatedApp {
  public:
   SimulatedApp(AppOptions opts, state::StateSource& state);
   ~SimulatedApp();
+  // Start() again after Stop() is a restart (the `pod` fault of src/demo/fault.h): the same port,
+  // the in-memory dataset re-read from disk once the gate is ready again (as a new process would);
+  // the record of commits and reloads (the demo's observations) is kept.
   Status Start();
   void Stop();
 
@@ -103,7 +106,7 @@ class SimulatedApp {
   state::StateSource& state_;
   std::unique_ptr<httplib::Server> server_;
   std::thread server_thread_, writer_, watcher_;
-  Stopper stop_;
+  std::unique_ptr<Stopper> stop_;  // new per Start(): a Stopper cannot be reset
   int port_ = 0;
   std::atomic<bool> writing_{false};
   std::atomic<bool> loaded_{false};  // dataset re-read from disk since the gate became ready

@@ -191,6 +191,13 @@ void ChildSet::TerminateAll() {
     (*it)->Terminate();
 }
 
+Child* ChildSet::Find(const std::string& name) {
+  std::lock_guard l(mu_);
+  for (auto& c : children_)
+    if (c->name() == name) return c.get();
+  return nullptr;
+}
+
 Child* ChildSet::FirstDead() {
   std::lock_guard l(mu_);
   for (auto& c : children_) {

@@ -68,6 +68,8 @@ class ChildSet {
   Result<Child*> Start(const ChildSpec& spec);
   // Terminates all children (reverse start order).
   void TerminateAll();
+  // The child started with spec.name `name`, or nullptr.
+  Child* Find(const std::string& name);
   // The first child that exited although it was not terminated by us, or nullptr.
   Child* FirstDead();
 

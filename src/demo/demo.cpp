@@ -22,8 +22,10 @@
 #include "demo/children.h"
 #include "demo/drill.h"
 #include "demo/entry.h"
+#include "demo/fault.h"
 #include "demo/mcp_client.h"
 #include "demo/report.h"
+#include "evidence/seal.h"
 #include "objectstore/open.h"
 #include "state/source.h"
 
@@ -104,6 +106,9 @@ Result<std::vector<std::string>> CheckFlags(const Options& opts) {
       return Err("--remote " + Q(opts.remote) + ": " + e);
     }
   }
+  if (!IsFaultType(opts.fault)) {
+    return Err("--fault " + Q(opts.fault) + ": give health, pod, network or node");
+  }
   if (!opts.endpoint.empty() && opts.remote.rfind("s3://", 0) != 0) {
     return Err("--endpoint needs an s3:// --remote");
   }
@@ -123,7 +128,8 @@ Status WriteConfigs(const World& w, const Options& opts, const config::RemoteCon
   for (auto& r : w.regions) {
     regions_yaml +=
         "  - {name: " + r.name + ", active: " + (r.active ? "true" : "false") +
-        ", endpoint: " + Q("http://127.0.0.1:" + std::to_string(r.gate_port) + "/health") + "}\n";
+        ", endpoint: " + Q("http://127.0.0.1:" + std::to_string(r.endpoint_gate_port) + "/health") +
+        "}\n";
   }
   char probe[200];
   std::snprintf(probe, sizeof probe,
@@ -218,12 +224,20 @@ void PrintPlan(const World& w, const Options& opts) {
             ? "sidecar: writer of its lineage"
             : ("sidecar: follows " + w.failing + ", writes its lineage when promoted").c_str());
   }
+  for (const auto& r : w.regions) {
+    if (r.endpoint_gate_port != r.gate_port) {
+      std::printf("  %s reached through endpoint proxies (--fault network): gate :%d  app :%d\n",
+                  r.name.c_str(), r.endpoint_gate_port, r.endpoint_app_port);
+    }
+  }
   std::printf(
       "  controller: probe every %.2fs, failback %.1fs; status page %s\n"
       "  snapshots: %s; MCP server over stdio; entry point :%d, clients near every region\n"
-      "  drill: simulate_regional_outage %s for %d s\n",
+      "  drill: %s %s for %d s\n",
       opts.interval_seconds, opts.failback_seconds, w.status_url.c_str(), w.remote_desc.c_str(),
-      w.entry->port(), w.failing.c_str(), w.drill_seconds);
+      w.entry->port(),
+      w.fault ? ("--fault " + w.fault_type + " on").c_str() : "simulate_regional_outage",
+      w.failing.c_str(), w.drill_seconds);
   std::fflush(stdout);
 }
 
@@ -249,7 +263,15 @@ void CollectMeasurements(const World& w, DemoResult* result) {
 int Report(DemoResult& result, const Options& opts, int rc_exit) {
   FillPhases(&result);
   if (opts.json) {
-    std::printf("%s\n", ToJson(result).dump(2).c_str());
+    json j = ToJson(result);
+    auto sealed = evidence::Seal(EvidenceRecord(result, AHA_VERSION));
+    if (!sealed) {
+      std::fprintf(stderr, "agency-ha demo: evidence: %s\n", sealed.message().c_str());
+      if (rc_exit == 0) rc_exit = 1;
+    } else {
+      j["evidence"] = std::move(*sealed);
+    }
+    std::printf("%s\n", j.dump(2).c_str());
   } else {
     PrintText(result, stdout);
   }
@@ -274,6 +296,7 @@ World NewWorld(const std::vector<std::string>& names, const Options& opts,
   w.interval_seconds = opts.interval_seconds;
   w.failback_seconds = opts.failback_seconds;
   w.rpo_bound_seconds = opts.rpo_bound_seconds;
+  w.fault_type = opts.fault;
   w.state_dir = state_dir;
   w.stop = stop;
   w.remote_desc = opts.remote.empty() ? "file://<temp>/bucket" : opts.remote;
@@ -350,11 +373,17 @@ struct Running {
   std::unique_ptr<EntryPoint> entry;
   std::unique_ptr<LoadGenerator> load;
   Child* controller = nullptr;
+  std::vector<std::unique_ptr<TcpProxy>> proxies;  // --fault network: the region's endpoints
+  std::unique_ptr<Fault> fault;                    // --fault pod|network|node
 
-  // Clients, entry point, controller (it would see the rest go away), apps, the other children.
+  // The fault reverted (whatever happened), clients, entry point, proxies, controller (it would
+  // see the rest go away), apps, the other children.
   void Stop() {
+    fault.reset();
     if (load) load->Stop();
     if (entry) entry->Stop();
+    for (auto& p : proxies)
+      p->Stop();
     if (controller) controller->Terminate();
     for (auto& a : apps)
       a->Stop();
@@ -369,7 +398,18 @@ std::string StartSystem(World& w, Running& run, const Options& opts, const confi
   for (size_t i = 0; i < run.apps.size(); ++i) {
     if (Status s = run.apps[i]->Start(); !s) return s.message();
     w.regions[i].app_port = run.apps[i]->port();
+    w.regions[i].endpoint_gate_port = w.regions[i].gate_port;
+    w.regions[i].endpoint_app_port = w.regions[i].app_port;
     w.apps.push_back(run.apps[i].get());
+  }
+  if (opts.fault == "network") {
+    // The drilled region is reached through proxies the fault can cut (src/demo/fault.h).
+    RegionRuntime& r = w.regions.front();
+    for (int* port : {&r.endpoint_gate_port, &r.endpoint_app_port}) {
+      run.proxies.push_back(std::make_unique<TcpProxy>(*port));
+      if (Status s = run.proxies.back()->Start(); !s) return s.message();
+      *port = run.proxies.back()->port();
+    }
   }
   w.controller_port = FreePort();
   if (Status s = WriteConfigs(w, opts, rc, paths); !s) return s.message();
@@ -377,7 +417,7 @@ std::string StartSystem(World& w, Running& run, const Options& opts, const confi
   if (Status s = StartChildren(&w, paths, &run.controller); !s) return s.message();
   std::vector<Backend> backends;
   for (const auto& r : w.regions)
-    backends.push_back({r.name, r.gate_port, r.app_port});
+    backends.push_back({r.name, r.endpoint_gate_port, r.endpoint_app_port});
   run.entry = std::make_unique<EntryPoint>(
       backends, locations,
       std::chrono::milliseconds(static_cast<long long>(opts.interval_seconds * 400)));
@@ -386,6 +426,18 @@ std::string StartSystem(World& w, Running& run, const Options& opts, const confi
       std::make_unique<LoadGenerator>(run.entry->port(), locations, std::chrono::milliseconds(20));
   w.entry = run.entry.get();
   w.load = run.load.get();
+  if (opts.fault != "health") {
+    const std::string& region = w.failing;
+    std::vector<Child*> region_children;
+    for (const char* role : {"gate ", "sidecar "})
+      if (Child* c = run.children.Find(role + region)) region_children.push_back(c);
+    std::vector<TcpProxy*> proxies;
+    for (auto& p : run.proxies)
+      proxies.push_back(p.get());
+    run.fault = std::make_unique<Fault>(opts.fault, region, run.apps.front().get(), region_children,
+                                        proxies);
+    w.fault = run.fault.get();
+  }
   return "";
 }
 

@@ -11,8 +11,14 @@
 // detection, failover, the passive region restoring the failed region's latest snapshot and
 // taking traffic, the outage expiring, recovery and failback; then the measured timeline, client
 // requests per phase and per second, the data check, and an HTML report (src/demo/report.h).
+// --fault pod|network|node (src/demo/fault.h) injects another fault instead of the MCP outage: the
+// drilled region's app killed, its endpoints unreachable through the demo's loopback proxies, or
+// its whole set of processes stopped, each reverted after --duration by the demo; the product
+// still detects, fails over, takes the data over and fails back by itself, and the timeline is
+// observed the same way. --json carries `evidence`: the drill's sealed evidence record
+// (src/evidence/seal.h; fault, timeline, RTO, RPO from the data check, version).
 // A step that does not happen in time fails the demo (exit 1) naming it; bad flags exit 2.
-// Ctrl-C stops every child process and removes the temp dir.
+// Ctrl-C stops every child process, reverts the fault and removes the temp dir.
 #pragma once
 
 #include <string>
@@ -31,6 +37,7 @@ struct Options {
   bool keep_running = false;
   bool keep_temp = false;  // leave the temp dir (logs, configs, bucket) for inspection
   bool json = false;
+  std::string fault = "health";  // health|pod|network|node (src/demo/fault.h)
 };
 
 int Run(const Options& opts);

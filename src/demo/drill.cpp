@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -502,6 +503,17 @@ class Steps {
     }
   }
 
+  // Records a step that happened at `at` (observed by someone else: the fault's timer), in time
+  // order among the steps recorded so far (a fault can be reverted before the takeover is seen).
+  void Record(const std::string& step, Mono at, const std::string& detail) {
+    Record(Step{step, MsBetween(t0, at), detail});
+  }
+  void Record(const Step& step) {
+    auto pos = std::upper_bound(out_->steps.begin(), out_->steps.end(), step.at_ms,
+                                [](double t, const Step& s) { return t < s.at_ms; });
+    out_->steps.insert(pos, step);
+  }
+
   Mono t0 = SteadyClock::now();  // the drill's start once it started
   bool drill_started = false;    // polls faster from then on
   std::string last_error;        // what the last poll of a step saw, for its failure message
@@ -522,6 +534,7 @@ void DescribeRun(const World& w, DemoResult* out) {
   out->interval_seconds = w.interval_seconds;
   out->failback_seconds = w.failback_seconds;
   out->rpo_bound_ms = w.rpo_bound_seconds * 1000;
+  out->fault_type = w.fault_type;
   out->locations = w.load->locations();
 }
 
@@ -739,7 +752,17 @@ state::KeyValues StateNow(const World& w) {
 int StartDrill(World& w, McpClient& mcp, Steps& steps, DemoResult* out, std::string* drill_id) {
   steps.t0 = SteadyClock::now();
   out->t0 = steps.t0;
+  out->t0_wall = std::chrono::system_clock::now();
   steps.drill_started = true;
+  if (w.fault) {
+    // --fault pod|network|node: the demo is the injector (the MCP server knows nothing of it).
+    const std::string s_fault = "fault injected: " + w.fault_type + " on " + w.failing;
+    auto did = w.fault->Inject(std::chrono::seconds(w.drill_seconds));
+    if (!did) return steps.Fail(s_fault, did.message());
+    out->steps.push_back(Step{s_fault, MsBetween(steps.t0, *w.fault->injected_at()),
+                              *did + "; reverted after " + std::to_string(w.drill_seconds) + " s"});
+    return 0;
+  }
   auto started = mcp.CallTool("simulate_regional_outage",
                               {{"region", w.failing}, {"duration_seconds", w.drill_seconds}},
                               std::chrono::seconds(30));
@@ -754,36 +777,54 @@ int StartDrill(World& w, McpClient& mcp, Steps& steps, DemoResult* out, std::str
 }
 
 // Detection: the entry point stops routing to the failing region, the controller marks it failed
-// and promotes the passive region.
-int WaitOutageDetected(World& w, Steps& steps, double detect_budget) {
-  if (int rc = steps.Wait("entry point stops routing to " + w.failing, detect_budget,
-                          [&]() -> std::optional<std::string> {
-                            auto rs = w.entry->ReadySet();
-                            if (failover::ContainsRegion(rs, w.failing)) return std::nullopt;
-                            return "gate /ready 503; ready: " + Join(rs);
-                          })) {
+// and promotes the passive region. The three are polled together, each timed when first seen,
+// then recorded in the order they happened (ties keep that order): which comes first depends on
+// the fault (a frozen gate holds the entry point's health checks for their timeout while the
+// controller's probes already fail). *t_promoted: when the promotion was seen.
+int WaitOutageDetected(World& w, Steps& steps, double detect_budget, double* t_promoted) {
+  const std::string s_drain = "entry point stops routing to " + w.failing;
+  const std::string s_failed = w.failing + " in failedRegions";
+  const std::string s_promoted = w.passive + " promoted (servingRegions)";
+  std::optional<Step> drain, failed, promoted;
+  if (int rc = steps.Wait(
+          s_drain + ", " + s_failed + ", " + s_promoted, detect_budget,
+          [&]() -> std::optional<std::string> {
+            auto now = [&] { return MsBetween(steps.t0, SteadyClock::now()); };
+            if (!drain) {
+              auto rs = w.entry->ReadySet();
+              if (!failover::ContainsRegion(rs, w.failing)) {
+                drain = Step{s_drain, now(), "gate /ready 503; ready: " + Join(rs)};
+              }
+            }
+            if (!failed || !promoted) {
+              auto kv = StateNow(w);
+              auto f = ListKey(kv, failover::kFailedRegionsKey);
+              if (!failed && failover::ContainsRegion(f, w.failing)) {
+                failed = Step{s_failed, now(), "failedRegions=" + Join(f)};
+              }
+              auto s = ListKey(kv, failover::kServingRegionsKey);
+              if (!promoted && failover::ContainsRegion(s, w.passive)) {
+                promoted = Step{s_promoted, now(), "servingRegions=" + Join(s)};
+              }
+            }
+            if (drain && failed && promoted) return "";
+            return std::nullopt;
+          },
+          false)) {
     return rc;
   }
-  if (int rc = steps.Wait(w.failing + " in failedRegions", detect_budget,
-                          [&]() -> std::optional<std::string> {
-                            auto f = ListKey(StateNow(w), failover::kFailedRegionsKey);
-                            if (!failover::ContainsRegion(f, w.failing)) return std::nullopt;
-                            return "failedRegions=" + Join(f);
-                          })) {
-    return rc;
-  }
-  return steps.Wait(w.passive + " promoted (servingRegions)", detect_budget,
-                    [&]() -> std::optional<std::string> {
-                      auto s = ListKey(StateNow(w), failover::kServingRegionsKey);
-                      if (!failover::ContainsRegion(s, w.passive)) return std::nullopt;
-                      return "servingRegions=" + Join(s);
-                    });
+  std::vector<Step> seen = {*drain, *failed, *promoted};
+  std::stable_sort(seen.begin(), seen.end(),
+                   [](const Step& a, const Step& b) { return a.at_ms < b.at_ms; });
+  for (auto& st : seen)
+    steps.Record(st);
+  *t_promoted = promoted->at_ms;
+  return 0;
 }
 
 // The takeover, right after the promotion step: the promoted region's sidecar writes the failed
 // region's lineage (its position file), the data it took over is checked, clients are served.
-int WaitTakeover(World& w, Steps& steps, double detect_budget, DemoResult* out) {
-  const double t_promoted = out->steps.back().at_ms;
+int WaitTakeover(World& w, Steps& steps, double detect_budget, double t_promoted, DemoResult* out) {
   const RegionRuntime& passive = *FindRegion(w, w.passive);
   // The handoff is the sidecar's: observe the promoted region's position file.
   if (int rc = steps.Wait(w.passive + " data ready: its sidecar writes " + w.failing + "'s lineage",
@@ -813,9 +854,25 @@ int WaitTakeover(World& w, Steps& steps, double detect_budget, DemoResult* out) 
 // Recovery: the outage expires (the failing region's gate is healthy) and the controller takes
 // the region back into servingRegions.
 int WaitRecovery(World& w, Steps& steps, double detect_budget) {
+  // The gate as the controller reaches it (through the endpoint proxy with --fault network).
   int failing_gate = 0;
   for (const auto& r : w.regions)
-    if (r.name == w.failing) failing_gate = r.gate_port;
+    if (r.name == w.failing) failing_gate = r.endpoint_gate_port;
+  if (w.fault) {
+    const std::string s_revert = "fault reverted: " + w.fault_type + " on " + w.failing;
+    if (int rc = steps.Wait(
+            s_revert, w.drill_seconds + 30,
+            [&]() -> std::optional<std::string> {
+              if (!w.fault->reverted_at()) return std::nullopt;
+              return "";
+            },
+            false, std::chrono::milliseconds(5))) {
+      return rc;
+    }
+    auto reverted = w.fault->Revert();  // done already: its detail, or why the revert failed
+    if (!reverted) return steps.Fail(s_revert, reverted.message());
+    steps.Record(s_revert, *w.fault->reverted_at(), *reverted);
+  }
   if (int rc = steps.Wait(
           "outage expired: " + w.failing + " gate /health 200", w.drill_seconds + 30,
           [&]() -> std::optional<std::string> {
@@ -961,6 +1018,10 @@ int FinishDrill(World& w, McpClient& mcp, Steps& steps, double detect_budget, do
     out->divergent_preserved = {
         {"files", p->divergent.files}, {"bytes", p->divergent.bytes}, {"path", p->divergent.path}};
   }
+  if (w.fault) {  // no MCP drill: the demo injected the fault itself
+    w.stop->WaitFor(std::chrono::duration<double>(w.tail_seconds));
+    return 0;
+  }
   if (int rc = steps.Wait(
           "drill report complete (get_drill_report)", 30,
           [&]() -> std::optional<std::string> {
@@ -994,8 +1055,9 @@ int RunDrill(World& w, McpClient& mcp, DemoResult* out) {
   if (int rc = StartUp(w, steps, actives, detect_budget, out)) return rc;
   std::string drill_id;
   if (int rc = StartDrill(w, mcp, steps, out, &drill_id)) return rc;
-  if (int rc = WaitOutageDetected(w, steps, detect_budget)) return rc;
-  if (int rc = WaitTakeover(w, steps, detect_budget, out)) return rc;
+  double t_promoted = 0;
+  if (int rc = WaitOutageDetected(w, steps, detect_budget, &t_promoted)) return rc;
+  if (int rc = WaitTakeover(w, steps, detect_budget, t_promoted, out)) return rc;
   if (int rc = WaitRecovery(w, steps, detect_budget)) return rc;
   FailbackTimes fb;
   if (int rc = WaitFailback(w, steps, detect_budget, &fb, out)) return rc;

@@ -22,6 +22,7 @@
 #include "demo/app.h"
 #include "demo/children.h"
 #include "demo/entry.h"
+#include "demo/fault.h"
 #include "demo/mcp_client.h"
 #include "objectstore/store.h"
 #include "state/source.h"
@@ -59,6 +60,9 @@ struct RegionRuntime {
   std::string name;
   bool active = true;
   int gate_port = 0, app_port = 0;
+  // What the controller and the entry point reach: the gate's and the app's own ports, or, with
+  // --fault network, the drilled region's endpoint proxies (src/demo/fault.h).
+  int endpoint_gate_port = 0, endpoint_app_port = 0;
   std::string agent_dir, position_file, sidecar_log;
 };
 
@@ -112,6 +116,9 @@ struct World {
   objectstore::ObjectStore* remote = nullptr;
   LineageMonitor* monitor = nullptr;
   Stopper* stop = nullptr;
+  // --fault other than health: the demo injects and reverts it (no MCP drill); null for health.
+  Fault* fault = nullptr;
+  std::string fault_type = "health";
 };
 
 struct DemoResult {
@@ -120,7 +127,9 @@ struct DemoResult {
   std::string failing, passive, remote_desc, status_url;
   int drill_seconds = 0;
   double interval_seconds = 0, failback_seconds = 0;
-  Mono t0{};  // drill started
+  Mono t0{};           // drill started
+  WallTime t0_wall{};  // the same moment on the wall clock (the evidence record's times)
+  std::string fault_type = "health";
   Mono load_start{};
   std::vector<Step> steps;
   std::vector<Phase> phases;

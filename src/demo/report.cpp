@@ -209,6 +209,7 @@ json ToJson(const DemoResult& r) {
   return {
       {"regions", regions},
       {"drilledRegion", r.failing},
+      {"fault", r.fault_type},
       {"passiveRegion", r.passive},
       {"remote", r.remote_desc},
       {"drillSeconds", r.drill_seconds},

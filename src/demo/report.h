@@ -21,6 +21,12 @@ Counts InWindow(const DemoResult& r, double from_ms, double to_ms);
 
 void PrintText(const DemoResult& r, std::FILE* out);
 nlohmann::json ToJson(const DemoResult& r);
+// The drill's DR evidence record, unsealed (the demo seals it with evidence::Seal, so integers
+// only: times as RFC 3339 strings, durations in whole ms): fault type and region, the measured
+// timeline, the RTO (injection -> the promoted region serving clients), the RPO from the data
+// check (writes lost at failover and how long before the injection the oldest was acknowledged),
+// the outcome and the binary's version. src/demo/evidence_record.cpp.
+nlohmann::json EvidenceRecord(const DemoResult& r, const std::string& version);
 std::string RenderHtml(const DemoResult& r);
 // Minimal HTML escaping for text and attribute values.
 std::string HtmlEscape(const std::string& s);
