@@ -26,6 +26,58 @@ bool IsOrigin(const std::string& s) {
   return true;
 }
 
+// A label key ([prefix/]name) or value as Kubernetes accepts them: at most 253 (prefix) + 63
+// characters of [A-Za-z0-9._-/]; values at most 63. Checked loosely (charset and length): the
+// API server has the last word, but nothing else reaches a selector or a request.
+bool IsLabelText(const std::string& s, size_t max, bool allow_slash) {
+  if (s.size() > max) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || (allow_slash && c == '/');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void ReadFaults(const YAML::Node& n, FaultsConfig* out, std::string* err) {
+  MapReader r(n, "mcp.faults", err);
+  out->ns = r.str("namespace");
+  out->region_label = r.str("regionLabel", out->region_label);
+  YAML::Node labels = r.node("podLabels");
+  r.finish();
+  if (!err->empty()) return;
+  if (!IsLabelText(out->ns, 63, false)) {
+    r.fail("namespace", "expected a namespace name (DNS-1123 label)");
+    return;
+  }
+  if (out->region_label.empty() || !IsLabelText(out->region_label, 317, true)) {
+    r.fail("regionLabel", "expected a label key such as agency-ha/region");
+    return;
+  }
+  if (!labels.IsDefined() || labels.IsNull()) return;
+  if (!labels.IsMap()) {
+    r.fail("podLabels", "expected a map of label key: value");
+    return;
+  }
+  for (const auto& kv : labels) {
+    if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+      r.fail("podLabels", "expected a map of label key: value");
+      return;
+    }
+    const std::string k = kv.first.as<std::string>(), v = kv.second.as<std::string>();
+    if (k.empty() || !IsLabelText(k, 317, true) || !IsLabelText(v, 63, false)) {
+      r.fail("podLabels", "\"" + k + "\": not a label key: value (letters, digits, - _ . /)");
+      return;
+    }
+    if (k == out->region_label) {
+      r.fail("podLabels",
+             "\"" + k + "\" is the regionLabel: the region's value is added per drill");
+      return;
+    }
+    out->pod_labels[k] = v;
+  }
+}
+
 }  // namespace
 
 void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
@@ -43,6 +95,7 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
   out->controller_url = r.str("controllerUrl");
   YAML::Node origins = r.node("allowedOrigins");
   YAML::Node replication = r.node("replication");
+  YAML::Node faults = r.node("faults");
   r.finish();
   if (!err->empty()) return;
   if (min < 1 || min > 86400) {
@@ -90,6 +143,10 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
       return;
     }
     out->replication_remotes = parsed->remotes;
+  }
+  if (faults.IsDefined() && !faults.IsNull()) {
+    ReadFaults(faults, &out->faults, err);
+    if (!err->empty()) return;
   }
   if (origins.IsDefined() && !origins.IsNull()) {
     if (!origins.IsSequence()) {

@@ -21,9 +21,18 @@
 //       remotes:                    #   same format as the replication config's `remotes`
 //         - {url: "s3://bucket/prefix", region: us-east-1}   # (parsed by its own parser)
 //         - {url: "file:///mnt/replica"}
+//     faults:                       # optional: real-fault drills (failure_type pod, network)
+//       namespace: agency           #   the agent pods' namespace ("" = the kubeconfig's)
+//       podLabels:                  #   labels every agent pod carries (the chart's selector
+//         app.kubernetes.io/name: simple-cli          #   labels and component: agent)
+//         app.kubernetes.io/instance: simple
+//         app.kubernetes.io/component: agent
+//       regionLabel: agency-ha/region   # the label naming a pod's region (default)
+//     Without `faults` (or with empty podLabels) pod and network drills are refused.
 // Every error names the key path ("mcp.maxDurationSeconds: ...").
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +41,14 @@
 namespace aha::config {
 
 class MapReader;  // config/yaml_reader.h, not included: see state_config.h
+
+// Where a region's agent pods are, for real-fault drills (mcp/faults.h).
+struct FaultsConfig {
+  std::string ns;                                 // "" = the kubeconfig's namespace
+  std::map<std::string, std::string> pod_labels;  // empty: real-fault drills disabled
+  std::string region_label = "agency-ha/region";
+  bool enabled() const { return !pod_labels.empty(); }
+};
 
 struct McpConfig {
   int default_duration_seconds = 300;
@@ -49,6 +66,7 @@ struct McpConfig {
   bool controller_url_set = false;
   // Remotes get_replication_status reads (empty: the tool reports that none are configured).
   std::vector<RemoteConfig> replication_remotes;
+  FaultsConfig faults;
 };
 
 // Reads the optional `mcp` section of `root` into *out; the first error goes to *err.

@@ -1,6 +1,8 @@
 // Simulated outages (DR drills): the `simulatedOutages` state key.
 //
-// Written by the Security Monitor MCP server, read by every gate. Each entry carries its own
+// Written by the Security Monitor MCP server, read by every gate. Gates fail /health for
+// failureType "health" only: a "pod" or "network" entry marks a real-fault drill (one drill per
+// region, its expiry) while the real fault does the damage. Each entry carries its own
 // expiry, and readers judge expiry on their own clock, so a drill ends on time even if the
 // process that started it dies.
 //   {"apiVersion": "agency-ha/v1", "outages": [

@@ -84,7 +84,10 @@ Verdict Gate::AppHealth() {
 
 Verdict Gate::Health() {
   View v = Refresh();
-  if (const auto* o = failover::ActiveOutage(v.outages, cfg_.region, clock_.wall())) {
+  // Only a simulated (health) outage fails the gate: a pod or network drill's entry only marks
+  // the drill; the real fault (deleted pods, a NetworkPolicy) is what the controller must detect.
+  const auto* o = failover::ActiveOutage(v.outages, cfg_.region, clock_.wall());
+  if (o && (o->failure_type == "health" || o->failure_type.empty())) {
     return {false,
             "simulated outage " + o->id + " (" + o->failure_type + ") active until " +
                 FormatTime(o->expires_at),

@@ -213,9 +213,15 @@ Result<json> Client::Get(const Resource& r, const std::string& ns, const std::st
 }
 
 Result<json> Client::List(const Resource& r, const std::string& ns,
-                          const std::string& field_selector) {
+                          const std::string& field_selector, const std::string& label_selector) {
   std::string path = r.Path(ns);
-  if (!field_selector.empty()) path += "?fieldSelector=" + net::PercentEncode(field_selector);
+  char sep = '?';
+  if (!field_selector.empty()) {
+    path += "?fieldSelector=" + net::PercentEncode(field_selector);
+    sep = '&';
+  }
+  if (!label_selector.empty())
+    path += sep + ("labelSelector=" + net::PercentEncode(label_selector));
   return Do("list", r, ns, "", "GET", path, "", "");
 }
 

@@ -49,6 +49,9 @@ struct Resource {
 inline const Resource kConfigMaps{"", "v1", "configmaps", "ConfigMap"};
 inline const Resource kEvents{"", "v1", "events", "Event"};
 inline const Resource kLeases{"coordination.k8s.io", "v1", "leases", "Lease"};
+inline const Resource kPods{"", "v1", "pods", "Pod"};
+inline const Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies",
+                                       "NetworkPolicy"};
 
 struct RetryPolicy {
   int max_attempts = 5;
@@ -84,7 +87,8 @@ class Client {
 
   Result<nlohmann::json> Get(const Resource& r, const std::string& ns, const std::string& name);
   Result<nlohmann::json> List(const Resource& r, const std::string& ns,
-                              const std::string& field_selector = "");
+                              const std::string& field_selector = "",
+                              const std::string& label_selector = "");
   Result<nlohmann::json> Create(const Resource& r, const std::string& ns,
                                 const nlohmann::json& obj);
   // Replaces the object; set metadata.resourceVersion in `obj` for optimistic concurrency.

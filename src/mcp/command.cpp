@@ -21,6 +21,7 @@
 #include "mcp/controller_status.h"
 #include "mcp/http.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/kube_faults.h"
 #include "mcp/tools.h"
 #include "metrics/registry.h"
 #include "net/secret.h"
@@ -172,6 +173,7 @@ struct StateAccess {
   std::unique_ptr<state::StateStore> store;
   std::unique_ptr<state::StateSource> source;
   std::unique_ptr<kube::EventQueue> events;  // null for a directory
+  std::shared_ptr<FaultInjector> faults;     // mcp.faults set: pod/network drills
 };
 
 Result<StateAccess> OpenState(const config::ControllerConfig& cfg, metrics::Registry& reg) {
@@ -196,6 +198,15 @@ Result<StateAccess> OpenState(const config::ControllerConfig& cfg, metrics::Regi
     }
     s.store = std::make_unique<state::FileStateStore>(cfg.state.file);
     s.source = std::make_unique<state::FileSource>(cfg.state.file);
+  }
+  if (cfg.mcp.faults.enabled()) {
+    // The agent pods' namespace: mcp.faults.namespace, else the kubeconfig's.
+    auto conn = kube::Resolve(
+        kube::LoadOptions{cfg.kubeconfig, "", "/var/run/secrets/kubernetes.io/serviceaccount"});
+    if (!conn) return Err("mcp.faults needs the Kubernetes API: kubeconfig: " + conn.message());
+    if (!s.kube_client) s.kube_client = std::make_shared<kube::Client>(*conn);
+    const std::string ns = cfg.mcp.faults.ns.empty() ? conn->ns : cfg.mcp.faults.ns;
+    s.faults = std::make_shared<KubeFaults>(s.kube_client, ns, cfg.mcp.faults);
   }
   return s;
 }
@@ -301,10 +312,21 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     monitor.SetLiveSource([&controller] { return controller.Fetch(SystemClock::instance()); });
   }
 
+  if (st->faults) monitor.SetFaults(st->faults);
   // Keep a live copy of the state and feed every change to the monitor with the time it was seen.
   Stopper source_stop;
   std::thread watcher([&] { st->source->Run(source_stop); });
   std::thread observer([&] { FeedMonitor(*st->source, monitor, source_stop); });
+  // Real-fault drills: revert ended/expired faults, watch a pod drill's pods come back.
+  std::thread faults_ticker;
+  if (st->faults) {
+    faults_ticker = std::thread([&] {
+      while (!source_stop.stopped()) {
+        monitor.Tick();
+        source_stop.WaitUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+      }
+    });
+  }
 
   ServerInfo info;
   info.version = AHA_VERSION;
@@ -319,6 +341,7 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   source_stop.Stop();
   observer.join();
   watcher.join();
+  if (faults_ticker.joinable()) faults_ticker.join();
   if (audit_fd >= 0) ::close(audit_fd);
   log::Info("mcp server stopped", {{"signal", signals.signal()}});
   return rc;

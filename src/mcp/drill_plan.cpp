@@ -15,20 +15,28 @@ using nlohmann::json;
 
 namespace {
 
-Result<std::string> FailureType(const json& args) {
+Result<std::string> FailureType(const json& args, const config::FaultsConfig& faults) {
   std::string type = "health";
   if (args.contains("failure_type")) {
     if (!args["failure_type"].is_string()) return Err("failure_type: must be a string");
     type = args["failure_type"];
   }
-  if (type == "pod" || type == "node" || type == "network") {
-    return Err("failure_type \"" + type + "\" is not supported: this server has no " + type +
-               "-level fault injector (it does not delete pods, cordon nodes or partition the "
-               "network). Use failure_type \"health\": the region's readiness gates report "
-               "unhealthy, which the failover controller detects through its real probes.");
+  if (type == "node") {
+    return Err(
+        "failure_type \"node\" is not supported yet: this server does not cordon nodes. "
+        "Use pod (deletes the region's agent pods), network (isolates them with a "
+        "NetworkPolicy) or health.");
   }
-  if (type != "health") {
-    return Err("failure_type: unknown value \"" + Printable(type) + "\" (supported: health)");
+  if ((type == "pod" || type == "network") && !faults.enabled()) {
+    return Err("failure_type \"" + type +
+               "\" needs the agent pods' labels: set mcp.faults.podLabels (and "
+               "mcp.faults.namespace) in the config, and grant the RBAC for it (chart: "
+               "securityMonitor.faults." +
+               type + ".enabled). Use failure_type \"health\" meanwhile.");
+  }
+  if (type != "health" && type != "pod" && type != "network") {
+    return Err("failure_type: unknown value \"" + Printable(type) +
+               "\" (supported: health, pod, network)");
   }
   return type;
 }
@@ -100,6 +108,27 @@ std::vector<std::string> Survivors(const DrillPlan& p,
   return survivors;
 }
 
+json TouchesJson(const DrillRequest& req, const FaultTargets* t) {
+  if (req.failure_type == "health" || !t) return nullptr;
+  json pods = json::array();
+  for (const auto& p : t->pods)
+    pods.push_back(p.name);
+  return {{"namespace", t->ns},
+          {"selector", t->selector},
+          {"pods", req.failure_type == "pod" ? pods : json::array()},
+          {"isolatedPods", req.failure_type == "network" ? pods : json::array()},
+          {"networkPolicy", t->network_policy.empty() ? json(nullptr) : json(t->network_policy)},
+          {"nodes", json::array()}};
+}
+
+// A drill of `region` whose fault is not reverted yet (whatever its outage entry says).
+const Drill* Unreverted(const std::vector<Drill>& drills, const std::string& region) {
+  for (const auto& d : drills) {
+    if (d.region == region && d.fault && !d.fault->reverted()) return &d;
+  }
+  return nullptr;
+}
+
 Drill DrillRecord(const DrillPlan& p, const DrillRequest& req, const json& positions) {
   Drill d;
   d.id = p.outage.id;
@@ -161,7 +190,7 @@ Result<DrillRequest> ParseDrillRequest(const json& args, const config::Controlle
     return Err("unknown region \"" + Printable(req.region) +
                "\"; configured regions: " + JoinRegions(names));
   }
-  auto type = FailureType(args);
+  auto type = FailureType(args, cfg.mcp.faults);
   if (!type) return type.error();
   req.failure_type = *type;
   auto duration = Duration(args, cfg.mcp);
@@ -178,14 +207,27 @@ Result<DrillRequest> ParseDrillRequest(const json& args, const config::Controlle
 
 Result<DrillPlan> PlanDrill(const state::KeyValues& cur, const DrillRequest& req,
                             const config::ControllerConfig& cfg, WallTime now,
-                            const json& positions) {
+                            const json& positions, const FaultTargets* targets) {
   const std::string& region = req.region;
+  const bool real = req.failure_type != "health";
+  if (real && !targets) return Err("no fault targets for a " + req.failure_type + " drill");
+  if (real && targets->pods.empty()) {
+    return Err("no agent pods of region " + region + " in namespace " + targets->ns +
+               " (selector " + targets->selector + "): nothing to " +
+               (req.failure_type == "pod" ? "delete" : "isolate"));
+  }
   std::vector<failover::SimulatedOutage> outages;
   std::vector<Drill> drills;
   if (Status s = ReadStored(cur, &outages, &drills); !s) return s.error();
   if (const auto* a = failover::ActiveOutage(outages, region, now)) {
     return Err("drill already running for region " + region + " (" + a->id + ", until " +
                    FormatTime(a->expires_at) + "); end it with end_regional_outage first",
+               Code::kConflict);
+  }
+  if (const Drill* u = Unreverted(drills, region)) {
+    return Err("drill " + u->id + " of region " + region + " left a " + u->fault->type +
+                   " fault that is not reverted yet; it is reverted once that drill has ended or "
+                   "expired (by any MCP server). Try again then.",
                Code::kConflict);
   }
   DrillPlan p;
@@ -216,13 +258,25 @@ Result<DrillPlan> PlanDrill(const state::KeyValues& cur, const DrillRequest& req
                {"servingBefore", p.serving_before},
                {"failedBefore", p.failed_before},
                {"survivors", p.survivors},
-               {"forced", p.forced}};
+               {"forced", p.forced},
+               {"touches", TouchesJson(req, targets)}};
   std::vector<failover::SimulatedOutage> kept;
   for (auto& x : outages) {
     if (now < x.expires_at) kept.push_back(std::move(x));
   }
   kept.push_back(o);
   drills.push_back(DrillRecord(p, req, positions));
+  if (real) {
+    // Recorded before anything is touched: whoever finds this drill ended or expired reverts it.
+    Fault f;
+    f.type = req.failure_type;
+    f.ns = targets->ns;
+    f.selector = targets->selector;
+    for (const auto& pod : targets->pods)
+      f.pods.push_back(PodRef{pod.name, pod.uid});
+    f.network_policy = targets->network_policy;
+    drills.back().fault = std::move(f);
+  }
   p.write = {{failover::kSimulatedOutagesKey, failover::OutagesToJson(kept)},
              {kDrillsKey, DrillsToJson(drills)}};
   return p;

@@ -16,24 +16,26 @@
 #include "common/result.h"
 #include "config/controller_config.h"
 #include "failover/outages.h"
+#include "mcp/faults.h"
 #include "state/store.h"
 
 namespace aha::mcp {
 
 // A drill as asked for, checked against the configuration.
 struct DrillRequest {
-  std::string region;  // a configured region
-  std::string failure_type = "health";
-  long long duration_seconds = 0;  // within [cfg.mcp.min, cfg.mcp.max]
+  std::string region;                   // a configured region
+  std::string failure_type = "health";  // health | pod | network
+  long long duration_seconds = 0;       // within [cfg.mcp.min, cfg.mcp.max]
   bool dry_run = false;
   bool force = false;
 };
 
 // The tool's arguments {region, failure_type, duration_seconds, dry_run, force} (tools.h) checked
-// against the schema and cfg: unknown arguments, an unknown region, a failure_type other than
-// `health` (pod/node/network refused with why) and a duration outside cfg.mcp's bounds are
-// refused; the error's message is the tool's error text. Defaults: health, the configured
-// default duration, no dry run, no force.
+// against the schema and cfg: unknown arguments, an unknown region, an unknown failure_type,
+// `node` (not implemented: refused with why), `pod`/`network` without mcp.faults.podLabels
+// (refused naming the setting) and a duration outside cfg.mcp's bounds are refused; the error's
+// message is the tool's error text. Defaults: health, the configured default duration, no dry run,
+// no force.
 Result<DrillRequest> ParseDrillRequest(const nlohmann::json& args,
                                        const config::ControllerConfig& cfg);
 
@@ -46,7 +48,9 @@ struct DrillPlan {
   // passive standby (configuration order).
   std::vector<std::string> survivors;
   bool forced = false;  // force was needed: no survivor
-  // The tool's structured content (drillId null for a dry run).
+  // The tool's structured content (drillId null for a dry run). `touches`: for pod/network, the
+  // exact objects the drill touches {namespace, selector, pods, isolatedPods, networkPolicy,
+  // nodes}; null for health.
   nlohmann::json summary;
   // One write: simulatedOutages (expired entries dropped, this drill added) and drills (this
   // drill's record appended), so the gates' entry and the record land together or not at all.
@@ -66,9 +70,13 @@ std::vector<std::string> RegionListOf(const state::KeyValues& kv, const char* ke
 // Refusals (the error's message is the reason shown to the caller):
 //   - the stored simulatedOutages or drills key is malformed (never overwritten);
 //   - a drill of the region is active at `now` (code 409);
-//   - no survivor, unless req.force.
+//   - no survivor, unless req.force;
+//   - pod/network: `targets` missing or without pods; an earlier drill of the region whose fault
+//     is not reverted yet (code 409).
+// pod/network: the drill record carries the Fault (mcp/faults.h), not reverted, written with the
+// outage entry before anything is touched. `targets` is ignored for health.
 Result<DrillPlan> PlanDrill(const state::KeyValues& cur, const DrillRequest& req,
                             const config::ControllerConfig& cfg, WallTime now,
-                            const nlohmann::json& positions);
+                            const nlohmann::json& positions, const FaultTargets* targets = nullptr);
 
 }  // namespace aha::mcp

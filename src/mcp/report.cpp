@@ -191,6 +191,13 @@ json FillFromDecisions(const DecidedServing& decided, Seen* s, bool* used_decisi
 
 // When and how the outage ended: ended early ("ended"), expired by `now` ("expired"), or not.
 std::pair<std::optional<WallTime>, std::string> OutageEnd(const Drill& d, WallTime now) {
+  if (d.fault) {
+    // A real fault ends when it stops acting: the pods are Ready again, the policy is deleted.
+    if (auto at = d.fault->EndedAt()) {
+      return {at, d.fault->type == "pod" ? "pods-ready" : d.fault->reverted_by};
+    }
+    return {std::nullopt, ""};
+  }
   if (d.ended_early_at) return {d.ended_early_at, "ended"};
   if (now >= d.expires_at) return {d.expires_at, "expired"};
   return {std::nullopt, ""};
@@ -265,10 +272,21 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
   bool used_decision = false;
   const json sources = FillFromDecisions(decided, &s, &used_decision);
   const auto [ended, end_kind] = OutageEnd(d, now);
-  const json tl = Timeline(d, c, s, ended);
-  const json durations = Durations(tl);
+  json tl = Timeline(d, c, s, ended);
+  json durations = Durations(tl);
+  if (d.fault) {
+    tl["faultInjectedAt"] = T(d.fault->injected_at);
+    tl["podsRecreatedAt"] = T(d.fault->pods_recreated_at);
+    tl["podsReadyAt"] = T(d.fault->pods_ready_at);
+    tl["podsReadyConditionAt"] = T(d.fault->pods_ready_condition_at);
+    tl["faultRevertedAt"] = T(d.fault->reverted_at);
+    durations["faultInjectedToRegionFailed"] =
+        SecondsBetween(tl["faultInjectedAt"], tl["regionFailedAt"]);
+    durations["faultInjectedToPodsReady"] =
+        SecondsBetween(tl["faultInjectedAt"], tl["podsReadyAt"]);
+  }
   const std::string phase = Phase(c, s, ended.has_value());
-  return {
+  json out = {
       {"drillId", d.id},
       {"region", d.region},
       {"failureType", d.failure_type},
@@ -287,6 +305,18 @@ json BuildDrillReport(const Drill& d, const std::vector<failover::Transition>& t
       {"timelineSources", sources},
       {"notes", Notes(s.used_gap, used_decision)},
   };
+  if (d.fault) {
+    out["fault"] = FaultToJson(*d.fault);
+    const auto& ready = d.fault->pods_ready_at;
+    if (ready && c.recovered_at && *ready > *c.recovered_at) {
+      out["notes"].push_back(
+          "the pods were seen Ready (podsReadyAt, by listing them every 100 ms) after the "
+          "controller had already seen the region recover: outageEndedToRegionRecovered is "
+          "negative by that observation lag; podsReadyConditionAt is the API's own time (whole "
+          "seconds)");
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -378,6 +408,7 @@ std::string DrillsToJson(const std::vector<Drill>& all) {
                     {"completedAt", T(d.completed_at)},
                     {"report", d.report},
                     {"positionsAtInjection", d.positions_at_injection}});
+    if (d.fault) list.back()["fault"] = FaultToJson(*d.fault);
   }
   return jsonget::Dump(json{{"apiVersion", "agency-ha/v1"}, {"drills", list}}) + "\n";
 }
@@ -447,6 +478,11 @@ Result<std::vector<Drill>> ParseDrills(const std::string& text) {
         if (!clean) return clean.error();
         d.positions_at_injection[region] = *clean;
       }
+    }
+    if (const json* f = jg::Find(o, "fault"); f && !f->is_null()) {
+      auto fault = FaultFromJson(*f, what + ".fault");
+      if (!fault) return fault.error();
+      d.fault = std::move(*fault);
     }
     if (const json* rep = jg::Find(o, "report"); rep && !rep->is_null()) {
       if (Status s = CheckStoredReport(*rep, what + ".report"); !s) return s.error();

@@ -26,7 +26,7 @@
 //   {"apiVersion": "agency-ha/v1", "drills": [{"id", "region", "failureType", "durationSeconds",
 //     "injectedAt", "expiresAt", "endedEarlyAt", "servingBefore", "failedBefore",
 //     "observations": [{"at", "failed", "serving", "gap"}], "completedAt", "report",
-//     "positionsAtInjection"}]}
+//     "positionsAtInjection", "fault"}]}   (fault: pod/network drills only, mcp/faults.h)
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -37,6 +37,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "failover/failover_state.h"
+#include "mcp/faults.h"
 
 namespace aha::mcp {
 
@@ -64,6 +65,9 @@ struct Drill {
   // The data position every region reported (controller live view) when the drill was
   // injected: {region: controller::DataJson or null}, or null when the controller did not answer.
   nlohmann::json positions_at_injection;
+  // pod and network drills: what was touched and whether it is reverted (mcp/faults.h). The
+  // outage of such a drill ends when the fault stops acting (Fault::EndedAt), not at expiry.
+  std::optional<Fault> fault;
 };
 
 inline constexpr const char* kDrillsKey = "drills";

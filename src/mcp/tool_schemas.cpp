@@ -31,23 +31,28 @@ json SimulateTool(const json& region, const config::McpConfig& m) {
       {"name", "simulate_regional_outage"},
       {"title", "Simulate a regional outage (DR drill)"},
       {"description",
-       "Start a disaster-recovery drill: the region's readiness gates report unhealthy until the "
-       "drill expires (recorded with its expiry in the shared failover state, so it ends on time "
-       "even if this server stops). The failover controller then detects the failure through its "
-       "normal probes and fails over. One drill per region at a time; refuses to take down the "
-       "last region that could serve unless force is true. Use dry_run to see what would "
-       "happen."},
+       "Start a disaster-recovery drill. failure_type health (default): the region's readiness "
+       "gates report unhealthy until the drill expires; pod: its agent pods are deleted (the "
+       "StatefulSet recreates them); network: a NetworkPolicy denies all ingress to them until "
+       "the drill ends. The drill is recorded with its expiry (and a fault with how to revert it, "
+       "before it is injected) in the shared failover state, so it ends on time even if this "
+       "server stops. The failover controller then detects the failure through its normal probes "
+       "and fails over. One drill per region at a time; refuses to take down the last region "
+       "that could serve unless force is true. Use dry_run to see what would happen and exactly "
+       "which objects would be touched."},
       {"inputSchema",
        {{"type", "object"},
         {"properties",
          {{"region", region},
           {"failure_type",
            {{"type", "string"},
-            {"enum", {"health"}},
+            {"enum", {"health", "pod", "network"}},
             {"default", "health"},
             {"description",
-             "health: the region's gates fail /health. Upstream's pod, node and network are "
-             "refused: this server has no fault injector for them."}}},
+             "health: the region's gates fail /health. pod: the region's agent pods are deleted "
+             "through the Kubernetes API (their StatefulSet recreates them). network: a "
+             "NetworkPolicy denies all ingress to them until the drill ends. pod and network "
+             "need mcp.faults (and its RBAC); node is refused (not implemented)."}}},
           {"duration_seconds",
            {{"type", "integer"},
             {"minimum", m.min_duration_seconds},
@@ -76,7 +81,12 @@ json SimulateTool(const json& region, const config::McpConfig& m) {
           {"servingBefore", StringArray()},
           {"failedBefore", StringArray()},
           {"survivors", StringArray()},
-          {"forced", {{"type", "boolean"}}}}},
+          {"forced", {{"type", "boolean"}}},
+          {"touches",
+           {{"type", json::array({"object", "null"})},
+            {"description",
+             "pod/network: the exact objects touched (namespace, selector, pods deleted, "
+             "isolatedPods, networkPolicy, nodes); null for health."}}}}},
         {"required",
          {"dryRun", "drillId", "region", "failureType", "durationSeconds", "startedAt", "expiresAt",
           "servingBefore", "survivors"}}}},

@@ -146,12 +146,19 @@ ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>&
   const json positions = PositionsOf(live);
   const std::string& region = req->region;
   const std::string duration = std::to_string(req->duration_seconds);
+  std::optional<FaultTargets> targets;
+  if (req->failure_type != "health") {
+    auto t = FaultTargetsFor(req->failure_type, region);
+    if (!t) return Fail(t.message());
+    targets = std::move(*t);
+  }
+  const FaultTargets* tp = targets ? &*targets : nullptr;
   if (req->dry_run) {
     auto kv = store_.Read();
     if (!kv) {
       return Fail("cannot read the failover state (" + store_.Describe() + "): " + kv.message());
     }
-    auto p = PlanDrill(*kv, *req, cfg_, now, positions);
+    auto p = PlanDrill(*kv, *req, cfg_, now, positions, tp);
     if (!p) return Fail(p.message());
     json audit = {{"event", "DrillDryRun"}, {"at", FormatTime(now)}};
     audit.update(p->summary);
@@ -167,7 +174,7 @@ ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>&
   std::optional<DrillPlan> plan;
   auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
     plan.reset();
-    auto p = PlanDrill(cur, *req, cfg_, now, positions);
+    auto p = PlanDrill(cur, *req, cfg_, now, positions, tp);
     if (!p) return p.error();
     plan = std::move(*p);
     return plan->write;
@@ -178,18 +185,49 @@ ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>&
                 "): " + w.message());
   }
   const failover::SimulatedOutage& o = plan->outage;
+  if (targets) {
+    // The revert is recorded (the write above); now the fault itself.
+    if (aha::Status s = InjectLocked(o.id, req->failure_type, region, *targets); !s) {
+      audit_({{"event", "DrillInjectionFailed"},
+              {"at", FormatTime(clock_.wall())},
+              {"drillId", o.id},
+              {"region", region},
+              {"failureType", req->failure_type},
+              {"error", s.message()}});
+      return Fail("drill " + o.id + ": the " + req->failure_type +
+                  " fault could not be injected (" + s.message() +
+                  "); the drill was ended and what was done undone");
+    }
+  }
   json audit = {{"event", "DrillStarted"}, {"at", FormatTime(now)}};
   audit.update(plan->summary);
   audit_(audit);
   drills_.Add({{"region", region}, {"event", "started"}});
+  std::string what = "simulated " + req->failure_type + " outage";
+  std::string effect = " reports unhealthy until " + FormatTime(o.expires_at);
+  if (targets && req->failure_type == "pod") {
+    what = "pod outage (deleted " + std::to_string(targets->pods.size()) + " agent pods)";
+    effect = ": its " + std::to_string(targets->pods.size()) +
+             " agent pods were deleted; their StatefulSet recreates them";
+  } else if (targets) {
+    what = "network outage (NetworkPolicy " + targets->network_policy + " denies all ingress)";
+    effect = ": NetworkPolicy " + targets->network_policy +
+             " denies all ingress to its agent pods until " + FormatTime(o.expires_at);
+  }
   if (events_) {
     events_("Warning", "DrillStarted",
-            "drill " + o.id + ": simulated " + req->failure_type + " outage of region " + region +
-                " for " + duration + "s, until " + FormatTime(o.expires_at),
+            "drill " + o.id + ": " + what + " of region " + region + " for " + duration +
+                "s, until " + FormatTime(o.expires_at),
             now);
   }
-  return Ok(plan->summary, "Drill " + o.id + " started: region " + region +
-                               " reports unhealthy until " + FormatTime(o.expires_at) +
+  if (targets) {
+    // Watch it from now on (the snapshot with this drill comes a moment later).
+    auto kv = store_.Read();
+    if (kv && kv->count(kDrillsKey)) {
+      if (auto ds = ParseDrills(kv->at(kDrillsKey)); ds) TrackFaultsLocked(*ds);
+    }
+  }
+  return Ok(plan->summary, "Drill " + o.id + " started: region " + region + effect +
                                ". Follow it with get_drill_report.");
 }
 
@@ -250,9 +288,19 @@ ToolResult SecurityMonitor::End(const json& args) {
     events_("Normal", "DrillEnded", "drill " + ended.id + " for region " + region + " ended early",
             now);
   }
+  if (ended.failure_type != "health") {
+    // Revert now rather than at the next tick (Tick also retries a failed revert).
+    auto kv = store_.Read();
+    if (kv && kv->count(kDrillsKey)) {
+      if (auto ds = ParseDrills(kv->at(kDrillsKey)); ds) TrackFaultsLocked(*ds);
+    }
+    TickLocked();
+  }
   return Ok(out, "Drill " + ended.id + " ended; region " + region +
-                     " reports healthy again and recovers after the controller's success "
-                     "threshold.");
+                     (ended.failure_type == "health"
+                          ? " reports healthy again"
+                          : "'s " + ended.failure_type + " fault is reverted") +
+                     " and recovers after the controller's success threshold.");
 }
 
 ToolResult SecurityMonitor::Status(const Result<LiveStatus>& live) {
@@ -606,6 +654,7 @@ void SecurityMonitor::Observe(const state::KeyValues& kv, WallTime at) {
     log::Warn("mcp: the stored drills key is malformed", {{"error", drills.message()}});
     return;
   }
+  TrackFaultsLocked(*drills);
   // Record the change with every drill still in progress. The first snapshot after this server
   // started may show changes nobody watched happen: those are gaps (time unknown).
   // A drill is followed until it completes or a newer drill of its region supersedes it.

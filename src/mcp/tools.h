@@ -7,9 +7,13 @@
 //
 // Tools (each with inputSchema and outputSchema; results carry structuredContent + a text block):
 //   simulate_regional_outage {region, failure_type=health, duration_seconds, dry_run, force}
-//     failure_type: `health` only. `pod`, `node` and `network` (upstream's names) are refused with
-//     the reason: this server has no pod/node/network fault injector; all it can honestly do is
-//     make the region's gates report unhealthy, which is `health`.
+//     failure_type: `health` (the gates report unhealthy), `pod` (the region's agent pods are
+//     deleted; the StatefulSet recreates them) or `network` (a NetworkPolicy denies all ingress to
+//     them until the drill ends), see mcp/faults.h; pod and network need mcp.faults and a
+//     FaultInjector (SetFaults). `node` is refused (not implemented). The fault's record is
+//     written with the drill before anything is touched; Tick() reverts ended or expired faults
+//     and watches a pod drill's pods come back (every MCP server does, so a crashed drill is
+//     reverted by whoever finds it). dry_run lists the exact objects (`touches`).
 //     Refused (isError) when: unknown region, duration outside [min, max], a drill for that region
 //     is already active ("drill already running for region ..."), or no other region could serve
 //     (every other region failed, under a drill, or not serving and not a passive standby) unless
@@ -53,7 +57,9 @@
 #include "common/clock.h"
 #include "config/controller_config.h"
 #include "mcp/controller_status.h"
+#include "mcp/faults.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/kube_faults.h"
 #include "mcp/replication_status.h"
 #include "mcp/report.h"
 #include "metrics/registry.h"
@@ -85,6 +91,13 @@ class SecurityMonitor final : public Tools {
   using LiveSource = std::function<Result<LiveStatus>()>;
   void SetLiveSource(LiveSource live) { live_ = std::move(live); }
 
+  // The Kubernetes side of pod/network drills (unset: they are refused). Set before serving.
+  void SetFaults(std::shared_ptr<FaultInjector> f) { faults_ = std::move(f); }
+  // Call every ~100 ms: reverts the faults of drills that ended or expired (whoever started
+  // them) and records when a pod drill's pods are back and Ready (observed by listing them).
+  // Works from the drills of the last snapshot Observe() saw; cheap when none has a fault.
+  void Tick();
+
  private:
   Result<LiveStatus> FetchLive() const;
   ToolResult Simulate(const nlohmann::json& args, const Result<LiveStatus>& live);
@@ -99,6 +112,14 @@ class SecurityMonitor final : public Tools {
   // {region: data or null} for the configured regions (null when `live` failed).
   nlohmann::json PositionsOf(const Result<LiveStatus>& live) const;
   const config::RegionConfig* FindRegion(const std::string& name) const;
+  // tools_faults.cpp
+  Result<FaultTargets> FaultTargetsFor(const std::string& type, const std::string& region);
+  aha::Status InjectLocked(const std::string& drill_id, const std::string& type,
+                           const std::string& region, const FaultTargets& t);
+  aha::Status UpdateFaultLocked(const std::string& drill_id,
+                                const std::function<bool(Fault&)>& change);
+  void TrackFaultsLocked(const std::vector<Drill>& drills);
+  void TickLocked();
   nlohmann::json ReportLocked(const Drill& d, WallTime now) const;
   void CheckCompletedLocked(const std::vector<Drill>& drills, WallTime now);
 
@@ -110,6 +131,8 @@ class SecurityMonitor final : public Tools {
   AuditSink audit_;
   EventSink events_;
   LiveSource live_;
+  std::shared_ptr<FaultInjector> faults_;
+  std::vector<Drill> pending_faults_;  // drills with a fault not reverted (last snapshot)
 
   const WallTime started_at_;
   // One per mcp.replication.remotes entry, opened on first use (null until then).

@@ -116,8 +116,10 @@ test('mcp over stdio with the SDK client: every tool, and refusals as isError re
   await refused({ region: 'us-east-1', duration_seconds: 601 }, /duration_seconds: 601 is out of bounds \(1\.\.600/);
   await refused({ region: 'us-east-1', duration_seconds: 0 }, /out of bounds/);
   await refused({ region: 'us-east-1', duration_seconds: 'long' }, /whole number/);
-  await refused({ region: 'us-east-1', failure_type: 'pod' }, /failure_type "pod" is not supported/);
-  await refused({ region: 'us-east-1', failure_type: 'network' }, /not supported/);
+  // Without mcp.faults the real-fault types are refused naming the setting; node is not built.
+  await refused({ region: 'us-east-1', failure_type: 'pod' }, /failure_type "pod" needs the agent pods' labels: set mcp.faults.podLabels/);
+  await refused({ region: 'us-east-1', failure_type: 'network' }, /mcp.faults.podLabels/);
+  await refused({ region: 'us-east-1', failure_type: 'node' }, /"node" is not supported yet/);
   await refused({ region: 'us-east-1', failure_type: 'meteor' }, /unknown value "meteor"/);
   await refused({ region: 'us-east-1', colour: 'red' }, /unknown argument "colour"/);
   await refused({}, /region: required/);

@@ -245,15 +245,18 @@ TEST(ParseDrillRequest, Table) {
       {"failure_type not a string",
        {{"region", "a"}, {"failure_type", 1}},
        "failure_type: must be a string"},
-      {"pod is refused with why",
+      {"pod without mcp.faults is refused naming the setting",
        {{"region", "a"}, {"failure_type", "pod"}},
-       "failure_type \"pod\" is not supported: this server has no pod-level fault injector"},
-      {"network is refused with why",
+       "failure_type \"pod\" needs the agent pods' labels: set mcp.faults.podLabels"},
+      {"network without mcp.faults is refused naming the chart value",
        {{"region", "a"}, {"failure_type", "network"}},
-       "no network-level fault injector"},
+       "securityMonitor.faults.network.enabled"},
+      {"node is refused with why",
+       {{"region", "a"}, {"failure_type", "node"}},
+       "failure_type \"node\" is not supported yet: this server does not cordon nodes"},
       {"unknown failure_type",
        {{"region", "a"}, {"failure_type", "fire"}},
-       "failure_type: unknown value \"fire\" (supported: health)"},
+       "failure_type: unknown value \"fire\" (supported: health, pod, network)"},
       {"fractional duration",
        {{"region", "a"}, {"duration_seconds", 1.5}},
        "duration_seconds: must be a whole number of seconds"},
@@ -290,6 +293,135 @@ TEST(ParseDrillRequest, Table) {
     EXPECT_EQ(r->duration_seconds, c.duration);
     EXPECT_EQ(r->dry_run, c.dry_run);
     EXPECT_EQ(r->force, c.force);
+  }
+}
+
+TEST(ParseDrillRequest, PodAndNetworkWithFaultsConfigured) {
+  auto cfg = Cfg("a,b");
+  cfg.mcp.faults.pod_labels = {{"app.kubernetes.io/component", "agent"}};
+  for (const std::string type : {"pod", "network"}) {
+    auto r = ParseDrillRequest({{"region", "a"}, {"failure_type", type}}, cfg);
+    ASSERT_TRUE(r.ok()) << r.message();
+    EXPECT_EQ(r->failure_type, type);
+  }
+  auto node = ParseDrillRequest({{"region", "a"}, {"failure_type", "node"}}, cfg);
+  EXPECT_FALSE(node.ok());
+}
+
+FaultTargets Targets(const std::string& pods, const std::string& policy = "") {
+  FaultTargets t;
+  t.ns = "agency";
+  t.selector = "agency-ha/region=a,app=x";
+  for (const auto& n : Split(pods))
+    t.pods.push_back(PodRef{n, "uid-" + n, true, false});
+  t.network_policy = policy;
+  return t;
+}
+
+// An earlier drill of `region` whose outage is over, with a fault reverted or not.
+Drill EarlierFaultDrill(const std::string& region, bool reverted) {
+  Drill d;
+  d.id = "drill-" + region + "-1";
+  d.region = region;
+  d.failure_type = "network";
+  d.injected_at = At(-900);
+  d.expires_at = At(-600);
+  Fault f;
+  f.type = "network";
+  f.ns = "agency";
+  f.network_policy = NetworkPolicyName(region);
+  if (reverted) f.reverted_at = At(-599);
+  d.fault = f;
+  return d;
+}
+
+struct FaultCase {
+  std::string name;
+  std::string type;
+  bool with_targets = true;
+  std::string pods;            // targets' pod names
+  std::vector<Drill> earlier;  // stored drills
+  std::string refusal = "";    // expected error substring; "" = a plan
+  Code code = Code::kUnknown;
+};
+
+TEST(PlanDrill, FaultTable) {
+  const std::vector<FaultCase> cases = {
+      {"pod: the pods are listed and recorded", "pod", true, "p-0,p-1", {}},
+      {"network: the policy and the isolated pods", "network", true, "p-0,p-1", {}},
+      {"no pods: nothing to delete",
+       "pod",
+       true,
+       "",
+       {},
+       "no agent pods of region a in namespace "
+       "agency (selector agency-ha/region=a,app=x)"},
+      {"no targets at all", "network", false, "", {}, "no fault targets for a network drill"},
+      {"an unreverted fault of an expired drill blocks the region",
+       "pod",
+       true,
+       "p-0",
+       {EarlierFaultDrill("a", false)},
+       "drill drill-a-1 of region a left a network fault that is "
+       "not reverted yet",
+       Code::kConflict},
+      {"a reverted fault does not", "pod", true, "p-0", {EarlierFaultDrill("a", true)}},
+      {"another region's unreverted fault does not",
+       "pod",
+       true,
+       "p-0",
+       {EarlierFaultDrill("b", false)}},
+      {"health ignores targets", "health", true, "p-0", {}},
+  };
+  const auto cfg = Cfg("a,b");
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    state::KeyValues cur{{failover::kServingRegionsKey, "a\nb\n"}};
+    if (!c.earlier.empty()) cur[kDrillsKey] = DrillsToJson(c.earlier);
+    DrillRequest req{"a", c.type, 60, false, false};
+    const FaultTargets t = Targets(c.pods, c.type == "network" ? NetworkPolicyName("a") : "");
+    auto p = PlanDrill(cur, req, cfg, kNow, nullptr, c.with_targets ? &t : nullptr);
+    if (!c.refusal.empty()) {
+      ASSERT_FALSE(p.ok());
+      EXPECT_NE(p.message().find(c.refusal), std::string::npos) << p.message();
+      EXPECT_EQ(p.code(), c.code);
+      continue;
+    }
+    ASSERT_TRUE(p.ok()) << p.message();
+    auto drills = ParseDrills(p->write.at(kDrillsKey));
+    ASSERT_TRUE(drills.ok()) << drills.message();
+    const Drill& d = drills->back();
+    auto outages = failover::ParseOutages(p->write.at(failover::kSimulatedOutagesKey));
+    ASSERT_TRUE(outages.ok());
+    EXPECT_EQ(outages->back().failure_type, c.type);
+    const json& touches = p->summary["touches"];
+    if (c.type == "health") {
+      EXPECT_TRUE(touches.is_null());
+      EXPECT_FALSE(d.fault.has_value());
+      continue;
+    }
+    // The record of what is touched, not reverted, is in the same write as the outage entry.
+    ASSERT_TRUE(d.fault.has_value());
+    EXPECT_EQ(d.fault->type, c.type);
+    EXPECT_FALSE(d.fault->reverted());
+    EXPECT_FALSE(d.fault->injected_at.has_value());
+    EXPECT_EQ(d.fault->ns, "agency");
+    ASSERT_EQ(d.fault->pods.size(), Split(c.pods).size());
+    EXPECT_EQ(d.fault->pods[0].uid, "uid-p-0");
+    EXPECT_EQ(touches["namespace"], "agency");
+    EXPECT_EQ(touches["selector"], "agency-ha/region=a,app=x");
+    EXPECT_EQ(touches["nodes"], json::array());
+    if (c.type == "pod") {
+      EXPECT_EQ(touches["pods"], json(Split(c.pods)));
+      EXPECT_EQ(touches["isolatedPods"], json::array());
+      EXPECT_TRUE(touches["networkPolicy"].is_null());
+      EXPECT_EQ(d.fault->network_policy, "");
+    } else {
+      EXPECT_EQ(touches["pods"], json::array());
+      EXPECT_EQ(touches["isolatedPods"], json(Split(c.pods)));
+      EXPECT_EQ(touches["networkPolicy"], "agency-ha-drill-a");
+      EXPECT_EQ(d.fault->network_policy, "agency-ha-drill-a");
+    }
   }
 }
 
