@@ -44,6 +44,7 @@ void ReadFaults(const YAML::Node& n, FaultsConfig* out, std::string* err) {
   out->ns = r.str("namespace");
   out->region_label = r.str("regionLabel", out->region_label);
   YAML::Node labels = r.node("podLabels");
+  YAML::Node types = r.node("types");
   r.finish();
   if (!err->empty()) return;
   if (!IsLabelText(out->ns, 63, false)) {
@@ -53,6 +54,21 @@ void ReadFaults(const YAML::Node& n, FaultsConfig* out, std::string* err) {
   if (out->region_label.empty() || !IsLabelText(out->region_label, 317, true)) {
     r.fail("regionLabel", "expected a label key such as agency-ha/region");
     return;
+  }
+  if (types.IsDefined() && !types.IsNull()) {
+    if (!types.IsSequence()) {
+      r.fail("types", "expected a list of failure types (pod, network)");
+      return;
+    }
+    out->types.clear();
+    for (size_t i = 0; i < types.size(); ++i) {
+      const std::string t = types[i].IsScalar() ? types[i].as<std::string>() : "";
+      if (t != "pod" && t != "network") {
+        r.fail(IndexPath("types", i), "expected pod or network");
+        return;
+      }
+      out->types.push_back(t);
+    }
   }
   if (!labels.IsDefined() || labels.IsNull()) return;
   if (!labels.IsMap()) {

@@ -28,6 +28,8 @@
 //         app.kubernetes.io/instance: simple
 //         app.kubernetes.io/component: agent
 //       regionLabel: agency-ha/region   # the label naming a pod's region (default)
+//       types: [pod, network]       #   the failure types allowed (default both); the chart
+//                                   #   lists those whose RBAC it grants
 //     Without `faults` (or with empty podLabels) pod and network drills are refused.
 // Every error names the key path ("mcp.maxDurationSeconds: ...").
 #pragma once
@@ -47,7 +49,14 @@ struct FaultsConfig {
   std::string ns;                                 // "" = the kubeconfig's namespace
   std::map<std::string, std::string> pod_labels;  // empty: real-fault drills disabled
   std::string region_label = "agency-ha/region";
+  std::vector<std::string> types = {"pod", "network"};
   bool enabled() const { return !pod_labels.empty(); }
+  bool allows(const std::string& type) const {
+    for (const auto& t : types) {
+      if (t == type) return true;
+    }
+    return false;
+  }
 };
 
 struct McpConfig {

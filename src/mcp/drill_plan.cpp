@@ -34,6 +34,15 @@ Result<std::string> FailureType(const json& args, const config::FaultsConfig& fa
                "securityMonitor.faults." +
                type + ".enabled). Use failure_type \"health\" meanwhile.");
   }
+  if ((type == "pod" || type == "network") && !faults.allows(type)) {
+    return Err("failure_type \"" + type +
+               "\" is not enabled here (mcp.faults.types; chart: "
+               "securityMonitor.faults." +
+               type + ".enabled, which also grants its RBAC: " +
+               (type == "pod" ? std::string("pods list, delete")
+                              : std::string("pods list; networkpolicies create, update, delete")) +
+               ")");
+  }
   if (type != "health" && type != "pod" && type != "network") {
     return Err("failure_type: unknown value \"" + Printable(type) +
                "\" (supported: health, pod, network)");

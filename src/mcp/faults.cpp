@@ -158,6 +158,9 @@ Result<std::vector<PodRef>> ParsePodList(const json& list) {
          {jg::GetString(*meta, "name", &r.name, mw), jg::OptString(*meta, "uid", &r.uid, mw)}) {
       if (!s) return s.error();
     }
+    if (const json* labels = jg::Find(*meta, "labels"); labels && labels->is_object()) {
+      r.isolated = labels->contains(kIsolatedLabel);
+    }
     const json* del = jg::Find(*meta, "deletionTimestamp");
     r.terminating = del && !del->is_null();
     if (status) {

@@ -5,9 +5,14 @@
 //            recreates them. Nothing to undo; the fault is over when every deleted pod is back
 //            (same name, new uid) and Ready, as observed by an MCP server listing the pods.
 //   network: a NetworkPolicy `agency-ha-drill-<region>` selecting the region's agent pods with
-//            policyTypes [Ingress] and no ingress rule denies every ingress (the controller's
-//            probes included; kubelet probes are not subject to NetworkPolicy, so the pods stay
-//            Ready). Undone by deleting the policy.
+//            policyTypes [Ingress] and no ingress rule, then the label kIsolatedLabel on each of
+//            them. NetworkPolicies are additive (a pod's allowed ingress is the union of every
+//            policy selecting it), so a deny-all policy alone isolates nothing while another
+//            policy allows ingress: the chart's agent policy selects only pods WITHOUT
+//            kIsolatedLabel, leaving the drill's policy the only one. Every ingress is then
+//            denied (the controller's probes included; kubelet probes are not subject to
+//            NetworkPolicy, so the pods stay Ready). Undone by removing the label from the pods
+//            that carry it, then deleting the policy.
 //
 // Crash safety: the record (what will be touched, and that it is not reverted yet) is written
 // into the `drills` state key together with the drill's simulatedOutages entry BEFORE anything is
@@ -30,6 +35,9 @@
 
 namespace aha::mcp {
 
+// Set on a network drill's pods; the chart's agent NetworkPolicy excludes pods carrying it.
+inline constexpr const char* kIsolatedLabel = "agency-ha/drill-isolated";
+
 // At most this many pods are touched (or listed) per drill; more is refused, never cut.
 inline constexpr size_t kMaxFaultPods = 100;
 inline constexpr size_t kMaxFaultErrors = 10;
@@ -42,6 +50,7 @@ struct PodRef {
   // The Ready condition's lastTransitionTime (the kubelet's clock; whole seconds on a real
   // cluster, so at most 1 s early), when set and parseable.
   std::optional<WallTime> ready_since;
+  bool isolated = false;  // carries kIsolatedLabel
 };
 
 // What one drill touches, decided before anything is touched (also the dry run's answer).

@@ -33,4 +33,15 @@ Status KubeFaults::DeletePolicy(const std::string& name) {
   return s;
 }
 
+Status KubeFaults::LabelPod(const std::string& name, const std::string& key,
+                            const std::optional<std::string>& value) {
+  const nlohmann::json patch = {
+      {"metadata",
+       {{"labels", {{key, value ? nlohmann::json(*value) : nlohmann::json(nullptr)}}}}}};
+  auto r = client_->Patch(kube::kPods, ns_, name, kube::PatchType::kMerge, patch);
+  if (!r && r.error().http_status == 404) return Status::Ok();
+  if (!r) return r.error();
+  return Status::Ok();
+}
+
 }  // namespace aha::mcp

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ class FaultInjector {
   virtual Status CreatePolicy(const nlohmann::json& policy) = 0;
   // Deletes it; already gone (404) is Ok.
   virtual Status DeletePolicy(const std::string& name) = 0;
+  // Sets (value) or removes (nullopt) label `key` on a pod (merge patch); a pod gone is Ok.
+  virtual Status LabelPod(const std::string& name, const std::string& key,
+                          const std::optional<std::string>& value) = 0;
 };
 
 class KubeFaults final : public FaultInjector {
@@ -40,6 +44,8 @@ class KubeFaults final : public FaultInjector {
   Status DeletePod(const std::string& name) override;
   Status CreatePolicy(const nlohmann::json& policy) override;
   Status DeletePolicy(const std::string& name) override;
+  Status LabelPod(const std::string& name, const std::string& key,
+                  const std::optional<std::string>& value) override;
 
  private:
   std::shared_ptr<kube::Client> client_;

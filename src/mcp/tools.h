@@ -120,6 +120,7 @@ class SecurityMonitor final : public Tools {
                                 const std::function<bool(Fault&)>& change);
   void TrackFaultsLocked(const std::vector<Drill>& drills);
   void TickLocked();
+  aha::Status UndoNetwork(const std::string& region, const std::string& policy);
   nlohmann::json ReportLocked(const Drill& d, WallTime now) const;
   void CheckCompletedLocked(const std::vector<Drill>& drills, WallTime now);
 

@@ -43,6 +43,18 @@ aha::Status SecurityMonitor::UpdateFaultLocked(const std::string& drill_id,
   return aha::Status::Ok();
 }
 
+aha::Status SecurityMonitor::UndoNetwork(const std::string& region, const std::string& policy) {
+  // The label off every pod of the region that carries it (recreated pods do not), then the
+  // policy: idempotent, so any server may run it again.
+  auto pods = faults_->ListPods(region);
+  if (!pods) return pods.error();
+  for (const auto& p : *pods) {
+    if (!p.isolated) continue;
+    if (aha::Status s = faults_->LabelPod(p.name, kIsolatedLabel, std::nullopt); !s) return s;
+  }
+  return faults_->DeletePolicy(policy);
+}
+
 aha::Status SecurityMonitor::InjectLocked(const std::string& drill_id, const std::string& type,
                                           const std::string& region, const FaultTargets& t) {
   aha::Status s = aha::Status::Ok();
@@ -52,7 +64,12 @@ aha::Status SecurityMonitor::InjectLocked(const std::string& drill_id, const std
       if (!s) break;
     }
   } else {
+    // The deny-all policy first, then the label that takes the pods out of every allowing
+    // policy of the chart (mcp/faults.h): never a moment with the pods open to all.
     s = faults_->CreatePolicy(DenyIngressPolicy(faults_->config(), t.ns, region, drill_id));
+    for (size_t i = 0; s && i < t.pods.size(); ++i) {
+      s = faults_->LabelPod(t.pods[i].name, kIsolatedLabel, "true");
+    }
   }
   const WallTime at = clock_.wall();
   if (s) {
@@ -66,8 +83,7 @@ aha::Status SecurityMonitor::InjectLocked(const std::string& drill_id, const std
     return aha::Status::Ok();
   }
   // Injection failed: undo what may have been done, and end the drill now.
-  aha::Status undo =
-      type == "network" ? faults_->DeletePolicy(t.network_policy) : aha::Status::Ok();
+  aha::Status undo = type == "network" ? UndoNetwork(region, t.network_policy) : aha::Status::Ok();
   const WallTime end = clock_.wall();
   auto w = store_.Update([&](const state::KeyValues& cur) -> Result<state::KeyValues> {
     state::KeyValues upd;
@@ -159,7 +175,7 @@ void SecurityMonitor::TickLocked() {
     }
     if (!ended) continue;
     // network: delete the policy (idempotent: another server may be doing the same).
-    aha::Status s = faults_->DeletePolicy(f.network_policy);
+    aha::Status s = UndoNetwork(d.region, f.network_policy);
     const WallTime at = clock_.wall();
     aha::Status w = UpdateFaultLocked(d.id, [&](Fault& x) {
       if (x.reverted()) return false;

@@ -327,6 +327,51 @@ test('replication: explicit remotes, IRSA annotations, retention; static keys fr
   assert.equal(named(disabled, 'ConfigMap', 'simple-agency-simple-cli-us-east-1-gate').data['replicate.yaml'], undefined);
 });
 
+test('security monitor: real-fault drills are opt-in per type, each with exactly its RBAC and listed in mcp.faults', () => {
+  const name = 'simple-agency-simple-cli-security-monitor';
+  const mcpOf = (objs) => parseAllDocuments(named(objs, 'ConfigMap',
+    'simple-agency-simple-cli-failover-controller-config').data['controller.yaml'])[0].toJS().mcp;
+  const base = [
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: ['simple-agency-simple-cli-failover'], verbs: ['get', 'patch', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  ];
+  // Off by default: no pod or policy permission, no faults section (the server refuses both).
+  const off = render(ci('security-monitor-values.yaml'));
+  assert.deepEqual(named(off, 'Role', name).rules, base);
+  assert.equal(mcpOf(off).faults, undefined);
+  const list = { apiGroups: [''], resources: ['pods'], verbs: ['list'] };
+  const del = { apiGroups: [''], resources: ['pods'], verbs: ['delete'] };
+  const np = { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['create', 'update', 'delete'] };
+  const patch = { apiGroups: [''], resources: ['pods'], verbs: ['patch'] };
+  const faults = (types) => ({ namespace: 'agency', regionLabel: 'agency-ha/region', types,
+    podLabels: { 'app.kubernetes.io/name': 'simple-cli', 'app.kubernetes.io/instance': 'simple-agency', 'app.kubernetes.io/component': 'agent' } });
+  for (const [set, rules, types] of [
+    ['securityMonitor.faults.pod.enabled=true', [list, del], ['pod']],
+    ['securityMonitor.faults.network.enabled=true', [list, np, patch], ['network']],
+    ['securityMonitor.faults.pod.enabled=true,securityMonitor.faults.network.enabled=true', [list, del, np, patch], ['pod', 'network']],
+  ]) {
+    const objs = render(ci('security-monitor-values.yaml'), ['--set', set]);
+    assert.deepEqual(named(objs, 'Role', name).rules, [...base, ...rules], set);
+    assert.deepEqual(mcpOf(objs).faults, faults(types), set);
+    // The selector finds exactly the agent StatefulSets' pods of a region.
+    for (const sts of agents(objs)) {
+      const labels = sts.spec.template.metadata.labels;
+      for (const [k, v] of Object.entries(faults(types).podLabels)) assert.equal(labels[k], v);
+      assert.ok(labels['agency-ha/region']);
+    }
+  }
+  // The chart's allowing agent policy leaves a network drill's labelled pods to the drill's
+  // deny-all (policies are additive).
+  const agentNp = named(off, 'NetworkPolicy', 'simple-agency-simple-cli-agent');
+  assert.deepEqual(agentNp.spec.podSelector.matchExpressions,
+    [{ key: 'agency-ha/drill-isolated', operator: 'DoesNotExist' }]);
+  // The schema refuses anything else under faults.
+  const bad = helm(['template', 'simple-agency', CHART, '--namespace', 'agency', '-f', ci('security-monitor-values.yaml'),
+    '--set', 'securityMonitor.faults.node.enabled=true']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /node/);
+});
+
 test('security monitor: MCP server with its own RBAC, token from a Secret, mcp section in controller.yaml', () => {
   const objs = render(ci('security-monitor-values.yaml'));
   const name = 'simple-agency-simple-cli-security-monitor';

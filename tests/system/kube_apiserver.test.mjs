@@ -209,7 +209,7 @@ test('version is public; discovery needs a token and lists the served resources'
   assert.deepEqual(byName.configmaps.shortNames, ['cm']);
   assert.equal(byName.configmaps.namespaced, true);
   assert.equal(byName.namespaces.namespaced, false);
-  assert.deepEqual(byName.pods.verbs, ['delete', 'deletecollection', 'get', 'list', 'watch']);
+  assert.deepEqual(byName.pods.verbs, ['delete', 'deletecollection', 'get', 'list', 'patch', 'watch']);
   // What kubectl drain's CheckEvictionSupport looks for.
   assert.deepEqual(byName['pods/eviction'], { name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
   assert.equal(byName.nodes.namespaced, false);
@@ -1161,6 +1161,35 @@ test('StatefulSet pods: seeded Ready on the nodes; kubectl get pods -l; delete r
     assert.match(ok(kubectl(s, ['-n', 'agency', 'delete', 'pod', 'web-1'])), /pod "web-1" deleted/);
     const after = await until(async () => { const p = await getPod(s, 'web-1'); return podReady(p) && p; }, 5000, 'web-1 recreated');
     assert.notEqual(after.metadata.uid, before.metadata.uid);
+  }
+});
+
+test('pods: a patch changes metadata (labels) only; the status is kept and a spec change is the real 422', async (t) => {
+  const s = await startCluster();
+  t.after(() => stopServer(s));
+  const before = await getPod(s, 'web-0');
+  const merge = await request(s, 'PATCH', `${AG}/pods/web-0`, {
+    body: { metadata: { labels: { 'agency-ha/drill-isolated': 'true' } }, status: { phase: 'Failed' } },
+    contentType: 'application/merge-patch+json' });
+  assert.equal(merge.status, 200);
+  assert.equal(merge.json.metadata.labels['agency-ha/drill-isolated'], 'true');
+  assert.equal(merge.json.metadata.labels.app, 'web');
+  assert.equal(merge.json.metadata.uid, before.metadata.uid);
+  assert.equal(merge.json.status.phase, 'Running', 'status is not patched through the pod itself');
+  const sel = await request(s, 'GET', `${AG}/pods?labelSelector=${encodeURIComponent('agency-ha/drill-isolated')}`);
+  assert.deepEqual(sel.json.items.map((p) => p.metadata.name), ['web-0']);
+  const off = await request(s, 'PATCH', `${AG}/pods/web-0`, {
+    body: { metadata: { labels: { 'agency-ha/drill-isolated': null } } }, contentType: 'application/merge-patch+json' });
+  assert.equal(off.status, 200);
+  assert.equal(off.json.metadata.labels['agency-ha/drill-isolated'], undefined);
+  const spec = await request(s, 'PATCH', `${AG}/pods/web-0`, {
+    body: { spec: { nodeName: 'node-b' } }, contentType: 'application/merge-patch+json' });
+  assert.equal(spec.status, 422);
+  assert.match(spec.json.message, /^Pod "web-0" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers\[\*\].image`/);
+  assert.deepEqual(spec.json.details.causes.map((c) => [c.reason, c.field]), [['FieldValueForbidden', 'spec']]);
+  if (HAVE_KUBECTL) {
+    assert.match(ok(kubectl(s, ['-n', 'agency', 'label', 'pod', 'web-1', 'drill=x'])), /pod\/web-1 labeled/);
+    assert.equal((await getPod(s, 'web-1')).metadata.labels.drill, 'x');
   }
 });
 

@@ -5,15 +5,16 @@
 // The test server stores NetworkPolicies but enforces nothing, and its pods run no process. The
 // region's data plane is therefore emulated here the way a cluster routes to a probe Service: the
 // controller probes `svc` (below), which forwards to the region's gate only while the Service has
-// an endpoint (a pod of the region Running, Ready and not terminating) and no NetworkPolicy with
-// policyTypes Ingress and no ingress rule selects those pods (then the connection is dropped:
-// the probe times out). Everything else (deleting pods, the StatefulSet recreating them, the
+// an endpoint (a pod of the region Ready and not terminating) whose ingress the NetworkPolicies
+// allow, with their additive semantics (ingressAllowed; else the connection is dropped: the
+// probe times out). The chart's own allowing agent policy is seeded, so the drill must take the
+// pods out of it. Everything else (deleting pods, the StatefulSet recreating them, the
 // policy's creation and deletion) is the API server's own behaviour.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { BIN, get, startController, startGate, startKubeServer, tempDir, waitFor } from './helpers.mjs';
@@ -40,7 +41,41 @@ function statefulSet(region) {
   };
 }
 
-const matches = (sel, labels) => Object.entries(sel ?? {}).every(([k, v]) => labels?.[k] === v);
+// A LabelSelector (matchLabels and matchExpressions) against a pod's labels.
+function selects(sel, labels = {}) {
+  if (!Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v)) return false;
+  return (sel?.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+    if (operator === 'Exists') return key in labels;
+    if (operator === 'DoesNotExist') return !(key in labels);
+    if (operator === 'In') return values.includes(labels[key]);
+    if (operator === 'NotIn') return !values.includes(labels[key]);
+    return false;
+  });
+}
+
+// NetworkPolicy ingress semantics (additive): a pod selected by no Ingress policy takes all
+// ingress; otherwise only what some selecting policy's rules allow (here: any rule allows the
+// controller's probe, as the chart's agent policy does; no rule allows nothing).
+function ingressAllowed(pod, policies) {
+  const selecting = policies.filter((np) => np.metadata.namespace === pod.metadata.namespace &&
+    (np.spec?.policyTypes ?? ['Ingress']).includes('Ingress') &&
+    selects(np.spec?.podSelector, pod.metadata.labels));
+  return selecting.length === 0 || selecting.some((np) => (np.spec?.ingress ?? []).length > 0);
+}
+
+// The chart's agent NetworkPolicy (templates/networkpolicy.yaml): allows the controller to the
+// gate port, and leaves pods labelled agency-ha/drill-isolated out.
+const CHART_AGENT_POLICY = {
+  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+  metadata: { name: 'simple-simple-cli-agent', namespace: NS },
+  spec: {
+    podSelector: { matchLabels: LABELS,
+      matchExpressions: [{ key: 'agency-ha/drill-isolated', operator: 'DoesNotExist' }] },
+    policyTypes: ['Ingress'],
+    ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/component': 'failover-controller' } } }],
+      ports: [{ port: 8080, protocol: 'TCP' }] }],
+  },
+};
 
 // The probe Service of `region` in front of `gate`: see the header.
 async function probeService(t, kube, region, gate) {
@@ -50,10 +85,8 @@ async function probeService(t, kube, region, gate) {
       o.metadata.labels?.['agency-ha/region'] === region);
     const endpoints = pods.filter((p) => !p.metadata.deletionTimestamp &&
       p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    const isolated = endpoints.length > 0 && endpoints.every((p) => items.some((o) =>
-      o.kind === 'NetworkPolicy' && o.metadata.namespace === NS &&
-      matches(o.spec?.podSelector?.matchLabels, p.metadata.labels) &&
-      (o.spec?.policyTypes ?? []).includes('Ingress') && (o.spec?.ingress ?? []).length === 0));
+    const policies = items.filter((o) => o.kind === 'NetworkPolicy');
+    const isolated = endpoints.length > 0 && !endpoints.some((p) => ingressAllowed(p, policies));
     if (endpoints.length === 0) {
       req.socket.destroy(); // no endpoint: kube-proxy rejects the connection
       return;
@@ -76,7 +109,11 @@ async function objects(kube, kind) {
 }
 const podsOf = async (kube, region) => (await objects(kube, 'Pod'))
   .filter((p) => p.metadata.labels?.['agency-ha/region'] === region);
-const policies = async (kube) => (await objects(kube, 'NetworkPolicy')).map((p) => p.metadata.name);
+// The drills' policies (the chart's own stays).
+const policies = async (kube) => (await objects(kube, 'NetworkPolicy')).map((p) => p.metadata.name)
+  .filter((n) => n !== CHART_AGENT_POLICY.metadata.name);
+const isolatedPods = async (kube) => (await podsOf(kube, 'us-east-1'))
+  .filter((p) => 'agency-ha/drill-isolated' in (p.metadata.labels ?? {})).map((p) => p.metadata.name).sort();
 
 async function startMcp(t, cfg, name) {
   const transport = new StdioClientTransport({ command: BIN, args: ['mcp', '--config', cfg],
@@ -105,7 +142,8 @@ async function reportWhen(client, id, pred, ms) {
 test('pod and network drills: real faults injected through the API, measured, reverted on end, expiry and after a crash', async (t) => {
   const dir = tempDir(t);
   const stateFile = join(dir, 'kube-state.json');
-  writeFileSync(stateFile, JSON.stringify({ objects: [statefulSet('us-east-1'), statefulSet('eu-west-1')] }));
+  writeFileSync(stateFile, JSON.stringify({ objects: [statefulSet('us-east-1'), statefulSet('eu-west-1'),
+    CHART_AGENT_POLICY] }));
   const kube = await startKubeServer(t, dir, ['--namespace', NS, '--state-file', stateFile,
     '--pod-recreate-delay', '2', '--pod-ready-delay', '1']);
   const stateYaml = `{configMap: {namespace: ${NS}, name: ${CM}}}`;
@@ -207,12 +245,15 @@ mcp:
   const net = await call(client, 'simulate_regional_outage',
     { region: 'us-east-1', failure_type: 'network', duration_seconds: 4 });
   assert.deepEqual(await policies(kube), ['agency-ha-drill-us-east-1']);
-  const np = (await objects(kube, 'NetworkPolicy'))[0];
+  const np = (await objects(kube, 'NetworkPolicy')).find((p) => p.metadata.name === 'agency-ha-drill-us-east-1');
   assert.deepEqual(np.spec.policyTypes, ['Ingress']);
   assert.deepEqual(np.spec.ingress ?? [], []);
   assert.deepEqual(np.spec.podSelector.matchLabels, { ...LABELS, 'agency-ha/region': 'us-east-1' });
+  // Labelled out of the chart's allowing policy (policies are additive).
+  assert.deepEqual(await isolatedPods(kube), ['simple-simple-cli-us-east-1-0', 'simple-simple-cli-us-east-1-1']);
   rep = await reportWhen(client, net.drillId, (x) => x.complete, 30000);
   assert.deepEqual(await policies(kube), []);
+  assert.deepEqual(await isolatedPods(kube), []);
   assert.equal(rep.fault.revertedBy, 'expiry');
   assert.equal(rep.endedBy, 'expiry');
   assert.ok(Date.parse(rep.fault.revertedAt) >= Date.parse(net.expiresAt));
@@ -228,6 +269,7 @@ mcp:
   assert.deepEqual(await policies(kube), ['agency-ha-drill-us-east-1']);
   await call(client, 'end_regional_outage', { region: 'us-east-1' });
   assert.deepEqual(await policies(kube), [], 'deleted by end_regional_outage itself');
+  assert.deepEqual(await isolatedPods(kube), []);
   rep = await call(client, 'get_drill_report', { drill_id: net2.drillId });
   assert.equal(rep.fault.revertedBy, 'end');
 
@@ -242,10 +284,40 @@ mcp:
   const restartedAt = Date.now();
   const { client: c2 } = await startMcp(t, cfg, 'mcp-faults-2');
   await waitFor('policy reverted by the new server', async () => (await policies(kube)).length === 0, 5000);
+  assert.deepEqual(await isolatedPods(kube), []);
   rep = await reportWhen(c2, net3.drillId, (x) => x.fault.revertedAt !== null, 5000);
   assert.equal(rep.fault.revertedBy, 'expiry');
   assert.ok(Date.parse(rep.fault.revertedAt) >= restartedAt, `${rep.fault.revertedAt} after the restart`);
   assert.ok(Date.parse(net3.expiresAt) < restartedAt);
+
+  // ---- a missing permission: the drill fails naming the RBAC rule, is ended, nothing left ----
+  // An MCP server whose service account may list the pods but not delete them.
+  await kube.admin('POST', '/tokens', { token: 'mcp-no-delete', user: 'system:serviceaccount:agency:mcp',
+    groups: ['system:serviceaccounts'], rules: [
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['*'], namespaces: [NS] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'], namespaces: [NS] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'], namespaces: [NS] },
+    ] });
+  const kc2 = join(dir, 'kubeconfig-no-delete.yaml');
+  writeFileSync(kc2, readFileSync(kube.kubeconfig, 'utf8').replace(kube.token, 'mcp-no-delete'));
+  const cfg2 = join(dir, 'mcp-no-delete.yaml');
+  writeFileSync(cfg2, readFileSync(cfg, 'utf8').replace(kube.kubeconfig, kc2));
+  const { client: c3 } = await startMcp(t, cfg2, 'mcp-faults-3');
+  await waitFor('us-east-1 healthy again', async () => (await get(gap.port, '/ready')).status === 503, 10000);
+  const uids = (await podsOf(kube, 'us-east-1')).map((p) => p.metadata.uid).sort();
+  r = await c3.callTool({ name: 'simulate_regional_outage',
+    arguments: { region: 'us-east-1', failure_type: 'pod', duration_seconds: 60 } });
+  assert.equal(r.isError, true);
+  assert.match(text(r), /forbidden \(403\): pods "simple-simple-cli-us-east-1-0" is forbidden: User "system:serviceaccount:agency:mcp" cannot delete resource "pods" in API group "" in the namespace "agency"/);
+  assert.match(text(r), /Grant the service account this RBAC rule in its Role: \{apiGroups: \[""\], resources: \["pods"\], verbs: \["delete"\]/);
+  assert.match(text(r), /the drill was ended/);
+  assert.deepEqual((await podsOf(kube, 'us-east-1')).map((p) => p.metadata.uid).sort(), uids, 'nothing deleted');
+  const cm = (await objects(kube, 'ConfigMap')).find((o) => o.metadata.name === CM);
+  assert.deepEqual(JSON.parse(cm.data.simulatedOutages).outages.filter((o) => o.region === 'us-east-1'), []);
+  const failedDrill = JSON.parse(cm.data.drills).drills.at(-1);
+  assert.equal(failedDrill.fault.revertedBy, 'injection-failed');
+  assert.ok(failedDrill.endedEarlyAt);
+  await c3.close();
 
   await c2.close();
   ctl.child.kill('SIGTERM');

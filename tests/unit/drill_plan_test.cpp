@@ -306,6 +306,16 @@ TEST(ParseDrillRequest, PodAndNetworkWithFaultsConfigured) {
   }
   auto node = ParseDrillRequest({{"region", "a"}, {"failure_type", "node"}}, cfg);
   EXPECT_FALSE(node.ok());
+  // Only the types the config (the chart: the RBAC it grants) allows.
+  cfg.mcp.faults.types = {"pod"};
+  EXPECT_TRUE(ParseDrillRequest({{"region", "a"}, {"failure_type", "pod"}}, cfg).ok());
+  auto net = ParseDrillRequest({{"region", "a"}, {"failure_type", "network"}}, cfg);
+  ASSERT_FALSE(net.ok());
+  EXPECT_NE(net.message().find("failure_type \"network\" is not enabled here (mcp.faults.types; "
+                               "chart: securityMonitor.faults.network.enabled, which also grants "
+                               "its RBAC: pods list; networkpolicies create, update, delete)"),
+            std::string::npos)
+      << net.message();
 }
 
 FaultTargets Targets(const std::string& pods, const std::string& policy = "") {

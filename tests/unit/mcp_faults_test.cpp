@@ -21,6 +21,7 @@ json Pod(const std::string& name, const std::string& uid, bool ready, bool termi
 TEST(Faults, ParsePodListReadsNamesUidsReadinessAndTermination) {
   json ready = Pod("a-0", "u0", true);
   ready["status"]["conditions"][0]["lastTransitionTime"] = "2026-12-06T04:00:07Z";
+  ready["metadata"]["labels"] = {{std::string(kIsolatedLabel), "true"}};
   auto pods = ParsePodList({{"items", {ready, Pod("a-1", "u1", false, true)}}});
   ASSERT_TRUE(pods.ok()) << pods.message();
   ASSERT_EQ(pods->size(), 2u);
@@ -31,6 +32,8 @@ TEST(Faults, ParsePodListReadsNamesUidsReadinessAndTermination) {
   ASSERT_TRUE((*pods)[0].ready_since.has_value());
   EXPECT_EQ(FormatTime(*(*pods)[0].ready_since), "2026-12-06T04:00:07.000Z");
   EXPECT_FALSE((*pods)[1].ready_since.has_value());
+  EXPECT_TRUE((*pods)[0].isolated);
+  EXPECT_FALSE((*pods)[1].isolated);
   EXPECT_FALSE((*pods)[1].ready);
   EXPECT_TRUE((*pods)[1].terminating);
   auto none = ParsePodList(json::object());

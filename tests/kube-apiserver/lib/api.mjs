@@ -2,7 +2,7 @@
 // authorization -> handler (discovery, get/list/watch/create/update/patch/delete).
 import { randomUUID, randomInt } from 'node:crypto';
 import { constants as http2constants } from 'node:http2';
-import { ApiError, errors } from './errors.mjs';
+import { ApiError, errors, field } from './errors.mjs';
 import { decodeObject, DecodeError, nowTime } from './schema.mjs';
 import { findResource, RESOURCES, systemObject } from './resources.mjs';
 import { parseFieldSelector, parseLabelSelector } from './selectors.mjs';
@@ -745,6 +745,18 @@ export class Api {
     }
     if (r.namespaced && pm.namespace !== ns) {
       throw errors.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    if (r.resource === 'pods') {
+      // pkg/registry/core/pod/strategy.go PrepareForUpdate keeps the old status;
+      // ValidatePodUpdate (pkg/apis/core/validation) refuses spec changes beyond a few fields,
+      // none of which this server models: any spec change is that Forbidden.
+      patched.status = ext.status;
+      if (JSON.stringify(patched.spec) !== JSON.stringify(ext.spec)) {
+        throw errors.invalid('Pod', '', name, [field.forbidden('spec', 'pod updates may not change fields other than ' +
+          '`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,' +
+          '`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` ' +
+          '(allow it to be set to 1 if it was previously negative)')]);
+      }
     }
     const { obj, warnings } = this.decode(r, patched, opts.fieldValidation, true);
     const { object } = this.update(r, ns, name, obj, opts);

@@ -299,10 +299,12 @@ export const RESOURCES = [
     table: EVENT_TABLE,
   },
   {
-    // No create/update/patch (pods come from the admin API, --state-file and the StatefulSet
-    // controller); delete is graceful as in pkg/registry/core/pod (see controllers.mjs).
+    // No create/update (pods come from the admin API, --state-file and the StatefulSet
+    // controller); patch changes metadata only (Api.patch: the spec is immutable here, the
+    // status kept, as pkg/registry/core/pod's strategy does); delete is graceful as in
+    // pkg/registry/core/pod (see controllers.mjs).
     group: '', version: 'v1', resource: 'pods', kind: 'Pod', singular: 'pod', namespaced: true,
-    shortNames: ['po'], categories: ['all'], verbs: ['delete', 'deletecollection', 'get', 'list', 'watch'], def: 'io.k8s.api.core.v1.Pod', storage: 'pods',
+    shortNames: ['po'], categories: ['all'], verbs: ['delete', 'deletecollection', 'get', 'list', 'patch', 'watch'], def: 'io.k8s.api.core.v1.Pod', storage: 'pods',
     // pkg/registry/core/pod/storage/eviction.go: POST pods/{name}/eviction takes a policy/v1 Eviction.
     subresources: [{ subresource: 'eviction', group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'], def: 'io.k8s.api.policy.v1.Eviction' }],
     fields: {

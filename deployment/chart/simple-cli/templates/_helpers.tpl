@@ -196,6 +196,23 @@ mcp:
   httpTokenFile: {{ include "simple-cli.mcpTokenFile" . }}
   # The controller's live observations (probes, reasons, data positions) for the tools.
   controllerUrl: "http://{{ include "simple-cli.controllerName" . }}.{{ .Release.Namespace }}.svc:9090"
+  {{- $f := .Values.securityMonitor.faults }}
+  {{- if or $f.pod.enabled $f.network.enabled }}
+  # Real-fault drills: the agent pods (this release's, labelled with their region).
+  faults:
+    namespace: {{ .Release.Namespace }}
+    podLabels:
+      {{- include "simple-cli.selectorLabels" . | nindent 6 }}
+      app.kubernetes.io/component: agent
+    regionLabel: agency-ha/region
+    types:
+      {{- if $f.pod.enabled }}
+      - pod
+      {{- end }}
+      {{- if $f.network.enabled }}
+      - network
+      {{- end }}
+  {{- end }}
   {{- if .Values.replicationSidecar.enabled }}
   # get_replication_status reads the remotes the regions replicate to.
   replication:
