@@ -550,8 +550,11 @@ std::string HtmlIntro(const DemoResult& r, const std::vector<std::string>& names
   std::string h =
       "<h1>agency-ha demo: regional failover drill</h1>\n<p>Drill: <b>" + HtmlEscape(r.failing) +
       "</b> down for " + std::to_string(r.drill_seconds) +
-      " s (simulate_regional_outage via MCP); " + "passive region <b>" + HtmlEscape(r.passive) +
-      "</b>; snapshots on " + HtmlEscape(r.remote_desc) + ". Result: " +
+      (r.fault_type == "health"
+           ? std::string(" s (simulate_regional_outage via MCP); ")
+           : " s (--fault " + HtmlEscape(r.fault_type) + ", injected and reverted by the demo); ") +
+      "passive region <b>" + HtmlEscape(r.passive) + "</b>; snapshots on " +
+      HtmlEscape(r.remote_desc) + ". Result: " +
       (r.failed_step.empty() ? "<span class=\"ok\">every step happened</span>"
                              : "<span class=\"bad\">failed at step " + HtmlEscape(r.failed_step) +
                                    ": " + HtmlEscape(r.failure) + "</span>") +
