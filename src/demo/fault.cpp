@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/clock.h"
+
 namespace aha::demo {
 
 bool IsFaultType(const std::string& type) {
@@ -183,7 +185,7 @@ Result<std::string> Fault::Inject(std::chrono::milliseconds duration) {
     std::lock_guard l(mu_);
     if (injected_) return Err("fault already injected");
     injected_ = true;
-    injected_at_ = std::chrono::steady_clock::now();
+    injected_at_ = SystemClock::instance().mono();
     if (type_ == "pod" || type_ == "node") {
       app_->Stop();
       what = "app of " + region_ + " killed";
@@ -229,7 +231,7 @@ Result<std::string> Fault::Revert() {
     what += restarted ? "app of " + region_ + " restarted on port " + std::to_string(app_->port())
                       : "app restart failed: " + restarted.message();
   }
-  reverted_at_ = std::chrono::steady_clock::now();
+  reverted_at_ = SystemClock::instance().mono();
   revert_detail_ = what;
   if (!restarted) return Err(what);
   return what;
