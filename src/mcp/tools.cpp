@@ -303,6 +303,105 @@ ToolResult SecurityMonitor::End(const json& args) {
                      " and recovers after the controller's success threshold.");
 }
 
+namespace {
+
+// One region's entry of get_failover_status: state.json's view of it (`per`: its "regions"),
+// the controller's live observations when it answered, and its active drill (`o`, or null).
+json RegionStatusJson(const config::RegionConfig& r, const json& per,
+                      const std::vector<std::string>& failed,
+                      const std::vector<std::string>& serving, const Result<LiveStatus>& live,
+                      const failover::SimulatedOutage* o) {
+  json e = {{"name", r.name}, {"active", r.active}};
+  const json* found = jsonget::Find(per, r.name);
+  const json s = found && found->is_object() ? *found : json::object();
+  const json* status = jsonget::Find(s, "status");
+  e["status"] = status && status->is_string()
+                    ? *status
+                    : json(failover::ContainsRegion(failed, r.name) ? "failed" : "unknown");
+  e["serving"] = failover::ContainsRegion(serving, r.name);
+  for (const char* k : {"since", "promoted", "promotedFor"}) {
+    e[k] = s.contains(k) ? s[k] : json(nullptr);
+  }
+  // Observations: the controller's live view when it answered, else state.json's (as of its
+  // last write; `observations` says which).
+  const json* lv = nullptr;
+  if (live) {
+    auto it = live->regions.find(r.name);
+    if (it != live->regions.end()) lv = &it->second;
+  }
+  const json& src = lv ? *lv : s;
+  for (const char* k :
+       {"reason", "statusReason", "lastProbe", "consecutiveSuccesses", "consecutiveFailures"}) {
+    e[k] = src.contains(k) ? src[k] : json(nullptr);
+  }
+  e["data"] = lv && lv->contains("data") ? (*lv)["data"] : json(nullptr);
+  e["activeDrill"] = o ? OutageJson(*o) : json(nullptr);
+  return e;
+}
+
+// The newest stored drill with `id` (when given) of `region` (when given); null if none.
+const Drill* NewestDrill(const std::vector<Drill>& drills, const std::optional<std::string>& id,
+                         const std::optional<std::string>& region) {
+  for (auto it = drills.rbegin(); it != drills.rend(); ++it) {
+    if (id && it->id != *id) continue;
+    if (region && it->region != *region) continue;
+    return &*it;
+  }
+  return nullptr;
+}
+
+// The first stored drill of the same region injected after `d` (it ends d's window); or null.
+const Drill* NextDrillOfRegion(const std::vector<Drill>& drills, const Drill& d) {
+  for (const auto& o : drills)
+    if (o.region == d.region && o.injected_at > d.injected_at) return &o;
+  return nullptr;
+}
+
+// get_drill_report's text: the timeline, the measured durations and the data positions.
+std::string DrillReportText(const Drill& found, const json& r,
+                            const std::vector<config::RegionConfig>& regions) {
+  // A stored report was type-checked by ParseDrills; members may still be missing.
+  const json empty = json::object();
+  const json* tl = jsonget::Find(r, "timeline");
+  const json* du = jsonget::Find(r, "durationsSeconds");
+  const json* phase = jsonget::Find(r, "phase");
+  if (!tl) tl = &empty;
+  if (!du) du = &empty;
+  auto line = [&](const char* label, const char* key) {
+    const json* v = jsonget::Find(*tl, key);
+    return std::string("  ") + label + ": " +
+           (v && v->is_string() ? Printable(v->get<std::string>()) : std::string("-")) + "\n";
+  };
+  auto secs = [&](const char* key) {
+    const json* v = jsonget::Find(*du, key);
+    return v && v->is_number() ? std::to_string(v->get<double>()) + " s" : std::string("-");
+  };
+  std::string text =
+      "Drill " + Printable(found.id) + " (" + found.region + "), phase " +
+      (phase && phase->is_string() ? Printable(phase->get<std::string>()) : std::string("?")) +
+      "\n" + line("injected", "injectedAt") + line("first failed probe", "firstFailedProbeAt") +
+      line("region failed (state written)", "regionFailedAt") +
+      line("serving set changed (observed)", "servingChangedAt") +
+      line("outage ended", "outageEndedAt") + line("region recovered", "regionRecoveredAt") +
+      line("serving set restored (observed)", "servingRestoredAt") +
+      "  detection: " + secs("injectedToRegionFailed") +
+      ", failover: " + secs("injectedToServingChanged") +
+      ", regional_failover_recovery_time: " + secs("outageEndedToRegionRecovered") + "\n";
+  for (const auto& [label, key] :
+       {std::pair<const char*, const char*>{"at injection", "atInjection"}, {"now", "now"}}) {
+    const json& ps = r["positions"][key];
+    if (!ps.is_object()) continue;
+    text += std::string("  data ") + label + ":\n";
+    for (const auto& reg : regions) {
+      const json* d = jsonget::Find(ps, reg.name);
+      text += "    " + reg.name + ": " + DataSummary(d ? *d : json(nullptr)) + "\n";
+    }
+  }
+  return text;
+}
+
+}  // namespace
+
 ToolResult SecurityMonitor::Status(const Result<LiveStatus>& live) {
   auto kv = store_.Read();
   if (!kv) return Fail("cannot read the failover state: " + kv.message());
@@ -327,34 +426,9 @@ ToolResult SecurityMonitor::Status(const Result<LiveStatus>& live) {
   const json per =
       doc.contains("regions") && doc["regions"].is_object() ? doc["regions"] : json::object();
   for (const auto& r : cfg_.regions) {
-    json e = {{"name", r.name}, {"active", r.active}};
-    const json* found = jsonget::Find(per, r.name);
-    const json s = found && found->is_object() ? *found : json::object();
-    const json* status = jsonget::Find(s, "status");
-    e["status"] = status && status->is_string()
-                      ? *status
-                      : json(failover::ContainsRegion(failed, r.name) ? "failed" : "unknown");
-    e["serving"] = failover::ContainsRegion(serving, r.name);
-    for (const char* k : {"since", "promoted", "promotedFor"}) {
-      e[k] = s.contains(k) ? s[k] : json(nullptr);
-    }
-    // Observations: the controller's live view when it answered, else state.json's (as of its
-    // last write; `observations` says which).
-    const json* lv = nullptr;
-    if (live) {
-      auto it = live->regions.find(r.name);
-      if (it != live->regions.end()) lv = &it->second;
-    }
-    const json& src = lv ? *lv : s;
-    for (const char* k :
-         {"reason", "statusReason", "lastProbe", "consecutiveSuccesses", "consecutiveFailures"}) {
-      e[k] = src.contains(k) ? src[k] : json(nullptr);
-    }
-    e["data"] = lv && lv->contains("data") ? (*lv)["data"] : json(nullptr);
     const auto* o = failover::ActiveOutage(outages, r.name, now);
-    e["activeDrill"] = o ? OutageJson(*o) : json(nullptr);
+    regions.push_back(RegionStatusJson(r, per, failed, serving, live, o));
     if (o) active_drills.push_back(OutageJson(*o));
-    regions.push_back(e);
   }
   json transitions = doc.contains("transitions") && doc["transitions"].is_array()
                          ? doc["transitions"]
@@ -426,24 +500,17 @@ ToolResult SecurityMonitor::Report(const json& args, const Result<LiveStatus>& l
       transitions_.push_back(t);
     }
   }
-  const Drill* found = nullptr;
-  for (auto it = drills.rbegin(); it != drills.rend() && !found; ++it) {
-    if (by_id && it->id != args["drill_id"].get<std::string>()) continue;
-    if (by_region && it->region != args["region"].get<std::string>()) continue;
-    found = &*it;
-  }
+  std::optional<std::string> id, region;
+  if (by_id) id = args["drill_id"].get<std::string>();
+  if (by_region) region = args["region"].get<std::string>();
+  const Drill* found = NewestDrill(drills, id, region);
   if (!found) {
-    return Fail("no drill " +
-                (by_id ? "with id " + args["drill_id"].get<std::string>()
-                       : "for region " + args["region"].get<std::string>()) +
+    return Fail("no drill " + (by_id ? "with id " + *id : "for region " + *region) +
                 " in the failover state (" + store_.Describe() + "; the last " +
                 std::to_string(kMaxStoredDrills) + " drills are kept)");
   }
   json r;
-  const Drill* next = nullptr;  // a newer drill of the same region ends this one's window
-  for (auto it = drills.begin(); it != drills.end() && !next; ++it) {
-    if (it->region == found->region && it->injected_at > found->injected_at) next = &*it;
-  }
+  const Drill* next = NextDrillOfRegion(drills, *found);  // ends this one's window
   if (next && !found->report.is_object()) {
     std::vector<failover::Transition> before;
     for (const auto& t : transitions_) {
@@ -463,44 +530,7 @@ ToolResult SecurityMonitor::Report(const json& args, const Result<LiveStatus>& l
                       {"now", PositionsOf(live)},
                       {"observations", ObservationsMeta(live, nullptr)}};
   }
-  // A stored report was type-checked by ParseDrills; members may still be missing.
-  const json empty = json::object();
-  const json* tl = jsonget::Find(r, "timeline");
-  const json* du = jsonget::Find(r, "durationsSeconds");
-  const json* phase = jsonget::Find(r, "phase");
-  if (!tl) tl = &empty;
-  if (!du) du = &empty;
-  auto line = [&](const char* label, const char* key) {
-    const json* v = jsonget::Find(*tl, key);
-    return std::string("  ") + label + ": " +
-           (v && v->is_string() ? Printable(v->get<std::string>()) : std::string("-")) + "\n";
-  };
-  auto secs = [&](const char* key) {
-    const json* v = jsonget::Find(*du, key);
-    return v && v->is_number() ? std::to_string(v->get<double>()) + " s" : std::string("-");
-  };
-  std::string text =
-      "Drill " + Printable(found->id) + " (" + found->region + "), phase " +
-      (phase && phase->is_string() ? Printable(phase->get<std::string>()) : std::string("?")) +
-      "\n" + line("injected", "injectedAt") + line("first failed probe", "firstFailedProbeAt") +
-      line("region failed (state written)", "regionFailedAt") +
-      line("serving set changed (observed)", "servingChangedAt") +
-      line("outage ended", "outageEndedAt") + line("region recovered", "regionRecoveredAt") +
-      line("serving set restored (observed)", "servingRestoredAt") +
-      "  detection: " + secs("injectedToRegionFailed") +
-      ", failover: " + secs("injectedToServingChanged") +
-      ", regional_failover_recovery_time: " + secs("outageEndedToRegionRecovered") + "\n";
-  for (const auto& [label, key] :
-       {std::pair<const char*, const char*>{"at injection", "atInjection"}, {"now", "now"}}) {
-    const json& ps = r["positions"][key];
-    if (!ps.is_object()) continue;
-    text += std::string("  data ") + label + ":\n";
-    for (const auto& reg : cfg_.regions) {
-      const json* d = jsonget::Find(ps, reg.name);
-      text += "    " + reg.name + ": " + DataSummary(d ? *d : json(nullptr)) + "\n";
-    }
-  }
-  return ToolResult{r, text + jsonget::Dump(r, 2), false};
+  return ToolResult{r, DrillReportText(*found, r, cfg_.regions) + jsonget::Dump(r, 2), false};
 }
 
 ToolResult SecurityMonitor::Regions() {
