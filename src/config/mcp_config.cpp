@@ -96,6 +96,33 @@ void ReadFaults(const YAML::Node& n, FaultsConfig* out, std::string* err) {
 
 }  // namespace
 
+namespace {
+
+// mcp.replication: its remotes, read by the replication config's own parser.
+void ReadReplicationRemotes(const YAML::Node& replication, McpConfig* out, std::string* err) {
+  MapReader rr(replication, "mcp.replication", err);
+  YAML::Node remotes = rr.node("remotes");
+  rr.finish();
+  if (!err->empty()) return;
+  // The replication config's own parser reads the list (one format, one set of checks): it is
+  // handed a minimal replication document around it, and its key paths get our prefix.
+  YAML::Node doc(YAML::NodeType::Map);
+  doc["source"] = "/";
+  doc["region"] = "mcp";
+  doc["listen"] = "";
+  if (remotes.IsDefined()) doc["remotes"] = remotes;
+  YAML::Emitter emit;
+  emit << doc;
+  auto parsed = ParseReplicationConfig(emit.c_str(), "mcp.replication");
+  if (!parsed) {
+    *err = "mcp.replication." + parsed.message();
+    return;
+  }
+  out->replication_remotes = parsed->remotes;
+}
+
+}  // namespace
+
 void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
   YAML::Node n = root.node("mcp");
   if (!n.IsDefined() || n.IsNull()) return;
@@ -140,25 +167,8 @@ void ReadMcpSection(MapReader& root, McpConfig* out, std::string* err) {
   out->min_duration_seconds = static_cast<int>(min);
   out->max_duration_seconds = static_cast<int>(max);
   if (replication.IsDefined() && !replication.IsNull()) {
-    MapReader rr(replication, "mcp.replication", err);
-    YAML::Node remotes = rr.node("remotes");
-    rr.finish();
+    ReadReplicationRemotes(replication, out, err);
     if (!err->empty()) return;
-    // The replication config's own parser reads the list (one format, one set of checks): it is
-    // handed a minimal replication document around it, and its key paths get our prefix.
-    YAML::Node doc(YAML::NodeType::Map);
-    doc["source"] = "/";
-    doc["region"] = "mcp";
-    doc["listen"] = "";
-    if (remotes.IsDefined()) doc["remotes"] = remotes;
-    YAML::Emitter emit;
-    emit << doc;
-    auto parsed = ParseReplicationConfig(emit.c_str(), "mcp.replication");
-    if (!parsed) {
-      *err = "mcp.replication." + parsed.message();
-      return;
-    }
-    out->replication_remotes = parsed->remotes;
   }
   if (faults.IsDefined() && !faults.IsNull()) {
     ReadFaults(faults, &out->faults, err);

@@ -259,6 +259,29 @@ int Serve(Dispatcher& disp, const std::string& config_path, const std::string& h
 
 }  // namespace
 
+namespace {
+
+// mcp.auditLog opened for appending (0600), or -1 when none is configured.
+Result<int> OpenAuditLog(const config::McpConfig& mc) {
+  if (mc.audit_log.empty()) return -1;
+  const int fd = ::open(mc.audit_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Err("mcp.auditLog: cannot open " + mc.audit_log + ": " + ErrnoText(errno));
+  return fd;
+}
+
+ServerInfo MonitorInfo() {
+  ServerInfo info;
+  info.version = AHA_VERSION;
+  info.instructions =
+      "Security Monitor for agency-ha multi-region failover. Runs real DR drills: "
+      "simulate_regional_outage makes a region's gates report unhealthy until the drill expires; "
+      "the failover controller detects it through its normal probes. Follow a drill with "
+      "get_drill_report; every number in it is measured.";
+  return info;
+}
+
+}  // namespace
+
 int RunCommand(const std::string& config_path, bool check_only, const std::string& http_listen) {
   auto cfg = config::LoadControllerConfig(config_path);
   if (!cfg) return Fail(cfg.message());
@@ -279,12 +302,8 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   if (log::ParseLevel(cfg->log_level, &level)) log::SetLevel(level);
 
   // The audit log is opened before anything runs: a drill must never go unrecorded.
-  int audit_fd = -1;
-  if (!mc.audit_log.empty()) {
-    audit_fd = ::open(mc.audit_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (audit_fd < 0)
-      return Fail("mcp.auditLog: cannot open " + mc.audit_log + ": " + ErrnoText(errno), 1);
-  }
+  auto audit_fd = OpenAuditLog(mc);
+  if (!audit_fd) return Fail(audit_fd.message(), 1);
   metrics::Registry reg;
   auto st = OpenState(*cfg, reg);
   if (!st) return Fail(st.message());
@@ -296,9 +315,9 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
   std::mutex audit_mu;
   AuditSink audit = [&](const json& j) {
     log::Info("drill audit", j);
-    if (audit_fd < 0) return;
+    if (*audit_fd < 0) return;
     std::lock_guard l(audit_mu);
-    WriteAll(audit_fd, jsonget::Dump(j) + "\n");
+    WriteAll(*audit_fd, jsonget::Dump(j) + "\n");
   };
   EventSink event_sink;
   if (st->events) {
@@ -323,26 +342,19 @@ int RunCommand(const std::string& config_path, bool check_only, const std::strin
     faults_ticker = std::thread([&] {
       while (!source_stop.stopped()) {
         monitor.Tick();
-        source_stop.WaitUntil(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+        source_stop.WaitFor(std::chrono::milliseconds(100));
       }
     });
   }
 
-  ServerInfo info;
-  info.version = AHA_VERSION;
-  info.instructions =
-      "Security Monitor for agency-ha multi-region failover. Runs real DR drills: "
-      "simulate_regional_outage makes a region's gates report unhealthy until the drill expires; "
-      "the failover controller detects it through its normal probes. Follow a drill with "
-      "get_drill_report; every number in it is measured.";
-  Dispatcher disp(monitor, info);
+  Dispatcher disp(monitor, MonitorInfo());
   const int rc = Serve(disp, config_path, http_listen, ho, mc, reg, st->store->Describe(),
                        controller.url(), stop);
   source_stop.Stop();
   observer.join();
   watcher.join();
   if (faults_ticker.joinable()) faults_ticker.join();
-  if (audit_fd >= 0) ::close(audit_fd);
+  if (*audit_fd >= 0) ::close(*audit_fd);
   log::Info("mcp server stopped", {{"signal", signals.signal()}});
   return rc;
 }

@@ -139,6 +139,43 @@ std::optional<ToolResult> SecurityMonitor::Call(const std::string& name, const j
   return std::nullopt;
 }
 
+namespace {
+
+// What a started drill does, for its Event and the tool's answer: {what, effect on the region}.
+std::pair<std::string, std::string> DrillEffect(const std::string& type, const FaultTargets* t,
+                                                const failover::SimulatedOutage& o) {
+  if (t && type == "pod") {
+    return {"pod outage (deleted " + std::to_string(t->pods.size()) + " agent pods)",
+            ": its " + std::to_string(t->pods.size()) +
+                " agent pods were deleted; their StatefulSet recreates them"};
+  }
+  if (t) {
+    return {"network outage (NetworkPolicy " + t->network_policy + " denies all ingress)",
+            ": NetworkPolicy " + t->network_policy +
+                " denies all ingress to its agent pods until " + FormatTime(o.expires_at)};
+  }
+  return {"simulated " + type + " outage", " reports unhealthy until " + FormatTime(o.expires_at)};
+}
+
+}  // namespace
+
+ToolResult SecurityMonitor::DryRun(const DrillRequest& req, WallTime now, const json& positions,
+                                   const FaultTargets* tp) {
+  auto kv = store_.Read();
+  if (!kv) {
+    return Fail("cannot read the failover state (" + store_.Describe() + "): " + kv.message());
+  }
+  auto p = PlanDrill(*kv, req, cfg_, now, positions, tp);
+  if (!p) return Fail(p.message());
+  json audit = {{"event", "DrillDryRun"}, {"at", FormatTime(now)}};
+  audit.update(p->summary);
+  audit_(audit);
+  return Ok(p->summary, "Dry run: a " + std::to_string(req.duration_seconds) + " s " +
+                            req.failure_type + " outage of " + req.region +
+                            " would be written; nothing was changed. Regions left to serve: " +
+                            JoinRegions(p->survivors) + ".");
+}
+
 ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>& live) {
   auto req = ParseDrillRequest(args, cfg_);
   if (!req) return Fail(req.message());
@@ -153,22 +190,7 @@ ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>&
     targets = std::move(*t);
   }
   const FaultTargets* tp = targets ? &*targets : nullptr;
-  if (req->dry_run) {
-    auto kv = store_.Read();
-    if (!kv) {
-      return Fail("cannot read the failover state (" + store_.Describe() + "): " + kv.message());
-    }
-    auto p = PlanDrill(*kv, *req, cfg_, now, positions, tp);
-    if (!p) return Fail(p.message());
-    json audit = {{"event", "DrillDryRun"}, {"at", FormatTime(now)}};
-    audit.update(p->summary);
-    audit_(audit);
-    return Ok(p->summary, "Dry run: a " + duration + " s " + req->failure_type + " outage of " +
-                              region +
-                              " would be written; nothing was changed. Regions left to "
-                              "serve: " +
-                              JoinRegions(p->survivors) + ".");
-  }
+  if (req->dry_run) return DryRun(*req, now, positions, tp);
   // Decided inside the store's conditional update: two servers cannot both start one for a
   // region. The plan of the version that was written is kept.
   std::optional<DrillPlan> plan;
@@ -203,17 +225,7 @@ ToolResult SecurityMonitor::Simulate(const json& args, const Result<LiveStatus>&
   audit.update(plan->summary);
   audit_(audit);
   drills_.Add({{"region", region}, {"event", "started"}});
-  std::string what = "simulated " + req->failure_type + " outage";
-  std::string effect = " reports unhealthy until " + FormatTime(o.expires_at);
-  if (targets && req->failure_type == "pod") {
-    what = "pod outage (deleted " + std::to_string(targets->pods.size()) + " agent pods)";
-    effect = ": its " + std::to_string(targets->pods.size()) +
-             " agent pods were deleted; their StatefulSet recreates them";
-  } else if (targets) {
-    what = "network outage (NetworkPolicy " + targets->network_policy + " denies all ingress)";
-    effect = ": NetworkPolicy " + targets->network_policy +
-             " denies all ingress to its agent pods until " + FormatTime(o.expires_at);
-  }
+  const auto [what, effect] = DrillEffect(req->failure_type, tp, o);
   if (events_) {
     events_("Warning", "DrillStarted",
             "drill " + o.id + ": " + what + " of region " + region + " for " + duration +

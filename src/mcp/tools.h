@@ -57,6 +57,7 @@
 #include "common/clock.h"
 #include "config/controller_config.h"
 #include "mcp/controller_status.h"
+#include "mcp/drill_plan.h"
 #include "mcp/faults.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/kube_faults.h"
@@ -101,6 +102,9 @@ class SecurityMonitor final : public Tools {
  private:
   Result<LiveStatus> FetchLive() const;
   ToolResult Simulate(const nlohmann::json& args, const Result<LiveStatus>& live);
+  // simulate_regional_outage with dry_run: the plan against the current state, nothing written.
+  ToolResult DryRun(const DrillRequest& req, WallTime now, const nlohmann::json& positions,
+                    const FaultTargets* tp);
   ToolResult End(const nlohmann::json& args);
   ToolResult Status(const Result<LiveStatus>& live);
   ToolResult Report(const nlohmann::json& args, const Result<LiveStatus>& live);
@@ -120,6 +124,8 @@ class SecurityMonitor final : public Tools {
                                 const std::function<bool(Fault&)>& change);
   void TrackFaultsLocked(const std::vector<Drill>& drills);
   void TickLocked();
+  void TickPodLocked(const Drill& d, bool ended, const std::string& by);
+  void TickNetworkLocked(const Drill& d, const std::string& by);
   aha::Status UndoNetwork(const std::string& region, const std::string& policy);
   nlohmann::json ReportLocked(const Drill& d, WallTime now) const;
   void CheckCompletedLocked(const std::vector<Drill>& drills, WallTime now);

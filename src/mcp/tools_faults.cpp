@@ -124,6 +124,83 @@ void SecurityMonitor::Tick() {
   TickLocked();
 }
 
+// A pod drill: records when its pods are seen recreated and Ready (that is its revert: the
+// StatefulSet owns the pods), or, once ended without that, that they were not seen back.
+void SecurityMonitor::TickPodLocked(const Drill& d, bool ended, const std::string& by) {
+  const Fault& f = *d.fault;
+  if (!f.injected_at && !ended) return;  // still being injected
+  std::optional<WallTime> recreated, ready, ready_since;
+  if (auto pods = faults_->ListPods(d.region); pods) {
+    const PodsBack b = PodsBackAfter(f.pods, *pods);
+    const WallTime seen = clock_.wall();
+    if (b.recreated) recreated = seen;
+    if (b.ready) ready = seen;
+    ready_since = b.ready_since;
+  } else {
+    log::Warn("mcp: cannot list a pod drill's pods", {{"drill", d.id}, {"error", pods.message()}});
+  }
+  if (!recreated && !ready && !ended) return;
+  aha::Status w = UpdateFaultLocked(d.id, [&](Fault& x) {
+    if (x.reverted()) return false;
+    bool changed = false;
+    if (recreated && !x.pods_recreated_at) x.pods_recreated_at = recreated, changed = true;
+    if (ready && !x.pods_ready_at) {
+      x.pods_ready_at = ready;
+      x.pods_ready_condition_at = ready_since;
+      changed = true;
+    }
+    if (x.pods_ready_at) {
+      x.reverted_at = x.pods_ready_at;
+      x.reverted_by = "recreated";
+      changed = true;
+    } else if (ended) {
+      // Nothing to undo (the StatefulSet owns the pods); the pods' return was not seen within
+      // the drill, so podsReadyAt (the report's outage end) stays null.
+      x.reverted_at = clock_.wall();
+      x.reverted_by = by;
+      changed = true;
+    }
+    return changed;
+  });
+  if (!w) log::Warn("mcp: cannot record a pod drill", {{"drill", d.id}, {"error", w.message()}});
+}
+
+// A network drill that ended or expired: deletes its policy (retried on the next tick on failure).
+void SecurityMonitor::TickNetworkLocked(const Drill& d, const std::string& by) {
+  const Fault& f = *d.fault;
+  // network: delete the policy (idempotent: another server may be doing the same).
+  aha::Status s = UndoNetwork(d.region, f.network_policy);
+  const WallTime at = clock_.wall();
+  aha::Status w = UpdateFaultLocked(d.id, [&](Fault& x) {
+    if (x.reverted()) return false;
+    if (s) {
+      x.reverted_at = at;
+      x.reverted_by = by;
+      return true;
+    }
+    const std::string e = "revert: " + s.message();
+    if (!x.errors.empty() && x.errors.back() == Printable(e.substr(0, 2048))) return false;
+    AddFaultError(&x, e);
+    return true;
+  });
+  if (!s) {
+    log::Warn("mcp: cannot revert a network drill (retried)",
+              {{"drill", d.id}, {"error", s.message()}});
+  } else if (w) {
+    audit_({{"event", "DrillFaultReverted"},
+            {"at", FormatTime(at)},
+            {"drillId", d.id},
+            {"region", d.region},
+            {"networkPolicy", f.network_policy},
+            {"by", by}});
+    if (events_) {
+      events_("Normal", "DrillFaultReverted",
+              "drill " + d.id + ": NetworkPolicy " + f.network_policy + " deleted (" + by + ")",
+              at);
+    }
+  }
+}
+
 void SecurityMonitor::TickLocked() {
   if (!faults_ || pending_faults_.empty()) return;
   const std::vector<Drill> pending = pending_faults_;
@@ -132,78 +209,10 @@ void SecurityMonitor::TickLocked() {
     const WallTime now = clock_.wall();
     const bool ended = d.ended_early_at.has_value() || now >= d.expires_at;
     const std::string by = d.ended_early_at ? "end" : "expiry";
-    const Fault& f = *d.fault;
-    if (f.type == "pod") {
-      if (!f.injected_at && !ended) continue;  // still being injected
-      std::optional<WallTime> recreated, ready, ready_since;
-      if (auto pods = faults_->ListPods(d.region); pods) {
-        const PodsBack b = PodsBackAfter(f.pods, *pods);
-        const WallTime seen = clock_.wall();
-        if (b.recreated) recreated = seen;
-        if (b.ready) ready = seen;
-        ready_since = b.ready_since;
-      } else {
-        log::Warn("mcp: cannot list a pod drill's pods",
-                  {{"drill", d.id}, {"error", pods.message()}});
-      }
-      if (!recreated && !ready && !ended) continue;
-      aha::Status w = UpdateFaultLocked(d.id, [&](Fault& x) {
-        if (x.reverted()) return false;
-        bool changed = false;
-        if (recreated && !x.pods_recreated_at) x.pods_recreated_at = recreated, changed = true;
-        if (ready && !x.pods_ready_at) {
-          x.pods_ready_at = ready;
-          x.pods_ready_condition_at = ready_since;
-          changed = true;
-        }
-        if (x.pods_ready_at) {
-          x.reverted_at = x.pods_ready_at;
-          x.reverted_by = "recreated";
-          changed = true;
-        } else if (ended) {
-          // Nothing to undo (the StatefulSet owns the pods); the pods' return was not seen within
-          // the drill, so podsReadyAt (the report's outage end) stays null.
-          x.reverted_at = clock_.wall();
-          x.reverted_by = by;
-          changed = true;
-        }
-        return changed;
-      });
-      if (!w)
-        log::Warn("mcp: cannot record a pod drill", {{"drill", d.id}, {"error", w.message()}});
-      continue;
-    }
-    if (!ended) continue;
-    // network: delete the policy (idempotent: another server may be doing the same).
-    aha::Status s = UndoNetwork(d.region, f.network_policy);
-    const WallTime at = clock_.wall();
-    aha::Status w = UpdateFaultLocked(d.id, [&](Fault& x) {
-      if (x.reverted()) return false;
-      if (s) {
-        x.reverted_at = at;
-        x.reverted_by = by;
-        return true;
-      }
-      const std::string e = "revert: " + s.message();
-      if (!x.errors.empty() && x.errors.back() == Printable(e.substr(0, 2048))) return false;
-      AddFaultError(&x, e);
-      return true;
-    });
-    if (!s) {
-      log::Warn("mcp: cannot revert a network drill (retried)",
-                {{"drill", d.id}, {"error", s.message()}});
-    } else if (w) {
-      audit_({{"event", "DrillFaultReverted"},
-              {"at", FormatTime(at)},
-              {"drillId", d.id},
-              {"region", d.region},
-              {"networkPolicy", f.network_policy},
-              {"by", by}});
-      if (events_) {
-        events_("Normal", "DrillFaultReverted",
-                "drill " + d.id + ": NetworkPolicy " + f.network_policy + " deleted (" + by + ")",
-                at);
-      }
+    if (d.fault->type == "pod") {
+      TickPodLocked(d, ended, by);
+    } else if (ended) {
+      TickNetworkLocked(d, by);
     }
   }
 }
